@@ -1,0 +1,77 @@
+"""jaxopt_notes: functional optimizer transforms for JAX.
+
+Every algorithm is a pure ``(init, update)`` pair over pytrees, composable with
+:func:`chain`. This module is the one-hop map of the library.
+"""
+
+from jaxopt_notes import tree
+from jaxopt_notes._base import (EmptyState, GradientTransformation,
+                                GradientTransformationExtraArgs, OptState,
+                                Params, PyTree, ScalarOrSchedule, Schedule,
+                                TransformInitFn, TransformUpdateExtraArgsFn,
+                                TransformUpdateFn, Updates, apply_updates,
+                                identity, incremental_update, init_empty_state,
+                                periodic_update, set_to_zero, stateless,
+                                stateless_with_tree_map, with_extra_args_support)
+from jaxopt_notes._combine import chain, named_chain
+from jaxopt_notes.optimizers._adadelta import (ScaleByAdaDeltaState, adadelta,
+                                               scale_by_adadelta)
+from jaxopt_notes.optimizers._adagrad import (ScaleByRssState, adagrad,
+                                              scale_by_adagrad, scale_by_rss)
+from jaxopt_notes.optimizers._adam import (ScaleByAdamState, ScaleByAmsgradState,
+                                           adam, adamax, adamaxw, adamw, amsgrad,
+                                           nadam, nadamw, scale_by_adam,
+                                           scale_by_adamax, scale_by_amsgrad)
+from jaxopt_notes.optimizers._belief import (ScaleByBeliefState, adabelief,
+                                             scale_by_belief)
+from jaxopt_notes.optimizers._eve import ScaleByEveState, eve, scale_by_eve
+from jaxopt_notes.optimizers._lion import ScaleByLionState, lion, scale_by_lion
+from jaxopt_notes.optimizers._radam import radam, scale_by_radam
+from jaxopt_notes.optimizers._rmsprop import (ScaleByRmsState,
+                                              ScaleByRmsWithCountState,
+                                              ScaleByRStdDevState,
+                                              ScaleByRStdDevWithCountState,
+                                              rmsprop, scale_by_rms,
+                                              scale_by_stddev)
+from jaxopt_notes.optimizers._sgd import noisy_sgd, sgd
+from jaxopt_notes.optimizers._trust import lamb, lars, scale_by_trust_ratio
+from jaxopt_notes.optimizers._yogi import scale_by_yogi, yogi
+from jaxopt_notes.transforms._accumulation import EmaState, TraceState, ema, trace
+from jaxopt_notes.transforms._adding import (AddNoiseState, WeightDecaySchedule,
+                                             add_decayed_weights, add_noise)
+from jaxopt_notes.transforms._clipping import (clip, clip_by_block_rms,
+                                               clip_by_global_norm)
+from jaxopt_notes.transforms._masking import MaskedNode, MaskedState, masked
+from jaxopt_notes.transforms._scaling import (ScaleByScheduleState, scale,
+                                              scale_by_learning_rate,
+                                              scale_by_schedule)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # contract and types
+    "EmptyState", "GradientTransformation", "GradientTransformationExtraArgs",
+    "OptState", "Params", "PyTree", "ScalarOrSchedule", "Schedule",
+    "TransformInitFn", "TransformUpdateExtraArgsFn", "TransformUpdateFn",
+    "Updates", "apply_updates", "chain", "identity", "incremental_update",
+    "init_empty_state", "named_chain", "periodic_update", "set_to_zero",
+    "stateless", "stateless_with_tree_map", "tree", "with_extra_args_support",
+    # building blocks
+    "AddNoiseState", "EmaState", "MaskedNode", "MaskedState",
+    "ScaleByScheduleState", "TraceState", "WeightDecaySchedule",
+    "add_decayed_weights", "add_noise", "clip", "clip_by_block_rms",
+    "clip_by_global_norm", "ema", "masked", "scale", "scale_by_learning_rate",
+    "scale_by_schedule", "trace",
+    # optimizer families
+    "ScaleByAdaDeltaState", "ScaleByAdamState", "ScaleByAmsgradState",
+    "ScaleByBeliefState", "ScaleByEveState", "ScaleByLionState",
+    "ScaleByRStdDevState", "ScaleByRStdDevWithCountState", "ScaleByRmsState",
+    "ScaleByRmsWithCountState", "ScaleByRssState",
+    "adabelief", "adadelta", "adagrad", "adam", "adamax", "adamaxw", "adamw",
+    "amsgrad", "eve", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd",
+    "radam", "rmsprop", "sgd", "yogi",
+    "scale_by_adadelta", "scale_by_adagrad", "scale_by_adam", "scale_by_adamax",
+    "scale_by_amsgrad", "scale_by_belief", "scale_by_eve", "scale_by_lion",
+    "scale_by_radam", "scale_by_rms", "scale_by_rss", "scale_by_stddev",
+    "scale_by_trust_ratio", "scale_by_yogi",
+]

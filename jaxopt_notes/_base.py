@@ -1,0 +1,131 @@
+"""The core contract: a transform is a pure ``(init, update)`` pair over pytrees."""
+
+from typing import Any, Callable, NamedTuple, Protocol, Union
+
+import jax
+import jax.numpy as jnp
+
+Params = Any
+Updates = Any
+OptState = Any
+PyTree = Any
+Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]
+ScalarOrSchedule = Union[float, jax.Array, Schedule]
+
+
+class TransformInitFn(Protocol):
+  def __call__(self, params: Params) -> OptState:
+    ...
+
+
+class TransformUpdateFn(Protocol):
+  def __call__(self, updates: Updates, state: OptState,
+               params: Params | None = None) -> tuple[Updates, OptState]:
+    ...
+
+
+class TransformUpdateExtraArgsFn(Protocol):
+  def __call__(self, updates: Updates, state: OptState,
+               params: Params | None = None,
+               **extra_args: Any) -> tuple[Updates, OptState]:
+    ...
+
+
+class GradientTransformation(NamedTuple):
+  """A pure pair of functions.
+
+  ``init(params) -> state`` builds the state; ``update(updates, state,
+  params=None) -> (updates, state)`` maps incoming gradients (or updates from
+  an earlier transform) to outgoing updates. Neither function has side effects,
+  so both run under ``jax.jit``, ``jax.vmap`` and ``jax.grad``.
+  """
+  init: TransformInitFn
+  update: TransformUpdateFn
+
+
+class GradientTransformationExtraArgs(GradientTransformation):
+  """A transform whose ``update`` also takes keyword extras (``value=``, ...)."""
+  update: TransformUpdateExtraArgsFn
+
+
+class EmptyState(NamedTuple):
+  """The state of a transform that keeps none."""
+
+
+def init_empty_state(params: Params) -> EmptyState:
+  del params
+  return EmptyState()
+
+
+def identity() -> GradientTransformation:
+  """Passes updates through unchanged."""
+  return GradientTransformation(init_empty_state,
+                                lambda updates, state, params=None: (updates, state))
+
+
+def set_to_zero() -> GradientTransformation:
+  """Replaces every update by zeros (freezes the params it is applied to)."""
+  def update_fn(updates, state, params=None):
+    del params
+    return jax.tree.map(jnp.zeros_like, updates), state
+  return GradientTransformation(init_empty_state, update_fn)
+
+
+def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransformation:
+  """A transform from ``f(updates, params) -> updates`` with no state."""
+  def update_fn(updates, state, params=None):
+    del state
+    return f(updates, params), EmptyState()
+  return GradientTransformation(init_empty_state, update_fn)
+
+
+def stateless_with_tree_map(f: Callable[[jax.Array, jax.Array | None], jax.Array]
+                            ) -> GradientTransformation:
+  """A stateless transform applying ``f(update_leaf, param_leaf)`` leafwise."""
+  def apply(updates, params):
+    if params is None:
+      return jax.tree.map(lambda u: f(u, None), updates)
+    return jax.tree.map(f, updates, params)
+  return stateless(apply)
+
+
+def with_extra_args_support(tx: GradientTransformation) -> GradientTransformationExtraArgs:
+  """Wraps ``tx`` so that its ``update`` accepts (and ignores) keyword extras."""
+  if isinstance(tx, GradientTransformationExtraArgs):
+    return tx
+
+  def update_fn(updates, state, params=None, **extra_args):
+    del extra_args
+    return tx.update(updates, state, params)
+  return GradientTransformationExtraArgs(tx.init, update_fn)
+
+
+def _none_leaf(x) -> bool:
+  return x is None
+
+
+def apply_updates(params: Params, updates: Updates) -> Params:
+  """Returns ``params + updates``, each leaf keeping its param's dtype."""
+  def add(p, u):
+    if p is None:
+      return None
+    p = jnp.asarray(p)
+    return (p + u).astype(p.dtype)
+  return jax.tree.map(add, params, updates, is_leaf=_none_leaf)
+
+
+def incremental_update(new_tensors: Params, old_tensors: Params,
+                       step_size: jax.typing.ArrayLike) -> Params:
+  """Polyak-style move towards new values: ``step_size * new + (1 - step_size) * old``."""
+  return jax.tree.map(
+      lambda new, old: None if new is None else
+      (step_size * new + (1.0 - step_size) * old).astype(jnp.asarray(old).dtype),
+      new_tensors, old_tensors, is_leaf=_none_leaf)
+
+
+def periodic_update(new_tensors: Params, old_tensors: Params,
+                    steps: jax.typing.ArrayLike,
+                    update_period: jax.typing.ArrayLike) -> Params:
+  """Returns ``new_tensors`` when ``steps`` is a multiple of ``update_period``, else the old."""
+  return jax.lax.cond(jnp.mod(steps, update_period) == 0,
+                      lambda: new_tensors, lambda: old_tensors)

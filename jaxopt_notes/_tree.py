@@ -1,0 +1,187 @@
+"""Tree helpers: moment updates, bias correction, norms, casting, counters.
+
+The maths of every moment-based optimizer is written here once.
+"""
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+_is_none = lambda x: x is None  # noqa: E731
+
+
+def _map(f: Callable, tree: Any, *rest: Any) -> Any:
+  """``jax.tree.map`` that passes ``None`` leaves (masked-out params) through."""
+  return jax.tree.map(lambda x, *r: None if x is None else f(x, *r), tree, *rest,
+                      is_leaf=_is_none)
+
+
+# ----------------------------------------------------------------- counters
+
+def safe_increment(count: jax.Array) -> jax.Array:
+  """``count + 1``, saturating at the dtype's maximum instead of wrapping."""
+  count = jnp.asarray(count)
+  top = (jnp.iinfo(count.dtype).max if jnp.issubdtype(count.dtype, jnp.integer)
+         else jnp.finfo(count.dtype).max)
+  top = jnp.asarray(top, count.dtype)
+  return jnp.where(count < top, count + jnp.asarray(1, count.dtype), top)
+
+
+def zero_count() -> jax.Array:
+  """A fresh int32 step counter."""
+  return jnp.zeros([], jnp.int32)
+
+
+# ------------------------------------------------------- building and casting
+
+def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
+  """A tree of arrays shaped like ``tree``'s leaves, filled with ``fill_value``.
+
+  The leaves are never weakly typed, so a state built from Python-scalar
+  params keeps its exact dtype (and a jitted step its one trace) from step to
+  step. ``fill_value`` may be traced.
+  """
+  def fill(x):
+    x = jnp.asarray(x)
+    return jnp.full(x.shape, fill_value, dtype=dtype or x.dtype)
+  return _map(fill, tree)
+
+
+def zeros_like(tree: Any, dtype: Any = None) -> Any:
+  return full_like(tree, 0, dtype)
+
+
+def ones_like(tree: Any, dtype: Any = None) -> Any:
+  return full_like(tree, 1, dtype)
+
+
+def cast(tree: Any, dtype: Any) -> Any:
+  """Casts every leaf to ``dtype`` (``None`` leaves it as it is)."""
+  if dtype is None:
+    return tree
+  return _map(lambda x: jnp.asarray(x).astype(dtype), tree)
+
+
+def cast_like(tree: Any, reference: Any) -> Any:
+  """Casts each leaf of ``tree`` to the dtype of the matching ``reference`` leaf."""
+  return _map(lambda x, r: jnp.asarray(x).astype(jnp.asarray(r).dtype), tree, reference)
+
+
+def canonical_dtype(dtype: Any) -> Any:
+  return None if dtype is None else jax.dtypes.canonicalize_dtype(dtype)
+
+
+# ------------------------------------------------------------------ algebra
+
+def add(x: Any, y: Any) -> Any:
+  return _map(jnp.add, x, y)
+
+
+def sub(x: Any, y: Any) -> Any:
+  return _map(jnp.subtract, x, y)
+
+
+def mul(x: Any, y: Any) -> Any:
+  return _map(jnp.multiply, x, y)
+
+
+def scale(scalar: Any, tree: Any) -> Any:
+  return _map(lambda x: scalar * x, tree)
+
+
+def add_scale(x: Any, scalar: Any, y: Any) -> Any:
+  """``x + scalar * y``."""
+  return _map(lambda a, b: a + scalar * b, x, y)
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+  """Leafwise ``jnp.where`` with one scalar condition."""
+  return _map(lambda a, b: jnp.where(condition, a, b), x, y)
+
+
+def leaves(tree: Any) -> list:
+  return [leaf for leaf in jax.tree.leaves(tree) if leaf is not None]
+
+
+def sum(tree: Any) -> jax.Array:  # noqa: A001 - mirrors jnp.sum on trees
+  parts = [jnp.sum(x) for x in leaves(tree)]
+  return jnp.sum(jnp.stack(parts)) if parts else jnp.zeros([])
+
+
+def vdot(x: Any, y: Any) -> jax.Array:
+  parts = [jnp.vdot(a, b) for a, b in zip(leaves(x), leaves(y))]
+  return jnp.sum(jnp.stack(parts)) if parts else jnp.zeros([])
+
+
+def norm(tree: Any, squared: bool = False) -> jax.Array:
+  """Global l2 norm of all leaves together."""
+  sq = sum(_map(lambda x: jnp.sum(jnp.square(jnp.abs(x))), tree))
+  return sq if squared else jnp.sqrt(sq)
+
+
+def safe_norm(x: jax.Array, min_norm: Any) -> jax.Array:
+  """``max(||x||, min_norm)`` with a gradient that stays finite at ``x = 0``."""
+  sq = jnp.sum(jnp.square(x))
+  small = sq <= jnp.square(min_norm)
+  return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, 1.0, sq)))
+
+
+# ------------------------------------------------------------------ moments
+
+def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
+  """Exponential moving average of ``g**order``: ``(1 - decay) g^order + decay m``."""
+  return _map(lambda g, m: (1 - decay) * g**order + decay * m, updates, moments)
+
+
+def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
+                                order: int) -> Any:
+  """Like :func:`update_moment` with ``|g|**order`` (equal for real ``g``, even order)."""
+  return _map(lambda g, m: (1 - decay) * jnp.abs(g)**order + decay * m,
+              updates, moments)
+
+
+def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> Any:
+  """Adamax's weighted infinity norm: ``max(|g| + eps, decay * u)``."""
+  return _map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, decay * u), updates, moments)
+
+
+def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
+  """Divides an EMA started at zero by ``1 - decay**count``.
+
+  The factor is computed in at least float32 and then cast to each leaf's
+  dtype, so low-precision moments are not divided by a rounded-to-zero factor.
+  """
+  factor = 1 - jnp.asarray(decay) ** count
+  return _map(lambda t: t / factor.astype(t.dtype), moment)
+
+
+# ------------------------------------------------------------------- random
+
+def split_key_like(key: jax.Array, tree: Any) -> Any:
+  """One fresh key per leaf, in a tree of the same structure."""
+  treedef = jax.tree.structure(tree)
+  keys = jax.random.split(key, treedef.num_leaves)
+  return jax.tree.unflatten(treedef, list(keys))
+
+
+def random_like(key: jax.Array, tree: Any,
+                sampler: Callable = jax.random.normal) -> Any:
+  """Samples an array of each leaf's shape and dtype from ``sampler``."""
+  return jax.tree.map(lambda x, k: sampler(k, jnp.shape(x), jnp.asarray(x).dtype),
+                      tree, split_key_like(key, tree))
+
+
+def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
+  """``num / den`` where ``den > 0``, else 0, with finite gradients either way."""
+  positive = den > 0
+  return jnp.where(positive, num / jnp.where(positive, den, 1), 0)
+
+
+def rms_scale(g: jax.Array, second_moment: jax.Array, eps: Any, eps_root: Any) -> jax.Array:
+  """The adaptive step ``g / (sqrt(v + eps_root) + eps)`` shared by every method.
+
+  ``eps`` is added outside the square root, ``eps_root`` inside it. Where the
+  denominator is zero (both constants 0 and no gradient seen yet) the step is 0.
+  """
+  return safe_div(g, jnp.sqrt(second_moment + eps_root) + eps)

@@ -1,0 +1,74 @@
+"""Adadelta (Zeiler, 2012): steps scaled by the ratio of two running RMS values.
+
+.. math::
+   E[g^2]_t = \\rho E[g^2]_{t-1} + (1-\\rho) g_t^2,\\qquad
+   \\Delta_t = \\frac{\\sqrt{E[\\Delta^2]_{t-1} + \\epsilon_{root}} + \\epsilon}
+                   {\\sqrt{E[g^2]_t + \\epsilon_{root}} + \\epsilon}\\, g_t,
+
+   E[\\Delta^2]_t = \\rho E[\\Delta^2]_{t-1} + (1-\\rho)\\Delta_t^2,\\qquad
+   \\theta_t = \\theta_{t-1} - \\eta\\,\\Delta_t
+
+Zeiler's :math:`\\epsilon` lives inside both roots (``eps_root``, default
+``1e-6``, so the numerator is not zero at the start). The paper has no
+learning rate: ``learning_rate=None`` means :math:`\\eta = 1`, and the step
+*descends*. (optax's ``adadelta()`` with its default ``learning_rate=None``
+moves along ``+g`` and ascends.)
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
+from jaxopt_notes._combine import chain
+from jaxopt_notes.transforms._adding import add_decayed_weights
+from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+
+
+class ScaleByAdaDeltaState(NamedTuple):
+  e_g: Any  # running mean of squared gradients
+  e_x: Any  # running mean of squared steps
+
+
+def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
+                      eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
+  """Adadelta's scaling :math:`\\Delta_t` (positive along the gradient); see :func:`adadelta`."""
+  _validate.check("scale_by_adadelta", rho=(rho, _validate.UNIT),
+                  eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
+
+  def init_fn(params):
+    return ScaleByAdaDeltaState(e_g=_tree.zeros_like(params), e_x=_tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    e_g = _tree.update_moment(updates, state.e_g, rho, 2)
+    step = _tree._map(
+        lambda g, eg, ex: _tree.rms_scale(g, eg, eps, eps_root) * (jax.numpy.sqrt(ex + eps_root) + eps),
+        updates, e_g, state.e_x)
+    e_x = _tree.update_moment(step, state.e_x, rho, 2)
+    return _tree.cast_like(step, updates), ScaleByAdaDeltaState(
+        e_g=_tree.cast_like(e_g, state.e_g), e_x=_tree.cast_like(e_x, state.e_x))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def adadelta(learning_rate: ScalarOrSchedule | None = None, rho: jax.typing.ArrayLike = 0.9,
+             eps: jax.typing.ArrayLike = 0.0, weight_decay: jax.typing.ArrayLike = 0.0,
+             weight_decay_mask: Any = None,
+             eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
+  """Adadelta; the update and the ``learning_rate=None`` rule are in the module docstring.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> opt = jon.adadelta()
+    >>> updates, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
+    >>> bool(updates[0] < 0)   # descends along -g
+    True
+
+  Reference: Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method".
+  """
+  _validate.check("adadelta", learning_rate=(learning_rate, _validate.FINITE))
+  return chain(add_decayed_weights(weight_decay, mask=weight_decay_mask),
+               scale_by_adadelta(rho=rho, eps=eps, eps_root=eps_root),
+               scale_by_learning_rate(1.0 if learning_rate is None else learning_rate))

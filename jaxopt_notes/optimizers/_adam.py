@@ -1,0 +1,216 @@
+"""Adam (Kingma & Ba, 2015) and its close kin: AdamW, NAdam(W), AMSGrad, Adamax(W).
+
+.. math::
+   m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t,\\qquad
+   v_t = \\beta_2 v_{t-1} + (1-\\beta_2) g_t^2,
+
+   \\hat m_t = \\frac{m_t}{1-\\beta_1^t},\\quad \\hat v_t = \\frac{v_t}{1-\\beta_2^t},\\qquad
+   \\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
+
+* NAdam (Dozat, 2016; ``nesterov=True``):
+  :math:`\\hat m_t = \\beta_1 m_t / (1-\\beta_1^{t+1}) + (1-\\beta_1) g_t / (1-\\beta_1^t)`.
+* AdamW (Loshchilov & Hutter, 2019): adds ``weight_decay * params`` to the Adam
+  direction before the learning rate.
+* AMSGrad (Reddi et al., 2018): divides by :math:`\\sqrt{\\max_{s\\le t} \\hat v_s}`.
+* Adamax (Kingma & Ba, 2015, sec. 7.1): :math:`u_t = \\max(|g_t| + \\epsilon,
+  \\beta_2 u_{t-1})`, step :math:`\\hat m_t / u_t`.
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
+from jaxopt_notes._combine import chain
+from jaxopt_notes.transforms._adding import add_decayed_weights
+from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+
+Float = jax.typing.ArrayLike
+
+
+class ScaleByAdamState(NamedTuple):
+  count: jax.Array  # int32 steps taken, saturating
+  mu: Any           # first moment m_t
+  nu: Any           # second moment v_t (Adamax: the infinity norm u_t)
+
+
+class ScaleByAmsgradState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any
+  nu_max: Any       # running max of the debiased second moment
+
+
+def check_moments(owner: str, b1=None, b2=None, eps=None, eps_root=None, **more) -> None:
+  """The checks every Adam-like constructor shares."""
+  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
+                  eps=(eps, _validate.NONNEGATIVE),
+                  eps_root=(eps_root, _validate.NONNEGATIVE), **more)
+
+
+def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,
+                          nesterov: bool) -> Any:
+  """:math:`\\hat m_t`, or NAdam's look-ahead version when ``nesterov``."""
+  if not nesterov:
+    return _tree.bias_correction(mu, b1, count)
+  ahead = _tree.bias_correction(mu, b1, _tree.safe_increment(count))
+  now = _tree.bias_correction(updates, b1, count)
+  return _tree._map(lambda m, g: b1 * m + (1 - b1) * g, ahead, now)
+
+
+def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
+                  eps_root: Float = 0.0, mu_dtype: Any = None,
+                  nesterov: bool = False) -> GradientTransformation:
+  """Adam's direction :math:`\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)`; see :func:`adam`."""
+  check_moments("scale_by_adam", b1, b2, eps, eps_root)
+  mu_dtype = _tree.canonical_dtype(mu_dtype)
+
+  def init_fn(params):
+    return ScaleByAdamState(count=_tree.zero_count(),
+                            mu=_tree.zeros_like(params, dtype=mu_dtype),
+                            nu=_tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _tree.safe_increment(state.count)
+    mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
+    nu_hat = _tree.bias_correction(nu, b2, count)
+    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
+    return _tree.cast_like(out, updates), ScaleByAdamState(
+        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
+                     eps_root: Float = 0.0, mu_dtype: Any = None,
+                     bias_correction_mu: bool = True,
+                     bias_correction_nu: bool = True) -> GradientTransformation:
+  """AMSGrad's direction; see :func:`amsgrad`."""
+  check_moments("scale_by_amsgrad", b1, b2, eps, eps_root)
+  mu_dtype = _tree.canonical_dtype(mu_dtype)
+
+  def init_fn(params):
+    return ScaleByAmsgradState(count=_tree.zero_count(),
+                               mu=_tree.zeros_like(params, dtype=mu_dtype),
+                               nu=_tree.zeros_like(params), nu_max=_tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _tree.safe_increment(state.count)
+    mu_hat = _tree.bias_correction(mu, b1, count) if bias_correction_mu else mu
+    nu_hat = _tree.bias_correction(nu, b2, count) if bias_correction_nu else nu
+    nu_max = _tree._map(jax.numpy.maximum, state.nu_max, nu_hat)
+    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_max)
+    return _tree.cast_like(out, updates), ScaleByAmsgradState(
+        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
+        nu_max=_tree.cast_like(nu_max, state.nu_max))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
+                    eps: Float = 1e-8) -> GradientTransformation:
+  """Adamax's direction :math:`\\hat m_t / u_t`; see :func:`adamax`."""
+  check_moments("scale_by_adamax", b1, b2, eps)
+
+  def init_fn(params):
+    return ScaleByAdamState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+                            nu=_tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    count = _tree.safe_increment(state.count)
+    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    nu = _tree.update_infinity_moment(updates, state.nu, b2, eps)
+    mu_hat = _tree.bias_correction(mu, b1, count)
+    out = _tree._map(_tree.safe_div, mu_hat, nu)
+    return _tree.cast_like(out, updates), ScaleByAdamState(
+        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def _lr(owner, learning_rate, weight_decay=0.0):
+  _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
+                  weight_decay=(weight_decay, _validate.FINITE))
+  return scale_by_learning_rate(learning_rate)
+
+
+def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+         eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
+         nesterov: bool = False) -> GradientTransformation:
+  """Adam; the update is in the module docstring, shared arguments in
+  :mod:`jaxopt_notes.optimizers`.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> opt = jon.adam(0.1)
+    >>> updates, _ = opt.update(jnp.array([0.3, -2.0]), opt.init(jnp.zeros(2)))
+    >>> updates.round(4)   # the first step is about -lr * sign(g)
+    Array([-0.1,  0.1], dtype=float32)
+
+  Reference: Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization".
+  """
+  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+               _lr("adam", learning_rate))
+
+
+def nadam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+          eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
+          nesterov: bool = True) -> GradientTransformation:
+  """NAdam: :func:`adam` with ``nesterov=True``. Reference: Dozat, 2016,
+  "Incorporating Nesterov Momentum into Adam"."""
+  return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov)
+
+
+def adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+          eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
+          weight_decay: Float = 1e-4, mask: Any = None,
+          nesterov: bool = False) -> GradientTransformation:
+  """AdamW: Adam with decoupled weight decay (module docstring).
+
+  Reference: Loshchilov & Hutter, 2019, "Decoupled Weight Decay Regularization".
+  """
+  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+               add_decayed_weights(weight_decay, mask),
+               _lr("adamw", learning_rate, weight_decay))
+
+
+def nadamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+           eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
+           weight_decay: Float = 1e-4, mask: Any = None,
+           nesterov: bool = True) -> GradientTransformation:
+  """NAdamW: :func:`adamw` with ``nesterov=True``."""
+  return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov)
+
+
+def amsgrad(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+            eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
+            bias_correction_mu: bool = True,
+            bias_correction_nu: bool = True) -> GradientTransformation:
+  """AMSGrad (module docstring). Reference: Reddi, Kale & Kumar, 2018, "On the
+  Convergence of Adam and Beyond"."""
+  return chain(scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
+                                bias_correction_nu),
+               _lr("amsgrad", learning_rate))
+
+
+def adamax(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+           eps: Float = 1e-8) -> GradientTransformation:
+  """Adamax, Adam with the infinity norm (module docstring). Reference: Kingma &
+  Ba, 2015, section 7.1."""
+  return chain(scale_by_adamax(b1, b2, eps), _lr("adamax", learning_rate))
+
+
+def adamaxw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+            eps: Float = 1e-8, weight_decay: Float = 1e-4,
+            mask: Any = None) -> GradientTransformation:
+  """Adamax with decoupled weight decay."""
+  return chain(scale_by_adamax(b1, b2, eps), add_decayed_weights(weight_decay, mask),
+               _lr("adamaxw", learning_rate, weight_decay))

@@ -1,0 +1,59 @@
+"""AdaBelief (Zhuang et al., 2020): Adam scaled by the belief in the gradient.
+
+.. math::
+   s_t = \\beta_2 s_{t-1} + (1-\\beta_2)(g_t - m_t)^2 + \\epsilon_{root},\\qquad
+   \\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat s_t} + \\epsilon}
+
+(:math:`\\epsilon_{root}` is added to the stored :math:`s_t` each step, as in
+the paper's Algorithm 2.)
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
+from jaxopt_notes._combine import chain
+from jaxopt_notes.optimizers._adam import Float, check_moments, debiased_first_moment
+from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+
+
+class ScaleByBeliefState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any  # s_t, the EMA of (g - m)^2
+
+
+def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
+                    eps_root: Float = 1e-16, nesterov: bool = False) -> GradientTransformation:
+  """AdaBelief's direction; see :func:`adabelief`."""
+  check_moments("scale_by_belief", b1, b2, eps, eps_root)
+
+  def init_fn(params):
+    return ScaleByBeliefState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+                              nu=_tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    surprise = _tree.sub(updates, mu)
+    nu = _tree._map(lambda s, n: (1 - b2) * s * s + b2 * n + eps_root, surprise, state.nu)
+    count = _tree.safe_increment(state.count)
+    mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
+    nu_hat = _tree.bias_correction(nu, b2, count)
+    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
+    return _tree.cast_like(out, updates), ScaleByBeliefState(
+        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+              eps: Float = 1e-16, eps_root: Float = 1e-16,
+              nesterov: bool = False) -> GradientTransformation:
+  """AdaBelief (module docstring). Reference: Zhuang et al., 2020, "AdaBelief
+  Optimizer: Adapting Stepsizes by the Belief in Observed Gradients"."""
+  _validate.check("adabelief", learning_rate=(learning_rate, _validate.FINITE))
+  return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov),
+               scale_by_learning_rate(learning_rate))

@@ -1,0 +1,64 @@
+"""RAdam (Liu et al., 2020): Adam with the variance of its adaptive step rectified.
+
+.. math::
+   \\rho_\\infty = \\frac{2}{1-\\beta_2} - 1,\\qquad
+   \\rho_t = \\rho_\\infty - \\frac{2 t \\beta_2^t}{1-\\beta_2^t},\\qquad
+   r_t = \\sqrt{\\frac{(\\rho_t-4)(\\rho_t-2)\\rho_\\infty}{(\\rho_\\infty-4)(\\rho_\\infty-2)\\rho_t}}
+
+While :math:`\\rho_t <` ``threshold`` the step is the momentum :math:`\\hat m_t`
+alone; after it, :math:`r_t \\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)`.
+"""
+
+import jax.numpy as jnp
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
+from jaxopt_notes._combine import chain
+from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, check_moments,
+                                           debiased_first_moment)
+from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+
+
+def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
+                   eps_root: Float = 0.0, threshold: Float = 5.0,
+                   nesterov: bool = False) -> GradientTransformation:
+  """RAdam's direction; see :func:`radam`."""
+  check_moments("scale_by_radam", b1, b2, eps, eps_root,
+                threshold=(threshold, _validate.FINITE))
+
+  def init_fn(params):
+    return ScaleByAdamState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+                            nu=_tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    rho_inf = 2.0 / (1.0 - b2) - 1.0
+    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _tree.safe_increment(state.count)
+    b2t = jnp.asarray(b2) ** count
+    rho = rho_inf - 2 * count * b2t / (1 - b2t)
+    rectified = rho >= threshold
+    # Evaluate r_t only where it is defined, so neither value nor gradient is NaN.
+    safe_rho = jnp.where(rectified, rho, rho_inf)
+    r = jnp.sqrt((safe_rho - 4) * (safe_rho - 2) * rho_inf
+                 / ((rho_inf - 4) * (rho_inf - 2) * safe_rho))
+    mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
+    nu_hat = _tree.bias_correction(nu, b2, count)
+    out = _tree._map(
+        lambda m, v: jnp.where(rectified, r.astype(m.dtype) * _tree.rms_scale(m, v, eps, eps_root), m),
+        mu_hat, nu_hat)
+    return _tree.cast_like(out, updates), ScaleByAdamState(
+        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def radam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+          eps: Float = 1e-8, eps_root: Float = 0.0, threshold: Float = 5.0,
+          nesterov: bool = False) -> GradientTransformation:
+  """RAdam (module docstring). Reference: Liu et al., 2020, "On the Variance of
+  the Adaptive Learning Rate and Beyond"."""
+  _validate.check("radam", learning_rate=(learning_rate, _validate.FINITE))
+  return chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov),
+               scale_by_learning_rate(learning_rate))

@@ -1,0 +1,73 @@
+"""Layer-wise trust ratios: LARS (You et al., 2017) and LAMB (You et al., 2020).
+
+For each leaf (layer) the incoming direction :math:`u` is rescaled by
+
+.. math:: r = \\text{trust\\_coefficient}\\cdot\\frac{\\|\\theta\\|}{\\|u\\| + \\epsilon}
+
+(``r = 1`` where either norm is zero). LARS: weight decay, trust ratio,
+learning rate, then heavy-ball momentum. LAMB: Adam's direction plus weight
+decay, then the trust ratio and the learning rate.
+"""
+
+from typing import Any
+
+import jax.numpy as jnp
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, init_empty_state
+from jaxopt_notes._combine import chain
+from jaxopt_notes.optimizers._adam import Float, scale_by_adam
+from jaxopt_notes.transforms._accumulation import trace
+from jaxopt_notes.transforms._adding import NO_PARAMS, add_decayed_weights
+from jaxopt_notes.transforms._masking import masked
+from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+
+
+def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
+                         eps: Float = 0.0) -> GradientTransformation:
+  """Rescales each leaf by its trust ratio (module docstring)."""
+  _validate.check("scale_by_trust_ratio", min_norm=(min_norm, _validate.NONNEGATIVE),
+                  trust_coefficient=(trust_coefficient, _validate.NONNEGATIVE),
+                  eps=(eps, _validate.NONNEGATIVE))
+
+  def one(u, p):
+    p_norm = _tree.safe_norm(p, min_norm)
+    u_norm = _tree.safe_norm(u, min_norm)
+    degenerate = (p_norm == 0) | (u_norm == 0)
+    ratio = trust_coefficient * p_norm / jnp.where(degenerate, 1, u_norm + eps)
+    return (u * jnp.where(degenerate, 1, ratio).astype(u.dtype)).astype(u.dtype)
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError(f"scale_by_trust_ratio {NO_PARAMS}")
+    return _tree._map(one, updates, params), state
+
+  return GradientTransformation(init_empty_state, update_fn)
+
+
+def lars(learning_rate: ScalarOrSchedule, weight_decay: Float = 0.0,
+         weight_decay_mask: Any = True, trust_coefficient: Float = 0.001,
+         eps: Float = 0.0, trust_ratio_mask: Any = True, momentum: Float = 0.9,
+         nesterov: bool = False) -> GradientTransformation:
+  """LARS (module docstring). Reference: You, Gitman & Ginsburg, 2017, "Large
+  Batch Training of Convolutional Networks"."""
+  _validate.check("lars", learning_rate=(learning_rate, _validate.FINITE),
+                  weight_decay=(weight_decay, _validate.FINITE),
+                  momentum=(momentum, _validate.UNIT))
+  return chain(add_decayed_weights(weight_decay, mask=weight_decay_mask),
+               masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps),
+                      trust_ratio_mask),
+               scale_by_learning_rate(learning_rate),
+               trace(decay=momentum, nesterov=nesterov))
+
+
+def lamb(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+         eps: Float = 1e-6, eps_root: Float = 0.0, weight_decay: Float = 0.0,
+         mask: Any = None) -> GradientTransformation:
+  """LAMB (module docstring). Reference: You et al., 2020, "Large Batch
+  Optimization for Deep Learning: Training BERT in 76 minutes"."""
+  _validate.check("lamb", learning_rate=(learning_rate, _validate.FINITE),
+                  weight_decay=(weight_decay, _validate.FINITE))
+  return chain(scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
+               add_decayed_weights(weight_decay=weight_decay, mask=mask),
+               scale_by_trust_ratio(), scale_by_learning_rate(learning_rate))

@@ -1,0 +1,59 @@
+"""Yogi (Zaheer et al., 2018): Adam with an additive second-moment update.
+
+.. math::
+   v_t = v_{t-1} - (1-\\beta_2)\\,\\operatorname{sign}(v_{t-1} - g_t^2)\\, g_t^2
+
+The rest is Adam's (bias-corrected, ``eps`` outside and ``eps_root`` inside the
+root). As in the paper, :math:`m_0 = 0` and :math:`v_0` is
+``initial_accumulator_value``. (optax also starts :math:`m_0` at that value,
+which biases the first steps; with ``initial_accumulator_value=0`` both agree.)
+"""
+
+
+import jax.numpy as jnp
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
+from jaxopt_notes._combine import chain
+from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, check_moments,
+                                           debiased_first_moment)
+from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+
+
+def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
+                  eps_root: Float = 0.0,
+                  initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
+  """Yogi's direction; see :func:`yogi`."""
+  check_moments("scale_by_yogi", b1, b2, eps, eps_root,
+                initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE))
+
+  def init_fn(params):
+    return ScaleByAdamState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+                            nu=_tree.full_like(params, initial_accumulator_value))
+
+  def update_fn(updates, state, params=None):
+    del params
+    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    nu = _tree._map(lambda g, v: v - (1 - b2) * jnp.sign(v - g * g) * g * g,
+                    updates, state.nu)
+    count = _tree.safe_increment(state.count)
+    mu_hat = debiased_first_moment(mu, updates, b1, count, False)
+    nu_hat = _tree.bias_correction(nu, b2, count)
+    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
+    return _tree.cast_like(out, updates), ScaleByAdamState(
+        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def yogi(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
+         eps: Float = 1e-3, eps_root: Float = 0.0,
+         initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
+  """Yogi (module docstring). Reference: Zaheer et al., 2018, "Adaptive Methods
+  for Nonconvex Optimization"."""
+  _validate.check("yogi", learning_rate=(learning_rate, _validate.FINITE))
+  return chain(scale_by_yogi(b1, b2, eps, eps_root, initial_accumulator_value),
+               scale_by_learning_rate(learning_rate))
+
+
+

@@ -1,0 +1,72 @@
+"""Accumulating the past: momentum traces and exponential moving averages."""
+
+from typing import Any, NamedTuple
+
+import jax
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation
+
+
+class TraceState(NamedTuple):
+  trace: Any  # the momentum buffer, one leaf per param
+
+
+def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
+          accumulator_dtype: Any = None) -> GradientTransformation:
+  """Heavy-ball momentum, optionally Nesterov's.
+
+  .. math::
+     v_t = g_t + \\beta v_{t-1},\\qquad
+     u_t = v_t \\ (\\text{heavy ball}) \\quad\\text{or}\\quad u_t = g_t + \\beta v_t
+     \\ (\\text{Nesterov})
+
+  With ``scale(-lr)`` after it this is d2l's ``v <- beta v + g; x <- x - lr v``
+  and seed 001's ``v_t = gamma v_{t-1} + eta g_t`` (the same path, since the
+  learning rate is constant).
+  """
+  _validate.check("trace", decay=(decay, _validate.UNIT))
+  accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
+
+  def init_fn(params):
+    return TraceState(trace=_tree.zeros_like(params, dtype=accumulator_dtype))
+
+  def update_fn(updates, state, params=None):
+    del params
+    step = lambda g, v: g + decay * v  # noqa: E731
+    new_trace = _tree._map(step, updates, state.trace)
+    out = _tree._map(step, updates, new_trace) if nesterov else new_trace
+    return (_tree.cast_like(out, updates),
+            TraceState(trace=_tree.cast_like(new_trace, state.trace)))
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+class EmaState(NamedTuple):
+  count: jax.Array  # int32 steps taken, for the debiasing
+  ema: Any          # the moving average, one leaf per param
+
+
+def ema(decay: jax.typing.ArrayLike, debias: bool = True,
+        accumulator_dtype: Any = None) -> GradientTransformation:
+  """Exponential moving average of the updates, optionally debiased.
+
+  .. math:: m_t = \\beta m_{t-1} + (1-\\beta) u_t,\\qquad
+     u_t \\leftarrow m_t / (1 - \\beta^t) \\ \\text{(debias)}
+  """
+  _validate.check("ema", decay=(decay, _validate.UNIT))
+  accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
+
+  def init_fn(params):
+    return EmaState(count=_tree.zero_count(),
+                    ema=_tree.zeros_like(params, dtype=accumulator_dtype))
+
+  def update_fn(updates, state, params=None):
+    del params
+    new_ema = _tree.update_moment(updates, state.ema, decay, 1)
+    count = _tree.safe_increment(state.count)
+    out = _tree.bias_correction(new_ema, decay, count) if debias else new_ema
+    return (_tree.cast_like(out, updates),
+            EmaState(count=count, ema=_tree.cast_like(new_ema, state.ema)))
+
+  return GradientTransformation(init_fn, update_fn)

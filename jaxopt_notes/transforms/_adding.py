@@ -1,0 +1,91 @@
+"""Adding to the updates: decoupled weight decay, annealed gradient noise."""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import (EmptyState, GradientTransformation,
+                                ScalarOrSchedule)
+from jaxopt_notes.transforms._masking import masked
+
+NO_PARAMS = "needs the params: call update(updates, state, params)"
+
+
+class WeightDecaySchedule(NamedTuple):
+  count: jax.Array  # int32 steps taken, for a scheduled weight decay
+
+
+def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
+                        mask: Any = None) -> GradientTransformation:
+  """Adds ``weight_decay * params`` to the updates (decoupled weight decay).
+
+  ``weight_decay`` may be a schedule of the step count; ``mask`` (a tree of
+  booleans or a callable of the params) limits the decay to selected leaves.
+  """
+  _validate.check("add_decayed_weights", weight_decay=(weight_decay, _validate.FINITE))
+  scheduled = callable(weight_decay)
+
+  def init_fn(params):
+    del params
+    return WeightDecaySchedule(count=_tree.zero_count()) if scheduled else EmptyState()
+
+  def update_fn(updates, state, params):
+    if params is None:
+      raise ValueError(f"add_decayed_weights {NO_PARAMS}")
+    if scheduled:
+      rate = weight_decay(state.count)
+      state = WeightDecaySchedule(count=_tree.safe_increment(state.count))
+    else:
+      rate = weight_decay
+    if isinstance(rate, (int, float)) and rate == 0:
+      return updates, state
+    updates = _tree._map(lambda u, p: (u + rate * p).astype(u.dtype), updates, params)
+    return updates, state
+
+  tx = GradientTransformation(init_fn, update_fn)
+  return tx if mask is None else masked(tx, mask)
+
+
+class AddNoiseState(NamedTuple):
+  count: jax.Array    # int32 steps taken
+  rng_key: jax.Array  # the key the next step splits
+
+
+def _as_key(key: Any) -> jax.Array:
+  if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+    return key
+  return jax.random.key(key)
+
+
+def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.55,
+              key: Any = None, seed: Any = None) -> GradientTransformation:
+  """Adds annealed Gaussian noise (Neelakantan et al., 2015).
+
+  .. math:: u_t \\leftarrow u_t + \\mathcal N(0, \\eta / t^{\\gamma}),\\quad t = 1, 2, \\dots
+
+  ``key`` is a PRNG key or an integer seed (``seed`` is accepted as an older
+  spelling of the same); the key lives in the state, so runs are reproducible.
+  """
+  _validate.check("add_noise", eta=(eta, _validate.NONNEGATIVE),
+                  gamma=(gamma, _validate.NONNEGATIVE))
+  if key is not None and seed is not None:
+    raise ValueError("add_noise: give `key` or `seed`, not both")
+  key = seed if key is None else key
+  key = 0 if key is None else key
+
+  def init_fn(params):
+    del params
+    return AddNoiseState(count=_tree.zero_count(), rng_key=_as_key(key))
+
+  def update_fn(updates, state, params=None):
+    del params
+    count = _tree.safe_increment(state.count)
+    std = jnp.sqrt(eta / count**gamma)
+    rng_key, sample_key = jax.random.split(state.rng_key)
+    noise = _tree.random_like(sample_key, updates)
+    updates = _tree._map(lambda u, n: (u + std * n).astype(u.dtype), updates, noise)
+    return updates, AddNoiseState(count=count, rng_key=rng_key)
+
+  return GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,49 @@
+"""``masked``: run a transform on a selected subset of the leaves only."""
+
+from typing import Any, Callable, NamedTuple, Union
+
+import jax
+
+from jaxopt_notes._base import (GradientTransformation,
+                                GradientTransformationExtraArgs,
+                                with_extra_args_support)
+
+
+class MaskedNode(NamedTuple):
+  """Stands in for an unselected leaf: an empty pytree, so it holds no state."""
+
+
+class MaskedState(NamedTuple):
+  inner_state: Any
+
+
+def _select(tree: Any, mask_tree: Any) -> Any:
+  return jax.tree.map(lambda m, x: x if m else MaskedNode(), mask_tree, tree)
+
+
+def masked(inner: GradientTransformation,
+           mask: Union[Any, Callable[[Any], Any]]) -> GradientTransformationExtraArgs:
+  """Applies ``inner`` to the leaves where ``mask`` is True; others pass unchanged.
+
+  ``mask`` is a tree of booleans with the params' structure (or a prefix of it),
+  or a callable returning one from the params. The inner state is built only
+  for the selected leaves.
+  """
+  inner = with_extra_args_support(inner)
+
+  def mask_of(tree):
+    return mask(tree) if callable(mask) else mask
+
+  def init_fn(params):
+    return MaskedState(inner_state=inner.init(_select(params, mask_of(params))))
+
+  def update_fn(updates, state, params=None, **extra_args):
+    mask_tree = mask_of(updates if params is None else params)
+    picked_params = None if params is None else _select(params, mask_tree)
+    new, inner_state = inner.update(_select(updates, mask_tree), state.inner_state,
+                                    picked_params, **extra_args)
+    merged = jax.tree.map(lambda m, n, old: n if m else old, mask_tree, new, updates,
+                          is_leaf=lambda x: isinstance(x, MaskedNode))
+    return merged, MaskedState(inner_state=inner_state)
+
+  return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -1,0 +1,200 @@
+"""Shared properties, run over every optimizer in the registry."""
+
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxopt_notes as jon
+from problems import QUADRATIC_START, quadratic, rosenbrock, run
+from registry import ALIASES, REGISTRY, cosine
+
+ENTRIES = pytest.mark.parametrize("entry", REGISTRY, ids=repr)
+PARAMS = {"w": jnp.array([0.5, -1.0, 2.0]), "b": jnp.array(0.3, jnp.float64)}
+GRADS = [{"w": jnp.array([0.1 * k, -0.2, 0.3 / k]), "b": jnp.array(0.05 * k - 0.2, jnp.float64)}
+         for k in range(1, 6)]
+
+
+def _rollout(opt, update, params=PARAMS, grads=GRADS, move=True):
+  """Feeds the fixed gradient sequence; returns (all updates, final state).
+
+  With ``move=False`` the params stay where they are, so that runs with
+  different learning rates see the same params.
+  """
+  state = opt.init(params)
+  outs = []
+  for k, g in enumerate(grads):
+    u, state = update(g, state, params, value=jnp.asarray(1.0 / (k + 1), jnp.float64))
+    params = jon.apply_updates(params, u) if move else params
+    outs.append(u)
+  return outs, state
+
+
+def test_registry_covers_every_alias():
+  assert {entry.factory.__name__ for entry in REGISTRY} == ALIASES
+  for name in ALIASES:
+    assert name in jon.__all__ and callable(getattr(jon, name))
+
+
+@ENTRIES
+def test_converges_on_quadratic(entry):
+  opt = entry.make(cosine(entry.quadratic_lr, entry.quadratic_steps))
+  final = run(opt, quadratic, QUADRATIC_START, entry.quadratic_steps)
+  assert float(quadratic(final)) < 1e-6, entry.name
+
+
+@ENTRIES
+def test_converges_on_rosenbrock(entry):
+  lr = (entry.rosenbrock_lr if entry.rosenbrock_constant
+        else cosine(entry.rosenbrock_lr, entry.rosenbrock_steps))
+  loss = lambda p: rosenbrock({"x": p["xy"][0], "y": p["xy"][1]})  # noqa: E731
+  final = run(entry.make(lr), loss, {"xy": jnp.array([-1.2, 1.0])}, entry.rosenbrock_steps)
+  assert float(loss(final)) < 1e-3, (entry.name, final)
+  np.testing.assert_allclose(final["xy"], [1.0, 1.0], atol=0.1)
+
+
+@ENTRIES
+def test_state_structure_shapes_and_dtypes_are_stable(entry):
+  opt = entry.make(0.01)
+  state0 = opt.init(PARAMS)
+  _, state = _rollout(opt, opt.update)
+  chex.assert_trees_all_equal_structs(state0, state)
+  chex.assert_trees_all_equal_shapes_and_dtypes(state0, state)
+
+
+@ENTRIES
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64])
+def test_updates_keep_param_dtype(entry, dtype):
+  if dtype == jnp.float16 and not entry.float16_ok:
+    pytest.skip("the algorithm's default constants underflow in float16 (registry)")
+  params = jax.tree.map(lambda x: x.astype(dtype), PARAMS)
+  grads = [jax.tree.map(lambda x: x.astype(dtype), g) for g in GRADS]
+  opt = entry.make(0.01)
+  state0 = opt.init(params)
+  updates, state = _rollout(opt, jax.jit(opt.update), params, grads)
+  for u in updates:
+    chex.assert_trees_all_equal_dtypes(u, params)
+    chex.assert_tree_all_finite(u)
+  chex.assert_trees_all_equal_shapes_and_dtypes(state0, state)
+
+
+@ENTRIES
+def test_jit_equals_eager(entry):
+  opt = entry.make(0.01)
+  results = {}
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def check():
+    pass  # chex.variants needs a decorated function; the loop below does the work
+
+  for name, variant in (("jit", jax.jit), ("eager", lambda f: f)):
+    with jax.disable_jit(name == "eager"):
+      results[name], _ = _rollout(opt, variant(opt.update))
+  chex.assert_trees_all_close(results["jit"], results["eager"], rtol=1e-12, atol=1e-14)
+
+
+@ENTRIES
+def test_jitted_step_compiles_once(entry):
+  opt = entry.make(0.01)
+  chex.clear_trace_counter()
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def step(grads, state, params, value):
+    return opt.update(grads, state, params, value=value)
+
+  _rollout(opt, step)
+
+
+@ENTRIES
+def test_schedule_as_learning_rate(entry):
+  constant, _ = _rollout(entry.make(0.02), entry.make(0.02).update)
+  sched = entry.make(lambda t: jnp.asarray(0.02))
+  as_schedule, _ = _rollout(sched, sched.update)
+  chex.assert_trees_all_close(constant, as_schedule, rtol=1e-14)
+  if not entry.lr_is_last:
+    return
+  rates = lambda t: 0.01 * (t + 1.0)  # noqa: E731  step t (from 0) gets 0.01 (t + 1)
+  opt, unit = entry.make(rates), entry.make(1.0)
+  scheduled, _ = _rollout(opt, opt.update, move=False)
+  for t, (u_s, u_c) in enumerate(zip(scheduled, _rollout(unit, unit.update, move=False)[0])):
+    chex.assert_trees_all_close(u_s, jax.tree.map(lambda u: rates(t) * u, u_c), rtol=1e-12)
+
+
+def _sweep_runs(entry, name, values):
+  """A 5-step rollout with hyperparameter ``name`` taking each of ``values``."""
+  def rollout(value):
+    kwargs = {"learning_rate": value} if name == "learning_rate" else {name: value}
+    lr = kwargs.pop("learning_rate", 0.01)
+    opt = entry.make(lr, **kwargs)
+    return _rollout(opt, opt.update)[0]
+  return rollout
+
+
+@ENTRIES
+def test_vmap_over_learning_rate_equals_separate_runs(entry):
+  rates = jnp.array([0.001, 0.01, 0.1])
+  rollout = _sweep_runs(entry, "learning_rate", rates)
+  swept = jax.jit(jax.vmap(rollout))(rates)
+  for i, lr in enumerate(rates):
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), rollout(float(lr)),
+                                rtol=1e-10, atol=1e-14)
+
+
+@ENTRIES
+def test_every_numeric_hyperparameter_can_be_traced(entry):
+  """vmap over (default, alternative) equals separate runs with concrete values."""
+  for name, alt in entry.sweep.items():
+    default = _default_of(entry, name)
+    values = jnp.array([default, alt])
+    rollout = _sweep_runs(entry, name, values)
+    swept = jax.jit(jax.vmap(rollout))(values)
+    for i, v in enumerate((default, alt)):
+      chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), rollout(v),
+                                  rtol=1e-9, atol=1e-13, custom_message=name)
+
+
+@ENTRIES
+def test_gradient_flows_through_the_learning_rate(entry):
+  def final_loss(lr):
+    opt = entry.make(lr)
+    outs, _ = _rollout(opt, opt.update)
+    params = functools.reduce(jon.apply_updates, outs, PARAMS)
+    return quadratic(params)
+  grad = jax.grad(final_loss)(0.01)
+  eps = 1e-6
+  numeric = (final_loss(0.01 + eps) - final_loss(0.01 - eps)) / (2 * eps)
+  np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-8)
+
+
+@ENTRIES
+def test_concrete_invalid_hyperparameters_are_rejected(entry):
+  for name, bad in {"learning_rate": float("nan"), **entry.invalid}.items():
+    kwargs = {} if name == "learning_rate" else {name: bad}
+    lr = bad if name == "learning_rate" else 0.01
+    with pytest.raises(ValueError, match=name):
+      entry.make(lr, **kwargs)
+
+
+@ENTRIES
+def test_counters_saturate_instead_of_wrapping(entry):
+  opt = entry.make(0.01)
+  state = opt.init(PARAMS)
+  top = jnp.iinfo(jnp.int32).max
+  is_counter = lambda x: isinstance(x, jax.Array) and x.dtype == jnp.int32 and x.shape == ()  # noqa: E731
+  state = jax.tree.map(lambda x: jnp.asarray(top - 1, jnp.int32) if is_counter(x) else x, state)
+  for _ in range(2):
+    updates, state = opt.update(GRADS[0], state, PARAMS, value=jnp.asarray(1.0))
+  counters = [x for x in jax.tree.leaves(state) if is_counter(x)]
+  assert all(int(c) == top for c in counters)
+  chex.assert_tree_all_finite(updates)
+
+
+def _default_of(entry, name):
+  import inspect
+  if name in entry.kwargs:
+    return entry.kwargs[name]
+  return inspect.signature(entry.factory).parameters[name].default
