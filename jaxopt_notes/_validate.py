@@ -49,11 +49,13 @@ def check(owner: str, **arguments: tuple[Any, Range]) -> None:
   for name, (value, allowed) in arguments.items():
     if _is_unchecked(value):
       continue
+    problem = f"{owner}: argument `{name}` must be a number or an array of numbers, got {value!r}"
+    if isinstance(value, (str, bytes)):
+      raise TypeError(problem)
     try:
       array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-      raise TypeError(f"{owner}: argument `{name}` must be a number or an array "
-                      f"of numbers, got {value!r}") from err
+      raise TypeError(problem) from err
     if np.any(np.isnan(array)):
       raise ValueError(f"{owner}: argument `{name}` is NaN; expected a number "
                        f"in {allowed}")

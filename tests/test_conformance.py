@@ -82,21 +82,6 @@ def test_updates_keep_param_dtype(entry, dtype):
 
 
 @ENTRIES
-def test_jit_equals_eager(entry):
-  opt = entry.make(0.01)
-  results = {}
-
-  @chex.variants(with_jit=True, without_jit=True)
-  def check():
-    pass  # chex.variants needs a decorated function; the loop below does the work
-
-  for name, variant in (("jit", jax.jit), ("eager", lambda f: f)):
-    with jax.disable_jit(name == "eager"):
-      results[name], _ = _rollout(opt, variant(opt.update))
-  chex.assert_trees_all_close(results["jit"], results["eager"], rtol=1e-12, atol=1e-14)
-
-
-@ENTRIES
 def test_jitted_step_compiles_once(entry):
   opt = entry.make(0.01)
   chex.clear_trace_counter()

@@ -152,8 +152,8 @@ def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.adam(0.1)
     >>> updates, _ = opt.update(jnp.array([0.3, -2.0]), opt.init(jnp.zeros(2)))
-    >>> updates.round(4)   # the first step is about -lr * sign(g)
-    Array([-0.1,  0.1], dtype=float32)
+    >>> [round(float(u), 4) for u in updates]   # the first step is about -lr * sign(g)
+    [-0.1, 0.1]
 
   Reference: Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization".
   """

@@ -96,8 +96,8 @@ def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.9
     >>> x = jnp.array([1.0, -2.0]); state = opt.init(x)
     >>> value, grad = jax.value_and_grad(loss)(x)
     >>> updates, state = opt.update(grad, state, x, value=value)
-    >>> jon.apply_updates(x, updates).round(3)
-    Array([ 0.9, -1.9], dtype=float32)
+    >>> [round(float(v), 3) for v in jon.apply_updates(x, updates)]
+    [0.9, -1.9]
 
   Reference: Hayashi, Koushik & Neubig, "Eve: A Gradient Based Optimization
   Method with Locally and Globally Adaptive Learning Rates" (arXiv:1611.01505).

@@ -31,7 +31,9 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
     del params
     return WeightDecaySchedule(count=_tree.zero_count()) if scheduled else EmptyState()
 
-  def update_fn(updates, state, params):
+  def update_fn(updates, state, params=None):
+    if isinstance(weight_decay, (int, float)) and weight_decay == 0:
+      return updates, state  # nothing to add: no params needed
     if params is None:
       raise ValueError(f"add_decayed_weights {NO_PARAMS}")
     if scheduled:
@@ -39,8 +41,6 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
       state = WeightDecaySchedule(count=_tree.safe_increment(state.count))
     else:
       rate = weight_decay
-    if isinstance(rate, (int, float)) and rate == 0:
-      return updates, state
     updates = _tree._map(lambda u, p: (u + rate * p).astype(u.dtype), updates, params)
     return updates, state
 
