@@ -44,7 +44,7 @@ class Entry:
     return self.name
 
 
-_ADAM_SWEEP = {"b1": 0.8, "b2": 0.99, "eps": 1e-6, "eps_root": 1e-9}
+_ADAM_SWEEP = {"b1": 0.8, "b2": 0.99, "eps": 1e-6, "eps_root": 1e-6}
 _ADAM_INVALID = {"b1": 1.5, "b2": -0.1, "eps": -1.0, "eps_root": -1e-3}
 
 REGISTRY = [
@@ -94,7 +94,7 @@ REGISTRY = [
           sweep={"trust_coefficient": 0.5, "momentum": 0.8, "weight_decay": 1e-3},
           invalid={"momentum": 1.5, "trust_coefficient": -1.0}),
     Entry("adabelief", jon.adabelief, rosenbrock_lr=0.1, float16_ok=False,
-          sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-10, "eps_root": 1e-12},
+          sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-8, "eps_root": 1e-8},
           invalid=_ADAM_INVALID),
     Entry("radam", jon.radam, quadratic_lr=0.3, rosenbrock_lr=3e-3,
           rosenbrock_steps=10000, rosenbrock_constant=True,

@@ -183,3 +183,23 @@ def _default_of(entry, name):
   if name in entry.kwargs:
     return entry.kwargs[name]
   return inspect.signature(entry.factory).parameters[name].default
+
+
+@ENTRIES
+def test_gradient_flows_through_every_swept_hyperparameter(entry):
+  """d(final loss)/d(hyperparameter) equals a finite difference.
+
+  Taken at the registry's alternative value, which lies inside the allowed
+  range (a default such as eps=0 sits on its edge).
+  """
+  for name, value in entry.sweep.items():
+    @jax.jit
+    def final_loss(v, name=name):
+      opt = entry.make(0.01, **{name: v})
+      outs, _ = _rollout(opt, opt.update)
+      return quadratic(functools.reduce(jon.apply_updates, outs, PARAMS))
+    grad = jax.jit(jax.grad(final_loss))(value)
+    h = 1e-3 * abs(value)  # a fourth-order stencil keeps both error terms small
+    numeric = (final_loss(value - 2 * h) - 8 * final_loss(value - h)
+               + 8 * final_loss(value + h) - final_loss(value + 2 * h)) / (12 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-3, atol=1e-6, err_msg=name)

@@ -59,6 +59,14 @@ def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,
   return _tree._map(lambda m, g: b1 * m + (1 - b1) * g, ahead, now)
 
 
+def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, b2: Float,
+                   eps: Float, eps_root: Float, nesterov: bool = False) -> Any:
+  """:math:`\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)` from updated moments."""
+  mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
+  nu_hat = _tree.bias_correction(nu, b2, count)
+  return _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
+
+
 def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                   eps_root: Float = 0.0, mu_dtype: Any = None,
                   nesterov: bool = False) -> GradientTransformation:
@@ -76,9 +84,7 @@ def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     mu = _tree.update_moment(updates, state.mu, b1, 1)
     nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
     count = _tree.safe_increment(state.count)
-    mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
+    out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root, nesterov)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 

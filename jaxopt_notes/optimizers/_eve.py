@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments, debiased_first_moment
+from jaxopt_notes.optimizers._adam import Float, adam_direction, check_moments
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 NEEDS_VALUE = ("needs the loss value at the current params: call "
@@ -73,10 +73,8 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
     d = jnp.where(count > 1, smoothed, 1).astype(state.d.dtype)
     mu = _tree.update_moment(updates, state.mu, b1, 1)
     nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    mu_hat = debiased_first_moment(mu, updates, b1, count, False)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root) / d.astype(m.dtype),
-                     mu_hat, nu_hat)
+    direction = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root)
+    out = _tree._map(lambda u: u / d.astype(u.dtype), direction)
     return _tree.cast_like(out, updates), ScaleByEveState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
         d=d, f_prev=f)

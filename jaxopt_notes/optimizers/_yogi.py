@@ -15,8 +15,8 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, check_moments,
-                                           debiased_first_moment)
+from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, adam_direction,
+                                           check_moments)
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -37,9 +37,7 @@ def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
     nu = _tree._map(lambda g, v: v - (1 - b2) * jnp.sign(v - g * g) * g * g,
                     updates, state.nu)
     count = _tree.safe_increment(state.count)
-    mu_hat = debiased_first_moment(mu, updates, b1, count, False)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
+    out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 
