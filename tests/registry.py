@@ -98,7 +98,7 @@ REGISTRY = [
           invalid=_ADAM_INVALID),
     Entry("radam", jon.radam, quadratic_lr=0.3, rosenbrock_lr=3e-3,
           rosenbrock_steps=10000, rosenbrock_constant=True,
-          sweep={**_ADAM_SWEEP, "threshold": 4.0}, invalid=_ADAM_INVALID),
+          sweep={**_ADAM_SWEEP, "threshold": 4.5}, invalid={**_ADAM_INVALID, "threshold": 3.0}),
     Entry("eve", jon.eve, rosenbrock_lr=0.03,
           sweep={**_ADAM_SWEEP, "b3": 0.99, "c": 5.0, "f_star": -0.1},
           invalid={**_ADAM_INVALID, "b3": 1.5, "c": 0.5}),
