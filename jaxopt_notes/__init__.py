@@ -36,6 +36,21 @@ from jaxopt_notes.optimizers._rmsprop import (ScaleByRmsState,
 from jaxopt_notes.optimizers._sgd import noisy_sgd, sgd
 from jaxopt_notes.optimizers._trust import lamb, lars, scale_by_trust_ratio
 from jaxopt_notes.optimizers._yogi import scale_by_yogi, yogi
+from jaxopt_notes.schedules._decay import (constant_schedule, cosine_decay_schedule,
+                                           exponential_decay, linear_schedule,
+                                           polynomial_schedule)
+from jaxopt_notes.schedules._inject import InjectHyperparamsState, inject_hyperparams
+from jaxopt_notes.schedules._piecewise import (cosine_onecycle_schedule, join_schedules,
+                                               linear_onecycle_schedule,
+                                               piecewise_constant_schedule,
+                                               piecewise_interpolate_schedule,
+                                               sgdr_schedule, warmup_constant_schedule,
+                                               warmup_cosine_decay_schedule,
+                                               warmup_exponential_decay_schedule)
+from jaxopt_notes.schedules._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from jaxopt_notes.schedules._practice import (triangular_cyclic_schedule,
+                                              warmup_inverse_sqrt_schedule,
+                                              warmup_stable_decay_schedule)
 from jaxopt_notes.transforms._accumulation import EmaState, TraceState, ema, trace
 from jaxopt_notes.transforms._adding import (AddNoiseState, WeightDecaySchedule,
                                              add_decayed_weights, add_noise)
@@ -74,4 +89,13 @@ __all__ = [
     "scale_by_amsgrad", "scale_by_belief", "scale_by_eve", "scale_by_lion",
     "scale_by_radam", "scale_by_rms", "scale_by_rss", "scale_by_stddev",
     "scale_by_trust_ratio", "scale_by_yogi",
+    # schedules and injected hyperparameters
+    "InjectHyperparamsState", "ReduceLROnPlateauState", "constant_schedule",
+    "cosine_decay_schedule", "cosine_onecycle_schedule", "exponential_decay",
+    "inject_hyperparams", "join_schedules", "linear_onecycle_schedule",
+    "linear_schedule", "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule", "polynomial_schedule", "reduce_on_plateau",
+    "sgdr_schedule", "triangular_cyclic_schedule", "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule", "warmup_exponential_decay_schedule",
+    "warmup_inverse_sqrt_schedule", "warmup_stable_decay_schedule",
 ]

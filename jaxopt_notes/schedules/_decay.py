@@ -1,0 +1,109 @@
+"""Single-phase schedules: constant, polynomial (linear), exponential, cosine.
+
+Seed 003's "single-factor" scheduler is :func:`exponential_decay`; its cosine
+scheduler (Loshchilov & Hutter) is :func:`cosine_decay_schedule`.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from jaxopt_notes import _validate
+from jaxopt_notes._base import Schedule
+from jaxopt_notes.schedules._checks import POSITIVE_STEPS, STEPS, check
+
+Num = jax.typing.ArrayLike
+
+
+def as_real(count):
+  """The step count as a float of the default precision.
+
+  An int32 counter divided by an integer gives float32 in JAX even with x64
+  on; converting first keeps float64 schedules exact.
+  """
+  return jnp.asarray(count, jnp.result_type(float))
+
+
+def positive_or_one(x):
+  """``x`` where ``x > 0`` else 1: a divisor that is safe for traced step counts."""
+  return jnp.where(x > 0, x, 1)
+
+
+def constant_schedule(value: Num) -> Schedule:
+  """:math:`\\eta_t = \\text{value}`."""
+  check("constant_schedule", value=(value, _validate.FINITE))
+  return lambda count: jnp.asarray(value) + jnp.zeros_like(as_real(count))
+
+
+def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_steps: Num,
+                        transition_begin: Num = 0) -> Schedule:
+  """Polynomial decay from ``init_value`` to ``end_value``.
+
+  .. math:: \\eta_t = (\\eta_0 - \\eta_{end})\\,(1 - s/T)^{p} + \\eta_{end},\\qquad
+     s = \\operatorname{clip}(t - t_0, 0, T)
+
+  ``transition_steps`` :math:`T = 0` gives the constant ``init_value``.
+  """
+  check("polynomial_schedule", init_value=(init_value, _validate.FINITE),
+        end_value=(end_value, _validate.FINITE), power=(power, _validate.FINITE),
+        transition_steps=(transition_steps, STEPS), transition_begin=(transition_begin, STEPS))
+
+  def schedule(count):
+    count = as_real(count)
+    steps = positive_or_one(transition_steps)
+    s = jnp.clip(count - transition_begin, 0, steps)
+    value = (init_value - end_value) * (1 - s / steps) ** power + end_value
+    return jnp.where(transition_steps > 0, value, init_value + 0.0 * value)
+  return schedule
+
+
+def linear_schedule(init_value: Num, end_value: Num, transition_steps: Num,
+                    transition_begin: Num = 0) -> Schedule:
+  """Linear interpolation: :func:`polynomial_schedule` with ``power=1``."""
+  return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
+
+
+def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
+                      transition_begin: Num = 0, staircase: bool = False,
+                      end_value: Num | None = None) -> Schedule:
+  """Multiplicative decay by ``decay_rate`` every ``transition_steps`` steps.
+
+  .. math:: \\eta_t = \\eta_0\\, r^{(t - t_0)/T}\\quad(t > t_0),\\qquad \\eta_t = \\eta_0\\quad(t \\le t_0)
+
+  ``staircase`` floors the exponent; ``end_value`` bounds the result (from
+  below when :math:`r < 1`, from above when :math:`r > 1`). ``T = 0`` or
+  ``r = 0`` gives the constant ``init_value``.
+  """
+  check("exponential_decay", init_value=(init_value, _validate.FINITE),
+        transition_steps=(transition_steps, STEPS), decay_rate=(decay_rate, _validate.NONNEGATIVE),
+        transition_begin=(transition_begin, STEPS), end_value=(end_value, _validate.FINITE))
+
+  def schedule(count):
+    count = as_real(count)
+    elapsed = count - transition_begin
+    p = elapsed / positive_or_one(transition_steps)
+    if staircase:
+      p = jnp.floor(p)
+    value = jnp.where(elapsed <= 0, init_value, init_value * jnp.power(decay_rate, p))
+    if end_value is not None:
+      value = jnp.where(decay_rate < 1, jnp.maximum(value, end_value), jnp.minimum(value, end_value))
+    constant = (transition_steps <= 0) | (decay_rate == 0)
+    return jnp.where(constant, init_value, value)
+  return schedule
+
+
+def cosine_decay_schedule(init_value: Num, decay_steps: Num, alpha: Num = 0.0,
+                          exponent: Num = 1.0) -> Schedule:
+  """Cosine decay (Loshchilov & Hutter, 2017) to ``alpha * init_value``.
+
+  .. math:: \\eta_t = \\eta_0\\Big((1-\\alpha)\\big[\\tfrac12(1 + \\cos(\\pi \\min(t, T)/T))\\big]^{e} + \\alpha\\Big)
+  """
+  check("cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
+        decay_steps=(decay_steps, POSITIVE_STEPS), alpha=(alpha, _validate.FINITE),
+        exponent=(exponent, _validate.FINITE))
+
+  def schedule(count):
+    count = as_real(count)
+    steps = positive_or_one(decay_steps)
+    cosine = 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(count, steps) / steps))
+    return init_value * ((1 - alpha) * cosine**exponent + alpha)
+  return schedule

@@ -1,0 +1,194 @@
+"""Multi-phase schedules: piecewise, joined, warmup + decay, restarts, one-cycle.
+
+Seed 003's "multi-factor" scheduler is :func:`piecewise_constant_schedule`;
+its warmup is the linear first phase of the ``warmup_*`` schedules.
+"""
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jaxopt_notes import _validate
+from jaxopt_notes._base import Schedule
+from jaxopt_notes.schedules._checks import OPEN_UNIT, POSITIVE_STEPS, STEPS, check
+from jaxopt_notes.schedules._decay import (Num, as_real, exponential_decay, linear_schedule,
+                                           positive_or_one)
+
+
+def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Num]) -> Schedule:
+  """Runs ``schedules[i]`` from ``boundaries[i-1]`` on, each restarted at count 0.
+
+  ``boundaries`` may be a traced array.
+  """
+  if len(schedules) != len(boundaries) + 1:
+    raise ValueError(f"join_schedules: {len(schedules)} schedules need {len(schedules) - 1} "
+                     f"boundaries, got {len(boundaries)}")
+
+  def schedule(count):
+    count = as_real(count)
+    value = schedules[0](count)
+    for i, later in enumerate(schedules[1:]):
+      value = jnp.where(count < boundaries[i], value, later(count - boundaries[i]))
+    return value
+  return schedule
+
+
+def _scales(owner, boundaries_and_scales):
+  items = sorted((boundaries_and_scales or {}).items())
+  for boundary, scale in items:
+    check(owner, boundaries_and_scales=(scale, _validate.NONNEGATIVE))
+    check(owner, boundaries_and_scales=(boundary, STEPS))
+  return [b for b, _ in items], [s for _, s in items]
+
+
+def piecewise_constant_schedule(init_value: Num,
+                                boundaries_and_scales: dict | None = None) -> Schedule:
+  """Multiplies the value by ``scale`` from each ``boundary`` step on.
+
+  .. math:: \\eta_t = \\eta_0 \\prod_{b_i \\le t} s_i
+  """
+  check("piecewise_constant_schedule", init_value=(init_value, _validate.FINITE))
+  bounds, scales = _scales("piecewise_constant_schedule", boundaries_and_scales)
+
+  def schedule(count):
+    count = as_real(count)
+    value = jnp.asarray(init_value) + jnp.zeros_like(count)
+    for b, s in zip(bounds, scales):
+      value = jnp.where(count < b, value, value * s)
+    return value
+  return schedule
+
+
+def _interpolate(kind: str, count, bounds, values):
+  """Interpolates ``values`` (at ``bounds``, first bound 0) linearly or by a half cosine."""
+  bounds, values = jnp.stack(bounds), jnp.stack(values)
+  sizes = jnp.maximum(bounds[1:] - bounds[:-1], 1)
+  inside = (bounds[:-1] <= count) & (count < bounds[1:])
+  pct = (count - bounds[:-1]) / sizes
+  if kind == "cosine":
+    pct = 0.5 * (1 - jnp.cos(jnp.pi * pct))
+  between = values[:-1] + pct * (values[1:] - values[:-1])
+  return jnp.sum(jnp.where(inside, between, 0)) + jnp.where(bounds[-1] <= count, values[-1], 0)
+
+
+def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
+                                   boundaries_and_scales: dict | None = None) -> Schedule:
+  """Interpolates (``'linear'`` or ``'cosine'``) between the cumulative values
+  :math:`\\eta_0, \\eta_0 s_1, \\eta_0 s_1 s_2, \\dots` reached at the boundaries."""
+  _validate.check_choice("piecewise_interpolate_schedule", "interpolate_type",
+                         interpolate_type, ("linear", "cosine"))
+  check("piecewise_interpolate_schedule", init_value=(init_value, _validate.FINITE))
+  bounds, scales = _scales("piecewise_interpolate_schedule", boundaries_and_scales)
+
+  def schedule(count):
+    count = as_real(count)
+    values = [jnp.asarray(init_value, jnp.result_type(float))]
+    for s in scales:
+      values.append(values[-1] * s)
+    return _interpolate(interpolate_type, count, [jnp.asarray(0)] + [jnp.asarray(b) for b in bounds],
+                        values)
+  return schedule
+
+
+def warmup_constant_schedule(init_value: Num, peak_value: Num, warmup_steps: Num) -> Schedule:
+  """Linear warmup from ``init_value`` to ``peak_value``, then constant."""
+  check("warmup_constant_schedule", peak_value=(peak_value, _validate.FINITE),
+        warmup_steps=(warmup_steps, STEPS))
+  return join_schedules([linear_schedule(init_value, peak_value, warmup_steps),
+                         lambda count: jnp.asarray(peak_value) + 0.0 * count], [warmup_steps])
+
+
+def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps: Num,
+                                 decay_steps: Num, end_value: Num = 0.0,
+                                 exponent: Num = 1.0) -> Schedule:
+  """Linear warmup to ``peak_value``, then cosine decay to ``end_value`` at ``decay_steps``.
+
+  .. math:: \\eta_t = \\eta_{end} + (\\eta_{peak} - \\eta_{end})
+     \\big[\\tfrac12(1 + \\cos(\\pi \\min(t - W, D - W) / (D - W)))\\big]^{e}\\quad (t \\ge W)
+
+  ``decay_steps`` counts from step 0, warmup included.
+  """
+  check("warmup_cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
+        peak_value=(peak_value, _validate.FINITE), warmup_steps=(warmup_steps, STEPS),
+        decay_steps=(decay_steps, POSITIVE_STEPS), end_value=(end_value, _validate.FINITE),
+        exponent=(exponent, _validate.FINITE))
+  _check_order("warmup_cosine_decay_schedule", warmup_steps, decay_steps)
+
+  def cosine_phase(count):
+    count = as_real(count)
+    length = positive_or_one(decay_steps - warmup_steps)
+    cosine = 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(count, length) / length))
+    return end_value + (peak_value - end_value) * cosine**exponent
+  return join_schedules([linear_schedule(init_value, peak_value, warmup_steps), cosine_phase],
+                        [warmup_steps])
+
+
+def _check_order(owner, warmup_steps, decay_steps):
+  if not any(isinstance(x, jax.core.Tracer) for x in (warmup_steps, decay_steps)):
+    if decay_steps <= warmup_steps:
+      raise ValueError(f"{owner}: argument `decay_steps`={decay_steps!r} must exceed "
+                       f"`warmup_steps`={warmup_steps!r} (it counts the warmup too)")
+
+
+def warmup_exponential_decay_schedule(init_value: Num, peak_value: Num, warmup_steps: Num,
+                                      transition_steps: Num, decay_rate: Num,
+                                      transition_begin: Num = 0, staircase: bool = False,
+                                      end_value: Num | None = None) -> Schedule:
+  """Linear warmup to ``peak_value``, then :func:`exponential_decay` from it."""
+  check("warmup_exponential_decay_schedule", warmup_steps=(warmup_steps, STEPS))
+  return join_schedules(
+      [linear_schedule(init_value, peak_value, warmup_steps),
+       exponential_decay(peak_value, transition_steps, decay_rate, transition_begin, staircase,
+                         end_value)], [warmup_steps])
+
+
+def sgdr_schedule(cosine_kwargs: Sequence[dict]) -> Schedule:
+  """Warm restarts (Loshchilov & Hutter, 2017): :func:`warmup_cosine_decay_schedule`
+  cycles, one per dict of ``cosine_kwargs``, each restarting where the last ended."""
+  schedules = [warmup_cosine_decay_schedule(**kwargs) for kwargs in cosine_kwargs]
+  ends, total = [], 0
+  for kwargs in cosine_kwargs[:-1]:
+    total = total + kwargs["decay_steps"]
+    ends.append(total)
+  return join_schedules(schedules, ends)
+
+
+def cosine_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: Num = 0.3,
+                             div_factor: Num = 25.0, final_div_factor: Num = 1e4) -> Schedule:
+  """One cycle (Smith & Topin, 2018): cosine up from ``peak / div_factor`` to the peak
+  at ``pct_start * T``, then cosine down to ``peak / (div_factor * final_div_factor)``."""
+  _check_onecycle("cosine_onecycle_schedule", transition_steps, pct_start, div_factor,
+                  final_div_factor)
+
+  def schedule(count):
+    count = as_real(count)
+    start = peak_value / div_factor
+    bounds = [0, jnp.floor(pct_start * transition_steps), transition_steps]
+    return _interpolate("cosine", count, [jnp.asarray(b) for b in bounds],
+                        [start, peak_value, start / final_div_factor])
+  return schedule
+
+
+def linear_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: Num = 0.3,
+                             pct_final: Num = 0.85, div_factor: Num = 25.0,
+                             final_div_factor: Num = 1e4) -> Schedule:
+  """One cycle with linear pieces: up to the peak at ``pct_start * T``, down to
+  ``peak / div_factor`` at ``pct_final * T``, then to ``peak / (div_factor * final_div_factor)``."""
+  _check_onecycle("linear_onecycle_schedule", transition_steps, pct_start, div_factor,
+                  final_div_factor)
+  check("linear_onecycle_schedule", pct_final=(pct_final, OPEN_UNIT))
+
+  def schedule(count):
+    count = as_real(count)
+    start = peak_value / div_factor
+    bounds = [0, jnp.floor(pct_start * transition_steps), jnp.floor(pct_final * transition_steps),
+              transition_steps]
+    return _interpolate("linear", count, [jnp.asarray(b) for b in bounds],
+                        [start, peak_value, start, start / final_div_factor])
+  return schedule
+
+
+def _check_onecycle(owner, transition_steps, pct_start, div_factor, final_div_factor):
+  check(owner, transition_steps=(transition_steps, POSITIVE_STEPS), pct_start=(pct_start, OPEN_UNIT),
+        div_factor=(div_factor, POSITIVE_STEPS), final_div_factor=(final_div_factor, POSITIVE_STEPS))
