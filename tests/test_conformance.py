@@ -206,3 +206,20 @@ def test_gradient_flows_through_every_swept_hyperparameter(entry):
     at = lambda k: final_loss({**point, name: value + k * h})  # noqa: E731
     numeric = (at(-2) - 8 * at(-1) + 8 * at(1) - at(2)) / (12 * h)
     np.testing.assert_allclose(grads[name], numeric, rtol=1e-3, atol=1e-6, err_msg=name)
+
+
+def _numeric_arguments(factory):
+  import inspect
+  return {name for name, p in inspect.signature(factory).parameters.items()
+          if name != "learning_rate" and not isinstance(p.default, bool)
+          and isinstance(p.default, (int, float))}
+
+
+def test_every_numeric_argument_of_every_optimizer_is_swept():
+  """Each numeric argument appears in the sweep of at least one registry entry."""
+  swept = {}
+  for entry in REGISTRY:
+    swept.setdefault(entry.factory.__name__, set()).update(entry.sweep)
+  missing = {name: _numeric_arguments(entry.factory) - swept[name]
+             for entry in REGISTRY for name in [entry.factory.__name__]}
+  assert {k: v for k, v in missing.items() if v} == {}
