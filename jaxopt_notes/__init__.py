@@ -54,6 +54,21 @@ from jaxopt_notes.schedules._practice import (triangular_cyclic_schedule,
 from jaxopt_notes.transforms._accumulation import EmaState, TraceState, ema, trace
 from jaxopt_notes.transforms._adding import (AddNoiseState, WeightDecaySchedule,
                                              add_decayed_weights, add_noise)
+from jaxopt_notes.transforms._averaging import (AverageParamsState, average_params,
+                                                averaged_params)
+from jaxopt_notes.transforms._conditionality import (ApplyIfFiniteState,
+                                                     ConditionallyMaskState,
+                                                     ConditionallyTransformState,
+                                                     apply_if_finite, conditionally_mask,
+                                                     conditionally_transform)
+from jaxopt_notes.transforms._constraining import (ZeroNansState, centralize,
+                                                   keep_params_nonnegative, zero_nans)
+from jaxopt_notes.transforms._layouts import flatten
+from jaxopt_notes.transforms._lookahead import LookaheadParams, LookaheadState, lookahead
+from jaxopt_notes.transforms._multisteps import (MultiSteps, MultiStepsState,
+                                                 skip_large_updates, skip_not_finite)
+from jaxopt_notes.transforms._partition import (PartitionState, freeze, multi_transform,
+                                                partition)
 from jaxopt_notes.transforms._clipping import (clip, clip_by_block_rms,
                                                clip_by_global_norm)
 from jaxopt_notes.transforms._masking import MaskedNode, MaskedState, masked
@@ -77,6 +92,14 @@ __all__ = [
     "add_decayed_weights", "add_noise", "clip", "clip_by_block_rms",
     "clip_by_global_norm", "ema", "masked", "scale", "scale_by_learning_rate",
     "scale_by_schedule", "trace",
+    # wrappers
+    "ApplyIfFiniteState", "AverageParamsState", "ConditionallyMaskState",
+    "ConditionallyTransformState", "LookaheadParams", "LookaheadState", "MultiSteps",
+    "MultiStepsState", "PartitionState", "ZeroNansState", "apply_if_finite",
+    "average_params", "averaged_params", "centralize", "conditionally_mask",
+    "conditionally_transform", "flatten", "freeze", "keep_params_nonnegative",
+    "lookahead", "multi_transform", "partition", "skip_large_updates",
+    "skip_not_finite", "zero_nans",
     # optimizer families
     "ScaleByAdaDeltaState", "ScaleByAdamState", "ScaleByAmsgradState",
     "ScaleByBeliefState", "ScaleByEveState", "ScaleByLionState",

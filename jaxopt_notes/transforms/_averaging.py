@@ -1,0 +1,80 @@
+"""Averages of the *params* kept in the state: Polyak-Ruppert / SWA and EMA.
+
+Seed 001's Polyak averaging :math:`r_t = (1-\\rho) r_{t-1} + \\rho\\,\\theta_t`
+(``rate=rho``), or the equal-weight running mean
+:math:`r_t = r_{t-1} + (\\theta_t - r_{t-1}) / n` of the params seen since the
+start (``rate=None``: Polyak & Juditsky, 1992; SWA, Izmailov et al., 2018).
+The average starts with the params after step ``start_step + 1``
+(:math:`r = \\theta` at its first step); until then it follows the params.
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import GradientTransformation
+from jaxopt_notes.transforms._adding import NO_PARAMS
+
+
+class AverageParamsState(NamedTuple):
+  count: jax.Array         # steps taken (int32)
+  num_averaged: jax.Array  # params averaged so far (int32)
+  average: Any             # the averaged params
+
+
+def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0,
+                   accumulator_dtype: Any = None) -> GradientTransformation:
+  """Keeps an average of the params in the state; passes the updates through unchanged.
+
+  Put it *last* in a :func:`~jaxopt_notes.chain` (it averages
+  ``params + updates``, the params the step produces) and read the average
+  with :func:`averaged_params`. See the module docstring for the maths.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> opt = jon.chain(jon.sgd(1.0), jon.average_params())
+    >>> x = jnp.zeros(1); state = opt.init(x)
+    >>> for g in (-1.0, -1.0, -1.0):   # x: 1, 2, 3
+    ...   u, state = opt.update(jnp.array([g]), state, x); x = x + u
+    >>> float(jon.averaged_params(state)[0])   # (1 + 2 + 3) / 3
+    2.0
+  """
+  _validate.check("average_params", rate=(rate, _validate.UNIT),
+                  start_step=(start_step, _validate.NONNEGATIVE))
+  dtype = _tree.canonical_dtype(accumulator_dtype)
+
+  def init_fn(params):
+    # A copy, so that donating the params' buffers never frees the average.
+    average = _tree._map(lambda p: jnp.array(p, dtype=dtype, copy=True), params)
+    return AverageParamsState(count=_tree.zero_count(), num_averaged=_tree.zero_count(),
+                              average=average)
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError(f"average_params {NO_PARAMS}")
+    theta = _tree.cast_like(_tree.add(params, updates), state.average)
+    n = state.num_averaged
+    if rate is None:
+      moved = _tree._map(lambda r, t: r + (t - r) / (n + 1).astype(r.dtype), state.average, theta)
+    else:
+      moved = _tree._map(lambda r, t: (1 - rate) * r + rate * t, state.average, theta)
+    moved = _tree.where(n == 0, theta, moved)
+    active = state.count >= start_step
+    average = _tree.cast_like(_tree.where(active, moved, theta), state.average)
+    return updates, AverageParamsState(count=_tree.safe_increment(state.count),
+                                       num_averaged=jnp.where(active, _tree.safe_increment(n), n),
+                                       average=average)
+
+  return GradientTransformation(init_fn, update_fn)
+
+
+def averaged_params(opt_state: Any) -> Any:
+  """The averaged params held by the first :func:`average_params` in ``opt_state``."""
+  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AverageParamsState))
+           if isinstance(s, AverageParamsState)]
+  if not found:
+    raise ValueError("averaged_params: the optimizer state holds no average_params state; "
+                     "add average_params() at the end of the chain")
+  return found[0].average

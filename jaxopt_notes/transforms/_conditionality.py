@@ -1,0 +1,101 @@
+"""Steps that happen only when a condition holds: finite gradients, a step predicate."""
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxopt_notes import _tree, _validate
+from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
+                                with_extra_args_support)
+
+
+def all_finite(tree: Any) -> jax.Array:
+  """True when every element of every leaf is finite."""
+  flags = [jnp.all(jnp.isfinite(x)) for x in _tree.leaves(tree)]
+  return jnp.all(jnp.stack(flags)) if flags else jnp.array(True)
+
+
+class ApplyIfFiniteState(NamedTuple):
+  notfinite_count: jax.Array   # non-finite steps in a row (int32)
+  last_finite: jax.Array       # whether the last step's gradients were finite
+  total_notfinite: jax.Array   # non-finite steps in all (int32)
+  inner_state: Any
+
+
+def apply_if_finite(inner: GradientTransformation,
+                    max_consecutive_errors: int) -> GradientTransformationExtraArgs:
+  """Skips a step whose gradients hold a NaN or an Inf.
+
+  A skipped step returns zero updates (the params stay exactly as they were)
+  and leaves the inner state untouched, bit for bit; it is counted in
+  ``notfinite_count`` (in a row) and ``total_notfinite``. After more than
+  ``max_consecutive_errors`` non-finite steps in a row the step is applied
+  anyway, so that a run that only ever produces non-finite gradients fails
+  loudly instead of stalling silently.
+  """
+  _validate.check("apply_if_finite", max_consecutive_errors=(max_consecutive_errors,
+                                                             _validate.NONNEGATIVE))
+  inner = with_extra_args_support(inner)
+
+  def init_fn(params):
+    zero = jnp.zeros([], jnp.int32)
+    return ApplyIfFiniteState(notfinite_count=zero, last_finite=jnp.array(True),
+                              total_notfinite=zero, inner_state=inner.init(params))
+
+  def update_fn(updates, state, params=None, **extra_args):
+    finite = all_finite(updates)
+    in_a_row = jnp.where(finite, 0, _tree.safe_increment(state.notfinite_count))
+    apply = finite | (in_a_row > max_consecutive_errors)
+    new_updates, inner_state = jax.lax.cond(
+        apply, lambda: inner.update(updates, state.inner_state, params, **extra_args),
+        lambda: (_tree.zeros_like(updates), state.inner_state))
+    total = jnp.where(finite, state.total_notfinite, _tree.safe_increment(state.total_notfinite))
+    return new_updates, ApplyIfFiniteState(in_a_row.astype(jnp.int32), finite, total, inner_state)
+
+  return GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+class ConditionallyTransformState(NamedTuple):
+  inner_state: Any
+  step: jax.Array  # int32 steps taken
+
+
+class ConditionallyMaskState(NamedTuple):
+  step: jax.Array
+  inner_state: Any
+
+
+def _conditionally(inner, should_transform_fn, forward_extra_args, otherwise, state_class):
+  inner = with_extra_args_support(inner)
+
+  def init_fn(params):
+    return state_class(inner_state=inner.init(params), step=_tree.zero_count())
+
+  def update_fn(updates, state, params=None, **extra_args):
+    condition = should_transform_fn(state.step, **(extra_args if forward_extra_args else {}))
+    new_updates, inner_state = jax.lax.cond(
+        condition, lambda: inner.update(updates, state.inner_state, params, **extra_args),
+        lambda: (otherwise(updates), state.inner_state))
+    return new_updates, state_class(inner_state=inner_state,
+                                    step=_tree.safe_increment(state.step))
+
+  return GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def conditionally_transform(inner: GradientTransformation,
+                            should_transform_fn: Callable[..., jax.Array],
+                            forward_extra_args: bool = False) -> GradientTransformationExtraArgs:
+  """Applies ``inner`` at steps where ``should_transform_fn(step)`` is True; passes the
+  updates through unchanged (and keeps the inner state) otherwise."""
+  return _conditionally(inner, should_transform_fn, forward_extra_args, lambda u: u,
+                        ConditionallyTransformState)
+
+
+def conditionally_mask(inner: GradientTransformation,
+                       should_transform_fn: Callable[..., jax.Array],
+                       forward_extra_args: bool = False) -> GradientTransformationExtraArgs:
+  """Applies ``inner`` at steps where ``should_transform_fn(step)`` is True; returns zero
+  updates (and keeps the inner state) otherwise."""
+  return _conditionally(inner, should_transform_fn, forward_extra_args, _tree.zeros_like,
+                        ConditionallyMaskState)

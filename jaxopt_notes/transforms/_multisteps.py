@@ -1,0 +1,122 @@
+"""Gradient accumulation: one optimizer step every ``k`` mini-steps."""
+
+from typing import Any, Callable, NamedTuple, Union
+
+import jax
+import jax.numpy as jnp
+
+from jaxopt_notes import _tree
+from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
+                                with_extra_args_support)
+from jaxopt_notes.transforms._conditionality import all_finite
+
+
+class MultiStepsState(NamedTuple):
+  mini_step: jax.Array       # mini-steps accumulated towards the next step (int32)
+  gradient_step: jax.Array   # optimizer steps taken (int32)
+  inner_opt_state: Any
+  acc_grads: Any             # the running mean (or sum) of this window's gradients
+  skip_state: Any = ()
+
+
+def skip_not_finite(updates: Any, gradient_step: jax.Array, params: Any):
+  """A ``should_skip_update_fn``: skip a mini-step whose gradients are not all finite.
+
+  Returns ``(should_skip, state)``; the state counts the skipped mini-steps.
+  """
+  del gradient_step, params
+  finite = all_finite(updates)
+  bad = sum(jnp.sum(~jnp.isfinite(x)) for x in _tree.leaves(updates))
+  return ~finite, {"should_skip": ~finite, "num_not_finite": jnp.asarray(bad, jnp.int32)}
+
+
+def skip_large_updates(updates: Any, gradient_step: jax.Array, params: Any,
+                       max_squared_norm: float):
+  """A ``should_skip_update_fn``: skip a mini-step whose squared global norm exceeds
+  ``max_squared_norm`` (or is not finite). Bind ``max_squared_norm`` with
+  ``functools.partial``."""
+  del gradient_step, params
+  norm_sq = _tree.norm(updates, squared=True)
+  skip = ~(norm_sq <= max_squared_norm)
+  return skip, {"should_skip": skip, "norm_squared": norm_sq}
+
+
+class MultiSteps:
+  """Accumulates gradients over ``every_k_schedule`` mini-steps, then steps once.
+
+  Between steps ``update`` returns zero updates; on the ``k``-th mini-step it
+  hands the mean (``use_grad_mean``) or sum of the window's gradients to
+  ``opt`` and returns its updates. ``k`` may be a schedule of the optimizer
+  step count. For plain SGD the result equals one step on the concatenated
+  batch. ``should_skip_update_fn(updates, gradient_step, params) ->
+  (skip, state)`` (e.g. :func:`skip_not_finite`) drops a mini-step entirely.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> ms = jon.MultiSteps(jon.sgd(1.0), every_k_schedule=2)
+    >>> state = ms.init(jnp.zeros(1))
+    >>> u1, state = ms.update(jnp.array([1.0]), state)
+    >>> u2, state = ms.update(jnp.array([3.0]), state)
+    >>> [float(u1[0]), float(u2[0]), bool(ms.has_updated(state))]
+    [0.0, -2.0, True]
+  """
+
+  def __init__(self, opt: GradientTransformation,
+               every_k_schedule: Union[int, Callable[[jax.Array], jax.Array]],
+               use_grad_mean: bool = True,
+               should_skip_update_fn: Callable | None = None,
+               accumulator_dtype: Any = None):
+    self._opt = with_extra_args_support(opt)
+    self._every_k = every_k_schedule if callable(every_k_schedule) else (lambda _: every_k_schedule)
+    self._use_grad_mean = use_grad_mean
+    self._skip = should_skip_update_fn or (lambda *_: (jnp.array(False), ()))
+    self._accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
+
+  @property
+  def inner_opt(self) -> GradientTransformation:
+    return self._opt
+
+  def init(self, params: Any) -> MultiStepsState:
+    zero = jnp.zeros([], jnp.int32)
+    _, skip_state = self._skip(_tree.zeros_like(params), zero, params)
+    return MultiStepsState(mini_step=zero, gradient_step=zero,
+                           inner_opt_state=self._opt.init(params),
+                           acc_grads=_tree.zeros_like(params, dtype=self._accumulator_dtype),
+                           skip_state=skip_state)
+
+  def update(self, updates: Any, state: MultiStepsState, params: Any = None, **extra_args):
+    k = self._every_k(state.gradient_step)
+    skip, skip_state = self._skip(updates, state.gradient_step, params)
+    n = state.mini_step
+    if self._use_grad_mean:
+      acc = _tree._map(lambda g, a: a + (g - a) / (n + 1), updates, state.acc_grads)
+    else:
+      acc = _tree._map(lambda g, a: a + g, updates, state.acc_grads)
+    acc = _tree.cast_like(acc, state.acc_grads)
+    emit = (n + 1 >= k) & ~skip
+
+    def step():
+      return self._opt.update(_tree.cast_like(acc, updates), state.inner_opt_state, params,
+                              **extra_args)
+
+    def wait():
+      return _tree.zeros_like(updates), state.inner_opt_state
+
+    new_updates, inner_state = jax.lax.cond(emit, step, wait)
+    keep = lambda new, old: _tree.where(skip, old, new)  # noqa: E731
+    new_state = MultiStepsState(
+        mini_step=jnp.where(skip, n, jnp.where(emit, 0, n + 1)).astype(jnp.int32),
+        gradient_step=jnp.where(emit, _tree.safe_increment(state.gradient_step),
+                                state.gradient_step).astype(jnp.int32),
+        inner_opt_state=inner_state,
+        acc_grads=keep(_tree.where(emit, _tree.zeros_like(acc), acc), state.acc_grads),
+        skip_state=skip_state)
+    return new_updates, new_state
+
+  def has_updated(self, state: MultiStepsState) -> jax.Array:
+    """True right after a mini-step that made an optimizer step."""
+    return (state.mini_step == 0) & (state.gradient_step > 0)
+
+  def gradient_transformation(self) -> GradientTransformationExtraArgs:
+    """This accumulator as an ``(init, update)`` pair, to put in a :func:`chain`."""
+    return GradientTransformationExtraArgs(self.init, self.update)

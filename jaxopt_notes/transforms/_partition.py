@@ -1,0 +1,68 @@
+"""Parameter groups: a different transform per group, and frozen groups."""
+
+from typing import Any, Callable, Hashable, Mapping, NamedTuple, Union
+
+import jax
+
+from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
+                                set_to_zero)
+from jaxopt_notes.transforms._masking import masked
+
+
+class PartitionState(NamedTuple):
+  inner_states: dict  # label -> MaskedState of that group's transform
+
+
+def partition(transforms: Mapping[Hashable, GradientTransformation],
+              param_labels: Union[Any, Callable[[Any], Any]]) -> GradientTransformationExtraArgs:
+  """Applies ``transforms[label]`` to the leaves labelled ``label``.
+
+  ``param_labels`` is a tree of labels with the params' structure (or a
+  prefix of it), or a callable returning one from the params. Each group's
+  transform holds state for its own leaves only. Per-group learning-rate
+  multipliers are a ``scale`` in that group's chain:
+
+  Example:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> params = {'body': jnp.ones(2), 'head': jnp.ones(2)}
+    >>> opt = jon.partition({'slow': jon.sgd(0.01), 'fast': jon.sgd(0.1)},
+    ...                     {'body': 'slow', 'head': 'fast'})
+    >>> updates, _ = opt.update(params, opt.init(params))
+    >>> [round(float(updates[k][0]), 6) for k in ('body', 'head')]
+    [-0.01, -0.1]
+  """
+  def labels_of(params):
+    return param_labels(params) if callable(param_labels) else param_labels
+
+  def mask_for(label):
+    return lambda params: jax.tree.map(lambda l: l == label, labels_of(params))
+
+  def check(params):
+    used = set(jax.tree.leaves(labels_of(params)))
+    missing = used - set(transforms)
+    if missing:
+      raise ValueError(f"partition: labels {sorted(map(str, missing))} have no transform; "
+                       f"transforms are given for {sorted(map(str, transforms))}")
+
+  groups = {label: masked(tx, mask_for(label)) for label, tx in transforms.items()}
+
+  def init_fn(params):
+    check(params)
+    return PartitionState({label: g.init(params) for label, g in groups.items()})
+
+  def update_fn(updates, state, params=None, **extra_args):
+    inner_states = {}
+    for label, group in groups.items():
+      updates, inner_states[label] = group.update(updates, state.inner_states[label], params,
+                                                  **extra_args)
+    return updates, PartitionState(inner_states)
+
+  return GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+multi_transform = partition
+
+
+def freeze(mask: Union[Any, Callable[[Any], Any]]) -> GradientTransformationExtraArgs:
+  """Zero updates (and no state) for the leaves where ``mask`` is True."""
+  return masked(set_to_zero(), mask)
