@@ -173,9 +173,13 @@ def random_like(key: jax.Array, tree: Any,
 
 
 def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
-  """``num / den`` where ``den > 0``, else 0, with finite gradients either way."""
-  positive = den > 0
-  return jnp.where(positive, num / jnp.where(positive, den, 1), 0)
+  """``num / den``, and 0 where ``den`` is exactly 0, with finite gradients there.
+
+  Only an exact zero is guarded: a NaN or Inf in the denominator still
+  propagates, so a non-finite gradient is never hidden.
+  """
+  zero = den == 0
+  return jnp.where(zero, 0, num / jnp.where(zero, 1, den))
 
 
 def rms_scale(g: jax.Array, second_moment: jax.Array, eps: Any, eps_root: Any) -> jax.Array:

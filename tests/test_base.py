@@ -212,3 +212,10 @@ def test_mu_dtype_stores_the_first_moment_in_bfloat16():
   _, state2 = opt.update({"w": jnp.ones(4, jnp.float32)}, state)
   for s in (state, state2):
     assert s[0].mu["w"].dtype == jnp.bfloat16 and s[0].nu["w"].dtype == jnp.float32
+
+
+def test_non_finite_gradients_are_never_hidden():
+  nan = {"w": jnp.array([jnp.nan, 1.0])}
+  for opt in (jon.adam(0.1), jon.adagrad(0.1), jon.rmsprop(0.1), jon.adadelta(), jon.yogi(0.1)):
+    u, _ = opt.update(nan, opt.init(nan), nan)
+    assert bool(jnp.isnan(u["w"][0])), opt

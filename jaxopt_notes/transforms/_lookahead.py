@@ -37,27 +37,24 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
               reset_state: bool = False) -> GradientTransformationExtraArgs:
   """Wraps ``fast_optimizer`` in Lookahead; see the module docstring.
 
-  Params are :class:`LookaheadParams`; ``update`` takes the gradients as
-  ``LookaheadParams`` too, with the gradient at the fast weights in ``fast``
-  (``slow`` is ignored), and returns updates for both. Evaluate with
-  ``params.slow``. ``reset_state`` re-initialises the inner state at each
-  synchronisation.
+  Params are :class:`LookaheadParams`; ``update`` takes the gradient at the
+  fast weights (a tree shaped like ``params.fast``) and returns updates for
+  both copies, as ``LookaheadParams``. Evaluate with ``params.slow``.
+  ``reset_state`` re-initialises the inner state at each synchronisation.
   """
   _validate.check_positive_int("lookahead", "sync_period", sync_period)
   _validate.check("lookahead", slow_step_size=(slow_step_size, _validate.UNIT))
   inner = with_extra_args_support(fast_optimizer)
 
   def init_fn(params):
-    if not isinstance(params, LookaheadParams):
-      raise TypeError("lookahead: params must be LookaheadParams(fast, slow); build them "
-                      "with LookaheadParams.init_synced(params)")
-    return LookaheadState(fast_state=inner.init(params.fast), steps_since_sync=_tree.zero_count())
+    fast = params.fast if isinstance(params, LookaheadParams) else params
+    return LookaheadState(fast_state=inner.init(fast), steps_since_sync=_tree.zero_count())
 
   def update_fn(updates, state, params=None, **extra_args):
     if not isinstance(params, LookaheadParams):
-      raise TypeError("lookahead: update needs the LookaheadParams(fast, slow) as params")
-    fast_updates, fast_state = inner.update(updates.fast, state.fast_state, params.fast,
-                                            **extra_args)
+      raise TypeError("lookahead: update needs the params as LookaheadParams(fast, slow); "
+                      "build them with LookaheadParams.init_synced(params)")
+    fast_updates, fast_state = inner.update(updates, state.fast_state, params.fast, **extra_args)
     sync = state.steps_since_sync + 1 >= sync_period
     fast = _tree.add(params.fast, fast_updates)
     moved_slow = _tree._map(lambda s, f: s + slow_step_size * (f - s), params.slow, fast)

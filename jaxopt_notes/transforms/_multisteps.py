@@ -50,6 +50,9 @@ class MultiSteps:
   step count. For plain SGD the result equals one step on the concatenated
   batch. ``should_skip_update_fn(updates, gradient_step, params) ->
   (skip, state)`` (e.g. :func:`skip_not_finite`) drops a mini-step entirely.
+  The accumulator is kept in ``accumulator_dtype``, by default each param's
+  dtype promoted to at least float32 (so bfloat16 gradients do not lose the
+  window's sum, and float64 ones keep their precision).
 
   Example:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -79,9 +82,13 @@ class MultiSteps:
   def init(self, params: Any) -> MultiStepsState:
     zero = jnp.zeros([], jnp.int32)
     _, skip_state = self._skip(_tree.zeros_like(params), zero, params)
+    if self._accumulator_dtype is None:  # the params' dtype, at least float32
+      acc = _tree._map(lambda p: jnp.zeros(jnp.shape(p), jnp.promote_types(
+          jnp.asarray(p).dtype, jnp.float32)), params)
+    else:
+      acc = _tree.zeros_like(params, dtype=self._accumulator_dtype)
     return MultiStepsState(mini_step=zero, gradient_step=zero,
-                           inner_opt_state=self._opt.init(params),
-                           acc_grads=_tree.zeros_like(params, dtype=self._accumulator_dtype),
+                           inner_opt_state=self._opt.init(params), acc_grads=acc,
                            skip_state=skip_state)
 
   def update(self, updates: Any, state: MultiStepsState, params: Any = None, **extra_args):
