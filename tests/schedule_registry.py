@@ -4,7 +4,6 @@ import dataclasses
 import math
 from typing import Any, Callable
 
-import numpy as np
 import optax
 
 import jaxopt_notes as jon

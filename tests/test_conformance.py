@@ -1,6 +1,7 @@
 """Shared properties, run over every optimizer in the registry."""
 
 import functools
+import inspect
 
 import chex
 import jax
@@ -179,7 +180,6 @@ def test_counters_saturate_instead_of_wrapping(entry):
 
 
 def _default_of(entry, name):
-  import inspect
   if name in entry.kwargs:
     return entry.kwargs[name]
   return inspect.signature(entry.factory).parameters[name].default
@@ -209,7 +209,6 @@ def test_gradient_flows_through_every_swept_hyperparameter(entry):
 
 
 def _numeric_arguments(factory):
-  import inspect
   return {name for name, p in inspect.signature(factory).parameters.items()
           if name != "learning_rate" and not isinstance(p.default, bool)
           and isinstance(p.default, (int, float))}

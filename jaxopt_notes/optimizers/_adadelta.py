@@ -18,6 +18,7 @@ moves along ``+g`` and ascends.)
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
@@ -44,7 +45,7 @@ def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
     del params
     e_g = _tree.update_moment(updates, state.e_g, rho, 2)
     step = _tree._map(
-        lambda g, eg, ex: _tree.rms_scale(g, eg, eps, eps_root) * (jax.numpy.sqrt(ex + eps_root) + eps),
+        lambda g, eg, ex: _tree.rms_scale(g, eg, eps, eps_root) * (jnp.sqrt(ex + eps_root) + eps),
         updates, e_g, state.e_x)
     e_x = _tree.update_moment(step, state.e_x, rho, 2)
     return _tree.cast_like(step, updates), ScaleByAdaDeltaState(

@@ -15,6 +15,7 @@ moments are divided by :math:`1-\\rho^t`. Seed 000's case study uses
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, identity
@@ -82,7 +83,7 @@ def _scale_by_rms_family(owner: str, centered: bool, decay, eps, initial_scale,
       nu = _tree.bias_correction(nu, decay, count)
       mu = _tree.bias_correction(mu, decay, count) if centered else None
     if centered:  # a variance estimate; rounding can push it just below zero
-      nu = _tree._map(lambda n, m: jax.numpy.maximum(n - m * m, 0), nu, mu)
+      nu = _tree._map(lambda n, m: jnp.maximum(n - m * m, 0), nu, mu)
     out = _tree._map(lambda g, n: _tree.rms_scale(g, n, out_eps, in_eps), updates, nu)
     return _tree.cast_like(out, updates), _state_class(centered, bias_correction)(**fields)
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
-from jaxopt_notes._base import (EmptyState, GradientTransformation,
+from jaxopt_notes._base import (GradientTransformation,
                                 ScalarOrSchedule, Schedule, identity,
                                 init_empty_state)
 
@@ -63,6 +63,3 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule | None = None, *,
     return scale_by_schedule(lambda count: sign * learning_rate(count))
   return scale(sign * learning_rate)
 
-
-__all__ = ["EmptyState", "ScaleByScheduleState", "scale", "scale_by_learning_rate",
-           "scale_by_schedule"]
