@@ -10,6 +10,7 @@ import digits_classifier
 import lr_sweep
 import saddle_escape
 import schedule_gallery
+import trajectories
 
 OUT = "demo_output"
 
@@ -24,6 +25,7 @@ def main() -> None:
   print()
   lr_sweep.main(["--steps", "150", "--out", OUT])
   schedule_gallery.main(["--out", f"{OUT}/schedules.png"])
+  trajectories.main(["--out", OUT])
   print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; plots are in {OUT}/")
 
 

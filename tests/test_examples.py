@@ -14,3 +14,18 @@ import digits_classifier  # noqa: E402
 def test_digits_classifier_learns_in_every_framework(framework):
   accuracy = digits_classifier.main(["--steps", "150", "--framework", framework])[framework]
   assert accuracy > 0.85  # chance is 0.1
+
+
+def test_trajectory_pictures_are_written(tmp_path):
+  import trajectories
+  trajectories.main(["--out", str(tmp_path)])
+  for name in ("saddle_escape.png", "d2l_contour.png", "race.png"):
+    assert (tmp_path / name).stat().st_size > 20_000, name
+
+
+def test_every_racer_descends_on_rosenbrock_and_beale():
+  import trajectories
+  for _, loss, start, steps, *_ in trajectories.SURFACES[:2]:
+    for name, make in trajectories.RACERS.items():
+      end = trajectories.path(loss, make(), start, steps)[-1]
+      assert float(loss(end)) < float(loss(start)), name
