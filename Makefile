@@ -9,7 +9,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
   command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   && { echo $$p; break; }; done)
 
-.PHONY: demo test doctest clean
+.PHONY: demo test docs clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed on PATH" >&2; exit 1; }
@@ -33,5 +33,9 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest -n auto -q tests
 	$(BIN)/python -m pytest -q --doctest-modules jaxopt_notes
 
+# The docs site (also built, strictly, by the test suite).
+docs: $(VENV)/.test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .hypothesis
+	rm -rf $(VENV) demo_output site .pytest_cache .hypothesis

@@ -1,7 +1,7 @@
 """jaxopt_notes: functional optimizer transforms for JAX.
 
 Every algorithm is a pure ``(init, update)`` pair over pytrees, composable with
-:func:`chain`. This module is the one-hop map of the library.
+`chain`. This module is the one-hop map of the library.
 """
 
 from jaxopt_notes import tree

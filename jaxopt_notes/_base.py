@@ -6,25 +6,37 @@ import jax
 import jax.numpy as jnp
 
 Params = Any
+"""A pytree of arrays: the parameters being optimized."""
 Updates = Any
+"""A pytree shaped like the params: gradients coming in, updates going out."""
 OptState = Any
+"""An optimizer state: a pytree of arrays (NamedTuples with named fields)."""
 PyTree = Any
+"""Any JAX pytree."""
 Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]
+"""A function of the int32 step count (from 0) to a value."""
 ScalarOrSchedule = Union[float, jax.Array, Schedule]
+"""A number, a (possibly traced) array, or a `Schedule`."""
 
 
 class TransformInitFn(Protocol):
+  """``init(params) -> state``."""
+
   def __call__(self, params: Params) -> OptState:
     ...
 
 
 class TransformUpdateFn(Protocol):
+  """``update(updates, state, params=None) -> (updates, state)``."""
+
   def __call__(self, updates: Updates, state: OptState,
                params: Params | None = None) -> tuple[Updates, OptState]:
     ...
 
 
 class TransformUpdateExtraArgsFn(Protocol):
+  """``update(updates, state, params=None, **extra_args) -> (updates, state)``."""
+
   def __call__(self, updates: Updates, state: OptState,
                params: Params | None = None,
                **extra_args: Any) -> tuple[Updates, OptState]:
@@ -53,6 +65,7 @@ class EmptyState(NamedTuple):
 
 
 def init_empty_state(params: Params) -> EmptyState:
+  """The ``init`` of a transform that keeps no state."""
   del params
   return EmptyState()
 

@@ -11,7 +11,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
   Keyword extras given to ``update`` (``value=loss``, ...) reach every member
   that accepts extras; members that do not are called without them.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> tx = jon.chain(jon.clip_by_global_norm(1.0), jon.scale(-0.1))
     >>> updates, _ = tx.update({'w': jnp.array([3.0, 4.0])}, tx.init(None))
@@ -39,7 +39,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
 
 def named_chain(*named: tuple[str, GradientTransformation]
                 ) -> GradientTransformationExtraArgs:
-  """Like :func:`chain`, with the state a dict keyed by each member's name."""
+  """Like `chain`, with the state a dict keyed by each member's name."""
   names = [name for name, _ in named]
   if len(set(names)) != len(names):
     raise ValueError(f"named_chain: names must be unique, got {names}")

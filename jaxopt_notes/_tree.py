@@ -136,7 +136,7 @@ def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
 
 def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
                                 order: int) -> Any:
-  """Like :func:`update_moment` with ``|g|**order`` (equal for real ``g``, even order)."""
+  """Like `update_moment` with ``|g|**order`` (equal for real ``g``, even order)."""
   return _map(lambda g, m: (1 - decay) * jnp.abs(g)**order + decay * m,
               updates, moments)
 

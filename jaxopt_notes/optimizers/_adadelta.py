@@ -1,16 +1,19 @@
 """Adadelta (Zeiler, 2012): steps scaled by the ratio of two running RMS values.
 
-.. math::
-   E[g^2]_t = \\rho E[g^2]_{t-1} + (1-\\rho) g_t^2,\\qquad
-   \\Delta_t = \\frac{\\sqrt{E[\\Delta^2]_{t-1} + \\epsilon_{root}} + \\epsilon}
-                   {\\sqrt{E[g^2]_t + \\epsilon_{root}} + \\epsilon}\\, g_t,
+$$
+E[g^2]_t = \\rho E[g^2]_{t-1} + (1-\\rho) g_t^2,\\qquad
+\\Delta_t = \\frac{\\sqrt{E[\\Delta^2]_{t-1} + \\epsilon_{root}} + \\epsilon}
+{\\sqrt{E[g^2]_t + \\epsilon_{root}} + \\epsilon}\\, g_t,
+$$
 
-   E[\\Delta^2]_t = \\rho E[\\Delta^2]_{t-1} + (1-\\rho)\\Delta_t^2,\\qquad
-   \\theta_t = \\theta_{t-1} - \\eta\\,\\Delta_t
+$$
+E[\\Delta^2]_t = \\rho E[\\Delta^2]_{t-1} + (1-\\rho)\\Delta_t^2,\\qquad
+\\theta_t = \\theta_{t-1} - \\eta\\,\\Delta_t
+$$
 
-Zeiler's :math:`\\epsilon` lives inside both roots (``eps_root``, default
+Zeiler's $\\epsilon$ lives inside both roots (``eps_root``, default
 ``1e-6``, so the numerator is not zero at the start). The paper has no
-learning rate: ``learning_rate=None`` means :math:`\\eta = 1`, and the step
+learning rate: ``learning_rate=None`` means $\\eta = 1$, and the step
 *descends*. (optax's ``adadelta()`` with its default ``learning_rate=None``
 moves along ``+g`` and ascends.)
 """
@@ -28,13 +31,14 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
 class ScaleByAdaDeltaState(NamedTuple):
+  """State of `scale_by_adadelta`: running means of squared gradients and squared steps."""
   e_g: Any  # running mean of squared gradients
   e_x: Any  # running mean of squared steps
 
 
 def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
                       eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
-  """Adadelta's scaling :math:`\\Delta_t` (positive along the gradient); see :func:`adadelta`."""
+  """Adadelta's scaling $\\Delta_t$ (positive along the gradient); see `adadelta`."""
   _validate.check("scale_by_adadelta", rho=(rho, _validate.UNIT),
                   eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
 
@@ -60,7 +64,7 @@ def adadelta(learning_rate: ScalarOrSchedule | None = None, rho: jax.typing.Arra
              eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
   """Adadelta; the update and the ``learning_rate=None`` rule are in the module docstring.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.adadelta()
     >>> updates, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))

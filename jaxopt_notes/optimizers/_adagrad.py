@@ -1,9 +1,10 @@
 """AdaGrad (Duchi, Hazan & Singer, 2011): per-coordinate steps from the sum of squares.
 
-.. math::
-   s_t = s_{t-1} + g_t^2,\\qquad
-   \\theta_t = \\theta_{t-1} - \\eta\\, \\frac{g_t}{\\sqrt{s_t + \\epsilon_{root}} + \\epsilon},
-   \\qquad s_0 = \\text{initial\\_accumulator\\_value}
+$$
+s_t = s_{t-1} + g_t^2,\\qquad
+\\theta_t = \\theta_{t-1} - \\eta\\, \\frac{g_t}{\\sqrt{s_t + \\epsilon_{root}} + \\epsilon},
+\\qquad s_0 = \\text{initial\\_accumulator\\_value}
+$$
 
 Seed 000 (after Goodfellow et al.) adds its delta outside the root:
 ``adagrad(lr, initial_accumulator_value=0, eps=delta, eps_root=0)``; d2l adds
@@ -21,13 +22,14 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
 class ScaleByRssState(NamedTuple):
+  """State of `scale_by_rss` (AdaGrad): the running sum of squared gradients."""
   sum_of_squares: Any  # s_t, one leaf per param
 
 
 def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
                  eps: jax.typing.ArrayLike = 0.0,
                  eps_root: jax.typing.ArrayLike = 1e-7) -> GradientTransformation:
-  """AdaGrad's scaling by the root of the summed squared gradients; see :func:`adagrad`."""
+  """AdaGrad's scaling by the root of the summed squared gradients; see `adagrad`."""
   _validate.check("scale_by_rss",
                   initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE),
                   eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
@@ -46,6 +48,7 @@ def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
 
 
 scale_by_adagrad = scale_by_rss
+"""The same as `scale_by_rss`: AdaGrad's scaling under its own name."""
 
 
 def adagrad(learning_rate: ScalarOrSchedule,
@@ -53,12 +56,12 @@ def adagrad(learning_rate: ScalarOrSchedule,
             eps: jax.typing.ArrayLike = 0.0,
             eps_root: jax.typing.ArrayLike = 1e-7) -> GradientTransformation:
   """AdaGrad; the update is in the module docstring, ``eps``/``eps_root`` in
-  :mod:`jaxopt_notes.optimizers`.
+  `jaxopt_notes.optimizers`.
 
   The defaults give optax's ``adagrad`` numbers (its ``eps`` sits inside the
   root, which is our ``eps_root``).
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.adagrad(0.5, initial_accumulator_value=0.0, eps=0.0, eps_root=0.0)
     >>> updates, _ = opt.update(jnp.array([4.0, -0.1]), opt.init(jnp.zeros(2)))

@@ -1,19 +1,22 @@
 """Adam (Kingma & Ba, 2015) and its close kin: AdamW, NAdam(W), AMSGrad, Adamax(W).
 
-.. math::
-   m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t,\\qquad
-   v_t = \\beta_2 v_{t-1} + (1-\\beta_2) g_t^2,
+$$
+m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t,\\qquad
+v_t = \\beta_2 v_{t-1} + (1-\\beta_2) g_t^2,
+$$
 
-   \\hat m_t = \\frac{m_t}{1-\\beta_1^t},\\quad \\hat v_t = \\frac{v_t}{1-\\beta_2^t},\\qquad
-   \\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
+$$
+\\hat m_t = \\frac{m_t}{1-\\beta_1^t},\\quad \\hat v_t = \\frac{v_t}{1-\\beta_2^t},\\qquad
+\\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
+$$
 
 * NAdam (Dozat, 2016; ``nesterov=True``):
-  :math:`\\hat m_t = \\beta_1 m_t / (1-\\beta_1^{t+1}) + (1-\\beta_1) g_t / (1-\\beta_1^t)`.
+  $\\hat m_t = \\beta_1 m_t / (1-\\beta_1^{t+1}) + (1-\\beta_1) g_t / (1-\\beta_1^t)$.
 * AdamW (Loshchilov & Hutter, 2019): adds ``weight_decay * params`` to the Adam
   direction before the learning rate.
-* AMSGrad (Reddi et al., 2018): divides by :math:`\\sqrt{\\max_{s\\le t} \\hat v_s}`.
-* Adamax (Kingma & Ba, 2015, sec. 7.1): :math:`u_t = \\max(|g_t| + \\epsilon,
-  \\beta_2 u_{t-1})`, step :math:`\\hat m_t / u_t`.
+* AMSGrad (Reddi et al., 2018): divides by $\\sqrt{\\max_{s\\le t} \\hat v_s}$.
+* Adamax (Kingma & Ba, 2015, sec. 7.1): $u_t = \\max(|g_t| + \\epsilon,
+  \\beta_2 u_{t-1})$, step $\\hat m_t / u_t$.
 """
 
 from typing import Any, NamedTuple
@@ -31,12 +34,14 @@ Float = jax.typing.ArrayLike
 
 
 class ScaleByAdamState(NamedTuple):
+  """State of `scale_by_adam`, `scale_by_adamax`, `scale_by_yogi` and `scale_by_radam`."""
   count: jax.Array  # int32 steps taken, saturating
   mu: Any           # first moment m_t
   nu: Any           # second moment v_t (Adamax: the infinity norm u_t)
 
 
 class ScaleByAmsgradState(NamedTuple):
+  """State of `scale_by_amsgrad`: Adam's moments and the running max of the second."""
   count: jax.Array
   mu: Any
   nu: Any
@@ -52,7 +57,7 @@ def check_moments(owner: str, b1=None, b2=None, eps=None, eps_root=None, **more)
 
 def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,
                           nesterov: bool) -> Any:
-  """:math:`\\hat m_t`, or NAdam's look-ahead version when ``nesterov``."""
+  """$\\hat m_t$, or NAdam's look-ahead version when ``nesterov``."""
   if not nesterov:
     return _tree.bias_correction(mu, b1, count)
   ahead = _tree.bias_correction(mu, b1, _tree.safe_increment(count))
@@ -62,7 +67,7 @@ def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,
 
 def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, b2: Float,
                    eps: Float, eps_root: Float, nesterov: bool = False) -> Any:
-  """:math:`\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)` from updated moments."""
+  """$\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$ from updated moments."""
   mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
   nu_hat = _tree.bias_correction(nu, b2, count)
   return _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
@@ -71,7 +76,7 @@ def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, 
 def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                   eps_root: Float = 0.0, mu_dtype: Any = None,
                   nesterov: bool = False) -> GradientTransformation:
-  """Adam's direction :math:`\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)`; see :func:`adam`."""
+  """Adam's direction $\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$; see `adam`."""
   check_moments("scale_by_adam", b1, b2, eps, eps_root)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
@@ -96,7 +101,7 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                      eps_root: Float = 0.0, mu_dtype: Any = None,
                      bias_correction_mu: bool = True,
                      bias_correction_nu: bool = True) -> GradientTransformation:
-  """AMSGrad's direction; see :func:`amsgrad`."""
+  """AMSGrad's direction; see `amsgrad`."""
   check_moments("scale_by_amsgrad", b1, b2, eps, eps_root)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
@@ -123,7 +128,7 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
 
 def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
                     eps: Float = 1e-8) -> GradientTransformation:
-  """Adamax's direction :math:`\\hat m_t / u_t`; see :func:`adamax`."""
+  """Adamax's direction $\\hat m_t / u_t$; see `adamax`."""
   check_moments("scale_by_adamax", b1, b2, eps)
 
   def init_fn(params):
@@ -153,9 +158,9 @@ def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
          nesterov: bool = False) -> GradientTransformation:
   """Adam; the update is in the module docstring, shared arguments in
-  :mod:`jaxopt_notes.optimizers`.
+  `jaxopt_notes.optimizers`.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.adam(0.1)
     >>> updates, _ = opt.update(jnp.array([0.3, -2.0]), opt.init(jnp.zeros(2)))
@@ -171,7 +176,7 @@ def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
 def nadam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
           nesterov: bool = True) -> GradientTransformation:
-  """NAdam: :func:`adam` with ``nesterov=True``. Reference: Dozat, 2016,
+  """NAdam: `adam` with ``nesterov=True``. Reference: Dozat, 2016,
   "Incorporating Nesterov Momentum into Adam"."""
   return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov)
 
@@ -193,7 +198,7 @@ def nadamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
            weight_decay: Float = 1e-4, mask: Any = None,
            nesterov: bool = True) -> GradientTransformation:
-  """NAdamW: :func:`adamw` with ``nesterov=True``."""
+  """NAdamW: `adamw` with ``nesterov=True``."""
   return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov)
 
 

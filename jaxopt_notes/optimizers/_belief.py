@@ -1,10 +1,11 @@
 """AdaBelief (Zhuang et al., 2020): Adam scaled by the belief in the gradient.
 
-.. math::
-   s_t = \\beta_2 s_{t-1} + (1-\\beta_2)(g_t - m_t)^2 + \\epsilon_{root},\\qquad
-   \\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat s_t} + \\epsilon}
+$$
+s_t = \\beta_2 s_{t-1} + (1-\\beta_2)(g_t - m_t)^2 + \\epsilon_{root},\\qquad
+\\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat s_t} + \\epsilon}
+$$
 
-(:math:`\\epsilon_{root}` is added to the stored :math:`s_t` each step, as in
+($\\epsilon_{root}$ is added to the stored $s_t$ each step, as in
 the paper's Algorithm 2.)
 """
 
@@ -20,6 +21,7 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
 class ScaleByBeliefState(NamedTuple):
+  """State of `scale_by_belief`: the first moment and the EMA of (g - m)^2."""
   count: jax.Array
   mu: Any
   nu: Any  # s_t, the EMA of (g - m)^2
@@ -27,7 +29,7 @@ class ScaleByBeliefState(NamedTuple):
 
 def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
                     eps_root: Float = 1e-16, nesterov: bool = False) -> GradientTransformation:
-  """AdaBelief's direction; see :func:`adabelief`."""
+  """AdaBelief's direction; see `adabelief`."""
   check_moments("scale_by_belief", b1, b2, eps, eps_root)
 
   def init_fn(params):

@@ -1,20 +1,23 @@
 """Eve (Hayashi, Koushik & Neubig): Adam with a global step size driven by the loss.
 
-Adam's bias-corrected moments :math:`\\hat m_t, \\hat v_t`; from the second step
+Adam's bias-corrected moments $\\hat m_t, \\hat v_t$; from the second step
 on, the relative change of the loss
 
-.. math::
-   d_t = \\frac{|f_t - f_{t-1}|}{\\min(f_t, f_{t-1}) - f^\\star},\\qquad
-   \\tilde d_t = \\beta_3 \\tilde d_{t-1} + (1-\\beta_3)\\,\\operatorname{clip}(d_t, 1/c, c),
-   \\qquad \\tilde d_1 = 1,
+$$
+d_t = \\frac{|f_t - f_{t-1}|}{\\min(f_t, f_{t-1}) - f^\\star},\\qquad
+\\tilde d_t = \\beta_3 \\tilde d_{t-1} + (1-\\beta_3)\\,\\operatorname{clip}(d_t, 1/c, c),
+\\qquad \\tilde d_1 = 1,
+$$
 
-   \\theta_t = \\theta_{t-1} - \\frac{\\eta}{\\tilde d_t}\\,
-   \\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
+$$
+\\theta_t = \\theta_{t-1} - \\frac{\\eta}{\\tilde d_t}\\,
+\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
+$$
 
-The loss :math:`f_t` at the current params comes in as
+The loss $f_t$ at the current params comes in as
 ``update(grads, state, params, value=loss)``. When
-:math:`\\min(f_t, f_{t-1}) \\le f^\\star` the ratio is taken as :math:`c` (the
-largest allowed), or :math:`1/c` if the loss did not change.
+$\\min(f_t, f_{t-1}) \\le f^\\star$ the ratio is taken as $c$ (the
+largest allowed), or $1/c$ if the loss did not change.
 """
 
 from typing import Any, NamedTuple
@@ -33,6 +36,7 @@ NEEDS_VALUE = ("needs the loss value at the current params: call "
 
 
 class ScaleByEveState(NamedTuple):
+  """State of `scale_by_eve`: Adam's moments, the smoothed loss ratio and the last loss."""
   count: jax.Array  # int32 steps taken
   mu: Any           # m_t
   nu: Any           # v_t
@@ -41,7 +45,7 @@ class ScaleByEveState(NamedTuple):
 
 
 def relative_change(f, f_prev, f_star, c):
-  """:math:`\\operatorname{clip}(|f - f_{prev}| / (\\min(f, f_{prev}) - f^\\star), 1/c, c)`."""
+  """$\\operatorname{clip}(|f - f_{prev}| / (\\min(f, f_{prev}) - f^\\star), 1/c, c)$."""
   num = jnp.abs(f - f_prev)
   den = jnp.minimum(f, f_prev) - f_star
   ratio = jnp.where(den > 0, num / jnp.where(den > 0, den, 1), jnp.where(num > 0, c, 0))
@@ -51,7 +55,7 @@ def relative_change(f, f_prev, f_star, c):
 def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float = 10.0,
                  eps: Float = 1e-8, eps_root: Float = 0.0,
                  f_star: Float = 0.0) -> GradientTransformationExtraArgs:
-  """Eve's direction, divided by :math:`\\tilde d_t`; see :func:`eve`."""
+  """Eve's direction, divided by $\\tilde d_t$; see `eve`."""
   check_moments("scale_by_eve", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT),
                 c=(c, _validate.AT_LEAST_ONE), f_star=(f_star, _validate.FINITE))
 
@@ -87,7 +91,7 @@ def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.9
         f_star: Float = 0.0) -> GradientTransformationExtraArgs:
   """Eve (module docstring); ``update`` needs ``value=loss``.
 
-  Example:
+  Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
     >>> loss = lambda x: jnp.sum(x ** 2)
     >>> opt = jon.eve(0.1)

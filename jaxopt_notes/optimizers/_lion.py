@@ -1,12 +1,13 @@
 """Lion (Chen et al., 2023): the sign of an interpolated momentum.
 
-.. math::
-   u_t = \\operatorname{sign}(\\beta_1 m_{t-1} + (1-\\beta_1) g_t),\\qquad
-   m_t = \\beta_2 m_{t-1} + (1-\\beta_2) g_t,\\qquad
-   \\theta_t = \\theta_{t-1} - \\eta (u_t + \\lambda\\theta_{t-1})
+$$
+u_t = \\operatorname{sign}(\\beta_1 m_{t-1} + (1-\\beta_1) g_t),\\qquad
+m_t = \\beta_2 m_{t-1} + (1-\\beta_2) g_t,\\qquad
+\\theta_t = \\theta_{t-1} - \\eta (u_t + \\lambda\\theta_{t-1})
+$$
 
-``mode='smooth'`` replaces the sign by :math:`\\tanh(\\text{smooth\\_beta}\\cdot x)`
-and ``mode='refined'`` keeps :math:`x` where :math:`|x| < 1`.
+``mode='smooth'`` replaces the sign by $\\tanh(\\text{smooth\\_beta}\\cdot x)$
+and ``mode='refined'`` keeps $x$ where $|x| < 1$.
 """
 
 from typing import Any, NamedTuple
@@ -29,13 +30,14 @@ _SIGNS = {
 
 
 class ScaleByLionState(NamedTuple):
+  """State of `scale_by_lion`: the step count and the momentum."""
   count: jax.Array
   mu: Any  # m_t
 
 
 def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
                   mode: str = "hard", smooth_beta: Float = 1.0) -> GradientTransformation:
-  """Lion's direction; see :func:`lion`."""
+  """Lion's direction; see `lion`."""
   check_moments("scale_by_lion", b1, b2)
   _validate.check_choice("scale_by_lion", "mode", mode, tuple(_SIGNS))
   sign = _SIGNS[mode]

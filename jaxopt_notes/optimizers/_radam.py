@@ -1,12 +1,13 @@
 """RAdam (Liu et al., 2020): Adam with the variance of its adaptive step rectified.
 
-.. math::
-   \\rho_\\infty = \\frac{2}{1-\\beta_2} - 1,\\qquad
-   \\rho_t = \\rho_\\infty - \\frac{2 t \\beta_2^t}{1-\\beta_2^t},\\qquad
-   r_t = \\sqrt{\\frac{(\\rho_t-4)(\\rho_t-2)\\rho_\\infty}{(\\rho_\\infty-4)(\\rho_\\infty-2)\\rho_t}}
+$$
+\\rho_\\infty = \\frac{2}{1-\\beta_2} - 1,\\qquad
+\\rho_t = \\rho_\\infty - \\frac{2 t \\beta_2^t}{1-\\beta_2^t},\\qquad
+r_t = \\sqrt{\\frac{(\\rho_t-4)(\\rho_t-2)\\rho_\\infty}{(\\rho_\\infty-4)(\\rho_\\infty-2)\\rho_t}}
+$$
 
-While :math:`\\rho_t <` ``threshold`` (at least 4, where :math:`r_t` is real) the step is the momentum :math:`\\hat m_t`
-alone; after it, :math:`r_t \\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)`.
+While $\\rho_t <$ ``threshold`` (at least 4, where $r_t$ is real) the step is the momentum $\\hat m_t$
+alone; after it, $r_t \\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
 """
 
 import jax.numpy as jnp
@@ -26,7 +27,7 @@ _AT_LEAST_FOUR = _validate.Range(4.0, float("inf"), hi_closed=False)
 def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                    eps_root: Float = 0.0, threshold: Float = 5.0,
                    nesterov: bool = False) -> GradientTransformation:
-  """RAdam's direction; see :func:`radam`."""
+  """RAdam's direction; see `radam`."""
   check_moments("scale_by_radam", b1, b2, eps, eps_root,
                 threshold=(threshold, _AT_LEAST_FOUR))
 

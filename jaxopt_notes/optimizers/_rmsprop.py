@@ -1,14 +1,15 @@
 """RMSProp (Tieleman & Hinton, 2012) and its centered variant (Graves, 2013).
 
-.. math::
-   \\nu_t = \\rho\\,\\nu_{t-1} + (1-\\rho) g_t^2,\\qquad
-   \\theta_t = \\theta_{t-1} - \\eta\\,\\frac{g_t}{\\sqrt{\\nu_t + \\epsilon_{root}} + \\epsilon}
+$$
+\\nu_t = \\rho\\,\\nu_{t-1} + (1-\\rho) g_t^2,\\qquad
+\\theta_t = \\theta_{t-1} - \\eta\\,\\frac{g_t}{\\sqrt{\\nu_t + \\epsilon_{root}} + \\epsilon}
+$$
 
-Centered: :math:`\\mu_t = \\rho\\mu_{t-1} + (1-\\rho) g_t` and the root is taken
-of :math:`\\max(\\nu_t - \\mu_t^2, 0) + \\epsilon_{root}` (the clamp keeps a
+Centered: $\\mu_t = \\rho\\mu_{t-1} + (1-\\rho) g_t$ and the root is taken
+of $\\max(\\nu_t - \\mu_t^2, 0) + \\epsilon_{root}$ (the clamp keeps a
 rounding error from turning the variance negative and the step NaN). With ``bias_correction`` the
-moments are divided by :math:`1-\\rho^t`. Seed 000's case study uses
-:math:`\\rho = 0` and :math:`\\delta = 10^{-6}` inside the root:
+moments are divided by $1-\\rho^t$. Seed 000's case study uses
+$\\rho = 0$ and $\\delta = 10^{-6}$ inside the root:
 ``rmsprop(0.01, decay=0, eps=0, eps_root=1e-6)``.
 """
 
@@ -25,20 +26,24 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
 class ScaleByRmsState(NamedTuple):
+  """State of `scale_by_rms`: the EMA of squared gradients."""
   nu: Any  # EMA of squared gradients
 
 
 class ScaleByRmsWithCountState(NamedTuple):
+  """State of `scale_by_rms` with bias correction: the step count and the EMA of g^2."""
   count: jax.Array  # int32 steps taken, for bias correction
   nu: Any
 
 
 class ScaleByRStdDevState(NamedTuple):
+  """State of `scale_by_stddev` (centered RMSProp): EMAs of g and g^2."""
   mu: Any  # EMA of gradients
   nu: Any  # EMA of squared gradients
 
 
 class ScaleByRStdDevWithCountState(NamedTuple):
+  """State of `scale_by_stddev` with bias correction: the step count and EMAs of g and g^2."""
   count: jax.Array
   mu: Any
   nu: Any
@@ -100,7 +105,7 @@ def scale_by_rms(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 
                  initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
                  bias_correction: bool = False,
                  eps_root: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:
-  """RMSProp's scaling by the root of the mean square; see :func:`rmsprop`."""
+  """RMSProp's scaling by the root of the mean square; see `rmsprop`."""
   return _scale_by_rms_family("scale_by_rms", False, decay, eps, initial_scale,
                               eps_in_sqrt, bias_correction, eps_root)
 
@@ -109,7 +114,7 @@ def scale_by_stddev(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
                     initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
                     bias_correction: bool = False,
                     eps_root: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:
-  """Centered RMSProp's scaling by the root of the running variance; see :func:`rmsprop`."""
+  """Centered RMSProp's scaling by the root of the running variance; see `rmsprop`."""
   return _scale_by_rms_family("scale_by_stddev", True, decay, eps, initial_scale,
                               eps_in_sqrt, bias_correction, eps_root)
 
@@ -126,7 +131,7 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: jax.typing.ArrayLike = 0.9,
   numbers: its ``eps=1e-8`` sits inside the root, which here is ``eps_root``;
   ``eps_in_sqrt=True`` moves our ``eps`` inside as well.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.rmsprop(0.01, decay=0.0, eps=0.0, eps_root=0.0)
     >>> updates, _ = opt.update(jnp.array([3.0, -1e-6]), opt.init(jnp.zeros(2)))

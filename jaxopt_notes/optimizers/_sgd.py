@@ -1,12 +1,13 @@
 """Gradient descent: plain, with momentum (heavy ball or Nesterov), and with noise.
 
-.. math::
-   v_t = \\beta v_{t-1} + g_t,\\qquad \\theta_t = \\theta_{t-1} - \\eta v_t
+$$
+v_t = \\beta v_{t-1} + g_t,\\qquad \\theta_t = \\theta_{t-1} - \\eta v_t
+$$
 
-(Nesterov: :math:`\\theta_t = \\theta_{t-1} - \\eta (g_t + \\beta v_t)`). Seed
-000 writes the same recursion as :math:`v_t = \\alpha v_{t-1} - \\eta g_t,
-\\theta_t = \\theta_{t-1} + v_t`, which is this one with :math:`v` scaled by
-:math:`-\\eta`.
+(Nesterov: $\\theta_t = \\theta_{t-1} - \\eta (g_t + \\beta v_t)$). Seed
+000 writes the same recursion as $v_t = \\alpha v_{t-1} - \\eta g_t,
+\\theta_t = \\theta_{t-1} + v_t$, which is this one with $v$ scaled by
+$-\\eta$.
 """
 
 from typing import Any
@@ -27,7 +28,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None =
 
   See the module docstring for the update; ``momentum=None`` keeps no state.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.sgd(0.1, momentum=0.9)
     >>> params = jnp.array([1.0, -2.0])
@@ -50,7 +51,7 @@ def noisy_sgd(learning_rate: ScalarOrSchedule, eta: jax.typing.ArrayLike = 0.01,
               seed: Any = None) -> GradientTransformation:
   """SGD on gradients with annealed Gaussian noise of variance ``eta / t**gamma``.
 
-  See :func:`jaxopt_notes.add_noise`. Reference: Neelakantan et al., 2015,
+  See `jaxopt_notes.add_noise`. Reference: Neelakantan et al., 2015,
   "Adding Gradient Noise Improves Learning for Very Deep Networks".
   """
   _validate.check("noisy_sgd", learning_rate=(learning_rate, _validate.FINITE))

@@ -1,8 +1,10 @@
 """Layer-wise trust ratios: LARS (You et al., 2017) and LAMB (You et al., 2020).
 
-For each leaf (layer) the incoming direction :math:`u` is rescaled by
+For each leaf (layer) the incoming direction $u$ is rescaled by
 
-.. math:: r = \\text{trust\\_coefficient}\\cdot\\frac{\\|\\theta\\|}{\\|u\\| + \\epsilon}
+$$
+r = \\text{trust\\_coefficient}\\cdot\\frac{\\|\\theta\\|}{\\|u\\| + \\epsilon}
+$$
 
 (``r = 1`` where either norm is zero). LARS: weight decay, trust ratio,
 learning rate, then heavy-ball momentum. LAMB: Adam's direction plus weight

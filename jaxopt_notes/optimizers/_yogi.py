@@ -1,11 +1,12 @@
 """Yogi (Zaheer et al., 2018): Adam with an additive second-moment update.
 
-.. math::
-   v_t = v_{t-1} - (1-\\beta_2)\\,\\operatorname{sign}(v_{t-1} - g_t^2)\\, g_t^2
+$$
+v_t = v_{t-1} - (1-\\beta_2)\\,\\operatorname{sign}(v_{t-1} - g_t^2)\\, g_t^2
+$$
 
 The rest is Adam's (bias-corrected, ``eps`` outside and ``eps_root`` inside the
-root). As in the paper, :math:`m_0 = 0` and :math:`v_0` is
-``initial_accumulator_value``. (optax also starts :math:`m_0` at that value,
+root). As in the paper, $m_0 = 0$ and $v_0$ is
+``initial_accumulator_value``. (optax also starts $m_0$ at that value,
 which biases the first steps; with ``initial_accumulator_value=0`` both agree.)
 """
 
@@ -23,7 +24,7 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
                   eps_root: Float = 0.0,
                   initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
-  """Yogi's direction; see :func:`yogi`."""
+  """Yogi's direction; see `yogi`."""
   check_moments("scale_by_yogi", b1, b2, eps, eps_root,
                 initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE))
 

@@ -1,7 +1,7 @@
 """Single-phase schedules: constant, polynomial (linear), exponential, cosine.
 
-Seed 003's "single-factor" scheduler is :func:`exponential_decay`; its cosine
-scheduler (Loshchilov & Hutter) is :func:`cosine_decay_schedule`.
+Seed 003's "single-factor" scheduler is `exponential_decay`; its cosine
+scheduler (Loshchilov & Hutter) is `cosine_decay_schedule`.
 """
 
 import jax
@@ -29,7 +29,7 @@ def positive_or_one(x):
 
 
 def constant_schedule(value: Num) -> Schedule:
-  """:math:`\\eta_t = \\text{value}`."""
+  """$\\eta_t = \\text{value}$."""
   check("constant_schedule", value=(value, _validate.FINITE))
   return lambda count: jnp.asarray(value) + jnp.zeros_like(as_real(count))
 
@@ -38,10 +38,12 @@ def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_
                         transition_begin: Num = 0) -> Schedule:
   """Polynomial decay from ``init_value`` to ``end_value``.
 
-  .. math:: \\eta_t = (\\eta_0 - \\eta_{end})\\,(1 - s/T)^{p} + \\eta_{end},\\qquad
-     s = \\operatorname{clip}(t - t_0, 0, T)
+  $$
+  \\eta_t = (\\eta_0 - \\eta_{end})\\,(1 - s/T)^{p} + \\eta_{end},\\qquad
+  s = \\operatorname{clip}(t - t_0, 0, T)
+  $$
 
-  ``transition_steps`` :math:`T = 0` gives the constant ``init_value``.
+  ``transition_steps`` $T = 0$ gives the constant ``init_value``.
   """
   check("polynomial_schedule", init_value=(init_value, _validate.FINITE),
         end_value=(end_value, _validate.FINITE), power=(power, _validate.FINITE),
@@ -58,7 +60,7 @@ def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_
 
 def linear_schedule(init_value: Num, end_value: Num, transition_steps: Num,
                     transition_begin: Num = 0) -> Schedule:
-  """Linear interpolation: :func:`polynomial_schedule` with ``power=1``."""
+  """Linear interpolation: `polynomial_schedule` with ``power=1``."""
   return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
 
 
@@ -67,10 +69,12 @@ def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
                       end_value: Num | None = None) -> Schedule:
   """Multiplicative decay by ``decay_rate`` every ``transition_steps`` steps.
 
-  .. math:: \\eta_t = \\eta_0\\, r^{(t - t_0)/T}\\quad(t > t_0),\\qquad \\eta_t = \\eta_0\\quad(t \\le t_0)
+  $$
+  \\eta_t = \\eta_0\\, r^{(t - t_0)/T}\\quad(t > t_0),\\qquad \\eta_t = \\eta_0\\quad(t \\le t_0)
+  $$
 
   ``staircase`` floors the exponent; ``end_value`` bounds the result (from
-  below when :math:`r < 1`, from above when :math:`r > 1`). ``T = 0`` or
+  below when $r < 1$, from above when $r > 1$). ``T = 0`` or
   ``r = 0`` gives the constant ``init_value``.
   """
   check("exponential_decay", init_value=(init_value, _validate.FINITE),
@@ -95,7 +99,9 @@ def cosine_decay_schedule(init_value: Num, decay_steps: Num, alpha: Num = 0.0,
                           exponent: Num = 1.0) -> Schedule:
   """Cosine decay (Loshchilov & Hutter, 2017) to ``alpha * init_value``.
 
-  .. math:: \\eta_t = \\eta_0\\Big((1-\\alpha)\\big[\\tfrac12(1 + \\cos(\\pi \\min(t, T)/T))\\big]^{e} + \\alpha\\Big)
+  $$
+  \\eta_t = \\eta_0\\Big((1-\\alpha)\\big[\\tfrac12(1 + \\cos(\\pi \\min(t, T)/T))\\big]^{e} + \\alpha\\Big)
+  $$
   """
   check("cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
         decay_steps=(decay_steps, POSITIVE_STEPS), alpha=(alpha, _validate.FINITE),

@@ -14,6 +14,7 @@ from jaxopt_notes._base import (GradientTransformation, GradientTransformationEx
 
 
 class InjectHyperparamsState(NamedTuple):
+  """State of `inject_hyperparams`: the step count, the current hyperparameters, the inner state."""
   count: jax.Array   # int32 steps taken: the step at which schedules are evaluated
   hyperparams: dict  # name -> current value (an array), readable and writable
   inner_state: Any
@@ -49,7 +50,7 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
   Booleans, ``None``, strings, masks and the names in ``static_args`` stay
   fixed Python values.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.inject_hyperparams(jon.sgd)(learning_rate=0.1)
     >>> state = opt.init(jnp.zeros(2))

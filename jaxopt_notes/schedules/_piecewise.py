@@ -1,6 +1,6 @@
 """Multi-phase schedules: piecewise, joined, warmup + decay, restarts, one-cycle.
 
-Seed 003's "multi-factor" scheduler is :func:`piecewise_constant_schedule`;
+Seed 003's "multi-factor" scheduler is `piecewise_constant_schedule`;
 its warmup is the linear first phase of the ``warmup_*`` schedules.
 """
 
@@ -46,7 +46,9 @@ def piecewise_constant_schedule(init_value: Num,
                                 boundaries_and_scales: dict | None = None) -> Schedule:
   """Multiplies the value by ``scale`` from each ``boundary`` step on.
 
-  .. math:: \\eta_t = \\eta_0 \\prod_{b_i \\le t} s_i
+  $$
+  \\eta_t = \\eta_0 \\prod_{b_i \\le t} s_i
+  $$
   """
   check("piecewise_constant_schedule", init_value=(init_value, _validate.FINITE))
   bounds, scales = _scales("piecewise_constant_schedule", boundaries_and_scales)
@@ -75,7 +77,7 @@ def _interpolate(kind: str, count, bounds, values):
 def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
                                    boundaries_and_scales: dict | None = None) -> Schedule:
   """Interpolates (``'linear'`` or ``'cosine'``) between the cumulative values
-  :math:`\\eta_0, \\eta_0 s_1, \\eta_0 s_1 s_2, \\dots` reached at the boundaries."""
+  $\\eta_0, \\eta_0 s_1, \\eta_0 s_1 s_2, \\dots$ reached at the boundaries."""
   _validate.check_choice("piecewise_interpolate_schedule", "interpolate_type",
                          interpolate_type, ("linear", "cosine"))
   check("piecewise_interpolate_schedule", init_value=(init_value, _validate.FINITE))
@@ -104,8 +106,10 @@ def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps:
                                  exponent: Num = 1.0) -> Schedule:
   """Linear warmup to ``peak_value``, then cosine decay to ``end_value`` at ``decay_steps``.
 
-  .. math:: \\eta_t = \\eta_{end} + (\\eta_{peak} - \\eta_{end})
-     \\big[\\tfrac12(1 + \\cos(\\pi \\min(t - W, D - W) / (D - W)))\\big]^{e}\\quad (t \\ge W)
+  $$
+  \\eta_t = \\eta_{end} + (\\eta_{peak} - \\eta_{end})
+  \\big[\\tfrac12(1 + \\cos(\\pi \\min(t - W, D - W) / (D - W)))\\big]^{e}\\quad (t \\ge W)
+  $$
 
   ``decay_steps`` counts from step 0, warmup included.
   """
@@ -135,7 +139,7 @@ def warmup_exponential_decay_schedule(init_value: Num, peak_value: Num, warmup_s
                                       transition_steps: Num, decay_rate: Num,
                                       transition_begin: Num = 0, staircase: bool = False,
                                       end_value: Num | None = None) -> Schedule:
-  """Linear warmup to ``peak_value``, then :func:`exponential_decay` from it."""
+  """Linear warmup to ``peak_value``, then `exponential_decay` from it."""
   check("warmup_exponential_decay_schedule", warmup_steps=(warmup_steps, STEPS))
   return join_schedules(
       [linear_schedule(init_value, peak_value, warmup_steps),
@@ -144,7 +148,7 @@ def warmup_exponential_decay_schedule(init_value: Num, peak_value: Num, warmup_s
 
 
 def sgdr_schedule(cosine_kwargs: Sequence[dict]) -> Schedule:
-  """Warm restarts (Loshchilov & Hutter, 2017): :func:`warmup_cosine_decay_schedule`
+  """Warm restarts (Loshchilov & Hutter, 2017): `warmup_cosine_decay_schedule`
   cycles, one per dict of ``cosine_kwargs``, each restarting where the last ended."""
   schedules = [warmup_cosine_decay_schedule(**kwargs) for kwargs in cosine_kwargs]
   ends, total = [], 0

@@ -12,6 +12,7 @@ _OPEN_UNIT = _validate.Range(0.0, 1.0, lo_closed=False, hi_closed=False)
 
 
 class ReduceLROnPlateauState(NamedTuple):
+  """State of `reduce_on_plateau`: the scale, the best loss, and the plateau and window counters."""
   scale: jax.Array           # the factor applied to the updates now
   best_value: jax.Array      # the best window-averaged loss seen
   plateau_count: jax.Array   # windows since the last improvement (int32)
@@ -26,14 +27,14 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
   """Multiplies the updates by a scale that drops by ``factor`` on a plateau.
 
   ``update(updates, state, params, value=loss)`` averages the losses of
-  ``accumulation_size`` calls into one window value :math:`\\bar f`. A window
-  improves when :math:`\\bar f < (1 - \\text{rtol})\\, f_{best} - \\text{atol}`;
+  ``accumulation_size`` calls into one window value $\\bar f$. A window
+  improves when $\\bar f < (1 - \\text{rtol})\\, f_{best} - \\text{atol}$;
   after ``patience`` windows in a row without improvement the scale becomes
   ``max(scale * factor, min_scale)`` (from that very step on), and the next
   ``cooldown`` windows are not counted. Put it after the optimizer in a
-  :func:`~jaxopt_notes.chain`.
+  `jaxopt_notes.chain`.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> tx = jon.reduce_on_plateau(factor=0.5, patience=1)
     >>> state = tx.init(jnp.zeros(1))

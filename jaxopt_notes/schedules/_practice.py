@@ -13,11 +13,13 @@ def warmup_inverse_sqrt_schedule(peak_value: Num, warmup_steps: Num,
                                  init_value: Num = 0.0) -> Schedule:
   """Linear warmup, then decay as the inverse square root of the step (the Transformer's).
 
-  .. math:: \\eta_t = \\eta_{init} + (\\eta_{peak} - \\eta_{init})\\,t/W \\ (t < W),\\qquad
-     \\eta_t = \\eta_{peak}\\sqrt{W / t}\\ (t \\ge W)
+  $$
+  \\eta_t = \\eta_{init} + (\\eta_{peak} - \\eta_{init})\\,t/W \\ (t < W),\\qquad
+  \\eta_t = \\eta_{peak}\\sqrt{W / t}\\ (t \\ge W)
+  $$
 
   With ``init_value=0`` and ``peak_value = d_model**-0.5 * W**-0.5`` this is
-  Vaswani et al.'s :math:`d^{-1/2}\\min(t^{-1/2}, t W^{-3/2})`.
+  Vaswani et al.'s $d^{-1/2}\\min(t^{-1/2}, t W^{-3/2})$.
   """
   check("warmup_inverse_sqrt_schedule", peak_value=(peak_value, _validate.FINITE),
         warmup_steps=(warmup_steps, POSITIVE_STEPS), init_value=(init_value, _validate.FINITE))
@@ -41,9 +43,11 @@ def warmup_stable_decay_schedule(peak_value: Num, warmup_steps: Num, stable_step
                                  decay_type: str = "linear") -> Schedule:
   """Warmup-stable-decay ("trapezoidal"): linear warmup, a constant plateau, then a
   short decay to ``end_value`` over ``decay_steps`` (``'linear'``, ``'cosine'``
-  or ``'sqrt'``, i.e. :math:`1-\\sqrt{f}`), constant after.
+  or ``'sqrt'``, i.e. $1-\\sqrt{f}$), constant after.
 
-  .. math:: \\eta = \\eta_{end} + (\\eta_{peak} - \\eta_{end})\\, d(f),\\quad f = (t - W - S)/D
+  $$
+  \\eta = \\eta_{end} + (\\eta_{peak} - \\eta_{end})\\, d(f),\\quad f = (t - W - S)/D
+  $$
 
   Reference: Hägele et al., 2024, "Scaling Laws and Compute-Optimal Training
   Beyond Fixed Training Durations"; Hu et al., 2024 (MiniCPM).
@@ -69,11 +73,13 @@ def triangular_cyclic_schedule(base_value: Num, max_value: Num, step_size: Num,
   """Cyclical learning rates (Smith, 2017): a triangle between ``base_value`` and
   ``max_value``, half a cycle every ``step_size`` steps.
 
-  .. math:: c = \\lfloor 1 + t / 2s \\rfloor,\\quad x = |t/s - 2c + 1|,\\quad
-     \\eta_t = \\eta_{base} + (\\eta_{max} - \\eta_{base})\\max(0, 1 - x)\\,a(c, t)
+  $$
+  c = \\lfloor 1 + t / 2s \\rfloor,\\quad x = |t/s - 2c + 1|,\\quad
+  \\eta_t = \\eta_{base} + (\\eta_{max} - \\eta_{base})\\max(0, 1 - x)\\,a(c, t)
+  $$
 
-  with :math:`a = 1` (``'triangular'``), :math:`2^{1-c}` (``'triangular2'``) or
-  :math:`\\gamma^t` (``'exp_range'``).
+  with $a = 1$ (``'triangular'``), $2^{1-c}$ (``'triangular2'``) or
+  $\\gamma^t$ (``'exp_range'``).
   """
   _validate.check_choice("triangular_cyclic_schedule", "mode", mode,
                          ("triangular", "triangular2", "exp_range"))

@@ -9,6 +9,7 @@ from jaxopt_notes._base import GradientTransformation
 
 
 class TraceState(NamedTuple):
+  """State of `trace`: the momentum buffer."""
   trace: Any  # the momentum buffer, one leaf per param
 
 
@@ -16,10 +17,11 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
           accumulator_dtype: Any = None) -> GradientTransformation:
   """Heavy-ball momentum, optionally Nesterov's.
 
-  .. math::
-     v_t = g_t + \\beta v_{t-1},\\qquad
-     u_t = v_t \\ (\\text{heavy ball}) \\quad\\text{or}\\quad u_t = g_t + \\beta v_t
-     \\ (\\text{Nesterov})
+  $$
+  v_t = g_t + \\beta v_{t-1},\\qquad
+  u_t = v_t \\ (\\text{heavy ball}) \\quad\\text{or}\\quad u_t = g_t + \\beta v_t
+  \\ (\\text{Nesterov})
+  $$
 
   With ``scale(-lr)`` after it this is d2l's ``v <- beta v + g; x <- x - lr v``
   and seed 001's ``v_t = gamma v_{t-1} + eta g_t`` (the same path, since the
@@ -43,6 +45,7 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
 
 
 class EmaState(NamedTuple):
+  """State of `ema`: the step count (for debiasing) and the moving average."""
   count: jax.Array  # int32 steps taken, for the debiasing
   ema: Any          # the moving average, one leaf per param
 
@@ -51,8 +54,10 @@ def ema(decay: jax.typing.ArrayLike, debias: bool = True,
         accumulator_dtype: Any = None) -> GradientTransformation:
   """Exponential moving average of the updates, optionally debiased.
 
-  .. math:: m_t = \\beta m_{t-1} + (1-\\beta) u_t,\\qquad
-     u_t \\leftarrow m_t / (1 - \\beta^t) \\ \\text{(debias)}
+  $$
+  m_t = \\beta m_{t-1} + (1-\\beta) u_t,\\qquad
+  u_t \\leftarrow m_t / (1 - \\beta^t) \\ \\text{(debias)}
+  $$
   """
   _validate.check("ema", decay=(decay, _validate.UNIT))
   accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)

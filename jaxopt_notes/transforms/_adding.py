@@ -14,6 +14,7 @@ NO_PARAMS = "needs the params: call update(updates, state, params)"
 
 
 class WeightDecaySchedule(NamedTuple):
+  """State of `add_decayed_weights` with a scheduled decay: the step count."""
   count: jax.Array  # int32 steps taken, for a scheduled weight decay
 
 
@@ -49,6 +50,7 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
 
 
 class AddNoiseState(NamedTuple):
+  """State of `add_noise`: the step count and the PRNG key of the next draw."""
   count: jax.Array    # int32 steps taken
   rng_key: jax.Array  # the key the next step splits
 
@@ -63,7 +65,9 @@ def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.
               key: Any = None, seed: Any = None) -> GradientTransformation:
   """Adds annealed Gaussian noise (Neelakantan et al., 2015).
 
-  .. math:: u_t \\leftarrow u_t + \\mathcal N(0, \\eta / t^{\\gamma}),\\quad t = 1, 2, \\dots
+  $$
+  u_t \\leftarrow u_t + \\mathcal N(0, \\eta / t^{\\gamma}),\\quad t = 1, 2, \\dots
+  $$
 
   ``key`` is a PRNG key or an integer seed (``seed`` is accepted as an older
   spelling of the same); the key lives in the state, so runs are reproducible.

@@ -1,11 +1,11 @@
 """Averages of the *params* kept in the state: Polyak-Ruppert / SWA and EMA.
 
-Seed 001's Polyak averaging :math:`r_t = (1-\\rho) r_{t-1} + \\rho\\,\\theta_t`
+Seed 001's Polyak averaging $r_t = (1-\\rho) r_{t-1} + \\rho\\,\\theta_t$
 (``rate=rho``), or the equal-weight running mean
-:math:`r_t = r_{t-1} + (\\theta_t - r_{t-1}) / n` of the params seen since the
+$r_t = r_{t-1} + (\\theta_t - r_{t-1}) / n$ of the params seen since the
 start (``rate=None``: Polyak & Juditsky, 1992; SWA, Izmailov et al., 2018).
 The average starts with the params after step ``start_step + 1``
-(:math:`r = \\theta` at its first step); until then it follows the params.
+($r = \\theta$ at its first step); until then it follows the params.
 """
 
 from typing import Any, NamedTuple
@@ -19,6 +19,7 @@ from jaxopt_notes.transforms._adding import NO_PARAMS
 
 
 class AverageParamsState(NamedTuple):
+  """State of `average_params`: step counts and the averaged params."""
   count: jax.Array         # steps taken (int32)
   num_averaged: jax.Array  # params averaged so far (int32)
   average: Any             # the averaged params
@@ -28,11 +29,11 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
                    accumulator_dtype: Any = None) -> GradientTransformation:
   """Keeps an average of the params in the state; passes the updates through unchanged.
 
-  Put it *last* in a :func:`~jaxopt_notes.chain` (it averages
+  Put it *last* in a `jaxopt_notes.chain` (it averages
   ``params + updates``, the params the step produces) and read the average
-  with :func:`averaged_params`. See the module docstring for the maths.
+  with `averaged_params`. See the module docstring for the maths.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.chain(jon.sgd(1.0), jon.average_params())
     >>> x = jnp.zeros(1); state = opt.init(x)
@@ -71,7 +72,7 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
 
 
 def averaged_params(opt_state: Any) -> Any:
-  """The averaged params held by the first :func:`average_params` in ``opt_state``."""
+  """The averaged params held by the first `average_params` in ``opt_state``."""
   found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AverageParamsState))
            if isinstance(s, AverageParamsState)]
   if not found:

@@ -21,7 +21,9 @@ def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
 def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformation:
   """Rescales all updates together so that their global l2 norm is at most ``max_norm``.
 
-  .. math:: u \\leftarrow u \\cdot \\min(1, \\text{max\\_norm} / \\|u\\|_2)
+  $$
+  u \\leftarrow u \\cdot \\min(1, \\text{max\\_norm} / \\|u\\|_2)
+  $$
   """
   _validate.check("clip_by_global_norm", max_norm=(max_norm, _validate.NONNEGATIVE))
 

@@ -17,6 +17,7 @@ def all_finite(tree: Any) -> jax.Array:
 
 
 class ApplyIfFiniteState(NamedTuple):
+  """State of `apply_if_finite`: non-finite step counts and the inner state."""
   notfinite_count: jax.Array   # non-finite steps in a row (int32)
   last_finite: jax.Array       # whether the last step's gradients were finite
   total_notfinite: jax.Array   # non-finite steps in all (int32)
@@ -57,11 +58,13 @@ def apply_if_finite(inner: GradientTransformation,
 
 
 class ConditionallyTransformState(NamedTuple):
+  """State of `conditionally_transform`: the inner state and the step count."""
   inner_state: Any
   step: jax.Array  # int32 steps taken
 
 
 class ConditionallyMaskState(NamedTuple):
+  """State of `conditionally_mask`: the step count and the inner state."""
   step: jax.Array
   inner_state: Any
 

@@ -10,6 +10,7 @@ from jaxopt_notes.transforms._adding import NO_PARAMS
 
 
 class ZeroNansState(NamedTuple):
+  """State of `zero_nans`: per leaf, whether the last updates held a NaN."""
   found_nan: Any  # per leaf: whether the last updates held a NaN
 
 

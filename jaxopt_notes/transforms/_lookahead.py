@@ -1,9 +1,9 @@
 """Lookahead (Zhang et al., 2019): slow weights that follow the fast ones every k steps.
 
-The fast weights :math:`\\phi` take ``sync_period`` steps of the inner
+The fast weights $\\phi$ take ``sync_period`` steps of the inner
 optimizer; then the slow weights move part of the way,
-:math:`\\theta \\leftarrow \\theta + \\alpha(\\phi - \\theta)`, and the fast
-weights restart from them, :math:`\\phi \\leftarrow \\theta`.
+$\\theta \\leftarrow \\theta + \\alpha(\\phi - \\theta)$, and the fast
+weights restart from them, $\\phi \\leftarrow \\theta$.
 """
 
 from typing import Any, NamedTuple
@@ -17,7 +17,7 @@ from jaxopt_notes._base import (GradientTransformation, GradientTransformationEx
 
 
 class LookaheadParams(NamedTuple):
-  """Params for :func:`lookahead`: the fast and the slow weights, same structure."""
+  """Params for `lookahead`: the fast and the slow weights, same structure."""
   fast: Any
   slow: Any
 
@@ -28,6 +28,7 @@ class LookaheadParams(NamedTuple):
 
 
 class LookaheadState(NamedTuple):
+  """State of `lookahead`: the fast optimizer's state and the steps since the last sync."""
   fast_state: Any              # the inner optimizer's state
   steps_since_sync: jax.Array  # int32, 0 right after a synchronisation
 
@@ -37,7 +38,7 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
               reset_state: bool = False) -> GradientTransformationExtraArgs:
   """Wraps ``fast_optimizer`` in Lookahead; see the module docstring.
 
-  Params are :class:`LookaheadParams`; ``update`` takes the gradient at the
+  Params are `LookaheadParams`; ``update`` takes the gradient at the
   fast weights (a tree shaped like ``params.fast``) and returns updates for
   both copies, as ``LookaheadParams``. Evaluate with ``params.slow``.
   ``reset_state`` re-initialises the inner state at each synchronisation.

@@ -14,6 +14,7 @@ class MaskedNode(NamedTuple):
 
 
 class MaskedState(NamedTuple):
+  """State of `masked`: the inner transform's state over the selected leaves."""
   inner_state: Any
 
 

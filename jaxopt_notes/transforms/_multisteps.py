@@ -12,6 +12,7 @@ from jaxopt_notes.transforms._conditionality import all_finite
 
 
 class MultiStepsState(NamedTuple):
+  """State of `MultiSteps`: mini-step and step counts, the inner state, the accumulated gradients."""
   mini_step: jax.Array       # mini-steps accumulated towards the next step (int32)
   gradient_step: jax.Array   # optimizer steps taken (int32)
   inner_opt_state: Any
@@ -49,12 +50,12 @@ class MultiSteps:
   ``opt`` and returns its updates. ``k`` may be a schedule of the optimizer
   step count. For plain SGD the result equals one step on the concatenated
   batch. ``should_skip_update_fn(updates, gradient_step, params) ->
-  (skip, state)`` (e.g. :func:`skip_not_finite`) drops a mini-step entirely.
+  (skip, state)`` (e.g. `skip_not_finite`) drops a mini-step entirely.
   The accumulator is kept in ``accumulator_dtype``, by default each param's
   dtype promoted to at least float32 (so bfloat16 gradients do not lose the
   window's sum, and float64 ones keep their precision).
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> ms = jon.MultiSteps(jon.sgd(1.0), every_k_schedule=2)
     >>> state = ms.init(jnp.zeros(1))
@@ -125,5 +126,5 @@ class MultiSteps:
     return (state.mini_step == 0) & (state.gradient_step > 0)
 
   def gradient_transformation(self) -> GradientTransformationExtraArgs:
-    """This accumulator as an ``(init, update)`` pair, to put in a :func:`chain`."""
+    """This accumulator as an ``(init, update)`` pair, to put in a `chain`."""
     return GradientTransformationExtraArgs(self.init, self.update)

@@ -10,6 +10,7 @@ from jaxopt_notes.transforms._masking import masked
 
 
 class PartitionState(NamedTuple):
+  """State of `partition`: each group's masked inner state, by label."""
   inner_states: dict  # label -> MaskedState of that group's transform
 
 
@@ -22,7 +23,7 @@ def partition(transforms: Mapping[Hashable, GradientTransformation],
   transform holds state for its own leaves only. Per-group learning-rate
   multipliers are a ``scale`` in that group's chain:
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> params = {'body': jnp.ones(2), 'head': jnp.ones(2)}
     >>> opt = jon.partition({'slow': jon.sgd(0.01), 'fast': jon.sgd(0.1)},
@@ -61,6 +62,7 @@ def partition(transforms: Mapping[Hashable, GradientTransformation],
 
 
 multi_transform = partition
+"""The same as `partition` (the older optax name)."""
 
 
 def freeze(mask: Union[Any, Callable[[Any], Any]]) -> GradientTransformationExtraArgs:

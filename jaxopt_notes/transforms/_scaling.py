@@ -27,6 +27,7 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
 
 
 class ScaleByScheduleState(NamedTuple):
+  """State of `scale_by_schedule`: the step count fed to the schedule."""
   count: jax.Array  # int32 number of updates made so far, saturating
 
 
@@ -52,7 +53,7 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule | None = None, *,
   """Scales by ``-learning_rate`` (or ``+learning_rate`` with ``flip_sign=False``).
 
   A callable ``learning_rate`` is a schedule of the step count; ``None`` gives
-  :func:`identity`.
+  `identity`.
   """
   if learning_rate is None:
     return identity()
