@@ -1,6 +1,9 @@
 """The docs: every public name documented, and the site builds offline with no warning."""
 
+import importlib
 import os
+import pkgutil
+import re
 import shutil
 import subprocess
 import sys
@@ -8,6 +11,7 @@ import sys
 import pytest
 
 import jaxopt_notes as jon
+import jaxopt_notes.optimizers as family_pkg
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -35,12 +39,32 @@ def test_every_public_name_is_on_the_api_page():
   assert listed - set(jon.__all__) == set()
 
 
+def test_every_optimizer_family_has_a_page_listing_its_public_names():
+  pages = {}
+  for page in os.listdir(os.path.join(ROOT, "docs", "families")):
+    with open(os.path.join(ROOT, "docs", "families", page)) as f:
+      text = f.read()
+    module = re.search(r"^::: (\S+)$", text, re.MULTILINE).group(1)
+    pages[module] = re.findall(r"^ +- (\w+)$", text, re.MULTILINE)
+  for info in pkgutil.iter_modules(family_pkg.__path__):
+    module = importlib.import_module(f"{family_pkg.__name__}.{info.name}")
+    defined = [n for n in jon.__all__ if getattr(getattr(jon, n), "__module__", None) == module.__name__]
+    assert sorted(pages.pop(module.__name__, [])) == sorted(defined), module.__name__
+  assert pages == {}
+
+
 def test_docs_site_builds_strictly(tmp_path):
   mkdocs = shutil.which("mkdocs", path=os.path.dirname(sys.executable))
   if mkdocs is None:
     pytest.skip("mkdocs is not installed (pip install -e '.[test]')")
   env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
   done = subprocess.run([mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+                        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                        env=env)
   assert done.returncode == 0, done.stdout + done.stderr
-  assert (tmp_path / "site" / "api" / "index.html").stat().st_size > 100_000
+  site = tmp_path / "site"
+  assert (site / "api" / "index.html").stat().st_size > 100_000
+  # The maths renders offline: MathJax ships inside the site and every page loads it.
+  assert (site / "javascripts" / "mathjax" / "tex-svg.js").stat().st_size > 1_000_000
+  adam_page = (site / "families" / "adam" / "index.html").read_text()
+  assert "javascripts/mathjax/tex-svg.js" in adam_page and "arithmatex" in adam_page
