@@ -5,6 +5,8 @@ from typing import Any, Callable, NamedTuple, Protocol, Union
 import jax
 import jax.numpy as jnp
 
+from jaxopt_notes import _tree
+
 Params = Any
 """A pytree of arrays: the parameters being optimized."""
 Updates = Any
@@ -80,7 +82,7 @@ def set_to_zero() -> GradientTransformation:
   """Replaces every update by zeros (freezes the params it is applied to)."""
   def update_fn(updates, state, params=None):
     del params
-    return jax.tree.map(jnp.zeros_like, updates), state
+    return _tree.zero_updates(updates), state
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -118,12 +120,18 @@ def _none_leaf(x) -> bool:
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:
-  """Returns ``params + updates``, each leaf keeping its param's dtype."""
+  """Returns ``params + updates``, each leaf keeping its param's dtype.
+
+  A ``None`` or ``float0`` update (a frozen integer param) leaves its param as it is.
+  """
   def add(p, u):
     if p is None:
       return None
+    if u is None or jnp.result_type(u) == jax.dtypes.float0:
+      return p
     p = jnp.asarray(p)
     return (p + u).astype(p.dtype)
+  _tree.check_match(updates, params)
   return jax.tree.map(add, params, updates, is_leaf=_none_leaf)
 
 

@@ -11,10 +11,88 @@ import jax.numpy as jnp
 _is_none = lambda x: x is None  # noqa: E731
 
 
+def is_frozen(x: Any) -> bool:
+  """True for a leaf that is not trained: integer, boolean, or ``float0``.
+
+  ``float0`` is what ``jax.grad(..., allow_int=True)`` returns for an integer
+  param. Such leaves get no optimizer state (``None`` in its place) and a zero
+  update of their own dtype, so ``params + updates`` leaves them unchanged.
+  """
+  return not jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+
+
+def frozen_update(x: Any) -> Any:
+  """The update of a frozen leaf: zeros of its own dtype (``float0`` as it is)."""
+  if jnp.result_type(x) == jax.dtypes.float0:
+    return x
+  return jnp.zeros_like(x)
+
+
+def _describe(x: Any) -> str:
+  if x is None:
+    return "no array (a frozen or masked leaf)"
+  return f"shape {tuple(jnp.shape(x))} and dtype {jnp.result_type(x)}"
+
+
+def check_match(incoming: Any, *expected: Any) -> None:
+  """Raises a ValueError naming the path where ``incoming`` differs from ``expected``.
+
+  ``incoming`` is what a caller handed in (the updates); each of ``expected``
+  is what it must match (the optimizer state built by ``init``, or the
+  params). Structures must be equal; array leaves must have equal shapes; an
+  integer or boolean incoming leaf is accepted only where the other tree holds
+  no array. Runs at trace time, so a jitted step pays nothing for it.
+  """
+  got, got_def = jax.tree.flatten(incoming, is_leaf=_is_none)
+  for other in expected:
+    want, want_def = jax.tree.flatten(other, is_leaf=_is_none)
+    if want_def != got_def:
+      raise ValueError("the updates do not have the structure of the optimizer state "
+                       f"(or params): {_structure_difference(incoming, other)}")
+    for i, (g, w) in enumerate(zip(got, want)):
+      if g is None or w is None:
+        continue
+      if jnp.shape(g) != jnp.shape(w) or (is_frozen(g) and not is_frozen(w)):
+        path = jax.tree_util.keystr(_paths(incoming)[i]) or "the root"
+        raise ValueError(
+            f"the updates at {path} have {_describe(g)}; expected {_describe(w)} (as in the "
+            "optimizer state or params, and a float dtype where the param is a float)")
+
+
+def _paths(tree: Any) -> list:
+  return [path for path, _ in jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_none)[0]]
+
+
+def _structure_difference(got: Any, want: Any) -> str:
+  got_paths = [jax.tree_util.keystr(p) for p in _paths(got)]
+  want_paths = [jax.tree_util.keystr(p) for p in _paths(want)]
+  got_set, want_set = set(got_paths), set(want_paths)
+  extra = [q for q in got_paths if q not in want_set]
+  missing = [q for q in want_paths if q not in got_set]
+  if not extra and not missing:  # the same leaves in other containers
+    return f"expected {jax.tree.structure(want)}, got {jax.tree.structure(got)}"
+  return "; ".join([f"unexpected leaves {', '.join(extra)}"] * bool(extra)
+                   + [f"missing leaves {', '.join(missing)}"] * bool(missing))
+
+
 def _map(f: Callable, tree: Any, *rest: Any) -> Any:
-  """``jax.tree.map`` that passes ``None`` leaves (masked-out params) through."""
-  return jax.tree.map(lambda x, *r: None if x is None else f(x, *r), tree, *rest,
-                      is_leaf=_is_none)
+  """``jax.tree.map`` with the library's leaf rules, written once.
+
+  ``tree`` is the incoming tree and ``rest`` the trees it must match (see
+  `check_match`). Where any tree holds ``None`` (a masked or frozen leaf) the
+  result is ``None``; a frozen incoming leaf (int, bool, float0) gives
+  `frozen_update`; otherwise ``f`` is applied.
+  """
+  if rest:
+    check_match(tree, *rest)
+
+  def one(x, *r):
+    if x is None or any(y is None for y in r):
+      return None
+    if is_frozen(x):
+      return frozen_update(x)
+    return f(x, *r)
+  return jax.tree.map(one, tree, *rest, is_leaf=_is_none)
 
 
 # ----------------------------------------------------------------- counters
@@ -43,13 +121,25 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
   step. ``fill_value`` may be traced.
   """
   def fill(x):
+    if is_frozen(x):
+      return None
     x = jnp.asarray(x)
     return jnp.full(x.shape, fill_value, dtype=dtype or x.dtype)
-  return _map(fill, tree)
+  return jax.tree.map(lambda x: None if x is None else fill(x), tree, is_leaf=_is_none)
 
 
 def zeros_like(tree: Any, dtype: Any = None) -> Any:
   return full_like(tree, 0, dtype)
+
+
+def zero_frozen(updates: Any) -> Any:
+  """``updates`` as they are, except that a frozen leaf gets its `frozen_update`."""
+  return _map(lambda x: x, updates)
+
+
+def zero_updates(updates: Any) -> Any:
+  """Zero updates shaped like ``updates`` (a frozen leaf gets its `frozen_update`)."""
+  return _map(jnp.zeros_like, updates)
 
 
 def ones_like(tree: Any, dtype: Any = None) -> Any:
@@ -64,8 +154,16 @@ def cast(tree: Any, dtype: Any) -> Any:
 
 
 def cast_like(tree: Any, reference: Any) -> Any:
-  """Casts each leaf of ``tree`` to the dtype of the matching ``reference`` leaf."""
-  return _map(lambda x, r: jnp.asarray(x).astype(jnp.asarray(r).dtype), tree, reference)
+  """Casts each leaf of ``tree`` to the dtype of the matching ``reference`` leaf.
+
+  Where ``tree`` holds ``None`` and ``reference`` a frozen leaf, the result is
+  that leaf's `frozen_update`: how a frozen param's zero update comes out.
+  """
+  def one(x, r):
+    if x is None or r is None:
+      return None if r is None or not is_frozen(r) else frozen_update(r)
+    return jnp.asarray(x).astype(jnp.asarray(r).dtype)
+  return jax.tree.map(one, tree, reference, is_leaf=_is_none)
 
 
 def canonical_dtype(dtype: Any) -> Any:
@@ -101,7 +199,8 @@ def where(condition: Any, x: Any, y: Any) -> Any:
 
 
 def leaves(tree: Any) -> list:
-  return [leaf for leaf in jax.tree.leaves(tree) if leaf is not None]
+  """The trained leaves: ``None`` and frozen leaves left out."""
+  return [leaf for leaf in jax.tree.leaves(tree) if not is_frozen(leaf)]
 
 
 def sum(tree: Any) -> jax.Array:  # noqa: A001 - mirrors jnp.sum on trees
@@ -167,9 +266,17 @@ def split_key_like(key: jax.Array, tree: Any) -> Any:
 
 def random_like(key: jax.Array, tree: Any,
                 sampler: Callable = jax.random.normal) -> Any:
-  """Samples an array of each leaf's shape and dtype from ``sampler``."""
-  return jax.tree.map(lambda x, k: sampler(k, jnp.shape(x), jnp.asarray(x).dtype),
-                      tree, split_key_like(key, tree))
+  """Samples an array of each leaf's shape and dtype from ``sampler``.
+
+  Keys are split over the trained leaves only, so adding a frozen (integer or
+  boolean) leaf, which gets zeros, changes no other leaf's sample.
+  """
+  flat, treedef = jax.tree.flatten(tree)
+  trained = [i for i, x in enumerate(flat) if not is_frozen(x)]
+  out = [frozen_update(x) if is_frozen(x) else None for x in flat]
+  for i, k in zip(trained, jax.random.split(key, len(trained))):
+    out[i] = sampler(k, jnp.shape(flat[i]), jnp.asarray(flat[i]).dtype)
+  return jax.tree.unflatten(treedef, out)
 
 
 def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:

@@ -117,7 +117,7 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     count = _tree.safe_increment(state.count)
     mu_hat = _tree.bias_correction(mu, b1, count) if bias_correction_mu else mu
     nu_hat = _tree.bias_correction(nu, b2, count) if bias_correction_nu else nu
-    nu_max = _tree._map(jnp.maximum, state.nu_max, nu_hat)
+    nu_max = _tree._map(jnp.maximum, nu_hat, state.nu_max)
     out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_max)
     return _tree.cast_like(out, updates), ScaleByAmsgradState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),

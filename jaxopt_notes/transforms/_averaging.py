@@ -48,7 +48,8 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
 
   def init_fn(params):
     # A copy, so that donating the params' buffers never frees the average.
-    average = _tree._map(lambda p: jnp.array(p, dtype=dtype, copy=True), params)
+    average = _tree.full_like(params, 0, dtype)  # no state for frozen leaves
+    average = _tree._map(lambda a, p: jnp.array(p, dtype=a.dtype, copy=True), average, params)
     return AverageParamsState(count=_tree.zero_count(), num_averaged=_tree.zero_count(),
                               average=average)
 
@@ -58,9 +59,9 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
     theta = _tree.cast_like(_tree.add(params, updates), state.average)
     n = state.num_averaged
     if rate is None:
-      moved = _tree._map(lambda r, t: r + (t - r) / (n + 1).astype(r.dtype), state.average, theta)
+      moved = _tree._map(lambda t, r: r + (t - r) / (n + 1).astype(r.dtype), theta, state.average)
     else:
-      moved = _tree._map(lambda r, t: (1 - rate) * r + rate * t, state.average, theta)
+      moved = _tree._map(lambda t, r: (1 - rate) * r + rate * t, theta, state.average)
     moved = _tree.where(n == 0, theta, moved)
     active = state.count >= start_step
     average = _tree.cast_like(_tree.where(active, moved, theta), state.average)
@@ -71,11 +72,19 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
   return GradientTransformation(init_fn, update_fn)
 
 
-def averaged_params(opt_state: Any) -> Any:
-  """The averaged params held by the first `average_params` in ``opt_state``."""
+def averaged_params(opt_state: Any, params: Any = None) -> Any:
+  """The averaged params held by the first `average_params` in ``opt_state``.
+
+  Frozen (integer or boolean) params are not averaged and have no state; pass
+  ``params`` to have them filled in from there instead of left as ``None``.
+  """
   found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AverageParamsState))
            if isinstance(s, AverageParamsState)]
   if not found:
     raise ValueError("averaged_params: the optimizer state holds no average_params state; "
                      "add average_params() at the end of the chain")
-  return found[0].average
+  average = found[0].average
+  if params is None:
+    return average
+  return jax.tree.map(lambda a, p: p if a is None else a, average, params,
+                      is_leaf=lambda x: x is None)

@@ -50,7 +50,7 @@ def apply_if_finite(inner: GradientTransformation,
     apply = finite | (in_a_row > max_consecutive_errors)
     new_updates, inner_state = jax.lax.cond(
         apply, lambda: inner.update(updates, state.inner_state, params, **extra_args),
-        lambda: (_tree.zeros_like(updates), state.inner_state))
+        lambda: (_tree.zero_updates(updates), state.inner_state))
     total = jnp.where(finite, state.total_notfinite, _tree.safe_increment(state.total_notfinite))
     return new_updates, ApplyIfFiniteState(in_a_row.astype(jnp.int32), finite, total, inner_state)
 
@@ -91,7 +91,7 @@ def conditionally_transform(inner: GradientTransformation,
                             forward_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` at steps where ``should_transform_fn(step)`` is True; passes the
   updates through unchanged (and keeps the inner state) otherwise."""
-  return _conditionally(inner, should_transform_fn, forward_extra_args, lambda u: u,
+  return _conditionally(inner, should_transform_fn, forward_extra_args, _tree.zero_frozen,
                         ConditionallyTransformState)
 
 
@@ -100,5 +100,5 @@ def conditionally_mask(inner: GradientTransformation,
                        forward_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` at steps where ``should_transform_fn(step)`` is True; returns zero
   updates (and keeps the inner state) otherwise."""
-  return _conditionally(inner, should_transform_fn, forward_extra_args, _tree.zeros_like,
+  return _conditionally(inner, should_transform_fn, forward_extra_args, _tree.zero_updates,
                         ConditionallyMaskState)

@@ -58,7 +58,7 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
     fast_updates, fast_state = inner.update(updates, state.fast_state, params.fast, **extra_args)
     sync = state.steps_since_sync + 1 >= sync_period
     fast = _tree.add(params.fast, fast_updates)
-    moved_slow = _tree._map(lambda s, f: s + slow_step_size * (f - s), params.slow, fast)
+    moved_slow = _tree._map(lambda f, s: s + slow_step_size * (f - s), fast, params.slow)
     slow = _tree.where(sync, moved_slow, params.slow)
     fast = _tree.where(sync, moved_slow, fast)
     if reset_state:

@@ -4,6 +4,7 @@ from typing import Any, Callable, NamedTuple, Union
 
 import jax
 
+from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation,
                                 GradientTransformationExtraArgs,
                                 with_extra_args_support)
@@ -28,7 +29,8 @@ def masked(inner: GradientTransformation,
 
   ``mask`` is a tree of booleans with the params' structure (or a prefix of it),
   or a callable returning one from the params. The inner state is built only
-  for the selected leaves.
+  for the selected leaves. Unselected frozen (integer, boolean) leaves get a
+  zero update like everywhere else.
   """
   inner = with_extra_args_support(inner)
 
@@ -39,11 +41,14 @@ def masked(inner: GradientTransformation,
     return MaskedState(inner_state=inner.init(_select(params, mask_of(params))))
 
   def update_fn(updates, state, params=None, **extra_args):
+    if params is not None:
+      _tree.check_match(updates, params)
     mask_tree = mask_of(updates if params is None else params)
     picked_params = None if params is None else _select(params, mask_tree)
     new, inner_state = inner.update(_select(updates, mask_tree), state.inner_state,
                                     picked_params, **extra_args)
-    merged = jax.tree.map(lambda m, n, old: n if m else old, mask_tree, new, updates,
+    merged = jax.tree.map(lambda m, n, old: n if m else old, mask_tree, new,
+                          _tree.zero_frozen(updates),
                           is_leaf=lambda x: isinstance(x, MaskedNode))
     return merged, MaskedState(inner_state=inner_state)
 

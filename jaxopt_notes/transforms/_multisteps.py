@@ -82,10 +82,10 @@ class MultiSteps:
 
   def init(self, params: Any) -> MultiStepsState:
     zero = jnp.zeros([], jnp.int32)
-    _, skip_state = self._skip(_tree.zeros_like(params), zero, params)
+    _, skip_state = self._skip(_tree.zero_updates(params), zero, params)
     if self._accumulator_dtype is None:  # the params' dtype, at least float32
-      acc = _tree._map(lambda p: jnp.zeros(jnp.shape(p), jnp.promote_types(
-          jnp.asarray(p).dtype, jnp.float32)), params)
+      acc = _tree._map(lambda z: z.astype(jnp.promote_types(z.dtype, jnp.float32)),
+                       _tree.zeros_like(params))
     else:
       acc = _tree.zeros_like(params, dtype=self._accumulator_dtype)
     return MultiStepsState(mini_step=zero, gradient_step=zero,
@@ -108,7 +108,7 @@ class MultiSteps:
                               **extra_args)
 
     def wait():
-      return _tree.zeros_like(updates), state.inner_opt_state
+      return _tree.zero_updates(updates), state.inner_opt_state
 
     new_updates, inner_state = jax.lax.cond(emit, step, wait)
     keep = lambda new, old: _tree.where(skip, old, new)  # noqa: E731

@@ -36,7 +36,7 @@ def partition(transforms: Mapping[Hashable, GradientTransformation],
     return param_labels(params) if callable(param_labels) else param_labels
 
   def mask_for(label):
-    return lambda params: jax.tree.map(lambda l: l == label, labels_of(params))
+    return lambda params: jax.tree.map(lambda x: x == label, labels_of(params))
 
   def check(params):
     used = set(jax.tree.leaves(labels_of(params)))
