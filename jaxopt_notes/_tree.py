@@ -106,9 +106,34 @@ def safe_increment(count: jax.Array) -> jax.Array:
   return jnp.where(count < top, count + jnp.asarray(1, count.dtype), top)
 
 
-def zero_count() -> jax.Array:
-  """A fresh int32 step counter."""
-  return jnp.zeros([], jnp.int32)
+def _mesh_of(like: Any) -> Any:
+  """The mesh of the first concrete leaf of ``like`` sharded on one, else None."""
+  for leaf in jax.tree.leaves(like):
+    if isinstance(leaf, jax.Array) and not isinstance(leaf, jax.core.Tracer):
+      sharding = leaf.sharding
+      if isinstance(sharding, jax.sharding.NamedSharding):
+        return sharding.mesh
+  return None
+
+
+def replicate_like(tree: Any, like: Any) -> Any:
+  """Places the (small) concrete leaves of ``tree`` on every device of ``like``'s mesh.
+
+  For the scalars of a state (counters, keys, hyperparameters) built eagerly
+  for sharded params; traced leaves, and params on no mesh, are left as they are
+  (under ``jit`` the compiler places them).
+  """
+  mesh = _mesh_of(like)
+  if mesh is None:
+    return tree
+  everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  return jax.tree.map(lambda x: x if isinstance(x, jax.core.Tracer) else
+                      jax.device_put(x, everywhere), tree)
+
+
+def zero_count(like: Any = None) -> jax.Array:
+  """A fresh int32 step counter (on every device of ``like``'s mesh, see `replicate_like`)."""
+  return replicate_like(jnp.zeros([], jnp.int32), like)
 
 
 # ------------------------------------------------------- building and casting
@@ -118,13 +143,16 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
 
   The leaves are never weakly typed, so a state built from Python-scalar
   params keeps its exact dtype (and a jitted step its one trace) from step to
-  step. ``fill_value`` may be traced.
+  step; each is sharded like its leaf. ``fill_value`` may be traced.
   """
   def fill(x):
     if is_frozen(x):
       return None
     x = jnp.asarray(x)
-    return jnp.full(x.shape, fill_value, dtype=dtype or x.dtype)
+    dt = dtype or x.dtype
+    # A select on x rather than a plain constant: the state then takes x's
+    # sharding, eagerly and under jit alike (a constant would land replicated).
+    return jnp.where(jnp.zeros_like(x, bool), x.astype(dt), jnp.asarray(fill_value, dt))
   return jax.tree.map(lambda x: None if x is None else fill(x), tree, is_leaf=_is_none)
 
 

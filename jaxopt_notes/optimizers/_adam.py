@@ -81,7 +81,7 @@ def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(),
+    return ScaleByAdamState(count=_tree.zero_count(params),
                             mu=_tree.zeros_like(params, dtype=mu_dtype),
                             nu=_tree.zeros_like(params))
 
@@ -106,7 +106,7 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    return ScaleByAmsgradState(count=_tree.zero_count(),
+    return ScaleByAmsgradState(count=_tree.zero_count(params),
                                mu=_tree.zeros_like(params, dtype=mu_dtype),
                                nu=_tree.zeros_like(params), nu_max=_tree.zeros_like(params))
 
@@ -132,7 +132,7 @@ def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
   check_moments("scale_by_adamax", b1, b2, eps)
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+    return ScaleByAdamState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):

@@ -33,7 +33,7 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
   check_moments("scale_by_belief", b1, b2, eps, eps_root)
 
   def init_fn(params):
-    return ScaleByBeliefState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+    return ScaleByBeliefState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                               nu=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):

@@ -61,9 +61,9 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
 
   def init_fn(params):
     real = jnp.result_type(float)
-    return ScaleByEveState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
-                           nu=_tree.zeros_like(params), d=jnp.ones([], real),
-                           f_prev=jnp.zeros([], real))
+    return ScaleByEveState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+                           nu=_tree.zeros_like(params), d=_tree.replicate_like(jnp.ones([], real), params),
+                           f_prev=_tree.replicate_like(jnp.zeros([], real), params))
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del params, extra_args

@@ -44,7 +44,7 @@ def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    return ScaleByLionState(count=_tree.zero_count(),
+    return ScaleByLionState(count=_tree.zero_count(params),
                             mu=_tree.zeros_like(params, dtype=mu_dtype))
 
   def update_fn(updates, state, params=None):

@@ -32,7 +32,7 @@ def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                 threshold=(threshold, _AT_LEAST_FOUR))
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+    return ScaleByAdamState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):

@@ -71,7 +71,7 @@ def _scale_by_rms_family(owner: str, centered: bool, decay, eps, initial_scale,
     if centered:
       fields["mu"] = _tree.zeros_like(params)
     if bias_correction:
-      fields["count"] = _tree.zero_count()
+      fields["count"] = _tree.zero_count(params)
     return _state_class(centered, bias_correction)(**fields)
 
   def update_fn(updates, state, params=None):

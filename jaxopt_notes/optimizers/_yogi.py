@@ -29,7 +29,7 @@ def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
                 initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE))
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(), mu=_tree.zeros_like(params),
+    return ScaleByAdamState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.full_like(params, initial_accumulator_value))
 
   def update_fn(updates, state, params=None):

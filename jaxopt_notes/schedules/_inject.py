@@ -88,8 +88,8 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
 
     def init_fn(params):
       dtype = _float_dtype(params, hyperparam_dtype)
-      count = _tree.zero_count()
-      hyperparams = current(numeric, count, dtype)
+      count = _tree.zero_count(params)
+      hyperparams = _tree.replicate_like(current(numeric, count, dtype), params)
       inner = inner_factory(**fixed, **hyperparams)
       return InjectHyperparamsState(count=count, hyperparams=hyperparams,
                                     inner_state=inner.init(params))

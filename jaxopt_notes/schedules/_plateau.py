@@ -53,12 +53,11 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
       raise ValueError("reduce_on_plateau: at least one of `rtol` and `atol` must be positive")
 
   def init_fn(params):
-    del params
     real = jnp.result_type(float)
     zero = jnp.zeros([], jnp.int32)
-    return ReduceLROnPlateauState(scale=jnp.ones([], real), best_value=jnp.full([], jnp.inf, real),
-                                  plateau_count=zero, cooldown_count=zero, count=zero,
-                                  avg_value=jnp.zeros([], real))
+    return _tree.replicate_like(ReduceLROnPlateauState(
+        scale=jnp.ones([], real), best_value=jnp.full([], jnp.inf, real), plateau_count=zero,
+        cooldown_count=zero, count=zero, avg_value=jnp.zeros([], real)), params)
 
   def end_of_window(state, mean):
     improved = mean < (1 - rtol) * state.best_value - atol

@@ -63,7 +63,7 @@ def ema(decay: jax.typing.ArrayLike, debias: bool = True,
   accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
 
   def init_fn(params):
-    return EmaState(count=_tree.zero_count(),
+    return EmaState(count=_tree.zero_count(params),
                     ema=_tree.zeros_like(params, dtype=accumulator_dtype))
 
   def update_fn(updates, state, params=None):

@@ -29,8 +29,7 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
   scheduled = callable(weight_decay)
 
   def init_fn(params):
-    del params
-    return WeightDecaySchedule(count=_tree.zero_count()) if scheduled else EmptyState()
+    return WeightDecaySchedule(count=_tree.zero_count(params)) if scheduled else EmptyState()
 
   def update_fn(updates, state, params=None):
     if isinstance(weight_decay, (int, float)) and weight_decay == 0:
@@ -80,8 +79,7 @@ def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.
   key = 0 if key is None else key
 
   def init_fn(params):
-    del params
-    return AddNoiseState(count=_tree.zero_count(), rng_key=_as_key(key))
+    return AddNoiseState(count=_tree.zero_count(params), rng_key=_tree.replicate_like(_as_key(key), params))
 
   def update_fn(updates, state, params=None):
     del params

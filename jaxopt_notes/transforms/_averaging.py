@@ -50,7 +50,7 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
     # A copy, so that donating the params' buffers never frees the average.
     average = _tree.full_like(params, 0, dtype)  # no state for frozen leaves
     average = _tree._map(lambda a, p: jnp.array(p, dtype=a.dtype, copy=True), average, params)
-    return AverageParamsState(count=_tree.zero_count(), num_averaged=_tree.zero_count(),
+    return AverageParamsState(count=_tree.zero_count(params), num_averaged=_tree.zero_count(params),
                               average=average)
 
   def update_fn(updates, state, params=None):

@@ -40,8 +40,9 @@ def apply_if_finite(inner: GradientTransformation,
   inner = with_extra_args_support(inner)
 
   def init_fn(params):
-    zero = jnp.zeros([], jnp.int32)
-    return ApplyIfFiniteState(notfinite_count=zero, last_finite=jnp.array(True),
+    zero = _tree.zero_count(params)
+    return ApplyIfFiniteState(notfinite_count=zero,
+                              last_finite=_tree.replicate_like(jnp.array(True), params),
                               total_notfinite=zero, inner_state=inner.init(params))
 
   def update_fn(updates, state, params=None, **extra_args):
@@ -73,7 +74,7 @@ def _conditionally(inner, should_transform_fn, forward_extra_args, otherwise, st
   inner = with_extra_args_support(inner)
 
   def init_fn(params):
-    return state_class(inner_state=inner.init(params), step=_tree.zero_count())
+    return state_class(inner_state=inner.init(params), step=_tree.zero_count(params))
 
   def update_fn(updates, state, params=None, **extra_args):
     condition = should_transform_fn(state.step, **(extra_args if forward_extra_args else {}))

@@ -49,7 +49,7 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
 
   def init_fn(params):
     fast = params.fast if isinstance(params, LookaheadParams) else params
-    return LookaheadState(fast_state=inner.init(fast), steps_since_sync=_tree.zero_count())
+    return LookaheadState(fast_state=inner.init(fast), steps_since_sync=_tree.zero_count(params))
 
   def update_fn(updates, state, params=None, **extra_args):
     if not isinstance(params, LookaheadParams):

@@ -81,8 +81,9 @@ class MultiSteps:
     return self._opt
 
   def init(self, params: Any) -> MultiStepsState:
-    zero = jnp.zeros([], jnp.int32)
+    zero = _tree.zero_count(params)
     _, skip_state = self._skip(_tree.zero_updates(params), zero, params)
+    skip_state = _tree.replicate_like(skip_state, params)
     if self._accumulator_dtype is None:  # the params' dtype, at least float32
       acc = _tree._map(lambda z: z.astype(jnp.promote_types(z.dtype, jnp.float32)),
                        _tree.zeros_like(params))

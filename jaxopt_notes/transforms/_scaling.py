@@ -38,8 +38,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
                     f"of the step count, got {step_size_fn!r}")
 
   def init_fn(params):
-    del params
-    return ScaleByScheduleState(count=_tree.zero_count())
+    return ScaleByScheduleState(count=_tree.zero_count(params))
 
   def update_fn(updates, state, params=None):
     del params

@@ -1,0 +1,23 @@
+"""Runs tests/multidevice in a process of its own, on 8 simulated CPU devices.
+
+The device-count flag must be set before JAX starts, and must not leak into
+this process; a hard timeout makes a hang fail this one test, not the suite.
+"""
+
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(__file__)
+
+
+def test_sharded_state_on_8_simulated_devices():
+  env = dict(os.environ, JAXOPT_NOTES_MULTIDEVICE="1", JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=8")
+  done = subprocess.run(
+      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+       os.path.join(HERE, "multidevice")],
+      cwd=os.path.join(HERE, ".."), env=env, capture_output=True, text=True, timeout=600,
+      check=False)
+  assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+  assert " passed" in done.stdout and "failed" not in done.stdout
