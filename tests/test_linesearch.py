@@ -80,6 +80,9 @@ def test_backtracking_gives_up_after_max_steps_and_zero_steps_on_nan():
   updates, state = opt.update(2 * x, opt.init(x), x, value_fn=f)
   assert int(state.info.num_linesearch_steps) == 5 and float(state.info.decrease_error) > 0
   assert float(state.learning_rate) == 0.0625   # 1 shrunk four times
+  # after a failure the next search starts at max_learning_rate again, not at the tiny step
+  updates, state = opt.update(-2 * x, state, x, value_fn=f)
+  assert float(state.learning_rate) == 0.5 and int(state.info.num_linesearch_steps) == 2
   # NaN at every trial: a zero step, and the next search starts at max_learning_rate again
   log = lambda x: jnp.sum(jnp.log(x))  # noqa: E731
   updates, state = opt.update(jnp.array([-100.0]), opt.init(x), x, value_fn=log)
@@ -89,8 +92,10 @@ def test_backtracking_gives_up_after_max_steps_and_zero_steps_on_nan():
 
 
 def test_backtracking_equals_optax_on_its_defaults():
-  ours = jon.chain(jon.scale(-1.0), jon.scale_by_backtracking_linesearch(15))
-  theirs = optax.chain(optax.scale(-1.0), optax.scale_by_backtracking_linesearch(15))
+  # (where a search fails the two differ on purpose: optax starts the next
+  # search from the failed, tiny step and can never grow out of it)
+  ours = jon.chain(jon.scale(-1.0), jon.scale_by_backtracking_linesearch(40))
+  theirs = optax.chain(optax.scale(-1.0), optax.scale_by_backtracking_linesearch(40))
   f = lambda p: rosenbrock({"x": p[0], "y": p[1]})  # noqa: E731
   x = y = jnp.array([-1.2, 1.0])
   s_ours, s_theirs = ours.init(x), theirs.init(y)
@@ -101,6 +106,7 @@ def test_backtracking_equals_optax_on_its_defaults():
     v, s_theirs = theirs.update(h, s_theirs, y, value=f(y), grad=h, value_fn=f)
     x, y = x + u, y + v
     np.testing.assert_allclose(x, y, rtol=1e-12)
+    assert float(s_ours[-1].info.decrease_error) == 0
 
 
 def test_zoom_meets_strong_wolfe_at_every_accepted_step():

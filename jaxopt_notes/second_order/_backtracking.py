@@ -62,7 +62,8 @@ def scale_by_backtracking_linesearch(
     slope_rtol: Armijo's constant $c_1 \\in (0, 1)$.
     decrease_factor: the factor in $(0, 1)$ shrinking a rejected step.
     increase_factor: the first trial is the last step times this factor, so that
-      a step size that grew too small can recover; ``1.0`` keeps it.
+      a step size that grew too small can recover; ``1.0`` keeps it. After a
+      failed search the next starts again at ``max_learning_rate``.
     max_learning_rate: the largest step size tried.
     atol, rtol: slack added to the right-hand side, absolute and relative to $|f(x)|$.
     store_grad: also keep the gradient at the new params in the state, for
@@ -111,7 +112,8 @@ def scale_by_backtracking_linesearch(
     dtype = state.value.dtype
     slope = _common.slope(grad, updates)
     previous = state.learning_rate
-    first = jnp.where(previous > 0, jnp.minimum(increase_factor * previous, max_learning_rate),
+    succeeded = (previous > 0) & (state.info.decrease_error <= 0)
+    first = jnp.where(succeeded, jnp.minimum(increase_factor * previous, max_learning_rate),
                       max_learning_rate).astype(dtype)
 
     def trial(step):

@@ -10,10 +10,11 @@ $$
 
 to $H_0 = \\gamma I$ for the pairs from oldest to newest, without forming any
 matrix. With ``scale_init_precond``, $\\gamma = \\langle s, y\\rangle / \\langle
-y, y\\rangle$ of the newest pair (Nocedal & Wright, eq. 7.20), else
-$\\gamma = 1$. A pair with $\\langle s, y\\rangle \\le 0$ (no positive
+y, y\\rangle$ of the newest pair (Nocedal & Wright, eq. 7.20), and at the
+first step, with no pair yet, $\\gamma = \\min(1, 1/\\|g\\|)$ so that the first
+trial step is at most 1 long (as in optax); else $\\gamma = 1$. A pair with $\\langle s, y\\rangle \\le 0$ (no positive
 curvature, which a Wolfe step rules out) is stored with $\\rho = 0$ and so
-ignored. The first direction is the gradient. `lbfgs` follows the direction
+ignored. The first direction is thus $\\gamma g$. `lbfgs` follows the direction
 down with a zoom line search by default.
 """
 
@@ -96,6 +97,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
     if scale_init_precond:
       yy = jnp.vdot(y_new, y_new)
       gamma = jnp.where((rho_new > 0) & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), 1.0)
+      gamma = jnp.where(started, gamma, jnp.minimum(1.0, _tree.safe_div(1.0, jnp.linalg.norm(g))))
     else:
       gamma = jnp.ones([], g.dtype)
     direction = _two_loop(g, s_mem, y_mem, rho, newest, gamma.astype(g.dtype))
