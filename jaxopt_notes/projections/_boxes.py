@@ -45,7 +45,8 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
 
   Args:
     tree: the point $x$.
-    lower, upper: the bounds: scalars, or trees shaped like ``tree``.
+    lower: the lower bound: a scalar, or a tree shaped like ``tree``.
+    upper: the upper bound, likewise.
 
   Examples:
     >>> import jax.numpy as jnp

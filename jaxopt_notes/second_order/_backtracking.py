@@ -65,7 +65,8 @@ def scale_by_backtracking_linesearch(
       a step size that grew too small can recover; ``1.0`` keeps it. After a
       failed search the next starts again at ``max_learning_rate``.
     max_learning_rate: the largest step size tried.
-    atol, rtol: slack added to the right-hand side, absolute and relative to $|f(x)|$.
+    atol: absolute slack added to the right-hand side.
+    rtol: slack relative to $|f(x)|$ added to the right-hand side.
     store_grad: also keep the gradient at the new params in the state, for
       `value_and_grad_from_state` (one extra gradient evaluation per step).
     verbose: print a line when the search fails.
