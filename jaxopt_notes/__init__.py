@@ -4,7 +4,7 @@ Every algorithm is a pure ``(init, update)`` pair over pytrees, composable with
 `chain`. This module is the one-hop map of the library.
 """
 
-from jaxopt_notes import tree
+from jaxopt_notes import projections, tree
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 GradientTransformationExtraArgs, OptState,
                                 Params, PyTree, ScalarOrSchedule, Schedule,
@@ -51,6 +51,21 @@ from jaxopt_notes.schedules._plateau import ReduceLROnPlateauState, reduce_on_pl
 from jaxopt_notes.schedules._practice import (triangular_cyclic_schedule,
                                               warmup_inverse_sqrt_schedule,
                                               warmup_stable_decay_schedule)
+from jaxopt_notes.projections._projected import projected
+from jaxopt_notes.second_order._backtracking import (BacktrackingLinesearchInfo,
+                                                     ScaleByBacktrackingLinesearchState,
+                                                     scale_by_backtracking_linesearch)
+from jaxopt_notes.second_order._common import value_and_grad_from_state
+from jaxopt_notes.second_order._exact import (ScaleByExactLinesearchState,
+                                              scale_by_exact_linesearch, steepest_descent)
+from jaxopt_notes.second_order._lbfgs import ScaleByLBFGSState, lbfgs, scale_by_lbfgs
+from jaxopt_notes.second_order._newton import (ScaleByNewtonCGState, ScaleByNewtonState,
+                                               newton, newton_cg, scale_by_newton,
+                                               scale_by_newton_cg)
+from jaxopt_notes.second_order._preconditioning import (preconditioned_sgd,
+                                                        scale_by_preconditioner)
+from jaxopt_notes.second_order._zoom import (ScaleByZoomLinesearchState, ZoomLinesearchInfo,
+                                             scale_by_zoom_linesearch)
 from jaxopt_notes.transforms._accumulation import EmaState, TraceState, ema, trace
 from jaxopt_notes.transforms._adding import (AddNoiseState, WeightDecaySchedule,
                                              add_decayed_weights, add_noise)
@@ -112,6 +127,16 @@ __all__ = [
     "scale_by_amsgrad", "scale_by_belief", "scale_by_eve", "scale_by_lion",
     "scale_by_radam", "scale_by_rms", "scale_by_rss", "scale_by_stddev",
     "scale_by_trust_ratio", "scale_by_yogi",
+    # beyond first order: line searches, Newton, L-BFGS, preconditioning
+    "BacktrackingLinesearchInfo", "ScaleByBacktrackingLinesearchState",
+    "ScaleByExactLinesearchState", "ScaleByLBFGSState", "ScaleByNewtonCGState",
+    "ScaleByNewtonState", "ScaleByZoomLinesearchState", "ZoomLinesearchInfo",
+    "lbfgs", "newton", "newton_cg", "preconditioned_sgd", "scale_by_backtracking_linesearch",
+    "scale_by_exact_linesearch", "scale_by_lbfgs", "scale_by_newton", "scale_by_newton_cg",
+    "scale_by_preconditioner", "scale_by_zoom_linesearch", "steepest_descent",
+    "value_and_grad_from_state",
+    # constraints by projection (the projections themselves: jaxopt_notes.projections)
+    "projected", "projections",
     # schedules and injected hyperparameters
     "InjectHyperparamsState", "ReduceLROnPlateauState", "constant_schedule",
     "cosine_decay_schedule", "cosine_onecycle_schedule", "exponential_decay",

@@ -4,6 +4,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import jaxopt_notes as jon
 
@@ -54,3 +55,40 @@ def trajectory(opt, loss, params, steps, update=None):
     params = jon.apply_updates(params, updates)
     out.append((params, updates, state))
   return out
+
+
+# Classic problems over one vector, for the second-order solvers and scipy.optimize.
+def rosenbrock_nd(x):
+  """Rosenbrock's function in n dimensions; minimum 0 at (1, ..., 1)."""
+  return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def beale(x):
+  """Beale's function; minimum 0 at (3, 0.5)."""
+  a, b = x[0], x[1]
+  return ((1.5 - a + a * b) ** 2 + (2.25 - a + a * b**2) ** 2
+          + (2.625 - a + a * b**3) ** 2)
+
+
+def booth(x):
+  """Booth's function, a quadratic; minimum 0 at (1, 3)."""
+  return (x[0] + 2 * x[1] - 7) ** 2 + (2 * x[0] + x[1] - 5) ** 2
+
+
+def logistic_ridge(w):
+  """l2-regularized logistic regression on fixed data: strongly convex, smooth."""
+  z = jnp.asarray(_LOGISTIC_X, w.dtype) @ w
+  return jnp.mean(jnp.logaddexp(0.0, -jnp.asarray(_LOGISTIC_Y, w.dtype) * z)) + 0.05 * w @ w
+
+
+_rng = np.random.default_rng(7)
+_LOGISTIC_X = _rng.normal(size=(40, 3))
+_LOGISTIC_Y = np.sign(_LOGISTIC_X @ np.array([1.5, -2.0, 0.5]) + 0.8 * _rng.normal(size=40))
+
+# name -> (function, start, minimizer)
+CLASSICS = {
+    "rosenbrock": (rosenbrock_nd, [-1.2, 1.0], [1.0, 1.0]),
+    "rosenbrock_5d": (rosenbrock_nd, [-1.2, 1.0, -1.2, 1.0, -1.2], [1.0] * 5),
+    "beale": (beale, [1.0, 1.0], [3.0, 0.5]),
+    "booth": (booth, [0.0, 0.0], [1.0, 3.0]),
+}

@@ -29,3 +29,13 @@ def test_every_racer_descends_on_rosenbrock_and_beale():
     for name, make in trajectories.RACERS.items():
       end = trajectories.path(loss, make(), start, steps)[-1]
       assert float(loss(end)) < float(loss(start)), name
+
+
+def test_constrained_example_penalty_lagrangian_and_projection_reach_the_answer():
+  import constrained
+  out = constrained.main(["--outer", "4", "--inner", "25"])
+  # the penalty's error falls like 1 / mu (ten times per round); the multiplier
+  # method's converges at a fixed rho; projection is exact
+  assert all(b < a / 5 for a, b in zip(out["penalty"], out["penalty"][1:], strict=False))
+  assert out["lagrangian"][-1] < 1e-3 and out["projection"] < 1e-10
+  assert abs(out["multiplier"] - float(constrained.MULTIPLIER)) < 1e-2
