@@ -34,7 +34,7 @@ def _describe(x: Any) -> str:
   return f"shape {tuple(jnp.shape(x))} and dtype {jnp.result_type(x)}"
 
 
-def check_match(incoming: Any, *expected: Any) -> None:
+def check_match(incoming: Any, *expected: Any, shapes: bool = True) -> None:
   """Raises a ValueError naming the path where ``incoming`` differs from ``expected``.
 
   ``incoming`` is what a caller handed in (the updates); each of ``expected``
@@ -50,7 +50,7 @@ def check_match(incoming: Any, *expected: Any) -> None:
       raise ValueError("the updates do not have the structure of the optimizer state "
                        f"(or params): {_structure_difference(incoming, other)}")
     for i, (g, w) in enumerate(zip(got, want)):
-      if g is None or w is None:
+      if g is None or w is None or not shapes:
         continue
       if jnp.shape(g) != jnp.shape(w) or (is_frozen(g) and not is_frozen(w)):
         path = jax.tree_util.keystr(_paths(incoming)[i]) or "the root"
@@ -75,16 +75,17 @@ def _structure_difference(got: Any, want: Any) -> str:
                    + [f"missing leaves {', '.join(missing)}"] * bool(missing))
 
 
-def _map(f: Callable, tree: Any, *rest: Any) -> Any:
+def _map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
   """``jax.tree.map`` with the library's leaf rules, written once.
 
   ``tree`` is the incoming tree and ``rest`` the trees it must match (see
   `check_match`). Where any tree holds ``None`` (a masked or frozen leaf) the
   result is ``None``; a frozen incoming leaf (int, bool, float0) gives
-  `frozen_update`; otherwise ``f`` is applied.
+  `frozen_update`; otherwise ``f`` is applied. With ``broadcast``, leaves of
+  ``rest`` may have other (broadcastable) shapes, as bounds or scales do.
   """
   if rest:
-    check_match(tree, *rest)
+    check_match(tree, *rest, shapes=not broadcast)
 
   def one(x, *r):
     if x is None or any(y is None for y in r):

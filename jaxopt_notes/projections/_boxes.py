@@ -55,7 +55,7 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
     [-1.0, 0.5, 1.0]
   """
   return _tree._map(lambda x, lo, hi: jnp.clip(x, lo, hi).astype(jnp.asarray(x).dtype),
-                    tree, _broadcast(lower, tree), _broadcast(upper, tree))
+                    tree, _broadcast(lower, tree), _broadcast(upper, tree), broadcast=True)
 
 
 def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
