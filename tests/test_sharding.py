@@ -21,3 +21,17 @@ def test_sharded_state_on_8_simulated_devices():
       check=False)
   assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
   assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+def test_fsdp_example_trains_with_an_eighth_of_the_state_per_device():
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=8")
+  done = subprocess.run([sys.executable, "sharded_training.py", "--steps", "80"],
+                        cwd=os.path.join(HERE, "..", "examples"), env=env, capture_output=True,
+                        text=True, timeout=300, check=False)
+  assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+  lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line)
+  assert done.stdout.startswith("8 devices")
+  assert float(lines["test"].split()[-1]) > 0.85, done.stdout  # "test accuracy 0.9xx"
+  assert "(0.125 of it;" in lines["optimizer"], done.stdout
+  assert done.stdout.rstrip().endswith("sharded exactly like their params: True")
