@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _is_none = lambda x: x is None  # noqa: E731
 
@@ -265,8 +266,11 @@ def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
 def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
                                 order: int) -> Any:
   """Like `update_moment` with ``|g|**order`` (equal for real ``g``, even order)."""
-  return _map(lambda g, m: (1 - decay) * jnp.abs(g)**order + decay * m,
-              updates, moments)
+  def one(g, m):
+    if order % 2 == 0 and not jnp.iscomplexobj(g):  # |g|^order == g^order, one op fewer
+      return (1 - decay) * g**order + decay * m
+    return (1 - decay) * jnp.abs(g)**order + decay * m
+  return _map(one, updates, moments)
 
 
 def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> Any:
@@ -323,5 +327,18 @@ def rms_scale(g: jax.Array, second_moment: jax.Array, eps: Any, eps_root: Any) -
 
   ``eps`` is added outside the square root, ``eps_root`` inside it. Where the
   denominator is zero (both constants 0 and no gradient seen yet) the step is 0.
+  Concrete constants are folded at trace time: no ``+ 0`` for ``eps_root = 0``,
+  and no zero guard when ``eps`` is positive in the step's dtype (the
+  denominator cannot vanish).
   """
-  return safe_div(g, jnp.sqrt(second_moment + eps_root) + eps)
+  if not (_is_concrete(eps_root) and eps_root == 0):
+    second_moment = second_moment + eps_root
+  den = jnp.sqrt(second_moment) + eps
+  if _is_concrete(eps) and np.asarray(eps, den.dtype) > 0:  # 1e-8 is 0 in float16
+    return g / den
+  return safe_div(g, den)
+
+
+def _is_concrete(x: Any) -> bool:
+  """A Python number (not an array, not traced): safe to branch on at trace time."""
+  return isinstance(x, (int, float)) and not isinstance(x, bool)
