@@ -1,0 +1,209 @@
+"""Ours against optax, in one process: step time, compile time, state bytes, peak memory.
+
+For adam, sgd with momentum, rmsprop and adagrad on three pytree shapes (one
+big leaf, a transformer-like tree, many tiny leaves), each step is
+``update`` + ``apply_updates`` under ``jax.jit`` with params and state donated.
+Ours and optax are compiled and timed interleaved (round-robin, so drift hits
+both alike), next to a roofline: our optimizer on one flat buffer holding the
+same number of elements. Also: optimizer-state bytes against the algorithm's
+minimum, the bytes of a donated step (no copy of the params), and the
+16-value vmap sweep of benchmarks/sweep.py. Writes the tables to
+``docs/benchmarks/optax.md``.
+
+Run: ``python benchmarks/optax_compare.py [--quick] [--rounds R] [--out FILE]``
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import jaxopt_notes as jon
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks", "optax.md")
+
+
+def transformer_like(width: int, layers: int, vocab: int) -> dict:
+  """~80 leaves for 6 layers: embeddings, per layer attention, MLP, norms and biases."""
+  tree = {"embed": (vocab, width), "unembed": (width, vocab), "final_norm": (width,)}
+  for i in range(layers):
+    tree |= {f"l{i}_qkv": (width, 3 * width), f"l{i}_qkv_b": (3 * width,),
+             f"l{i}_out": (width, width), f"l{i}_out_b": (width,),
+             f"l{i}_mlp_in": (width, 4 * width), f"l{i}_mlp_in_b": (4 * width,),
+             f"l{i}_mlp_out": (4 * width, width), f"l{i}_mlp_out_b": (width,),
+             f"l{i}_norm1": (width,), f"l{i}_norm1_b": (width,),
+             f"l{i}_norm2": (width,), f"l{i}_norm2_b": (width,)}
+  return tree
+
+
+def shapes(quick: bool) -> dict:
+  if quick:
+    return {"one big leaf": {"w": (256, 256)},
+            "transformer-like": transformer_like(32, 6, 256),
+            "many tiny leaves": {f"p{i:04d}": (100,) for i in range(100)}}
+  return {"one big leaf": {"w": (4096, 4096)},
+          "transformer-like": transformer_like(512, 6, 8192),
+          "many tiny leaves": {f"p{i:04d}": (1000,) for i in range(2000)}}
+
+
+OPTIMIZERS = {
+    "adam": (lambda: jon.adam(1e-3), lambda: optax.adam(1e-3)),
+    "sgd momentum": (lambda: jon.sgd(1e-3, momentum=0.9), lambda: optax.sgd(1e-3, momentum=0.9)),
+    "rmsprop": (lambda: jon.rmsprop(1e-3), lambda: optax.rmsprop(1e-3)),
+    "adagrad": (lambda: jon.adagrad(1e-3), lambda: optax.adagrad(1e-3)),
+}
+# The least state each algorithm needs, in copies of the params.
+MINIMUM_COPIES = {"adam": 2, "sgd momentum": 1, "rmsprop": 1, "adagrad": 1, "sgd": 0}
+
+
+def make_params(layout: dict) -> dict:
+  keys = jax.random.split(jax.random.key(0), len(layout))
+  return {name: 0.02 * jax.random.normal(k, shape, jnp.float32)
+          for k, (name, shape) in zip(keys, sorted(layout.items()), strict=True)}
+
+
+def compiled_step(opt, params):
+  """(compiled donated step, its compile seconds, its memory stats)."""
+  state = opt.init(params)
+
+  def step(params, state, grads):
+    updates, state = opt.update(grads, state, params)
+    return jon.apply_updates(params, updates), state
+
+  start = time.perf_counter()
+  compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile()
+  return compiled, time.perf_counter() - start, compiled.memory_analysis()
+
+
+class Runner:
+  """Holds one variant's compiled step and its live (donated) buffers."""
+
+  def __init__(self, opt, params):
+    self.step, self.compile_s, self.memory = compiled_step(opt, params)
+    self.params = jax.tree.map(jnp.copy, params)
+    self.state = opt.init(self.params)
+    self.grads = jax.tree.map(lambda x: 0.1 * x + 1e-3, params)
+    self.times = []
+
+  def run(self, steps: int) -> None:
+    self.params, self.state = self.step(self.params, self.state, self.grads)  # warm
+    jax.block_until_ready(self.params)
+    for _ in range(steps):
+      start = time.perf_counter()
+      self.params, self.state = self.step(self.params, self.state, self.grads)
+      jax.block_until_ready((self.params, self.state))
+      self.times.append(time.perf_counter() - start)
+
+  @property
+  def ms(self) -> float:
+    return 1e3 * statistics.median(self.times)
+
+
+def state_bytes(state) -> int:
+  return sum(x.nbytes for x in jax.tree.leaves(state))
+
+
+def step_bytes(memory) -> int:
+  """Bytes live in a donated step: inputs, plus outputs not aliased to them, plus temporaries."""
+  return (memory.argument_size_in_bytes + memory.output_size_in_bytes
+          - memory.alias_size_in_bytes + memory.temp_size_in_bytes)
+
+
+def measure(quick: bool, rounds: int, steps: int) -> dict:
+  results = {}
+  for shape_name, layout in shapes(quick).items():
+    params = make_params(layout)
+    n = sum(x.size for x in jax.tree.leaves(params))
+    flat = {"flat": jnp.zeros((n,), jnp.float32)}
+    for opt_name, (ours, theirs) in OPTIMIZERS.items():
+      runners = {"ours": Runner(ours(), params), "optax": Runner(theirs(), params),
+                 "roofline": Runner(ours(), flat)}
+      order = list(runners.values())
+      for _ in range(rounds):  # round-robin, rotating who goes first: drift hits all alike
+        for runner in order:
+          runner.run(steps)
+        order = order[1:] + order[:1]
+      results[(shape_name, opt_name)] = {
+          "leaves": len(params), "elements": n, **{k: r for k, r in runners.items()}}
+      print(f"{shape_name:17s} {opt_name:12s} " + "  ".join(
+          f"{k} {r.ms:8.3f} ms / {r.compile_s:6.2f} s" for k, r in runners.items()), flush=True)
+  return results
+
+
+def memory_rows(quick: bool) -> list:
+  params = make_params(shapes(quick)["transformer-like"])
+  n_bytes = sum(x.nbytes for x in jax.tree.leaves(params))
+  variants = {name: (ours, theirs) for name, (ours, theirs) in OPTIMIZERS.items()}
+  variants["sgd"] = (lambda: jon.sgd(1e-3), lambda: optax.sgd(1e-3))
+  variants["adam, mu_dtype=bfloat16"] = (lambda: jon.adam(1e-3, mu_dtype=jnp.bfloat16),
+                                         lambda: optax.adam(1e-3, mu_dtype=jnp.bfloat16))
+  rows = []
+  for name, (ours, theirs) in variants.items():
+    ours_opt, theirs_opt = ours(), theirs()
+    ours_state, theirs_state = ours_opt.init(params), theirs_opt.init(params)
+    minimum = (1.5 if "bfloat16" in name else MINIMUM_COPIES[name]) * n_bytes
+    _, _, memory = compiled_step(ours_opt, params)
+    rows.append((name, state_bytes(ours_state), state_bytes(theirs_state), int(minimum),
+                 step_bytes(memory), memory.temp_size_in_bytes, n_bytes))
+  return rows
+
+
+def render(results: dict, memory: list, quick: bool) -> str:
+  lines = [
+      f"Measured with `python benchmarks/optax_compare.py{' --quick' if quick else ''}` "
+      f"on {platform.machine()} {jax.devices()[0].platform.upper()}, {os.cpu_count()} cores, "
+      f"jax {jax.__version__}, optax {optax.__version__}; float32, jitted step "
+      "(update + apply_updates) with params and state donated, median step time, "
+      "interleaved rounds. Ratios below 1 favour ours.",
+      "",
+      "| shape | optimizer | ours ms | optax ms | roofline ms | step ours/optax "
+      "| step ours/roofline | compile ours s | compile optax s | compile ours/optax |",
+      "|---|---|---|---|---|---|---|---|---|---|",
+  ]
+  for (shape, opt), r in results.items():
+    ours, theirs, roof = r["ours"], r["optax"], r["roofline"]
+    lines.append(
+        f"| {shape} ({r['leaves']} leaves, {r['elements'] / 1e6:.1f}M) | {opt} | {ours.ms:.3f} "
+        f"| {theirs.ms:.3f} | {roof.ms:.3f} | **{ours.ms / theirs.ms:.2f}** "
+        f"| {ours.ms / roof.ms:.2f} | {ours.compile_s:.2f} | {theirs.compile_s:.2f} "
+        f"| **{ours.compile_s / theirs.compile_s:.2f}** |")
+  lines += [
+      "",
+      "Optimizer-state bytes on the transformer-like tree (params: "
+      f"{memory[0][-1]:,} bytes), and the bytes live in one donated step (params, state, "
+      "grads and temporaries; the step holds no copy of the params when temporaries are ~0):",
+      "",
+      "| optimizer | ours state | optax state | minimum | donated step, live bytes "
+      "| temporaries |",
+      "|---|---|---|---|---|---|",
+  ]
+  for name, ours_b, theirs_b, minimum, live, temp, _ in memory:
+    lines.append(f"| {name} | {ours_b:,} | {theirs_b:,} | {minimum:,} | {live:,} | {temp:,} |")
+  lines += ["", "(State bytes above the minimum are the int32 step counters, 4 bytes each.)"]
+  return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> tuple:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="tiny shapes (a smoke test)")
+  parser.add_argument("--rounds", type=int, default=5)
+  parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+  parser.add_argument("--out", default=OUT)
+  args = parser.parse_args(argv)
+  results = measure(args.quick, args.rounds, args.steps)
+  memory = memory_rows(args.quick)
+  text = render(results, memory, args.quick)
+  print(text)
+  if args.out:
+    with open(args.out, "w") as f:
+      f.write(text)
+  return results, memory
+
+
+if __name__ == "__main__":
+  main()

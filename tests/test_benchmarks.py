@@ -1,0 +1,24 @@
+"""The memory side of benchmarks/optax_compare.py, asserted (timings are only measured there)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+
+import optax_compare  # noqa: E402
+
+
+def test_state_bytes_are_the_minimum_and_a_donated_step_copies_no_params():
+  rows = {row[0]: row[1:] for row in optax_compare.memory_rows(quick=True)}
+  counter = 4  # one int32 step count
+  for name, (ours, theirs, minimum, live, temp, params) in rows.items():
+    assert ours == theirs, name
+    assert minimum <= ours <= minimum + counter, name
+    if "bfloat16" not in name:
+      # params + grads + state; XLA may leave a few tiny outputs unaliased, but nothing
+      # near another copy of the params lives in the step
+      assert 2 * params + ours <= live < 2 * params + ours + params // 50, name
+      assert temp < 1024, name
+  adam, half = rows["adam"][0], rows["adam, mu_dtype=bfloat16"][0]
+  assert adam - half == rows["adam"][-1] // 2  # bfloat16 first moment: half its bytes
+  assert rows["sgd"][0] == 0
