@@ -30,7 +30,7 @@ demo: $(VENV)/.demo
 # The suite runs with float64 on (tests/conftest.py); the docstring examples
 # run in a second process with JAX's default float32, as users see them.
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -n auto -q tests
+	$(BIN)/python -m pytest -n auto --dist loadgroup -q tests
 	$(BIN)/python -m pytest -q --doctest-modules jaxopt_notes
 
 # The docs site (also built, strictly, by the test suite).

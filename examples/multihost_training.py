@@ -17,6 +17,7 @@ On real hosts, run the script once per host; ``initialize`` below is then
 """
 
 import argparse
+import functools
 import os
 import signal
 
@@ -28,7 +29,6 @@ import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import orbax.checkpoint as ocp  # noqa: E402
-from jax.experimental import multihost_utils  # noqa: E402
 from jax.sharding import NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
@@ -114,10 +114,19 @@ def restore(mngr, step, opt, params):
 
 
 def to_host(tree):
-  """Every leaf as a nested list of the whole (global) array, the same on every process."""
+  """Every leaf as a nested list of the whole (global) array, the same on every process.
+
+  One jitted copy onto every device gathers all the leaves at once; each process
+  then reads its own local copy.
+  """
   tree = jax.tree.map(lambda x: jax.random.key_data(x)
                       if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
-  return jax.tree.map(lambda a: a.tolist(), multihost_utils.process_allgather(tree, tiled=True))
+  return jax.tree.map(lambda a: a.addressable_data(0).tolist(), _gather(global_mesh())(tree))
+
+
+@functools.cache
+def _gather(mesh):
+  return jax.jit(lambda tree: tree, out_shardings=NamedSharding(mesh, P()))
 
 
 def local_scalars(state):

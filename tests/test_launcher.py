@@ -3,6 +3,7 @@
 The ranks here are plain Python (no JAX job), so these tests take seconds.
 """
 
+import os
 import time
 
 import pytest
@@ -16,14 +17,16 @@ REPORT = ("import os, sys; from jaxopt_notes.testing import multiprocess as mp; 
 
 
 def test_each_rank_reports_in_rank_order_on_the_loopback():
+  # The caller's own XLA flags reach the ranks; only the device count is replaced.
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8 --xla_dump_to=x")
   results = multiprocess.launch(["-c", REPORT], num_processes=3, devices_per_process=2,
-                                timeout=60)
+                                timeout=60, env=env)
   assert [r["rank"] for r in results] == [0, 1, 2]
   assert {r["of"] for r in results} == {"3"}
   (address,) = {r["coordinator"] for r in results}
   host, port = address.split(":")
   assert host == "127.0.0.1" and 0 < int(port) < 65536
-  assert {r["xla"] for r in results} == {"--xla_force_host_platform_device_count=2"}
+  assert {r["xla"] for r in results} == {"--xla_dump_to=x --xla_force_host_platform_device_count=2"}
 
 
 def test_a_failing_rank_is_named_with_its_log_and_the_others_are_killed():

@@ -13,15 +13,16 @@ import pytest
 from jaxopt_notes.testing import multiprocess
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "multihost_training.py")
-# The step counters each state holds after 6 steps (MultiSteps steps its inner
+STEPS = 12
+# The step counters each state holds after 12 steps (MultiSteps steps its inner
 # optimizer every 2nd call).
 COUNTERS = {
-    "adam": {"[0].count": 6},
-    "adamw_injected": {".count": 6, ".inner_state[0].count": 6},
-    "multisteps": {".mini_step": 0, ".gradient_step": 3, ".inner_opt_state[0].count": 3},
-    "apply_if_finite": {".inner_state[0].count": 6, ".notfinite_count": 0},
-    "shampoo": {"[0].count": 6},
-    "soap": {"[0].count": 6},  # its first call only starts the factors, but counts
+    "adam": {"[0].count": 12},
+    "adamw_injected": {".count": 12, ".inner_state[0].count": 12},
+    "multisteps": {".mini_step": 0, ".gradient_step": 6, ".inner_opt_state[0].count": 6},
+    "apply_if_finite": {".inner_state[0].count": 12, ".notfinite_count": 0},
+    "shampoo": {"[0].count": 12},
+    "soap": {"[0].count": 12},  # its first call only starts the factors, but counts
 }
 # The share of the state a process holds: half, plus the replicated scalars and, for
 # Kronecker factors, the factors of a param axis that is not sharded (their rows
@@ -30,13 +31,23 @@ SHARE = {"shampoo": 0.56, "soap": 0.56}
 DEADLINE = 150  # seconds per job; a few times what a job takes on 2 busy cores
 
 
+# Both tests read the uninterrupted 2-process run: one group, one xdist worker.
+pytestmark = pytest.mark.xdist_group("multihost")
+
+
 def _run(*args, processes=2, devices=2):
-  return multiprocess.launch([EXAMPLE, *args], processes, devices, timeout=DEADLINE)
+  return multiprocess.launch([EXAMPLE, "--steps", str(STEPS), *args], processes, devices,
+                             timeout=DEADLINE)
 
 
-def test_two_processes_train_exactly_like_one_with_half_the_state_each():
-  two = _run("--steps", "6")
-  (one,) = _run("--steps", "6", processes=1, devices=4)
+@pytest.fixture(scope="module")
+def two():
+  """Every optimizer trained by 2 processes x 2 devices, never stopped."""
+  return _run()
+
+
+def test_two_processes_train_exactly_like_one_with_half_the_state_each(two):
+  (one,) = _run(processes=1, devices=4)
   assert [r["processes"] for r in two + [one]] == [2, 2, 1]
   assert {r["devices"] for r in two + [one]} == {4}
   for name, counters in COUNTERS.items():
@@ -59,8 +70,8 @@ def test_two_processes_train_exactly_like_one_with_half_the_state_each():
   assert 0 < hyper[".hyperparams['learning_rate']"] < 3e-2  # the schedule moved it
 
 
-def test_a_run_killed_mid_save_resumes_from_the_last_complete_checkpoint(tmp_path):
-  args = ["--optimizers", "adamw_injected", "--steps", "12", "--every", "3"]
+def test_a_run_killed_mid_save_resumes_from_the_last_complete_checkpoint(two, tmp_path):
+  args = ["--optimizers", "adamw_injected", "--every", "3"]
   folder = tmp_path / "run"
   with pytest.raises(multiprocess.WorkerFailed, match="rank 1 was killed by SIGKILL") as killed:
     _run(*args, "--ckpt", str(folder), "--kill-at", "9")
@@ -75,9 +86,9 @@ def test_a_run_killed_mid_save_resumes_from_the_last_complete_checkpoint(tmp_pat
     assert m.all_steps() == [3, 6] and m.latest_step() == 6
 
   resumed = _run(*args, "--ckpt", str(folder))
-  (uninterrupted,) = {str(r["results"]["adamw_injected"]["params"]) for r in _run(*args)}
+  (uninterrupted,) = {str(r["results"]["adamw_injected"]["params"]) for r in two}
   for r in resumed:
     result = r["results"]["adamw_injected"]
     assert result["resumed_from"] == 6
     assert str(result["params"]) == uninterrupted  # exactly the params of the run never stopped
-    assert result["scalars"][".count"] == 12
+    assert result["scalars"][".count"] == STEPS

@@ -2,9 +2,12 @@
 
 The round trip runs in tests/workers/orbax_roundtrip.py: first as 2 processes x
 2 CPU devices (save, restore on the same mesh, resume), then as 1 process x 2
-devices (restore the same checkpoint resharded, resume). Each job runs in its
+devices (restore the same checkpoint resharded, resume; two such jobs at once,
+each resuming half of the optimizers). Each job runs in its
 own processes under a hard deadline.
 """
+
+import concurrent.futures
 
 import chex
 import jax
@@ -23,6 +26,7 @@ WORKER = __file__.replace("test_orbax.py", "workers/orbax_roundtrip.py")
 OTHER_MESH = {"rtol": 1e-5, "atol": 1e-6}
 # Where an algorithm turns rounding into a different step (registry data, with the reason)
 OTHER_MESH_OF = {e.name: e.other_mesh_tolerance for e in REGISTRY if e.other_mesh_tolerance}
+DEADLINE = 300  # seconds per job; a few times what one takes on 2 busy cores
 
 
 @pytest.mark.parametrize("entry", REGISTRY, ids=repr)
@@ -51,8 +55,15 @@ def _numbers(tree):
 
 def test_every_state_round_trips_through_orbax_and_resumes_on_another_mesh(tmp_path):
   folder = str(tmp_path / "ckpt")
-  saving = multiprocess.launch([WORKER, "save", folder], 2, 2, timeout=400)
-  (moved,) = multiprocess.launch([WORKER, "restore", folder], 1, 2, timeout=400)
+  saving = multiprocess.launch([WORKER, "save", folder], 2, 2, timeout=DEADLINE)
+  # Two one-process jobs restore it at once, each resuming half of the optimizers.
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    halves = list(pool.map(lambda part: multiprocess.launch(
+        [WORKER, "restore", folder, part], 1, 2, timeout=DEADLINE)[0], ["0/2", "1/2"]))
+  first, second = halves
+  assert not set(first["resumed"]) & set(second["resumed"])
+  moved = {**first, "misplaced": first["misplaced"] + second["misplaced"],
+           **{k: first[k] | second[k] for k in ("restored", "resumed")}}
   assert saving[0] == saving[1]  # both processes saw the same whole arrays
   (two,) = saving[:1]
   assert (two["processes"], two["devices"], moved["processes"], moved["devices"]) == (2, 4, 1, 2)

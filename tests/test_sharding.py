@@ -13,6 +13,8 @@ import pytest
 HERE = os.path.dirname(__file__)
 
 
+# The suite's own XLA flags (tests/conftest.py) and 8 simulated devices.
+EIGHT_DEVICES = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8"
 SHARDS = 3  # test_sharded_state.py runs every optimizer: split over processes
 
 
@@ -21,7 +23,7 @@ SHARDS = 3  # test_sharded_state.py runs every optimizer: split over processes
     ("test_kronecker_sharding.py", ""), ("test_kron_sharding.py", "")])
 def test_sharded_state_on_8_simulated_devices(target, shard):
   env = dict(os.environ, JAXOPT_NOTES_MULTIDEVICE="1", JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=8", JAXOPT_NOTES_SHARD=shard)
+             XLA_FLAGS=EIGHT_DEVICES, JAXOPT_NOTES_SHARD=shard)
   done = subprocess.run(
       [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
        os.path.join(HERE, "multidevice", target)],
@@ -33,7 +35,7 @@ def test_sharded_state_on_8_simulated_devices(target, shard):
 
 def test_fsdp_example_trains_with_an_eighth_of_the_state_per_device():
   env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=8")
+             XLA_FLAGS=EIGHT_DEVICES)
   done = subprocess.run([sys.executable, "sharded_training.py", "--steps", "80"],
                         cwd=os.path.join(HERE, "..", "examples"), env=env, capture_output=True,
                         text=True, timeout=300, check=False)

@@ -28,6 +28,7 @@ import time
 from typing import Any, Sequence
 
 LOOPBACK = "127.0.0.1"
+_DEVICE_COUNT = "xla_force_host_platform_device_count"
 _RANK, _COUNT, _ADDRESS, _RESULT = ("JAXOPT_NOTES_RANK", "JAXOPT_NOTES_NUM_PROCESSES",
                                     "JAXOPT_NOTES_COORDINATOR", "JAXOPT_NOTES_RESULT")
 
@@ -94,7 +95,8 @@ def launch(argv: Sequence[str], num_processes: int = 2, devices_per_process: int
       (``--xla_force_host_platform_device_count``).
     timeout: seconds the whole run may take; past it every rank is killed.
     env: the environment of the ranks (default: this process's), to which the
-      rank, the process count, the coordinator address and the CPU settings are added.
+      rank, the process count, the coordinator address and the CPU settings are
+      added; other ``XLA_FLAGS`` in it are kept.
 
   Returns:
     The value each rank passed to `report`, in rank order (``None`` for a rank
@@ -110,7 +112,7 @@ def launch(argv: Sequence[str], num_processes: int = 2, devices_per_process: int
   env = dict(os.environ if env is None else env)
   env.update({_COUNT: str(num_processes), _ADDRESS: f"{LOOPBACK}:{free_port()}",
               "JAX_PLATFORMS": "cpu",
-              "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_per_process}"})
+              "XLA_FLAGS": _with_device_count(env.get("XLA_FLAGS", ""), devices_per_process)})
   with tempfile.TemporaryDirectory(prefix="jaxopt_notes_mp_") as folder:
     workers = [_start(rank, argv, env, folder) for rank in range(num_processes)]
     try:
@@ -118,6 +120,12 @@ def launch(argv: Sequence[str], num_processes: int = 2, devices_per_process: int
     finally:
       _kill(workers)
     return [_read(w.result) for w in workers]
+
+
+def _with_device_count(flags: str, devices: int) -> str:
+  """``flags`` (an ``XLA_FLAGS`` value) with its device count, if any, set to ``devices``."""
+  kept = [f for f in flags.split() if not f.startswith(f"--{_DEVICE_COUNT}=")]
+  return " ".join([*kept, f"--{_DEVICE_COUNT}={devices}"])
 
 
 def _wait(workers: Sequence[_Worker], deadline: float, timeout: float) -> None:

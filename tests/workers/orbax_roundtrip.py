@@ -4,9 +4,12 @@
 states are saved (``CheckpointManager`` + ``StandardSave``); training goes on
 2 steps (the run that never stopped); the saved step is restored onto the same
 mesh (``StandardRestore`` of `jaxopt_notes.abstract_state`) and trains the same
-2 steps. ``restore DIR``: restores the saved step onto this job's mesh, whatever
-its devices and processes, and trains the same 2 steps. All optimizers step in
-one jitted function and share one checkpoint, so the job compiles once.
+2 steps. ``restore DIR [i/n]``: restores the saved step onto this job's mesh, whatever
+its devices and processes, and trains the same 2 steps (the i-th of n shares of
+the optimizers, when given). All optimizers step in
+one jitted function and share one checkpoint. Every state lives on the
+shardings `jaxopt_notes.abstract_state` gives, from ``init`` to the restored
+copy, and the step returns it there, so each job compiles its step once.
 Reports the values as host lists (whole arrays) for the test to compare.
 """
 
@@ -31,28 +34,48 @@ OPTIMIZERS = {e.name: e.make(0.02) for e in REGISTRY} | {
 STEPS = {name: mt.train_step(opt) for name, opt in OPTIMIZERS.items()}
 
 
-@jax.jit
 def step_all(runs, x, y):
   """One step of every optimizer; ``runs`` maps a name to its (params, state)."""
   return {name: STEPS[name](*run, x, y) for name, run in runs.items()}
 
 
-def _train(runs, steps, mesh, data):
+def _train(step, runs, steps, mesh, data):
   for t in steps:
-    runs = step_all(runs, *mt.batch(t, mesh, *data))
+    runs = step(runs, *mt.batch(t, mesh, *data))
   return runs
 
 
+def _start(params):
+  """Every run at step 0: ``{name: (params, state)}``."""
+  return {name: (params, opt.init(params)) for name, opt in OPTIMIZERS.items()}
+
+
 def _target(params):
+  """The restore target of every run: `_start`'s tree of ShapeDtypeStructs.
+
+  The params are their own target; one `jaxopt_notes.abstract_state` call, of a
+  transformation whose state is every optimizer's, traces all the ``init`` at once.
+  """
+  states = jon.abstract_state(jon.GradientTransformation(
+      lambda p: {name: s for name, (_, s) in _start(p).items()}, None), params)
   abstract = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=p.sharding),
                           params)
-  return {name: {"params": abstract, "opt_state": jon.abstract_state(opt, params)}
-          for name, opt in OPTIMIZERS.items()}
+  return {name: (abstract, state) for name, state in states.items()}
 
 
-def _restore(folder, params):
+def _shardings(tree):
+  return jax.tree.map(lambda x: x.sharding, tree)
+
+
+def _step(target):
+  """`step_all`, jitted to return every run on the shardings of ``target``."""
+  return jax.jit(step_all, out_shardings=_shardings(target))
+
+
+def _restore(folder, target):
   with ocp.CheckpointManager(folder) as mngr:
-    restored = mngr.restore(SAVED_AT, args=ocp.args.StandardRestore(_target(params)))
+    restored = mngr.restore(SAVED_AT, args=ocp.args.StandardRestore(
+        {name: {"params": p, "opt_state": s} for name, (p, s) in target.items()}))
   return {name: (r["params"], r["opt_state"]) for name, r in restored.items()}
 
 
@@ -89,30 +112,38 @@ def _placed_like_params(runs, mesh):
 
 def save(folder, mesh, data):
   params = mt.init_params(mesh)
-  runs = _train({name: (params, opt.init(params)) for name, opt in OPTIMIZERS.items()},
-                range(SAVED_AT), mesh, data)
+  target = _target(params)
+  runs = jax.jit(_start, out_shardings=_shardings(target))(params)
+  step = _step(target)
+  runs = _train(step, runs, range(SAVED_AT), mesh, data)
   with ocp.CheckpointManager(folder) as mngr:
     mngr.save(SAVED_AT, args=ocp.args.StandardSave(
         {name: {"params": p, "opt_state": s} for name, (p, s) in runs.items()}))
     mngr.wait_until_finished()
-  restored = _restore(folder, params)
+  restored = _restore(folder, target)
   more = range(SAVED_AT, SAVED_AT + MORE)
   return {"saved": mt.to_host(runs), "restored": mt.to_host(restored),
-          "final": mt.to_host(_train(runs, more, mesh, data)),
-          "resumed": mt.to_host(_train(restored, more, mesh, data)),
+          "final": mt.to_host(_train(step, runs, more, mesh, data)),
+          "resumed": mt.to_host(_train(step, restored, more, mesh, data)),
           "misplaced": _placed_like_params(restored, mesh)}
 
 
-def restore(folder, mesh, data):
-  restored = _restore(folder, mt.init_params(mesh))
-  return {"restored": mt.to_host(restored),
-          "resumed": mt.to_host(_train(restored, range(SAVED_AT, SAVED_AT + MORE), mesh, data)),
+def restore(folder, mesh, data, part="0/1"):
+  """Restores every run; resumes those of ``part`` (``"i/n"``: every n-th name from
+  the i-th), so that n jobs can share the compilation."""
+  i, n = map(int, part.split("/"))
+  target = _target(mt.init_params(mesh))
+  restored = _restore(folder, target)
+  names = sorted(restored)[i::n]
+  restored, target = ({k: tree[k] for k in names} for tree in (restored, target))
+  resumed = _train(_step(target), restored, range(SAVED_AT, SAVED_AT + MORE), mesh, data)
+  return {"restored": mt.to_host(restored), "resumed": mt.to_host(resumed),
           "misplaced": _placed_like_params(restored, mesh)}
 
 
 def main():
-  phase, folder = sys.argv[1], os.path.abspath(sys.argv[2])
-  result = {"save": save, "restore": restore}[phase](folder, mt.global_mesh(), mt.data())
+  phase, folder, *part = sys.argv[1], os.path.abspath(sys.argv[2]), *sys.argv[3:]
+  result = {"save": save, "restore": restore}[phase](folder, mt.global_mesh(), mt.data(), *part)
   multiprocess.report({"processes": jax.process_count(), "devices": jax.device_count(),
                        **result})
 
