@@ -116,12 +116,13 @@ def test_lbfgs_runs_under_vmap_and_checks_memory_size():
 
   def run(x):
     opt = jon.lbfgs()
-    state = opt.init(x)
-    for _ in range(30):
+
+    def step(_, carry):  # one loop body: the step compiles once, not 30 times
+      x, state = carry
       value, grad = jax.value_and_grad(f)(x)
       updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=f)
-      x = x + updates
-    return x
+      return x + updates, state
+    return jax.lax.fori_loop(0, 30, step, (x, opt.init(x)))[0]
 
   ends = jax.jit(jax.vmap(run))(jnp.array([[1.0, 1.0], [2.0, 0.0]]))
   np.testing.assert_allclose(ends, [[3.0, 0.5], [3.0, 0.5]], atol=1e-6)

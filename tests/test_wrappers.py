@@ -34,8 +34,8 @@ WRAPPERS = {
 def test_every_optimizer_inside_every_wrapper(entry):
   """Same updates as the bare optimizer in each wrapper, under jit and vmap, with a stable state.
 
-  The bare optimizer and all its wrappers run in one jitted program, vmapped over
-  two learning rates, so each optimizer compiles once.
+  The bare optimizer and all its wrappers run 3 steps in one jitted program,
+  vmapped over two learning rates, so each optimizer compiles once.
   """
   wrappers = dict(WRAPPERS, bare=lambda opt: opt)
   if "noisy" in entry.name or entry.per_leaf:
@@ -47,7 +47,7 @@ def test_every_optimizer_inside_every_wrapper(entry):
     runs = {}
     for name, wrap in wrappers.items():
       opt = wrap(entry.make(lr))
-      outs, state = _rollout(opt, opt.update)
+      outs, state = _rollout(opt, opt.update, grads=GRADS[:3])
       runs[name] = outs, opt.init(PARAMS), state
     return runs
 
