@@ -4,12 +4,12 @@
 states are saved (``CheckpointManager`` + ``StandardSave``); training goes on
 2 steps (the run that never stopped); the saved step is restored onto the same
 mesh (``StandardRestore`` of `jaxopt_notes.abstract_state`) and trains the same
-2 steps. ``restore DIR [i/n]``: restores the saved step onto this job's mesh, whatever
-its devices and processes, and trains the same 2 steps (the i-th of n shares of
-the optimizers, when given). All optimizers step in
-one jitted function and share one checkpoint. Every state lives on the
-shardings `jaxopt_notes.abstract_state` gives, from ``init`` to the restored
-copy, and the step returns it there, so each job compiles its step once.
+2 steps. ``restore DIR [i/n]``: restores the saved step onto this job's mesh,
+whatever its devices and processes, and trains the same 2 steps (the i-th of n
+shares of the optimizers, when given). All optimizers step in one jitted
+function and share one checkpoint. Every state lives on the shardings
+`jaxopt_notes.abstract_state` gives, from ``init`` to the restored copy, and the
+step returns it there, so each job compiles its step once.
 Reports the values as host lists (whole arrays) for the test to compare.
 """
 
