@@ -377,17 +377,28 @@ def rms_scale(g: jax.Array, second_moment: jax.Array, eps: Any, eps_root: Any) -
 
   ``eps`` is added outside the square root, ``eps_root`` inside it. Where the
   denominator is zero (both constants 0 and no gradient seen yet) the step is 0.
-  Concrete constants are folded at trace time: no ``+ 0`` for ``eps_root = 0``,
-  and no zero guard when ``eps`` is a normal positive number in the step's
-  dtype (the denominator cannot vanish).
+  Concrete constants are folded at trace time: no ``+ 0`` for a zero constant,
+  and no zero guard when ``eps``, or ``eps_root`` with ``eps >= 0``, is a
+  normal positive number in the step's dtype: ``v`` is a second moment, never
+  negative, so the denominator cannot vanish.
   """
   if not (_is_concrete(eps_root) and eps_root == 0):
     second_moment = second_moment + eps_root
-  den = jnp.sqrt(second_moment) + eps
-  # 1e-8 is 0 in float16, and 1e-6 a subnormal that the CPU flushes to 0
-  if _is_concrete(eps) and np.asarray(eps, den.dtype) >= jnp.finfo(den.dtype).tiny:
-    return g / den
+  den = jnp.sqrt(second_moment)
+  if not (_is_concrete(eps) and eps == 0):
+    den = den + eps
+  if _is_normal(eps, den.dtype) or (_is_normal(eps_root, den.dtype)
+                                    and _is_concrete(eps) and eps >= 0):
+    return g / den  # v >= 0, so a normal eps or eps_root keeps den normal and positive
   return safe_div(g, den)
+
+
+def _is_normal(x: Any, dtype: Any) -> bool:
+  """A concrete number that is positive and normal in ``dtype``.
+
+  1e-8 is 0 in float16, and 1e-6 a subnormal that the CPU flushes to 0.
+  """
+  return _is_concrete(x) and np.asarray(x, dtype) >= jnp.finfo(dtype).tiny
 
 
 def _is_concrete(x: Any) -> bool:
