@@ -30,6 +30,7 @@ def _wrap_all(opt):
       "conditionally_transform": jon.conditionally_transform(opt, lambda step: step >= 1),
       "average_params": jon.chain(opt, jon.average_params(0.1)),
       "flatten": jon.flatten(opt),
+      "pack_leaves": jon.pack_leaves(opt),
       "chain_with_clip": jon.chain(jon.clip_by_global_norm(1.0), opt),
   }
 

@@ -25,6 +25,7 @@ WRAPPERS = {
     "conditionally_mask": lambda: jon.conditionally_mask(jon.lion(0.01), lambda s: s % 2 == 0),
     "average_params": lambda: jon.chain(jon.sgd(0.1, momentum=0.9), jon.average_params(0.1)),
     "flatten": lambda: jon.flatten(jon.adagrad(0.1)),
+    "pack_leaves": lambda: jon.pack_leaves(jon.adam(0.1), max_group_leaves=1),
     "reduce_on_plateau": lambda: jon.chain(jon.adam(0.1),
                                            jon.reduce_on_plateau(patience=1, accumulation_size=2)),
 }

@@ -27,6 +27,7 @@ WRAPPERS = {
         opt, lambda step: step >= 0),
     "average_params_last": lambda opt: jon.chain(opt, jon.average_params(0.1)),
     "flatten": jon.flatten,
+    "pack_leaves": jon.pack_leaves,
 }
 
 
@@ -41,7 +42,7 @@ def test_every_optimizer_inside_every_wrapper(entry):
   if "noisy" in entry.name or entry.per_leaf:
     # Noise is drawn per leaf, so a flat vector gets other samples; a per-leaf
     # update (registry) reads whole leaves, and one flat leaf is another algorithm.
-    del wrappers["flatten"]
+    del wrappers["flatten"], wrappers["pack_leaves"]
 
   def run(lr):
     runs = {}
@@ -293,6 +294,69 @@ def test_flatten_keeps_one_flat_state():
   chex.assert_trees_all_close(u, jon.adam(0.1).update(GRADS[0], jon.adam(0.1).init(PARAMS))[0])
 
 
+# Leaves of two float dtypes, a scalar, a frozen integer leaf, and one leaf above the
+# packing threshold: with max_leaf_size=20 and max_group_leaves=2 the float64 leaves
+# a, b share a buffer, c and s another, h (float32) has its own, and big passes through.
+MIXED = {"a": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.arange(5.0),
+         "big": jnp.linspace(0.0, 1.0, 40).reshape(8, 5), "c": jnp.array([0.5, -0.25]),
+         "h": jnp.array([1.0, -2.0], jnp.float32), "n": jnp.array([3, 4]), "s": jnp.array(2.0)}
+
+
+def _mixed_grads(k):
+  grads = {name: jnp.cos(x * (k + 1)) for name, x in MIXED.items() if name != "n"}
+  return {**grads, "n": np.zeros((2,), jax.dtypes.float0)}
+
+
+@pytest.mark.parametrize("make", [lambda: jon.adam(0.1), lambda: jon.sgd(0.1, momentum=0.9),
+                                  lambda: jon.rmsprop(0.1), lambda: jon.adagrad(0.1),
+                                  lambda: jon.chain(jon.clip_by_global_norm(0.5), jon.lion(0.1))],
+                         ids=["adam", "sgd_momentum", "rmsprop", "adagrad", "clip_then_lion"])
+def test_pack_leaves_packs_small_leaves_and_matches_the_bare_optimizer(make):
+  packed, bare = jon.pack_leaves(make(), max_leaf_size=20, max_group_leaves=2), make()
+  layout = jax.tree.map(jnp.shape, packed.init(MIXED), is_leaf=lambda x: x is None)
+  trees = [x for x in jax.tree.leaves(layout, is_leaf=lambda x: isinstance(x, jon.PackedLeaves))
+           if isinstance(x, jon.PackedLeaves)]
+  assert trees and all(t == jon.PackedLeaves(((17,), (3,), (2,)), ((8, 5),)) for t in trees)
+  # no state bytes beyond the bare optimizer's
+  assert (sum(x.nbytes for x in jax.tree.leaves(packed.init(MIXED)))
+          == sum(x.nbytes for x in jax.tree.leaves(bare.init(MIXED))))
+
+  def run(lr_scale):
+    outs = {}
+    for name, opt in (("packed", packed), ("bare", bare)):
+      state, params, got = opt.init(MIXED), MIXED, []
+      for k in range(3):
+        # h's gradient comes in float64 (times the traced scale): packed by its param's dtype
+        grads = jax.tree.map(lambda g: g * lr_scale if g.dtype != jax.dtypes.float0 else g,
+                             _mixed_grads(k))
+        updates, state = opt.update(grads, state, params)
+        params = jon.apply_updates(params, updates)
+        got.append(updates)
+      outs[name] = got
+    return outs
+
+  outs = jax.jit(jax.vmap(run))(jnp.array([1.0, 0.5]))
+  for got, want in zip(outs["packed"], outs["bare"], strict=True):
+    chex.assert_trees_all_equal_shapes_and_dtypes(got, want)
+    assert got["h"].dtype == jnp.float64
+    # the same arithmetic on other buffers: XLA may round a fused op differently (an ulp)
+    got, want = dict(got), dict(want)
+    assert got.pop("n").dtype == want.pop("n").dtype == jax.dtypes.float0
+    chex.assert_trees_all_close(got, want, rtol=1e-15, atol=1e-15)
+
+
+def test_pack_leaves_rejects_a_bad_layout_and_names_a_mismatched_leaf():
+  for kwargs in ({"max_leaf_size": -1}, {"max_group_leaves": 0}, {"max_leaf_size": 1.5},
+                 {"max_group_leaves": True}):
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"pack_leaves: argument `{name}`"):
+      jon.pack_leaves(jon.sgd(0.1), **kwargs)
+  opt = jon.pack_leaves(jon.adam(0.1))
+  bad = {**_mixed_grads(0), "c": jnp.ones(3)}
+  with pytest.raises(ValueError, match=r"\['c'\] have shape \(3,\)"):
+    opt.update(bad, opt.init(MIXED), MIXED)
+
+
 def test_conditionally_transform_and_mask():
   every_other = lambda step: step % 2 == 0  # noqa: E731
   for make, otherwise in ((jon.conditionally_transform, lambda g: g),
@@ -323,7 +387,7 @@ def test_keep_params_nonnegative_and_centralize():
 
 
 def test_wrappers_pass_the_loss_to_eve():
-  for wrap in (lambda o: jon.masked(o, {"w": True, "b": True}), jon.flatten,
+  for wrap in (lambda o: jon.masked(o, {"w": True, "b": True}), jon.flatten, jon.pack_leaves,
                lambda o: jon.apply_if_finite(o, 1),
                lambda o: jon.conditionally_transform(o, lambda s: True),
                lambda o: jon.partition({"x": o}, {"w": "x", "b": "x"})):

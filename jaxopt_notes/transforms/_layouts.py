@@ -1,11 +1,26 @@
-"""``flatten``: run a transform on all leaves concatenated into one vector."""
+"""Layouts: run a transform on the leaves laid out in other buffers.
+
+``flatten`` puts every leaf in one vector (for transforms that look across
+leaves); ``pack_leaves`` packs only the small leaves, a few to a buffer, which
+is a fast path for elementwise optimizers on trees of many small leaves.
+"""
+
+from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
+from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+
+
+def _trained(tree):
+  """``tree`` with its frozen (integer, boolean) leaves replaced by None."""
+  return jax.tree.map(lambda x: None if x is None or _tree.is_frozen(x) else x, tree,
+                      is_leaf=lambda x: x is None)
 
 
 def flatten(inner: GradientTransformation) -> GradientTransformationExtraArgs:
@@ -19,19 +34,141 @@ def flatten(inner: GradientTransformation) -> GradientTransformationExtraArgs:
   """
   inner = with_extra_args_support(inner)
 
-  def trained(tree):
-    return jax.tree.map(lambda x: None if x is None or _tree.is_frozen(x) else x, tree,
-                        is_leaf=lambda x: x is None)
-
   def flat(tree):
-    return None if tree is None else ravel_pytree(trained(tree))[0]
+    return None if tree is None else ravel_pytree(_trained(tree))[0]
 
   def init_fn(params):
     return inner.init(flat(params))
 
   def update_fn(updates, state, params=None, **extra_args):
-    vector, unravel = ravel_pytree(trained(updates))
+    vector, unravel = ravel_pytree(_trained(updates))
     new, state = inner.update(vector, state, flat(params), **extra_args)
     return _tree.cast_like(unravel(new), updates), state
+
+  return GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+class PackedLeaves(NamedTuple):
+  """The tree that the inner transform of `pack_leaves` sees (and keeps state for)."""
+  buffers: tuple  # 1-D arrays: the small leaves of one dtype, raveled and concatenated
+  leaves: tuple   # the leaves above ``max_leaf_size``, as they are
+
+
+def _layout(leaves: list, max_leaf_size: int, max_group_leaves: int) -> tuple:
+  """``(groups, large)``: leaf indices packed together, a group per buffer, and the rest.
+
+  Small leaves join the open group of their dtype in tree order; a group closes
+  when it holds ``max_group_leaves``. Depends only on shapes and dtypes, so
+  ``init`` and every ``update`` agree.
+  """
+  closed, open_groups, large = [], {}, []
+  for i, x in enumerate(leaves):
+    if x is None:
+      continue
+    if jnp.size(x) > max_leaf_size:
+      large.append(i)
+      continue
+    dtype = jnp.result_type(x)
+    open_groups.setdefault(dtype, []).append(i)
+    if len(open_groups[dtype]) == max_group_leaves:
+      closed.append(open_groups.pop(dtype))
+  return closed + list(open_groups.values()), large
+
+
+def _pack(leaves: list, layout: tuple) -> PackedLeaves:
+  groups, large = layout
+  return PackedLeaves(
+      tuple(jnp.concatenate([jnp.ravel(leaves[i]) for i in group]) for group in groups),
+      tuple(leaves[i] for i in large))
+
+
+def _unpack(packed: PackedLeaves, layout: tuple, like: list) -> list:
+  """The leaves of ``packed`` back in the places and shapes of ``like`` (None elsewhere)."""
+  groups, large = layout
+  out = [None] * len(like)
+  for group, buffer in zip(groups, packed.buffers, strict=True):
+    start = 0
+    for i in group:
+      size = jnp.size(like[i])
+      out[i] = lax.slice_in_dim(buffer, start, start + size).reshape(jnp.shape(like[i]))
+      start += size
+  for i, leaf in zip(large, packed.leaves, strict=True):
+    out[i] = leaf
+  return out
+
+
+def pack_leaves(inner: GradientTransformation, max_leaf_size: int = 16384,
+                max_group_leaves: int = 16) -> GradientTransformationExtraArgs:
+  """Runs ``inner`` with the small leaves packed into shared buffers: a fast path for many leaves.
+
+  An optimizer step is elementwise work, but XLA runs it as a few kernels per
+  leaf, and on a tree of many small leaves the kernels' fixed cost outweighs
+  the arithmetic. Here every leaf of at most ``max_leaf_size`` elements is
+  raveled into a buffer shared with up to ``max_group_leaves - 1`` others of
+  its dtype (in tree order); larger leaves pass through as they are. ``inner``
+  runs on the `PackedLeaves` of buffers and large leaves, and keeps its state
+  for them; the updates are sliced back out into the params' shapes, one
+  kernel per leaf that XLA fuses with `apply_updates`. Speed and compile
+  time against optax, per optimizer and tree: docs/benchmarks/optax.md.
+  Bounded buffers matter: slicing many leaves out of one large buffer (as
+  `flatten` does) compiles slowly. The step holds temporaries of up to two
+  copies of the packed leaves; the state has the bytes of the bare
+  ``inner``'s, but holds no copy of the params tree (`tree_map_params` sees
+  none).
+
+  The updates equal the bare ``inner``'s where ``inner`` is elementwise (adam,
+  sgd, rmsprop, adagrad, ...) or looks across all leaves at once (a global
+  norm, up to summation order). A transform that reads a leaf's shape or
+  whole leaves (per-leaf norms, factored or matrix preconditioners, a mask
+  or label tree over the params) sees the buffers instead: put it outside
+  ``pack_leaves`` in a `chain`. Frozen (integer, boolean) leaves get no state
+  and a zero update. Leaves are grouped by the params' dtypes; pass ``params``
+  to ``update`` when a gradient's dtype differs from its param's.
+
+  Args:
+    inner: the transform to run on the packed tree.
+    max_leaf_size: leaves with more elements than this are not packed.
+    max_group_leaves: the most leaves packed into one buffer.
+
+  Example: 40 biases of 3 elements and one matrix; adam's moments are kept in
+  three buffers and the matrix's own leaf.
+
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> params = {"w": jnp.zeros((200, 100))} | {f"b{i:02d}": jnp.zeros(3) for i in range(40)}
+    >>> opt = jon.pack_leaves(jon.adam(1e-3))
+    >>> mu = opt.init(params)[0].mu
+    >>> [x.shape for x in mu.buffers], [x.shape for x in mu.leaves]
+    ([(48,), (48,), (24,)], [(200, 100)])
+    >>> updates, _ = opt.update(params, opt.init(params))
+    >>> updates["b07"].shape, updates["w"].shape
+    ((3,), (200, 100))
+  """
+  for name, value, least in (("max_leaf_size", max_leaf_size, 0),
+                             ("max_group_leaves", max_group_leaves, 1)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+      raise ValueError(f"pack_leaves: argument `{name}`={value!r} must be a Python int of at "
+                       f"least {least} (the layout is fixed when the step is traced)")
+  inner = with_extra_args_support(inner)
+
+  def layout_of(tree):
+    leaves = jax.tree.leaves(_trained(tree), is_leaf=lambda x: x is None)
+    return leaves, _layout(leaves, max_leaf_size, max_group_leaves)
+
+  def init_fn(params):
+    leaves, layout = layout_of(params)
+    return inner.init(_pack(leaves, layout))
+
+  def update_fn(updates, state, params=None, **extra_args):
+    leaves, layout = layout_of(updates)
+    packed_params = None
+    if params is not None:  # the layout of init, even where a gradient's dtype differs
+      _tree.check_match(updates, params)
+      param_leaves, layout = layout_of(jax.tree.map(
+          lambda u, p: None if u is None else p, updates, params, is_leaf=lambda x: x is None))
+      packed_params = _pack(param_leaves, layout)
+    new, state = inner.update(_pack(leaves, layout), state, packed_params, **extra_args)
+    treedef = jax.tree.structure(updates, is_leaf=lambda x: x is None)
+    out = jax.tree.unflatten(treedef, _unpack(new, layout, leaves))
+    return _tree.cast_like(out, updates), state
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
