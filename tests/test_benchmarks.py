@@ -11,14 +11,18 @@ import optax_compare  # noqa: E402
 def test_state_bytes_are_the_minimum_and_a_donated_step_copies_no_params():
   rows = {row[0]: row[1:] for row in optax_compare.memory_rows(quick=True)}
   counter = 4  # one int32 step count
-  for name, (ours, theirs, minimum, live, temp, params) in rows.items():
-    assert ours == theirs, name
+  for name, (ours, theirs, minimum, live, temp, packed, packed_live, packed_temp,
+             params) in rows.items():
+    assert ours == theirs == packed, name  # pack_leaves: the same bytes in other buffers
     assert minimum <= ours <= minimum + counter, name
     if "bfloat16" not in name:
       # params + grads + state; XLA may leave a few tiny outputs unaliased, but nothing
       # near another copy of the params lives in the step
       assert 2 * params + ours <= live < 2 * params + ours + params // 50, name
       assert temp < 1024, name
+    # pack_leaves gathers the small leaves' gradients (here every leaf is small) into its
+    # buffers and slices the updates out: temporaries of at most two copies of them
+    assert packed_temp <= 2 * params + 1024 and packed_live <= live + packed_temp, name
   adam, half = rows["adam"][0], rows["adam, mu_dtype=bfloat16"][0]
   assert adam - half == rows["adam"][-1] // 2  # bfloat16 first moment: half its bytes
   assert rows["sgd"][0] == 0
