@@ -123,7 +123,7 @@ from jaxopt_notes.transforms._conditionality import (ApplyIfFiniteState,
                                                      conditionally_transform)
 from jaxopt_notes.transforms._constraining import (ZeroNansState, centralize,
                                                    keep_params_nonnegative, zero_nans)
-from jaxopt_notes.transforms._layouts import PackedLeaves, flatten, pack_leaves
+from jaxopt_notes.transforms._layouts import PackedLeaves, flatten, pack_leaves, pack_params
 from jaxopt_notes.transforms._lookahead import LookaheadParams, LookaheadState, lookahead
 from jaxopt_notes.transforms._monitoring import (MonitorState, SnapshotState,
                                                  measure_with_ema, monitor, snapshot)
@@ -169,7 +169,7 @@ __all__ = [
     "MultiStepsState", "PackedLeaves", "PartitionState", "ZeroNansState", "apply_if_finite",
     "average_params", "averaged_params", "centralize", "conditionally_mask",
     "conditionally_transform", "flatten", "freeze", "keep_params_nonnegative",
-    "lookahead", "multi_transform", "pack_leaves", "partition", "skip_large_updates",
+    "lookahead", "multi_transform", "pack_leaves", "pack_params", "partition", "skip_large_updates",
     "skip_not_finite", "zero_nans",
     "MonitorState", "SnapshotState", "measure_with_ema", "monitor", "selective_transform",
     "snapshot",

@@ -345,6 +345,47 @@ def test_pack_leaves_packs_small_leaves_and_matches_the_bare_optimizer(make):
     chex.assert_trees_all_close(got, want, rtol=1e-15, atol=1e-15)
 
 
+def _mixed_loss(params):
+  floats = [v for k, v in sorted(params.items()) if k != "n"]
+  return sum(jnp.sum(jnp.sin(x * (i + 1)) ** 2) for i, x in enumerate(floats))
+
+
+def test_pack_params_round_trips_and_trains_like_the_tree():
+  packed, unpack = jon.pack_params(MIXED)
+  assert [(x.shape, x.dtype) for x in packed.buffers] == [((60,), jnp.float64),
+                                                          ((2,), jnp.float32)]
+  chex.assert_trees_all_equal(unpack(packed), MIXED)  # bitwise, dtypes and the int leaf
+  chex.assert_trees_all_equal_shapes_and_dtypes(unpack(packed), MIXED)
+  makes = {"adam": lambda: jon.adam(0.1), "sgd_momentum": lambda: jon.sgd(0.1, momentum=0.9),
+           "rmsprop": lambda: jon.rmsprop(0.1),
+           "clip_then_lion": lambda: jon.chain(jon.clip_by_global_norm(0.5), jon.lion(0.1))}
+
+  @jax.jit
+  def run(packed):
+    outs = {}
+    for name, make in makes.items():
+      finals = []
+      for params, loss in ((MIXED, _mixed_loss), (packed, lambda q: _mixed_loss(unpack(q)))):
+        opt = make()
+        state = opt.init(params)
+        for _ in range(3):
+          grads = jax.grad(loss, allow_int=True)(params)
+          updates, state = opt.update(grads, state, params)
+          params = jon.apply_updates(params, updates)
+        finals.append(params)
+      outs[name] = finals
+    return outs
+
+  for name, (tree, packed_final) in run(packed).items():
+    got = unpack(packed_final)
+    chex.assert_trees_all_equal_shapes_and_dtypes(got, tree, custom_message=name)
+    np.testing.assert_array_equal(got["n"], MIXED["n"])
+    assert float(jnp.max(jnp.abs(got["a"] - MIXED["a"]))) > 0, name
+    for key in got:  # XLA fuses the packed arithmetic differently: a few ulps apart
+      rtol = 1e-13 if got[key].dtype == jnp.float64 else 1e-6
+      np.testing.assert_allclose(got[key], tree[key], rtol=rtol, atol=0, err_msg=name + key)
+
+
 def test_pack_leaves_rejects_a_bad_layout_and_names_a_mismatched_leaf():
   for kwargs in ({"max_leaf_size": -1}, {"max_group_leaves": 0}, {"max_leaf_size": 1.5},
                  {"max_group_leaves": True}):
