@@ -1,7 +1,13 @@
-"""The memory side of benchmarks/optax_compare.py, asserted (timings are only measured there)."""
+"""benchmarks/optax_compare.py: its memory figures asserted, its variants checked to agree.
+
+Timings are only measured there, never asserted.
+"""
 
 import os
 import sys
+
+import chex
+import jax
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 
@@ -26,3 +32,26 @@ def test_state_bytes_are_the_minimum_and_a_donated_step_copies_no_params():
   adam, half = rows["adam"][0], rows["adam, mu_dtype=bfloat16"][0]
   assert adam - half == rows["adam"][-1] // 2  # bfloat16 first moment: half its bytes
   assert rows["sgd"][0] == 0
+
+
+def test_training_step_variants_compute_the_same_params():
+  """The benchmark's training-step variants are one algorithm: equal params after 2 steps."""
+  params, loss = optax_compare.many_heads(quick=True)
+  vector, unpack = optax_compare.jon.pack_params(params)
+  ours, theirs = optax_compare.OPTIMIZERS["sgd momentum"]  # scale-sensitive, unlike adam
+  def runner(opt, params, loss):
+    return optax_compare.Runner(opt, params, loss, budget_s=0)  # compiled once
+
+  runners = {"ours": runner(ours(), params, loss), "optax": runner(theirs(), params, loss),
+             "packed": runner(optax_compare.jon.pack_leaves(ours()), params, loss),
+             "flat params": runner(ours(), vector, lambda v: loss(unpack(v)))}
+  for runner in runners.values():
+    runner.run(1)  # one warm step and one timed
+  finals = {name: r.params for name, r in runners.items()}
+  finals["flat params"] = unpack(finals["flat params"])
+  moved = sum(float(abs(a - b).max()) for a, b in zip(jax.tree.leaves(finals["ours"]),
+                                                       jax.tree.leaves(params)))
+  assert moved > 0
+  for name, final in finals.items():
+    chex.assert_trees_all_close(final, finals["optax"], rtol=1e-5, atol=1e-6,
+                                custom_message=name)
