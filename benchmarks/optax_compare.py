@@ -164,8 +164,9 @@ def measure(quick: bool, rounds: int, steps: int) -> dict:
 def many_heads(quick: bool) -> tuple:
   """A model with as many leaves as the tiny-leaf tree: heads tanh(x * s_i + b_i).
 
-  Returns (params, loss). Every head is small and separate, so the forward
-  and backward passes, like the optimizer, run a few kernels per leaf.
+  Returns (params, loss). Every head is small and separate: with the params a
+  tree, the forward and backward passes, like the optimizer, run a few kernels
+  per leaf.
   """
   heads, width = (50, 100) if quick else (1000, 1000)
   keys = jax.random.split(jax.random.key(1), 2 * heads + 1)

@@ -2,14 +2,13 @@
 
 ``flatten`` puts every leaf in one vector (for transforms that look across
 leaves); ``pack_leaves`` packs only the small leaves, a few to a buffer, which
-is a fast path for elementwise optimizers on trees of many small leaves.
+is a fast path for elementwise optimizers on trees of many small leaves;
+``pack_params`` holds the params themselves packed (a flat-parameter mode).
 """
-
-from typing import NamedTuple
 
 import math
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
