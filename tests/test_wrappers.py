@@ -356,6 +356,9 @@ def test_pack_params_round_trips_and_trains_like_the_tree():
                                                           ((2,), jnp.float32)]
   chex.assert_trees_all_equal(unpack(packed), MIXED)  # bitwise, dtypes and the int leaf
   chex.assert_trees_all_equal_shapes_and_dtypes(unpack(packed), MIXED)
+  stacked = jax.tree.map(lambda x: jnp.stack([x, x + 1]), packed)  # a batch of two
+  chex.assert_trees_all_equal(jax.vmap(unpack)(stacked),
+                              jax.tree.map(lambda x: jnp.stack([x, x + 1]), MIXED))
   makes = {"adam": lambda: jon.adam(0.1), "sgd_momentum": lambda: jon.sgd(0.1, momentum=0.9),
            "rmsprop": lambda: jon.rmsprop(0.1),
            "clip_then_lion": lambda: jon.chain(jon.clip_by_global_norm(0.5), jon.lion(0.1))}
