@@ -10,11 +10,13 @@ import sys
 
 import pytest
 
+from jaxopt_notes.testing import multiprocess
+
 HERE = os.path.dirname(__file__)
 
 
 # The suite's own XLA flags (tests/conftest.py) and 8 simulated devices.
-EIGHT_DEVICES = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8"
+EIGHT_DEVICES = multiprocess._with_device_count(os.environ.get("XLA_FLAGS", ""), 8)
 SHARDS = 3  # test_sharded_state.py runs every optimizer: split over processes
 
 
