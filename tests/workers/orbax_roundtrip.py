@@ -72,10 +72,14 @@ def _step(target):
   return jax.jit(step_all, out_shardings=_shardings(target))
 
 
+def _checkpointed(runs):
+  """``{name: (params, state)}`` as the checkpoint holds it."""
+  return {name: {"params": p, "opt_state": s} for name, (p, s) in runs.items()}
+
+
 def _restore(folder, target):
   with ocp.CheckpointManager(folder) as mngr:
-    restored = mngr.restore(SAVED_AT, args=ocp.args.StandardRestore(
-        {name: {"params": p, "opt_state": s} for name, (p, s) in target.items()}))
+    restored = mngr.restore(SAVED_AT, args=ocp.args.StandardRestore(_checkpointed(target)))
   return {name: (r["params"], r["opt_state"]) for name, r in restored.items()}
 
 
@@ -117,8 +121,7 @@ def save(folder, mesh, data):
   step = _step(target)
   runs = _train(step, runs, range(SAVED_AT), mesh, data)
   with ocp.CheckpointManager(folder) as mngr:
-    mngr.save(SAVED_AT, args=ocp.args.StandardSave(
-        {name: {"params": p, "opt_state": s} for name, (p, s) in runs.items()}))
+    mngr.save(SAVED_AT, args=ocp.args.StandardSave(_checkpointed(runs)))
     mngr.wait_until_finished()
   restored = _restore(folder, target)
   more = range(SAVED_AT, SAVED_AT + MORE)
