@@ -171,9 +171,11 @@ def pack_leaves(inner: GradientTransformation, max_leaf_size: int = 16384,
     return inner.init(_pack(leaves, layout))
 
   def update_fn(updates, state, params=None, **extra_args):
-    leaves, layout = layout_of(updates)
+    leaves = jax.tree.leaves(_trained(updates), is_leaf=lambda x: x is None)
     packed_params = None
-    if params is not None:  # the layout of init, even where a gradient's dtype differs
+    if params is None:
+      layout = _layout(leaves, max_leaf_size, max_group_leaves)
+    else:  # the layout of init, even where a gradient's dtype differs
       _tree.check_match(updates, params)
       param_leaves, layout = layout_of(jax.tree.map(
           lambda u, p: None if u is None else p, updates, params, is_leaf=lambda x: x is None))
