@@ -161,6 +161,11 @@ def measure(quick: bool, rounds: int, steps: int) -> dict:
   return results
 
 
+def heads_shape(quick: bool) -> tuple:
+  """(heads, width) of `many_heads`."""
+  return (50, 100) if quick else (1000, 1000)
+
+
 def many_heads(quick: bool) -> tuple:
   """A model with as many leaves as the tiny-leaf tree: heads tanh(x * s_i + b_i).
 
@@ -168,7 +173,7 @@ def many_heads(quick: bool) -> tuple:
   tree, the forward and backward passes, like the optimizer, run a few kernels
   per leaf.
   """
-  heads, width = (50, 100) if quick else (1000, 1000)
+  heads, width = heads_shape(quick)
   keys = jax.random.split(jax.random.key(1), 2 * heads + 1)
   params = {f"h{i:04d}": {"s": 0.1 * jax.random.normal(keys[2 * i], (width,)),
                           "b": 0.1 * jax.random.normal(keys[2 * i + 1], (width,))}
@@ -181,21 +186,28 @@ def many_heads(quick: bool) -> tuple:
   return params, loss
 
 
-def measure_training(quick: bool, rounds: int, steps: int) -> dict:
-  """Whole training steps (gradient, update, apply) on the many-heads model.
+def training_runners(opt_name: str, quick: bool, budget_s: float = 3.0) -> tuple:
+  """(runners, unpack): whole training steps (gradient, update, apply) on `many_heads`.
 
   Next to the params as a tree (optax, ours, ours under pack_leaves): the
   params held packed by `pack_params` (one vector, as they are all float32),
-  the loss unpacking them, the optimizer stepping one leaf.
+  the loss unpacking them, the optimizer stepping one leaf. ``unpack`` turns
+  that runner's params back into the tree.
   """
   params, loss = many_heads(quick)
   vector, unpack = jon.pack_params(params)
+  ours, theirs = OPTIMIZERS[opt_name]
+  runners = {"ours": Runner(ours(), params, loss, budget_s),
+             "optax": Runner(theirs(), params, loss, budget_s),
+             "packed": Runner(jon.pack_leaves(ours()), params, loss, budget_s),
+             "flat params": Runner(ours(), vector, lambda v: loss(unpack(v)), budget_s)}
+  return runners, unpack
+
+
+def measure_training(quick: bool, rounds: int, steps: int) -> dict:
   results = {}
   for opt_name in ("adam", "sgd momentum"):
-    ours, theirs = OPTIMIZERS[opt_name]
-    runners = {"ours": Runner(ours(), params, loss), "optax": Runner(theirs(), params, loss),
-               "packed": Runner(jon.pack_leaves(ours()), params, loss),
-               "flat params": Runner(ours(), vector, lambda v: loss(unpack(v)))}
+    runners, _ = training_runners(opt_name, quick)
     interleave(runners, rounds, steps)
     results[opt_name] = runners
     report(f"training step {opt_name}", runners)
@@ -280,14 +292,13 @@ def render(results: dict, memory: list, quick: bool) -> str:
 
 
 def render_training(training: dict, quick: bool) -> str:
-  params, _ = many_heads(quick)
-  leaves = jax.tree.leaves(params)
+  heads, width = heads_shape(quick)
   lines = [
       "",
       "## Whole training steps on a many-leaf model",
       "",
-      f"Gradient, update and apply in one donated jitted step on {len(params)} heads "
-      f"`tanh(x * s_i + b_i)` ({len(leaves)} leaves of {leaves[0].size:,} elements); "
+      f"Gradient, update and apply in one donated jitted step on {heads} heads "
+      f"`tanh(x * s_i + b_i)` ({2 * heads} leaves of {width:,} elements); "
       "\"flat params\" holds the params as one vector (`pack_params`) that the loss "
       "unpacks, so the optimizer steps one leaf. "
       "Speedup = optax ms / variant ms.",
