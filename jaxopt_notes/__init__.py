@@ -42,6 +42,10 @@ from jaxopt_notes.optimizers._dog import (DoGState, DoWGState,
                                           ScaleByDistanceOverGradientsState, dog, dowg,
                                           scale_by_distance_over_gradients, scale_by_dog,
                                           scale_by_dowg)
+from jaxopt_notes.optimizers._dpsgd import (DifferentiallyPrivateAggregateState,
+                                            differentially_private_aggregate, dpsgd)
+from jaxopt_notes.optimizers._galore import (GaLoreDimensionNumbers, GaLoreState, galore,
+                                             scale_by_galore)
 from jaxopt_notes.optimizers._dadapt import (DAdaptAdamWState, ProdigyState, dadapt_adamw,
                                              prodigy)
 from jaxopt_notes.optimizers._eve import ScaleByEveState, eve, scale_by_eve
@@ -198,6 +202,8 @@ __all__ = [
     "ScaleByAdemamixState", "ScaleBySimplifiedAdEMAMixState", "ademamix",
     "scale_by_ademamix", "scale_by_simplified_ademamix", "simplified_ademamix",
     "MadgradState", "madgrad", "scale_by_madgrad",
+    "GaLoreDimensionNumbers", "GaLoreState", "galore", "scale_by_galore",
+    "DifferentiallyPrivateAggregateState", "differentially_private_aggregate", "dpsgd",
     # Kronecker-factored preconditioners
     "ScaleByShampooState", "ScaleBySoapState", "scale_by_shampoo", "scale_by_soap",
     "shampoo", "soap",

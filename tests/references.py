@@ -622,6 +622,31 @@ def muon(grads, param, values, lr, ns_coeffs=(3.4445, -4.7750, 2.0315), ns_steps
   return _steps(grads, param, values, step)
 
 
+def galore(grads, param, values, lr, rank=128, update_proj_gap=200, scale=1.0, b1=0.9,
+           b2=0.999, eps=1e-8, weight_decay=0.0):
+  """Zhao et al. 2024, algorithm 2 with Adam: P from the gradient's SVD every
+  ``update_proj_gap`` steps (from the first), Adam on R = P^T G (left singular vectors
+  when rows >= cols, else G P with right ones), the step lifted back as P N (or N P^T)."""
+  if np.ndim(param) != 2:
+    return adam(grads, param, values, lr, b1, b2, eps, weight_decay=weight_decay)
+  rows, cols = np.shape(param)
+  left, r = rows >= cols, min(rank, rows, cols)
+  mom = _Moments(np.zeros((r, cols) if left else (rows, r)), b1, b2)
+  proj = None
+
+  def step(t, g, p, f):
+    nonlocal proj
+    if (t - 1) % update_proj_gap == 0:
+      u, _, vt = np.linalg.svd(g, full_matrices=False)
+      proj = u[:, :r] if left else vt[:r].T
+    low = proj.T @ g if left else g @ proj
+    m_hat = mom.first(t, low)
+    mom.v = b2 * mom.v + (1 - b2) * low * low
+    n = m_hat / (np.sqrt(mom.v / (1 - b2**t)) + eps)
+    return -lr * (scale * (proj @ n if left else n @ proj.T) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
 def schedule_free(grads, param, values, lr, b1=0.9, weight_lr_power=2.0, warmup_steps=None,
                   adam_b2=None, eps=1e-8, weight_decay=0.0):
   """Defazio et al. 2024, algorithms 1 (SGD) and 2 (AdamW, when ``adam_b2`` is given).

@@ -13,6 +13,10 @@ from jaxopt_notes.optimizers._adopt import adopt, scale_by_adopt
 from jaxopt_notes.optimizers._cocob import COCOBState, cocob, scale_by_cocob
 from jaxopt_notes.optimizers._dadapt import DAdaptAdamWState, ProdigyState, dadapt_adamw, prodigy
 from jaxopt_notes.optimizers._dog import DoGState, DoWGState, dog, dowg
+from jaxopt_notes.optimizers._dpsgd import (DifferentiallyPrivateAggregateState,
+                                            differentially_private_aggregate, dpsgd)
+from jaxopt_notes.optimizers._galore import (GaLoreDimensionNumbers, GaLoreState, galore,
+                                             scale_by_galore)
 from jaxopt_notes.optimizers._madgrad import MadgradState, madgrad, scale_by_madgrad
 from jaxopt_notes.optimizers._mechanic import MechanicState, mechanize
 from jaxopt_notes.optimizers._momo import MomoAdamState, MomoState, momo, momo_adam
@@ -37,5 +41,7 @@ __all__ = [
     "scale_by_cocob", "scale_by_madgrad", "scale_by_muon", "scale_by_simplified_ademamix",
     "schedule_free", "schedule_free_adamw", "schedule_free_eval_params", "schedule_free_sgd",
     "simplified_ademamix",
+    "DifferentiallyPrivateAggregateState", "GaLoreDimensionNumbers", "GaLoreState",
+    "differentially_private_aggregate", "dpsgd", "galore", "scale_by_galore",
     "acprop", "scale_by_acprop", "HutchinsonState", "SophiaState", "hutchinson_estimator_diag_hessian", "sophia", "NormalizeState", "SAMState", "normalize", "sam",
 ]

@@ -54,7 +54,8 @@ class AddNoiseState(NamedTuple):
   rng_key: jax.Array  # the key the next step splits
 
 
-def _as_key(key: Any) -> jax.Array:
+def as_key(key: Any) -> jax.Array:
+  """A typed PRNG key from a key (typed or raw ``uint32`` bits) or an integer seed."""
   if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
     return key
   return jax.random.key(key)
@@ -79,7 +80,7 @@ def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.
   key = 0 if key is None else key
 
   def init_fn(params):
-    return AddNoiseState(count=_tree.zero_count(params), rng_key=_tree.replicate_like(_as_key(key), params))
+    return AddNoiseState(count=_tree.zero_count(params), rng_key=_tree.replicate_like(as_key(key), params))
 
   def update_fn(updates, state, params=None):
     del params
