@@ -326,6 +326,16 @@ def test_every_optax_loss_is_here_with_its_signature():
         [(p.name, p.kind, p.default) for p in theirs.values()], name
 
 
+def test_every_loss_documents_every_argument():
+  for name in losses.__all__:
+    fn = getattr(losses, name)
+    doc = inspect.getdoc(fn)
+    summary = doc.splitlines()[0]
+    assert summary.endswith(".") and "Returns:" in doc, name
+    for param in inspect.signature(fn).parameters:
+      assert f"\n  {param}: " in doc, (name, param)
+
+
 def test_optax_top_level_losses_are_at_the_top_level():
   top = {n for n in dir(optax) if n in losses.__all__}
   assert len(top) == 19
