@@ -83,11 +83,11 @@ def generalized_kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -
   Args:
     log_predictions: predicted log-measures $\log q$, shape ``[..., dim]``.
     targets: target measures $p \ge 0$, of the same shape.
-    axis: the axis, or tuple of axes, holding the distribution.
-    where: optional boolean mask of the entries to include in the sum.
+    axis: as in `kl_divergence`.
+    where: as in `kl_divergence`.
 
   Returns:
-    The divergence per example: the shape without ``axis``.
+    The divergence per example, as `kl_divergence`'s.
 
   References:
     Bregman, The relaxation method of finding the common point of convex sets,
@@ -104,13 +104,13 @@ def convex_kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -1,
   $\sum_k p_k (\log p_k - \log q_k) - p_k + q_k$.
 
   Args:
-    log_predictions: predicted log-measures $\log q$, shape ``[..., dim]``.
-    targets: target measures $p \ge 0$, of the same shape.
-    axis: the axis, or tuple of axes, holding the distribution.
-    where: optional boolean mask of the entries to include in the sum.
+    log_predictions: as in `generalized_kl_divergence`.
+    targets: as in `generalized_kl_divergence`.
+    axis: as in `generalized_kl_divergence`.
+    where: as in `generalized_kl_divergence`.
 
   Returns:
-    The divergence per example: the shape without ``axis``.
+    `generalized_kl_divergence` of the arguments.
   """
   warnings.warn("convex_kl_divergence is deprecated; use generalized_kl_divergence",
                 DeprecationWarning, stacklevel=2)
