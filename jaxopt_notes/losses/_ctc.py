@@ -28,6 +28,11 @@ import jax.numpy as jnp
 from jaxopt_notes.losses import _common
 
 
+def _have_read(beta: jnp.ndarray, lam: jnp.ndarray) -> jnp.ndarray:
+  r"""$\beta(n) \oplus \lambda(n)$ ($\beta(0)$ alone): the paths that have read $n$ labels."""
+  return jnp.concatenate([beta[:, :1], jnp.logaddexp(beta[:, 1:], lam)], axis=1)
+
+
 def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
                                 label_paddings: Any, *, blank_id: int = 0,
                                 log_epsilon: Any = -1e5) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -72,8 +77,7 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
                      f"`logits`, got shape {labels.shape}")
   num_labels = labels.shape[1]
   log_probs = jax.nn.log_softmax(logits)
-  dtype = log_probs.dtype
-  log_zero = jnp.asarray(log_epsilon, dtype)
+  log_zero = jnp.asarray(log_epsilon, log_probs.dtype)
 
   in_range = (labels >= 0) & (labels < classes)
   index = jnp.broadcast_to(jnp.clip(labels, 0, classes - 1)[:, None, :],
@@ -87,8 +91,7 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
   def frame(carry, inputs):
     beta, lam = carry                     # (B, N + 1), (B, N)
     emit_t, blank_t, padded = inputs
-    stay_blank = jnp.concatenate([beta[:, :1], jnp.logaddexp(beta[:, 1:], lam)], axis=1)
-    new_beta = stay_blank + blank_t[:, None]
+    new_beta = _have_read(beta, lam) + blank_t[:, None]
     into_label = jnp.logaddexp(lam, beta[:, :-1])
     into_label = into_label.at[:, 1:].set(jnp.logaddexp(into_label[:, 1:], lam[:, :-1] + no_skip))
     new_lam = into_label + emit_t
@@ -101,7 +104,7 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
   inputs = (jnp.moveaxis(emit, 1, 0), blank.T, jnp.asarray(logit_paddings).T)
   (beta_end, lam_end), (betas, lams) = jax.lax.scan(frame, (start_beta, start_lam), inputs)
 
-  read = jnp.concatenate([beta_end[:, :1], jnp.logaddexp(beta_end[:, 1:], lam_end)], axis=1)
+  read = _have_read(beta_end, lam_end)
   betas = betas.at[-1].set(read)
   lengths = num_labels - jnp.sum(label_paddings, axis=1).astype(jnp.int32)
   loss = -jnp.take_along_axis(read, lengths[:, None], axis=1)[:, 0]
