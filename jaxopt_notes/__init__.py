@@ -15,6 +15,14 @@ from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 stateless_with_tree_map, with_extra_args_support)
 from jaxopt_notes._checkpointing import abstract_state, tree_map_params
 from jaxopt_notes._combine import chain, named_chain
+from jaxopt_notes import losses
+from jaxopt_notes.losses import (convex_kl_divergence, cosine_distance, cosine_similarity,
+                                 ctc_loss, ctc_loss_with_forward_probs,
+                                 generalized_kl_divergence, hinge_loss, huber_loss,
+                                 kl_divergence, l2_loss, log_cosh, ntxent,
+                                 safe_softmax_cross_entropy, sigmoid_binary_cross_entropy,
+                                 sigmoid_focal_loss, smooth_labels, softmax_cross_entropy,
+                                 softmax_cross_entropy_with_integer_labels, squared_error)
 from jaxopt_notes.kronecker import (ScaleByKronState, ScaleByShampooState, ScaleBySoapState,
                                    kron, precond_update_prob_schedule, scale_by_kron,
                                    scale_by_shampoo, scale_by_soap, shampoo, soap)
@@ -229,6 +237,12 @@ __all__ = [
     "ScaleByKronState", "kron", "precond_update_prob_schedule", "scale_by_kron",
     # constraints by projection (the projections themselves: jaxopt_notes.projections)
     "projected", "projections",
+    # losses (optax's top-level ones; all of them: jaxopt_notes.losses)
+    "convex_kl_divergence", "cosine_distance", "cosine_similarity", "ctc_loss",
+    "ctc_loss_with_forward_probs", "generalized_kl_divergence", "hinge_loss", "huber_loss",
+    "kl_divergence", "l2_loss", "log_cosh", "losses", "ntxent", "safe_softmax_cross_entropy",
+    "sigmoid_binary_cross_entropy", "sigmoid_focal_loss", "smooth_labels",
+    "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels", "squared_error",
     # schedules and injected hyperparameters
     "InjectHyperparamsState", "ReduceLROnPlateauState", "constant_schedule",
     "cosine_decay_schedule", "cosine_onecycle_schedule", "exponential_decay",

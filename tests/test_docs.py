@@ -12,7 +12,7 @@ import pytest
 
 import jaxopt_notes as jon
 import jaxopt_notes.optimizers as family_pkg
-from jaxopt_notes import projections
+from jaxopt_notes import losses, projections
 
 # Public names: the top level's, and those only reachable as jaxopt_notes.projections.X.
 PUBLIC = list(jon.__all__) + [f"projections.{n}" for n in projections.__all__
@@ -43,6 +43,15 @@ def test_every_public_name_is_on_the_api_page():
     listed = {line.split("jaxopt_notes.", 1)[1].strip() for line in f if line.startswith(":::")}
   assert set(PUBLIC) - listed == set()
   assert listed - set(PUBLIC) == set()
+
+
+def test_every_loss_is_on_the_losses_page():
+  with open(os.path.join(ROOT, "docs", "losses.md")) as f:
+    text = f.read()
+  listed = re.findall(r"^::: jaxopt_notes\.losses\.(\w+)$", text, re.MULTILINE)
+  in_table = re.findall(r"^\| `(\w+)` \|", text, re.MULTILINE)
+  assert sorted(listed) == sorted(losses.__all__)
+  assert sorted(in_table) == sorted(losses.__all__)
 
 
 def test_every_optimizer_family_has_a_page_listing_its_public_names():
