@@ -59,41 +59,45 @@ def _numpy_grad(params, x, y):
 
 
 def _optax_deprecated(fn, *args):
+  """optax's (deprecated, warning) curvature helper, jitted, on ``_curvature_loss``."""
   with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    return fn(*args)
+    return jax.jit(fn, static_argnums=0)(_curvature_loss, *args)
+
+
+def _jitted(fn, *args):
+  return jax.jit(fn, static_argnums=0)(_curvature_loss, *args)
 
 
 def test_hvp_is_the_hessian_times_v_as_a_params_tree():
   params, x, y = _curvature_problem()
   v = np.random.default_rng(1).normal(size=5)
-  got = jax.jit(second_order.hvp, static_argnums=0)(_curvature_loss, v, params, x, y)
+  got = _jitted(second_order.hvp, v, params, x, y)
   expected = _numpy_hessian(params, x) @ v
   np.testing.assert_allclose(np.r_[got["a"], got["b"]], expected, rtol=1e-12, atol=1e-12)
-  theirs = _optax_deprecated(optax.second_order.hvp, _curvature_loss, jnp.asarray(v), params,
-                             x, y)
+  theirs = _optax_deprecated(optax.second_order.hvp, jnp.asarray(v), params, x, y)
   _assert_trees_close(got, theirs, rtol=1e-14, atol=0)
   # v may also be given shaped like the params.
   tree_v = {"a": v[:3], "b": v[3:]}
-  np.testing.assert_allclose(second_order.hvp(_curvature_loss, tree_v, params, x, y)["b"],
+  np.testing.assert_allclose(_jitted(second_order.hvp, tree_v, params, x, y)["b"],
                              expected[3:], rtol=1e-12)
 
 
 def test_hessian_diag_and_fisher_diag_match_the_formulas_and_optax():
   params, x, y = _curvature_problem()
-  diag = second_order.hessian_diag(_curvature_loss, params, x, y)
-  np.testing.assert_allclose(diag, np.diag(_numpy_hessian(params, x)), rtol=1e-12)
-  np.testing.assert_allclose(diag, _optax_deprecated(
-      optax.second_order.hessian_diag, _curvature_loss, params, x, y), rtol=1e-14)
-  fisher = second_order.fisher_diag(_curvature_loss, params, x, y)
+  other = _curvature_problem(2)[0]
+  # Under vmap over params: one Hessian diagonal per point.
+  stacked = jax.tree.map(lambda *a: jnp.stack(a), params, other)
+  diags = _jitted(lambda f, p: jax.vmap(lambda q: second_order.hessian_diag(f, q, x, y))(p),
+                  stacked)
+  for diag, point in zip(diags, (params, other)):
+    np.testing.assert_allclose(diag, np.diag(_numpy_hessian(point, x)), rtol=1e-12)
+  np.testing.assert_allclose(diags[0], _optax_deprecated(
+      optax.second_order.hessian_diag, params, x, y), rtol=1e-14)
+  fisher = _jitted(second_order.fisher_diag, params, x, y)
   np.testing.assert_allclose(fisher, _numpy_grad(params, x, y) ** 2, rtol=1e-12)
   np.testing.assert_allclose(fisher, _optax_deprecated(
-      optax.second_order.fisher_diag, _curvature_loss, params, x, y), rtol=1e-14)
-  # Under vmap over params: one Hessian diagonal per point.
-  stacked = jax.tree.map(lambda *a: jnp.stack(a), params, _curvature_problem(2)[0])
-  per_point = jax.vmap(lambda p: second_order.hessian_diag(_curvature_loss, p, x, y))(stacked)
-  np.testing.assert_allclose(per_point[1], np.diag(_numpy_hessian(_curvature_problem(2)[0], x)),
-                             rtol=1e-12)
+      optax.second_order.fisher_diag, params, x, y), rtol=1e-14)
 
 
 def test_fisher_diag_of_one_example_is_its_squared_gradient_and_micro_grad_averages_them():
@@ -101,9 +105,8 @@ def test_fisher_diag_of_one_example_is_its_squared_gradient_and_micro_grad_avera
   w, x, y = rng.normal(size=2), rng.normal(size=(4, 2)), rng.normal(size=4)
   nll = lambda w, x, y: 0.5 * jnp.sum((x @ w - y) ** 2)
   per_example = (x @ w - y)[:, None] * x  # numpy gradients, one row per example
-  for k in range(4):
-    np.testing.assert_allclose(second_order.fisher_diag(nll, w, x[k:k + 1], y[k:k + 1]),
-                               per_example[k] ** 2, rtol=1e-12)
+  one_each = jax.jit(jax.vmap(lambda a, b: second_order.fisher_diag(nll, w, a[None], b[None])))
+  np.testing.assert_allclose(one_each(x, y), per_example ** 2, rtol=1e-12)
   mean_square, _ = microbatching.micro_grad(
       nll, batch_argnums=(1, 2), accumulator=AT.MEAN, transform_fn=jnp.square,
       microbatch_size=2)(w, x, y)
@@ -258,8 +261,7 @@ def test_microbatching_bad_input_names_the_argument():
 
 # ---------------------------------------------------------------- perturbations
 
-@pytest.mark.parametrize("noise", ["Gumbel", "Normal"])
-@pytest.mark.parametrize("use_baseline", [True, False])
+@pytest.mark.parametrize("noise,use_baseline", [("Gumbel", True), ("Normal", False)])
 def test_perturbed_fun_equals_optax_with_the_same_key(noise, use_baseline):
   def fun(x):  # piecewise constant: a one-hot argmax, and a pytree input
     scores = x["s"] + x["t"][0]
@@ -269,10 +271,10 @@ def test_perturbed_fun_equals_optax_with_the_same_key(noise, use_baseline):
   key = jax.random.key(7)
   make = lambda lib: lib.perturbations.make_perturbed_fun(
       fun, 200, 0.3, getattr(lib.perturbations, noise)(), use_baseline)
-  for transform in (lambda f: f, lambda f: jax.jacrev(f, argnums=1)):
-    ours = jax.jit(transform(make(jon)))(key, x)
-    theirs = transform(make(optax))(key, x)
-    _assert_trees_close(ours, theirs, rtol=1e-11, atol=1e-12)
+  both = lambda f: jax.jit(lambda k, v: (f(k, v), jax.jacrev(f, argnums=1)(k, v)))
+  ours, theirs = both(make(jon))(key, x), both(make(optax))(key, x)
+  _assert_trees_close(ours, theirs, rtol=1e-11, atol=1e-12)
+  assert float(jnp.abs(ours[1]["top"]["s"]).sum()) > 0  # the derivative is not trivially 0
 
 
 def test_perturbed_estimates_agree_with_the_smoothed_function():
@@ -291,9 +293,10 @@ def test_perturbed_estimates_agree_with_the_smoothed_function():
   a = jnp.array([1.0, -2.0])
   linear = perturbations.make_perturbed_fun(lambda v: a @ v, 20_000, s)
   keys = jax.random.split(jax.random.key(1), 2)
-  values = jax.vmap(linear, in_axes=(0, None))(keys, jnp.ones(2))
+  values, grads = jax.jit(jax.vmap(jax.value_and_grad(linear, argnums=1), in_axes=(0, None)))(
+      keys, jnp.ones(2))
   np.testing.assert_allclose(values, float(jnp.sum(a)) * (1 + s * np.euler_gamma), atol=0.03)
-  np.testing.assert_allclose(jax.grad(linear, argnums=1)(keys[0], jnp.ones(2)), a, atol=0.1)
+  np.testing.assert_allclose(grads, jnp.stack([a, a]), atol=0.1)
 
 
 def test_perturbations_bad_input_names_the_argument():
@@ -323,27 +326,26 @@ def test_hungarian_is_optimal_against_brute_force_and_optax(shape):
   rng = np.random.default_rng(sum(shape) * 10 + shape[0])
   # Small integer costs: many ties, so many optimal assignments.
   cost = rng.integers(0, 4, (40, *shape)).astype(float)
-  for solve, theirs in ((assignment.hungarian_algorithm, optax.assignment.hungarian_algorithm),
-                        (assignment.base_hungarian_algorithm,
-                         optax.assignment.base_hungarian_algorithm)):
-    i, j = jax.jit(jax.vmap(solve))(cost)
-    assert i.shape == j.shape == (40, min(shape))
-    assert all(len(set(row)) == min(shape) for row in np.asarray(i))
-    assert all(len(set(row)) == min(shape) for row in np.asarray(j))
-    assert np.all(np.diff(np.asarray(i), axis=1) > 0)  # rows increase
-    np.testing.assert_array_equal(_costs(i, j, cost), [_brute_force_cost(c) for c in cost])
-    oi, oj = jax.vmap(theirs)(jnp.asarray(cost))
-    np.testing.assert_array_equal(_costs(i, j, cost), _costs(oi, oj, cost))
+  i, j = jax.jit(jax.vmap(assignment.hungarian_algorithm))(cost)
+  assert i.shape == j.shape == (40, min(shape))
+  assert all(len(set(row)) == min(shape) for row in np.asarray(i))
+  assert all(len(set(row)) == min(shape) for row in np.asarray(j))
+  assert np.all(np.diff(np.asarray(i), axis=1) > 0)  # rows increase
+  np.testing.assert_array_equal(_costs(i, j, cost), [_brute_force_cost(c) for c in cost])
+  oi, oj = jax.jit(jax.vmap(optax.assignment.hungarian_algorithm))(cost)
+  np.testing.assert_array_equal(_costs(i, j, cost), _costs(oi, oj, cost))
 
 
 def test_hungarian_agrees_with_scipy_and_takes_integers_and_empty_matrices():
   scipy_optimize = pytest.importorskip("scipy.optimize")
   cost = np.random.default_rng(9).normal(size=(6, 5, 7))
-  i, j = jax.jit(jax.vmap(assignment.hungarian_algorithm))(cost)
-  for c, a, b in zip(cost, np.asarray(i), np.asarray(j)):
+  i, j = jax.jit(jax.vmap(assignment.base_hungarian_algorithm))(cost)
+  oi, oj = jax.jit(jax.vmap(optax.assignment.base_hungarian_algorithm))(cost)
+  for c, a, b, oa, ob in zip(cost, *map(np.asarray, (i, j, oi, oj))):
     r, s = scipy_optimize.linear_sum_assignment(c)
     np.testing.assert_allclose(c[a, b].sum(), c[r, s].sum(), rtol=1e-13)
     np.testing.assert_array_equal((a, b), (r, s))  # distinct costs: one optimum
+    np.testing.assert_array_equal((a, b), (oa, ob))
   ints = jnp.array([[4, 1, 3], [2, 0, 5], [3, 2, 2], [5, 4, 1]])
   i, j = assignment.hungarian_algorithm(ints)
   assert i.dtype == j.dtype == jnp.arange(1).dtype
