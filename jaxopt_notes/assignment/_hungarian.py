@@ -131,8 +131,8 @@ def hungarian_algorithm(cost_matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
     >>> from jaxopt_notes.assignment import hungarian_algorithm
     >>> cost = jnp.array([[4, 1, 3], [2, 0, 5], [3, 2, 2], [5, 4, 1]])
     >>> i, j = hungarian_algorithm(cost)
-    >>> print(i, j, cost[i, j].sum())
-    [0 1 3] [1 0 2] 4
+    >>> list(zip(i.tolist(), j.tolist())), int(cost[i, j].sum())
+    ([(0, 1), (1, 0), (3, 2)], 4)
 
   References:
     Kuhn, 1955, The Hungarian method for the assignment problem; Jonker and
@@ -166,7 +166,7 @@ def base_hungarian_algorithm(cost_matrix: jax.Array) -> tuple[jax.Array, jax.Arr
     >>> import jax.numpy as jnp
     >>> from jaxopt_notes.assignment import base_hungarian_algorithm
     >>> i, j = base_hungarian_algorithm(jnp.array([[3.0, 1.0], [1.0, 3.0]]))
-    >>> print(i, j)
-    [0 1] [1 0]
+    >>> list(zip(i.tolist(), j.tolist()))
+    [(0, 1), (1, 0)]
   """
   return _solve("base_hungarian_algorithm", cost_matrix)
