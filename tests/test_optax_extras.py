@@ -240,6 +240,17 @@ def test_custom_accumulator_and_vmap_of_a_microbatched_function():
                              [jnp.sum(x), 2 * jnp.sum(x)], rtol=1e-13)
 
 
+def test_microbatching_keeps_an_explicitly_sharded_batch_axis_sharded():
+  mesh = jax.make_mesh((1,), ("batch",), axis_types=(jax.sharding.AxisType.Explicit,))
+  with jax.set_mesh(mesh):
+    x = jax.device_put(jnp.arange(12.0).reshape(6, 2), jax.NamedSharding(mesh, jax.P("batch")))
+    split = microbatching.reshape_batch_axis(x, 3)
+    assert jax.typeof(split).sharding.spec == jax.P(None, "batch", None)
+    doubled = jax.jit(jon.microbatch(lambda v: 2 * v, 0, 3, AT.CONCAT))(x)
+  np.testing.assert_array_equal(doubled, 2 * np.arange(12.0).reshape(6, 2))
+  assert jax.typeof(doubled).sharding.spec == jax.P("batch", None)
+
+
 def test_microbatching_bad_input_names_the_argument():
   x, y = _batch((6, 2))
   with pytest.raises(ValueError, match="divisible by `microbatch_size`=4"):

@@ -76,7 +76,7 @@ def _per_leaf(init, update, finalize, aggregate) -> Accumulator:
 
 
 def _zeros(shape: jax.ShapeDtypeStruct) -> jax.Array:
-  return jnp.zeros(shape.shape, shape.dtype)
+  return jnp.zeros_like(shape)  # keeps the result's sharding, unlike jnp.zeros
 
 
 def _float_zeros(kind: str, shape: jax.ShapeDtypeStruct) -> jax.Array:
@@ -119,7 +119,7 @@ def _concat(count: int) -> Accumulator:
       return jnp.reshape(carry, (-1, *rest), order="F", out_sharding=out)
     return jnp.reshape(carry, (-1, *rest), order="F")
 
-  return _per_leaf(lambda s: jnp.zeros((count, *s.shape), s.dtype),
+  return _per_leaf(lambda s: jnp.broadcast_to(_zeros(s), (count, *s.shape)),
                    lambda c, v, index: c.at[index].set(v), finalize, lambda values: values)
 
 

@@ -23,70 +23,60 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 
 
-class Normal:
+class _StandardNoise:
+  """A standard (unit-scale) noise: ``sample`` draws it, ``log_prob`` scores it."""
+
+  _draw: Callable[..., jax.Array]
+  _log_density: Callable[[jax.Array], jax.Array]
+
+  def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = (),
+             dtype: Any = float) -> jax.Array:
+    """Draws independent numbers from this distribution.
+
+    Args:
+      key: the PRNG key.
+      sample_shape: the shape of the array drawn.
+      dtype: its floating-point dtype.
+
+    Returns:
+      An array of shape ``sample_shape`` and dtype ``dtype``.
+    """
+    return self._draw(key, sample_shape, dtype)
+
+  def log_prob(self, inputs: jax.Array) -> jax.Array:
+    """The log-density at each entry, up to an additive constant.
+
+    Args:
+      inputs: the points $z$.
+
+    Returns:
+      An array shaped like ``inputs``.
+    """
+    return self._log_density(inputs)
+
+
+class Normal(_StandardNoise):
   r"""The standard normal distribution, as a noise for `make_perturbed_fun`.
 
-  Its log-density, up to a constant, is $\log p(z) = -z^2 / 2$, so the
-  gradient estimate weights each sample by $z$.
+  ``sample(key, sample_shape=(), dtype=float)`` draws it; ``log_prob(z)`` is
+  $\log p(z) = -z^2 / 2$ (up to a constant), so the gradient estimate weights
+  each sample by $z$.
   """
 
-  def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = (),
-             dtype: Any = float) -> jax.Array:
-    """Draws standard normal numbers.
-
-    Args:
-      key: the PRNG key.
-      sample_shape: the shape of the array drawn.
-      dtype: its floating-point dtype.
-
-    Returns:
-      An array of shape ``sample_shape`` and dtype ``dtype``.
-    """
-    return jax.random.normal(key, sample_shape, dtype)
-
-  def log_prob(self, inputs: jax.Array) -> jax.Array:
-    """The log-density $-z^2/2$, elementwise, up to an additive constant.
-
-    Args:
-      inputs: the points $z$.
-
-    Returns:
-      An array shaped like ``inputs``.
-    """
-    return -0.5 * jnp.square(inputs)
+  _draw = staticmethod(jax.random.normal)
+  _log_density = staticmethod(lambda z: -0.5 * jnp.square(z))
 
 
-class Gumbel:
+class Gumbel(_StandardNoise):
   r"""The standard Gumbel distribution, as a noise for `make_perturbed_fun`.
 
-  Its log-density is $\log p(z) = -z - e^{-z}$; adding Gumbel noise to scores
-  and taking the argmax samples from their softmax (the Gumbel-max trick).
+  ``sample(key, sample_shape=(), dtype=float)`` draws it; ``log_prob(z)`` is
+  $\log p(z) = -z - e^{-z}$. Adding Gumbel noise to scores and taking the
+  argmax samples from their softmax (the Gumbel-max trick).
   """
 
-  def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = (),
-             dtype: Any = float) -> jax.Array:
-    """Draws standard Gumbel numbers.
-
-    Args:
-      key: the PRNG key.
-      sample_shape: the shape of the array drawn.
-      dtype: its floating-point dtype.
-
-    Returns:
-      An array of shape ``sample_shape`` and dtype ``dtype``.
-    """
-    return jax.random.gumbel(key, sample_shape, dtype)
-
-  def log_prob(self, inputs: jax.Array) -> jax.Array:
-    """The log-density $-z - e^{-z}$, elementwise.
-
-    Args:
-      inputs: the points $z$.
-
-    Returns:
-      An array shaped like ``inputs``.
-    """
-    return -inputs - jnp.exp(-inputs)
+  _draw = staticmethod(jax.random.gumbel)
+  _log_density = staticmethod(lambda z: -z - jnp.exp(-z))
 
 
 def _score_weight(log_prob: jax.Array) -> jax.Array:

@@ -1,9 +1,12 @@
-"""Curvature of a loss ``loss(params, inputs, targets)``: Hessian-vector products and diagonals.
+r"""Curvature of a loss ``loss(params, inputs, targets)``: Hessian-vector products and diagonals.
 
 These are optax's ``second_order`` helpers, with its names, argument order and
-return layout: the diagonals are flat vectors over the raveled params (the
-order of ``jax.flatten_util.ravel_pytree``), and `hvp` returns a pytree shaped
-like the params.
+return layout. Each takes the loss (called as ``loss(params, inputs, targets)``
+and returning a scalar), the params $\theta$ (a pytree) and the ``inputs`` $x$
+and ``targets`` $y$ passed on to the loss. The diagonals come back as flat
+vectors of length $n$, the number of scalars in the params, in the order of
+``jax.flatten_util.ravel_pytree(params)``; `hvp` returns a pytree shaped like
+the params.
 """
 
 from typing import Any, Callable
@@ -39,14 +42,12 @@ def hvp(loss: LossFn, v: Any, params: Any, inputs: Any, targets: Any) -> Any:
   at about the cost of two gradients.
 
   Args:
-    loss: the loss, called as ``loss(params, inputs, targets)`` and returning a
-      scalar.
-    v: the vector: a flat array with one entry per scalar of ``params`` (in the
-      order of ``jax.flatten_util.ravel_pytree``), or a pytree shaped like
-      ``params``.
-    params: the point $\theta$ where the Hessian is taken (a pytree).
-    inputs: the inputs $x$ handed to ``loss``.
-    targets: the targets $y$ handed to ``loss``.
+    loss: $\ell$, as ``loss(params, inputs, targets)`` (see the module notes).
+    v: the vector: a flat array with one entry per scalar of ``params`` (in
+      ``ravel_pytree`` order), or a pytree shaped like ``params``.
+    params: $\theta$, where the Hessian is taken.
+    inputs: $x$, passed to ``loss``.
+    targets: $y$, passed to ``loss``.
 
   Returns:
     $\nabla^2 \ell\, v$ as a pytree with the structure, shapes and dtypes of
@@ -76,15 +77,13 @@ def hessian_diag(loss: LossFn, params: Any, inputs: Any, targets: Any) -> jax.Ar
   `hutchinson_estimator_diag_hessian`.
 
   Args:
-    loss: the loss, called as ``loss(params, inputs, targets)`` and returning a
-      scalar.
-    params: the point $\theta$ where the Hessian is taken (a pytree).
-    inputs: the inputs $x$ handed to ``loss``.
-    targets: the targets $y$ handed to ``loss``.
+    loss: $\ell$, as ``loss(params, inputs, targets)`` (see the module notes).
+    params: $\theta$, where the Hessian is taken.
+    inputs: $x$, passed to ``loss``.
+    targets: $y$, passed to ``loss``.
 
   Returns:
-    A vector of length $n$, the number of scalars in ``params``, in the order
-    of ``jax.flatten_util.ravel_pytree(params)``.
+    The diagonal $d$, a flat vector over the raveled params.
 
   Example:
     >>> import jax.numpy as jnp
@@ -113,16 +112,13 @@ def fisher_diag(negative_log_likelihood: LossFn, params: Any, inputs: Any,
   ``accumulator=AccumulationType.MEAN``).
 
   Args:
-    negative_log_likelihood: $\mathcal{L}$, called as
-      ``negative_log_likelihood(params, inputs, targets)`` and returning a
-      scalar.
-    params: the point $\theta$ (a pytree).
-    inputs: the inputs $x$ handed to ``negative_log_likelihood``.
-    targets: the targets $y$ handed to ``negative_log_likelihood``.
+    negative_log_likelihood: $\mathcal{L}$, the loss of the module notes.
+    params: $\theta$, where the gradient is taken.
+    inputs: $x$, the whole batch (or one example).
+    targets: $y$, matching ``inputs``.
 
   Returns:
-    A vector of length $n$, the number of scalars in ``params``, in the order
-    of ``jax.flatten_util.ravel_pytree(params)``.
+    $F$'s diagonal, a flat vector over the raveled params.
 
   Example:
     >>> import jax.numpy as jnp
