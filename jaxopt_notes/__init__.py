@@ -5,6 +5,7 @@ Every algorithm is a pure ``(init, update)`` pair over pytrees, composable with
 """
 
 from jaxopt_notes import contrib, projections, tree
+from jaxopt_notes import assignment, microbatching, perturbations, second_order
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 GradientTransformationExtraArgs, OptState,
                                 Params, PyTree, ScalarOrSchedule, Schedule,
@@ -26,6 +27,7 @@ from jaxopt_notes.losses import (convex_kl_divergence, cosine_distance, cosine_s
 from jaxopt_notes.kronecker import (ScaleByKronState, ScaleByShampooState, ScaleBySoapState,
                                    kron, precond_update_prob_schedule, scale_by_kron,
                                    scale_by_shampoo, scale_by_soap, shampoo, soap)
+from jaxopt_notes.microbatching import microbatch
 from jaxopt_notes.optimizers._adadelta import (ScaleByAdaDeltaState, adadelta,
                                                scale_by_adadelta)
 from jaxopt_notes.optimizers._adafactor import (FactoredState, adafactor,
@@ -252,4 +254,7 @@ __all__ = [
     "sgdr_schedule", "triangular_cyclic_schedule", "warmup_constant_schedule",
     "warmup_cosine_decay_schedule", "warmup_exponential_decay_schedule",
     "warmup_inverse_sqrt_schedule", "warmup_stable_decay_schedule",
+    # optax's other namespaces: assignment, microbatching (and microbatch), perturbations,
+    # second_order (whose line searches, Newton and L-BFGS are also above)
+    "assignment", "microbatch", "microbatching", "perturbations", "second_order",
 ]
