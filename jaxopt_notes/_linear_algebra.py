@@ -49,7 +49,7 @@ def power_iteration(matrix: Any, *, v0: Any = None, num_iters: Any = 100,
   Returns:
     ``(eigenvalue, eigenvector)``, the eigenvector of unit norm.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> value, vector = jon.power_iteration(jnp.diag(jnp.array([1.0, 3.0])))
     >>> round(float(value), 4)
@@ -122,7 +122,7 @@ def matrix_inverse_pth_root(matrix: Any, p: Any, num_iters: Any = 100,
   Returns:
     ``(root, error)``: the inverse p-th root, and the final $\\max|M - I|$.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> root, _ = jon.matrix_inverse_pth_root(jnp.diag(jnp.array([4.0, 16.0])), 2,
     ...                                       ridge_epsilon=0.0)
@@ -185,7 +185,7 @@ def nnls(A: jax.Array, b: jax.Array, iters: int, unroll: int | bool = 1,  # noqa
   Returns:
     $x$, shape ``(N,)`` or ``(N, K)``.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> x = jon.nnls(jnp.array([[1.0, 2.0], [3.0, 4.0]]), jnp.array([5.0, 6.0]), 1000)
     >>> [round(float(v), 2) for v in x]

@@ -39,7 +39,7 @@ def clip(tree: Any, min_value: Any = None, max_value: Any = None) -> Any:
   Returns:
     The clipped tree.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> jon.tree.clip({"a": jnp.array([-2.0, 0.5, 3.0])}, -1.0, 1.0)["a"].tolist()
     [-1.0, 0.5, 1.0]

@@ -97,11 +97,11 @@ def get_all_with_path(tree: Any, key: Any, filtering: Filter | None = None) -> l
   Returns:
     A list of ``(path, value)``; ``jax.tree_util.keystr(path)`` prints a path.
 
-  Example:
+  Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
     >>> state = jon.adam(0.1).init(jnp.zeros(2))
     >>> [jax.tree_util.keystr(p) for p, _ in jon.tree.get_all_with_path(state, "count")]
-    ['[0].ScaleByAdamState.count']
+    ['[0]ScaleByAdamState.count']
   """
   found = _all_with_path((), tree, key)
   if filtering is not None:
@@ -128,7 +128,7 @@ def get(tree: Any, key: Any, default: Any = None, filtering: Filter | None = Non
   Raises:
     KeyError: when several values match.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.inject_hyperparams(jon.sgd)(learning_rate=0.5)
     >>> float(jon.tree.get(opt.init(jnp.zeros(2)), "learning_rate"))
@@ -158,7 +158,7 @@ def set(tree: Any, filtering: Filter | None = None, /, **kwargs: Any) -> Any:  #
   Raises:
     KeyError: when a name matches nothing (that ``filtering`` accepts).
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> state = jon.adam(0.1).init(jnp.zeros(2))
     >>> int(jon.tree.get(jon.tree.set(state, count=3), "count"))

@@ -218,7 +218,7 @@ def inject_stateful_hyperparams(
     A factory taking ``inner_factory``'s arguments (plain or stateful schedules
     allowed for the numeric ones) and returning a `GradientTransformationExtraArgs`.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.inject_stateful_hyperparams(jon.sgd)(learning_rate=lambda c: 1.0 / (c + 1))
     >>> state = opt.init(jnp.zeros(1))

@@ -170,7 +170,7 @@ def apply_every(k: jax.typing.ArrayLike = 1) -> GradientTransformation:
   Returns:
     The transform; its state is `ApplyEvery`.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> tx = jon.apply_every(2)
     >>> state = tx.init(jnp.zeros(1))
