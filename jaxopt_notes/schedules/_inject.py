@@ -208,11 +208,9 @@ def inject_stateful_hyperparams(
   kept without a warning.
 
   Args:
-    inner_factory: the optimizer factory (``jon.adam``, ...).
-    static_args: the name, or names, of arguments kept out of the state even
-      when callable or numeric.
-    hyperparam_dtype: the dtype of the float hyperparameters; by default the
-      params' widest float dtype.
+    inner_factory: as in `inject_hyperparams`.
+    static_args: as in `inject_hyperparams`.
+    hyperparam_dtype: as in `inject_hyperparams`.
 
   Returns:
     A factory taking ``inner_factory``'s arguments (plain or stateful schedules
