@@ -28,7 +28,13 @@ MIGRATING = os.path.join(os.path.dirname(__file__), "..", "docs", "migrating_fro
 
 
 def _module(root, ns):
-  return importlib.import_module(root + ("." + ns if ns else ""))
+  module = importlib.import_module(root + ("." + ns if ns else ""))
+  top = importlib.import_module(root)
+  # An editable install of another checkout can supply a subpackage this one lacks.
+  if not os.path.realpath(module.__file__).startswith(os.path.dirname(
+      os.path.realpath(top.__file__))):
+    raise ImportError(f"{module.__name__} comes from another checkout: {module.__file__}")
+  return module
 
 
 def _quietly(module, name):
