@@ -6,6 +6,7 @@ Every algorithm is a pure ``(init, update)`` pair over pytrees, composable with
 
 from jaxopt_notes import contrib, projections, tree
 from jaxopt_notes import assignment, microbatching, perturbations, second_order
+from jaxopt_notes import contrib, projections, schedules, transforms, tree, tree_utils
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 GradientTransformationExtraArgs, OptState,
                                 Params, PyTree, ScalarOrSchedule, Schedule,
@@ -24,6 +25,13 @@ from jaxopt_notes.losses import (convex_kl_divergence, cosine_distance, cosine_s
                                  safe_softmax_cross_entropy, sigmoid_binary_cross_entropy,
                                  sigmoid_focal_loss, smooth_labels, softmax_cross_entropy,
                                  softmax_cross_entropy_with_integer_labels, squared_error)
+from jaxopt_notes._linear_algebra import (global_norm, matrix_inverse_pth_root, nnls,
+                                          power_iteration)
+from jaxopt_notes._multi_normal import multi_normal
+from jaxopt_notes._tree import (bias_correction, safe_increment, safe_norm, update_infinity_moment,
+                                update_moment, update_moment_per_elem_norm)
+from jaxopt_notes._tree import safe_increment as safe_int32_increment
+from jaxopt_notes._tree import safe_rms as safe_root_mean_squares
 from jaxopt_notes.kronecker import (ScaleByKronState, ScaleByShampooState, ScaleBySoapState,
                                    kron, precond_update_prob_schedule, scale_by_kron,
                                    scale_by_shampoo, scale_by_soap, shampoo, soap)
@@ -93,12 +101,15 @@ from jaxopt_notes.optimizers._schedule_free import (ScheduleFreeState, schedule_
 from jaxopt_notes.optimizers._sgd import noisy_sgd, sgd
 from jaxopt_notes.optimizers._sign import scale_by_sign, sign_sgd, signum
 from jaxopt_notes.optimizers._sm3 import ScaleBySM3State, scale_by_sm3, sm3
-from jaxopt_notes.optimizers._trust import lamb, lars, scale_by_trust_ratio
+from jaxopt_notes.optimizers._trust import (ScaleByTrustRatioState, lamb, lars,
+                                           scale_by_trust_ratio)
 from jaxopt_notes.optimizers._yogi import scale_by_yogi, yogi
 from jaxopt_notes.schedules._decay import (constant_schedule, cosine_decay_schedule,
                                            exponential_decay, linear_schedule,
                                            polynomial_schedule)
-from jaxopt_notes.schedules._inject import InjectHyperparamsState, inject_hyperparams
+from jaxopt_notes.schedules._inject import (InjectHyperparamsState,
+                                            InjectStatefulHyperparamsState, WrappedSchedule,
+                                            inject_hyperparams, inject_stateful_hyperparams)
 from jaxopt_notes.schedules._piecewise import (cosine_onecycle_schedule, join_schedules,
                                                linear_onecycle_schedule,
                                                piecewise_constant_schedule,
@@ -126,7 +137,8 @@ from jaxopt_notes.second_order._preconditioning import (preconditioned_sgd,
 from jaxopt_notes.second_order._zoom import (ScaleByZoomLinesearchState, ZoomLinesearchInfo,
                                              scale_by_zoom_linesearch)
 from jaxopt_notes.transforms._accumulation import EmaState, TraceState, ema, trace
-from jaxopt_notes.transforms._adding import (AddNoiseState, WeightDecaySchedule,
+from jaxopt_notes.transforms._adding import (AddDecayedWeightsState, AddNoiseState,
+                                             WeightDecaySchedule,
                                              add_decayed_weights, add_noise)
 from jaxopt_notes.transforms._averaging import (AverageParamsState, average_params,
                                                 averaged_params)
@@ -135,23 +147,29 @@ from jaxopt_notes.transforms._conditionality import (ApplyIfFiniteState,
                                                      ConditionallyTransformState,
                                                      apply_if_finite, conditionally_mask,
                                                      conditionally_transform)
-from jaxopt_notes.transforms._constraining import (ZeroNansState, centralize,
+from jaxopt_notes.transforms._constraining import (NonNegativeParamsState, ZeroNansState,
+                                                   centralize,
                                                    keep_params_nonnegative, zero_nans)
 from jaxopt_notes.transforms._layouts import PackedLeaves, flatten, pack_leaves, pack_params
 from jaxopt_notes.transforms._lookahead import LookaheadParams, LookaheadState, lookahead
 from jaxopt_notes.transforms._monitoring import (MonitorState, SnapshotState,
                                                  measure_with_ema, monitor, snapshot)
-from jaxopt_notes.transforms._multisteps import (MultiSteps, MultiStepsState,
+from jaxopt_notes.transforms._multisteps import (ApplyEvery, MultiSteps, MultiStepsState,
+                                                 ShouldSkipUpdateFunction, apply_every,
                                                  skip_large_updates, skip_not_finite)
-from jaxopt_notes.transforms._partition import (PartitionState, freeze, multi_transform,
-                                                partition, selective_transform)
+from jaxopt_notes.transforms._partition import (MultiTransformState, PartitionState, freeze,
+                                                multi_transform, partition,
+                                                selective_transform)
 from jaxopt_notes.transforms._cautious import CautiousState, cautious
-from jaxopt_notes.transforms._clipping import (adaptive_grad_clip, clip, clip_by_block_rms,
+from jaxopt_notes.transforms._clipping import (AdaptiveGradClipState, ClipByGlobalNormState,
+                                               ClipState, adaptive_grad_clip, clip,
+                                               clip_by_block_rms,
                                                clip_by_global_norm,
                                                per_example_global_norm_clip,
                                                per_example_layer_norm_clip)
-from jaxopt_notes.transforms._masking import MaskedNode, MaskedState, masked
-from jaxopt_notes.transforms._scaling import (ScaleByScheduleState, normalize_by_update_norm,
+from jaxopt_notes.transforms._masking import MaskedNode, MaskedState, MaskOrFn, masked
+from jaxopt_notes.transforms._scaling import (ScaleByScheduleState, ScaleState,
+                                              normalize_by_update_norm,
                                               scale, scale_by_learning_rate,
                                               scale_by_param_block_norm,
                                               scale_by_param_block_rms, scale_by_schedule,
@@ -257,4 +275,14 @@ __all__ = [
     # optax's other namespaces: assignment, microbatching (and microbatch), perturbations,
     # second_order (whose line searches, Newton and L-BFGS are also above)
     "assignment", "microbatch", "microbatching", "perturbations", "second_order",
+    # the rest of optax's top level: namespaces, states of stateless transforms, numerics
+    "schedules", "transforms", "tree_utils",
+    "AdaptiveGradClipState", "AddDecayedWeightsState", "ApplyEvery", "ClipByGlobalNormState",
+    "ClipState", "InjectStatefulHyperparamsState", "MaskOrFn", "MultiTransformState",
+    "NonNegativeParamsState", "ScaleByTrustRatioState", "ScaleState", "ShouldSkipUpdateFunction",
+    "WrappedSchedule", "apply_every", "bias_correction", "global_norm",
+    "inject_stateful_hyperparams", "matrix_inverse_pth_root", "multi_normal", "nnls",
+    "power_iteration", "safe_increment", "safe_int32_increment", "safe_norm",
+    "safe_root_mean_squares", "update_infinity_moment", "update_moment",
+    "update_moment_per_elem_norm",
 ]

@@ -3,6 +3,7 @@
 The maths of every moment-based optimizer is written here once.
 """
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -100,7 +101,14 @@ def _map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
 # ----------------------------------------------------------------- counters
 
 def safe_increment(count: jax.Array) -> jax.Array:
-  """``count + 1``, saturating at the dtype's maximum instead of wrapping."""
+  """``count + 1``, saturating at the dtype's maximum instead of wrapping.
+
+  Args:
+    count: an integer or float counter.
+
+  Returns:
+    The incremented counter, of ``count``'s dtype.
+  """
   count = jnp.asarray(count)
   top = (jnp.iinfo(count.dtype).max if jnp.issubdtype(count.dtype, jnp.integer)
          else jnp.finfo(count.dtype).max)
@@ -218,17 +226,17 @@ def cast(tree: Any, dtype: Any) -> Any:
   return _map(lambda x: jnp.asarray(x).astype(dtype), tree)
 
 
-def cast_like(tree: Any, reference: Any) -> Any:
-  """Casts each leaf of ``tree`` to the dtype of the matching ``reference`` leaf.
+def cast_like(tree: Any, other_tree: Any) -> Any:
+  """Casts each leaf of ``tree`` to the dtype of the matching ``other_tree`` leaf.
 
-  Where ``tree`` holds ``None`` and ``reference`` a frozen leaf, the result is
+  Where ``tree`` holds ``None`` and ``other_tree`` a frozen leaf, the result is
   that leaf's `frozen_update`: how a frozen param's zero update comes out.
   """
   def one(x, r):
     if x is None or r is None:
       return None if r is None or not is_frozen(r) else frozen_update(r)
     return jnp.asarray(x).astype(jnp.asarray(r).dtype)
-  return jax.tree.map(one, tree, reference, is_leaf=_is_none)
+  return jax.tree.map(one, tree, other_tree, is_leaf=_is_none)
 
 
 def canonical_dtype(dtype: Any) -> Any:
@@ -237,30 +245,31 @@ def canonical_dtype(dtype: Any) -> Any:
 
 # ------------------------------------------------------------------ algebra
 
-def add(x: Any, y: Any) -> Any:
-  return _map(jnp.add, x, y)
+def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
+  """Leafwise sum of two or more trees of the same structure."""
+  return _map(lambda *xs: functools.reduce(jnp.add, xs), tree_x, tree_y, *other_trees)
 
 
-def sub(x: Any, y: Any) -> Any:
-  return _map(jnp.subtract, x, y)
+def sub(tree_x: Any, tree_y: Any) -> Any:
+  return _map(jnp.subtract, tree_x, tree_y)
 
 
-def mul(x: Any, y: Any) -> Any:
-  return _map(jnp.multiply, x, y)
+def mul(tree_x: Any, tree_y: Any) -> Any:
+  return _map(jnp.multiply, tree_x, tree_y)
 
 
 def scale(scalar: Any, tree: Any) -> Any:
   return _map(lambda x: scalar * x, tree)
 
 
-def add_scale(x: Any, scalar: Any, y: Any) -> Any:
-  """``x + scalar * y``."""
-  return _map(lambda a, b: a + scalar * b, x, y)
+def add_scale(tree_x: Any, scalar: Any, tree_y: Any) -> Any:
+  """``tree_x + scalar * tree_y``."""
+  return _map(lambda a, b: a + scalar * b, tree_x, tree_y)
 
 
-def where(condition: Any, x: Any, y: Any) -> Any:
+def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
   """Leafwise ``jnp.where`` with one scalar condition."""
-  return _map(lambda a, b: jnp.where(condition, a, b), x, y)
+  return _map(lambda a, b: jnp.where(condition, a, b), tree_x, tree_y)
 
 
 def leaves(tree: Any) -> list:
@@ -268,31 +277,86 @@ def leaves(tree: Any) -> list:
   return [leaf for leaf in jax.tree.leaves(tree) if not is_frozen(leaf)]
 
 
-def sum(tree: Any) -> jax.Array:  # noqa: A001 - mirrors jnp.sum on trees
+def _pairwise_sum(parts: list) -> jax.Array:
+  while len(parts) > 1:
+    parts = [a + b for a, b in zip(parts[::2], parts[1::2])] + parts[len(parts) // 2 * 2:]
+  return parts[0]
+
+
+def sum(tree: Any, associative_reduction: bool = False) -> jax.Array:  # noqa: A001
+  """The sum of every element of every leaf (``associative_reduction``: summed pairwise)."""
   parts = [jnp.sum(x) for x in leaves(tree)]
+  if not parts:
+    return jnp.zeros([])
+  return _pairwise_sum(parts) if associative_reduction else jnp.sum(jnp.stack(parts))
+
+
+def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
+  parts = [jnp.vdot(a, b) for a, b in zip(leaves(tree_x), leaves(tree_y))]
   return jnp.sum(jnp.stack(parts)) if parts else jnp.zeros([])
 
 
-def vdot(x: Any, y: Any) -> jax.Array:
-  parts = [jnp.vdot(a, b) for a, b in zip(leaves(x), leaves(y))]
-  return jnp.sum(jnp.stack(parts)) if parts else jnp.zeros([])
+def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - optax's name
+         dtype: Any = None) -> jax.Array:
+  """Global norm of all leaves together, each leaf first cast to ``dtype`` if given.
+
+  ``ord`` is ``None`` or 2 (the l2 norm), 1, or ``inf`` (also ``'inf'``,
+  ``'infinity'``); ``squared`` returns the norm's square.
+  """
+  as_dtype = lambda x: jnp.abs(jnp.asarray(x, dtype))  # noqa: E731
+  if ord is None or (not isinstance(ord, str) and ord == 2):
+    sq = sum(_map(lambda x: jnp.sum(jnp.square(as_dtype(x))), tree))
+    return sq if squared else jnp.sqrt(sq)
+  if not isinstance(ord, str) and ord == 1:
+    total = sum(_map(lambda x: jnp.sum(as_dtype(x)), tree))
+  elif ord in ("inf", "infinity") or (not isinstance(ord, str) and ord == jnp.inf):
+    maxes = [jnp.max(as_dtype(x)) for x in leaves(tree) if jnp.size(x)]
+    total = functools.reduce(jnp.maximum, maxes) if maxes else jnp.asarray(-jnp.inf)
+  else:
+    raise ValueError(f"tree.norm: `ord` must be None, 1, 2 or inf; got {ord!r}")
+  return jnp.square(total) if squared else total
 
 
-def norm(tree: Any, squared: bool = False, dtype: Any = None) -> jax.Array:
-  """Global l2 norm of all leaves together, each leaf first cast to ``dtype`` if given."""
-  sq = sum(_map(lambda x: jnp.sum(jnp.square(jnp.abs(jnp.asarray(x, dtype)))), tree))
-  return sq if squared else jnp.sqrt(sq)
+def safe_norm(x: jax.Array, min_norm: Any, ord: Any = None,  # noqa: A002 - optax's name
+              axis: Any = None, keepdims: bool = False) -> jax.Array:
+  """``max(||x||, min_norm)`` with a gradient that stays finite where the norm is small.
 
+  The norm is ``jnp.linalg.norm(x, ord, axis)``; where it is at most
+  ``min_norm`` the result is ``min_norm`` and the gradient 0 (a plain maximum
+  would give a NaN gradient at ``x = 0``).
 
-def safe_norm(x: jax.Array, min_norm: Any) -> jax.Array:
-  """``max(||x||, min_norm)`` with a gradient that stays finite at ``x = 0``."""
-  sq = jnp.sum(jnp.square(x))
-  small = sq <= jnp.square(min_norm)
-  return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, 1.0, sq)))
+  Args:
+    x: an array.
+    min_norm: the lower bound of the result.
+    ord: the order of the norm, as in ``jnp.linalg.norm``.
+    axis: the axis or axes to reduce over, as in ``jnp.linalg.norm``.
+    keepdims: whether the reduced axes stay, with size 1.
+
+  Returns:
+    The bounded norm.
+  """
+  if ord is None and axis is None and not keepdims:  # one reduction, the common case
+    sq = jnp.sum(jnp.square(jnp.abs(x)))
+    small = sq <= jnp.square(min_norm)
+    return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, 1.0, sq)))
+  small = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True) <= min_norm
+  masked = jnp.linalg.norm(jnp.where(small, jnp.ones_like(x), x), ord=ord, axis=axis,
+                           keepdims=keepdims)
+  if not keepdims:
+    small = jnp.squeeze(small, axis=axis)
+  return jnp.where(small, min_norm, masked)
 
 
 def safe_rms(x: jax.Array, min_rms: Any) -> jax.Array:
-  """``max(rms(x), min_rms)`` with a gradient that stays finite at ``x = 0``."""
+  """``max(rms(x), min_rms)`` with a gradient that stays finite at ``x = 0``.
+
+  Args:
+    x: an array.
+    min_rms: the lower bound of the result.
+
+  Returns:
+    The bounded root mean square of ``x``'s elements.
+  """
   sq = jnp.mean(jnp.square(jnp.abs(x)))
   small = sq <= jnp.square(min_rms)
   return jnp.where(small, min_rms, jnp.sqrt(jnp.where(small, 1.0, sq)))
@@ -305,13 +369,33 @@ def safe_sqrt(x: jax.Array) -> jax.Array:
 # ------------------------------------------------------------------ moments
 
 def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
-  """Exponential moving average of ``g**order``: ``(1 - decay) g^order + decay m``."""
+  """Exponential moving average of ``g**order``: ``(1 - decay) g^order + decay m``.
+
+  Args:
+    updates: the incoming updates (gradients), a tree.
+    moments: the moments so far, a tree like ``updates``.
+    decay: the decay rate of the average.
+    order: the power of the gradient averaged (1: mean, 2: second moment).
+
+  Returns:
+    The new moments.
+  """
   return _map(lambda g, m: (1 - decay) * g**order + decay * m, updates, moments)
 
 
 def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
                                 order: int) -> Any:
-  """Like `update_moment` with ``|g|**order`` (equal for real ``g``, even order)."""
+  """Like `update_moment` with ``|g|**order`` (equal for real ``g``, even order).
+
+  Args:
+    updates: the incoming updates (gradients), a tree.
+    moments: the moments so far, a tree like ``updates``.
+    decay: the decay rate of the average.
+    order: the power of ``|g|`` averaged.
+
+  Returns:
+    The new moments.
+  """
   def one(g, m):
     if order % 2 == 0 and not jnp.iscomplexobj(g):  # |g|^order == g^order, one op fewer
       return (1 - decay) * g**order + decay * m
@@ -320,7 +404,17 @@ def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
 
 
 def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> Any:
-  """Adamax's weighted infinity norm: ``max(|g| + eps, decay * u)``."""
+  """Adamax's weighted infinity norm: ``max(|g| + eps, decay * u)``.
+
+  Args:
+    updates: the incoming updates (gradients), a tree.
+    moments: the moments so far, a tree like ``updates``.
+    decay: the decay rate of the average.
+    eps: added to ``|g|``.
+
+  Returns:
+    The new moments.
+  """
   return _map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, decay * u), updates, moments)
 
 
@@ -329,6 +423,14 @@ def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
 
   The factor is computed in at least float32 and then cast to each leaf's
   dtype, so low-precision moments are not divided by a rounded-to-zero factor.
+
+  Args:
+    moment: the moving average, a tree.
+    decay: its decay rate.
+    count: the number of steps averaged so far (from 1).
+
+  Returns:
+    The corrected average.
   """
   factor = 1 - jnp.asarray(decay) ** count
   return _map(lambda t: t / factor.astype(t.dtype), moment)
@@ -336,25 +438,25 @@ def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
 
 # ------------------------------------------------------------------- random
 
-def split_key_like(key: jax.Array, tree: Any) -> Any:
+def split_key_like(rng_key: jax.Array, target_tree: Any) -> Any:
   """One fresh key per leaf, in a tree of the same structure."""
-  treedef = jax.tree.structure(tree)
-  keys = jax.random.split(key, treedef.num_leaves)
+  treedef = jax.tree.structure(target_tree)
+  keys = jax.random.split(rng_key, treedef.num_leaves)
   return jax.tree.unflatten(treedef, list(keys))
 
 
-def random_like(key: jax.Array, tree: Any,
-                sampler: Callable = jax.random.normal) -> Any:
-  """Samples an array of each leaf's shape and dtype from ``sampler``.
+def random_like(rng_key: jax.Array, target_tree: Any,
+                sampler: Callable = jax.random.normal, dtype: Any = None) -> Any:
+  """Samples an array of each leaf's shape and dtype (or ``dtype``) from ``sampler``.
 
   Keys are split over the trained leaves only, so adding a frozen (integer or
   boolean) leaf, which gets zeros, changes no other leaf's sample.
   """
-  flat, treedef = jax.tree.flatten(tree)
+  flat, treedef = jax.tree.flatten(target_tree)
   trained = [i for i, x in enumerate(flat) if not is_frozen(x)]
   out = [frozen_update(x) if is_frozen(x) else None for x in flat]
-  for i, k in zip(trained, jax.random.split(key, len(trained))):
-    out[i] = sampler(k, jnp.shape(flat[i]), jnp.asarray(flat[i]).dtype)
+  for i, k in zip(trained, jax.random.split(rng_key, len(trained))):
+    out[i] = sampler(k, jnp.shape(flat[i]), dtype or jnp.asarray(flat[i]).dtype)
   return jax.tree.unflatten(treedef, out)
 
 

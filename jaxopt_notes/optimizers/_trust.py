@@ -16,7 +16,8 @@ from typing import Any
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
-from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, init_empty_state
+from jaxopt_notes._base import (EmptyState, GradientTransformation, ScalarOrSchedule,
+                                init_empty_state)
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, scale_by_adam
 from jaxopt_notes.transforms._accumulation import trace
@@ -24,6 +25,8 @@ from jaxopt_notes.transforms._adding import NO_PARAMS, add_decayed_weights
 from jaxopt_notes.transforms._masking import masked
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
+ScaleByTrustRatioState = EmptyState
+"""State of `scale_by_trust_ratio` (it keeps none): `EmptyState`, under optax's name."""
 
 def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
                          eps: Float = 0.0) -> GradientTransformation:

@@ -105,6 +105,25 @@ def projection_hyperplane(x: Any, a: Any, b: Any) -> Any:
   return _along_normal(x, a, b, lambda c: c)
 
 
+def projection_vector(x: Any, a: Any) -> Any:
+  """Projection onto the line spanned by ``a``: $\\frac{\\langle x, a\\rangle}{\\|a\\|^2}\\,a$.
+
+  Args:
+    x: the point, a pytree.
+    a: the direction, a pytree like ``x``. If it is all zero the result is all zero.
+
+  Returns:
+    The projection, a pytree like ``x``.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from jaxopt_notes import projections
+    >>> projections.projection_vector(jnp.array([2.0, 0.0]), jnp.array([1.0, 1.0])).tolist()
+    [1.0, 1.0]
+  """
+  return _tree.cast_like(_tree.scale(_tree.safe_div(_tree.vdot(x, a), _tree.vdot(a, a)), a), x)
+
+
 def projection_halfspace(x: Any, a: Any, b: Any) -> Any:
   """Projection onto the halfspace $\\langle a, y\\rangle \\le b$; arguments as
   `projection_hyperplane`.

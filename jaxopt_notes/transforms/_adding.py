@@ -12,6 +12,9 @@ from jaxopt_notes.transforms._masking import masked
 
 NO_PARAMS = "needs the params: call update(updates, state, params)"
 
+AddDecayedWeightsState = EmptyState
+"""State of `add_decayed_weights` with a constant decay: `EmptyState`, under optax's name."""
+
 
 class WeightDecaySchedule(NamedTuple):
   """State of `add_decayed_weights` with a scheduled decay: the step count."""

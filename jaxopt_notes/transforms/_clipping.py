@@ -7,8 +7,15 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
-from jaxopt_notes._base import GradientTransformation, init_empty_state
+from jaxopt_notes._base import EmptyState, GradientTransformation, init_empty_state
 from jaxopt_notes.transforms._adding import NO_PARAMS
+
+ClipState = EmptyState
+"""State of `clip` (it keeps none): `EmptyState`, under optax's name."""
+ClipByGlobalNormState = EmptyState
+"""State of `clip_by_global_norm` (it keeps none): `EmptyState`, under optax's name."""
+AdaptiveGradClipState = EmptyState
+"""State of `adaptive_grad_clip` (it keeps none): `EmptyState`, under optax's name."""
 
 
 def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
@@ -59,14 +66,22 @@ def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation
   return GradientTransformation(init_empty_state, update_fn)
 
 
-def _unitwise_norm(x: jax.Array, axis) -> jax.Array:
-  """The l2 norm of each unit of ``x`` (an output neuron or filter), broadcast to ``x``.
+def unitwise_norm(x: jax.typing.ArrayLike, axis: int | tuple[int, ...] | None = None) -> jax.Array:
+  """The l2 norm of each unit of ``x`` (an output neuron or filter), broadcast to ``x``'s shape.
 
   Reduced over ``axis`` when given; otherwise a scalar or vector is one unit,
   a matrix (in, out) or a multi-head (heads, in, out) kernel reduces over its
   first axis, a convolution kernel (H, W, I, O) or (D, H, W, I, O) over all
   axes but the last.
+
+  Args:
+    x: an array.
+    axis: the axis or axes to reduce over; ``None`` picks them from the rank as above.
+
+  Returns:
+    An array of ``x``'s shape holding, at each element, the norm of its unit.
   """
+  x = jnp.asarray(x)
   if axis is None:
     if jnp.squeeze(x).ndim <= 1:
       axis = tuple(range(x.ndim))
@@ -75,10 +90,34 @@ def _unitwise_norm(x: jax.Array, axis) -> jax.Array:
     elif x.ndim in (4, 5):
       axis = tuple(range(x.ndim - 1))
     else:
-      raise ValueError(f"adaptive_grad_clip: no default unit for a leaf of shape {x.shape}; "
+      raise ValueError(f"unitwise_norm: no default unit for a leaf of shape {x.shape}; "
                        "pass `axis` to name the axes to reduce over")
   sq = jnp.sum(jnp.square(jnp.abs(x)), axis=axis, keepdims=True)
   return jnp.broadcast_to(jnp.sqrt(sq), x.shape)
+
+
+def unitwise_clip(g_norm: jax.typing.ArrayLike, max_norm: jax.typing.ArrayLike,
+                  grad: jax.typing.ArrayLike, div_eps: jax.typing.ArrayLike = 1e-6) -> jax.Array:
+  """Rescales ``grad`` to norm ``max_norm`` where its unit norm ``g_norm`` exceeds it.
+
+  $g \\leftarrow g \\cdot \\text{max\\_norm} / \\max(\\text{g\\_norm}, \\text{div\\_eps})$ where
+  ``g_norm >= max_norm``; ``grad`` unchanged elsewhere.
+
+  Args:
+    g_norm: the norm of each element's unit (from `unitwise_norm`), shaped like ``grad``.
+    max_norm: the largest norm allowed, shaped like ``grad``.
+    grad: the update to clip.
+    div_eps: the floor of the denominator, so that a zero norm never divides.
+
+  Returns:
+    The clipped update, shaped like ``grad``.
+  """
+  shapes = {jnp.shape(g_norm), jnp.shape(max_norm), jnp.shape(grad)}
+  if len(shapes) != 1:
+    raise ValueError(f"unitwise_clip: `g_norm`, `max_norm` and `grad` must have one shape; got "
+                     f"{jnp.shape(g_norm)}, {jnp.shape(max_norm)}, {jnp.shape(grad)}")
+  clipped = grad * (max_norm / jnp.maximum(g_norm, div_eps))
+  return jnp.where(g_norm < max_norm, grad, clipped)
 
 
 def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike = 1e-3,
@@ -106,10 +145,8 @@ def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
                   eps=(eps, _validate.NONNEGATIVE))
 
   def one(u, p):
-    u_norm, p_norm = _unitwise_norm(u, axis), _unitwise_norm(p, axis)
-    max_norm = clipping * jnp.maximum(p_norm, eps)
-    clipped = u * (max_norm / jnp.maximum(u_norm, 1e-6))
-    return jnp.where(u_norm < max_norm, u, clipped).astype(u.dtype)
+    max_norm = clipping * jnp.maximum(unitwise_norm(p, axis), eps)
+    return unitwise_clip(unitwise_norm(u, axis), max_norm, u).astype(u.dtype)
 
   def update_fn(updates, state, params=None):
     if params is None:

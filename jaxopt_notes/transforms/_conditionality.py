@@ -1,6 +1,6 @@
 """Steps that happen only when a condition holds: finite gradients, a step predicate."""
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +14,22 @@ def all_finite(tree: Any) -> jax.Array:
   """True when every element of every leaf is finite."""
   flags = [jnp.all(jnp.isfinite(x)) for x in _tree.leaves(tree)]
   return jnp.all(jnp.stack(flags)) if flags else jnp.array(True)
+
+
+class ConditionFn(Protocol):
+  """The ``should_transform_fn`` of `conditionally_transform` and `conditionally_mask`."""
+
+  def __call__(self, step: jax.typing.ArrayLike, **extra_args: Any) -> jax.typing.ArrayLike:
+    """Whether the inner transform runs at this step.
+
+    Args:
+      step: the int32 count of steps taken.
+      **extra_args: the extra keyword arguments given to ``update``.
+
+    Returns:
+      A boolean scalar.
+    """
+    ...
 
 
 class ApplyIfFiniteState(NamedTuple):

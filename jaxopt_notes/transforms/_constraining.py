@@ -5,8 +5,11 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree
-from jaxopt_notes._base import GradientTransformation, init_empty_state
+from jaxopt_notes._base import EmptyState, GradientTransformation, init_empty_state
 from jaxopt_notes.transforms._adding import NO_PARAMS
+
+NonNegativeParamsState = EmptyState
+"""State of `keep_params_nonnegative` (it keeps none): `EmptyState`, under optax's name."""
 
 
 class ZeroNansState(NamedTuple):

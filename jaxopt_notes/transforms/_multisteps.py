@@ -1,11 +1,11 @@
 """Gradient accumulation: one optimizer step every ``k`` mini-steps."""
 
-from typing import Any, Callable, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Protocol, Union
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree
+from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 from jaxopt_notes.transforms._conditionality import all_finite
@@ -18,6 +18,25 @@ class MultiStepsState(NamedTuple):
   inner_opt_state: Any
   acc_grads: Any             # the running mean (or sum) of this window's gradients
   skip_state: Any = ()
+
+
+class ShouldSkipUpdateFunction(Protocol):
+  """The ``should_skip_update_fn`` of `MultiSteps` (`skip_not_finite`, `skip_large_updates`)."""
+
+  def __call__(self, updates: Any, gradient_step: jax.typing.ArrayLike,
+               params: Any) -> tuple[jax.typing.ArrayLike, Any]:
+    """Whether to drop this mini-step's gradients.
+
+    Args:
+      updates: the mini-step's gradients.
+      gradient_step: the count of optimizer steps taken (``MultiStepsState.gradient_step``).
+      params: the params, or ``None``.
+
+    Returns:
+      ``(skip, state)``: a boolean scalar, and any tree kept in
+      ``MultiStepsState.skip_state`` (for logging).
+    """
+    ...
 
 
 def skip_not_finite(updates: Any, gradient_step: jax.Array, params: Any):
@@ -129,3 +148,50 @@ class MultiSteps:
   def gradient_transformation(self) -> GradientTransformationExtraArgs:
     """This accumulator as an ``(init, update)`` pair, to put in a `chain`."""
     return GradientTransformationExtraArgs(self.init, self.update)
+
+
+class ApplyEvery(NamedTuple):
+  """State of `apply_every`: the mini-step count (mod ``k``) and the running sum."""
+  count: jax.Array  # int32 mini-steps since the last emitted sum
+  grad_acc: Any     # the sum of this window's updates
+
+
+def apply_every(k: jax.typing.ArrayLike = 1) -> GradientTransformation:
+  """Sums the updates of ``k`` mini-steps and emits the sum on the ``k``-th, zeros before.
+
+  With $c$ the mini-step count mod $k$ and $a$ the running sum:
+  $a \\leftarrow g + [c \\neq 0]\\, a$, and the update is $[c = k - 1]\\, a$.
+  Unlike `MultiSteps`, the transforms chained before and after it still step
+  every mini-step; `MultiSteps` is the one to use for gradient accumulation.
+
+  Args:
+    k: the number of mini-steps per emitted sum.
+
+  Returns:
+    The transform; its state is `ApplyEvery`.
+
+  Examples:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> tx = jon.apply_every(2)
+    >>> state = tx.init(jnp.zeros(1))
+    >>> u1, state = tx.update(jnp.array([1.0]), state)
+    >>> u2, state = tx.update(jnp.array([3.0]), state)
+    >>> [float(u1[0]), float(u2[0])]
+    [0.0, 4.0]
+  """
+  _validate.check_positive_int("apply_every", "k", k)
+
+  def init_fn(params):
+    return ApplyEvery(count=_tree.zero_count(params), grad_acc=_tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    c = state.count % k
+    grad_acc = _tree._map(lambda g, a: g + (c != 0) * a, updates, state.grad_acc)
+    grad_acc = _tree.cast_like(grad_acc, state.grad_acc)
+    emit = c == k - 1
+    new_updates = _tree._map(lambda a, g: (emit * a).astype(g.dtype), grad_acc, updates)
+    return new_updates, ApplyEvery(count=_tree.safe_increment(state.count) % k,
+                                   grad_acc=grad_acc)
+
+  return GradientTransformation(init_fn, update_fn)

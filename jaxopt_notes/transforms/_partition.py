@@ -14,14 +14,28 @@ class PartitionState(NamedTuple):
   inner_states: dict  # label -> MaskedState of that group's transform
 
 
+MultiTransformState = PartitionState
+"""`PartitionState` under its older name (optax keeps both, for `multi_transform`)."""
+
+
 def partition(transforms: Mapping[Hashable, GradientTransformation],
-              param_labels: Union[Any, Callable[[Any], Any]]) -> GradientTransformationExtraArgs:
+              param_labels: Union[Any, Callable[[Any], Any]], *,
+              mask_compatible_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``transforms[label]`` to the leaves labelled ``label``.
 
   ``param_labels`` is a tree of labels with the params' structure (or a
   prefix of it), or a callable returning one from the params. Each group's
   transform holds state for its own leaves only. Per-group learning-rate
-  multipliers are a ``scale`` in that group's chain:
+  multipliers are a ``scale`` in that group's chain (example below).
+
+  Args:
+    transforms: the transform of each label.
+    param_labels: the tree of labels, or a function of the params returning it.
+    mask_compatible_extra_args: whether an extra keyword argument of ``update``
+      that has the updates' tree structure is split by group too (see `masked`).
+
+  Returns:
+    The combined transform; its state is `PartitionState`.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -45,7 +59,9 @@ def partition(transforms: Mapping[Hashable, GradientTransformation],
       raise ValueError(f"partition: labels {sorted(map(str, missing))} have no transform; "
                        f"transforms are given for {sorted(map(str, transforms))}")
 
-  groups = {label: masked(tx, mask_for(label)) for label, tx in transforms.items()}
+  groups = {label: masked(tx, mask_for(label),
+                          mask_compatible_extra_args=mask_compatible_extra_args)
+            for label, tx in transforms.items()}
 
   def init_fn(params):
     check(params)

@@ -6,10 +6,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
-from jaxopt_notes._base import (GradientTransformation,
+from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 ScalarOrSchedule, Schedule, identity,
                                 init_empty_state)
 from jaxopt_notes.transforms._adding import NO_PARAMS
+
+ScaleState = EmptyState
+"""State of `scale` (it keeps none): `EmptyState`, under optax's name."""
 
 
 def _times(step_size, updates):
