@@ -8,6 +8,7 @@ every state class keeps optax's fields (the allowed differences are listed under
 "Signature differences" in the same page).
 """
 
+import enum
 import importlib
 import inspect
 import math
@@ -107,6 +108,12 @@ def _same_default(a, b):
     return True
   if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
     return True
+  # An enum member (microbatching's AccumulationType) or a plain object (perturbations'
+  # Gumbel noise) is an instance of each library's own class: same class name, same value.
+  if isinstance(a, enum.Enum) and isinstance(b, enum.Enum):
+    return (type(a).__name__, a.name, a.value) == (type(b).__name__, b.name, b.value)
+  if type(a).__name__ == type(b).__name__ and hasattr(a, "__dict__") and hasattr(b, "__dict__"):
+    return vars(a) == vars(b)
   try:
     same = a == b
     return bool(same) if isinstance(same, bool) or not hasattr(same, "shape") else False
