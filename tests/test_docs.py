@@ -205,7 +205,7 @@ def maths_problems(page_html):
   prose = "".join(text.prose)
   problems = [f"raw maths: {prose[max(0, m.start() - 40):m.end() + 40]!r}"
               for m in re.finditer(r"\$+", prose)]
-  texts = re.findall(r"\\text\{[^{}]*\}", "".join(text.maths))
+  texts = re.findall(r"\\text[a-z]*\{[^{}]*\}", "".join(text.maths))
   problems += [f"backslash shown: {t}" for t in texts if "\\_" in t]
   return problems
 

@@ -15,7 +15,7 @@ import re
 import griffe
 
 _ITEM = re.compile(r"[*-] ")
-_TEXT = re.compile(r"\\text\{[^{}]*\}")
+_TEXT = re.compile(r"\\text(?:tt|rm|sf|it|bf|up|md|normal)?\{[^{}]*\}")
 
 
 def _items(lines):
