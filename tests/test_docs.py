@@ -155,6 +155,17 @@ def test_examples_gallery_lists_every_script():
     assert os.path.exists(os.path.join(ROOT, "docs", image)), image
 
 
+def test_pages_name_their_sources():
+  """The study notes are named by subject ("the study notes on momentum"), never by their
+  internal numbers ("seed 003"), which no reader can look up."""
+  pages = [("README.md",)] + [("docs", *os.path.relpath(os.path.join(d, f), os.path.join(
+      ROOT, "docs")).split(os.sep)) for d, _, files in os.walk(os.path.join(ROOT, "docs"))
+      for f in files if f.endswith(".md")]
+  jargon = {os.path.join(*page): re.findall(r"(?i)\bseeds?(?: \d{3}\b|'s?)|the seed says",
+                                           _read(*page)) for page in pages}
+  assert {page: found for page, found in jargon.items() if found} == {}
+
+
 def test_getting_started_runs(tmp_path):
   """The page's python blocks, in order, as one script in a fresh process (float32, as users
   run it)."""
