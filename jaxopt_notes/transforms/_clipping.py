@@ -124,6 +124,12 @@ def _batched(owner: str, grads: Any) -> None:
                      f"every leaf; got shapes {jax.tree.map(jnp.shape, grads)}")
 
 
+def _inexact(g: Any) -> jax.Array:
+  """``g`` as a float array: an integer per-example gradient is data to clip, not frozen."""
+  g = jnp.asarray(g)
+  return g if jnp.issubdtype(g.dtype, jnp.inexact) else g.astype(jnp.result_type(float))
+
+
 def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike):
   """Clips each example's gradient to global norm ``l2_norm_clip``, then sums them.
 
@@ -134,14 +140,17 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike)
   \\sum_b g^{(b)} \\min\\left(1, \\frac{C}{\\|g^{(b)}\\|_2}\\right)
   $$
 
-  (a zero gradient counts as unclipped). Returns the clipped sum (no batch
-  axis) and the number of examples that were clipped, as in DP-SGD. Not a
-  transform: it runs before one, on per-example gradients.
+  (a zero gradient counts as unclipped). Every leaf counts in the norm and is
+  clipped, integer leaves too (their sums come back as floats); unlike an
+  optimizer's update, nothing here is a frozen parameter. Returns the clipped
+  sum (no batch axis) and the number of examples that were clipped, as in
+  DP-SGD. Not a transform: it runs before one, on per-example gradients.
 
   Reference: Abadi et al., 2016, "Deep Learning with Differential Privacy".
   """
   _batched("per_example_global_norm_clip", grads)
   _validate.check("per_example_global_norm_clip", l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE))
+  grads = jax.tree.map(_inexact, grads)
   norms = jax.vmap(_tree.norm)(grads)
   factors = jnp.where(norms > l2_norm_clip, l2_norm_clip / jnp.where(norms > 0, norms, 1), 1.0)
   clipped = jax.tree.map(lambda g: jnp.tensordot(factors.astype(g.dtype), g, axes=1), grads)
