@@ -121,7 +121,7 @@ def _dp_sgd_sum(grads, clip):
   return jax.tree.unflatten(jax.tree.structure(grads), sums), sum(f < 1 for f in factors)
 
 
-@pytest.mark.parametrize("clip", [0.0, 1.0, 1.25, 5.0])
+@pytest.mark.parametrize("clip", [0.0, 1.0, 1.25, 5.0, float("inf")])
 def test_per_example_clip_counts_integer_leaves_in_the_norm(clip):
   # optax's own example (integer gradients) and a tree mixing integer and float
   # leaves: every entry of an example's gradient counts in its norm.

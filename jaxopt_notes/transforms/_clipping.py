@@ -13,7 +13,7 @@ from jaxopt_notes.transforms._adding import NO_PARAMS
 
 def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
   """Clips each element of the updates to ``[-max_delta, max_delta]``."""
-  _validate.check("clip", max_delta=(max_delta, _validate.NONNEGATIVE))
+  _validate.check("clip", max_delta=(max_delta, _validate.NONNEGATIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
     del params
@@ -29,7 +29,7 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
   u \\leftarrow u \\cdot \\min(1, \\text{max\\_norm} / \\|u\\|_2)
   $$
   """
-  _validate.check("clip_by_global_norm", max_norm=(max_norm, _validate.NONNEGATIVE))
+  _validate.check("clip_by_global_norm", max_norm=(max_norm, _validate.NONNEGATIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
     del params
@@ -45,7 +45,7 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
 
 def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation:
   """Rescales each leaf whose root-mean-square exceeds ``threshold`` down to it."""
-  _validate.check("clip_by_block_rms", threshold=(threshold, _validate.POSITIVE))
+  _validate.check("clip_by_block_rms", threshold=(threshold, _validate.POSITIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
     del params
@@ -102,7 +102,7 @@ def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
   Reference: Brock, De, Smith & Simonyan, 2021, "High-Performance Large-Scale
   Image Recognition Without Normalization".
   """
-  _validate.check("adaptive_grad_clip", clipping=(clipping, _validate.NONNEGATIVE),
+  _validate.check("adaptive_grad_clip", clipping=(clipping, _validate.NONNEGATIVE_OR_INF),
                   eps=(eps, _validate.NONNEGATIVE))
 
   def one(u, p):
@@ -149,7 +149,7 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike)
   Reference: Abadi et al., 2016, "Deep Learning with Differential Privacy".
   """
   _batched("per_example_global_norm_clip", grads)
-  _validate.check("per_example_global_norm_clip", l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE))
+  _validate.check("per_example_global_norm_clip", l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE_OR_INF))
   grads = jax.tree.map(_inexact, grads)
   norms = jax.vmap(_tree.norm)(grads)
   factors = jnp.where(norms > l2_norm_clip, l2_norm_clip / jnp.where(norms > 0, norms, 1), 1.0)
