@@ -91,9 +91,12 @@ def test_boundary_values_are_accepted_and_give_optaxs_numbers(name, kwargs, extr
 
 
 @pytest.mark.parametrize("name, kwargs, argument", [
-    ("adam", dict(learning_rate=0.1, b1=1.5), "b1"), ("adam", dict(learning_rate=math.nan), "learning_rate"),
-    ("clip_by_global_norm", dict(max_norm=-1.0), "max_norm"), ("clip", dict(max_delta=math.nan), "max_delta"),
-    ("ema", dict(decay=-0.1), "decay"), ("radam", dict(learning_rate=0.1, threshold=3.0), "threshold"),
+    ("adam", dict(learning_rate=0.1, b1=1.5), "b1"),
+    ("adam", dict(learning_rate=math.nan), "learning_rate"),
+    ("clip_by_global_norm", dict(max_norm=-1.0), "max_norm"),
+    ("clip", dict(max_delta=math.nan), "max_delta"),
+    ("ema", dict(decay=-0.1), "decay"),
+    ("radam", dict(learning_rate=0.1, threshold=3.0), "threshold"),
 ])
 def test_nonsense_is_still_refused_by_name(name, kwargs, argument):
   with pytest.raises(ValueError, match=argument):

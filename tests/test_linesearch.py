@@ -360,3 +360,19 @@ def test_line_searches_run_under_vmap_over_starting_points():
 def test_bad_hyperparameters_are_refused_by_name(make, argument):
   with pytest.raises(ValueError, match=argument):
     make()
+
+
+def test_zoom_curv_rtol_inf_drops_the_curvature_condition_as_optax():
+  # optax: "the curvature criterion can be avoided by setting curv_rtol=jnp.inf"
+  f = lambda x: jnp.sum((x - 3.0) ** 2)  # noqa: E731
+  x = jnp.zeros(2)
+  d = -0.01 * jax.grad(f)(x)   # a short direction: the first step is far from flat
+  steps = {}
+  for lib in (jon, optax):
+    for curv_rtol in (0.9, math.inf):
+      opt = lib.scale_by_zoom_linesearch(10, curv_rtol=curv_rtol)
+      _, state = opt.update(d, opt.init(x), x, value=f(x), grad=jax.grad(f)(x), value_fn=f)
+      steps[lib.__name__, curv_rtol] = (float(state.learning_rate),
+                                        int(state.info.num_linesearch_steps))
+  assert steps["jaxopt_notes", math.inf] == steps["optax", math.inf] == (1.0, 1)
+  assert steps["jaxopt_notes", 0.9][1] > 1   # the curvature condition made it go on

@@ -149,7 +149,8 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike)
   Reference: Abadi et al., 2016, "Deep Learning with Differential Privacy".
   """
   _batched("per_example_global_norm_clip", grads)
-  _validate.check("per_example_global_norm_clip", l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE_OR_INF))
+  _validate.check("per_example_global_norm_clip",
+                  l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE_OR_INF))
   grads = jax.tree.map(_inexact, grads)
   norms = jax.vmap(_tree.norm)(grads)
   factors = jnp.where(norms > l2_norm_clip, l2_norm_clip / jnp.where(norms > 0, norms, 1), 1.0)
