@@ -19,8 +19,8 @@ class Range(NamedTuple):
   hi_closed: bool = True
 
   def __str__(self) -> str:
-    left = "[" if self.lo_closed and math.isfinite(self.lo) else "("
-    right = "]" if self.hi_closed and math.isfinite(self.hi) else ")"
+    left = "[" if self.lo_closed else "("
+    right = "]" if self.hi_closed else ")"
     return f"{left}{self.lo:g}, {self.hi:g}{right}"
 
   def contains(self, x: np.ndarray) -> bool:
@@ -34,6 +34,10 @@ NONNEGATIVE = Range(0.0, math.inf, hi_closed=False)      # eps, norms, weight de
 POSITIVE = Range(0.0, math.inf, lo_closed=False, hi_closed=False)
 FINITE = Range(-math.inf, math.inf, lo_closed=False, hi_closed=False)
 AT_LEAST_ONE = Range(1.0, math.inf, hi_closed=False)
+# where optax gives infinity a meaning (no clipping, no bound, restart at the maximum)
+NONNEGATIVE_OR_INF = Range(0.0, math.inf)
+POSITIVE_OR_INF = Range(0.0, math.inf, lo_closed=False)
+AT_LEAST_ONE_OR_INF = Range(1.0, math.inf)
 
 
 def _is_unchecked(value: Any) -> bool:

@@ -185,7 +185,7 @@ def adafactor(learning_rate: ScalarOrSchedule | None = None, min_dim_size_to_fac
   Reference: Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with
   Sublinear Memory Cost".
   """
-  _validate.check("adafactor", clipping_threshold=(clipping_threshold, _validate.POSITIVE),
+  _validate.check("adafactor", clipping_threshold=(clipping_threshold, _validate.POSITIVE_OR_INF),
                   momentum=(momentum, _validate.UNIT))
   parts = [scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps)]
   if clipping_threshold is not None:

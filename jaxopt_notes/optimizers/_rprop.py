@@ -46,7 +46,7 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
                   eta_minus=(eta_minus, _validate.UNIT),
                   eta_plus=(eta_plus, _validate.AT_LEAST_ONE),
                   min_step_size=(min_step_size, _validate.NONNEGATIVE),
-                  max_step_size=(max_step_size, _validate.NONNEGATIVE))
+                  max_step_size=(max_step_size, _validate.NONNEGATIVE_OR_INF))
 
   def init_fn(params):
     return ScaleByRpropState(step_sizes=_tree.full_like(params, learning_rate),
