@@ -800,7 +800,7 @@ def _ridge_root(s, p, eps, floor):
 
 
 def shampoo(grads, param, values, lr, b1=0.9, b2=0.999, block_size=1024, diagonal_epsilon=1e-10,
-            matrix_epsilon=1e-6, start=5, every=1, graft="adam", nesterov=True, exponent=0,
+            matrix_epsilon=1e-6, start=5, every=10, graft="adam", nesterov=True, exponent=0,
             weight_decay=0.0, min_rank=2, max_dim=4096, published=False):
   """Shampoo per block (Gupta et al., 2018; Anil et al., 2020), blocks taken as slices.
 

@@ -38,7 +38,7 @@ SHAMPOO = [  # (id, keyword arguments shared by the library and the reference)
     ("adagrad_graft_ema_sum", dict(block_size=3, start=1, every=2, graft="adagrad", b2=1.0)),
     ("rmsprop_graft_override", dict(start=3, graft="rmsprop", exponent=2, nesterov=False)),
     ("sgd_graft_decay", dict(block_size=5, start=1, graft="sgd", weight_decay=0.1)),
-    ("no_graft", dict(start=1, graft="none", b1=0.5)),
+    ("no_graft", dict(start=1, every=1, graft="none", b1=0.5)),
     # a ridge below the floor (sqrt of float64's eps): raised to it, or as published
     ("floor_over_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12)),
     ("published_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12, published=True)),

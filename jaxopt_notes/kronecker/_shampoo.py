@@ -90,7 +90,7 @@ def _graft_direction(graft_type, g, v, count, b2, eps):
 
 def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
                      diagonal_epsilon: Float = 1e-10, matrix_epsilon: Float = 1e-6,
-                     start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 1,
+                     start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 10,
                      graft_type: str = "adam", nesterov: bool = True,
                      exponent_override: Any = 0, skip_preconditioning_dim_size_gt: int = 4096,
                      skip_preconditioning_rank_lt: int = 2, relative_matrix_epsilon: bool = True,
@@ -202,7 +202,7 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
 def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             block_size: int = 1024, diagonal_epsilon: Float = 1e-10,
             matrix_epsilon: Float = 1e-6, weight_decay: Float = 0.0,
-            start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 1,
+            start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 10,
             graft_type: str = "adam", nesterov: bool = True, exponent_override: Any = 0,
             skip_preconditioning_dim_size_gt: int = 4096, skip_preconditioning_rank_lt: int = 2,
             relative_matrix_epsilon: bool = True, moving_average_for_momentum: bool = False,
@@ -220,7 +220,12 @@ def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
     weight_decay: decoupled weight decay; ``mask`` selects the leaves it applies to.
     start_preconditioning_step: the first step (from 1) that uses the factors;
       earlier steps use the graft alone.
-    preconditioning_compute_steps: steps between refreshes of the inverse roots.
+    preconditioning_compute_steps: steps between refreshes of the inverse roots
+      (Distributed Shampoo's name: roots at ``start_preconditioning_step`` and
+      every that many steps after; the factors take in every gradient). Each
+      refresh is an ``eigh`` per block and axis, most of a step's time: the
+      default 10, as SOAP's ``precondition_frequency``, trades freshness for
+      wall-clock (docs: Kronecker page).
     graft_type: ``"adam"`` (RMSProp with bias correction), ``"rmsprop"``,
       ``"adagrad"``, ``"sgd"`` or ``"none"`` (the plain Shampoo direction).
     nesterov: Nesterov momentum.

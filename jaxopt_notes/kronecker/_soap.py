@@ -87,6 +87,23 @@ def _layout(shape: tuple, max_precond_dim: int, merge_dims: bool, precondition_1
   return shape, tuple(d <= max_precond_dim for d in shape)
 
 
+def _capped(v: jax.Array) -> jax.Array:
+  """A second moment, real, with an overflowed entry taken as the largest finite
+  number: mixing entries by a matrix with zeros then gives no NaN."""
+  v = jnp.real(v)
+  return jnp.minimum(v, jnp.finfo(v.dtype).max)
+
+
+def _replicated(x: jax.Array) -> jax.Array:
+  """``x`` on every device of the mesh in context when its axes are Auto (under
+  ``jit`` the compiler would otherwise choose, and may split a few integers);
+  as it is otherwise."""
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty or any(t != jax.sharding.AxisType.Auto for t in mesh.axis_types):
+    return x
+  return jax.lax.with_sharding_constraint(x, jax.sharding.PartitionSpec())
+
+
 def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   eps: Float = 1e-8, precondition_frequency: Any = 10,
                   max_precond_dim: int = 10000, merge_dims: bool = False,
@@ -150,9 +167,10 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     return along(x, [None if q is None else jnp.conj(q) for q in bases], transpose=True)
 
   def averaged(x, groups):
-    """``x`` averaged over each eigenvalue cluster of each basis (`_factors.group_mean`)."""
-    return along(x, [None if g is None else _factors.group_mean(g, jnp.real(x).dtype)
-                     for g in groups])
+    """``x`` (>= 0) averaged over each eigenvalue cluster of each basis
+    (`_factors.group_mean`)."""
+    x = _capped(x)
+    return along(x, [None if g is None else _factors.group_mean(g, x.dtype) for g in groups])
 
   def new_stats(g, stats):
     if not stats:
@@ -185,7 +203,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
       w = _factors.overlap(_factors.gathered(qn), _factors.gathered(q))
       mats.append(jnp.matmul(_factors.group_mean(gr, w.dtype), w,
                              precision=_factors.HIGHEST))
-    return along(nu, mats)
+    return along(_capped(nu), mats).astype(nu.dtype)
 
   def refreshed(stats, bases, nu):
     """One power iteration per factor; ``nu`` permuted along with the columns."""
@@ -251,8 +269,9 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   state.bases, bases)
     # A select on the old moments: the new ones then keep their placement (sharding)
     # rather than whatever the rotations' einsums would give them.
-    mu, nu = (_tree._map(lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype)),
-                         old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
+    keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
+    mu, nu = (_tree._map(keep, old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
+    groups = jax.tree.map(_replicated, groups)
     return _tree.cast_like(out, updates), ScaleBySoapState(
         count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
         nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases, groups=groups)
