@@ -65,13 +65,16 @@ class Blocks:
 
 
 def gram(xb: jax.Array, axis: int, batch: int) -> jax.Array:
-  """$X_{(i)} X_{(i)}^\\top$ of each block: contracts every block axis but ``axis``.
+  """$X_{(i)} X_{(i)}^H$ of each block: contracts every block axis but ``axis``.
+
+  Hermitian for a complex ``xb`` (the second operand is conjugated), symmetric
+  for a real one.
 
   ``xb`` has ``batch`` leading grid axes; the result has shape ``(grid..., b, b)``.
   """
   grid, block = _GRID[:batch], _BLOCK[:xb.ndim - batch]
   other = block.replace(block[axis], "z")
-  return jnp.einsum(f"{grid}{block},{grid}{other}->{grid}{block[axis]}z", xb, xb,
+  return jnp.einsum(f"{grid}{block},{grid}{other}->{grid}{block[axis]}z", xb, jnp.conj(xb),
                     precision=HIGHEST)
 
 
@@ -90,43 +93,113 @@ def along(xb: jax.Array, mats: Sequence[Any], batch: int, transpose: bool = Fals
   return xb
 
 
+def abs2(x: jax.Array) -> jax.Array:
+  """$|x|^2$ elementwise: ``x * x`` for a real ``x``, $x\\bar x$ (real) for a complex one."""
+  return x * x if not jnp.iscomplexobj(x) else jnp.real(x * jnp.conj(x))
+
+
 def ema_weights(decay: Any) -> tuple:
   """``(decay, 1 - decay)``, or ``(1, 1)`` for ``decay = 1`` (a plain sum, as in AdaGrad)."""
   decay = jnp.asarray(decay)
   return decay, jnp.where(decay == 1, 1.0, 1 - decay).astype(decay.dtype)
 
 
-def inverse_root(stats: jax.Array, exponent: Any, epsilon: Any, relative: bool) -> jax.Array:
-  """$(S + \\epsilon I)^{-1/p}$ of each symmetric matrix of ``stats``, by ``eigh``.
+def rounding_floor(dtype: Any, root: int = 2) -> float:
+  """$\\varepsilon^{1/k}$ of ``dtype``, $k$ = ``root`` (float32: 3.5e-4 for $k=2$,
+  4.9e-3 for $k=3$; float64: 1.5e-8, 6.1e-6).
 
-  Eigenvalues below zero (rounding of a rank-deficient statistic) are set to
-  zero before the ridge is added, so the root stays finite and symmetric.
-  With ``relative`` the ridge is ``epsilon`` times the largest eigenvalue
-  (floored at 1e-16, so an all-zero statistic gives a finite root).
+  Rounding perturbs a statistic by about $\\varepsilon\\lambda_{\\max}$ (times a
+  small multiple of its size), and ``eigh`` resolves eigenvalues only to that
+  accuracy. A ridge, floor or gap of $\\varepsilon^{1/k}\\lambda_{\\max}$ stays a
+  factor $\\varepsilon^{1-1/k}$ above the noise, so what is computed from it moves
+  by about that much relative under rounding, not by O(1). Shampoo's roots are
+  Lipschitz in the statistic ($k=2$ suffices); SOAP's eigenvectors move by the
+  noise over the gap, and its Adam step divides once more (so $k=3$).
   """
-  w, v = jnp.linalg.eigh(stats, symmetrize_input=True)
+  return float(jnp.finfo(dtype).eps) ** (1.0 / root)
+
+
+def _eigh(stats: jax.Array) -> tuple:
+  """Eigenvalues (ascending, real) and eigenvectors of each Hermitian matrix of ``stats``."""
+  return jnp.linalg.eigh(stats, symmetrize_input=True)
+
+
+def inverse_root(stats: jax.Array, exponent: Any, epsilon: Any, relative: bool,
+                 floor: Any = 0.0) -> jax.Array:
+  """$(S + r I)^{-1/p}$ of each Hermitian matrix of ``stats``, by ``eigh``.
+
+  The ridge is $r = \\max(\\epsilon\\lambda_{\\max}, f\\lambda_{\\max})$ with ``relative``
+  (else $\\max(\\epsilon, f\\lambda_{\\max})$), $f$ = ``floor``, $\\lambda_{\\max}$
+  floored at 1e-16 so an all-zero statistic gives a finite root. Eigenvalues
+  below zero (rounding of a rank-deficient statistic) are set to zero first.
+  The map $S \\mapsto (S + rI)^{-1/p}$ is then Lipschitz with constant
+  $r^{-1/p-1}/p$, so a perturbation $\\delta S$ moves the root by at most
+  $\\lVert\\delta S\\rVert/(p\\,r)$ relative to its norm, whatever the eigenvectors
+  of near-null directions do.
+  """
+  w, v = _eigh(stats)
   w = jnp.maximum(w, 0)
-  ridge = epsilon * jnp.maximum(w[..., -1:], 1e-16) if relative else epsilon
+  top = jnp.maximum(w[..., -1:], 1e-16)
+  ridge = epsilon * top if relative else epsilon
+  if not (isinstance(floor, (int, float)) and floor == 0):
+    ridge = jnp.maximum(ridge, floor * top)
   scale = (w + ridge) ** (-1.0 / exponent)
-  root = jnp.einsum("...ij,...j,...kj->...ik", v, scale, v, precision=HIGHEST)
+  root = jnp.einsum("...ij,...j,...kj->...ik", v, scale.astype(v.dtype), jnp.conj(v),
+                    precision=HIGHEST)
   ok = jnp.all(jnp.isfinite(stats), axis=(-2, -1), keepdims=True)
   return jnp.where(ok, root, 0).astype(stats.dtype)  # an overflowed statistic: no step
 
 
 def eigenbasis(stats: jax.Array) -> jax.Array:
-  """Eigenvectors of a symmetric matrix, by decreasing eigenvalue (columns)."""
+  """Eigenvectors of a Hermitian matrix, by decreasing eigenvalue (columns)."""
+  return eigengroups(stats, 0.0)[0]
+
+
+def eigengroups(stats: jax.Array, floor: Any) -> tuple:
+  """Eigenvectors by decreasing eigenvalue, and which of them are told apart.
+
+  Eigenvalues are clamped from below at ``floor`` times the largest; the
+  clamped values are cut into clusters where two neighbours differ by more than
+  that much. Returns ``(basis, groups)``: ``groups[k]`` numbers the cluster of
+  column ``k`` (0 for the largest eigenvalue, increasing). Within a cluster the
+  columns are set by rounding, not by the statistic (the null space of a
+  rank-deficient one is such a cluster), so only what is invariant under
+  rotations within each cluster is well defined: see `group_mean`.
+  """
   ok = jnp.all(jnp.isfinite(stats))
-  _, v = jnp.linalg.eigh(jnp.where(ok, stats, 0), symmetrize_input=True)
-  return v[..., ::-1]
+  w, v = _eigh(jnp.where(ok, stats, 0))
+  w, v = w[..., ::-1], v[..., ::-1]
+  top = jnp.maximum(w[..., :1], 1e-16)
+  w = jnp.maximum(w, floor * top)
+  cut = (w[..., :-1] - w[..., 1:]) > floor * top
+  groups = jnp.concatenate([jnp.zeros(w.shape[:-1] + (1,), jnp.int32),
+                            jnp.cumsum(cut, axis=-1, dtype=jnp.int32)], axis=-1)
+  return v, groups
+
+
+def group_mean(groups: jax.Array, dtype: Any) -> jax.Array:
+  """The matrix that averages a vector over each cluster of `eigengroups`:
+  $A_{jk} = [g_j = g_k] / \\#\\{l : g_l = g_j\\}$ in ``dtype`` (the identity when
+  every cluster is one column)."""
+  same = (groups[..., :, None] == groups[..., None, :]).astype(dtype)
+  return same / jnp.sum(same, axis=-1, keepdims=True)
+
+
+def overlap(new: jax.Array, old: jax.Array) -> jax.Array:
+  """$|Q_{new}^H Q_{old}|^2$ elementwise: row $j$ tells how column $j$ of the new
+  basis is shared out over the old columns (each row and column sums to 1)."""
+  c = jnp.einsum("...ji,...jk->...ik", jnp.conj(new), old, precision=HIGHEST)
+  return jnp.real(c * jnp.conj(c))
 
 
 def power_step(stats: jax.Array, basis: jax.Array) -> tuple:
-  """One QR power iteration from ``basis``, its columns first sorted by $q^\\top S q$.
+  """One QR power iteration from ``basis``, its columns first sorted by $q^H S q$.
 
   Returns the new basis and the permutation applied to the old columns (for
   moments kept in that basis).
   """
-  estimates = jnp.einsum("ji,jk,ki->i", basis, stats, basis, precision=HIGHEST)
+  estimates = jnp.real(jnp.einsum("ji,jk,ki->i", jnp.conj(basis), stats, basis,
+                                  precision=HIGHEST))
   order = jnp.argsort(-estimates, stable=True)
   q, _ = jnp.linalg.qr(jnp.matmul(stats, basis[:, order], precision=HIGHEST))
   ok = jnp.all(jnp.isfinite(q))
