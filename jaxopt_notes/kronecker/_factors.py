@@ -64,24 +64,25 @@ class Blocks:
     return x[tuple(slice(0, d) for d in self.shape)]
 
 
-def gram(xb: jax.Array, axis: int, batch: int) -> jax.Array:
-  """$X_{(i)} X_{(i)}^H$ of each block: contracts every block axis but ``axis``.
-
-  Hermitian for a complex ``xb`` (the second operand is conjugated), symmetric
-  for a real one.
+def gram(xb: jax.Array, axis: int, batch: int, precision: Any = HIGHEST) -> jax.Array:
+  """$X_{(i)} X_{(i)}^\\mathsf{H}$ of each block: contracts every block axis but ``axis``.
 
   ``xb`` has ``batch`` leading grid axes; the result has shape ``(grid..., b, b)``.
+  For complex ``xb`` the second factor is conjugated, so the result is Hermitian;
+  ``precision=None`` leaves it to the enclosing ``jax.default_matmul_precision``.
   """
   grid, block = _GRID[:batch], _BLOCK[:xb.ndim - batch]
   other = block.replace(block[axis], "z")
   return jnp.einsum(f"{grid}{block},{grid}{other}->{grid}{block[axis]}z", xb, jnp.conj(xb),
-                    precision=HIGHEST)
+                    precision=precision)
 
 
-def along(xb: jax.Array, mats: Sequence[Any], batch: int, transpose: bool = False) -> jax.Array:
+def along(xb: jax.Array, mats: Sequence[Any], batch: int, transpose: bool = False,
+          precision: Any = HIGHEST) -> jax.Array:
   """Multiplies block axis ``i`` of ``xb`` by ``mats[i]`` (``mats[i].T`` with ``transpose``).
 
   ``mats[i]`` has shape ``(grid..., b_i, b_i)``; ``None`` leaves axis ``i`` as it is.
+  ``precision`` as in `gram`.
   """
   grid, block = _GRID[:batch], _BLOCK[:xb.ndim - batch]
   for i, m in enumerate(mats):
@@ -89,13 +90,28 @@ def along(xb: jax.Array, mats: Sequence[Any], batch: int, transpose: bool = Fals
       continue
     mat = f"{grid}{block[i]}y" if transpose else f"{grid}y{block[i]}"
     out = f"{grid}{block.replace(block[i], 'y')}"
-    xb = jnp.einsum(f"{mat},{grid}{block}->{out}", m, xb, precision=HIGHEST)
+    xb = jnp.einsum(f"{mat},{grid}{block}->{out}", m, xb, precision=precision)
   return xb
 
 
 def abs2(x: jax.Array) -> jax.Array:
   """$|x|^2$ elementwise: ``x * x`` for a real ``x``, $x\\bar x$ (real) for a complex one."""
   return x * x if not jnp.iscomplexobj(x) else jnp.real(x * jnp.conj(x))
+
+
+def merge_groups(shape: Sequence[int], limit: int) -> list:
+  """Neighbouring axes grouped greedily while each group's product stays within ``limit``.
+
+  Returns lists of axis indices, in order; an axis longer than ``limit`` is a
+  group of its own. ``[[0, 1], [2]]`` for ``shape = (4, 8, 64)`` and ``limit = 64``.
+  """
+  groups = []
+  for i, size in enumerate(shape):
+    if groups and math.prod(shape[j] for j in groups[-1]) * size <= limit:
+      groups[-1].append(i)
+    else:
+      groups.append([i])
+  return groups
 
 
 def ema_weights(decay: Any) -> tuple:

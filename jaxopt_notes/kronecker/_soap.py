@@ -37,6 +37,7 @@ permuted along), every coordinate has its own $v$, and $\\epsilon$ is as given.
 Complex leaves use Hermitian factors $G G^H$, $Q^H$ and $|\\rho(G)|^2$.
 """
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -63,19 +64,10 @@ class ScaleBySoapState(NamedTuple):
 
 
 def merged_shape(shape: tuple, max_precond_dim: int) -> tuple:
-  """Neighbouring axes merged while their product stays within ``max_precond_dim``."""
-  out, run = [], 1
-  for d in shape:
-    if run * d <= max_precond_dim:
-      run *= d
-    elif run > 1:
-      out.append(run)
-      run = d
-    else:
-      out.append(d)
-  if run > 1 or not out:
-    out.append(run)
-  return tuple(out)
+  """Neighbouring axes merged while their product stays within ``max_precond_dim``;
+  axes of length 1 are dropped (a shape of only such axes becomes ``(1,)``)."""
+  merged = [math.prod(shape[i] for i in g) for g in _factors.merge_groups(shape, max_precond_dim)]
+  return tuple(d for d in merged if d > 1) or (1,)
 
 
 def _layout(shape: tuple, max_precond_dim: int, merge_dims: bool, precondition_1d: bool):
