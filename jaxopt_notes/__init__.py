@@ -121,6 +121,8 @@ from jaxopt_notes.transforms._conditionality import (ApplyIfFiniteState,
                                                      ConditionallyTransformState,
                                                      apply_if_finite, conditionally_mask,
                                                      conditionally_transform)
+from jaxopt_notes.transforms._complex import (SplitRealAndImaginaryState,
+                                              split_real_and_imaginary)
 from jaxopt_notes.transforms._constraining import (ZeroNansState, centralize,
                                                    keep_params_nonnegative, zero_nans)
 from jaxopt_notes.transforms._layouts import PackedLeaves, flatten, pack_leaves, pack_params
@@ -173,6 +175,7 @@ __all__ = [
     "skip_not_finite", "zero_nans",
     "MonitorState", "SnapshotState", "measure_with_ema", "monitor", "selective_transform",
     "snapshot",
+    "SplitRealAndImaginaryState", "split_real_and_imaginary",
     # optimizer families
     "ScaleByAdaDeltaState", "ScaleByAdamState", "ScaleByAmsgradState",
     "ScaleByBeliefState", "ScaleByEveState", "ScaleByLionState",

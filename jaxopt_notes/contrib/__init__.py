@@ -26,6 +26,8 @@ from jaxopt_notes.optimizers._schedule_free import (ScheduleFreeState, schedule_
                                                     schedule_free_eval_params,
                                                     schedule_free_sgd)
 from jaxopt_notes.schedules._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from jaxopt_notes.transforms._complex import (SplitRealAndImaginaryState,
+                                              split_real_and_imaginary)
 
 __all__ = [
     "COCOBState", "DAdaptAdamWState", "DoGState", "DoWGState", "MadgradState", "MechanicState",
@@ -38,4 +40,5 @@ __all__ = [
     "schedule_free", "schedule_free_adamw", "schedule_free_eval_params", "schedule_free_sgd",
     "simplified_ademamix",
     "acprop", "scale_by_acprop", "HutchinsonState", "SophiaState", "hutchinson_estimator_diag_hessian", "sophia", "NormalizeState", "SAMState", "normalize", "sam",
+    "SplitRealAndImaginaryState", "split_real_and_imaginary",
 ]
