@@ -168,7 +168,7 @@ def scale_by_zoom_linesearch(
       return jnp.maximum(jnp.abs(p.slope) - curv_rtol * jnp.abs(slope0), 0.0)
 
     def evaluate(step):
-      new_value, new_grad = jax.value_and_grad(f)(_tree.add_scale(params, step, updates))
+      new_value, new_grad = _common.conj_value_and_grad(f)(_tree.add_scale(params, step, updates))
       new_value = jnp.where(jnp.isnan(new_value), jnp.inf, new_value).astype(dtype)
       point = _Point(step, new_value, _common.slope(new_grad, updates).astype(dtype))
       return point, _tree.cast_like(new_grad, params)
