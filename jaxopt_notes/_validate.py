@@ -81,3 +81,20 @@ def check_choice(owner: str, name: str, value: Any, choices: tuple) -> None:
   if value not in choices:
     raise ValueError(f"{owner}: argument `{name}`={value!r} must be one of "
                      f"{', '.join(map(repr, choices))}")
+
+
+def reject_complex(owner: str, params: Any, why: str) -> None:
+  """Raises a ValueError naming the first complex leaf of ``params``, saying ``why``.
+
+  For algorithms with no meaning on complex numbers (a per-coordinate sign, a
+  clip to a real interval). Dtypes are known when tracing, so this runs in
+  ``init`` under ``jit`` too.
+  """
+  for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+    dtype = jax.numpy.result_type(leaf)
+    if np.issubdtype(dtype, np.complexfloating):
+      where = jax.tree_util.keystr(path) or "the root"
+      raise ValueError(
+          f"{owner}: the param at {where} is complex ({dtype}), and {why}; "
+          "wrap the optimizer in contrib.split_real_and_imaginary to treat the real and "
+          "imaginary parts as two real params")

@@ -120,7 +120,7 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
   def update_one(g, v_row, v_col, v, decay):
     compute = jnp.promote_types(v.dtype, jnp.float32)
     decay = decay.astype(compute)
-    sq = jnp.square(jnp.abs(g).astype(compute)) + epsilon
+    sq = _tree.abs_sq(_tree.widen(g, compute)) + epsilon
     average = lambda old, new: decay * old.astype(compute) + (1 - decay) * new  # noqa: E731
     d = dims(g)
     if d is None:

@@ -39,7 +39,7 @@ def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
 
   def update_fn(updates, state, params=None):
     del params
-    s = _tree._map(lambda g, s: s + g * g, updates, state.sum_of_squares)
+    s = _tree._map(lambda g, s: s + _tree.abs_sq(g), updates, state.sum_of_squares)
     out = _tree._map(lambda g, s: _tree.rms_scale(g, s, eps, eps_root), updates, s)
     return (_tree.cast_like(out, updates),
             ScaleByRssState(sum_of_squares=_tree.cast_like(s, state.sum_of_squares)))

@@ -89,7 +89,8 @@ def _scale_by_rms_family(owner: str, centered: bool, decay, eps, initial_scale,
       mu = _tree.bias_correction(mu, decay, count) if centered else None
     if centered:  # a variance estimate; rounding can push it just below zero, and
       # an overflowed second moment (inf - inf) stays an infinite variance
-      nu = _tree._map(lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(n - m * m, 0)), nu, mu)
+      nu = _tree._map(lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(
+          jnp.real(n) - _tree.abs_sq(m), 0)), nu, mu)
     out = _tree._map(lambda g, n: _tree.rms_scale(g, n, out_eps, in_eps), updates, nu)
     return _tree.cast_like(out, updates), _state_class(centered, bias_correction)(**fields)
 

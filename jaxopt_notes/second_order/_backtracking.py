@@ -143,7 +143,8 @@ def scale_by_backtracking_linesearch(
       jax.debug.callback(_report_failure, error > 0, step, error)
     new_grad = None
     if store_grad:
-      new_grad = _tree.cast_like(jax.grad(f)(_tree.add_scale(params, step, updates)), params)
+      new_grad = _tree.cast_like(_common.conj_value_and_grad(f)(
+          _tree.add_scale(params, step, updates))[1], params)
     out = _tree.cast_like(_tree.scale(step, updates), updates)
     return out, ScaleByBacktrackingLinesearchState(
         learning_rate=step, value=new_value, grad=new_grad,

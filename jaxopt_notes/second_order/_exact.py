@@ -68,7 +68,7 @@ def scale_by_exact_linesearch() -> GradientTransformationExtraArgs:
     del value
     f = _common.bind_value_fn(owner, value_fn, extra_args)
     grad = jax.grad(f)(params) if grad is None else grad
-    curvature = _tree.vdot(updates, _common.hessian_vector_product(f, params, updates))
+    curvature = _tree.inner(updates, _common.hessian_vector_product(f, params, updates))
     step = _tree.safe_div(-_common.slope(grad, updates),
                           jnp.where(curvature > 0, curvature, 0.0))
     step = step.astype(state.learning_rate.dtype)

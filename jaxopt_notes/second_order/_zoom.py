@@ -197,7 +197,7 @@ def scale_by_zoom_linesearch(
       return jnp.maximum(jnp.abs(p.slope) - allowed, 0.0)
 
     def evaluate(step):
-      new_value, new_grad = jax.value_and_grad(f)(_tree.add_scale(params, step, updates))
+      new_value, new_grad = _common.conj_value_and_grad(f)(_tree.add_scale(params, step, updates))
       # outside the domain (NaN, +-inf): never accepted, an upper end of the interval
       new_value = jnp.where(jnp.isfinite(new_value), new_value, jnp.inf).astype(dtype)
       point = _Point(step, new_value, _common.slope(new_grad, updates).astype(dtype))
