@@ -87,8 +87,8 @@ class Entry:
   # the loss the complex least-squares problem must reach (LAMB's steps, normalized per leaf
   # and equal to optax's, are still closing in after 500 steps)
   complex_tol: float = 1e-6
-  # False where turning a complex problem by a phase does not turn the run by it: noise drawn
-  # in the update is not turned with the problem
+  # False where turning a complex problem by a phase does not turn the run by it: noise or
+  # probes drawn in the update are not turned with the problem
   phase_equivariant: bool = True
 
   def make(self, learning_rate: Any = 0.01, factory: Callable | None = None,
@@ -349,7 +349,10 @@ REGISTRY = [
                    "max_size_triangular": 2.5, "memory_save_mode": "some_diag"},
           static=frozenset({"max_size_triangular", "min_ndim_triangular",
                             "lax_map_batch_size", "target_merged_dim_size", "block_size"}),
-          per_leaf=True),
+          per_leaf=True,
+          # the random probes that fit its preconditioner are drawn in the update, not
+          # turned with the problem
+          phase_equivariant=False),
     # ACProp and Sophia (SAM wraps two optimizers: tests/test_sam.py)
     Entry("acprop", jon.acprop, rosenbrock_lr=3e-3, rosenbrock_steps=10000, float16_ok=False,
           sweep={**_ADAM_SWEEP, "weight_decay": 1e-3}, invalid=_ADAM_INVALID,
