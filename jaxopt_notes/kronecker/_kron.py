@@ -50,6 +50,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
+from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -277,21 +278,6 @@ def _spec_of(x):
   return sharding.mesh, tuple(sharding.spec)
 
 
-def _factor_sharding(mesh, axes, extent, ndim):
-  """A factor's rows split like its param's dim, where they divide evenly."""
-  if mesh is None:
-    return None
-  names = axes if isinstance(axes, tuple) else (axes,) if axes is not None else ()
-  size = math.prod(mesh.shape[n] for n in names)
-  dim = axes if names and extent % size == 0 else None
-  return jax.sharding.NamedSharding(
-      mesh, jax.sharding.PartitionSpec(None, dim, *([None] * (ndim - 2))))
-
-
-def _tree_key(tree):
-  return jax.tree.structure(tree), tuple(jnp.shape(x) for x in jax.tree.leaves(tree))
-
-
 def _compute_dtype(x, precond_dtype):
   return precond_dtype or jnp.promote_types(jnp.result_type(x), jnp.float32)
 
@@ -304,7 +290,6 @@ def _scale_by_kron(o: dict, draw: Callable = _draw) -> GradientTransformation:
   prob, b1 = o["preconditioner_update_probability"], o["b1"]
   over_stack = _mapper(o["lax_map_scanned_layers"], o["lax_map_batch_size"])
   key0 = o["key"]
-  placed = {}
 
   def layouts(tree):
     scanned = o["scanned_layers"]
@@ -324,26 +309,15 @@ def _scale_by_kron(o: dict, draw: Callable = _draw) -> GradientTransformation:
         return None
       dtype = _compute_dtype(p, precond_dtype)
       scale = jnp.asarray(o["preconditioner_init_scale"], dtype) ** (1 / len(lay.merged))
-      mesh = _spec_of(p)[0]
-      out = []
-      for e, dg, ax in zip(lay.extents, lay.diag, lay.axes):
-        eye = jnp.ones((lay.stack, e), dtype) if dg else jnp.broadcast_to(
-            jnp.eye(e, dtype=dtype), (lay.stack, e, e))
-        where = _factor_sharding(mesh, ax, e, eye.ndim)
-        out.append(scale * eye if where is None else _tree._place(scale * eye, where))
-      return tuple(out)
+      return tuple(scale * (jnp.ones((lay.stack, e), dtype) if dg else jnp.broadcast_to(
+          jnp.eye(e, dtype=dtype), (lay.stack, e, e))) for e, dg in zip(lay.extents, lay.diag))
     lays = layouts(params)
     qs = jax.tree.map(factors, params, lays, is_leaf=_tree._is_none)
-    # Trace-time metadata, not state: where init placed the factors of params of
-    # this structure, so that a jitted update keeps them there.
-    placed[_tree_key(params)] = [None if q is None or isinstance(q, jax.core.Tracer)
-                                 or not isinstance(q.sharding, jax.sharding.NamedSharding)
-                                 else q.sharding for q in jax.tree.leaves(qs)]
     key = key0 if isinstance(key0, jax.Array) and jnp.issubdtype(
         key0.dtype, jax.dtypes.prng_key) else jax.random.key(0 if key0 is None else key0)
     return ScaleByKronState(count=_tree.zero_count(params),
                             mu=_tree.zeros_like(params, dtype=mu_dtype),
-                            Qs_preconditioners=qs,
+                            Qs_preconditioners=_factors.spread(qs, params),
                             rng_key=_tree.replicate_like(key, params))
 
   def update_fn(updates, state, params=None):
@@ -371,11 +345,6 @@ def _scale_by_kron(o: dict, draw: Callable = _draw) -> GradientTransformation:
         return jax.tree.map(one, fit_in, probes, qs_tree, lays, is_leaf=_tree._is_none)
 
     qs = jax.lax.cond(uniform < p, fit_all, lambda q: q, state.Qs_preconditioners)
-    shardings = placed.get(_tree_key(updates))
-    if shardings is not None and any(shardings):
-      flat, treedef = jax.tree.flatten(qs)
-      qs = jax.tree.unflatten(treedef, [q if w is None else jax.lax.with_sharding_constraint(q, w)
-                                        for q, w in zip(flat, shardings)])
 
     def apply(g, qs, lay):
       with _precision(o["precond_grads_precision"]):
@@ -384,7 +353,8 @@ def _scale_by_kron(o: dict, draw: Callable = _draw) -> GradientTransformation:
     out = jax.tree.map(lambda g, q, lay: None if lay is None else apply(g, q, lay),
                        work, qs, lays, is_leaf=_tree._is_none)
     return _tree.cast_like(out, updates), ScaleByKronState(
-        count=count, mu=_tree.cast_like(mu, state.mu), Qs_preconditioners=qs,
+        count=count, mu=_tree.cast_like(mu, state.mu),
+        Qs_preconditioners=_factors.spread(qs, state.Qs_preconditioners, updates),
         rng_key=rng_key)
 
   return GradientTransformation(init_fn, update_fn)
@@ -482,11 +452,11 @@ def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
       into blocks of that length (the last one zero-padded), each fitted alone.
     block_size: see ``partition_grads_into_blocks``.
     params_sharding: optional tree of ``PartitionSpec`` of the params; by default
-      read from the params' own ``NamedSharding`` at ``init``. A triangular or
-      diagonal factor's rows are split over the mesh axes of its param dimension
-      where they divide evenly.
-    preconditioner_sharding: accepted for compatibility; factors follow the
-      param's sharding as described above.
+      read from the params' own ``NamedSharding`` at ``init``. Accepted for
+      compatibility: the factors are spread over the params' mesh by one rule
+      (whole blocks first, then rows; docs page "Kronecker factors"), the same
+      in ``init``, a jitted ``update`` and `abstract_state`.
+    preconditioner_sharding: accepted for compatibility; see ``params_sharding``.
     key: PRNG key or integer seed of the state's key (default 0).
 
   Examples:
