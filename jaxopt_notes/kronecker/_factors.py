@@ -222,59 +222,89 @@ def power_step(stats: jax.Array, basis: jax.Array) -> tuple:
   return jnp.where(ok, q, basis[:, order]), order
 
 
-# ------------------------------------------------------------------ sharding
+# ------------------------------------------------------------------ placement
+#
+# One rule places every Kronecker factor, wherever it is built: `init` (eager, jitted, or
+# traced by `jaxopt_notes.abstract_state`) and `update` (under a plain `jax.jit`) call
+# `spread` on what they return. The rule reads only the mesh and the factor's shape, never
+# the param's partition spec, because a jitted `update` on a mesh with Auto axes sees the
+# mesh in its inputs' types but not how they are split; a rule that needs the spec would
+# leave the compiler to place the factors there, and they would land somewhere else than
+# `init` put them.
 
-def param_spec(x: Any) -> tuple:
-  """``(mesh, spec padded to the rank of x)`` for a leaf on a mesh, else ``(None, None)``.
 
-  A concrete leaf tells its sharding; a traced one only through its type, on a
-  mesh with `Explicit` axes (`jaxopt_notes.abstract_state` traces ``init`` on
-  such a copy of the params' mesh, so its target places the factors as an
-  eager ``init`` does). Under ``jit`` with Auto axes the trace cannot see where
-  the params live, and the compiler places the factors.
+def mesh_of(*trees: Any) -> Any:
+  """The mesh of the first leaf of ``trees`` that lives on one.
+
+  A concrete leaf tells it by its `NamedSharding`; a traced one by its type, which
+  carries the (abstract) mesh of the arrays it was computed from, with Auto axes too.
+  Returns None when no leaf is on a mesh.
   """
+  for leaf in jax.tree.leaves(trees):
+    if isinstance(leaf, jax.core.Tracer):
+      sharding = getattr(jax.typeof(leaf), "sharding", None)
+    else:
+      sharding = getattr(leaf, "sharding", None)
+    if isinstance(sharding, jax.sharding.NamedSharding) and sharding.mesh.axis_names:
+      return sharding.mesh
+  return None
+
+
+def spread_spec(mesh: Any, shape: Sequence[int]) -> jax.sharding.PartitionSpec:
+  """Where a factor of ``shape`` lives on ``mesh``: spread over as many devices as it divides.
+
+  Each mesh axis (in the mesh's order; Manual axes and axes of size 1 left out)
+  goes to the first array axis whose length it divides, together with the mesh
+  axes already there. A factor is laid out as ``(blocks..., rows, cols)`` (or
+  ``(blocks..., rows)`` when diagonal), so whole blocks are spread first: each
+  device keeps, and takes the roots or eigenbases of, only its own blocks, as in
+  Distributed Shampoo; a factor with too few blocks has its rows (then columns)
+  split instead, which divides its bytes but not the work of its ``eigh``.
+  """
+  taken: list = [[] for _ in shape]
+  manual = jax.sharding.AxisType.Manual
+  for name, kind in zip(mesh.axis_names, mesh.axis_types):
+    size = mesh.shape[name]
+    if size == 1 or kind == manual:
+      continue
+    for axes, length in zip(taken, shape):
+      if length % (_axis_size(mesh, tuple(axes)) * size) == 0:
+        axes.append(name)
+        break
+  return jax.sharding.PartitionSpec(
+      *(None if not a else a[0] if len(a) == 1 else tuple(a) for a in taken))
+
+
+def _axis_size(mesh: Any, axes: tuple) -> int:
+  return math.prod(mesh.shape[n] for n in axes)
+
+
+def place(x: jax.Array, mesh: Any, spec: jax.sharding.PartitionSpec) -> jax.Array:
+  """``x`` on ``mesh`` with ``spec``: put there when concrete, constrained there when traced
+  (resharded when the mesh has `Explicit` axes, whose placement is part of the type)."""
+  sharding = jax.sharding.NamedSharding(mesh, spec)
   if isinstance(x, jax.core.Tracer):
-    sharding = _typed_sharding(x)
-  else:
-    sharding = getattr(x, "sharding", None)
-  if not isinstance(sharding, jax.sharding.NamedSharding):
-    return None, None
-  spec = tuple(sharding.spec) + (None,) * (jnp.ndim(x) - len(sharding.spec))
-  return sharding.mesh, spec
-
-
-def _axis_size(mesh: Any, axes: Any) -> int:
-  if axes is None:
-    return 1
-  names = axes if isinstance(axes, tuple) else (axes,)
-  return math.prod(mesh.shape[n] for n in names)
-
-
-def factor_spec(mesh: Any, spec: tuple, blocks: Blocks, axis: int) -> tuple:
-  """Where the factor of ``axis`` of a blocked leaf lives: ``(grid..., rows, cols)``.
-
-  A grid axis takes its param axis's mesh axes when they divide its block
-  count, so each device keeps the blocks of its own slice of the param; the
-  factor's rows take the mesh axes of param axis ``axis`` when the grid could
-  not (its rows index that axis of the param); everything else is replicated.
-  """
-  grid = [a if n % _axis_size(mesh, a) == 0 else None for a, n in zip(spec, blocks.counts)]
-  rows = spec[axis] if grid[axis] is None and blocks.sizes[axis] % _axis_size(
-      mesh, spec[axis]) == 0 else None
-  return tuple(grid) + (rows, None)
-
-
-def place(x: jax.Array, mesh: Any, spec: tuple) -> jax.Array:
-  """``x`` on ``mesh`` with ``spec`` (no mesh: as it is; a mesh from a traced
-  leaf's type: resharded in the trace)."""
-  if mesh is None:
-    return x
-  if isinstance(mesh, jax.sharding.AbstractMesh):
-    return jax.sharding.reshard(x, jax.sharding.PartitionSpec(*spec))
-  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec))
+    if jax.sharding.AxisType.Explicit in mesh.axis_types:
+      return jax.sharding.reshard(x, sharding)
+    return jax.lax.with_sharding_constraint(x, sharding)
   if not sharding.is_fully_addressable:  # a mesh over several processes takes host values
     x = jax.device_get(x)
   return jax.device_put(x, sharding)
+
+
+def spread(factors: Any, *like: Any) -> Any:
+  """Every array of ``factors`` placed by `spread_spec` on the mesh of ``like`` (`mesh_of`).
+
+  The one call through which an optimizer places its Kronecker state: ``init``
+  passes its params as ``like``, ``update`` its incoming state and updates, so
+  an eager ``init``, a jitted one, `jaxopt_notes.abstract_state` and a plain
+  jitted ``update`` all put each factor in the same place. With no mesh (one
+  device) ``factors`` is returned as it is.
+  """
+  mesh = mesh_of(*like)
+  if mesh is None:
+    return factors
+  return jax.tree.map(lambda x: place(x, mesh, spread_spec(mesh, jnp.shape(x))), factors)
 
 
 def _typed_sharding(x: Any) -> Any:
@@ -287,26 +317,23 @@ def _typed_sharding(x: Any) -> Any:
   return sharding
 
 
-def _typed_spec(x: Any) -> Any:
-  sharding = _typed_sharding(x)
-  return None if sharding is None else sharding.spec
-
-
 def gathered(x: Any) -> Any:
   """``x`` whole on every device when its sharding is explicit in its type.
 
   The Gram matrices, products along every axis, ``eigh`` and QR contract or
   reshape sharded axes, which explicit sharding would make ambiguous; the
   matrices involved are small next to the param, and the results are put back
-  where they belong with `sharded_like`.
+  where they belong with `sharded_like`. The mesh comes from the type, so no
+  mesh context is needed.
   """
-  spec = _typed_spec(x)
-  if spec is None or all(a is None for a in spec):
+  sharding = _typed_sharding(x)
+  if sharding is None or all(a is None for a in sharding.spec):
     return x
-  return jax.sharding.reshard(x, jax.sharding.PartitionSpec())
+  return jax.sharding.reshard(x, jax.sharding.NamedSharding(sharding.mesh,
+                                                            jax.sharding.PartitionSpec()))
 
 
 def sharded_like(x: Any, like: Any) -> Any:
   """``x`` resharded like ``like`` when that sharding is explicit in its type."""
-  spec = _typed_spec(like)
-  return x if spec is None else jax.sharding.reshard(x, spec)
+  sharding = _typed_sharding(like)
+  return x if sharding is None else jax.sharding.reshard(x, sharding)

@@ -131,7 +131,6 @@ class _Layout(NamedTuple):
   shape: tuple               # the param's shape
   blocks: _factors.Blocks    # the cut of the param reshaped to (scan, *merged dims)
   diag: tuple                # per merged dim: diagonal factor?
-  axes: tuple                # per merged dim: mesh axes of the param along it (or None)
 
   @property
   def extents(self) -> tuple:
@@ -173,33 +172,21 @@ def _merge_limit(shape: tuple, target: int) -> int:
   return min(target, max(shape))
 
 
-def _layout(shape, spec, scanned, s: _Settings) -> _Layout:
+def _layout(shape, scanned, s: _Settings) -> _Layout:
   scan = shape[0] if scanned else 1
   layer = tuple(shape[1:] if scanned else shape) or (1,)
-  spec = tuple(spec[1:] if scanned else spec) + (None,) * len(layer)
   diag = _diagonal_dims(layer, s.max_size_triangular, s.min_ndim_triangular,
                         s.memory_save_mode)
   groups = (_factors.merge_groups(layer, _merge_limit(layer, s.target_merged_dim_size))
             if s.merge_small_dims else [[i] for i in range(len(layer))])
   merged = tuple(math.prod(layer[i] for i in g) for g in groups)
   mdiag = tuple(all(diag[i] for i in g) for g in groups)
-  # a merged dim keeps the mesh axes of its first dim when the others have none
-  axes = tuple(spec[g[0]] if all(spec[i] is None for i in g[1:]) else None for g in groups)
   block = s.block_size if s.partition_grads_into_blocks else None
   counts = tuple(-(-d // block) if block and not dg and d > block else 1
                  for d, dg in zip(merged, mdiag))
   extents = tuple(block if c > 1 else d for d, c in zip(merged, counts))
   blocks = _factors.Blocks((scan,) + merged, (scan,) + counts, (1,) + extents)
-  return _Layout(tuple(shape), blocks, mdiag, axes)
-
-
-def _placed(factor: jax.Array, mesh: Any, lay: _Layout, i: int) -> jax.Array:
-  """Factor ``i`` with its rows split like its param's dim, where they divide evenly."""
-  if mesh is None:
-    return factor
-  whole = _factors.Blocks(lay.blocks.shape[1:], (1,) * len(lay.extents), lay.extents)
-  rows, cols = _factors.factor_spec(mesh, lay.axes, whole, i)[-2:]
-  return _factors.place(factor, mesh, (None, rows, cols)[:factor.ndim])
+  return _Layout(tuple(shape), blocks, mdiag)
 
 
 # ------------------------------------------------------ one block's maths
@@ -343,13 +330,8 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
     scanned = s.scanned_layers
     if scanned is None:
       scanned = jax.tree.map(lambda _: False, tree)
-    specs = s.params_sharding
-    if specs is None:
-      specs = jax.tree.map(lambda x: _factors.param_spec(x)[1] or (), tree)
-    return jax.tree.map(lambda x, sc, sp: None if _tree.is_frozen(x) else
-                        _layout(jnp.shape(x), tuple(sp or ()), bool(sc), s),
-                        tree, scanned, specs,
-                        is_leaf=lambda x: x is None or isinstance(x, jax.sharding.PartitionSpec))
+    return jax.tree.map(lambda x, sc: None if _tree.is_frozen(x) else
+                        _layout(jnp.shape(x), bool(sc), s), tree, scanned)
 
   def init_fn(params):
     def factors(p, lay):
@@ -358,15 +340,14 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
       dtype = _compute_dtype(p, precond_dtype)
       scale = jnp.asarray(s.preconditioner_init_scale, jnp.finfo(dtype).dtype)
       scale = (scale ** (1 / len(lay.diag))).astype(dtype)
-      mesh = _factors.param_spec(p)[0]
-      return tuple(_placed(scale * (jnp.ones((lay.stack, e), dtype) if dg else jnp.broadcast_to(
-          jnp.eye(e, dtype=dtype), (lay.stack, e, e))), mesh, lay, i)
-                   for i, (e, dg) in enumerate(zip(lay.extents, lay.diag)))
+      return tuple(scale * (jnp.ones((lay.stack, e), dtype) if dg else jnp.broadcast_to(
+          jnp.eye(e, dtype=dtype), (lay.stack, e, e))) for e, dg in zip(lay.extents, lay.diag))
     key = s.key if isinstance(s.key, jax.Array) and jnp.issubdtype(
         s.key.dtype, jax.dtypes.prng_key) else jax.random.key(0 if s.key is None else s.key)
     return ScaleByKronState(
         count=_tree.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype),
-        Qs_preconditioners=jax.tree.map(factors, params, layouts(params), is_leaf=_tree._is_none),
+        Qs_preconditioners=_factors.spread(
+            jax.tree.map(factors, params, layouts(params), is_leaf=_tree._is_none), params),
         rng_key=_tree.replicate_like(key, params))
 
   def update_fn(updates, state, params=None):
@@ -404,7 +385,8 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
       return _rms_cap(lay.merge(out))
     out = jax.tree.map(apply, work, qs, lays, is_leaf=_tree._is_none)
     return _tree.cast_like(out, updates), ScaleByKronState(
-        count=count, mu=_tree.cast_like(mu, state.mu), Qs_preconditioners=qs,
+        count=count, mu=_tree.cast_like(mu, state.mu),
+        Qs_preconditioners=_factors.spread(qs, state.Qs_preconditioners, updates),
         rng_key=rng_key)
 
   return GradientTransformation(init_fn, update_fn)
@@ -502,12 +484,11 @@ def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
     partition_grads_into_blocks: cut triangular dims longer than ``block_size``
       into blocks of that length (the last one zero-padded), each fitted alone.
     block_size: see ``partition_grads_into_blocks``.
-    params_sharding: optional tree of ``PartitionSpec`` of the params; by default
-      read from the params' own ``NamedSharding`` at ``init``. A triangular or
-      diagonal factor's rows are split over the mesh axes of its param dimension
-      where they divide evenly.
-    preconditioner_sharding: accepted for compatibility; factors follow the
-      param's sharding as described above.
+    params_sharding: accepted for compatibility: the factors are spread over the
+      params' mesh by one rule (whole blocks first, then rows; docs page
+      "Kronecker factors"), the same in ``init``, a jitted ``update`` and
+      `abstract_state`.
+    preconditioner_sharding: accepted for compatibility; see ``params_sharding``.
     key: PRNG key or integer seed of the state's key (default 0).
 
   Examples:

@@ -113,26 +113,20 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
                            skip_preconditioning_dim_size_gt)
 
   def factors(x, fill):
-    """One array per axis of a preconditioned leaf: zeros or identities, placed like ``x``."""
+    """One array per axis of a preconditioned leaf: zeros or identities."""
     blocks = plan(x)
     if blocks is None:
       return ()
-    mesh, spec = _factors.param_spec(x)
     dtype = _factors.stats_dtype(x)
-    out = []
-    for i, b in enumerate(blocks.sizes):
-      value = jnp.broadcast_to(fill(b, dtype), blocks.counts + (b, b))
-      where = None if mesh is None else _factors.factor_spec(mesh, spec, blocks, i)
-      out.append(_factors.place(value, mesh, where))
-    return tuple(out)
+    return tuple(jnp.broadcast_to(fill(b, dtype), blocks.counts + (b, b)) for b in blocks.sizes)
 
   def init_fn(params):
     zeros = lambda b, dt: jnp.zeros((b, b), dt)  # noqa: E731
     eye = lambda b, dt: jnp.eye(b, dtype=dt)  # noqa: E731
     return ScaleByShampooState(
         count=_tree.zero_count(params),
-        stats=per_leaf(lambda x: factors(x, zeros), params),
-        preconds=per_leaf(lambda x: factors(x, eye), params),
+        stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
+        preconds=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
         diagonal=_tree.zeros_like(params) if graft_type in _DIAGONAL else None,
         mu=_tree.zeros_like(params))
 
@@ -191,6 +185,8 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     add = (1 - b1) if moving_average_for_momentum else 1.0
     mu = _tree._map(lambda m, d: b1 * m + add * d, state.mu, step)
     out = _tree._map(lambda m, d: b1 * m + add * d, mu, step) if nesterov else mu
+    # each factor back where init put it
+    stats, preconds = _factors.spread((stats, preconds), state.stats, updates)
     return _tree.cast_like(out, updates), ScaleByShampooState(
         count=count, stats=stats, preconds=preconds,
         diagonal=_tree.cast_like(diagonal, state.diagonal) if graft_type in _DIAGONAL else None,

@@ -115,19 +115,8 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     shape, which = layout(x)
     if not any(which):
       return ()
-    mesh, spec = _factors.param_spec(x)
-    unmerged = mesh is not None and shape == jnp.shape(x)
-    out = []
-    for i, (d, yes) in enumerate(zip(shape, which)):
-      value = fill(d, _factors.stats_dtype(x)) if yes else None
-      if yes and unmerged:
-        blocks = _factors.Blocks.of(shape, max(shape))
-        where = _factors.factor_spec(mesh, spec, blocks, i)[blocks.rank:]
-        value = _factors.place(value, mesh, where)
-      elif yes:
-        value = _tree.replicate_like(value, x)
-      out.append(value)
-    return tuple(out)
+    return tuple(fill(d, _factors.stats_dtype(x)) if yes else None
+                 for d, yes in zip(shape, which))
 
   def singletons(x):
     """Each column of each basis a cluster of its own (replicated: a few integers)."""
@@ -137,10 +126,11 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
 
   def init_fn(params):
     zeros = lambda d, dt: jnp.zeros((d, d), dt)  # noqa: E731
+    stats, bases = (_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params)
+                    for _ in range(2))
     return ScaleBySoapState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params),
-                            stats=per_leaf(lambda x: factors(x, zeros), params),
-                            bases=per_leaf(lambda x: factors(x, zeros), params),
+                            stats=stats, bases=bases,
                             groups=per_leaf(singletons, params))
 
   def along(x, mats, transpose=False):
@@ -264,6 +254,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
     mu, nu = (_tree._map(keep, old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
     groups = jax.tree.map(_replicated, groups)
+    stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
     return _tree.cast_like(out, updates), ScaleBySoapState(
         count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
         nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases, groups=groups)
