@@ -6,7 +6,7 @@ s_t = s_{t-1} + g_t^2,\\qquad
 \\qquad s_0 = \\text{initial\\_accumulator\\_value}
 $$
 
-Seed 000 (after Goodfellow et al.) adds its delta outside the root:
+Goodfellow et al. (and the study notes after them) add its delta outside the root:
 ``adagrad(lr, initial_accumulator_value=0, eps=delta, eps_root=0)``; d2l adds
 it inside: ``adagrad(lr, initial_accumulator_value=0, eps=0, eps_root=delta)``.
 """

@@ -8,7 +8,7 @@ $$
 Centered: $\\mu_t = \\rho\\mu_{t-1} + (1-\\rho) g_t$ and the root is taken
 of $\\max(\\nu_t - \\mu_t^2, 0) + \\epsilon_{root}$ (the clamp keeps a
 rounding error from turning the variance negative and the step NaN). With ``bias_correction`` the
-moments are divided by $1-\\rho^t$. Seed 000's case study uses
+moments are divided by $1-\\rho^t$. The saddle-point case study (docs: Case studies) uses
 $\\rho = 0$ and $\\delta = 10^{-6}$ inside the root:
 ``rmsprop(0.01, decay=0, eps=0, eps_root=1e-6)``.
 """

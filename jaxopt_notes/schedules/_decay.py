@@ -1,6 +1,7 @@
 """Single-phase schedules: constant, polynomial (linear), exponential, cosine.
 
-Seed 003's "single-factor" scheduler is `exponential_decay`; its cosine
+The "single-factor" scheduler of d2l's chapter 11 (and of the study notes on
+schedules) is `exponential_decay`; its cosine
 scheduler (Loshchilov & Hutter) is `cosine_decay_schedule`.
 """
 

@@ -1,6 +1,7 @@
 """Multi-phase schedules: piecewise, joined, warmup + decay, restarts, one-cycle.
 
-Seed 003's "multi-factor" scheduler is `piecewise_constant_schedule`;
+The "multi-factor" scheduler of d2l's chapter 11 (and of the study notes on
+schedules) is `piecewise_constant_schedule`;
 its warmup is the linear first phase of the ``warmup_*`` schedules.
 """
 

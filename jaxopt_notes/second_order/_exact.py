@@ -10,7 +10,7 @@ $$
 
 $A d$ is computed as a Hessian-vector product of ``value_fn`` at the params, so
 no matrix is needed; for a function that is not quadratic the same step is one
-Newton step along the line. Steepest descent (seed 001) takes $d = -\\nabla f(x)$
+Newton step along the line. Steepest descent (Cauchy's method) takes $d = -\\nabla f(x)$
 and this step: $x_{t+1} = x_t - \\eta^\\star_t \\nabla f(x_t)$ with
 $\\eta^\\star_t = \\|g_t\\|^2 / g_t^\\top A g_t$.
 """
