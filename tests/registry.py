@@ -312,13 +312,6 @@ REGISTRY = [
           invalid={"momentum": 1.5, "eps": -1.0},
           optax_complex_differs="optax takes g * g for |g|^2 (then cbrt of a complex array, an "
                                 "error)"),
-    # GaLore: the shared problems' leaves are vectors, which it hands to Adam whole; its
-    # projection is checked on matrices in tests/test_galore_dpsgd.py and test_references
-    Entry("galore", jon.galore, {"rank": 1, "update_proj_gap": 2}, rosenbrock_lr=0.1,
-          static=frozenset({"rank", "update_proj_gap", "base_optimizer",
-                            "weight_dimension_numbers"}),
-          sweep={"scale": 0.5, "weight_decay": 1e-3},
-          invalid={"rank": 0, "update_proj_gap": 0, "weight_decay": float("nan")}),
     # Kronecker-factored preconditioners (their own tests: tests/test_kronecker.py)
     Entry("shampoo", jon.shampoo, quadratic_lr=0.01, rosenbrock_lr=0.01,
           sweep={"b1": 0.8, "b2": 0.99, "diagonal_epsilon": 1e-6, "matrix_epsilon": 1e-4,
@@ -374,7 +367,7 @@ BY_NAME = {entry.name: entry for entry in REGISTRY}
 # Every public alias the registry must cover (a test checks nothing is missed).
 ALIASES = {"acprop", "adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw",
            "adamw", "adan", "ademamix", "adopt", "amsgrad", "cocob", "dadapt_adamw", "dog",
-           "dowg", "eve", "fromage", "galore", "kron", "lamb", "laprop", "lars", "lion", "madgrad",
+           "dowg", "eve", "fromage", "kron", "lamb", "laprop", "lars", "lion", "madgrad",
            "mechanize", "momo", "momo_adam", "muon", "nadam", "nadamw", "noisy_sgd", "novograd",
            "optimistic_adam", "optimistic_adam_v2", "optimistic_gradient_descent", "polyak_sgd",
            "prodigy", "radam", "rmsprop", "rprop", "schedule_free_adamw", "schedule_free_sgd",

@@ -133,7 +133,7 @@ def test_eve_ratio_is_clipped_and_guarded():
     (lambda v: jon.adam(0.1, eps=v), "eps", -1e-8, "[0, inf)"),
     (lambda v: jon.sgd(v), "learning_rate", float("inf"), "(-inf, inf)"),
     (lambda v: jon.rmsprop(0.1, decay=v), "decay", -0.5, "[0, 1]"),
-    (lambda v: jon.clip_by_global_norm(v), "max_norm", -1.0, "[0, inf)"),
+    (lambda v: jon.clip_by_global_norm(v), "max_norm", -1.0, "[0, inf]"),
     (lambda v: jon.eve(c=v), "c", 0.5, "[1, inf)"),
     (lambda v: jon.adam(0.1, b2=v), "b2", np.array([0.9, 1.2]), "[0, 1]"),
 ])

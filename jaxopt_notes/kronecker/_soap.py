@@ -86,16 +86,6 @@ def _capped(v: jax.Array) -> jax.Array:
   return jnp.minimum(v, jnp.finfo(v.dtype).max)
 
 
-def _replicated(x: jax.Array) -> jax.Array:
-  """``x`` on every device of the mesh in context when its axes are Auto (under
-  ``jit`` the compiler would otherwise choose, and may split a few integers);
-  as it is otherwise."""
-  mesh = jax.sharding.get_abstract_mesh()
-  if mesh.empty or any(t != jax.sharding.AxisType.Auto for t in mesh.axis_types):
-    return x
-  return jax.lax.with_sharding_constraint(x, jax.sharding.PartitionSpec())
-
-
 def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   eps: Float = 1e-8, precondition_frequency: Any = 10,
                   max_precond_dim: int = 10000, merge_dims: bool = False,
@@ -131,7 +121,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     return ScaleBySoapState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params),
                             stats=stats, bases=bases,
-                            groups=per_leaf(singletons, params))
+                            groups=_factors.spread(per_leaf(singletons, params), params))
 
   def along(x, mats, transpose=False):
     """``x`` multiplied along each axis of the factors' shape by ``mats`` (see `_factors.along`)."""
@@ -253,8 +243,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     # rather than whatever the rotations' einsums would give them.
     keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
     mu, nu = (_tree._map(keep, old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
-    groups = jax.tree.map(_replicated, groups)
-    stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
+    stats, bases, groups = _factors.spread((stats, bases, groups), state.stats, updates)
     return _tree.cast_like(out, updates), ScaleBySoapState(
         count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
         nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases, groups=groups)
