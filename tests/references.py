@@ -622,6 +622,30 @@ def muon(grads, param, values, lr, ns_coeffs=(3.4445, -4.7750, 2.0315), ns_steps
   return _steps(grads, param, values, step)
 
 
+def normuon(grads, param, values, lr, b1=0.95, b2=0.95, eps=1e-8, weight_decay=0.0,
+            nesterov=True, rescale="rms"):
+  """Li et al. 2025, algorithm 1: Muon's O_t, divided by the root of an EMA of each output
+  neuron's (column's) mean square, then scaled to RMS 0.2 (``rescale='norm'``: to O_t's norm
+  and Muon's shape factor, as the published code does). Other leaves: AdamW (nesterov)."""
+  if np.ndim(param) != 2:
+    return adam(grads, param, values, lr, eps=eps, nesterov=nesterov)
+  mom = _Moments(param, b1, b1)
+  v = np.zeros((1, param.shape[1]))
+  rows, cols = param.shape
+
+  def step(t, g, p, f):
+    nonlocal v
+    o = _newton_schulz(mom.first(t, g, nesterov), (3.4445, -4.7750, 2.0315), 5, eps)
+    v = b2 * v + (1 - b2) * np.mean(o * o, axis=0, keepdims=True)
+    y = o / (np.sqrt(v) + eps)
+    if rescale == "rms":
+      u = 0.2 * np.sqrt(rows * cols) * y / np.linalg.norm(y)
+    else:
+      u = np.sqrt(max(1.0, cols / rows)) * np.linalg.norm(o) * y / np.linalg.norm(y)
+    return -lr * (u + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
 def galore(grads, param, values, lr, rank=128, update_proj_gap=200, scale=1.0, b1=0.9,
            b2=0.999, eps=1e-8, weight_decay=0.0):
   """Zhao et al. 2024, algorithm 2 with Adam: P from the gradient's SVD every
