@@ -82,6 +82,7 @@ from jaxopt_notes.optimizers._laprop import ScaleByLaPropState, laprop, scale_by
 from jaxopt_notes.optimizers._madgrad import MadgradState, madgrad, scale_by_madgrad
 from jaxopt_notes.optimizers._muon import (MuonDimensionNumbers, MuonState, muon,
                                            scale_by_muon)
+from jaxopt_notes.optimizers._adamuon import ScaleByAdaMuonState, adamuon, scale_by_adamuon
 from jaxopt_notes.optimizers._normuon import ScaleByNorMuonState, normuon, scale_by_normuon
 from jaxopt_notes.optimizers._radam import radam, scale_by_radam
 from jaxopt_notes.optimizers._rmsprop import (ScaleByRmsState,
@@ -226,6 +227,7 @@ __all__ = [
     # the rest of the catalogue
     "MuonDimensionNumbers", "MuonState", "muon", "scale_by_muon",
     "ScaleByNorMuonState", "normuon", "scale_by_normuon",
+    "ScaleByAdaMuonState", "adamuon", "scale_by_adamuon",
     "ScheduleFreeState", "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",
     "schedule_free_sgd", "ScaleByLaPropState", "laprop", "scale_by_laprop",
     "CautiousState", "cautious", "adopt", "scale_by_adopt",

@@ -646,6 +646,26 @@ def normuon(grads, param, values, lr, b1=0.95, b2=0.95, eps=1e-8, weight_decay=0
   return _steps(grads, param, values, step)
 
 
+def adamuon(grads, param, values, lr, b1=0.95, b2=0.999, eps=1e-8, weight_decay=0.0,
+            nesterov=True, sign_momentum=True):
+  """Si et al. 2025, algorithm 1: Newton-Schulz on sign(m_hat) (``sign_momentum=False``: on
+  m_hat, as the published code does), over the root of an element-wise debiased EMA of its
+  square, scaled to RMS 0.2. Other leaves: AdamW (nesterov)."""
+  if np.ndim(param) != 2:
+    return adam(grads, param, values, lr, eps=eps, nesterov=nesterov)
+  mom = _Moments(param, b1, b2)
+  size = np.size(param)
+
+  def step(t, g, p, f):
+    m_hat = mom.first(t, g, nesterov)
+    o = _newton_schulz(np.sign(m_hat) if sign_momentum else m_hat, (3.4445, -4.7750, 2.0315),
+                       5, eps)
+    mom.v = b2 * mom.v + (1 - b2) * o * o
+    y = o / (np.sqrt(mom.v / (1 - b2**t)) + eps)
+    return -lr * (0.2 * np.sqrt(size) * y / np.linalg.norm(y) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
 def galore(grads, param, values, lr, rank=128, update_proj_gap=200, scale=1.0, b1=0.9,
            b2=0.999, eps=1e-8, weight_decay=0.0):
   """Zhao et al. 2024, algorithm 2 with Adam: P from the gradient's SVD every
