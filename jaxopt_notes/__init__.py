@@ -83,6 +83,7 @@ from jaxopt_notes.optimizers._madgrad import MadgradState, madgrad, scale_by_mad
 from jaxopt_notes.optimizers._muon import (MuonDimensionNumbers, MuonState, muon,
                                            scale_by_muon)
 from jaxopt_notes.optimizers._adamuon import ScaleByAdaMuonState, adamuon, scale_by_adamuon
+from jaxopt_notes.optimizers._mars import MarsState, mars, mars_adamw
 from jaxopt_notes.optimizers._normuon import ScaleByNorMuonState, normuon, scale_by_normuon
 from jaxopt_notes.optimizers._radam import radam, scale_by_radam
 from jaxopt_notes.optimizers._rmsprop import (ScaleByRmsState,
@@ -228,6 +229,7 @@ __all__ = [
     "MuonDimensionNumbers", "MuonState", "muon", "scale_by_muon",
     "ScaleByNorMuonState", "normuon", "scale_by_normuon",
     "ScaleByAdaMuonState", "adamuon", "scale_by_adamuon",
+    "MarsState", "mars", "mars_adamw",
     "ScheduleFreeState", "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",
     "schedule_free_sgd", "ScaleByLaPropState", "laprop", "scale_by_laprop",
     "CautiousState", "cautious", "adopt", "scale_by_adopt",

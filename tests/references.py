@@ -444,6 +444,24 @@ def polyak_sgd(grads, params, values, max_learning_rate=1.0, scaling=1.0, f_min=
   return _tree_steps(grads, params, values, step)
 
 
+def mars(grads, params, values, inner, b1=0.95, gamma=0.025, per_leaf=False):
+  """Yuan et al. 2024, algorithm 1 (approximate): c_t = g_t + gamma b1 / (1 - b1) (g_t - g_{t-1})
+  (c_1 = g_1), divided by its norm where that exceeds 1 (of the whole tree, or of each leaf),
+  then ``inner``, a per-leaf reference of (grads, param, values), run on the c_t."""
+  cs, prev = [], None
+  for g in grads:
+    c = {k: v + (0.0 if prev is None else gamma * b1 / (1 - b1) * (v - prev[k]))
+         for k, v in g.items()}
+    if per_leaf:
+      c = {k: v / max(1.0, np.linalg.norm(v)) for k, v in c.items()}
+    else:
+      c = {k: v / max(1.0, np.sqrt(_sq(c))) for k, v in c.items()}
+    cs.append(c)
+    prev = g
+  per_key = {k: inner([c[k] for c in cs], params[k], values) for k in params}
+  return [{k: per_key[k][t] for k in params} for t in range(len(grads))]
+
+
 def dog(grads, params, values, lr=1.0, init_step=("heuristic", 1e-6), eps_root=1e-8,
         weight_decay=None):
   """Ivgi et al.: eta_t = max(r_eps, max_s |x_s - x_0|) / sqrt(sum_s |g_s|^2)."""
