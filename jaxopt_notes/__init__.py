@@ -85,6 +85,9 @@ from jaxopt_notes.optimizers._muon import (MuonDimensionNumbers, MuonState, muon
 from jaxopt_notes.optimizers._adamuon import ScaleByAdaMuonState, adamuon, scale_by_adamuon
 from jaxopt_notes.optimizers._mars import MarsState, mars, mars_adamw
 from jaxopt_notes.optimizers._normuon import ScaleByNorMuonState, normuon, scale_by_normuon
+from jaxopt_notes.optimizers._stable_adam import (ScaleByStableAdamWState, adam_atan2,
+                                                  scale_by_adam_atan2,
+                                                  scale_by_stable_adamw, stable_adamw)
 from jaxopt_notes.optimizers._radam import radam, scale_by_radam
 from jaxopt_notes.optimizers._rmsprop import (ScaleByRmsState,
                                               ScaleByRmsWithCountState,
@@ -230,6 +233,8 @@ __all__ = [
     "ScaleByNorMuonState", "normuon", "scale_by_normuon",
     "ScaleByAdaMuonState", "adamuon", "scale_by_adamuon",
     "MarsState", "mars", "mars_adamw",
+    "ScaleByStableAdamWState", "adam_atan2", "scale_by_adam_atan2", "scale_by_stable_adamw",
+    "stable_adamw",
     "ScheduleFreeState", "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",
     "schedule_free_sgd", "ScaleByLaPropState", "laprop", "scale_by_laprop",
     "CautiousState", "cautious", "adopt", "scale_by_adopt",

@@ -111,6 +111,31 @@ def adam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0,
   return _steps(grads, param, values, step)
 
 
+def adam_atan2(grads, param, values, lr, b1=0.9, b2=0.999, a=1.27, b=1.0, weight_decay=0.0):
+  """Everett et al. 2024: a atan2(m_hat, b sqrt(v_hat)) in place of m_hat / (sqrt(v_hat) + eps)."""
+  mom = _Moments(param, b1, b2)
+
+  def step(t, g, p, f):
+    m_hat = mom.first(t, g)
+    mom.v = b2 * mom.v + (1 - b2) * g * g
+    return -lr * (a * np.arctan2(m_hat, b * np.sqrt(mom.v / (1 - b2**t))) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
+def stable_adamw(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4):
+  """Wortsman et al. 2023, algorithm 2: AdamW at lr / max(1, RMS(g_t / sqrt(max(v_hat, eps^2))))
+  per tensor, the weight decay at the same clipped rate."""
+  mom = _Moments(param, b1, b2)
+
+  def step(t, g, p, f):
+    m_hat = mom.first(t, g)
+    mom.v = b2 * mom.v + (1 - b2) * g * g
+    v_hat = mom.v / (1 - b2**t)
+    rate = lr / max(1.0, np.sqrt(np.mean(g * g / np.maximum(v_hat, eps**2))))
+    return -rate * (m_hat / (np.sqrt(v_hat) + eps) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
 def amsgrad(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
   mom = _Moments(param, b1, b2)
   v_max = np.zeros_like(mom.v)
