@@ -88,6 +88,7 @@ from jaxopt_notes.optimizers._normuon import ScaleByNorMuonState, normuon, scale
 from jaxopt_notes.optimizers._stable_adam import (ScaleByStableAdamWState, adam_atan2,
                                                   scale_by_adam_atan2,
                                                   scale_by_stable_adamw, stable_adamw)
+from jaxopt_notes.optimizers._spam import ScaleBySpamState, scale_by_spam, spam
 from jaxopt_notes.optimizers._radam import radam, scale_by_radam
 from jaxopt_notes.optimizers._rmsprop import (ScaleByRmsState,
                                               ScaleByRmsWithCountState,
@@ -235,6 +236,7 @@ __all__ = [
     "MarsState", "mars", "mars_adamw",
     "ScaleByStableAdamWState", "adam_atan2", "scale_by_adam_atan2", "scale_by_stable_adamw",
     "stable_adamw",
+    "ScaleBySpamState", "scale_by_spam", "spam",
     "ScheduleFreeState", "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",
     "schedule_free_sgd", "ScaleByLaPropState", "laprop", "scale_by_laprop",
     "CautiousState", "cautious", "adopt", "scale_by_adopt",

@@ -136,6 +136,30 @@ def stable_adamw(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, weight_de
   return _steps(grads, param, values, step)
 
 
+def spam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-6, threshold=5000.0,
+         reset_interval=500, warmup_steps=150, clip_delay=20, weight_decay=0.0):
+  """Huang et al. 2025, algorithm 1: m = v = 0 when t mod dT = 0; g clipped to
+  sign(g) sqrt(theta v) where g^2 > theta v (v from the step before, not right after the start or
+  a reset, nor where v = 0); Adam debiased by the global t; the step times a cosine warmup
+  over N steps after each reset; weight decay not warmed."""
+  mom = _Moments(param, b1, b2)
+
+  def step(t, g, p, f):
+    k = t % reset_interval
+    if k == 0:
+      mom.m, mom.v = np.zeros_like(mom.m), np.zeros_like(mom.v)
+    if t >= clip_delay and k >= clip_delay:
+      spike = (mom.v > 0) & (g * g > threshold * mom.v)
+      g = np.where(spike, np.sign(g) * np.sqrt(threshold * mom.v), g)
+    m_hat = mom.first(t, g)
+    mom.v = b2 * mom.v + (1 - b2) * g * g
+    warm = 1.0
+    if warmup_steps and t >= reset_interval and k < warmup_steps:
+      warm = 0.5 * (1 - np.cos(np.pi * k / warmup_steps))
+    return -lr * (warm * m_hat / (np.sqrt(mom.v / (1 - b2**t)) + eps) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
 def amsgrad(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
   mom = _Moments(param, b1, b2)
   v_max = np.zeros_like(mom.v)

@@ -121,7 +121,9 @@ class ScaleByStableAdamWState(NamedTuple):
 
 def _clip_factor(g: jax.Array, v_hat: jax.Array, eps: Any) -> jax.Array:
   """$1 / \\max(1, \\sqrt{\\operatorname{mean}(g^2 / \\max(\\hat v, \\epsilon^2))})$."""
-  ratio = _tree.safe_div(jnp.abs(g) ** 2, jnp.maximum(v_hat, eps**2))
+  wide = jnp.promote_types(g.dtype, jnp.float32)  # g^2 and eps^2 fall outside float16's range
+  g, v_hat = g.astype(wide), v_hat.astype(wide)
+  ratio = _tree.safe_div(jnp.abs(g) ** 2, jnp.maximum(v_hat, jnp.asarray(eps, wide) ** 2))
   rms = jnp.sqrt(jnp.mean(ratio)) if ratio.size else jnp.zeros([], ratio.dtype)
   return 1 / jnp.maximum(1, rms)
 
