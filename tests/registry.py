@@ -267,10 +267,12 @@ REGISTRY = [
     Entry("stable_adamw", jon.stable_adamw, rosenbrock_lr=0.1, per_leaf=True,
           sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-6, "weight_decay": 1e-3},
           invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0}),
+    # spike clipping is a kink: the swept b2 and threshold keep the gradient test's stencil
+    # on one side of it
     Entry("spam", jon.spam, {"reset_interval": 20, "warmup_steps": 5, "clip_delay": 2},
           rosenbrock_lr=0.1,
           static=frozenset({"reset_interval", "warmup_steps", "clip_delay"}),
-          sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-7, "threshold": 100.0, "weight_decay": 1e-3},
+          sweep={"b1": 0.8, "b2": 0.9, "eps": 1e-7, "threshold": 100.0, "weight_decay": 1e-3},
           invalid={"b1": 1.5, "b2": -0.1, "threshold": -1.0, "reset_interval": 0,
                    "warmup_steps": -1}),
     Entry("schedule_free_sgd", jon.schedule_free_sgd, quadratic_lr=1.0, rosenbrock_lr=4e-3,

@@ -37,14 +37,10 @@ import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
-from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, adamw, debiased_first_moment
+from jaxopt_notes.optimizers._adam import Float, debiased_first_moment
 from jaxopt_notes.optimizers._muon import (ns_coefficients, orthogonalize, per_matrix,
-                                           resolve_dimension_numbers, split_matrices,
-                                           widen_float16)
-from jaxopt_notes.optimizers._normuon import rms_aligned
-from jaxopt_notes.transforms._adding import add_decayed_weights
-from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+                                           resolve_dimension_numbers, widen_float16)
+from jaxopt_notes.optimizers._normuon import matrices_and_adamw, rms_aligned
 
 
 class ScaleByAdaMuonState(NamedTuple):
@@ -159,21 +155,9 @@ def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
 
   Reference: Si, Zhang & Shen, 2025, "AdaMuon: Adaptive Muon Optimizer".
   """
-  owner = "adamuon"
-  _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE),
-                  adam_b1=(adam_b1, _validate.UNIT), adam_b2=(adam_b2, _validate.UNIT),
-                  adam_eps_root=(adam_eps_root, _validate.NONNEGATIVE),
-                  adam_weight_decay=(adam_weight_decay, _validate.FINITE),
-                  adam_learning_rate=(adam_learning_rate, _validate.FINITE))
-  if adam_learning_rate is None:
-    adam_learning_rate = learning_rate
-  return split_matrices(
-      lambda specs_of: chain(
-          scale_by_adamuon(ns_coeffs, ns_steps, b1, b2, eps, mu_dtype, nesterov=nesterov,
-                           sign_momentum=sign_momentum, weight_dimension_numbers=specs_of),
-          add_decayed_weights(weight_decay, weight_decay_mask),
-          scale_by_learning_rate(learning_rate)),
-      adamw(adam_learning_rate, adam_b1, adam_b2, eps, adam_eps_root, mu_dtype,
-            weight_decay=adam_weight_decay, nesterov=nesterov),
-      muon_weight_dimension_numbers)
+  return matrices_and_adamw(
+      "adamuon", lambda specs_of: scale_by_adamuon(
+          ns_coeffs, ns_steps, b1, b2, eps, mu_dtype, nesterov=nesterov,
+          sign_momentum=sign_momentum, weight_dimension_numbers=specs_of),
+      learning_rate, eps, weight_decay, weight_decay_mask, mu_dtype, nesterov, adam_b1, adam_b2,
+      adam_eps_root, adam_weight_decay, adam_learning_rate, muon_weight_dimension_numbers)

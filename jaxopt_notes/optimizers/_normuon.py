@@ -191,7 +191,43 @@ def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
 
   Reference: Li et al., 2025, "NorMuon: Making Muon more efficient and scalable".
   """
-  owner = "normuon"
+  return matrices_and_adamw(
+      "normuon", lambda specs_of: scale_by_normuon(
+          ns_coeffs, ns_steps, b1, b2, eps, mu_dtype, nesterov=nesterov, rescale=rescale,
+          weight_dimension_numbers=specs_of),
+      learning_rate, eps, weight_decay, weight_decay_mask, mu_dtype, nesterov, adam_b1, adam_b2,
+      adam_eps_root, adam_weight_decay, adam_learning_rate, muon_weight_dimension_numbers)
+
+
+def matrices_and_adamw(owner: str, scale: Any, learning_rate: ScalarOrSchedule, eps: Float,
+                       weight_decay: Float, weight_decay_mask: Any, mu_dtype: Any,
+                       nesterov: bool, adam_b1: Float, adam_b2: Float, adam_eps_root: Float,
+                       adam_weight_decay: Float, adam_learning_rate: Any,
+                       muon_weight_dimension_numbers: Any) -> GradientTransformation:
+  """``scale``, weight decay and the learning rate on the matrices, AdamW on the rest.
+
+  The layout of `normuon` and `adamuon` (and `muon`), its arguments checked.
+
+  Args:
+    owner: the optimizer named in an error.
+    scale: a function of ``specs_of`` (see `split_matrices`) returning the
+      matrices' direction.
+    learning_rate: the step size (a number or a schedule).
+    eps: AdamW's $\\epsilon$.
+    weight_decay: the matrices' decoupled weight decay.
+    weight_decay_mask: which matrices decay.
+    mu_dtype: AdamW's first moment's dtype.
+    nesterov: whether AdamW uses NAdam's look-ahead.
+    adam_b1: AdamW's $\\beta_1$.
+    adam_b2: AdamW's $\\beta_2$.
+    adam_eps_root: AdamW's $\\epsilon_{root}$.
+    adam_weight_decay: AdamW's weight decay.
+    adam_learning_rate: AdamW's learning rate (``None``: ``learning_rate``).
+    muon_weight_dimension_numbers: which leaves are matrices (see `split_matrices`).
+
+  Returns:
+    The optimizer.
+  """
   _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE),
                   adam_b1=(adam_b1, _validate.UNIT), adam_b2=(adam_b2, _validate.UNIT),
@@ -201,11 +237,9 @@ def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
   if adam_learning_rate is None:
     adam_learning_rate = learning_rate
   return split_matrices(
-      lambda specs_of: chain(
-          scale_by_normuon(ns_coeffs, ns_steps, b1, b2, eps, mu_dtype, nesterov=nesterov,
-                           rescale=rescale, weight_dimension_numbers=specs_of),
-          add_decayed_weights(weight_decay, weight_decay_mask),
-          scale_by_learning_rate(learning_rate)),
+      lambda specs_of: chain(scale(specs_of),
+                             add_decayed_weights(weight_decay, weight_decay_mask),
+                             scale_by_learning_rate(learning_rate)),
       adamw(adam_learning_rate, adam_b1, adam_b2, eps, adam_eps_root, mu_dtype,
             weight_decay=adam_weight_decay, nesterov=nesterov),
       muon_weight_dimension_numbers)

@@ -95,8 +95,9 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
     clip = (count >= clip_delay) & (k >= clip_delay)
 
     def despike(g, v):
-      bound = jnp.sqrt(threshold * v).astype(g.dtype)
-      spike = clip & (v > 0) & (jnp.abs(g) ** 2 > threshold * v)
+      seen = v > 0  # sqrt's gradient at v = 0 is infinite: take it where v > 0 only
+      bound = jnp.sqrt(threshold * jnp.where(seen, v, 1)).astype(g.dtype)
+      spike = clip & seen & (jnp.abs(g) ** 2 > threshold * v)
       return jnp.where(spike, jnp.sign(g) * bound, g)
     grads = _tree._map(despike, updates, nu)
     mu = _tree.update_moment(grads, mu, b1, 1)

@@ -41,7 +41,7 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: Float = 1.0,
                         mu_dtype: Any = None, nesterov: bool = False) -> GradientTransformation:
-  """Adam-atan2's direction $a \\operatorname{atan2}(\\hat m_t, b\\sqrt{\\hat v_t})$; see `adam_atan2`.
+  """Adam-atan2's direction $a \\operatorname{atan2}(\\hat m_t, b\\sqrt{\\hat v_t})$ (`adam_atan2`).
 
   Args:
     b1: the first moment's decay $\\beta_1$.
@@ -123,8 +123,9 @@ def _clip_factor(g: jax.Array, v_hat: jax.Array, eps: Any) -> jax.Array:
   """$1 / \\max(1, \\sqrt{\\operatorname{mean}(g^2 / \\max(\\hat v, \\epsilon^2))})$."""
   wide = jnp.promote_types(g.dtype, jnp.float32)  # g^2 and eps^2 fall outside float16's range
   g, v_hat = g.astype(wide), v_hat.astype(wide)
-  ratio = _tree.safe_div(jnp.abs(g) ** 2, jnp.maximum(v_hat, jnp.asarray(eps, wide) ** 2))
-  rms = jnp.sqrt(jnp.mean(ratio)) if ratio.size else jnp.zeros([], ratio.dtype)
+  # |g| / sqrt(v) before squaring: g^2 and v overflow together for huge gradients
+  ratio = _tree.safe_div(jnp.abs(g), jnp.sqrt(jnp.maximum(v_hat, jnp.asarray(eps, wide) ** 2)))
+  rms = jnp.sqrt(jnp.mean(ratio**2)) if ratio.size else jnp.zeros([], ratio.dtype)
   return 1 / jnp.maximum(1, rms)
 
 
