@@ -92,6 +92,7 @@ def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
     scale = gamma * b1 / (1 - b1)
     c = _tree._map(lambda g, p: g + (scale * jnp.where(first, 0, g - p)).astype(g.dtype),
                    updates, state.prev_grad)
+    c = _tree.cast_like(c, updates)  # frozen leaves (no previous gradient) as frozen updates
     out, inner_state = inner.update(_clip_to_unit_norm(c, per_leaf), state.inner_state, params,
                                     **extra_args)
     return out, MarsState(count=_tree.safe_increment(state.count),

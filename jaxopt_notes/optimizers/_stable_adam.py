@@ -162,9 +162,8 @@ def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     nu_hat = _tree.bias_correction(nu, b2, count)
     out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
     out, decay_state = decay.update(_tree.cast_like(out, updates), state.decay_state, params)
-    out = _tree._map(lambda u, g, v: (u * _clip_factor(g, v, eps)).astype(u.dtype),
-                     out, updates, nu_hat)
-    return out, ScaleByStableAdamWState(
+    out = _tree._map(lambda u, g, v: u * _clip_factor(g, v, eps), out, updates, nu_hat)
+    return _tree.cast_like(out, updates), ScaleByStableAdamWState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
         decay_state=decay_state)
 
