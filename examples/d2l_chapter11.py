@@ -1,4 +1,4 @@
-"""The d2l chapter-11 experiments that seed 003 summarises, run with the library.
+"""The d2l chapter-11 experiments that the study notes on schedules summarise, run with the library.
 
 Two quadratics, f1 = x1^2 + 2 x2^2 and f2 = 0.1 x1^2 + 2 x2^2, from (-5, -2),
 20 full-gradient steps each, with d2l's settings:

@@ -161,10 +161,11 @@ def train(name, steps, ckpt=None, every=3, kill_at=None):
     mngr.close()
   replicated = all(x.sharding.device_set == set(mesh.devices.flat) for x in jax.tree.leaves(state)
                    if x.ndim == 0)
+  total, held = sum(x.nbytes for x in jax.tree.leaves(state)), process_bytes(state)
   return {"resumed_from": start, "params": to_host(params), "state": to_host(state),
           "scalars": local_scalars(state), "scalars_on_every_device": replicated,
-          "state_bytes": sum(x.nbytes for x in jax.tree.leaves(state)),
-          "process_state_bytes": process_bytes(state)}
+          "state_bytes": total, "process_state_bytes": held,
+          "process_state_fraction": round(held / total, 4)}
 
 
 def main(argv=None):

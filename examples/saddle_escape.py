@@ -1,13 +1,14 @@
-"""Seed 000's saddle-point escape race, run with the library.
+"""The saddle-point escape race of the study notes on momentum and adaptive
+methods, run with the library.
 
 On the saddle g(x, y) = (x^2 - y^2) / 2, started at (1, 1e-11) just off the
 stable manifold, each optimizer is run until y first exceeds 1; fewer steps
-means a faster escape. Settings follow the seed: learning rate 0.01; momentum
+means a faster escape. Settings follow the notes: learning rate 0.01; momentum
 0.9; AdaGrad with delta = 1e-7 *outside* the square root and no initial
 accumulator; RMSProp with decay 0 and delta = 1e-6 *inside* the root; Adam with
 its usual defaults.
 
-The seed prints "about 1300" steps for AdaGrad (its own formula gives 1264,
+The notes print "about 1300" steps for AdaGrad (its own formula gives 1264,
 consistent with "about") and "about 60" for RMSProp, but its own RMSProp
 formula gives 108: with decay 0 the step is 0.01 * y / sqrt(1e-6 + y^2), which
 is at most 0.01 once y >> 1e-3, so y needs about 100 steps to climb from 1e-3
@@ -35,7 +36,7 @@ OPTIMIZERS = {
     "Adam": jon.adam(0.01),
 }
 
-# What seed 000 prints for each (None: the seed gives no number).
+# What the notes print for each (None: they give no number).
 SEED_SAYS = {"SGD": "about 2546", "Momentum": None, "AdaGrad": "about 1300",
              "RMSProp": "about 60", "Adam": None}
 
@@ -68,7 +69,7 @@ def table() -> dict:
 def main() -> dict:
   steps = table()
   print("Saddle g(x, y) = (x^2 - y^2)/2 from (1, 1e-11): first step with y > 1")
-  print(f"{'optimizer':<10} {'steps':>6}   seed 000 says")
+  print(f"{'optimizer':<10} {'steps':>6}   the notes say")
   for name, n in steps.items():
     note = SEED_SAYS[name] or "-"
     if name == "RMSProp":

@@ -154,6 +154,8 @@ from jaxopt_notes.transforms._conditionality import (ApplyIfFiniteState,
                                                      ConditionallyTransformState,
                                                      apply_if_finite, conditionally_mask,
                                                      conditionally_transform)
+from jaxopt_notes.transforms._complex import (SplitRealAndImaginaryState,
+                                              split_real_and_imaginary)
 from jaxopt_notes.transforms._constraining import (NonNegativeParamsState, ZeroNansState,
                                                    centralize,
                                                    keep_params_nonnegative, zero_nans)
@@ -212,6 +214,7 @@ __all__ = [
     "skip_not_finite", "zero_nans",
     "MonitorState", "SnapshotState", "measure_with_ema", "monitor", "selective_transform",
     "snapshot",
+    "SplitRealAndImaginaryState", "split_real_and_imaginary",
     # optimizer families
     "ScaleByAdaDeltaState", "ScaleByAdamState", "ScaleByAmsgradState",
     "ScaleByBeliefState", "ScaleByEveState", "ScaleByLionState",

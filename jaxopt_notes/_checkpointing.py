@@ -24,11 +24,12 @@ def _mesh_of(params: Any) -> Any:
 def abstract_state(optimizer: GradientTransformation, params: Any) -> Any:
   """What ``optimizer.init(params)`` would return, as ``jax.ShapeDtypeStruct`` leaves.
 
-  Each leaf has the shape, dtype and sharding of the state ``init`` builds:
-  moments sharded like their params, factors placed from their params (as an
-  eager ``init`` places them: ``init`` is traced with the params' shardings in
-  their types, on a copy of their mesh whose axes are `Explicit`), counters,
-  keys and hyperparameters replicated on the params' mesh. It is the target a checkpoint library needs
+  Each leaf has the shape, dtype and sharding of the state ``init`` builds, which
+  is also where a plain jitted ``update`` leaves it: moments sharded like their
+  params (``init`` is traced with the params' shardings in their types, on a
+  copy of their mesh whose axes are `Explicit`), Kronecker factors spread over
+  the mesh by the one rule ``init`` and ``update`` both apply, counters, keys and
+  hyperparameters replicated on the params' mesh. It is the target a checkpoint library needs
   to restore a state straight onto its devices (with Orbax:
   ``ocp.args.StandardRestore(abstract_state(opt, params))``), resharding it
   when the params now live on another mesh. Nothing is allocated; ``init`` is
@@ -59,8 +60,8 @@ def abstract_state(optimizer: GradientTransformation, params: Any) -> Any:
     return jax.tree.map(_struct, jax.eval_shape(optimizer.init, params),
                         compiled.output_shardings)
   # Traced on a copy of the mesh whose axes are all Explicit, ``init`` sees
-  # each param's sharding in its type, and can place what it builds from it
-  # (Kronecker factors) as it does eagerly; Auto axes would hide it.
+  # each param's sharding in its type, and what it builds from a param (a
+  # moment) takes that sharding as it does eagerly; Auto axes would hide it.
   explicit = jax.sharding.Mesh(mesh.devices, mesh.axis_names,
                                axis_types=(jax.sharding.AxisType.Explicit,) * len(mesh.axis_names))
   typed = jax.tree.map(lambda p: _on(p, mesh, explicit), params)

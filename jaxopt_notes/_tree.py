@@ -175,7 +175,7 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
     if is_frozen(x):
       return None
     x = jnp.asarray(x)
-    dt = dtype or x.dtype
+    dt = complex_if(x, dtype or x.dtype)
     # A select on x rather than a plain constant: the state then takes x's
     # sharding, eagerly and under jit alike (a constant would land replicated).
     return jnp.where(jnp.zeros_like(x, bool), x.astype(dt), jnp.asarray(fill_value, dt))
@@ -223,7 +223,7 @@ def cast(tree: Any, dtype: Any) -> Any:
   """Casts every leaf to ``dtype`` (``None`` leaves it as it is)."""
   if dtype is None:
     return tree
-  return _map(lambda x: jnp.asarray(x).astype(dtype), tree)
+  return _map(lambda x: jnp.asarray(x).astype(complex_if(x, dtype)), tree)
 
 
 def cast_like(tree: Any, other_tree: Any) -> Any:
@@ -292,8 +292,44 @@ def sum(tree: Any, associative_reduction: bool = False) -> jax.Array:  # noqa: A
 
 
 def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
+  """``sum(conj(x) * y)`` over all leaves (complex for complex leaves, as `jnp.vdot`)."""
   parts = [jnp.vdot(a, b) for a, b in zip(leaves(tree_x), leaves(tree_y))]
   return jnp.sum(jnp.stack(parts)) if parts else jnp.zeros([])
+
+
+def inner(x: Any, y: Any) -> jax.Array:
+  """The real inner product ``Re sum(conj(x) * y)``: `vdot` for real leaves.
+
+  A complex coordinate counts as two real ones (its real and imaginary parts),
+  so this is the slope of a real objective along ``y`` when ``x`` is its
+  gradient in the optimizer's convention (``conj`` of ``jax.grad``).
+  """
+  return jnp.real(vdot(x, y))
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+  """``|x|^2`` as a real array: ``x * x`` for real ``x``, ``re^2 + im^2`` for complex."""
+  if jnp.iscomplexobj(x):
+    return jnp.square(jnp.real(x)) + jnp.square(jnp.imag(x))
+  return x * x
+
+
+def complex_if(x: Any, dtype: Any) -> Any:
+  """``dtype``, or its complex counterpart where ``x`` is complex and ``dtype`` a real float.
+
+  The dtype a copy or statistic of ``x`` is kept in when asked for ``dtype``
+  (``mu_dtype``, ``accumulator_dtype``, a norm's ``dtype``): a real dtype would
+  drop the imaginary part of a complex param's state.
+  """
+  if (dtype is not None and jnp.iscomplexobj(x)
+      and jnp.issubdtype(jnp.dtype(dtype), jnp.floating)):
+    return jnp.result_type(dtype, jnp.complex64)
+  return dtype
+
+
+def widen(x: jax.Array, dtype: Any) -> jax.Array:
+  """``x`` cast to the float ``dtype``, or to its complex counterpart for complex ``x``."""
+  return jnp.asarray(x, complex_if(x, dtype))
 
 
 def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - optax's name
@@ -301,11 +337,13 @@ def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - opta
   """Global norm of all leaves together, each leaf first cast to ``dtype`` if given.
 
   ``ord`` is ``None`` or 2 (the l2 norm), 1, or ``inf`` (also ``'inf'``,
-  ``'infinity'``); ``squared`` returns the norm's square.
+  ``'infinity'``); ``squared`` returns the norm's square. Real for complex
+  leaves, of their moduli ``|x|`` (a real ``dtype`` casts a complex leaf to its
+  complex counterpart, see `widen`).
   """
-  as_dtype = lambda x: jnp.abs(jnp.asarray(x, dtype))  # noqa: E731
+  as_dtype = lambda x: jnp.abs(widen(x, dtype))  # noqa: E731
   if ord is None or (not isinstance(ord, str) and ord == 2):
-    sq = sum(_map(lambda x: jnp.sum(jnp.square(as_dtype(x))), tree))
+    sq = sum(_map(lambda x: jnp.sum(abs_sq(widen(x, dtype))), tree))
     return sq if squared else jnp.sqrt(sq)
   if not isinstance(ord, str) and ord == 1:
     total = sum(_map(lambda x: jnp.sum(as_dtype(x)), tree))
@@ -336,7 +374,7 @@ def safe_norm(x: jax.Array, min_norm: Any, ord: Any = None,  # noqa: A002 - opta
     The bounded norm.
   """
   if ord is None and axis is None and not keepdims:  # one reduction, the common case
-    sq = jnp.sum(jnp.square(jnp.abs(x)))
+    sq = jnp.sum(abs_sq(x))
     small = sq <= jnp.square(min_norm)
     return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, 1.0, sq)))
   small = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True) <= min_norm
@@ -357,7 +395,7 @@ def safe_rms(x: jax.Array, min_rms: Any) -> jax.Array:
   Returns:
     The bounded root mean square of ``x``'s elements.
   """
-  sq = jnp.mean(jnp.square(jnp.abs(x)))
+  sq = jnp.mean(abs_sq(x))
   small = sq <= jnp.square(min_rms)
   return jnp.where(small, min_rms, jnp.sqrt(jnp.where(small, 1.0, sq)))
 def safe_sqrt(x: jax.Array) -> jax.Array:
@@ -387,6 +425,9 @@ def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
                                 order: int) -> Any:
   """Like `update_moment` with ``|g|**order`` (equal for real ``g``, even order).
 
+  For complex ``g`` the moment is real-valued (``|g|^2 = g conj(g)``, not ``g^2``);
+  it keeps the dtype of ``moments``.
+
   Args:
     updates: the incoming updates (gradients), a tree.
     moments: the moments so far, a tree like ``updates``.
@@ -399,6 +440,8 @@ def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
   def one(g, m):
     if order % 2 == 0 and not jnp.iscomplexobj(g):  # |g|^order == g^order, one op fewer
       return (1 - decay) * g**order + decay * m
+    if order == 2:
+      return (1 - decay) * abs_sq(g) + decay * m
     return (1 - decay) * jnp.abs(g)**order + decay * m
   return _map(one, updates, moments)
 
@@ -482,8 +525,11 @@ def rms_scale(g: jax.Array, second_moment: jax.Array, eps: Any, eps_root: Any) -
   Concrete constants are folded at trace time: no ``+ 0`` for a zero constant,
   and no zero guard when ``eps``, or ``eps_root`` with ``eps >= 0``, is a
   normal positive number in the step's dtype: ``v`` is a second moment, never
-  negative, so the denominator cannot vanish.
+  negative, so the denominator cannot vanish. A complex ``v`` (a moment kept in
+  complex params' dtype) holds real values: its real part is used.
   """
+  if jnp.iscomplexobj(second_moment):
+    second_moment = jnp.real(second_moment)
   if not (_is_concrete(eps_root) and eps_root == 0):
     second_moment = second_moment + eps_root
   den = jnp.sqrt(second_moment)
@@ -500,6 +546,7 @@ def _is_normal(x: Any, dtype: Any) -> bool:
 
   1e-8 is 0 in float16, and 1e-6 a subnormal that the CPU flushes to 0.
   """
+  dtype = jnp.finfo(dtype).dtype  # the real dtype of a complex one
   return _is_concrete(x) and np.asarray(x, dtype) >= jnp.finfo(dtype).tiny
 
 
@@ -515,8 +562,10 @@ def scalar_dtype(tree: Any) -> Any:
 
   The widest float among the trained leaves, and at least float32, so that
   sums of squares over bfloat16 or float16 params neither round away nor overflow.
+  Real also for complex params (float64 for complex128).
   """
-  return jnp.result_type(jnp.float32, *[jnp.result_type(x) for x in leaves(tree)])
+  widest = jnp.result_type(jnp.float32, *[jnp.result_type(x) for x in leaves(tree)])
+  return jnp.finfo(widest).dtype
 
 
 def scalar_like(value: Any, tree: Any) -> jax.Array:

@@ -19,8 +19,8 @@ class Range(NamedTuple):
   hi_closed: bool = True
 
   def __str__(self) -> str:
-    left = "[" if self.lo_closed and math.isfinite(self.lo) else "("
-    right = "]" if self.hi_closed and math.isfinite(self.hi) else ")"
+    left = "[" if self.lo_closed else "("
+    right = "]" if self.hi_closed else ")"
     return f"{left}{self.lo:g}, {self.hi:g}{right}"
 
   def contains(self, x: np.ndarray) -> bool:
@@ -34,6 +34,10 @@ NONNEGATIVE = Range(0.0, math.inf, hi_closed=False)      # eps, norms, weight de
 POSITIVE = Range(0.0, math.inf, lo_closed=False, hi_closed=False)
 FINITE = Range(-math.inf, math.inf, lo_closed=False, hi_closed=False)
 AT_LEAST_ONE = Range(1.0, math.inf, hi_closed=False)
+# where optax gives infinity a meaning (no clipping, no bound, restart at the maximum)
+NONNEGATIVE_OR_INF = Range(0.0, math.inf)
+POSITIVE_OR_INF = Range(0.0, math.inf, lo_closed=False)
+AT_LEAST_ONE_OR_INF = Range(1.0, math.inf)
 
 
 def _is_unchecked(value: Any) -> bool:
@@ -77,3 +81,20 @@ def check_choice(owner: str, name: str, value: Any, choices: tuple) -> None:
   if value not in choices:
     raise ValueError(f"{owner}: argument `{name}`={value!r} must be one of "
                      f"{', '.join(map(repr, choices))}")
+
+
+def reject_complex(owner: str, params: Any, why: str) -> None:
+  """Raises a ValueError naming the first complex leaf of ``params``, saying ``why``.
+
+  For algorithms with no meaning on complex numbers (a per-coordinate sign, a
+  clip to a real interval). Dtypes are known when tracing, so this runs in
+  ``init`` under ``jit`` too.
+  """
+  for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+    dtype = jax.numpy.result_type(leaf)
+    if np.issubdtype(dtype, np.complexfloating):
+      where = jax.tree_util.keystr(path) or "the root"
+      raise ValueError(
+          f"{owner}: the param at {where} is complex ({dtype}), and {why}; "
+          "wrap the optimizer in contrib.split_real_and_imaginary to treat the real and "
+          "imaginary parts as two real params")

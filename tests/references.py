@@ -928,16 +928,21 @@ def _mode_product(x, mat, axis):
   return np.moveaxis(np.tensordot(mat, x, axes=(1, axis)), 0, axis)
 
 
-def _ridge_root(s, p, eps):
+def _ridge_root(s, p, eps, floor):
+  """(S + r I)^(-1/p), r = max(eps, floor) * lambda_max (S Hermitian)."""
   w, v = np.linalg.eigh(s)
   w = np.maximum(w, 0)
-  return (v * (w + eps * max(w.max(), 1e-16)) ** (-1.0 / p)) @ v.T
+  return (v * (w + max(eps, floor) * max(w.max(), 1e-16)) ** (-1.0 / p)) @ v.conj().T
 
 
 def shampoo(grads, param, values, lr, b1=0.9, b2=0.999, block_size=1024, diagonal_epsilon=1e-10,
-            matrix_epsilon=1e-6, start=5, every=1, graft="adam", nesterov=True, exponent=0,
-            weight_decay=0.0, min_rank=2, max_dim=4096):
-  """Shampoo per block (Gupta et al., 2018; Anil et al., 2020), blocks taken as slices."""
+            matrix_epsilon=1e-6, start=5, every=10, graft="adam", nesterov=True, exponent=0,
+            weight_decay=0.0, min_rank=2, max_dim=4096, published=False):
+  """Shampoo per block (Gupta et al., 2018; Anil et al., 2020), blocks taken as slices.
+
+  Unless ``published``, the ridge is at least sqrt(float64 eps) * lambda_max.
+  """
+  floor = 0.0 if published else np.finfo(np.float64).eps ** 0.5
   shape = np.shape(param)
   kron = len(shape) >= min_rank and all(d <= max_dim for d in shape)
   cuts = []
@@ -970,7 +975,7 @@ def shampoo(grads, param, values, lr, b1=0.9, b2=0.999, block_size=1024, diagona
           u = _unfold(x, i)
           stats[j][i] = keep * stats[j][i] + add * u @ u.T
           if t >= start and (t - start) % every == 0:
-            roots[j][i] = _ridge_root(stats[j][i], p_root, matrix_epsilon)
+            roots[j][i] = _ridge_root(stats[j][i], p_root, matrix_epsilon, floor)
         y = x
         for i in range(len(shape)):
           y = _mode_product(y, roots[j][i], i)
@@ -996,50 +1001,85 @@ def _merged(shape, limit):
   return tuple(out)
 
 
+def _clusters(w, floor):
+  """Cluster ids of eigenvalues ``w`` (descending): clamped at floor * w[0], cut where
+  neighbours differ by more than that."""
+  top = max(w[0], 1e-16)
+  w = np.maximum(w, floor * top)
+  return np.concatenate([[0], np.cumsum(w[:-1] - w[1:] > floor * top)])
+
+
+def _cluster_mean(ids):
+  same = (ids[:, None] == ids[None, :]).astype(float)
+  return same / same.sum(axis=1, keepdims=True)
+
+
 def soap(grads, param, values, lr, b1=0.95, b2=0.95, shampoo_beta=None, eps=1e-8,
-         weight_decay=0.01, frequency=10, max_dim=10000, merge_dims=False, precondition_1d=False):
+         weight_decay=0.01, frequency=10, max_dim=10000, merge_dims=False, precondition_1d=False,
+         published=False):
   """SOAP (Vyas et al., 2024): Adam in the eigenbasis of Shampoo's factors.
 
   The first call only starts the factors and their exact eigenbasis; moments
-  live in the basis and are carried over (first moment rotated, second
-  permuted) when it is refreshed by one QR power iteration.
+  live in the basis and are carried over when it is refreshed. ``published``:
+  refreshed by one QR power iteration, the second moment permuted along.
+  Otherwise: refreshed by eigh; eigenvalues within f = eps64 ** (1/4) of the
+  largest (clamped at f * largest) form clusters whose second moment is their
+  mean; the second moment moves to a new basis by the squared overlaps; and in a
+  basis, Adam's eps is at least f times the leaf's root-mean-square second moment.
   """
+  floor = np.finfo(np.float64).eps ** 0.25
   sb = b2 if shampoo_beta is None else shampoo_beta
   shape = np.shape(param)
   fshape = _merged(shape, max_dim) if merge_dims and len(shape) > 1 else shape
   on = [not (len(shape) == 1 and not precondition_1d) and d <= max_dim for d in fshape]
   gg = [np.zeros((d, d)) if yes else None for d, yes in zip(fshape, on)]
   q = list(gg)
+  means = [None if s is None else np.eye(len(s)) for s in gg]
   mu, nu = np.zeros(fshape), np.zeros(fshape)
   calls = 0
 
   def rotate(x, bases, back=False):
     for i, b in enumerate(bases):
       if b is not None:
-        x = _mode_product(x, b if back else b.T, i)
+        x = _mode_product(x, b if back else b.conj().T, i)
     return x
 
   def step(t, g, p, f):
-    nonlocal mu, nu, calls, q
+    nonlocal mu, nu, calls, q, means
     g = g.reshape(fshape)
     u = np.zeros(fshape)
     if calls > 0:
       r = rotate(g, q)
       mu = b1 * mu + (1 - b1) * r
-      nu = b2 * nu + (1 - b2) * r * r
-      u = rotate(mu / (np.sqrt(nu) + eps), q, back=True) * np.sqrt(1 - b2**calls) / (1 - b1**calls)
+      sq = np.abs(r) ** 2
+      if not published:
+        sq = rotate(sq, means, back=True)
+      nu = b2 * nu + (1 - b2) * sq
+      den = np.sqrt(nu) + eps
+      if not published and any(on):
+        den = np.sqrt(nu) + max(eps, floor * np.sqrt(np.mean(nu)))
+      u = rotate(mu / den, q, back=True) * np.sqrt(1 - b2**calls) / (1 - b1**calls)
     for i, s in enumerate(gg):
       if s is not None:
-        gg[i] = sb * s + (1 - sb) * _unfold(g, i) @ _unfold(g, i).T
-    if calls == 0:
+        gg[i] = sb * s + (1 - sb) * _unfold(g, i) @ _unfold(g, i).conj().T
+    if calls == 0 and published:
       q = [None if s is None else np.linalg.eigh(s)[1][:, ::-1] for s in gg]
+    elif calls % frequency == 0 and published:
+      plain = rotate(mu, q, back=True)
+      for i, s in enumerate(gg):
+        if s is not None:
+          order = np.argsort(-np.real(np.diag(q[i].conj().T @ s @ q[i])), kind="stable")
+          nu = np.take(nu, order, axis=i)
+          q[i] = np.linalg.qr(s @ q[i][:, order])[0]
+      mu = rotate(plain, q)
     elif calls % frequency == 0:
       plain = rotate(mu, q, back=True)
       for i, s in enumerate(gg):
         if s is not None:
-          order = np.argsort(-np.diag(q[i].T @ s @ q[i]), kind="stable")
-          nu = np.take(nu, order, axis=i)
-          q[i] = np.linalg.qr(s @ q[i][:, order])[0]
+          w, v = np.linalg.eigh(s)
+          means[i] = _cluster_mean(_clusters(w[::-1], floor))
+          nu = _mode_product(nu, means[i] @ np.abs(v[:, ::-1].conj().T @ q[i]) ** 2, i)
+          q[i] = v[:, ::-1]
       mu = rotate(plain, q)
     calls += 1
     return -lr * (u.reshape(shape) + weight_decay * p)

@@ -52,6 +52,8 @@ def _cos(t, init, steps, alpha=0.0, exponent=1.0):
 def _warm_cos(t, init, peak, warm, decay, end=0.0, exponent=1.0):
   if t < warm:
     return _poly(t, init, peak, 1, warm)
+  if peak == 0:  # optax's rule: the decay is relative to the peak
+    return 0.0
   c = 0.5 * (1 + math.cos(math.pi * min(t - warm, decay - warm) / (decay - warm)))
   return end + (peak - end) * c**exponent
 

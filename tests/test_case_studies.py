@@ -1,4 +1,4 @@
-"""The seeds' worked case studies: library results against independent numpy recurrences."""
+"""The study notes' worked case studies: library results against independent numpy recurrences."""
 
 import math
 import os
@@ -17,10 +17,10 @@ import d2l_chapter11  # noqa: E402
 import saddle_escape  # noqa: E402
 
 
-# ------------------------------------------------ seed 000: the saddle race
+# ------------------------------------------------ the saddle race (notes on momentum, adaptive methods)
 
 def _numpy_escape(step, max_steps=10_000):
-  """Iterates the seed's recurrence on (x, y) until y > 1; returns that step."""
+  """Iterates the notes' recurrence on (x, y) until y > 1; returns that step."""
   x, y, memory = 1.0, 1e-11, {}
   for i in range(1, max_steps + 1):
     x, y = step(x, y, memory)
@@ -33,7 +33,7 @@ def _sgd(x, y, m):
   return x - 0.01 * x, y + 0.01 * y
 
 
-def _momentum(x, y, m):  # seed 000: v <- alpha v - eta grad; x <- x + v
+def _momentum(x, y, m):  # the notes: v <- alpha v - eta grad; x <- x + v
   vx, vy = m.get("v", (0.0, 0.0))
   vx, vy = 0.9 * vx - 0.01 * x, 0.9 * vy + 0.01 * y
   m["v"] = (vx, vy)
@@ -86,7 +86,7 @@ def test_adaptive_methods_escape_faster_than_sgd(saddle_table):
 
 def test_seed_printed_numbers_where_they_hold_and_where_they_do_not(saddle_table):
   assert abs(saddle_table["AdaGrad"] - 1300) / 1300 < 0.05   # "about 1300" holds
-  # "about 60" for RMSProp does not follow from the seed's own formula (see the
+  # "about 60" for RMSProp does not follow from the notes' own formula (see the
   # example's docstring): the formula needs well over 60 steps.
   assert saddle_table["RMSProp"] > 1.5 * 60
 
@@ -101,7 +101,7 @@ def test_saddle_without_perturbation_stays_on_the_stable_manifold():
   assert float(p["y"]) == 0.0 and abs(float(p["x"])) < 1.0
 
 
-# ------------------------------------- seed 003: d2l chapter 11, 20 steps
+# ------------------------------------- d2l chapter 11 (notes on schedules), 20 steps
 
 def _numpy_run(grad, rule, steps=20):
   x, memory = np.array([-5.0, -2.0]), {}

@@ -112,6 +112,29 @@ def test_per_example_clip_of_a_zero_gradient_is_finite():
   assert int(n) == 0
 
 
+def _dp_sgd_sum(grads, clip):
+  """DP-SGD's clipped sum in numpy: each example's whole gradient scaled to norm <= clip."""
+  leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(grads)]
+  norms = [np.sqrt(sum(np.sum(x[b] ** 2) for x in leaves)) for b in range(len(leaves[0]))]
+  factors = [min(1.0, clip / n) if n > 0 else 1.0 for n in norms]
+  sums = [sum(f * x[b] for b, f in enumerate(factors)) for x in leaves]
+  return jax.tree.unflatten(jax.tree.structure(grads), sums), sum(f < 1 for f in factors)
+
+
+@pytest.mark.parametrize("clip", [0.0, 1.0, 1.25, 5.0, float("inf")])
+def test_per_example_clip_counts_integer_leaves_in_the_norm(clip):
+  # optax's own example (integer gradients) and a tree mixing integer and float
+  # leaves: every entry of an example's gradient counts in its norm.
+  for grads in ([jnp.array([[0, 0, 0], [0, 3, 4], [4, 0, 3], [3, 4, 0]])],
+                {"w": jnp.array([[0.6, 0.8], [0.3, 0.4]]), "n": jnp.array([[1], [2]])}):
+    ours, n_ours = jon.per_example_global_norm_clip(grads, clip)
+    theirs, n_theirs = optax.per_example_global_norm_clip(grads, clip)
+    expected, n_expected = _dp_sgd_sum(grads, clip)
+    _same(ours, expected, rtol=1e-6)
+    _same(ours, theirs, rtol=1e-6)
+    assert int(n_ours) == int(n_theirs) == n_expected
+
+
 @pytest.mark.parametrize("uniform", [True, False])
 def test_per_example_layer_norm_clip_equals_optax(uniform):
   ours = jon.per_example_layer_norm_clip(BATCH, 2.0, uniform=uniform)

@@ -157,10 +157,12 @@ def test_examples_gallery_lists_every_script():
 
 def test_pages_name_their_sources():
   """The study notes are named by subject ("the study notes on momentum"), never by their
-  internal numbers ("seed 003"), which no reader can look up."""
-  pages = [("README.md",)] + [("docs", *os.path.relpath(os.path.join(d, f), os.path.join(
-      ROOT, "docs")).split(os.sep)) for d, _, files in os.walk(os.path.join(ROOT, "docs"))
-      for f in files if f.endswith(".md")]
+  internal numbers ("seed 003"), which no reader can look up: in the docs, the README, and
+  the docstrings and examples the site and the demo show."""
+  pages = [("README.md",)] + [
+      (top, *os.path.relpath(os.path.join(d, f), os.path.join(ROOT, top)).split(os.sep))
+      for top, ending in (("docs", ".md"), ("jaxopt_notes", ".py"), ("examples", ".py"))
+      for d, _, files in os.walk(os.path.join(ROOT, top)) for f in files if f.endswith(ending)]
   jargon = {os.path.join(*page): re.findall(r"(?i)\bseeds?(?: \d{3}\b|'s?)|the seed says",
                                            _read(*page)) for page in pages}
   assert {page: found for page, found in jargon.items() if found} == {}

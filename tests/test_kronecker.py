@@ -38,7 +38,10 @@ SHAMPOO = [  # (id, keyword arguments shared by the library and the reference)
     ("adagrad_graft_ema_sum", dict(block_size=3, start=1, every=2, graft="adagrad", b2=1.0)),
     ("rmsprop_graft_override", dict(start=3, graft="rmsprop", exponent=2, nesterov=False)),
     ("sgd_graft_decay", dict(block_size=5, start=1, graft="sgd", weight_decay=0.1)),
-    ("no_graft", dict(start=1, graft="none", b1=0.5)),
+    ("no_graft", dict(start=1, every=1, graft="none", b1=0.5)),
+    # a ridge below the floor (sqrt of float64's eps): raised to it, or as published
+    ("floor_over_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12)),
+    ("published_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12, published=True)),
 ]
 _RENAME = {"start": "start_preconditioning_step", "every": "preconditioning_compute_steps",
            "graft": "graft_type", "exponent": "exponent_override"}
@@ -57,6 +60,11 @@ SOAP = [
      {"square": (4, 4), "tensor": (2, 3, 3)}),
     ("merged_and_too_long", dict(frequency=3, merge_dims=True, max_dim=4),
      {"merged": (2, 2, 4), "wide": (3, 6)}),
+    # rank-deficient factors: a null space whose basis numpy and jax choose differently
+    ("rank_deficient", dict(frequency=3), {"tall": (7, 2), "wide": (2, 6, 1)}),
+    ("published", dict(published=True), {"square": (4, 4), "tensor": (2, 3, 3), "vector": (5,)}),
+    ("published_refresh_every_2", dict(published=True, frequency=2, shampoo_beta=0.9, b1=0.9,
+                                       b2=0.99), {"square": (4, 4), "tensor": (2, 3, 3)}),
 ]
 
 
@@ -138,3 +146,48 @@ def test_kronecker_methods_solve_the_ill_conditioned_problem_within_500_steps(na
 def test_adam_needs_more_than_3000_steps_at_every_rate_of_the_grid():
   counts = race_counts("adam")
   assert min(counts.values()) > 3000, counts
+
+
+# ------------------------------------------------------------ complex params
+
+COMPLEX = {"shampoo": lambda: jon.shampoo(0.05, start_preconditioning_step=1),
+           "soap": lambda: jon.soap(0.05, weight_decay=0.0)}
+
+
+def _complex_run(make, target, steps):
+  """Losses of min |z - target|^2 from z = 0, the grads conjugated as optax's are."""
+  loss = lambda z: jnp.sum(jnp.abs(z - target) ** 2)  # noqa: E731
+  opt = make()
+
+  def step(carry, _):
+    z, state = carry
+    u, state = opt.update(jnp.conj(jax.grad(loss)(z)), state, z)
+    z = jon.apply_updates(z, u)
+    return (z, state), (loss(z), u)
+
+  z0 = jnp.zeros_like(target)
+  return jax.lax.scan(step, (z0, opt.init(z0)), None, length=steps)
+
+
+@pytest.mark.parametrize("name", list(COMPLEX))
+def test_complex_least_squares_converges_with_hermitian_factors(name):
+  rng = np.random.default_rng(5)
+  target = jnp.asarray(rng.normal(size=(6, 4)) + 1j * rng.normal(size=(6, 4)), jnp.complex64)
+  (z, state), (losses, _) = jax.jit(lambda: _complex_run(COMPLEX[name], target, 300))()
+  start = float(jnp.sum(jnp.abs(target) ** 2))
+  assert float(losses[-1]) < 1e-3 * start, (name, float(losses[-1]), start)
+  for s in state[0].stats:  # G G^H: Hermitian, complex
+    assert s.dtype == jnp.complex64 and float(jnp.max(jnp.abs(jnp.imag(s)))) > 0
+    np.testing.assert_allclose(s, jnp.conj(jnp.swapaxes(s, -1, -2)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(COMPLEX))
+def test_complex_params_with_zero_imaginary_part_step_like_real_ones(name):
+  """The same steps as real params, up to rounding: complex and real ``eigh``
+  round differently, and SOAP's Adam, like Adam at an optimum, multiplies the
+  rounding of coordinates that are zero in exact arithmetic by about 100 a step
+  here (lr over the floor of its epsilon), so 4 steps are compared."""
+  target = jnp.asarray(np.random.default_rng(6).normal(size=(5, 3)))
+  _, (_, real) = _complex_run(COMPLEX[name], target, 4)
+  _, (_, complex_) = _complex_run(COMPLEX[name], target.astype(jnp.complex128), 4)
+  np.testing.assert_allclose(complex_, real, rtol=1e-6, atol=1e-9)

@@ -2,6 +2,7 @@
 fallbacks, and the exact step on a quadratic against its closed form."""
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -107,6 +108,99 @@ def test_backtracking_equals_optax_on_its_defaults():
     x, y = x + u, y + v
     np.testing.assert_allclose(x, y, rtol=1e-12)
     assert float(s_ours[-1].info.decrease_error) == 0
+
+
+def _against_optax(ours, theirs, f, x, steps):
+  """``steps`` jitted steps of both chains from ``x``: our trajectory, states, optax's."""
+  def stepper(opt):
+    @jax.jit
+    def step(x, state):
+      value, grad = jax.value_and_grad(f)(x)
+      updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=f)
+      return x + updates, state
+    return step
+  ours_step, theirs_step = stepper(ours), stepper(theirs)
+  s_ours, s_theirs, y, trace = ours.init(x), theirs.init(x), x, []
+  for _ in range(steps):
+    x, s_ours = ours_step(x, s_ours)
+    y, s_theirs = theirs_step(y, s_theirs)
+    trace.append((x, s_ours[-1], y, s_theirs[-1]))
+  return trace
+
+
+def test_backtracking_increase_factor_inf_restarts_every_search_at_the_maximum():
+  # optax: increase_factor=inf "amounts to start with max_learning_rate at each round"
+  f = lambda p: rosenbrock({"x": p[0], "y": p[1]})  # noqa: E731
+  make = lambda m: m.chain(m.scale(-1.0), m.scale_by_backtracking_linesearch(  # noqa: E731
+      40, decrease_factor=0.5, increase_factor=math.inf, max_learning_rate=0.25))
+  for x, ours, y, theirs in _against_optax(make(jon), make(optax), f, jnp.array([-1.2, 1.0]), 8):
+    np.testing.assert_allclose(x, y, rtol=1e-12)
+    assert float(ours.learning_rate) == float(theirs.learning_rate)
+    # each search tried 0.25, 0.125, ... down to the step it took
+    tried = int(ours.info.num_linesearch_steps)
+    assert float(ours.learning_rate) == 0.25 * 0.5 ** (tried - 1)
+    assert float(ours.info.decrease_error) == 0
+
+
+def test_backtracking_slope_rtol_zero_asks_for_plain_decrease():
+  f = lambda p: rosenbrock({"x": p[0], "y": p[1]})  # noqa: E731
+  make = lambda m: m.chain(m.scale(-1.0), m.scale_by_backtracking_linesearch(  # noqa: E731
+      40, slope_rtol=0.0, decrease_factor=0.5, increase_factor=1.0))
+  previous = jnp.array([-1.2, 1.0])
+  for x, ours, y, theirs in _against_optax(make(jon), make(optax), f, previous, 8):
+    np.testing.assert_allclose(x, y, rtol=1e-12)
+    np.testing.assert_allclose(ours.value, theirs.value, rtol=1e-12)
+    assert float(f(x)) <= float(f(previous))
+    # the step before (twice as long) did not decrease f at all, or none was tried before
+    step, d = float(ours.learning_rate), (x - previous) / float(ours.learning_rate)
+    assert int(ours.info.num_linesearch_steps) == 1 or float(f(previous + 2 * step * d)) > float(
+        f(previous))
+    previous = x
+
+
+@pytest.mark.parametrize("approx_dec_rtol", [1e-6, None])
+def test_zoom_approximate_wolfe_accepts_steps_rounding_hides_as_optax(approx_dec_rtol):
+  # Near the minimizer of 1e8 + |x - 1|^2 every value rounds to 1e8: no step
+  # shows sufficient decrease, but the slope shows the minimizer (at 0.5).
+  f = lambda x: 1e8 + jnp.sum((x - 1.0) ** 2)  # noqa: E731
+  x = 1.0 + 1e-5 * jnp.array([1.0, -2.0])
+  results = []
+  for lib in (jon, optax):
+    opt = lib.scale_by_zoom_linesearch(10, approx_dec_rtol=approx_dec_rtol)
+    g = jax.grad(f)(x)
+    updates, state = opt.update(-g, opt.init(x), x, value=f(x), grad=g, value_fn=f)
+    results.append((updates, state))
+  (ours, s_ours), (theirs, s_theirs) = results
+  if approx_dec_rtol is None:   # sufficient decrease never holds: no step is taken
+    assert float(s_ours.learning_rate) == 0 and int(s_ours.info.num_linesearch_steps) == 10
+    return
+  # (our cubic and optax's quadratic interpolation differ in the last digits)
+  np.testing.assert_allclose([s_ours.learning_rate, s_theirs.learning_rate], 0.5, rtol=1e-10)
+  np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+  np.testing.assert_allclose(x + ours, [1.0, 1.0], rtol=1e-15)
+  assert float(s_ours.info.decrease_error) == float(s_theirs.info.decrease_error) == 0
+  assert int(s_ours.info.num_linesearch_steps) == int(s_theirs.info.num_linesearch_steps) == 2
+
+
+def test_zoom_shrinks_below_steps_where_the_objective_is_not_finite():
+  # log(1 - 2 eta) is NaN past eta = 0.5 and -inf at it: the search must come
+  # back below 0.5, to a finite value, rather than give up with a zero step.
+  f = lambda x: jnp.sum(jnp.log(x))  # noqa: E731
+  x = jnp.array([1.0])
+  opt = jon.scale_by_zoom_linesearch(15)
+  for direction in (-2.0, -1.5):
+    d = jnp.array([direction])
+    updates, state = opt.update(d, opt.init(x), x, value_fn=f)
+    step = float(state.learning_rate)
+    assert 0 < step < -1 / direction and np.isfinite(float(state.value))
+    assert float(state.value) < float(f(x)) and float(state.info.decrease_error) == 0
+    np.testing.assert_allclose(state.value, f(x + updates), rtol=1e-14)
+  # where optax's search ends at a finite value (NaN past 2/3), the same step
+  theirs = optax.scale_by_zoom_linesearch(15)
+  _, s_theirs = theirs.update(d, theirs.init(x), x, value=f(x), grad=jax.grad(f)(x),
+                              value_fn=f)
+  assert float(state.learning_rate) == float(s_theirs.learning_rate)
+  np.testing.assert_allclose(state.value, s_theirs.value, rtol=1e-14)
 
 
 def test_zoom_meets_strong_wolfe_at_every_accepted_step():
@@ -255,7 +349,7 @@ def test_line_searches_run_under_vmap_over_starting_points():
     (functools.partial(jon.scale_by_backtracking_linesearch, 10, decrease_factor=1.5),
      "decrease_factor"),
     (functools.partial(jon.scale_by_backtracking_linesearch, 0), "max_backtracking_steps"),
-    (functools.partial(jon.scale_by_zoom_linesearch, 10, curv_rtol=1.2), "curv_rtol"),
+    (functools.partial(jon.scale_by_zoom_linesearch, 10, curv_rtol=0.0), "curv_rtol"),
     (functools.partial(jon.scale_by_zoom_linesearch, 10, slope_rtol=0.5, curv_rtol=0.4),
      "slope_rtol"),
     (functools.partial(jon.scale_by_zoom_linesearch, 10, initial_guess_strategy="max"),
@@ -266,3 +360,19 @@ def test_line_searches_run_under_vmap_over_starting_points():
 def test_bad_hyperparameters_are_refused_by_name(make, argument):
   with pytest.raises(ValueError, match=argument):
     make()
+
+
+def test_zoom_curv_rtol_inf_drops_the_curvature_condition_as_optax():
+  # optax: "the curvature criterion can be avoided by setting curv_rtol=jnp.inf"
+  f = lambda x: jnp.sum((x - 3.0) ** 2)  # noqa: E731
+  x = jnp.zeros(2)
+  d = -0.01 * jax.grad(f)(x)   # a short direction: the first step is far from flat
+  steps = {}
+  for lib in (jon, optax):
+    for curv_rtol in (0.9, math.inf):
+      opt = lib.scale_by_zoom_linesearch(10, curv_rtol=curv_rtol)
+      _, state = opt.update(d, opt.init(x), x, value=f(x), grad=jax.grad(f)(x), value_fn=f)
+      steps[lib.__name__, curv_rtol] = (float(state.learning_rate),
+                                        int(state.info.num_linesearch_steps))
+  assert steps["jaxopt_notes", math.inf] == steps["optax", math.inf] == (1.0, 1)
+  assert steps["jaxopt_notes", 0.9][1] > 1   # the curvature condition made it go on

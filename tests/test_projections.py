@@ -5,6 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import scipy.optimize
 from hypothesis import given, settings
@@ -156,3 +157,18 @@ def test_projected_keeps_every_iterate_of_any_optimizer_in_the_set():
   np.testing.assert_allclose(x["w"], [0.6, -0.8], atol=1e-3)   # target / |target|
   with pytest.raises(ValueError, match="params"):
     opt.update(x, state)
+
+
+def test_l2_ball_gradient_at_the_origin_is_the_identity_as_optax():
+  # Inside the ball the projection is the identity, the origin included; the
+  # norm's own gradient there (0/0) must not leak into it.
+  np.testing.assert_allclose(jax.grad(P.projection_l2_ball)(0.0), 1.0)
+  np.testing.assert_allclose(jax.grad(optax.projections.projection_l2_ball)(0.0), 1.0)
+  jac = jax.jacobian(lambda x: P.projection_l2_ball(x, 2.0))
+  np.testing.assert_allclose(jac(jnp.zeros(3)), np.eye(3))
+  outside = jnp.array([3.0, 4.0])  # and outside, s (I - u u^T) / |x| with u = x / |x|
+  u = np.asarray(outside) / 5.0
+  np.testing.assert_allclose(jac(outside), 2.0 * (np.eye(2) - np.outer(u, u)) / 5.0, rtol=1e-12)
+  np.testing.assert_allclose(jac(outside),
+                             jax.jacobian(lambda x: optax.projections.projection_l2_ball(x, 2.0))(
+                                 outside), rtol=1e-12)

@@ -301,7 +301,8 @@ def test_kron_matches_numpy_reference_with_given_probes(momentum_into):
     del key
     return uniforms[count], {k: probes[k][count].astype(like[k].dtype) for k in like}
 
-  opt = jon.chain(_kron._scale_by_kron(options, draw), jon.add_decayed_weights(wd),
+  opt = jon.chain(_kron._scale_by_kron(_kron._Settings(**options), draw),
+                  jon.add_decayed_weights(wd),
                   jon.scale_by_learning_rate(lr))
   params = jax.tree.map(jnp.asarray, KRON_PARAMS)
   state, step = opt.init(params), jax.jit(opt.update)

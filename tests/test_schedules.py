@@ -131,3 +131,78 @@ def test_schedules_drive_an_optimizer_under_jit_without_retracing():
     u, state = step(jnp.asarray(1.0), state)
     seen.append(-float(u))
   np.testing.assert_allclose(seen, [_warm_cos(t, 0.0, 1.0, 3, 10) for t in range(12)], rtol=1e-12)
+
+
+def test_warmup_cosine_with_a_zero_peak_stays_at_zero_as_optax():
+  # The decay is relative to the peak: from a peak of 0 the value stays 0,
+  # never rises (or falls) to end_value -- a negative rate would ascend.
+  for end_value in (-3.0, 0.1):
+    kwargs = dict(init_value=0.2, peak_value=0.0, warmup_steps=5, decay_steps=10,
+                  end_value=end_value)
+    ours, theirs = jon.warmup_cosine_decay_schedule(**kwargs), optax.warmup_cosine_decay_schedule(
+        **kwargs)
+    values = [float(ours(t)) for t in range(14)]
+    np.testing.assert_allclose(values, [float(theirs(t)) for t in range(14)], rtol=1e-12)
+    np.testing.assert_allclose(values, [_warm_cos(t, 0.2, 0.0, 5, 10, end_value)
+                                        for t in range(14)], rtol=1e-12)
+    assert values[5:] == [0.0] * 9
+
+
+B = 10**10  # a step count far beyond int32
+# (name, arguments with step counts beyond int32, step, the value from the formula)
+HUGE_STEPS = [
+    ("linear_schedule", dict(init_value=1.0, end_value=0.0, transition_steps=B), B // 4, 0.75),
+    ("linear_schedule", dict(init_value=1.0, end_value=0.0, transition_steps=100,
+                             transition_begin=B), B + 50, 0.5),
+    ("polynomial_schedule", dict(init_value=1.0, end_value=0.0, power=2, transition_steps=B),
+     B // 2, 0.25),
+    ("exponential_decay", dict(init_value=1.0, transition_steps=B, decay_rate=0.5), 2 * B, 0.25),
+    ("exponential_decay", dict(init_value=1.0, transition_steps=10, decay_rate=0.5,
+                               transition_begin=B), B + 10, 0.5),
+    ("cosine_decay_schedule", dict(init_value=1.0, decay_steps=B), B // 2, 0.5),
+    ("cosine_decay_schedule", dict(init_value=1.0, decay_steps=B), 2**40, 0.0),
+    ("warmup_cosine_decay_schedule", dict(init_value=0.0, peak_value=1.0, warmup_steps=B,
+                                          decay_steps=3 * B), 2 * B, 0.5),
+    ("warmup_constant_schedule", dict(init_value=0.0, peak_value=1.0, warmup_steps=B), B // 2,
+     0.5),
+    ("warmup_exponential_decay_schedule", dict(init_value=0.0, peak_value=1.0, warmup_steps=B,
+                                               transition_steps=B, decay_rate=0.5), 2 * B, 0.5),
+    ("piecewise_constant_schedule", dict(init_value=1.0, boundaries_and_scales={B: 0.5}),
+     B - 1, 1.0),
+    ("piecewise_constant_schedule", dict(init_value=1.0, boundaries_and_scales={B: 0.5}), B, 0.5),
+    ("piecewise_interpolate_schedule", dict(interpolate_type="linear", init_value=1.0,
+                                            boundaries_and_scales={B: 0.5}), B // 2, 0.75),
+    ("cosine_onecycle_schedule", dict(transition_steps=B, peak_value=1.0), 3 * B // 10, 1.0),
+    ("linear_onecycle_schedule", dict(transition_steps=B, peak_value=1.0), 3 * B // 10, 1.0),
+    ("warmup_inverse_sqrt_schedule", dict(peak_value=1.0, warmup_steps=B), 4 * B, 0.5),
+    ("warmup_stable_decay_schedule", dict(peak_value=1.0, warmup_steps=B, stable_steps=B,
+                                          decay_steps=B), 5 * B // 2, 0.5),
+    ("triangular_cyclic_schedule", dict(base_value=0.0, max_value=1.0, step_size=B), B // 2,
+     0.5),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, step, expected", HUGE_STEPS,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(HUGE_STEPS)])
+def test_python_int_steps_beyond_int32_give_the_formulas_value(name, kwargs, step, expected):
+  # Without x64 (float32 values, int32 counters): neither the step nor the step
+  # arguments may go through int32, and differences of integers stay exact.
+  with jax.enable_x64(False):
+    schedule = getattr(jon, name)(**kwargs)
+    for count in (step, np.int64(step)):
+      np.testing.assert_allclose(float(schedule(count)), expected, rtol=1e-6, atol=1e-7)
+    if hasattr(optax, name):  # where optax gets a value, it is the same
+      try:
+        theirs = float(getattr(optax, name)(**kwargs)(step))
+      except OverflowError:
+        return
+      np.testing.assert_allclose(float(schedule(step)), theirs, rtol=1e-6, atol=1e-7)
+
+
+@ENTRIES
+def test_registry_schedules_at_huge_python_int_steps(entry):
+  with jax.enable_x64(False):
+    schedule = entry.factory(**entry.kwargs)
+    for step in (2**31, 10**10, 2**40, 2**63 - 1):
+      np.testing.assert_allclose(float(schedule(step)), entry.reference(step), rtol=1e-6,
+                                 atol=1e-9)

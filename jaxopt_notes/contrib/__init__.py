@@ -30,6 +30,8 @@ from jaxopt_notes.optimizers._schedule_free import (ScheduleFreeState, schedule_
                                                     schedule_free_eval_params,
                                                     schedule_free_sgd)
 from jaxopt_notes.schedules._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from jaxopt_notes.transforms._complex import (SplitRealAndImaginaryState,
+                                              split_real_and_imaginary)
 
 __all__ = [
     "COCOBState", "DAdaptAdamWState", "DoGState", "DoWGState", "MadgradState", "MechanicState",
@@ -44,4 +46,5 @@ __all__ = [
     "DifferentiallyPrivateAggregateState", "GaLoreDimensionNumbers", "GaLoreState",
     "differentially_private_aggregate", "dpsgd", "galore", "scale_by_galore",
     "acprop", "scale_by_acprop", "HutchinsonState", "SophiaState", "hutchinson_estimator_diag_hessian", "sophia", "NormalizeState", "SAMState", "normalize", "sam",
+    "SplitRealAndImaginaryState", "split_real_and_imaginary",
 ]

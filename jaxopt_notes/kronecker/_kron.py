@@ -50,6 +50,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
+from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -90,21 +91,63 @@ class ScaleByKronState(NamedTuple):
   rng_key: jax.Array       # the key the next step splits
 
 
+# ------------------------------------------------------------------ settings
+
+class _Settings(NamedTuple):
+  """The arguments of `scale_by_kron`, as given (see `kron` for each)."""
+  b1: Any
+  preconditioner_update_probability: Any
+  max_size_triangular: int
+  min_ndim_triangular: int
+  memory_save_mode: Any
+  momentum_into_precond_update: bool
+  preconditioner_lr: Any
+  preconditioner_init_scale: Any
+  mu_dtype: Any
+  precond_dtype: Any
+  precond_update_precision: Any
+  precond_grads_precision: Any
+  scanned_layers: Any
+  lax_map_scanned_layers: bool
+  lax_map_batch_size: int
+  merge_small_dims: bool
+  target_merged_dim_size: int
+  partition_grads_into_blocks: bool
+  block_size: int
+  params_sharding: Any
+  preconditioner_sharding: Any
+  key: Any
+
+
 # ------------------------------------------------------------------ layout
 
 class _Layout(NamedTuple):
-  """How one param becomes a stack of equally shaped blocks (all static)."""
-  shape: tuple       # the param's shape
-  scan: int          # leading scanned length (1 when not scanned)
-  merged: tuple      # per-layer shape after merging small dims
-  diag: tuple        # per merged dim: diagonal factor?
-  counts: tuple      # per merged dim: number of blocks
-  extents: tuple     # per merged dim: block length
-  axes: tuple        # per merged dim: mesh axes of the param along it (or None)
+  """How one param becomes a stack of equally shaped blocks (all static).
+
+  The param is reshaped to ``(scan, *merged dims)`` and cut by ``blocks``, whose
+  grid is ``(scan, *counts)`` and whose blocks are ``(1, *extents)``; the grid is
+  flattened into one stack axis, over which the factors are stacked too.
+  """
+  shape: tuple               # the param's shape
+  blocks: _factors.Blocks    # the cut of the param reshaped to (scan, *merged dims)
+  diag: tuple                # per merged dim: diagonal factor?
+
+  @property
+  def extents(self) -> tuple:
+    return self.blocks.sizes[1:]
 
   @property
   def stack(self) -> int:
-    return self.scan * math.prod(self.counts)
+    return math.prod(self.blocks.counts)
+
+  def split(self, x: jax.Array) -> jax.Array:
+    """``(stack, *extents)``: each blocked dim padded to whole blocks, the blocks stacked."""
+    return self.blocks.split(x.reshape(self.blocks.shape)).reshape((self.stack,) + self.extents)
+
+  def merge(self, xb: jax.Array) -> jax.Array:
+    """The inverse of `split`."""
+    return self.blocks.merge(xb.reshape(self.blocks.counts + (1,) + self.extents)
+                             ).reshape(self.shape)
 
 
 def _diagonal_dims(shape, max_size, min_ndim, mode) -> list:
@@ -117,97 +160,95 @@ def _diagonal_dims(shape, max_size, min_ndim, mode) -> list:
           for d, size in zip(diag, shape)]
 
 
-def _merge_groups(shape, target) -> list:
-  """Adjacent dims merged greedily while their product stays within ``target``."""
-  groups = []
-  for i, size in enumerate(shape):
-    if groups and math.prod(shape[j] for j in groups[-1]) * size <= target:
-      groups[-1].append(i)
-    else:
-      groups.append([i])
-  return groups
+def _merge_limit(shape: tuple, target: int) -> int:
+  """The longest merged dim that ``merge_small_dims`` makes of ``shape``.
+
+  Neighbouring dims merge while their product stays within ``target`` and
+  within the longest dim of ``shape``, so merging never gives a factor larger
+  than the largest one the unmerged tensor has: a (64, 64) matrix keeps its two
+  64 x 64 factors rather than becoming one dim of 4096 cut into 8 blocks with a
+  512 x 512 factor each (2.1M factor entries for 4,096 params; 8,192 unmerged).
+  """
+  return min(target, max(shape))
 
 
-def _layout(shape, spec, scanned, o) -> _Layout:
+def _layout(shape, scanned, s: _Settings) -> _Layout:
   scan = shape[0] if scanned else 1
   layer = tuple(shape[1:] if scanned else shape) or (1,)
-  spec = tuple(spec[1:] if scanned else spec) + (None,) * len(layer)
-  diag = _diagonal_dims(layer, o["max_size_triangular"], o["min_ndim_triangular"],
-                        o["memory_save_mode"])
-  groups = (_merge_groups(layer, o["target_merged_dim_size"]) if o["merge_small_dims"]
-            else [[i] for i in range(len(layer))])
+  diag = _diagonal_dims(layer, s.max_size_triangular, s.min_ndim_triangular,
+                        s.memory_save_mode)
+  groups = (_factors.merge_groups(layer, _merge_limit(layer, s.target_merged_dim_size))
+            if s.merge_small_dims else [[i] for i in range(len(layer))])
   merged = tuple(math.prod(layer[i] for i in g) for g in groups)
   mdiag = tuple(all(diag[i] for i in g) for g in groups)
-  # a merged dim keeps the mesh axes of its first dim when the others have none
-  axes = tuple(spec[g[0]] if all(spec[i] is None for i in g[1:]) else None for g in groups)
-  block = o["block_size"] if o["partition_grads_into_blocks"] else None
+  block = s.block_size if s.partition_grads_into_blocks else None
   counts = tuple(-(-d // block) if block and not dg and d > block else 1
                  for d, dg in zip(merged, mdiag))
   extents = tuple(block if c > 1 else d for d, c in zip(merged, counts))
-  return _Layout(tuple(shape), scan, merged, mdiag, counts, extents, axes)
-
-
-def _to_blocks(x: jax.Array, lay: _Layout) -> jax.Array:
-  """``(stack, *extents)``: pads each blocked dim to whole blocks and stacks the blocks."""
-  k = len(lay.merged)
-  x = x.reshape((lay.scan,) + lay.merged)
-  x = jnp.pad(x, [(0, 0)] + [(0, c * e - d) for d, c, e in
-                             zip(lay.merged, lay.counts, lay.extents)])
-  x = x.reshape((lay.scan,) + sum(((c, e) for c, e in zip(lay.counts, lay.extents)), ()))
-  x = x.transpose((0,) + tuple(1 + 2 * i for i in range(k)) + tuple(2 + 2 * i for i in range(k)))
-  return x.reshape((lay.stack,) + lay.extents)
-
-
-def _from_blocks(x: jax.Array, lay: _Layout) -> jax.Array:
-  k = len(lay.merged)
-  x = x.reshape((lay.scan,) + lay.counts + lay.extents)
-  x = x.transpose((0,) + sum(((1 + i, 1 + k + i) for i in range(k)), ()))
-  x = x.reshape((lay.scan,) + tuple(c * e for c, e in zip(lay.counts, lay.extents)))
-  return x[(slice(None),) + tuple(slice(0, d) for d in lay.merged)].reshape(lay.shape)
+  blocks = _factors.Blocks((scan,) + merged, (scan,) + counts, (1,) + extents)
+  return _Layout(tuple(shape), blocks, mdiag)
 
 
 # ------------------------------------------------------ one block's maths
 
-def _mode_apply(x, q, i, transpose_solve=False):
-  """``x`` times ``q`` along axis ``i`` (``q^{-T}`` with ``transpose_solve``)."""
+def _abs2(x):
+  """$|x|^2$, real (``x * x`` for a real ``x``)."""
+  return jnp.real(x * jnp.conj(x))
+
+
+def _solve_h(q, y):
+  """$Q^{-\\mathsf{H}} Y$ for an upper triangular ``q``."""
+  return jax.lax.linalg.triangular_solve(q, y, left_side=True, lower=False, transpose_a=True,
+                                         conjugate_a=True)
+
+
+# XLA:CPU runs a batched triangular solve by splitting its batch over the intra-op thread
+# pool and blocking until the parts are done, so as many such solves at once as the pool
+# has threads wait on each other forever (docs/kron.md, "An XLA:CPU deadlock"). On CPU the
+# solves over a stack of blocks therefore run one block at a time.
+_solve_h_per_block = jax.custom_batching.sequential_vmap(_solve_h)
+
+
+def _times(x, q, i, inverse=False):
+  """``x`` times the factor ``q`` along axis ``i`` (``q^{-H}`` with ``inverse``)."""
   if q.ndim == 1:
-    shape = [1] * x.ndim
-    shape[i] = -1
-    return x / q.reshape(shape) if transpose_solve else x * q.reshape(shape)
+    q = q.reshape([-1 if j == i else 1 for j in range(x.ndim)])
+    return x / jnp.conj(q) if inverse else x * q
+  if not inverse:
+    return _factors.along(x, [None] * i + [q], 0, precision=None)
   moved = jnp.moveaxis(x, i, 0)
-  flat = moved.reshape(moved.shape[0], -1)
-  if transpose_solve:  # Y = Q^{-T} X, as Y^T = X^T Q^{-1} (a right-side solve)
-    out = jax.lax.linalg.triangular_solve(q, flat.T, left_side=False, lower=False).T
-  else:
-    out = q @ flat
-  return jnp.moveaxis(out.reshape(moved.shape), 0, i)
+  flat = jax.lax.platform_dependent(q, moved.reshape(moved.shape[0], -1),
+                                    cpu=_solve_h_per_block, default=_solve_h)
+  return jnp.moveaxis(flat.reshape(moved.shape), 0, i)
 
 
 def _precondition(qs, g):
-  """$G \\times_i Q_i^\\top Q_i$ over every axis."""
+  """$G \\times_i Q_i^\\mathsf{H} Q_i$ over every axis."""
   for i, q in enumerate(qs):
     if q.ndim == 1:
-      g = _mode_apply(g, q * q, i)
+      g = _times(g, _abs2(q).astype(q.dtype), i)
     else:
-      g = _mode_apply(_mode_apply(g, q, i), q.T, i)
+      g = _factors.along(_times(g, q, i), [None] * i + [jnp.conj(q)], 0, transpose=True,
+                         precision=None)
   return g
 
 
 def _gram(x, i, diagonal):
-  """The mode-``i`` Gram matrix of ``x`` (only its diagonal when ``diagonal``)."""
-  flat = jnp.moveaxis(x, i, 0).reshape(x.shape[i], -1)
-  return jnp.sum(flat * flat, axis=1) if diagonal else flat @ flat.T
+  """The mode-``i`` Gram matrix $X_{(i)} X_{(i)}^\\mathsf{H}$ (only its diagonal when
+  ``diagonal``)."""
+  if diagonal:
+    return jnp.sum(_abs2(jnp.moveaxis(x, i, 0).reshape(x.shape[i], -1)), axis=1)
+  return _factors.gram(x, i, 0, precision=None)
 
 
 def _norm_lower_bound(s):
-  """$\\lVert S v\\rVert / \\lVert v\\rVert$, $v$ the largest column of symmetric ``s``."""
+  """$\\lVert S v\\rVert / \\lVert v\\rVert$, $v$ the largest column of Hermitian ``s``."""
   top = jnp.max(jnp.abs(s))
   safe = jnp.where(top > 0, top, 1)
   s = s / safe
-  v = s[:, jnp.argmax(jnp.sum(s * s, axis=0))]
-  sv = s @ v
-  vv = jnp.sum(v * v)
-  return top * jnp.sqrt(jnp.sum(sv * sv) / jnp.where(vv > 0, vv, 1))
+  v = s[:, jnp.argmax(jnp.sum(_abs2(s), axis=0))]
+  vv = jnp.sum(_abs2(v))
+  return top * jnp.sqrt(jnp.sum(_abs2(s @ v)) / jnp.where(vv > 0, vv, 1))
 
 
 def _safe(x):
@@ -218,8 +259,8 @@ def _fit(qs, h, v, lr):
   """One fitting step of the factors ``qs`` of one block (see the module docstring)."""
   a, b = h, v
   for i, q in enumerate(qs):
-    a = _mode_apply(a, q, i)
-    b = _mode_apply(b, q, i, transpose_solve=True)
+    a = _times(a, q, i)
+    b = _times(b, q, i, inverse=True)
   # A common scale leaves every step unchanged and keeps the Gram matrices finite.
   scale = _safe(jnp.maximum(jnp.max(jnp.abs(a)), jnp.max(jnp.abs(b))))
   a, b = a / scale, b / scale
@@ -245,7 +286,7 @@ def _balance(qs):
 def _rms_cap(u):
   """``u / max(1, rms(u) / 1.1)``, computed without overflow."""
   top = _safe(jnp.max(jnp.abs(u)))
-  rms = top * jnp.sqrt(jnp.mean(jnp.square(u / top)))
+  rms = top * jnp.sqrt(jnp.mean(_abs2(u / top)))
   return u / jnp.maximum(1, rms / _RMS_CAP)
 
 
@@ -270,81 +311,44 @@ def _precision(name):
   return contextlib.nullcontext() if name is None else jax.default_matmul_precision(name)
 
 
-def _spec_of(x):
-  sharding = getattr(x, "sharding", None)
-  if isinstance(x, jax.core.Tracer) or not isinstance(sharding, jax.sharding.NamedSharding):
-    return None, ()
-  return sharding.mesh, tuple(sharding.spec)
-
-
-def _factor_sharding(mesh, axes, extent, ndim):
-  """A factor's rows split like its param's dim, where they divide evenly."""
-  if mesh is None:
-    return None
-  names = axes if isinstance(axes, tuple) else (axes,) if axes is not None else ()
-  size = math.prod(mesh.shape[n] for n in names)
-  dim = axes if names and extent % size == 0 else None
-  return jax.sharding.NamedSharding(
-      mesh, jax.sharding.PartitionSpec(None, dim, *([None] * (ndim - 2))))
-
-
-def _tree_key(tree):
-  return jax.tree.structure(tree), tuple(jnp.shape(x) for x in jax.tree.leaves(tree))
-
-
 def _compute_dtype(x, precond_dtype):
-  return precond_dtype or jnp.promote_types(jnp.result_type(x), jnp.float32)
+  """The factors' dtype: ``precond_dtype`` (default: the leaf's, at least float32),
+  made complex for a complex leaf."""
+  dtype = _factors.stats_dtype(x) if precond_dtype is None else precond_dtype
+  return jnp.promote_types(dtype, jnp.complex64) if jnp.iscomplexobj(x) else dtype
 
 
-def _scale_by_kron(o: dict, draw: Callable = _draw) -> GradientTransformation:
+def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformation:
   """`scale_by_kron` with its randomness from ``draw(key, count, like) -> (uniform,
   probes)``: the hook through which tests hand in the probe vectors."""
-  mu_dtype = _tree.canonical_dtype(o["mu_dtype"])
-  precond_dtype = _tree.canonical_dtype(o["precond_dtype"])
-  prob, b1 = o["preconditioner_update_probability"], o["b1"]
-  over_stack = _mapper(o["lax_map_scanned_layers"], o["lax_map_batch_size"])
-  key0 = o["key"]
-  placed = {}
+  mu_dtype = _tree.canonical_dtype(s.mu_dtype)
+  precond_dtype = _tree.canonical_dtype(s.precond_dtype)
+  prob, b1 = s.preconditioner_update_probability, s.b1
+  over_stack = _mapper(s.lax_map_scanned_layers, s.lax_map_batch_size)
 
   def layouts(tree):
-    scanned = o["scanned_layers"]
+    scanned = s.scanned_layers
     if scanned is None:
       scanned = jax.tree.map(lambda _: False, tree)
-    specs = o["params_sharding"]
-    if specs is None:
-      specs = jax.tree.map(lambda x: _spec_of(x)[1], tree)
-    return jax.tree.map(lambda x, s, sp: None if _tree.is_frozen(x) else
-                        _layout(jnp.shape(x), tuple(sp or ()), bool(s), o),
-                        tree, scanned, specs,
-                        is_leaf=lambda x: x is None or isinstance(x, jax.sharding.PartitionSpec))
+    return jax.tree.map(lambda x, sc: None if _tree.is_frozen(x) else
+                        _layout(jnp.shape(x), bool(sc), s), tree, scanned)
 
   def init_fn(params):
     def factors(p, lay):
       if lay is None:
         return None
       dtype = _compute_dtype(p, precond_dtype)
-      scale = jnp.asarray(o["preconditioner_init_scale"], dtype) ** (1 / len(lay.merged))
-      mesh = _spec_of(p)[0]
-      out = []
-      for e, dg, ax in zip(lay.extents, lay.diag, lay.axes):
-        eye = jnp.ones((lay.stack, e), dtype) if dg else jnp.broadcast_to(
-            jnp.eye(e, dtype=dtype), (lay.stack, e, e))
-        where = _factor_sharding(mesh, ax, e, eye.ndim)
-        out.append(scale * eye if where is None else _tree._place(scale * eye, where))
-      return tuple(out)
-    lays = layouts(params)
-    qs = jax.tree.map(factors, params, lays, is_leaf=_tree._is_none)
-    # Trace-time metadata, not state: where init placed the factors of params of
-    # this structure, so that a jitted update keeps them there.
-    placed[_tree_key(params)] = [None if q is None or isinstance(q, jax.core.Tracer)
-                                 or not isinstance(q.sharding, jax.sharding.NamedSharding)
-                                 else q.sharding for q in jax.tree.leaves(qs)]
-    key = key0 if isinstance(key0, jax.Array) and jnp.issubdtype(
-        key0.dtype, jax.dtypes.prng_key) else jax.random.key(0 if key0 is None else key0)
-    return ScaleByKronState(count=_tree.zero_count(params),
-                            mu=_tree.zeros_like(params, dtype=mu_dtype),
-                            Qs_preconditioners=qs,
-                            rng_key=_tree.replicate_like(key, params))
+      scale = jnp.asarray(s.preconditioner_init_scale, jnp.finfo(dtype).dtype)
+      scale = (scale ** (1 / len(lay.diag))).astype(dtype)
+      return tuple(scale * (jnp.ones((lay.stack, e), dtype) if dg else jnp.broadcast_to(
+          jnp.eye(e, dtype=dtype), (lay.stack, e, e))) for e, dg in zip(lay.extents, lay.diag))
+    key = s.key if isinstance(s.key, jax.Array) and jnp.issubdtype(
+        s.key.dtype, jax.dtypes.prng_key) else jax.random.key(0 if s.key is None else s.key)
+    return ScaleByKronState(
+        count=_tree.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype),
+        Qs_preconditioners=_factors.spread(
+            jax.tree.map(factors, params, layouts(params), is_leaf=_tree._is_none), params),
+        rng_key=_tree.replicate_like(key, params))
 
   def update_fn(updates, state, params=None):
     del params
@@ -353,7 +357,7 @@ def _scale_by_kron(o: dict, draw: Callable = _draw) -> GradientTransformation:
     direction = _tree.bias_correction(mu, b1, count)
     lays = layouts(updates)
     work = _tree._map(lambda g: g.astype(_compute_dtype(g, precond_dtype)), direction)
-    fit_in = work if o["momentum_into_precond_update"] else _tree._map(
+    fit_in = work if s.momentum_into_precond_update else _tree._map(
         lambda g, w: g.astype(w.dtype), updates, work)
     rng_key, sub = jax.random.split(state.rng_key)
     uniform, probes = draw(sub, state.count, fit_in)
@@ -365,44 +369,41 @@ def _scale_by_kron(o: dict, draw: Callable = _draw) -> GradientTransformation:
         if lay is None:
           return None
         h = g + damping.astype(g.dtype) * jnp.mean(jnp.abs(g)) * v
-        fit = lambda qs, h, v: _fit(_balance(qs), h, v, o["preconditioner_lr"])  # noqa: E731
-        return over_stack(fit, qs, _to_blocks(h, lay), _to_blocks(v, lay))
-      with _precision(o["precond_update_precision"]):
+        fit = lambda qs, h, v: _fit(_balance(qs), h, v, s.preconditioner_lr)  # noqa: E731
+        new = over_stack(fit, qs, lay.split(h), lay.split(v))
+        return tuple(_factors.sharded_like(n, q) for n, q in zip(new, qs))
+      with _precision(s.precond_update_precision):
         return jax.tree.map(one, fit_in, probes, qs_tree, lays, is_leaf=_tree._is_none)
 
     qs = jax.lax.cond(uniform < p, fit_all, lambda q: q, state.Qs_preconditioners)
-    shardings = placed.get(_tree_key(updates))
-    if shardings is not None and any(shardings):
-      flat, treedef = jax.tree.flatten(qs)
-      qs = jax.tree.unflatten(treedef, [q if w is None else jax.lax.with_sharding_constraint(q, w)
-                                        for q, w in zip(flat, shardings)])
 
     def apply(g, qs, lay):
-      with _precision(o["precond_grads_precision"]):
-        out = over_stack(_precondition, qs, _to_blocks(g, lay))
-      return _rms_cap(_from_blocks(out, lay))
-    out = jax.tree.map(lambda g, q, lay: None if lay is None else apply(g, q, lay),
-                       work, qs, lays, is_leaf=_tree._is_none)
+      if lay is None:
+        return None
+      with _precision(s.precond_grads_precision):
+        out = over_stack(_precondition, qs, lay.split(g))
+      return _rms_cap(lay.merge(out))
+    out = jax.tree.map(apply, work, qs, lays, is_leaf=_tree._is_none)
     return _tree.cast_like(out, updates), ScaleByKronState(
-        count=count, mu=_tree.cast_like(mu, state.mu), Qs_preconditioners=qs,
+        count=count, mu=_tree.cast_like(mu, state.mu),
+        Qs_preconditioners=_factors.spread(qs, state.Qs_preconditioners, updates),
         rng_key=rng_key)
 
   return GradientTransformation(init_fn, update_fn)
 
 
-def _check(owner, o):
-  _validate.check(owner, b1=(o["b1"], _validate.UNIT),
-                  preconditioner_update_probability=(o["preconditioner_update_probability"],
+def _check(owner: str, s: _Settings) -> None:
+  _validate.check(owner, b1=(s.b1, _validate.UNIT),
+                  preconditioner_update_probability=(s.preconditioner_update_probability,
                                                      _validate.UNIT),
-                  preconditioner_lr=(o["preconditioner_lr"], _validate.NONNEGATIVE),
-                  preconditioner_init_scale=(o["preconditioner_init_scale"],
-                                             _validate.POSITIVE))
+                  preconditioner_lr=(s.preconditioner_lr, _validate.NONNEGATIVE),
+                  preconditioner_init_scale=(s.preconditioner_init_scale, _validate.POSITIVE))
   for name in ("max_size_triangular", "lax_map_batch_size", "target_merged_dim_size",
                "block_size"):
-    _validate.check_positive_int(owner, name, o[name])
-  if o["min_ndim_triangular"] != 0:
-    _validate.check_positive_int(owner, "min_ndim_triangular", o["min_ndim_triangular"])
-  _validate.check_choice(owner, "memory_save_mode", o["memory_save_mode"], _MODES)
+    _validate.check_positive_int(owner, name, getattr(s, name))
+  if s.min_ndim_triangular != 0:
+    _validate.check_positive_int(owner, "min_ndim_triangular", s.min_ndim_triangular)
+  _validate.check_choice(owner, "memory_save_mode", s.memory_save_mode, _MODES)
 
 
 def scale_by_kron(b1: Float = 0.9,
@@ -422,9 +423,9 @@ def scale_by_kron(b1: Float = 0.9,
                   params_sharding: Any = None, preconditioner_sharding: Any = None,
                   key: Any = None) -> GradientTransformation:
   """PSGD-Kron's preconditioned direction; see `kron` (arguments and maths)."""
-  options = dict(locals())
-  _check("scale_by_kron", options)
-  return _scale_by_kron(options)
+  settings = _Settings(**locals())
+  _check("scale_by_kron", settings)
+  return _scale_by_kron(settings)
 
 
 def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
@@ -476,17 +477,18 @@ def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
       memory) instead of ``vmap``.
     lax_map_batch_size: the ``batch_size`` of that ``lax.map``.
     merge_small_dims: reshape tensors by merging adjacent dims whose product stays
-      within ``target_merged_dim_size``.
+      within ``target_merged_dim_size`` and within the tensor's longest dim:
+      merging never makes a factor larger than the largest the tensor has
+      unmerged, so a matrix is never merged.
     target_merged_dim_size: see ``merge_small_dims``.
     partition_grads_into_blocks: cut triangular dims longer than ``block_size``
       into blocks of that length (the last one zero-padded), each fitted alone.
     block_size: see ``partition_grads_into_blocks``.
-    params_sharding: optional tree of ``PartitionSpec`` of the params; by default
-      read from the params' own ``NamedSharding`` at ``init``. A triangular or
-      diagonal factor's rows are split over the mesh axes of its param dimension
-      where they divide evenly.
-    preconditioner_sharding: accepted for compatibility; factors follow the
-      param's sharding as described above.
+    params_sharding: accepted for compatibility: the factors are spread over the
+      params' mesh by one rule (whole blocks first, then rows; docs page
+      "Kronecker factors"), the same in ``init``, a jitted ``update`` and
+      `abstract_state`.
+    preconditioner_sharding: accepted for compatibility; see ``params_sharding``.
     key: PRNG key or integer seed of the state's key (default 0).
 
   Examples:
@@ -496,16 +498,22 @@ def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
     >>> updates, state = opt.update({"w": jnp.full((3, 2), 0.5)}, opt.init(params))
     >>> [f.shape for f in state[0].Qs_preconditioners["w"]]   # one triangular factor per dim
     [(1, 3, 3), (1, 2, 2)]
-    >>> [f.shape for f in jon.kron(0.1).init(params)[0].Qs_preconditioners["w"]]  # merged
-    [(1, 6, 6)]
+    >>> conv = {"w": jnp.ones((3, 3, 16))}   # 3 x 3 = 9 <= 16: the two small dims merge
+    >>> [f.shape for f in jon.kron(0.1).init(conv)[0].Qs_preconditioners["w"]]
+    [(1, 9, 9), (1, 16, 16)]
 
   References: Li, 2018, "Preconditioned Stochastic Gradient Descent", IEEE TNNLS
   (arXiv:1512.04202); Li, 2019, "Preconditioner on Matrix Lie Group for SGD", ICLR.
   """
   _validate.check("kron", learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE))
-  options = dict(locals())
-  for name in ("learning_rate", "weight_decay", "weight_decay_mask"):
-    options.pop(name)
-  return chain(scale_by_kron(**options), add_decayed_weights(weight_decay, weight_decay_mask),
+  return chain(scale_by_kron(b1, preconditioner_update_probability, max_size_triangular,
+                             min_ndim_triangular, memory_save_mode,
+                             momentum_into_precond_update, preconditioner_lr,
+                             preconditioner_init_scale, mu_dtype, precond_dtype,
+                             precond_update_precision, precond_grads_precision, scanned_layers,
+                             lax_map_scanned_layers, lax_map_batch_size, merge_small_dims,
+                             target_merged_dim_size, partition_grads_into_blocks, block_size,
+                             params_sharding, preconditioner_sharding, key),
+               add_decayed_weights(weight_decay, weight_decay_mask),
                scale_by_learning_rate(learning_rate))

@@ -5,7 +5,7 @@ axis. For every block and every axis $i$ a Kronecker factor collects the Gram
 matrix of the block unfolded along that axis,
 
 $$
-S^{(i)}_t = \\beta_2 S^{(i)}_{t-1} + (1-\\beta_2)\\, G_{(i)} G_{(i)}^\\top
+S^{(i)}_t = \\beta_2 S^{(i)}_{t-1} + (1-\\beta_2)\\, G_{(i)} G_{(i)}^H
 \\qquad(\\beta_2 = 1:\\ \\text{a plain sum}),
 $$
 
@@ -13,9 +13,13 @@ and every ``preconditioning_compute_steps`` steps (from
 ``start_preconditioning_step`` on) its inverse root is refreshed,
 
 $$
-P^{(i)} = \\bigl(S^{(i)} + \\epsilon\\,\\lambda_{\\max}(S^{(i)})\\, I\\bigr)^{-1/p},
-\\qquad p = 2r \\text{ unless } \\texttt{exponent\\_override} > 0 .
+P^{(i)} = \\bigl(S^{(i)} + \\max(\\epsilon, \\sqrt{\\varepsilon})\\,\\lambda_{\\max}(S^{(i)})\\,
+I\\bigr)^{-1/p}, \\qquad p = 2r \\text{ unless } \\texttt{exponent\\_override} > 0 ,
 $$
+
+$\\varepsilon$ the machine epsilon of the factors' dtype (omitted with
+``published``): the floor keeps rounding from moving the roots of a
+rank-deficient factor by more than about $\\sqrt{\\varepsilon}$.
 
 The Shampoo direction multiplies the block by $P^{(i)}$ along each axis,
 $D = G \\times_1 P^{(1)} \\cdots \\times_r P^{(r)}$ (for a matrix,
@@ -86,11 +90,12 @@ def _graft_direction(graft_type, g, v, count, b2, eps):
 
 def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
                      diagonal_epsilon: Float = 1e-10, matrix_epsilon: Float = 1e-6,
-                     start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 1,
+                     start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 10,
                      graft_type: str = "adam", nesterov: bool = True,
                      exponent_override: Any = 0, skip_preconditioning_dim_size_gt: int = 4096,
                      skip_preconditioning_rank_lt: int = 2, relative_matrix_epsilon: bool = True,
-                     moving_average_for_momentum: bool = False) -> GradientTransformation:
+                     moving_average_for_momentum: bool = False,
+                     published: bool = False) -> GradientTransformation:
   """Shampoo's direction with grafting and momentum; see `shampoo`."""
   owner = "scale_by_shampoo"
   _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
@@ -108,26 +113,20 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
                            skip_preconditioning_dim_size_gt)
 
   def factors(x, fill):
-    """One array per axis of a preconditioned leaf: zeros or identities, placed like ``x``."""
+    """One array per axis of a preconditioned leaf: zeros or identities."""
     blocks = plan(x)
     if blocks is None:
       return ()
-    mesh, spec = _factors.param_spec(x)
     dtype = _factors.stats_dtype(x)
-    out = []
-    for i, b in enumerate(blocks.sizes):
-      value = jnp.broadcast_to(fill(b, dtype), blocks.counts + (b, b))
-      where = None if mesh is None else _factors.factor_spec(mesh, spec, blocks, i)
-      out.append(_factors.place(value, mesh, where))
-    return tuple(out)
+    return tuple(jnp.broadcast_to(fill(b, dtype), blocks.counts + (b, b)) for b in blocks.sizes)
 
   def init_fn(params):
     zeros = lambda b, dt: jnp.zeros((b, b), dt)  # noqa: E731
     eye = lambda b, dt: jnp.eye(b, dtype=dt)  # noqa: E731
     return ScaleByShampooState(
         count=_tree.zero_count(params),
-        stats=per_leaf(lambda x: factors(x, zeros), params),
-        preconds=per_leaf(lambda x: factors(x, eye), params),
+        stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
+        preconds=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
         diagonal=_tree.zeros_like(params) if graft_type in _DIAGONAL else None,
         mu=_tree.zeros_like(params))
 
@@ -148,7 +147,8 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     if not (_tree._is_concrete(exponent_override) and exponent_override == 0):
       p = jnp.where(exponent_override > 0, exponent_override, p)
     return tuple(_factors.sharded_like(_factors.inverse_root(
-        _factors.gathered(s), p, matrix_epsilon, relative_matrix_epsilon), s) for s in stats)
+        _factors.gathered(s), p, matrix_epsilon, relative_matrix_epsilon,
+        0.0 if published else _factors.rounding_floor(s.dtype)), s) for s in stats)
 
   def direction(g, preconds, graft):
     """The grafted Shampoo direction of one leaf (the graft where it has no factors)."""
@@ -174,7 +174,8 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     wide = per_leaf(lambda g, s: g.astype(_factors.stats_dtype(g)), updates, state.stats)
     if graft_type in _DIAGONAL:
       keep, add = _factors.ema_weights(1.0 if graft_type == "adagrad" else b2)
-      diagonal = _tree._map(lambda g, v: keep * v + add * g * g, wide, state.diagonal)
+      diagonal = _tree._map(lambda g, v: keep * v + add * _factors.abs2(g), wide,
+                            state.diagonal)
     else:
       diagonal = wide
     graft = _tree._map(lambda g, v: _graft_direction(graft_type, g, v, count, b2,
@@ -184,6 +185,8 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     add = (1 - b1) if moving_average_for_momentum else 1.0
     mu = _tree._map(lambda m, d: b1 * m + add * d, state.mu, step)
     out = _tree._map(lambda m, d: b1 * m + add * d, mu, step) if nesterov else mu
+    # each factor back where init put it
+    stats, preconds = _factors.spread((stats, preconds), state.stats, updates)
     return _tree.cast_like(out, updates), ScaleByShampooState(
         count=count, stats=stats, preconds=preconds,
         diagonal=_tree.cast_like(diagonal, state.diagonal) if graft_type in _DIAGONAL else None,
@@ -195,11 +198,11 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
 def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             block_size: int = 1024, diagonal_epsilon: Float = 1e-10,
             matrix_epsilon: Float = 1e-6, weight_decay: Float = 0.0,
-            start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 1,
+            start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 10,
             graft_type: str = "adam", nesterov: bool = True, exponent_override: Any = 0,
             skip_preconditioning_dim_size_gt: int = 4096, skip_preconditioning_rank_lt: int = 2,
             relative_matrix_epsilon: bool = True, moving_average_for_momentum: bool = False,
-            mask: Any = None) -> GradientTransformation:
+            mask: Any = None, published: bool = False) -> GradientTransformation:
   """Shampoo with grafting, momentum and decoupled weight decay (module docstring).
 
   Args:
@@ -213,7 +216,12 @@ def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
     weight_decay: decoupled weight decay; ``mask`` selects the leaves it applies to.
     start_preconditioning_step: the first step (from 1) that uses the factors;
       earlier steps use the graft alone.
-    preconditioning_compute_steps: steps between refreshes of the inverse roots.
+    preconditioning_compute_steps: steps between refreshes of the inverse roots
+      (Distributed Shampoo's name: roots at ``start_preconditioning_step`` and
+      every that many steps after; the factors take in every gradient). Each
+      refresh is an ``eigh`` per block and axis, most of a step's time: the
+      default 10, as SOAP's ``precondition_frequency``, trades freshness for
+      wall-clock (docs: Kronecker page).
     graft_type: ``"adam"`` (RMSProp with bias correction), ``"rmsprop"``,
       ``"adagrad"``, ``"sgd"`` or ``"none"`` (the plain Shampoo direction).
     nesterov: Nesterov momentum.
@@ -224,6 +232,12 @@ def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
     relative_matrix_epsilon: scale the ridge by the largest eigenvalue.
     moving_average_for_momentum: ``m = b1 m + (1 - b1) d`` instead of ``b1 m + d``.
     mask: tree or callable selecting the leaves weight decay applies to.
+    published: the ridge exactly as published, $\\epsilon\\lambda_{\\max}$. By
+      default it is at least $\\sqrt{\\varepsilon}\\lambda_{\\max}$, $\\varepsilon$ the
+      machine epsilon of the statistics' dtype (3.5e-4 in float32; 1.5e-8 in
+      float64, below the default ``matrix_epsilon``), so that rounding (another
+      mesh, another reduction order) moves the roots of a rank-deficient
+      statistic by about $\\sqrt{\\varepsilon}$, not by percent.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -245,5 +259,5 @@ def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
                        start_preconditioning_step, preconditioning_compute_steps, graft_type,
                        nesterov, exponent_override, skip_preconditioning_dim_size_gt,
                        skip_preconditioning_rank_lt, relative_matrix_epsilon,
-                       moving_average_for_momentum),
+                       moving_average_for_momentum, published),
       add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))

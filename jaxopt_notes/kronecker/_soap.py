@@ -20,13 +20,24 @@ $$
 The first call only starts the factors and takes the exact eigenbasis of each
 (``eigh``); it returns a zero update and $t$ counts the calls after it, as in
 the authors' code. After each step the factors take in $G_t$; every
-``precondition_frequency`` steps the basis is refreshed by one QR power
-iteration ($Q \\leftarrow \\operatorname{qr}(S Q)$, columns first sorted by the
-estimates $q^\\top S q$, with $v$ permuted along), and $m$ is rotated from the
-old basis to the new one. Leaves of rank 1 are plain Adam unless
+``precondition_frequency`` steps the basis is refreshed and $m$ is rotated from
+the old basis to the new one. Leaves of rank 1 are plain Adam unless
 ``precondition_1d``; scalars always are.
+
+By default the step does not depend on rounding (docs: Kronecker page). With
+$f = \\varepsilon^{1/4}$ of the factors' dtype: eigenvalues are clamped at
+$f\\lambda_{\\max}$ and clustered where neighbours are within $f\\lambda_{\\max}$,
+and $v$ (hence the step) is averaged over each cluster, so that the basis
+within a cluster (a null space, a repeated eigenvalue) does not matter; in a
+basis, $\\epsilon$ is at least $f\\sqrt{\\operatorname{mean} v}$; refreshes use
+``eigh``, $v$ carried by the squared overlaps $|Q_{new}^H Q_{old}|^2$. With
+``published`` a refresh is the authors' QR power iteration
+($Q \\leftarrow \\operatorname{qr}(S Q)$, columns first sorted by $q^H S q$, $v$
+permuted along), every coordinate has its own $v$, and $\\epsilon$ is as given.
+Complex leaves use Hermitian factors $G G^H$, $Q^H$ and $|\\rho(G)|^2$.
 """
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -49,22 +60,14 @@ class ScaleBySoapState(NamedTuple):
   nu: Any           # second moment v_t, in the eigenbasis
   stats: Any        # per leaf, a tuple with a factor S^(i) or None for each (merged) axis
   bases: Any        # per leaf, the matching eigenbases Q^(i)
+  groups: Any       # per leaf, the eigenvalue cluster of each column of Q^(i) (int32)
 
 
 def merged_shape(shape: tuple, max_precond_dim: int) -> tuple:
-  """Neighbouring axes merged while their product stays within ``max_precond_dim``."""
-  out, run = [], 1
-  for d in shape:
-    if run * d <= max_precond_dim:
-      run *= d
-    elif run > 1:
-      out.append(run)
-      run = d
-    else:
-      out.append(d)
-  if run > 1 or not out:
-    out.append(run)
-  return tuple(out)
+  """Neighbouring axes merged while their product stays within ``max_precond_dim``;
+  axes of length 1 are dropped (a shape of only such axes becomes ``(1,)``)."""
+  merged = [math.prod(shape[i] for i in g) for g in _factors.merge_groups(shape, max_precond_dim)]
+  return tuple(d for d in merged if d > 1) or (1,)
 
 
 def _layout(shape: tuple, max_precond_dim: int, merge_dims: bool, precondition_1d: bool):
@@ -76,10 +79,27 @@ def _layout(shape: tuple, max_precond_dim: int, merge_dims: bool, precondition_1
   return shape, tuple(d <= max_precond_dim for d in shape)
 
 
+def _capped(v: jax.Array) -> jax.Array:
+  """A second moment, real, with an overflowed entry taken as the largest finite
+  number: mixing entries by a matrix with zeros then gives no NaN."""
+  v = jnp.real(v)
+  return jnp.minimum(v, jnp.finfo(v.dtype).max)
+
+
+def _replicated(x: jax.Array) -> jax.Array:
+  """``x`` on every device of the mesh in context when its axes are Auto (under
+  ``jit`` the compiler would otherwise choose, and may split a few integers);
+  as it is otherwise."""
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty or any(t != jax.sharding.AxisType.Auto for t in mesh.axis_types):
+    return x
+  return jax.lax.with_sharding_constraint(x, jax.sharding.PartitionSpec())
+
+
 def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   eps: Float = 1e-8, precondition_frequency: Any = 10,
                   max_precond_dim: int = 10000, merge_dims: bool = False,
-                  precondition_1d: bool = False) -> GradientTransformation:
+                  precondition_1d: bool = False, published: bool = False) -> GradientTransformation:
   """SOAP's direction; see `soap`."""
   check_moments("scale_by_soap", b1, b2, eps)
   if _tree._is_concrete(shampoo_beta) and shampoo_beta < 0:
@@ -95,35 +115,44 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     shape, which = layout(x)
     if not any(which):
       return ()
-    mesh, spec = _factors.param_spec(x)
-    unmerged = mesh is not None and shape == jnp.shape(x)
-    out = []
-    for i, (d, yes) in enumerate(zip(shape, which)):
-      value = fill(d, _factors.stats_dtype(x)) if yes else None
-      if yes and unmerged:
-        blocks = _factors.Blocks.of(shape, max(shape))
-        where = _factors.factor_spec(mesh, spec, blocks, i)[blocks.rank:]
-        value = _factors.place(value, mesh, where)
-      elif yes:
-        value = _tree.replicate_like(value, x)
-      out.append(value)
-    return tuple(out)
+    return tuple(fill(d, _factors.stats_dtype(x)) if yes else None
+                 for d, yes in zip(shape, which))
+
+  def singletons(x):
+    """Each column of each basis a cluster of its own (replicated: a few integers)."""
+    shape, which = layout(x)
+    return tuple(_tree.replicate_like(jnp.arange(d, dtype=jnp.int32), x) if yes else None
+                 for d, yes in zip(shape, which)) if any(which) else ()
 
   def init_fn(params):
     zeros = lambda d, dt: jnp.zeros((d, d), dt)  # noqa: E731
+    stats, bases = (_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params)
+                    for _ in range(2))
     return ScaleBySoapState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params),
-                            stats=per_leaf(lambda x: factors(x, zeros), params),
-                            bases=per_leaf(lambda x: factors(x, zeros), params))
+                            stats=stats, bases=bases,
+                            groups=per_leaf(singletons, params))
+
+  def along(x, mats, transpose=False):
+    """``x`` multiplied along each axis of the factors' shape by ``mats`` (see `_factors.along`)."""
+    if not mats:
+      return x
+    shape, _ = layout(x)
+    mats = [None if m is None else _factors.gathered(m) for m in mats]
+    y = _factors.along(_factors.gathered(x).reshape(shape), mats, 0, transpose=transpose)
+    return _factors.sharded_like(y.reshape(jnp.shape(x)), x)
 
   def rotate(x, bases, back=False):
     """$\\rho(x)$, or $\\rho^{-1}(x)$ with ``back``, in the factors' shape."""
-    if not bases:
-      return x
-    shape, _ = layout(x)
-    mats = [None if q is None else _factors.gathered(q) for q in bases]
-    y = _factors.along(_factors.gathered(x).reshape(shape), mats, 0, transpose=not back)
-    return _factors.sharded_like(y.reshape(jnp.shape(x)), x)
+    if back:
+      return along(x, bases)
+    return along(x, [None if q is None else jnp.conj(q) for q in bases], transpose=True)
+
+  def averaged(x, groups):
+    """``x`` (>= 0) averaged over each eigenvalue cluster of each basis
+    (`_factors.group_mean`)."""
+    x = _capped(x)
+    return along(x, [None if g is None else _factors.group_mean(g, x.dtype) for g in groups])
 
   def new_stats(g, stats):
     if not stats:
@@ -134,6 +163,29 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     return tuple(None if s is None else (
         keep * s + add * _factors.sharded_like(_factors.gram(x, i, 0), s)).astype(s.dtype)
                  for i, s in enumerate(stats))
+
+  def eigen(stats):
+    """The eigenbasis and clusters of each factor (``None`` where an axis has none)."""
+    pairs = [None if s is None else _factors.eigengroups(
+        _factors.gathered(s), 0.0 if published else _factors.rounding_floor(s.dtype, 4))
+             for s in stats]
+    return (tuple(None if p is None else _factors.sharded_like(p[0], s)
+                  for p, s in zip(pairs, stats)),
+            tuple(None if p is None else p[1] for p in pairs))
+
+  def carried(nu, old, new, groups):
+    """The second moment moved to the new basis: each new column takes the old
+    columns' entries weighted by its squared overlap with them, then its
+    cluster's mean."""
+    mats = []
+    for q, qn, gr in zip(old, new, groups):
+      if q is None:
+        mats.append(None)
+        continue
+      w = _factors.overlap(_factors.gathered(qn), _factors.gathered(q))
+      mats.append(jnp.matmul(_factors.group_mean(gr, w.dtype), w,
+                             precision=_factors.HIGHEST))
+    return along(_capped(nu), mats).astype(nu.dtype)
 
   def refreshed(stats, bases, nu):
     """One power iteration per factor; ``nu`` permuted along with the columns."""
@@ -149,6 +201,14 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
       out.append(_factors.sharded_like(new, q))
     return tuple(out), _factors.sharded_like(nu.reshape(shape), like)
 
+  def denominator(v, bases):
+    """$\\sqrt{v} + \\epsilon$; in a basis, $\\epsilon$ at least $\\sqrt{\\varepsilon}$ times
+    the leaf's root-mean-square $\\sqrt{v}$ (not with ``published``)."""
+    if published or not bases:
+      return jnp.sqrt(v) + eps
+    floor = _factors.rounding_floor(jnp.real(v).dtype, 4)
+    return jnp.sqrt(v) + jnp.maximum(eps, floor * jnp.sqrt(jnp.mean(jnp.real(v))))
+
   def update_fn(updates, state, params=None):
     del params
     _tree.check_match(updates, state.mu)
@@ -156,11 +216,14 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     t = state.count  # Adam's step: the calls before this one
     wide = _tree._map(lambda g: g.astype(_factors.stats_dtype(g)), updates)
     rotated = per_leaf(rotate, wide, state.bases)
+    squares = _tree._map(_factors.abs2, rotated)
+    if not published:
+      squares = per_leaf(averaged, squares, state.groups)
     mu = _tree._map(lambda m, r: b1 * m + (1 - b1) * r, state.mu, rotated)
-    nu = _tree._map(lambda v, r: b2 * v + (1 - b2) * r * r, state.nu, rotated)
+    nu = _tree._map(lambda v, r2: b2 * v + (1 - b2) * r2, state.nu, squares)
     t1 = jnp.maximum(t, 1)  # the first call's step is dropped; keep its gradient finite
     scale = jnp.sqrt(1 - b2 ** t1) / (1 - b1 ** t1)
-    ratio = _tree._map(lambda m, v: scale * m / (jnp.sqrt(v) + eps), mu, nu)
+    ratio = per_leaf(lambda m, v, q: scale * m / denominator(v, q), mu, nu, state.bases)
     out = _tree.where(first, _tree.zeros_like(updates),
                       per_leaf(lambda r, q: rotate(r, q, back=True), ratio, state.bases))
     mu = _tree.where(first, state.mu, mu)
@@ -168,26 +231,33 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     stats = per_leaf(new_stats, updates, state.stats)
 
     def exact():
-      return per_leaf(lambda g, s: tuple(
-          None if f is None else _factors.sharded_like(_factors.eigenbasis(
-              _factors.gathered(f)), f) for f in s), updates, stats), nu
+      found = per_leaf(lambda g, s: eigen(s), updates, stats)
+      bases = per_leaf(lambda g, f: f[0], updates, found)
+      groups = per_leaf(lambda g, f: f[1], updates, found)
+      if published:
+        return bases, state.groups, nu
+      return bases, groups, per_leaf(carried, nu, state.bases, bases, groups)
 
     def power():
       pairs = per_leaf(lambda v, s, q: refreshed(s, q, v), nu, stats, state.bases)
-      return (per_leaf(lambda v, p: p[0], nu, pairs), per_leaf(lambda v, p: p[1], nu, pairs))
+      return (per_leaf(lambda v, p: p[0], nu, pairs), state.groups,
+              per_leaf(lambda v, p: p[1], nu, pairs))
 
     due = (t > 0) & (t % precondition_frequency == 0)
     branch = jnp.where(first, 0, jnp.where(due, 1, 2))
-    bases, nu = jax.lax.switch(branch, [exact, power, lambda: (state.bases, nu)])
+    bases, groups, nu = jax.lax.switch(
+        branch, [exact, power if published else exact, lambda: (state.bases, state.groups, nu)])
     mu = per_leaf(lambda m, old, new: rotate(rotate(m, old, back=True), new), mu,
                   state.bases, bases)
     # A select on the old moments: the new ones then keep their placement (sharding)
     # rather than whatever the rotations' einsums would give them.
-    mu, nu = (_tree._map(lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype)),
-                         old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
+    keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
+    mu, nu = (_tree._map(keep, old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
+    groups = jax.tree.map(_replicated, groups)
+    stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
     return _tree.cast_like(out, updates), ScaleBySoapState(
         count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
-        nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases)
+        nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases, groups=groups)
 
   return GradientTransformation(init_fn, update_fn)
 
@@ -196,7 +266,7 @@ def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
          shampoo_beta: Any = None, eps: Float = 1e-8, weight_decay: Float = 0.01,
          precondition_frequency: Any = 10, max_precond_dim: int = 10000,
          merge_dims: bool = False, precondition_1d: bool = False,
-         mask: Any = None) -> GradientTransformation:
+         mask: Any = None, published: bool = False) -> GradientTransformation:
   """SOAP with decoupled weight decay (module docstring).
 
   Args:
@@ -213,6 +283,10 @@ def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
       ``max_precond_dim`` (e.g. a convolution kernel's spatial axes).
     precondition_1d: give leaves of rank 1 a factor too.
     mask: tree or callable selecting the leaves weight decay applies to.
+    published: the authors' numerics: a QR power step at refreshes, the second
+      moment permuted with the basis, every coordinate its own second moment,
+      ``eps`` as given. Their step depends on rounding wherever a factor has a
+      repeated (e.g. zero) eigenvalue; the default (module docstring) does not.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -229,5 +303,5 @@ def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
   _validate.check("soap", learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE))
   return chain(scale_by_soap(b1, b2, shampoo_beta, eps, precondition_frequency,
-                             max_precond_dim, merge_dims, precondition_1d),
+                             max_precond_dim, merge_dims, precondition_1d, published),
                add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))

@@ -47,11 +47,12 @@ def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
 
   def update_fn(updates, state, params=None):
     del params
-    e_g = _tree.update_moment(updates, state.e_g, rho, 2)
+    e_g = _tree.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
     step = _tree._map(
-        lambda g, eg, ex: _tree.rms_scale(g, eg, eps, eps_root) * (jnp.sqrt(ex + eps_root) + eps),
+        lambda g, eg, ex: (_tree.rms_scale(g, eg, eps, eps_root)
+                           * (jnp.sqrt(jnp.real(ex) + eps_root) + eps)),
         updates, e_g, state.e_x)
-    e_x = _tree.update_moment(step, state.e_x, rho, 2)
+    e_x = _tree.update_moment_per_elem_norm(step, state.e_x, rho, 2)
     return _tree.cast_like(step, updates), ScaleByAdaDeltaState(
         e_g=_tree.cast_like(e_g, state.e_g), e_x=_tree.cast_like(e_x, state.e_x))
 

@@ -120,7 +120,7 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
   def update_one(g, v_row, v_col, v, decay):
     compute = jnp.promote_types(v.dtype, jnp.float32)
     decay = decay.astype(compute)
-    sq = jnp.square(jnp.abs(g).astype(compute)) + epsilon
+    sq = _tree.abs_sq(_tree.widen(g, compute)) + epsilon
     average = lambda old, new: decay * old.astype(compute) + (1 - decay) * new  # noqa: E731
     d = dims(g)
     if d is None:
@@ -185,7 +185,7 @@ def adafactor(learning_rate: ScalarOrSchedule | None = None, min_dim_size_to_fac
   Reference: Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with
   Sublinear Memory Cost".
   """
-  _validate.check("adafactor", clipping_threshold=(clipping_threshold, _validate.POSITIVE),
+  _validate.check("adafactor", clipping_threshold=(clipping_threshold, _validate.POSITIVE_OR_INF),
                   momentum=(momentum, _validate.UNIT))
   parts = [scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps)]
   if clipping_threshold is not None:

@@ -6,7 +6,7 @@ s_t = s_{t-1} + g_t^2,\\qquad
 \\qquad s_0 = \\text{initial\\_accumulator\\_value}
 $$
 
-Seed 000 (after Goodfellow et al.) adds its delta outside the root:
+Goodfellow et al. (and the study notes after them) add its delta outside the root:
 ``adagrad(lr, initial_accumulator_value=0, eps=delta, eps_root=0)``; d2l adds
 it inside: ``adagrad(lr, initial_accumulator_value=0, eps=0, eps_root=delta)``.
 """
@@ -39,7 +39,7 @@ def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
 
   def update_fn(updates, state, params=None):
     del params
-    s = _tree._map(lambda g, s: s + g * g, updates, state.sum_of_squares)
+    s = _tree._map(lambda g, s: s + _tree.abs_sq(g), updates, state.sum_of_squares)
     out = _tree._map(lambda g, s: _tree.rms_scale(g, s, eps, eps_root), updates, s)
     return (_tree.cast_like(out, updates),
             ScaleByRssState(sum_of_squares=_tree.cast_like(s, state.sum_of_squares)))

@@ -40,6 +40,9 @@ def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
+    if use_clipping:
+      _validate.reject_complex("scale_by_adopt", params, "`clip_value_fn` clips to a real "
+                               "interval (pass use_clipping=False for complex params)")
     return init_moments(ScaleByAdamState, params, mu_dtype)
 
   def update_fn(updates, state, params=None):

@@ -12,6 +12,7 @@ the paper's Algorithm 2.)
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
@@ -40,7 +41,8 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
     del params
     mu = _tree.update_moment(updates, state.mu, b1, 1)
     surprise = _tree.sub(updates, mu)
-    nu = _tree._map(lambda s, n: (1 - b2) * s * s + b2 * n + eps_root, surprise, state.nu)
+    nu = _tree._map(lambda s, n: jnp.real((1 - b2) * s * jnp.conj(s)) + b2 * n + eps_root,
+                    surprise, state.nu)  # |s|^2, real also for complex s
     count = _tree.safe_increment(state.count)
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
     nu_hat = _tree.bias_correction(nu, b2, count)

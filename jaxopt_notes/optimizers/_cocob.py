@@ -55,7 +55,7 @@ def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransform
       raise ValueError("scale_by_cocob needs the params: call update(grads, state, params)")
     scale = _tree._map(lambda g, lt: jnp.maximum(lt, jnp.abs(g)), updates, state.scale)
     sums = _tree._map(lambda g, gt: gt + jnp.abs(g), updates, state.subgradients)
-    reward = _tree._map(lambda g, rt, w, w1: jnp.maximum(rt - g * (w - w1), 0),
+    reward = _tree._map(lambda g, rt, w, w1: jnp.maximum(rt - jnp.real(jnp.conj(g) * (w - w1)), 0),
                         updates, state.reward, params, state.init_particles)
     theta = _tree._map(lambda g, c: c - g, updates, state.cumulative_gradients)
 

@@ -152,7 +152,7 @@ def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.9
     rho = jnp.sqrt(jnp.asarray(b2, lam.dtype))
     weighted = _tree._map(lambda s, v: _tree.rms_scale(s, v, eps, eps_root),
                           state.grad_sum, state.exp_avg_sq)
-    numerator = rho * state.numerator_weighted + (1 - rho) * lam * _tree.vdot(updates, weighted)
+    numerator = rho * state.numerator_weighted + (1 - rho) * lam * _tree.inner(updates, weighted)
     exp_avg = _tree.update_moment(_tree.scale(lam, updates), state.exp_avg, b1, 1)
     exp_avg_sq = _tree.update_moment_per_elem_norm(updates, state.exp_avg_sq, b2, 2)
     grad_sum = _tree._map(lambda g, s: rho * s + (1 - rho) * lam * g, updates, state.grad_sum)
@@ -199,10 +199,11 @@ def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
     b3 = jnp.sqrt(jnp.asarray(b2, d.dtype)) if beta3 is None else beta3
     weight = d / estim_lr0 * (d if safeguard_warmup else lam)
     numerator = (b3 * state.numerator_weighted
-                 + d / estim_lr0 * lam * _tree.vdot(updates, _tree.sub(state.params0, params)))
+                 + d / estim_lr0 * lam * _tree.inner(updates, _tree.sub(state.params0, params)))
     grad_sum = _tree._map(lambda g, s: b3 * s + weight * g, updates, state.grad_sum)
     exp_avg = _tree.update_moment(_tree.scale(d, updates), state.exp_avg, b1, 1)
-    exp_avg_sq = _tree.update_moment(_tree.scale(d, updates), state.exp_avg_sq, b2, 2)
+    exp_avg_sq = _tree.update_moment_per_elem_norm(_tree.scale(d, updates), state.exp_avg_sq,
+                                                     b2, 2)
     new_d = _raised(d, estim_lr_coef, numerator, grad_sum)
     step = _tree._map(lambda m, v: lam * _tree.rms_scale(m, v, new_d * eps, eps_root),
                       exp_avg, exp_avg_sq)

@@ -64,7 +64,7 @@ class DoWGState(NamedTuple):
 
 def _leaf_norm(x, y=None):
   d = x if y is None else x - y
-  return jnp.sqrt(jnp.sum(jnp.square(d.astype(jnp.promote_types(d.dtype, jnp.float32)))))
+  return jnp.sqrt(jnp.sum(_tree.abs_sq(d.astype(jnp.promote_types(d.dtype, jnp.float32)))))
 
 
 def _per_trained_leaf(f, tree):

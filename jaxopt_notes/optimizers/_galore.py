@@ -49,7 +49,20 @@ class GaLoreState(NamedTuple):
   """State of `scale_by_galore`."""
   count: jax.Array            # int32 steps taken, saturating
   base_optimizer_state: Any   # the inner optimizer's state, on the projected shapes
-  projector: Any              # P per leaf; a (0, 0) array for a leaf that is not projected
+  projector: Any              # P per leaf; None for a leaf that is not projected
+
+
+def _replicated(x: jax.Array) -> jax.Array:
+  """``x`` constrained to every device of the current mesh (as it is without one).
+
+  A projector is small (``rank`` columns) and comes out of an SVD of the whole
+  matrix, so it is kept whole on every device, eagerly and under ``jit`` alike,
+  and a jitted step leaves it where ``init`` put it.
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty:
+    return x
+  return jax.lax.with_sharding_constraint(x, jax.sharding.PartitionSpec())
 
 
 def _is_spec(x: Any) -> bool:
@@ -121,10 +134,11 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
 
   def specs_of(tree):
     spec = weight_dimension_numbers
-    if spec is None:
-      return jax.tree.map(lambda x: GaLoreDimensionNumbers() if jnp.ndim(x) == 2 else None, tree)
-    if isinstance(spec, GaLoreDimensionNumbers):
-      return jax.tree.map(lambda x: spec if jnp.ndim(x) >= 2 else None, tree)
+    if spec is None or isinstance(spec, GaLoreDimensionNumbers):
+      ndim_ok = (lambda n: n == 2) if spec is None else (lambda n: n >= 2)  # noqa: E731
+      every = GaLoreDimensionNumbers() if spec is None else spec
+      return jax.tree.map(lambda x: every if ndim_ok(jnp.ndim(x)) and not _tree.is_frozen(x)
+                          else None, tree)
     return spec(tree) if callable(spec) else spec
 
   def layout(x, spec):
@@ -134,18 +148,27 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
     left = mat.m >= mat.n
     return mat, (mat.m if left else mat.n, r), ((r, mat.n) if left else (mat.m, r)), left
 
+  def project_matrix(left, g2, p):
+    """``P^H G`` (rows at least columns) or ``G P``."""
+    return p.conj().T @ g2 if left else g2 @ p
+
   def per_leaf(f, tree, *rest):
     return jax.tree.map(f, specs_of(tree), tree, *rest, is_leaf=_is_spec)
 
   def unzip(tree, pairs):
-    return jax.tree.transpose(jax.tree.structure(tree), jax.tree.structure((0, 0)), pairs)
+    """Two trees from a tree of pairs built by `per_leaf` over ``tree``."""
+    specs = specs_of(tree)
+    return tuple(jax.tree.map(lambda _, pair, i=i: pair[i], specs, pairs, is_leaf=_is_spec)
+                 for i in (0, 1))
 
   def init_fn(params):
     def shapes(spec, p):
       if spec is None:
-        return jnp.zeros((0, 0), p.dtype), jnp.zeros_like(p)
-      _, proj_shape, low_shape, _ = layout(p, spec)
-      return jnp.zeros(proj_shape, p.dtype), jnp.zeros(low_shape, p.dtype)
+        return None, _tree.zeros_like(p)
+      mat, proj_shape, _, left = layout(p, spec)
+      proj = _tree.replicate_like(_replicated(jnp.zeros(proj_shape, p.dtype)), p)
+      # the projection of zeros: placed as a jitted update places a projected gradient
+      return proj, project_matrix(left, mat.to_matrix(_tree.zeros_like(p)), proj)
     if not jax.tree.leaves(params):
       return GaLoreState(_tree.zero_count(params), base.init(params), params)
     projectors, proxies = unzip(params, per_leaf(shapes, params))
@@ -166,8 +189,8 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
         u, _, vh = jnp.linalg.svd(g2.astype(_svd_dtype(g2.dtype)), full_matrices=False)
         basis = u[:, :r] if left else vh[:r].conj().T
         return basis.astype(p.dtype)
-      p = jax.lax.cond(refresh, fresh, lambda: p)
-      return (p.conj().T @ g2 if left else g2 @ p), p
+      p = _replicated(jax.lax.cond(refresh, fresh, lambda: p))
+      return project_matrix(left, g2, p), p
 
     low, projectors = unzip(updates, per_leaf(project, updates, state.projector))
     steps, base_state = base.update(low, state.base_optimizer_state, None)

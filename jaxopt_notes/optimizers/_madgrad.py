@@ -54,9 +54,11 @@ def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
       raise ValueError("scale_by_madgrad: update needs the params")
     lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
     weight = (lr + eps) * jnp.sqrt(jnp.asarray(state.count, float) + 1)
-    grad_sum_sq = _tree._map(lambda g, v: v + weight * g * g, updates, state.grad_sum_sq)
+    grad_sum_sq = _tree._map(lambda g, v: v + jnp.real(weight * g * jnp.conj(g)),  # |g|^2
+                             updates, state.grad_sum_sq)
     s = _tree._map(lambda g, si: si + weight * g, updates, state.s)
-    z = _tree._map(lambda x0, si, v: x0 - si / (jnp.cbrt(v) + eps), state.x0, s, grad_sum_sq)
+    z = _tree._map(lambda x0, si, v: x0 - si / (jnp.cbrt(jnp.real(v)) + eps),
+                   state.x0, s, grad_sum_sq)
     out = _tree._map(lambda g, zi, x: (1 - momentum) * (zi - x), updates, z, params)
     return _tree.cast_like(out, updates), MadgradState(
         count=_tree.safe_increment(state.count),

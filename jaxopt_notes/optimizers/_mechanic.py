@@ -60,7 +60,7 @@ def _norm(tree, dtype):
     return jnp.zeros([], dtype)
   big = jnp.max(jnp.stack(tops))
   big = jnp.where(big > 0, big, 1)
-  return big * _tree.norm(_tree._map(lambda x: x.astype(dtype) / big, tree))
+  return big * _tree.norm(_tree._map(lambda x: _tree.widen(x, dtype) / big, tree))
 
 
 def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2,
@@ -103,7 +103,7 @@ def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2
     total = jnp.sum(state.s)
     delta = _tree._map(lambda x, x0: (x - x0) / (total + eps), params, x_ref)
     pull = weight_decay * total * _norm(updates, dtype) / (_norm(params, dtype) + eps)
-    h = _tree.vdot(_tree._map(lambda g, x: g + pull * x, updates, params), delta).astype(dtype)
+    h = _tree.inner(_tree._map(lambda g, x: g + pull * x, updates, params), delta).astype(dtype)
     betas = 1 - 0.1 ** jnp.arange(1, num_betas + 1, dtype=dtype)
     m = jnp.maximum(betas * state.m, jnp.abs(h) + eps)
     v = betas**2 * state.v + h**2

@@ -120,9 +120,9 @@ def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: 
     b = jnp.where(state.count == 0, 0.0, beta)
     barf = (b * state.barf + (1 - b) * f).astype(state.barf.dtype)
     exp_avg = _tree.update_moment(updates, state.exp_avg, b, 1)
-    gamma = (b * state.gamma + (1 - b) * _tree.vdot(updates, params)).astype(barf.dtype)
+    gamma = (b * state.gamma + (1 - b) * _tree.inner(updates, params)).astype(barf.dtype)
     tau, shrink, lb = _momo_step(alpha, weight_decay, barf, gamma, state.lb,
-                                 _tree.vdot(exp_avg, params), _tree.norm(exp_avg, squared=True),
+                                 _tree.inner(exp_avg, params), _tree.norm(exp_avg, squared=True),
                                  lower_bound, 1.0, adapt_lower_bound, alpha)
     out = _tree._map(lambda d, x: -(alpha * weight_decay) / shrink * x - tau * d, exp_avg, params)
     return _tree.cast_like(out, updates), MomoState(
@@ -161,9 +161,9 @@ def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float
     bc2 = (1 - jnp.asarray(b2, dtype) ** count)
     precond = _tree._map(lambda d, v: _tree.rms_scale(d, v / bc2.astype(v.dtype), eps, eps_root),
                          exp_avg, exp_avg_sq)  # D^{-1} d
-    gamma = (b1 * state.gamma + (1 - b1) * _tree.vdot(updates, params)).astype(dtype)
+    gamma = (b1 * state.gamma + (1 - b1) * _tree.inner(updates, params)).astype(dtype)
     tau, shrink, lb = _momo_step(alpha, weight_decay, barf, gamma, state.lb,
-                                 _tree.vdot(exp_avg, params), _tree.vdot(exp_avg, precond),
+                                 _tree.inner(exp_avg, params), _tree.inner(exp_avg, precond),
                                  lower_bound, bc1, adapt_lower_bound, alpha / bc1)
     out = _tree._map(lambda p, x: -(alpha * weight_decay) / shrink * x - tau * p, precond, params)
     return _tree.cast_like(out, updates), MomoAdamState(

@@ -41,7 +41,7 @@ def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Flo
   """Scales the updates by Polyak's step size $\\gamma_t$; see `polyak_sgd`."""
   _validate.check_choice("scale_by_polyak", "variant", variant, ("sps", "sps+"))
   _validate.check("scale_by_polyak", f_min=(f_min, _validate.FINITE),
-                  max_learning_rate=(max_learning_rate, _validate.NONNEGATIVE),
+                  max_learning_rate=(max_learning_rate, _validate.NONNEGATIVE_OR_INF),
                   eps=(eps, _validate.NONNEGATIVE))
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):

@@ -21,7 +21,7 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
 # r_t needs rho_t >= 4: a lower threshold would take the root of a negative number.
-_AT_LEAST_FOUR = _validate.Range(4.0, float("inf"), hi_closed=False)
+_AT_LEAST_FOUR = _validate.Range(4.0, float("inf"))  # inf: never rectified
 
 
 def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,

@@ -8,7 +8,7 @@ $$
 Centered: $\\mu_t = \\rho\\mu_{t-1} + (1-\\rho) g_t$ and the root is taken
 of $\\max(\\nu_t - \\mu_t^2, 0) + \\epsilon_{root}$ (the clamp keeps a
 rounding error from turning the variance negative and the step NaN). With ``bias_correction`` the
-moments are divided by $1-\\rho^t$. Seed 000's case study uses
+moments are divided by $1-\\rho^t$. The saddle-point case study (docs: Case studies) uses
 $\\rho = 0$ and $\\delta = 10^{-6}$ inside the root:
 ``rmsprop(0.01, decay=0, eps=0, eps_root=1e-6)``.
 """
@@ -89,7 +89,8 @@ def _scale_by_rms_family(owner: str, centered: bool, decay, eps, initial_scale,
       mu = _tree.bias_correction(mu, decay, count) if centered else None
     if centered:  # a variance estimate; rounding can push it just below zero, and
       # an overflowed second moment (inf - inf) stays an infinite variance
-      nu = _tree._map(lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(n - m * m, 0)), nu, mu)
+      nu = _tree._map(lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(
+          jnp.real(n) - _tree.abs_sq(m), 0)), nu, mu)
     out = _tree._map(lambda g, n: _tree.rms_scale(g, n, out_eps, in_eps), updates, nu)
     return _tree.cast_like(out, updates), _state_class(centered, bias_correction)(**fields)
 

@@ -46,9 +46,11 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
                   eta_minus=(eta_minus, _validate.UNIT),
                   eta_plus=(eta_plus, _validate.AT_LEAST_ONE),
                   min_step_size=(min_step_size, _validate.NONNEGATIVE),
-                  max_step_size=(max_step_size, _validate.NONNEGATIVE))
+                  max_step_size=(max_step_size, _validate.NONNEGATIVE_OR_INF))
 
   def init_fn(params):
+    _validate.reject_complex("scale_by_rprop", params, "Rprop adapts a step size by whether "
+                             "the gradient kept its sign, which a complex number has not")
     return ScaleByRpropState(step_sizes=_tree.full_like(params, learning_rate),
                              prev_updates=_tree.zeros_like(params))
 

@@ -110,6 +110,8 @@ def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamm
   estimator = with_extra_args_support(hessian_diagonal_fn)
 
   def init_fn(params):
+    _validate.reject_complex("scale_by_sophia", params, "Sophia clips each coordinate's "
+                             "m / h to the real interval [-1, 1]")
     return SophiaState(count=_tree.zero_count(params), mu=_tree.zeros_like(params, mu_dtype),
                        nu=_tree.zeros_like(params), hessian_fn_state=estimator.init(params))
 

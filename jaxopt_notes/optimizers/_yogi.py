@@ -35,10 +35,11 @@ def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
   def update_fn(updates, state, params=None):
     del params
     mu = _tree.update_moment(updates, state.mu, b1, 1)
-    # v == g^2 means no change; spelt out so that an overflowed v = g^2 = inf stays inf
-    nu = _tree._map(
-        lambda g, v: jnp.where(v == g * g, v, v - (1 - b2) * jnp.sign(v - g * g) * g * g),
-        updates, state.nu)
+    # v == |g|^2 means no change; spelt out so that an overflowed v = |g|^2 = inf stays inf
+    def second(g, v):  # real-valued also for complex g: |g|^2 = g conj(g)
+      g2, v = _tree.abs_sq(g), jnp.real(v)
+      return jnp.where(v == g2, v, v - jnp.real((1 - b2) * jnp.sign(v - g2) * g * jnp.conj(g)))
+    nu = _tree._map(second, updates, state.nu)
     count = _tree.safe_increment(state.count)
     out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleByAdamState(

@@ -95,7 +95,7 @@ def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
     {'a': Array([0.6], dtype=float32), 'b': Array(0.8, dtype=float32)}
   """
   def project(v):
-    norm = jnp.linalg.norm(v)
+    norm = _tree.safe_sqrt(jnp.real(jnp.vdot(v, v)))  # no 0/0 in its gradient at 0
     return jnp.where(norm <= scale, v, v * _tree.safe_div(scale, norm))
   return _on_flat(tree, project)
 

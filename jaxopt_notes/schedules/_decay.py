@@ -1,11 +1,13 @@
 """Single-phase schedules: constant, polynomial (linear), exponential, cosine.
 
-Seed 003's "single-factor" scheduler is `exponential_decay`; its cosine
+The "single-factor" scheduler of d2l's chapter 11 (and of the study notes on
+schedules) is `exponential_decay`; its cosine
 scheduler (Loshchilov & Hutter) is `cosine_decay_schedule`.
 """
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxopt_notes import _validate
 from jaxopt_notes._base import Schedule
@@ -20,12 +22,32 @@ def as_real(count):
   An int32 counter divided by an integer gives float32 in JAX even with x64
   on; converting first keeps float64 schedules exact.
   """
+  if _exact_int(count):  # a Python int or int64 never goes through int32
+    count = float(count)
   return jnp.asarray(count, jnp.result_type(float))
 
 
+def _exact_int(x) -> bool:
+  """True for a concrete integer that Python can hold exactly (``10**10``, ``np.int64``)."""
+  return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def since(count, start):
+  """``count - start``: exact (a Python int) when both are concrete integers, else a real.
+
+  A step count held in a state is an int32 array, but a schedule called
+  directly may get a Python int or an int64 beyond int32 (``10**10``), and its
+  step arguments may be as large; these are never turned into int32 (where
+  they overflow) nor rounded to float32 before their difference is taken.
+  """
+  if _exact_int(count) and _exact_int(start):
+    return int(count) - int(start)
+  return as_real(count) - as_real(start)
+
+
 def positive_or_one(x):
-  """``x`` where ``x > 0`` else 1: a divisor that is safe for traced step counts."""
-  return jnp.where(x > 0, x, 1)
+  """``x`` (as a real) where ``x > 0`` else 1: a divisor safe for traced step counts."""
+  return jnp.where(x > 0, as_real(x), 1)
 
 
 def constant_schedule(value: Num) -> Schedule:
@@ -50,9 +72,8 @@ def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_
         transition_steps=(transition_steps, STEPS), transition_begin=(transition_begin, STEPS))
 
   def schedule(count):
-    count = as_real(count)
     steps = positive_or_one(transition_steps)
-    s = jnp.clip(count - transition_begin, 0, steps)
+    s = jnp.clip(as_real(since(count, transition_begin)), 0, steps)
     value = (init_value - end_value) * (1 - s / steps) ** power + end_value
     return jnp.where(transition_steps > 0, value, init_value + 0.0 * value)
   return schedule
@@ -82,8 +103,7 @@ def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
         transition_begin=(transition_begin, STEPS), end_value=(end_value, _validate.FINITE))
 
   def schedule(count):
-    count = as_real(count)
-    elapsed = count - transition_begin
+    elapsed = as_real(since(count, transition_begin))
     p = elapsed / positive_or_one(transition_steps)
     if staircase:
       p = jnp.floor(p)

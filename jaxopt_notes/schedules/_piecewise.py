@@ -1,6 +1,7 @@
 """Multi-phase schedules: piecewise, joined, warmup + decay, restarts, one-cycle.
 
-Seed 003's "multi-factor" scheduler is `piecewise_constant_schedule`;
+The "multi-factor" scheduler of d2l's chapter 11 (and of the study notes on
+schedules) is `piecewise_constant_schedule`;
 its warmup is the linear first phase of the ``warmup_*`` schedules.
 """
 
@@ -13,23 +14,24 @@ from jaxopt_notes import _validate
 from jaxopt_notes._base import Schedule
 from jaxopt_notes.schedules._checks import OPEN_UNIT, POSITIVE_STEPS, STEPS, check
 from jaxopt_notes.schedules._decay import (Num, as_real, exponential_decay, linear_schedule,
-                                           positive_or_one)
+                                           positive_or_one, since)
 
 
 def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Num]) -> Schedule:
   """Runs ``schedules[i]`` from ``boundaries[i-1]`` on, each restarted at count 0.
 
-  ``boundaries`` may be a traced array.
+  ``boundaries`` may be a traced array. A concrete integer count (a Python
+  int, an int64) reaches each schedule as the exact integer ``count - boundary``.
   """
   if len(schedules) != len(boundaries) + 1:
     raise ValueError(f"join_schedules: {len(schedules)} schedules need {len(schedules) - 1} "
                      f"boundaries, got {len(boundaries)}")
 
   def schedule(count):
-    count = as_real(count)
     value = schedules[0](count)
     for i, later in enumerate(schedules[1:]):
-      value = jnp.where(count < boundaries[i], value, later(count - boundaries[i]))
+      elapsed = since(count, boundaries[i])
+      value = jnp.where(elapsed < 0, value, later(elapsed))
     return value
   return schedule
 
@@ -54,17 +56,16 @@ def piecewise_constant_schedule(init_value: Num,
   bounds, scales = _scales("piecewise_constant_schedule", boundaries_and_scales)
 
   def schedule(count):
-    count = as_real(count)
-    value = jnp.asarray(init_value) + jnp.zeros_like(count)
+    value = jnp.asarray(init_value) + jnp.zeros_like(as_real(count))
     for b, s in zip(bounds, scales):
-      value = jnp.where(count < b, value, value * s)
+      value = jnp.where(since(count, b) < 0, value, value * s)
     return value
   return schedule
 
 
 def _interpolate(kind: str, count, bounds, values):
   """Interpolates ``values`` (at ``bounds``, first bound 0) linearly or by a half cosine."""
-  bounds, values = jnp.stack(bounds), jnp.stack(values)
+  bounds, values = jnp.stack([as_real(b) for b in bounds]), jnp.stack(values)
   sizes = jnp.maximum(bounds[1:] - bounds[:-1], 1)
   inside = (bounds[:-1] <= count) & (count < bounds[1:])
   pct = (count - bounds[:-1]) / sizes
@@ -88,8 +89,7 @@ def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
     values = [jnp.asarray(init_value, jnp.result_type(float))]
     for s in scales:
       values.append(values[-1] * s)
-    return _interpolate(interpolate_type, count, [jnp.asarray(0)] + [jnp.asarray(b) for b in bounds],
-                        values)
+    return _interpolate(interpolate_type, count, [0, *bounds], values)
   return schedule
 
 
@@ -98,7 +98,7 @@ def warmup_constant_schedule(init_value: Num, peak_value: Num, warmup_steps: Num
   check("warmup_constant_schedule", peak_value=(peak_value, _validate.FINITE),
         warmup_steps=(warmup_steps, STEPS))
   return join_schedules([linear_schedule(init_value, peak_value, warmup_steps),
-                         lambda count: jnp.asarray(peak_value) + 0.0 * count], [warmup_steps])
+                         lambda count: peak_value + jnp.zeros_like(as_real(count))], [warmup_steps])
 
 
 def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps: Num,
@@ -111,7 +111,9 @@ def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps:
   \\big[\\tfrac12(1 + \\cos(\\pi \\min(t - W, D - W) / (D - W)))\\big]^{e}\\quad (t \\ge W)
   $$
 
-  ``decay_steps`` counts from step 0, warmup included.
+  ``decay_steps`` counts from step 0, warmup included. The decay is relative
+  to the peak (optax's rule): with ``peak_value=0`` the value after the
+  warmup is 0 whatever ``end_value``, never a rise to it.
   """
   check("warmup_cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
         peak_value=(peak_value, _validate.FINITE), warmup_steps=(warmup_steps, STEPS),
@@ -123,7 +125,8 @@ def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps:
     count = as_real(count)
     length = positive_or_one(decay_steps - warmup_steps)
     cosine = 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(count, length) / length))
-    return end_value + (peak_value - end_value) * cosine**exponent
+    value = end_value + (peak_value - end_value) * cosine**exponent
+    return jnp.where(jnp.asarray(peak_value) == 0, jnp.zeros_like(value), value)
   return join_schedules([linear_schedule(init_value, peak_value, warmup_steps), cosine_phase],
                         [warmup_steps])
 
@@ -168,8 +171,8 @@ def cosine_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: 
   def schedule(count):
     count = as_real(count)
     start = peak_value / div_factor
-    bounds = [0, jnp.floor(pct_start * transition_steps), transition_steps]
-    return _interpolate("cosine", count, [jnp.asarray(b) for b in bounds],
+    bounds = [0, jnp.floor(pct_start * as_real(transition_steps)), transition_steps]
+    return _interpolate("cosine", count, bounds,
                         [start, peak_value, start / final_div_factor])
   return schedule
 
@@ -186,9 +189,9 @@ def linear_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: 
   def schedule(count):
     count = as_real(count)
     start = peak_value / div_factor
-    bounds = [0, jnp.floor(pct_start * transition_steps), jnp.floor(pct_final * transition_steps),
-              transition_steps]
-    return _interpolate("linear", count, [jnp.asarray(b) for b in bounds],
+    steps = as_real(transition_steps)
+    bounds = [0, jnp.floor(pct_start * steps), jnp.floor(pct_final * steps), transition_steps]
+    return _interpolate("linear", count, bounds,
                         [start, peak_value, start, start / final_div_factor])
   return schedule
 

@@ -64,7 +64,7 @@ def warmup_stable_decay_schedule(peak_value: Num, warmup_steps: Num, stable_step
     frac = jnp.clip(count / positive_or_one(decay_steps), 0, 1)
     return end_value + (peak_value - end_value) * shape(frac)
   return join_schedules([linear_schedule(init_value, peak_value, warmup_steps),
-                         lambda count: jnp.asarray(peak_value) + 0.0 * count, decay],
+                         lambda count: peak_value + jnp.zeros_like(as_real(count)), decay],
                         [warmup_steps, warmup_steps + stable_steps])
 
 

@@ -10,7 +10,9 @@ $$
 f(x + \\eta d) \\le f(x) + \\text{slope\\_rtol}\\cdot\\eta\\, s + \\text{atol} + \\text{rtol}\\,|f(x)|
 $$
 
-(Armijo's condition), returning the updates $\\eta d$.
+(Armijo's condition), returning the updates $\\eta d$. ``slope_rtol=0`` asks
+for plain decrease, $f(x + \\eta d) \\le f(x)$ (plus the slack), and
+``increase_factor=inf`` starts every search at ``max_learning_rate``.
 """
 
 from typing import Any, NamedTuple
@@ -59,11 +61,13 @@ def scale_by_backtracking_linesearch(
   Args:
     max_backtracking_steps: the most times a step is shrunk, so at most one more
       step size is tried (evaluations of ``value_fn``).
-    slope_rtol: Armijo's constant $c_1 \\in (0, 1)$.
+    slope_rtol: Armijo's constant $c_1 \\in [0, 1)$; 0 accepts any step that
+      does not increase $f$ (beyond ``atol`` and ``rtol``).
     decrease_factor: the factor in $(0, 1)$ shrinking a rejected step.
     increase_factor: the first trial is the last step times this factor, so that
-      a step size that grew too small can recover; ``1.0`` keeps it. After a
-      failed search the next starts again at ``max_learning_rate``.
+      a step size that grew too small can recover; ``1.0`` keeps it, ``inf``
+      starts every search at ``max_learning_rate``. After a failed search the
+      next starts again at ``max_learning_rate``.
     max_learning_rate: the largest step size tried.
     atol: absolute slack added to the right-hand side.
     rtol: slack relative to $|f(x)|$ added to the right-hand side.
@@ -92,9 +96,9 @@ def scale_by_backtracking_linesearch(
   """
   owner = "scale_by_backtracking_linesearch"
   _validate.check_positive_int(owner, "max_backtracking_steps", max_backtracking_steps)
-  _validate.check(owner, slope_rtol=(slope_rtol, _OPEN_UNIT),
+  _validate.check(owner, slope_rtol=(slope_rtol, _RIGHT_OPEN_UNIT),
                   decrease_factor=(decrease_factor, _OPEN_UNIT),
-                  increase_factor=(increase_factor, _validate.AT_LEAST_ONE),
+                  increase_factor=(increase_factor, _validate.AT_LEAST_ONE_OR_INF),
                   max_learning_rate=(max_learning_rate, _validate.POSITIVE),
                   atol=(atol, _validate.NONNEGATIVE), rtol=(rtol, _validate.NONNEGATIVE))
 
@@ -139,7 +143,8 @@ def scale_by_backtracking_linesearch(
       jax.debug.callback(_report_failure, error > 0, step, error)
     new_grad = None
     if store_grad:
-      new_grad = _tree.cast_like(jax.grad(f)(_tree.add_scale(params, step, updates)), params)
+      new_grad = _tree.cast_like(_common.conj_value_and_grad(f)(
+          _tree.add_scale(params, step, updates))[1], params)
     out = _tree.cast_like(_tree.scale(step, updates), updates)
     return out, ScaleByBacktrackingLinesearchState(
         learning_rate=step, value=new_value, grad=new_grad,
@@ -149,6 +154,7 @@ def scale_by_backtracking_linesearch(
 
 
 _OPEN_UNIT = _validate.Range(0.0, 1.0, lo_closed=False, hi_closed=False)
+_RIGHT_OPEN_UNIT = _validate.Range(0.0, 1.0, hi_closed=False)
 
 
 def _report_failure(failed, step, error):

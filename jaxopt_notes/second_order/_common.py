@@ -37,11 +37,27 @@ def bind_value_fn(owner: str, value_fn: Callable | None,
   return lambda params: value_fn(params, **extra_args)
 
 
+def conj_value_and_grad(f: Callable) -> Callable:
+  """``jax.value_and_grad(f)`` with the gradient in the optimizers' convention.
+
+  For complex params that is the conjugate of ``jax.grad`` (the direction of
+  steepest ascent, what an optimizer is fed); for real params the gradient itself.
+  Every gradient a line search takes, computes or keeps follows this convention.
+  """
+  def wrapped(params, *args, **kwargs):
+    value, grad = jax.value_and_grad(f)(params, *args, **kwargs)
+    return value, jax.tree.map(lambda g: jnp.conj(g) if jnp.iscomplexobj(g) else g, grad)
+  return wrapped
+
+
 def value_and_grad(f: Callable, params: Any, value: Any = None, grad: Any = None
                    ) -> tuple[jax.Array, Any]:
-  """``(f(params), grad f(params))``, computing only what the caller did not give."""
+  """``(f(params), grad f(params))``, computing only what the caller did not give.
+
+  A computed gradient follows `conj_value_and_grad`'s convention.
+  """
   if value is None or grad is None:
-    new_value, new_grad = jax.value_and_grad(f)(params)
+    new_value, new_grad = conj_value_and_grad(f)(params)
     value = new_value if value is None else value
     grad = new_grad if grad is None else grad
   return jnp.asarray(value), grad
@@ -60,7 +76,7 @@ def dense_hessian(f: Callable, params: Any) -> tuple[jax.Array, Callable]:
 
 def slope(grad: Any, direction: Any) -> jax.Array:
   """The directional derivative $\\langle \\nabla f, d\\rangle$."""
-  return _tree.vdot(grad, direction)
+  return _tree.inner(grad, direction)
 
 
 def value_dtype(params: Any) -> Any:
@@ -123,7 +139,7 @@ def value_and_grad_from_state(value_fn: Callable[..., jax.Array]) -> Callable:
                        "`value` and `grad`; use a line search that stores them")
     return jax.lax.cond(jnp.isfinite(value),
                         lambda p, a, k: (value, grad),
-                        lambda p, a, k: jax.value_and_grad(value_fn)(p, *a, **k),
+                        lambda p, a, k: conj_value_and_grad(value_fn)(p, *a, **k),
                         params, args, kwargs)
   return wrapped
 

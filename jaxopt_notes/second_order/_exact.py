@@ -10,7 +10,7 @@ $$
 
 $A d$ is computed as a Hessian-vector product of ``value_fn`` at the params, so
 no matrix is needed; for a function that is not quadratic the same step is one
-Newton step along the line. Steepest descent (seed 001) takes $d = -\\nabla f(x)$
+Newton step along the line. Steepest descent (Cauchy's method) takes $d = -\\nabla f(x)$
 and this step: $x_{t+1} = x_t - \\eta^\\star_t \\nabla f(x_t)$ with
 $\\eta^\\star_t = \\|g_t\\|^2 / g_t^\\top A g_t$.
 """
@@ -68,7 +68,7 @@ def scale_by_exact_linesearch() -> GradientTransformationExtraArgs:
     del value
     f = _common.bind_value_fn(owner, value_fn, extra_args)
     grad = jax.grad(f)(params) if grad is None else grad
-    curvature = _tree.vdot(updates, _common.hessian_vector_product(f, params, updates))
+    curvature = _tree.inner(updates, _common.hessian_vector_product(f, params, updates))
     step = _tree.safe_div(-_common.slope(grad, updates),
                           jnp.where(curvature > 0, curvature, 0.0))
     step = step.astype(state.learning_rate.dtype)

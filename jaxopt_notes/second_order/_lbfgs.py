@@ -48,14 +48,14 @@ def _two_loop(g, s, y, rho, newest, gamma):
 
   def backward(q, i):
     k = order[i]
-    alpha = rho[k] * jnp.vdot(s[k], q)
+    alpha = rho[k] * jnp.real(jnp.vdot(s[k], q))
     return q - alpha * y[k], alpha
 
   q, alphas = jax.lax.scan(backward, g, jnp.arange(m))
 
   def forward(r, i):
     k = order[i]
-    beta = rho[k] * jnp.vdot(y[k], r)
+    beta = rho[k] * jnp.real(jnp.vdot(y[k], r))
     return r + (alphas[i] - beta) * s[k], None
 
   r, _ = jax.lax.scan(forward, gamma * q, jnp.arange(m)[::-1])
@@ -86,7 +86,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
     y_mem = flat_rows(state.diff_updates_memory)
     s_new = x - ravel_pytree(state.params)[0]
     y_new = g - ravel_pytree(state.updates)[0]
-    sy = jnp.vdot(s_new, y_new)
+    sy = jnp.real(jnp.vdot(s_new, y_new))  # real inner products, also for complex
     started = state.count > 0
     rho_new = jnp.where(started & (sy > 0), 1.0 / jnp.where(sy > 0, sy, 1.0), 0.0)
     newest = (state.count - 1) % memory_size
@@ -95,7 +95,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
     rho = state.weights_memory.at[newest].set(
         jnp.where(started, rho_new, state.weights_memory[newest]))
     if scale_init_precond:
-      yy = jnp.vdot(y_new, y_new)
+      yy = jnp.real(jnp.vdot(y_new, y_new))
       gamma = jnp.where((rho_new > 0) & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), 1.0)
       gamma = jnp.where(started, gamma, jnp.minimum(1.0, _tree.safe_div(1.0, jnp.linalg.norm(g))))
     else:

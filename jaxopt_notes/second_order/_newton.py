@@ -10,8 +10,8 @@ unless a learning rate or a line search says otherwise. Near a minimizer with
 a positive definite Hessian the undamped step converges quadratically, and on
 a quadratic it lands on the minimizer at once. Where $H + \\lambda I$ is not
 positive definite (a saddle, a concave region) the Newton step need not
-descend: it heads for the stationary point, maximum or saddle alike (seed 003:
-do not use Newton unmodified on non-convex problems). With
+descend: it heads for the stationary point, maximum or saddle alike (the study
+notes' advice: do not use Newton unmodified on non-convex problems). With
 ``fallback_to_gradient`` such steps use $d_t = \\nabla f(x_t)$ instead.
 
 `scale_by_newton` forms the dense Hessian of ``value_fn`` over the raveled

@@ -8,7 +8,22 @@ $$
 \\quad\\text{and}\\quad |\\phi'(\\eta)| \\le c_2 |\\phi'(0)|
 $$
 
-with $c_1$ = ``slope_rtol``, $c_2$ = ``curv_rtol``. The search first grows
+with $c_1$ = ``slope_rtol``, $c_2$ = ``curv_rtol`` (``inf`` drops the
+curvature condition). Near a minimizer $f$ can no longer tell apart values
+closer than its rounding, and sufficient decrease may fail for every step;
+so (Hager & Zhang, 2006) a step whose value is within
+$c_3 |\\phi(0)|$ of $\\phi(0)$, $c_3$ = ``approx_dec_rtol``, may meet the
+approximate condition on slopes instead,
+
+$$
+\\phi(\\eta) \\le \\phi(0) + c_3 |\\phi(0)|
+\\quad\\text{and}\\quad \\phi'(\\eta) \\le (2 c_1 - 1)\\, \\phi'(0)
+$$
+
+(``approx_dec_rtol=None``: sufficient decrease only). A trial where $f$ is not
+finite (NaN, $+\\infty$ or $-\\infty$: outside the function's domain) is never
+accepted and bounds the interval from above, so the search shrinks the step
+below it. The search first grows
 the step by ``increase_factor`` until an interval is known to hold such a step
 (the value went up, or the slope turned non-negative), then narrows that
 interval by the minimizer of the cubic through both ends' values and slopes
@@ -89,7 +104,8 @@ def _select(condition, a: _Point, b: _Point) -> _Point:
 def scale_by_zoom_linesearch(
     max_linesearch_steps: int, max_learning_rate: float | None = None, tol: float = 0.0,
     increase_factor: float = 2.0, slope_rtol: float = 1e-4, curv_rtol: float = 0.9,
-    stepsize_precision: float = 1e-5, initial_guess_strategy: str = "keep",
+    approx_dec_rtol: float | None = 1e-6, stepsize_precision: float = 1e-5,
+    initial_guess_strategy: str = "keep",
     verbose: bool = False,
 ) -> GradientTransformationExtraArgs:
   """Scales the updates by a step size meeting the strong Wolfe conditions.
@@ -101,11 +117,15 @@ def scale_by_zoom_linesearch(
 
   Args:
     max_linesearch_steps: the most trials (evaluations of $f$ and $\\nabla f$).
-    max_learning_rate: the largest step size tried (``None``: no bound).
+    max_learning_rate: the largest step size tried (``None`` or ``inf``: no bound).
     tol: slack added to the sufficient-decrease condition.
     increase_factor: growth of the step while no interval is known (> 1).
     slope_rtol: $c_1$ of sufficient decrease.
-    curv_rtol: $c_2$ of the curvature condition, $c_1 < c_2 < 1$.
+    curv_rtol: $c_2$ of the curvature condition, $c_1 < c_2$ (below 1 for the
+      usual guarantees; ``inf`` drops the condition, leaving a search for
+      sufficient decrease by interpolation).
+    approx_dec_rtol: $c_3$ of the approximate condition above, relative to
+      $|f(x)|$; ``None`` keeps sufficient decrease only.
     stepsize_precision: stop zooming once the interval is narrower than this
       (relative to its upper end) and fall back.
     initial_guess_strategy: ``"one"`` starts each search at 1 (right for
@@ -126,16 +146,19 @@ def scale_by_zoom_linesearch(
 
   References:
     Nocedal & Wright, 2006, "Numerical Optimization", algorithms 3.5 and 3.6
-    and equation 3.59.
+    and equation 3.59; Hager & Zhang, 2006, "Algorithm 851: CG_DESCENT, a
+    conjugate gradient method with guaranteed descent", equation 23.
   """
   owner = "scale_by_zoom_linesearch"
   _validate.check_positive_int(owner, "max_linesearch_steps", max_linesearch_steps)
   _validate.check_choice(owner, "initial_guess_strategy", initial_guess_strategy,
                          ("keep", "one"))
-  _validate.check(owner, max_learning_rate=(max_learning_rate, _validate.POSITIVE),
+  _validate.check(owner, max_learning_rate=(max_learning_rate, _validate.POSITIVE_OR_INF),
                   tol=(tol, _validate.NONNEGATIVE),
                   increase_factor=(increase_factor, _ABOVE_ONE),
-                  slope_rtol=(slope_rtol, _OPEN_UNIT), curv_rtol=(curv_rtol, _OPEN_UNIT),
+                  slope_rtol=(slope_rtol, _OPEN_UNIT),
+                  curv_rtol=(curv_rtol, _validate.POSITIVE_OR_INF),
+                  approx_dec_rtol=(approx_dec_rtol, _validate.NONNEGATIVE),
                   stepsize_precision=(stepsize_precision, _validate.NONNEGATIVE))
   if (isinstance(slope_rtol, (int, float)) and isinstance(curv_rtol, (int, float))
       and not slope_rtol < curv_rtol):
@@ -161,15 +184,22 @@ def scale_by_zoom_linesearch(
     nowhere = _Point(jnp.zeros([], dtype), jnp.asarray(jnp.inf, dtype), jnp.zeros([], dtype))
 
     def decrease_error(p: _Point):
-      error = p.value - value - slope_rtol * p.step * slope0 - tol
+      error = p.value - value - slope_rtol * p.step * slope0
+      if approx_dec_rtol is not None:
+        approximate = jnp.maximum(p.slope - (2 * slope_rtol - 1) * slope0,
+                                  p.value - value - approx_dec_rtol * jnp.abs(value))
+        error = jnp.minimum(error, approximate)
+      error = error - tol
       return jnp.where(jnp.isnan(error), jnp.inf, jnp.maximum(error, 0.0))
 
     def curvature_error(p: _Point):
-      return jnp.maximum(jnp.abs(p.slope) - curv_rtol * jnp.abs(slope0), 0.0)
+      allowed = jnp.where(slope0 == 0, 0.0, curv_rtol * jnp.abs(slope0))  # no inf * 0
+      return jnp.maximum(jnp.abs(p.slope) - allowed, 0.0)
 
     def evaluate(step):
-      new_value, new_grad = jax.value_and_grad(f)(_tree.add_scale(params, step, updates))
-      new_value = jnp.where(jnp.isnan(new_value), jnp.inf, new_value).astype(dtype)
+      new_value, new_grad = _common.conj_value_and_grad(f)(_tree.add_scale(params, step, updates))
+      # outside the domain (NaN, +-inf): never accepted, an upper end of the interval
+      new_value = jnp.where(jnp.isfinite(new_value), new_value, jnp.inf).astype(dtype)
       point = _Point(step, new_value, _common.slope(new_grad, updates).astype(dtype))
       return point, _tree.cast_like(new_grad, params)
 

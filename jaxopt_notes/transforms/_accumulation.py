@@ -24,7 +24,7 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
   $$
 
   With ``scale(-lr)`` after it this is d2l's ``v <- beta v + g; x <- x - lr v``
-  and seed 001's ``v_t = gamma v_{t-1} + eta g_t`` (the same path, since the
+  and the study notes' ``v_t = gamma v_{t-1} + eta g_t`` (the same path, since the
   learning rate is constant).
   """
   _validate.check("trace", decay=(decay, _validate.UNIT))

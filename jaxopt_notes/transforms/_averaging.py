@@ -1,6 +1,7 @@
 """Averages of the *params* kept in the state: Polyak-Ruppert / SWA and EMA.
 
-Seed 001's Polyak averaging $r_t = (1-\\rho) r_{t-1} + \\rho\\,\\theta_t$
+Polyak averaging (as in the study notes on optimization algorithms)
+$r_t = (1-\\rho) r_{t-1} + \\rho\\,\\theta_t$
 (``rate=rho``), or the equal-weight running mean
 $r_t = r_{t-1} + (\\theta_t - r_{t-1}) / n$ of the params seen since the
 start (``rate=None``: Polyak & Juditsky, 1992; SWA, Izmailov et al., 2018).

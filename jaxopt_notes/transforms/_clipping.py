@@ -20,7 +20,7 @@ AdaptiveGradClipState = EmptyState
 
 def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
   """Clips each element of the updates to ``[-max_delta, max_delta]``."""
-  _validate.check("clip", max_delta=(max_delta, _validate.NONNEGATIVE))
+  _validate.check("clip", max_delta=(max_delta, _validate.NONNEGATIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
     del params
@@ -36,7 +36,7 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
   u \\leftarrow u \\cdot \\min(1, \\text{max\\_norm} / \\|u\\|_2)
   $$
   """
-  _validate.check("clip_by_global_norm", max_norm=(max_norm, _validate.NONNEGATIVE))
+  _validate.check("clip_by_global_norm", max_norm=(max_norm, _validate.NONNEGATIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
     del params
@@ -52,7 +52,7 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
 
 def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation:
   """Rescales each leaf whose root-mean-square exceeds ``threshold`` down to it."""
-  _validate.check("clip_by_block_rms", threshold=(threshold, _validate.POSITIVE))
+  _validate.check("clip_by_block_rms", threshold=(threshold, _validate.POSITIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
     del params
@@ -141,7 +141,7 @@ def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
   Reference: Brock, De, Smith & Simonyan, 2021, "High-Performance Large-Scale
   Image Recognition Without Normalization".
   """
-  _validate.check("adaptive_grad_clip", clipping=(clipping, _validate.NONNEGATIVE),
+  _validate.check("adaptive_grad_clip", clipping=(clipping, _validate.NONNEGATIVE_OR_INF),
                   eps=(eps, _validate.NONNEGATIVE))
 
   def one(u, p):
@@ -161,6 +161,12 @@ def _batched(owner: str, grads: Any) -> None:
                      f"every leaf; got shapes {jax.tree.map(jnp.shape, grads)}")
 
 
+def _inexact(g: Any) -> jax.Array:
+  """``g`` as a float array: an integer per-example gradient is data to clip, not frozen."""
+  g = jnp.asarray(g)
+  return g if jnp.issubdtype(g.dtype, jnp.inexact) else g.astype(jnp.result_type(float))
+
+
 def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike):
   """Clips each example's gradient to global norm ``l2_norm_clip``, then sums them.
 
@@ -171,14 +177,18 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike)
   \\sum_b g^{(b)} \\min\\left(1, \\frac{C}{\\|g^{(b)}\\|_2}\\right)
   $$
 
-  (a zero gradient counts as unclipped). Returns the clipped sum (no batch
-  axis) and the number of examples that were clipped, as in DP-SGD. Not a
-  transform: it runs before one, on per-example gradients.
+  (a zero gradient counts as unclipped). Every leaf counts in the norm and is
+  clipped, integer leaves too (their sums come back as floats); unlike an
+  optimizer's update, nothing here is a frozen parameter. Returns the clipped
+  sum (no batch axis) and the number of examples that were clipped, as in
+  DP-SGD. Not a transform: it runs before one, on per-example gradients.
 
   Reference: Abadi et al., 2016, "Deep Learning with Differential Privacy".
   """
   _batched("per_example_global_norm_clip", grads)
-  _validate.check("per_example_global_norm_clip", l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE))
+  _validate.check("per_example_global_norm_clip",
+                  l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE_OR_INF))
+  grads = jax.tree.map(_inexact, grads)
   norms = jax.vmap(_tree.norm)(grads)
   factors = jnp.where(norms > l2_norm_clip, l2_norm_clip / jnp.where(norms > 0, norms, 1), 1.0)
   clipped = jax.tree.map(lambda g: jnp.tensordot(factors.astype(g.dtype), g, axes=1), grads)

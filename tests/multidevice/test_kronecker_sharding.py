@@ -1,6 +1,9 @@
-"""Shampoo's and SOAP's factors follow their param's sharding on a 4x2 mesh of 8
-simulated devices (Auto and Explicit axes): per-device state bytes fall, and the
-sharded step equals one device's."""
+"""Shampoo's and SOAP's factors spread over a 4x2 mesh of 8 simulated devices (Auto
+and Explicit axes): per-device state bytes fall as 1/n on 2, 4 and 8 devices (PSGD-Kron's
+too), so do the blocks whose roots each device takes, and the sharded step equals one
+device's."""
+
+import re
 
 import chex
 import jax
@@ -23,14 +26,14 @@ CASES = {
     "shampoo_blocked": (lambda: jon.shampoo(0.05, block_size=4, start_preconditioning_step=1),
                         [P("data", "model", None, None)] * 2, 1e-10),
     "shampoo_whole": (lambda: jon.shampoo(0.05, start_preconditioning_step=1),
-                      [P(None, None, "data", None), P(None, None, "model", None)], 1e-10),
+                      [P(None, None, ("data", "model"), None)] * 2, 1e-10),
     # SOAP runs Adam coordinate-wise in the eigenbasis, so its step moves with the
     # eigenvectors, which a rounding difference of the statistics moves by about
     # EPS / gap (Davis-Kahan); the gaps are checked to be >= MIN_GAP below, which
     # bounds that by 2e-12 per refresh; 1e-9 leaves room for the Adam ratio over
     # 4 steps. (A factor with a repeated eigenvalue has no defined basis within
     # its eigenspace, and rounding alone then changes SOAP's step by 1e-2.)
-    "soap": (lambda: jon.soap(0.05, precondition_frequency=2), [P("data", None), P("model", None)],
+    "soap": (lambda: jon.soap(0.05, precondition_frequency=2), [P(("data", "model"), None)] * 2,
              1e3 * EPS / MIN_GAP),
 }
 KINDS = {"auto": AxisType.Auto, "explicit": AxisType.Explicit}
@@ -112,15 +115,17 @@ def test_factors_follow_the_param_and_the_step_equals_one_device(name, kind):
   assert not np.allclose(new_w, w_host)
 
 
-def test_a_repeated_eigenvalue_leaves_soaps_step_undefined():
-  """Why the data above has full rank: with a rank-2 batch the factors have a
-  14-fold zero eigenvalue, and data perturbed by 1e-15 moves SOAP's params by
-  far more than rounding, on one device, while Shampoo's stay put."""
+def test_a_repeated_eigenvalue_leaves_only_published_soaps_step_undefined():
+  """With a rank-2 batch the factors have a 14-fold zero eigenvalue, and data
+  perturbed by 1e-15 moves published SOAP's params by far more than rounding,
+  on one device; SOAP's default numerics and Shampoo's roots stay put."""
   w, _ = _data()
   x = jnp.cos(jnp.arange(32 * 16, dtype=jnp.float64)).reshape(32, 16)  # rank 2
   nudged = x + 1e-15 * jnp.asarray(np.random.default_rng(1).normal(size=x.shape))
-  for name, bound in (("soap", None), ("shampoo_whole", 1e-10)):
-    make = CASES[name][0]
+  published = lambda: jon.soap(0.05, precondition_frequency=2, published=True)  # noqa: E731
+  for name, make, bound in (("published soap", published, None),
+                            ("soap", CASES["soap"][0], 1e-10),
+                            ("shampoo", CASES["shampoo_whole"][0], 1e-10)):
     change = float(jnp.max(jnp.abs(_train(make(), w, x)[0] - _train(make(), w, nudged)[0])))
     assert change > 1e-5 if bound is None else change < bound, (name, change)
 
@@ -151,3 +156,57 @@ def test_abstract_state_and_jitted_init_place_factors_as_eager_init(name, kind):
       where = jax.tree_util.keystr(path)
       assert (x.shape, x.dtype) == (t.shape, t.dtype), where
       assert t.sharding.is_equivalent_to(x.sharding, x.ndim), (where, x.sharding, t.sharding)
+
+
+# A small model FSDP-sharded over one mesh axis: each weight split along one of its axes.
+FSDP_SHAPES = {"w1": (32, 64), "w2": (64, 32), "b": (64,)}
+FSDP_SPECS = {"w1": P(None, "fsdp"), "w2": P("fsdp", None), "b": P("fsdp")}
+SPREAD = {
+    "shampoo": lambda: jon.shampoo(0.05, start_preconditioning_step=1),
+    # grids of 4 x 8 and 8 x 4 blocks: a grid axis divisible by 2, 4 and 8 devices
+    "shampoo_blocked": lambda: jon.shampoo(0.05, block_size=8, start_preconditioning_step=1),
+    "soap": lambda: jon.soap(0.05, precondition_frequency=2),
+    "kron": lambda: jon.kron(0.05, key=1),
+}
+
+
+def _fsdp_params(n):
+  mesh = jax.make_mesh((n,), ("fsdp",), devices=jax.devices()[:n], axis_types=(AxisType.Auto,))
+  return {k: jax.device_put(jnp.sin(jnp.arange(np.prod(s), dtype=jnp.float64)).reshape(s),
+                            NamedSharding(mesh, FSDP_SPECS[k])) for k, s in FSDP_SHAPES.items()}
+
+
+def _device_fraction(state):
+  """The largest share of the state's bytes that one device holds."""
+  held, total = {}, 0
+  for leaf in jax.tree.leaves(state):
+    if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      continue
+    total += leaf.nbytes
+    for shard in leaf.addressable_shards:
+      held[shard.device] = held.get(shard.device, 0) + shard.data.nbytes
+  return max(held.values()) / total
+
+
+def _eigh_batch(hlo):
+  """How many matrices one device decomposes in a compiled program (its eigh calls)."""
+  found = re.findall(r"= \(f\d+\[([\d,]+)\].*custom_call_target=\"lapack_\w+yevd", hlo)
+  return sum(int(np.prod([int(d) for d in dims.split(",")[:-2]] or [1])) for dims in found)
+
+
+@pytest.mark.parametrize("name", list(SPREAD))
+def test_state_per_device_falls_as_one_over_n_after_init_and_a_jitted_step(name):
+  """On 2, 4 and 8 devices each holds at most 1.1/n of the whole state, factors
+  included, straight from ``init``; on 8, also after a plain jitted step (which
+  leaves every leaf where ``init`` put it: test_sharded_state.py), and with
+  blocks each device takes the roots of only 1/8 of them."""
+  opt = SPREAD[name]()
+  for n in (2, 4, 8):
+    params = _fsdp_params(n)
+    state = opt.init(params)
+    assert _device_fraction(state) <= 1.1 / n, (n, _device_fraction(state))
+  step = jax.jit(opt.update).lower(jax.tree.map(jnp.cos, params), state, params).compile()
+  _, stepped = step(jax.tree.map(jnp.cos, params), state, params)
+  assert _device_fraction(stepped) <= 1.1 / 8, _device_fraction(stepped)
+  if name == "shampoo_blocked":  # 2 weights x 32 blocks x 2 factors, over 8 devices
+    assert _eigh_batch(step.as_text()) == 2 * 32 * 2 // 8, _eigh_batch(step.as_text())

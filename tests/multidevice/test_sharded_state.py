@@ -16,7 +16,7 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jaxopt_notes as jon
-from registry import REGISTRY
+from registry import EXPLICIT_AXES_UPDATE_UNSUPPORTED, REGISTRY
 
 assert jax.device_count() == 8, "run with XLA_FLAGS=--xla_force_host_platform_device_count=8"
 
@@ -141,3 +141,33 @@ def _numbers(tree):
   """Random keys as their raw bits, so that they compare like the other leaves."""
   return jax.tree.map(lambda x: jax.random.key_data(x)
                       if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+
+
+@pytest.mark.parametrize("kind", list(MESH_KINDS))
+def test_abstract_state_places_each_leaf_where_a_plain_jitted_update_leaves_it(kind):
+  """The restore target is the live state's placement: after one step of a plain
+  ``jax.jit`` (no ``out_shardings``, no mesh context) every state leaf lies on the
+  sharding `jaxopt_notes.abstract_state` gives, so a restored state runs the same
+  program as the one that never stopped. This shard's optimizers step together,
+  in one trace, and one ``abstract_state`` traces all their ``init``."""
+  mesh = _mesh(kind)
+  params = _params(mesh)
+  opts = {name: OPTIMIZERS[name]() for name in NAMES
+          if kind == "auto" or name not in EXPLICIT_AXES_UPDATE_UNSUPPORTED}
+  target = jon.abstract_state(jon.GradientTransformation(
+      lambda p: {name: opt.init(p) for name, opt in opts.items()}, None), params)
+
+  @jax.jit
+  def step(params, states):
+    # Elementwise gradients keep their params' shardings with Explicit axes too.
+    grads = jax.tree.map(lambda p: jnp.cos(3 * p) + 0.1 * p, params)
+    loss = sum(jnp.sum(g * g) for g in jax.tree.leaves(grads))
+    return {name: opt.update(grads, states[name], params, value=loss)[1]
+            for name, opt in opts.items()}
+  stepped = step(params, {name: opt.init(params) for name, opt in opts.items()})
+  chex.assert_trees_all_equal_structs(stepped, target)
+  wrong = [(jax.tree_util.keystr(path), x.sharding.spec, t.sharding.spec)
+           for (path, x), t in zip(jax.tree_util.tree_flatten_with_path(stepped)[0],
+                                   jax.tree.leaves(target), strict=True)
+           if not t.sharding.is_equivalent_to(x.sharding, x.ndim)]
+  assert not wrong, wrong

@@ -4,12 +4,13 @@
 states are saved (``CheckpointManager`` + ``StandardSave``); training goes on
 2 steps (the run that never stopped); the saved step is restored onto the same
 mesh (``StandardRestore`` of `jaxopt_notes.abstract_state`) and trains the same
-2 steps. ``restore DIR [i/n]``: restores the saved step onto this job's mesh,
+2 steps, with the same plain ``jax.jit`` step (no ``out_shardings``). ``restore DIR [i/n]``: restores the saved step onto this job's mesh,
 whatever its devices and processes, and trains the same 2 steps (the i-th of n
 shares of the optimizers, when given). All optimizers step in one jitted
 function and share one checkpoint. Every state lives on the shardings
 `jaxopt_notes.abstract_state` gives, from ``init`` to the restored copy, and the
-step returns it there, so each job compiles its step once.
+plain jitted step returns it there (reported as ``drifted`` when not), so each job
+compiles its step once.
 Reports the values as host lists (whole arrays) for the test to compare.
 """
 
@@ -67,9 +68,16 @@ def _shardings(tree):
   return jax.tree.map(lambda x: x.sharding, tree)
 
 
-def _step(target):
-  """`step_all`, jitted to return every run on the shardings of ``target``."""
-  return jax.jit(step_all, out_shardings=_shardings(target))
+# A plain jit, as users write it: no out_shardings. Each state comes back on the
+# shardings of `jaxopt_notes.abstract_state` all the same (`_drifted` checks it).
+_step = jax.jit(step_all)
+
+
+def _drifted(runs, target):
+  """Names of the runs with a leaf not on the sharding ``target`` gives it."""
+  return sorted(name for name, run in runs.items()
+                if not all(t.sharding.is_equivalent_to(x.sharding, x.ndim) for x, t in zip(
+                    jax.tree.leaves(run), jax.tree.leaves(target[name]), strict=True)))
 
 
 def _checkpointed(runs):
@@ -118,17 +126,17 @@ def save(folder, mesh, data):
   params = mt.init_params(mesh)
   target = _target(params)
   runs = jax.jit(_start, out_shardings=_shardings(target))(params)
-  step = _step(target)
-  runs = _train(step, runs, range(SAVED_AT), mesh, data)
+  runs = _train(_step, runs, range(SAVED_AT), mesh, data)
   with ocp.CheckpointManager(folder) as mngr:
     mngr.save(SAVED_AT, args=ocp.args.StandardSave(_checkpointed(runs)))
     mngr.wait_until_finished()
   restored = _restore(folder, target)
   more = range(SAVED_AT, SAVED_AT + MORE)
+  final = _train(_step, runs, more, mesh, data)
   return {"saved": mt.to_host(runs), "restored": mt.to_host(restored),
-          "final": mt.to_host(_train(step, runs, more, mesh, data)),
-          "resumed": mt.to_host(_train(step, restored, more, mesh, data)),
-          "misplaced": _placed_like_params(restored, mesh)}
+          "final": mt.to_host(final),
+          "resumed": mt.to_host(_train(_step, restored, more, mesh, data)),
+          "misplaced": _placed_like_params(restored, mesh), "drifted": _drifted(final, target)}
 
 
 def restore(folder, mesh, data, part="0/1"):
@@ -139,9 +147,9 @@ def restore(folder, mesh, data, part="0/1"):
   restored = _restore(folder, target)
   names = sorted(restored)[i::n]
   restored, target = ({k: tree[k] for k in names} for tree in (restored, target))
-  resumed = _train(_step(target), restored, range(SAVED_AT, SAVED_AT + MORE), mesh, data)
+  resumed = _train(_step, restored, range(SAVED_AT, SAVED_AT + MORE), mesh, data)
   return {"restored": mt.to_host(restored), "resumed": mt.to_host(resumed),
-          "misplaced": _placed_like_params(restored, mesh)}
+          "misplaced": _placed_like_params(restored, mesh), "drifted": _drifted(resumed, target)}
 
 
 def main():
