@@ -10,7 +10,11 @@ $$
 with Adam's debiased moments $\\hat m_t, \\hat v_t$. Where $|\\hat m_t| \\ll
 b\\sqrt{\\hat v_t}$ this is $\\frac{a}{b}$ times Adam's step; it never exceeds
 $a\\pi/2$, is 0 where no gradient was seen, and does not change when the
-gradients are scaled (no $\\epsilon$ breaks the invariance).
+gradients are scaled (no $\\epsilon$ breaks the invariance). For a complex
+param the angle is taken of the modulus, along the phase of $\\hat m_t$:
+$a\\,\\frac{\\hat m_t}{|\\hat m_t|}\\operatorname{atan2}(|\\hat m_t|, b\\sqrt{\\hat v_t})$,
+which for a real param is the formula above ($\\operatorname{atan2}$ is odd in
+its first argument).
 
 **StableAdamW** is AdamW whose learning rate is cut, tensor by tensor, when the
 current gradient is large for its second moment:
@@ -68,7 +72,14 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
     count = _tree.safe_increment(state.count)
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
     nu_hat = _tree.bias_correction(nu, b2, count)
-    out = _tree._map(lambda m, v: a * jnp.arctan2(m, b * jnp.sqrt(v)), mu_hat, nu_hat)
+    def angle(m, v):
+      if not jnp.iscomplexobj(m):
+        return a * jnp.arctan2(m, b * jnp.sqrt(v))
+      # complex: the angle of the modulus, along the phase of m (atan2 is odd in m)
+      r = jnp.abs(m)
+      phase = jnp.where(r > 0, m / jnp.where(r > 0, r, 1), 0)
+      return a * phase * jnp.arctan2(r, b * jnp.sqrt(jnp.real(v)))
+    out = _tree._map(angle, mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 
