@@ -82,6 +82,13 @@ from jaxopt_notes.optimizers._laprop import ScaleByLaPropState, laprop, scale_by
 from jaxopt_notes.optimizers._madgrad import MadgradState, madgrad, scale_by_madgrad
 from jaxopt_notes.optimizers._muon import (MuonDimensionNumbers, MuonState, muon,
                                            scale_by_muon)
+from jaxopt_notes.optimizers._adamuon import ScaleByAdaMuonState, adamuon, scale_by_adamuon
+from jaxopt_notes.optimizers._mars import MarsState, mars, mars_adamw
+from jaxopt_notes.optimizers._normuon import ScaleByNorMuonState, normuon, scale_by_normuon
+from jaxopt_notes.optimizers._stable_adam import (ScaleByStableAdamWState, adam_atan2,
+                                                  scale_by_adam_atan2,
+                                                  scale_by_stable_adamw, stable_adamw)
+from jaxopt_notes.optimizers._spam import ScaleBySpamState, scale_by_spam, spam
 from jaxopt_notes.optimizers._radam import radam, scale_by_radam
 from jaxopt_notes.optimizers._rmsprop import (ScaleByRmsState,
                                               ScaleByRmsWithCountState,
@@ -227,6 +234,12 @@ __all__ = [
     "scale_by_rprop", "scale_by_sign", "scale_by_sm3",
     # the rest of the catalogue
     "MuonDimensionNumbers", "MuonState", "muon", "scale_by_muon",
+    "ScaleByNorMuonState", "normuon", "scale_by_normuon",
+    "ScaleByAdaMuonState", "adamuon", "scale_by_adamuon",
+    "MarsState", "mars", "mars_adamw",
+    "ScaleByStableAdamWState", "adam_atan2", "scale_by_adam_atan2", "scale_by_stable_adamw",
+    "stable_adamw",
+    "ScaleBySpamState", "scale_by_spam", "spam",
     "ScheduleFreeState", "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",
     "schedule_free_sgd", "ScaleByLaPropState", "laprop", "scale_by_laprop",
     "CautiousState", "cautious", "adopt", "scale_by_adopt",

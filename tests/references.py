@@ -111,6 +111,55 @@ def adam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0,
   return _steps(grads, param, values, step)
 
 
+def adam_atan2(grads, param, values, lr, b1=0.9, b2=0.999, a=1.27, b=1.0, weight_decay=0.0):
+  """Everett et al. 2024: a atan2(m_hat, b sqrt(v_hat)) in place of m_hat / (sqrt(v_hat) + eps)."""
+  mom = _Moments(param, b1, b2)
+
+  def step(t, g, p, f):
+    m_hat = mom.first(t, g)
+    mom.v = b2 * mom.v + (1 - b2) * g * g
+    return -lr * (a * np.arctan2(m_hat, b * np.sqrt(mom.v / (1 - b2**t))) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
+def stable_adamw(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4):
+  """Wortsman et al. 2023, algorithm 2: AdamW at lr / max(1, RMS(g_t / sqrt(max(v_hat, eps^2))))
+  per tensor, the weight decay at the same clipped rate."""
+  mom = _Moments(param, b1, b2)
+
+  def step(t, g, p, f):
+    m_hat = mom.first(t, g)
+    mom.v = b2 * mom.v + (1 - b2) * g * g
+    v_hat = mom.v / (1 - b2**t)
+    rate = lr / max(1.0, np.sqrt(np.mean(g * g / np.maximum(v_hat, eps**2))))
+    return -rate * (m_hat / (np.sqrt(v_hat) + eps) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
+def spam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-6, threshold=5000.0,
+         reset_interval=500, warmup_steps=150, clip_delay=20, weight_decay=0.0):
+  """Huang et al. 2025, algorithm 1: m = v = 0 when t mod dT = 0; g clipped to
+  sign(g) sqrt(theta v) where g^2 > theta v (v from the step before, not right after the start or
+  a reset, nor where v = 0); Adam debiased by the global t; the step times a cosine warmup
+  over N steps after each reset; weight decay not warmed."""
+  mom = _Moments(param, b1, b2)
+
+  def step(t, g, p, f):
+    k = t % reset_interval
+    if k == 0:
+      mom.m, mom.v = np.zeros_like(mom.m), np.zeros_like(mom.v)
+    if t >= clip_delay and k >= clip_delay:
+      spike = (mom.v > 0) & (g * g > threshold * mom.v)
+      g = np.where(spike, np.sign(g) * np.sqrt(threshold * mom.v), g)
+    m_hat = mom.first(t, g)
+    mom.v = b2 * mom.v + (1 - b2) * g * g
+    warm = 1.0
+    if warmup_steps and t >= reset_interval and k < warmup_steps:
+      warm = 0.5 * (1 - np.cos(np.pi * k / warmup_steps))
+    return -lr * (warm * m_hat / (np.sqrt(mom.v / (1 - b2**t)) + eps) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
 def amsgrad(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
   mom = _Moments(param, b1, b2)
   v_max = np.zeros_like(mom.v)
@@ -444,6 +493,24 @@ def polyak_sgd(grads, params, values, max_learning_rate=1.0, scaling=1.0, f_min=
   return _tree_steps(grads, params, values, step)
 
 
+def mars(grads, params, values, inner, b1=0.95, gamma=0.025, per_leaf=False):
+  """Yuan et al. 2024, algorithm 1 (approximate): c_t = g_t + gamma b1 / (1 - b1) (g_t - g_{t-1})
+  (c_1 = g_1), divided by its norm where that exceeds 1 (of the whole tree, or of each leaf),
+  then ``inner``, a per-leaf reference of (grads, param, values), run on the c_t."""
+  cs, prev = [], None
+  for g in grads:
+    c = {k: v + (0.0 if prev is None else gamma * b1 / (1 - b1) * (v - prev[k]))
+         for k, v in g.items()}
+    if per_leaf:
+      c = {k: v / max(1.0, np.linalg.norm(v)) for k, v in c.items()}
+    else:
+      c = {k: v / max(1.0, np.sqrt(_sq(c))) for k, v in c.items()}
+    cs.append(c)
+    prev = g
+  per_key = {k: inner([c[k] for c in cs], params[k], values) for k in params}
+  return [{k: per_key[k][t] for k in params} for t in range(len(grads))]
+
+
 def dog(grads, params, values, lr=1.0, init_step=("heuristic", 1e-6), eps_root=1e-8,
         weight_decay=None):
   """Ivgi et al.: eta_t = max(r_eps, max_s |x_s - x_0|) / sqrt(sum_s |g_s|^2)."""
@@ -619,6 +686,50 @@ def muon(grads, param, values, lr, ns_coeffs=(3.4445, -4.7750, 2.0315), ns_steps
   def step(t, g, p, f):
     o = _newton_schulz(mom.first(t, g, nesterov), ns_coeffs, ns_steps, eps)
     return -lr * (shape * o + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
+def normuon(grads, param, values, lr, b1=0.95, b2=0.95, eps=1e-8, weight_decay=0.0,
+            nesterov=True, rescale="rms"):
+  """Li et al. 2025, algorithm 1: Muon's O_t, divided by the root of an EMA of each output
+  neuron's (column's) mean square, then scaled to RMS 0.2 (``rescale='norm'``: to O_t's norm
+  and Muon's shape factor, as the published code does). Other leaves: AdamW (nesterov)."""
+  if np.ndim(param) != 2:
+    return adam(grads, param, values, lr, eps=eps, nesterov=nesterov)
+  mom = _Moments(param, b1, b1)
+  v = np.zeros((1, param.shape[1]))
+  rows, cols = param.shape
+
+  def step(t, g, p, f):
+    nonlocal v
+    o = _newton_schulz(mom.first(t, g, nesterov), (3.4445, -4.7750, 2.0315), 5, eps)
+    v = b2 * v + (1 - b2) * np.mean(o * o, axis=0, keepdims=True)
+    y = o / (np.sqrt(v) + eps)
+    if rescale == "rms":
+      u = 0.2 * np.sqrt(rows * cols) * y / np.linalg.norm(y)
+    else:
+      u = np.sqrt(max(1.0, cols / rows)) * np.linalg.norm(o) * y / np.linalg.norm(y)
+    return -lr * (u + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
+def adamuon(grads, param, values, lr, b1=0.95, b2=0.999, eps=1e-8, weight_decay=0.0,
+            nesterov=True, sign_momentum=True):
+  """Si et al. 2025, algorithm 1: Newton-Schulz on sign(m_hat) (``sign_momentum=False``: on
+  m_hat, as the published code does), over the root of an element-wise debiased EMA of its
+  square, scaled to RMS 0.2. Other leaves: AdamW (nesterov)."""
+  if np.ndim(param) != 2:
+    return adam(grads, param, values, lr, eps=eps, nesterov=nesterov)
+  mom = _Moments(param, b1, b2)
+  size = np.size(param)
+
+  def step(t, g, p, f):
+    m_hat = mom.first(t, g, nesterov)
+    o = _newton_schulz(np.sign(m_hat) if sign_momentum else m_hat, (3.4445, -4.7750, 2.0315),
+                       5, eps)
+    mom.v = b2 * mom.v + (1 - b2) * o * o
+    y = o / (np.sqrt(mom.v / (1 - b2**t)) + eps)
+    return -lr * (0.2 * np.sqrt(size) * y / np.linalg.norm(y) + weight_decay * p)
   return _steps(grads, param, values, step)
 
 

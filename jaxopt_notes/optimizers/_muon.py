@@ -79,8 +79,16 @@ def _is_spec(x: Any) -> bool:
   return x is None or isinstance(x, (MuonDimensionNumbers, MaskedNode))
 
 
-def _axes(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[tuple, tuple, tuple]:
-  """(batch, reduction, output) axes of ``x``, each a sorted tuple of non-negative ints."""
+def matrix_axes(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[tuple, tuple, tuple]:
+  """The (batch, reduction, output) axes of ``x`` under ``spec``.
+
+  Args:
+    x: a leaf.
+    spec: which of its axes are the matrix's rows and columns.
+
+  Returns:
+    Three tuples of non-negative axis numbers; every axis of ``x`` is in one of them.
+  """
   as_tuple = lambda a: (a,) if isinstance(a, int) else tuple(a)  # noqa: E731
   red = tuple(a % x.ndim for a in as_tuple(spec.reduction_axis))
   out = tuple(a % x.ndim for a in as_tuple(spec.output_axis))
@@ -92,7 +100,7 @@ def _axes(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[tuple, tuple, tuple
 
 
 def _fans(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[int, int]:
-  _, red, out = _axes(x, spec)
+  _, red, out = matrix_axes(x, spec)
   return math.prod(x.shape[a] for a in red), math.prod(x.shape[a] for a in out)
 
 
@@ -144,7 +152,7 @@ def orthogonalize(x: jax.Array, spec: MuonDimensionNumbers, ns_coeffs: jax.Array
                   ns_steps: Any = 5, preconditioning: str = "frobenius",
                   eps: Float = 1e-8) -> jax.Array:
   """Newton-Schulz orthogonalisation of each matrix of ``x`` (module docstring)."""
-  batch, red, out = _axes(x, spec)
+  batch, red, out = matrix_axes(x, spec)
   order = batch + red + out
   shape = [x.shape[a] for a in order]
   flat = x.transpose(order).reshape(math.prod(shape[:len(batch)]),
@@ -155,27 +163,68 @@ def orthogonalize(x: jax.Array, spec: MuonDimensionNumbers, ns_coeffs: jax.Array
   return done.reshape(shape).transpose(sorted(range(x.ndim), key=order.__getitem__))
 
 
-def _widen(tree: Any) -> Any:
-  """float16 leaves as float32: g / (1 - beta) and eps fall outside float16's range."""
+def widen_float16(tree: Any) -> Any:
+  """``tree`` with its float16 leaves as float32 (other leaves as they are).
+
+  ``g / (1 - beta)`` and ``eps`` fall outside float16's range.
+
+  Args:
+    tree: a tree of arrays.
+
+  Returns:
+    The tree, float16 leaves widened.
+  """
   return _tree._map(lambda x: x.astype(jnp.float32) if x.dtype == jnp.float16 else x, tree)
 
 
-def _resolve(weight_dimension_numbers: Any, updates: Any) -> Any:
+def resolve_dimension_numbers(weight_dimension_numbers: Any, updates: Any) -> Any:
+  """The tree of `MuonDimensionNumbers` for ``updates``.
+
+  Args:
+    weight_dimension_numbers: a tree (or prefix) of specs, a callable of the
+      updates returning one, or ``None`` (every leaf a matrix of rows x columns).
+    updates: the tree the specs describe.
+
+  Returns:
+    A (prefix) tree of `MuonDimensionNumbers` and ``None``.
+  """
   specs = (weight_dimension_numbers(updates) if callable(weight_dimension_numbers)
            else weight_dimension_numbers)
   return MuonDimensionNumbers() if specs is None else specs
 
 
-def _per_matrix(f: Callable, specs: Any, tree: Any, *rest: Any) -> Any:
-  """``f(spec, leaf, *rest_leaves)`` for each leaf under a (prefix) tree of specs."""
+def per_matrix(f: Callable, specs: Any, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
+  """``f(spec, leaf, *rest_leaves)`` for each leaf under a (prefix) tree of specs.
+
+  Args:
+    f: the function of a spec and the matching leaves.
+    specs: a (prefix) tree of `MuonDimensionNumbers`; leaves under ``None`` or
+      a masked node are returned as they are.
+    tree: the leaves ``f`` maps.
+    *rest: more trees like ``tree``, passed to ``f`` leaf by leaf.
+    broadcast: whether the leaves of ``rest`` may have other (broadcastable) shapes.
+
+  Returns:
+    A tree like ``tree``.
+  """
   def one(spec, sub, *subs):
     if spec is None or isinstance(spec, MaskedNode):
       return sub
-    return _tree._map(lambda x, *r: f(spec, x, *r), sub, *subs)
+    return _tree._map(lambda x, *r: f(spec, x, *r), sub, *subs, broadcast=broadcast)
   return jax.tree.map(one, specs, tree, *rest, is_leaf=_is_spec)
 
 
-def _coefficients(owner: str, ns_coeffs: Any) -> Any:
+def ns_coefficients(owner: str, ns_coeffs: Any) -> Any:
+  """The Newton-Schulz coefficients that ``ns_coeffs`` names or holds, checked.
+
+  Args:
+    owner: the function named in an error.
+    ns_coeffs: a preset's name (``'standard'``, ``'dion'``), or an array of
+      shape ``(3,)`` or ``(n, 3)``.
+
+  Returns:
+    The coefficients.
+  """
   if isinstance(ns_coeffs, str):
     _validate.check_choice(owner, "ns_coeffs", ns_coeffs, tuple(_PRESETS))
     return _PRESETS[ns_coeffs]
@@ -197,7 +246,7 @@ def scale_by_muon(ns_coeffs: Any = _STANDARD, ns_steps: Any = 5, beta: Float = 0
   as a matrix of rows x columns.
   """
   owner = "scale_by_muon"
-  ns_coeffs = _coefficients(owner, ns_coeffs)
+  ns_coeffs = ns_coefficients(owner, ns_coeffs)
   _validate.check(owner, beta=(beta, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE))
   _validate.check_positive_int(owner, "ns_steps", ns_steps)
   _validate.check_choice(owner, "preconditioning", preconditioning, _PRECONDITIONINGS)
@@ -213,12 +262,13 @@ def scale_by_muon(ns_coeffs: Any = _STANDARD, ns_steps: Any = 5, beta: Float = 0
     del params
     mu = _tree.update_moment(updates, state.mu, beta, 1)
     count = _tree.safe_increment(state.count)
-    mu_hat = debiased_first_moment(_widen(mu), _widen(updates), beta, count, nesterov)
-    specs = _resolve(weight_dimension_numbers, updates)
-    out = _per_matrix(lambda s, m: orthogonalize(m, s, state.ns_coeffs, steps,
+    mu_hat = debiased_first_moment(widen_float16(mu), widen_float16(updates), beta, count,
+                                   nesterov)
+    specs = resolve_dimension_numbers(weight_dimension_numbers, updates)
+    out = per_matrix(lambda s, m: orthogonalize(m, s, state.ns_coeffs, steps,
                                                  preconditioning, eps), specs, mu_hat)
     if adaptive:
-      out = _per_matrix(lambda s, o, m: jnp.sum(m.conj() * o) * o, specs, out, mu_hat)
+      out = per_matrix(lambda s, o, m: jnp.sum(m.conj() * o) * o, specs, out, mu_hat)
     return _tree.cast_like(out, updates), MuonState(
         count=count, mu=_tree.cast_like(mu, state.mu), ns_coeffs=state.ns_coeffs)
 
@@ -235,7 +285,8 @@ def _scale_by_shape(weight_dimension_numbers: Any, consistent_rms: Any) -> Gradi
 
   def update_fn(updates, state, params=None):
     del params
-    return _per_matrix(factor, _resolve(weight_dimension_numbers, updates), updates), state
+    specs = resolve_dimension_numbers(weight_dimension_numbers, updates)
+    return per_matrix(factor, specs, updates), state
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -274,16 +325,45 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
                   adam_weight_decay=(adam_weight_decay, _validate.FINITE),
                   adam_learning_rate=(adam_learning_rate, _validate.FINITE),
                   consistent_rms=(consistent_rms, _validate.NONNEGATIVE))
-  ns_coeffs = _coefficients(owner, ns_coeffs)
+  ns_coeffs = ns_coefficients(owner, ns_coeffs)
   if adam_learning_rate is None:
     adam_learning_rate = learning_rate
 
+  return split_matrices(
+      lambda specs_of: chain(
+          scale_by_muon(ns_coeffs, ns_steps, beta, eps, mu_dtype, nesterov=nesterov,
+                        adaptive=adaptive, preconditioning=preconditioning,
+                        weight_dimension_numbers=specs_of),
+          _scale_by_shape(specs_of, consistent_rms),
+          add_decayed_weights(weight_decay, weight_decay_mask),
+          scale_by_learning_rate(learning_rate)),
+      adamw(adam_learning_rate, adam_b1, adam_b2, eps, adam_eps_root, mu_dtype,
+            weight_decay=adam_weight_decay, nesterov=nesterov),
+      muon_weight_dimension_numbers)
+
+
+def split_matrices(matrix: Callable[[Callable], GradientTransformation],
+                   other: GradientTransformation,
+                   weight_dimension_numbers: Any = None) -> GradientTransformation:
+  """``matrix`` on the matrix leaves and ``other`` on the rest, as `muon` splits a tree.
+
+  Args:
+    matrix: a function of ``specs_of`` (the params -> their tree of
+      `MuonDimensionNumbers` and ``None``) returning the matrices' optimizer.
+    other: the optimizer of the leaves whose spec is ``None``.
+    weight_dimension_numbers: a tree (or prefix, or callable of the params) of
+      `MuonDimensionNumbers` and ``None``; left out, the 2-D leaves are matrices.
+      Frozen leaves always go to ``other``.
+
+  Returns:
+    The combined transform (a `partition`).
+  """
   def specs_of(params):
-    if muon_weight_dimension_numbers is None:
+    if weight_dimension_numbers is None:
       return jax.tree.map(lambda x: None if _tree.is_frozen(x) or jnp.ndim(x) != 2
                           else MuonDimensionNumbers(), params)
-    specs = (muon_weight_dimension_numbers(params) if callable(muon_weight_dimension_numbers)
-             else muon_weight_dimension_numbers)
+    specs = (weight_dimension_numbers(params) if callable(weight_dimension_numbers)
+             else weight_dimension_numbers)
     # spread a prefix tree of specs over the leaves; frozen leaves go to AdamW
     return jax.tree.map(lambda s, sub: jax.tree.map(
         lambda x: None if _tree.is_frozen(x) else s, sub), specs, params, is_leaf=_is_spec)
@@ -292,14 +372,4 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
     return jax.tree.map(lambda s: "adam" if s is None else "muon", specs_of(params),
                         is_leaf=_is_spec)
 
-  return partition({
-      "muon": chain(
-          scale_by_muon(ns_coeffs, ns_steps, beta, eps, mu_dtype, nesterov=nesterov,
-                        adaptive=adaptive, preconditioning=preconditioning,
-                        weight_dimension_numbers=specs_of),
-          _scale_by_shape(specs_of, consistent_rms),
-          add_decayed_weights(weight_decay, weight_decay_mask),
-          scale_by_learning_rate(learning_rate)),
-      "adam": adamw(adam_learning_rate, adam_b1, adam_b2, eps, adam_eps_root, mu_dtype,
-                    weight_decay=adam_weight_decay, nesterov=nesterov),
-  }, labels)
+  return partition({"muon": matrix(specs_of), "adam": other}, labels)
