@@ -416,5 +416,7 @@ EXPLICIT_AXES_UPDATE_UNSUPPORTED = {
     "mechanize": "jnp.vdot of sharded leaves (_tree.vdot)",
     "muon": "Newton-Schulz matmuls over sharded axes",
     "muon_vectors": "Newton-Schulz matmuls over sharded axes",
+    "normuon": "Newton-Schulz matmuls over sharded axes",
+    "adamuon": "Newton-Schulz matmuls over sharded axes",
     "kron": "blocks cut from sharded axes by reshapes; factors and gradients meet unaligned",
 }

@@ -86,6 +86,15 @@ def _capped(v: jax.Array) -> jax.Array:
   return jnp.minimum(v, jnp.finfo(v.dtype).max)
 
 
+def _whole(groups: Any, *like: Any) -> Any:
+  """SOAP's eigenvalue clusters (a few integers each) whole on every device of ``like``'s
+  mesh, in ``init``, `abstract_state` and a plain jitted ``update`` alike."""
+  mesh = _factors.mesh_of(*like)
+  if mesh is None:
+    return groups
+  return jax.tree.map(lambda g: _factors.place(g, mesh, jax.sharding.PartitionSpec()), groups)
+
+
 def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   eps: Float = 1e-8, precondition_frequency: Any = 10,
                   max_precond_dim: int = 10000, merge_dims: bool = False,
@@ -121,7 +130,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     return ScaleBySoapState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params),
                             stats=stats, bases=bases,
-                            groups=_factors.spread(per_leaf(singletons, params), params))
+                            groups=_whole(per_leaf(singletons, params), params))
 
   def along(x, mats, transpose=False):
     """``x`` multiplied along each axis of the factors' shape by ``mats`` (see `_factors.along`)."""
@@ -243,7 +252,8 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     # rather than whatever the rotations' einsums would give them.
     keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
     mu, nu = (_tree._map(keep, old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
-    stats, bases, groups = _factors.spread((stats, bases, groups), state.stats, updates)
+    stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
+    groups = _whole(groups, state.stats, updates)
     return _tree.cast_like(out, updates), ScaleBySoapState(
         count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
         nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases, groups=groups)

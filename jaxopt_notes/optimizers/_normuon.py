@@ -78,9 +78,10 @@ def rms_aligned(spec: Any, u: jax.Array) -> jax.Array:
 
 
 def _reduced_zeros(spec: Any, x: jax.Array) -> jax.Array:
+  """Zeros of ``x`` (zeros placed like the param) summed over the input axes: a reduction,
+  so the per-neuron statistic is placed as the update's reduction places it."""
   _, red, _ = matrix_axes(x, spec)
-  shape = tuple(1 if a in red else n for a, n in enumerate(x.shape))
-  return jnp.zeros(shape, x.dtype)
+  return jnp.sum(x, axis=red, keepdims=True)
 
 
 def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float = 0.95,
