@@ -27,10 +27,10 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
+from jaxopt_notes._moments import (Float, check_moments, debiased_first_moment,
+                                   init_moments)
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
-
-Float = jax.typing.ArrayLike
 
 
 class ScaleByAdamState(NamedTuple):
@@ -46,29 +46,6 @@ class ScaleByAmsgradState(NamedTuple):
   mu: Any
   nu: Any
   nu_max: Any       # running max of the debiased second moment
-
-
-def check_moments(owner: str, b1=None, b2=None, eps=None, eps_root=None, **more) -> None:
-  """The checks every Adam-like constructor shares."""
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  eps=(eps, _validate.NONNEGATIVE),
-                  eps_root=(eps_root, _validate.NONNEGATIVE), **more)
-
-
-def init_moments(state_class: type, params: Any, mu_dtype: Any = None) -> Any:
-  """A zero ``state_class(count, mu, nu)``: the state of Adam and of its kin."""
-  return state_class(count=_tree.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype),
-                     nu=_tree.zeros_like(params))
-
-
-def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,
-                          nesterov: bool) -> Any:
-  """$\\hat m_t$, or NAdam's look-ahead version when ``nesterov``."""
-  if not nesterov:
-    return _tree.bias_correction(mu, b1, count)
-  ahead = _tree.bias_correction(mu, b1, _tree.safe_increment(count))
-  now = _tree.bias_correction(updates, b1, count)
-  return _tree._map(lambda m, g: b1 * m + (1 - b1) * g, ahead, now)
 
 
 def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, b2: Float,
