@@ -28,10 +28,11 @@ from jaxopt_notes.losses import (convex_kl_divergence, cosine_distance, cosine_s
 from jaxopt_notes._linear_algebra import (global_norm, matrix_inverse_pth_root, nnls,
                                           power_iteration)
 from jaxopt_notes._multi_normal import multi_normal
-from jaxopt_notes._tree import (bias_correction, safe_increment, safe_norm, update_infinity_moment,
-                                update_moment, update_moment_per_elem_norm)
-from jaxopt_notes._tree import safe_increment as safe_int32_increment
-from jaxopt_notes._tree import safe_rms as safe_root_mean_squares
+from jaxopt_notes._moments import (bias_correction, update_infinity_moment, update_moment,
+                                   update_moment_per_elem_norm)
+from jaxopt_notes._numerics import safe_increment, safe_norm
+from jaxopt_notes._numerics import safe_increment as safe_int32_increment
+from jaxopt_notes._numerics import safe_rms as safe_root_mean_squares
 from jaxopt_notes.kronecker import (ScaleByKronState, ScaleByShampooState, ScaleBySoapState,
                                    kron, precond_update_prob_schedule, scale_by_kron,
                                    scale_by_shampoo, scale_by_soap, shampoo, soap)

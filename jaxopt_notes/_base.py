@@ -115,10 +115,6 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
   return GradientTransformationExtraArgs(tx.init, update_fn)
 
 
-def _none_leaf(x) -> bool:
-  return x is None
-
-
 def apply_updates(params: Params, updates: Updates) -> Params:
   """Returns ``params + updates``, each leaf keeping its param's dtype.
 
@@ -132,7 +128,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     p = jnp.asarray(p)
     return (p + u).astype(p.dtype)
   _tree.check_match(updates, params)
-  return jax.tree.map(add, params, updates, is_leaf=_none_leaf)
+  return jax.tree.map(add, params, updates, is_leaf=_tree.is_none)
 
 
 def incremental_update(new_tensors: Params, old_tensors: Params,
@@ -141,7 +137,7 @@ def incremental_update(new_tensors: Params, old_tensors: Params,
   return jax.tree.map(
       lambda new, old: None if new is None else
       (step_size * new + (1.0 - step_size) * old).astype(jnp.asarray(old).dtype),
-      new_tensors, old_tensors, is_leaf=_none_leaf)
+      new_tensors, old_tensors, is_leaf=_tree.is_none)
 
 
 def periodic_update(new_tensors: Params, old_tensors: Params,

@@ -284,14 +284,3 @@ def scalar_dtype(tree: Any) -> Any:
   widest = jnp.result_type(jnp.float32, *[jnp.result_type(x) for x in leaves(tree)])
   return jnp.finfo(widest).dtype
 
-
-# The old names, while call sites move to the modules above (removed with the renames).
-_map = map
-_is_none = is_none
-from jaxopt_notes._numerics import (abs_sq, complex_if, is_concrete as _is_concrete,  # noqa: E402
-                                    rms_scale, safe_div, safe_increment, safe_norm, safe_rms,
-                                    safe_sqrt, widen)
-from jaxopt_notes._placement import replicate_like, scalar_like, zero_count  # noqa: E402
-from jaxopt_notes._moments import (bias_correction, update_infinity_moment,  # noqa: E402
-                                   update_moment, update_moment_per_elem_norm)
-from jaxopt_notes._random import random_like, split_key_like  # noqa: E402

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import (Float, check_moments, debiased_first_moment,
@@ -52,8 +52,8 @@ def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, 
                    eps: Float, eps_root: Float, nesterov: bool = False) -> Any:
   """$\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$ from updated moments."""
   mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
-  nu_hat = _tree.bias_correction(nu, b2, count)
-  return _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
+  nu_hat = _moments.bias_correction(nu, b2, count)
+  return _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
 
 
 def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
@@ -68,9 +68,9 @@ def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
     out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root, nesterov)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
@@ -87,19 +87,19 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    return ScaleByAmsgradState(count=_tree.zero_count(params),
+    return ScaleByAmsgradState(count=_placement.zero_count(params),
                                mu=_tree.zeros_like(params, dtype=mu_dtype),
                                nu=_tree.zeros_like(params), nu_max=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
-    mu_hat = _tree.bias_correction(mu, b1, count) if bias_correction_mu else mu
-    nu_hat = _tree.bias_correction(nu, b2, count) if bias_correction_nu else nu
-    nu_max = _tree._map(jnp.maximum, nu_hat, state.nu_max)
-    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_max)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
+    mu_hat = _moments.bias_correction(mu, b1, count) if bias_correction_mu else mu
+    nu_hat = _moments.bias_correction(nu, b2, count) if bias_correction_nu else nu
+    nu_max = _tree.map(jnp.maximum, nu_hat, state.nu_max)
+    out = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), mu_hat, nu_max)
     return _tree.cast_like(out, updates), ScaleByAmsgradState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
         nu_max=_tree.cast_like(nu_max, state.nu_max))
@@ -113,16 +113,16 @@ def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
   check_moments("scale_by_adamax", b1, b2, eps)
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+    return ScaleByAdamState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
-    count = _tree.safe_increment(state.count)
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_infinity_moment(updates, state.nu, b2, eps)
-    mu_hat = _tree.bias_correction(mu, b1, count)
-    out = _tree._map(_tree.safe_div, mu_hat, nu)
+    count = _numerics.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_infinity_moment(updates, state.nu, b2, eps)
+    mu_hat = _moments.bias_correction(mu, b1, count)
+    out = _tree.map(_numerics.safe_div, mu_hat, nu)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule)
 from jaxopt_notes.second_order import _common
@@ -97,13 +97,14 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
     if scale_init_precond:
       yy = jnp.real(jnp.vdot(y_new, y_new))
       gamma = jnp.where((rho_new > 0) & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), 1.0)
-      gamma = jnp.where(started, gamma, jnp.minimum(1.0, _tree.safe_div(1.0, jnp.linalg.norm(g))))
+      gamma = jnp.where(started, gamma,
+                        jnp.minimum(1.0, _numerics.safe_div(1.0, jnp.linalg.norm(g))))
     else:
       gamma = jnp.ones([], g.dtype)
     direction = _two_loop(g, s_mem, y_mem, rho, newest, gamma.astype(g.dtype))
     unravel_rows = jax.vmap(unravel)
     new_state = ScaleByLBFGSState(
-        count=_tree.safe_increment(state.count), params=_tree.cast_like(params, state.params),
+        count=_numerics.safe_increment(state.count), params=_tree.cast_like(params, state.params),
         updates=_tree.cast_like(updates, state.updates),
         diff_params_memory=_tree.cast_like(unravel_rows(s_mem), state.diff_params_memory),
         diff_updates_memory=_tree.cast_like(unravel_rows(y_mem), state.diff_updates_memory),

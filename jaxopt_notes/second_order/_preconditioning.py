@@ -33,7 +33,7 @@ def _apply(preconditioner: Any, updates: Any) -> Any:
   if jax.tree.structure(preconditioner) == structure and all(
       jnp.ndim(p) == 0 or jnp.shape(p) == jnp.shape(u)
       for p, u in zip(jax.tree.leaves(preconditioner), jax.tree.leaves(updates), strict=True)):
-    return _tree._map(lambda u, p: (p * u).astype(u.dtype), updates, preconditioner,
+    return _tree.map(lambda u, p: (p * u).astype(u.dtype), updates, preconditioner,
                       broadcast=True)
   flat, unravel = ravel_pytree(updates)
   matrix = jnp.asarray(preconditioner)
