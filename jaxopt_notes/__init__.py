@@ -4,7 +4,6 @@ Every algorithm is a pure ``(init, update)`` pair over pytrees, composable with
 `chain`. This module is the one-hop map of the library.
 """
 
-from jaxopt_notes import contrib, projections, tree
 from jaxopt_notes import assignment, microbatching, perturbations, second_order
 from jaxopt_notes import contrib, projections, schedules, transforms, tree, tree_utils
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
@@ -192,7 +191,8 @@ __all__ = [
     "EmptyState", "GradientTransformation", "GradientTransformationExtraArgs",
     "OptState", "Params", "PyTree", "ScalarOrSchedule", "Schedule",
     "TransformInitFn", "TransformUpdateExtraArgsFn", "TransformUpdateFn",
-    "Updates", "abstract_state", "apply_updates", "chain", "contrib", "identity", "incremental_update",
+    "Updates", "abstract_state", "apply_updates", "chain", "contrib", "identity",
+    "incremental_update",
     "init_empty_state", "named_chain", "periodic_update", "set_to_zero",
     "stateless", "stateless_with_tree_map", "tree", "tree_map_params",
     "with_extra_args_support",

@@ -1,6 +1,7 @@
 """The core contract: a transform is a pure ``(init, update)`` pair over pytrees."""
 
-from typing import Any, Callable, NamedTuple, Protocol, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ PyTree = Any
 """Any JAX pytree."""
 Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]
 """A function of the int32 step count (from 0) to a value."""
-ScalarOrSchedule = Union[float, jax.Array, Schedule]
+ScalarOrSchedule = float | jax.Array | Schedule
 """A number, a (possibly traced) array, or a `Schedule`."""
 
 

@@ -1,6 +1,7 @@
 """The restore target of an optimizer state: shapes, dtypes and shardings, with no data."""
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

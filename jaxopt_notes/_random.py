@@ -1,6 +1,7 @@
 """Random trees: one key per leaf, and samples shaped like a tree's leaves."""
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

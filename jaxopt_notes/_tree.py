@@ -6,7 +6,8 @@ leaf gets a zero update, and mismatched trees are reported by path.
 """
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

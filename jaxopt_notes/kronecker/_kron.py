@@ -42,7 +42,8 @@ each block then has factors of its own.
 
 import contextlib
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -57,7 +57,7 @@ _DIAGONAL = ("adagrad", "rmsprop", "adam")  # grafts that keep a second moment
 class ScaleByShampooState(NamedTuple):
   """State of `scale_by_shampoo`."""
   count: jax.Array  # int32 steps taken, saturating
-  stats: Any        # per leaf, a tuple of factors S^(i) of shape (blocks..., b_i, b_i); () if diagonal
+  stats: Any        # per leaf, factors S^(i) of shape (blocks..., b_i, b_i); () if diagonal
   preconds: Any     # per leaf, their inverse roots P^(i), as last refreshed
   diagonal: Any     # the graft's second moment (None for "sgd" and "none")
   mu: Any           # momentum m_t

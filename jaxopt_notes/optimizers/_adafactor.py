@@ -6,7 +6,8 @@ $G_t = g_t^2 + \\epsilon_1$ are kept (means over the largest axis, and over
 the second largest):
 
 $$
-R_t = \\hat\\beta_{2,t} R_{t-1} + (1-\\hat\\beta_{2,t})\\,\\operatorname{mean}_{\\text{cols}} G_t,\\qquad
+R_t = \\hat\\beta_{2,t} R_{t-1}
+  + (1-\\hat\\beta_{2,t})\\,\\operatorname{mean}_{\\text{cols}} G_t,\\qquad
 C_t = \\hat\\beta_{2,t} C_{t-1} + (1-\\hat\\beta_{2,t})\\,\\operatorname{mean}_{\\text{rows}} G_t,
 $$
 
@@ -29,11 +30,13 @@ paper's *relative* step. Optional momentum (an EMA without debiasing, stored in
 ``dtype_momentum``) and decoupled weight decay follow.
 
 The statistics are stored in the params' dtype (float32 for float16 params,
-whose range cannot hold squared gradients). $\\epsilon_1$ (``epsilon``/``eps``) regularizes the squared gradient inside
+whose range cannot hold squared gradients). $\\epsilon_1$ (``epsilon``/``eps``) regularizes
+the squared gradient inside
 the moving average; it is the only constant, there is no ``eps`` outside the root.
 """
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

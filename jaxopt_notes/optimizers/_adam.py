@@ -7,7 +7,8 @@ $$
 
 $$
 \\hat m_t = \\frac{m_t}{1-\\beta_1^t},\\quad \\hat v_t = \\frac{v_t}{1-\\beta_2^t},\\qquad
-\\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
+\\theta_t = \\theta_{t-1}
+  - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
 $$
 
 * NAdam (Dozat, 2016; ``nesterov=True``):
@@ -59,7 +60,10 @@ def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, 
 def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                   eps_root: Float = 0.0, mu_dtype: Any = None,
                   nesterov: bool = False) -> GradientTransformation:
-  """Adam's direction $\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$; see `adam`."""
+  """Adam's direction $\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
+
+  See `adam`.
+  """
   check_moments("scale_by_adam", b1, b2, eps, eps_root)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 

@@ -1,4 +1,4 @@
-"""AdEMAMix (Pagliardini, Ablin & Grangier, 2024): Adam plus a slow momentum that remembers far back.
+"""AdEMAMix (Pagliardini, Ablin & Grangier, 2024): Adam plus a slow, long-memory momentum.
 
 $$
 m^{(1)}_t = \\beta_1 m^{(1)}_{t-1} + (1-\\beta_1) g_t,\\quad

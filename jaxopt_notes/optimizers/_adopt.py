@@ -1,4 +1,4 @@
-"""ADOPT (Taniguchi et al., 2024): Adam that normalises by the second moment of the *previous* steps.
+"""ADOPT (Taniguchi et al., 2024): Adam normalised by the second moment of the *previous* steps.
 
 The first step only records $v_0 = g_0^2$ (its update is zero). Then, for
 $t \\ge 1$,
@@ -17,7 +17,8 @@ when ``use_clipping``; ``nesterov`` takes one more momentum step,
 $\\beta_1 m_t + (1-\\beta_1) \\tilde g_t$.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax.numpy as jnp
 

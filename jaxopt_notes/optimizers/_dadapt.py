@@ -18,7 +18,8 @@ with weight decay $w$, and differ in the sums $r_t$ (a scalar) and $s_t$
 
   $$
   r_t = \\rho\\, r_{t-1} + (1-\\rho)\\, \\lambda_t
-        \\left\\langle g_t, \\frac{s_{t-1}}{\\sqrt{v_{t-1} + \\epsilon_{root}} + \\epsilon}\\right\\rangle,\\quad
+        \\left\\langle g_t,
+        \\frac{s_{t-1}}{\\sqrt{v_{t-1} + \\epsilon_{root}} + \\epsilon}\\right\\rangle,\\quad
   s_t = \\rho\\, s_{t-1} + (1-\\rho)\\, \\lambda_t g_t,
   $$
 

@@ -1,4 +1,5 @@
-"""Distance over gradients: DoG (Ivgi, Hinder & Carmon, 2023) and DoWG (Khaled, Mishchenko & Jin, 2023).
+"""Distance over gradients: DoG (Ivgi, Hinder & Carmon, 2023) and DoWG (Khaled, Mishchenko &
+Jin, 2023).
 
 Step sizes learned from how far the params have moved from where they
 started, $x_0$, with no learning rate to tune (``learning_rate`` stays a

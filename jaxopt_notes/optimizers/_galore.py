@@ -25,7 +25,8 @@ transpose, so $P P^H$ is the orthogonal projector on their range.
 """
 
 import math
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -6,7 +6,8 @@ $$
 r_t = \\sqrt{\\frac{(\\rho_t-4)(\\rho_t-2)\\rho_\\infty}{(\\rho_\\infty-4)(\\rho_\\infty-2)\\rho_t}}
 $$
 
-While $\\rho_t <$ ``threshold`` (at least 4, where $r_t$ is real) the step is the momentum $\\hat m_t$
+While $\\rho_t <$ ``threshold`` (at least 4, where $r_t$ is real) the step is the momentum
+$\\hat m_t$
 alone; after it, $r_t \\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
 """
 

@@ -1,11 +1,12 @@
-"""Sharpness-aware minimisation (Foret et al., 2021): step with the gradient of a nearby worse point.
+"""Sharpness-aware minimisation (Foret et al., 2021): the gradient of a nearby worse point.
 
 SAM minimises $\\max_{\\|\\epsilon\\| \\le \\rho} f(\\theta + \\epsilon)$. Its
 first-order answer climbs first, then descends from where it started with
 the gradient found up there:
 
 $$
-\\tilde\\theta = \\theta_t + \\rho\\,\\frac{\\nabla f(\\theta_t)}{\\|\\nabla f(\\theta_t)\\|},\\qquad
+\\tilde\\theta = \\theta_t
+  + \\rho\\,\\frac{\\nabla f(\\theta_t)}{\\|\\nabla f(\\theta_t)\\|},\\qquad
 \\theta_{t+1} = \\theta_t + \\operatorname{opt}(\\nabla f(\\tilde\\theta))
 $$
 
@@ -19,7 +20,8 @@ every ``sync_period``-th call, back to the start plus the outer step.
 ``grad_fn(params, i)`` for the gradients on the way up.
 """
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

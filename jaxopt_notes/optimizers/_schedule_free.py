@@ -1,4 +1,4 @@
-"""Schedule-Free learning (Defazio et al., 2024): averaging and interpolation instead of a decaying schedule.
+"""Schedule-Free learning (Defazio et al., 2024): averaging and interpolation, no schedule.
 
 Three sequences: the base optimizer steps $z$, the gradient is taken at $y$
 (the params the caller holds) and the evaluation point $x$ is a weighted
@@ -75,7 +75,7 @@ def schedule_free_eval_params(state: ScheduleFreeState, params: Any) -> Any:
     >>> for _ in range(2):
     ...   updates, state = opt.update(2 * params, state, params)
     ...   params = jon.apply_updates(params, updates)
-    >>> [round(float(v), 4) for v in jon.schedule_free_eval_params(state, params)]  # mean of 0.8, 0.64
+    >>> [round(float(v), 4) for v in jon.schedule_free_eval_params(state, params)]  # (0.8 + 0.64)/2
     [0.72, -1.44]
   """
   if not isinstance(state, ScheduleFreeState):

@@ -98,7 +98,8 @@ def _check(owner, b1, b2, eps, gamma, clip_threshold, update_interval):
 
 def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamma: Float = 0.01,
                     clip_threshold: Float | None = 1.0, update_interval: Any = 10,
-                    hessian_diagonal_fn: GradientTransformation = hutchinson_estimator_diag_hessian(),
+                    hessian_diagonal_fn: GradientTransformation = (
+                        hutchinson_estimator_diag_hessian()),
                     mu_dtype: Any = None, verbose: bool = False,
                     print_win_rate_every_n_steps: Any = 0) -> GradientTransformationExtraArgs:
   """Sophia's clipped direction $u_t$; see `sophia`."""
@@ -160,7 +161,7 @@ def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
     >>> params = jnp.array([1.0, -3.0])
     >>> state = opt.init(params)
     >>> updates, state = opt.update(jax.grad(loss)(params), state, params, obj_fn=loss)
-    >>> [round(float(u), 4) for u in updates]   # h = 0 before the first refresh: a clipped sign step
+    >>> [round(float(u), 4) for u in updates]  # h = 0 before the first refresh: a clipped sign step
     [-0.1, 0.1]
     >>> [round(float(h), 4) for h in state[0].nu]   # (1 - b2) * 2, the exact diagonal
     [0.02, 0.02]

@@ -15,7 +15,8 @@ which needs only values of $f$, even one that is piecewise constant (an
 argmax, a ranking, a solver's output).
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -11,7 +11,7 @@ Each function maps a pytree $x$ to $\\operatorname{argmin}_{y \\in C} \\|y - x\\
 | $\\ell_\\infty$ ball $\\|y\\|_\\infty \\le s$ | the box with $l = -s, u = s$ |
 | hyperplane $\\langle a, y\\rangle = b$ | $x - \\frac{\\langle a, x\\rangle - b}{\\|a\\|^2}\\, a$ |
 | halfspace $\\langle a, y\\rangle \\le b$ | $x - \\frac{\\max(\\langle a, x\\rangle - b,\\ 0)}{\\|a\\|^2}\\, a$ |
-"""
+"""  # noqa: E501 - a table row cannot be wrapped
 
 from typing import Any
 
@@ -99,7 +99,8 @@ def projection_hyperplane(x: Any, a: Any, b: Any) -> Any:
   Examples:
     >>> import jax.numpy as jnp
     >>> from jaxopt_notes import projections
-    >>> projections.projection_hyperplane(jnp.array([2.0, 2.0]), jnp.array([1.0, 1.0]), 2.0).tolist()
+    >>> x, a = jnp.array([2.0, 2.0]), jnp.array([1.0, 1.0])
+    >>> projections.projection_hyperplane(x, a, 2.0).tolist()
     [1.0, 1.0]
   """
   return _along_normal(x, a, b, lambda c: c)

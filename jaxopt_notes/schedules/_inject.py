@@ -8,7 +8,8 @@
 
 import functools
 import inspect
-from typing import Any, Callable, Iterable, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -92,7 +93,8 @@ def _as_hyperparam(value, dtype):
 
 def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
                        static_args: str | Iterable[str] = (),
-                       hyperparam_dtype: Any = None) -> Callable[..., GradientTransformationExtraArgs]:
+                       hyperparam_dtype: Any = None
+                       ) -> Callable[..., GradientTransformationExtraArgs]:
   """Wraps an optimizer factory so that its numeric hyperparameters live in the state.
 
   ``inject_hyperparams(adam)(learning_rate=schedule, b1=0.9)`` builds an

@@ -45,7 +45,8 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
   """
   _validate.check("reduce_on_plateau", factor=(factor, _OPEN_UNIT),
                   rtol=(rtol, _validate.UNIT), atol=(atol, _validate.NONNEGATIVE),
-                  min_scale=(min_scale, _validate.NONNEGATIVE), cooldown=(cooldown, _validate.NONNEGATIVE))
+                  min_scale=(min_scale, _validate.NONNEGATIVE),
+                  cooldown=(cooldown, _validate.NONNEGATIVE))
   _validate.check_positive_int("reduce_on_plateau", "patience", patience)
   _validate.check_positive_int("reduce_on_plateau", "accumulation_size", accumulation_size)
   if not isinstance(rtol, jax.core.Tracer) and not isinstance(atol, jax.core.Tracer):

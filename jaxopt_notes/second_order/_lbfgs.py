@@ -5,14 +5,16 @@ s_k, y_k\\rangle$ for the last $m$ (``memory_size``) pairs, the direction
 $d = H g$ applies the BFGS inverse-Hessian update
 
 $$
-H \\leftarrow (I - \\rho_k s_k y_k^\\top)\\, H\\, (I - \\rho_k y_k s_k^\\top) + \\rho_k s_k s_k^\\top
+H \\leftarrow (I - \\rho_k s_k y_k^\\top)\\, H\\, (I - \\rho_k y_k s_k^\\top)
+  + \\rho_k s_k s_k^\\top
 $$
 
 to $H_0 = \\gamma I$ for the pairs from oldest to newest, without forming any
 matrix. With ``scale_init_precond``, $\\gamma = \\langle s, y\\rangle / \\langle
 y, y\\rangle$ of the newest pair (Nocedal & Wright, eq. 7.20), and at the
 first step, with no pair yet, $\\gamma = \\min(1, 1/\\|g\\|)$ so that the first
-trial step is at most 1 long (as in optax); else $\\gamma = 1$. A pair with $\\langle s, y\\rangle \\le 0$ (no positive
+trial step is at most 1 long (as in optax); else $\\gamma = 1$. A pair with
+$\\langle s, y\\rangle \\le 0$ (no positive
 curvature, which a Wolfe step rules out) is stored with $\\rho = 0$ and so
 ignored. The first direction is thus $\\gamma g$. `lbfgs` follows the direction
 down with a zoom line search by default.

@@ -14,7 +14,8 @@ quadratic and $\\eta = 1$ one step reaches the minimum. $P$ may be
 * a function ``updates -> updates`` (a linear operator).
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -81,7 +81,8 @@ def averaged_params(opt_state: Any, params: Any = None) -> Any:
   Frozen (integer or boolean) params are not averaged and have no state; pass
   ``params`` to have them filled in from there instead of left as ``None``.
   """
-  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AverageParamsState))
+  found = [s for s in jax.tree.leaves(opt_state,
+                                      is_leaf=lambda x: isinstance(x, AverageParamsState))
            if isinstance(s, AverageParamsState)]
   if not found:
     raise ValueError("averaged_params: the optimizer state holds no average_params state; "

@@ -1,6 +1,7 @@
 """Steps that happen only when a condition holds: finite gradients, a step predicate."""
 
-from typing import Any, Callable, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp

@@ -8,7 +8,8 @@ is a fast path for elementwise optimizers on trees of many small leaves;
 
 import math
 import sys
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -1,6 +1,7 @@
 """Gradient accumulation: one optimizer step every ``k`` mini-steps."""
 
-from typing import Any, Callable, NamedTuple, Protocol, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +13,7 @@ from jaxopt_notes.transforms._conditionality import all_finite
 
 
 class MultiStepsState(NamedTuple):
-  """State of `MultiSteps`: mini-step and step counts, the inner state, the accumulated gradients."""
+  """State of `MultiSteps`: mini-step and step counts, inner state, accumulated gradients."""
   mini_step: jax.Array       # mini-steps accumulated towards the next step (int32)
   gradient_step: jax.Array   # optimizer steps taken (int32)
   inner_opt_state: Any
@@ -85,7 +86,7 @@ class MultiSteps:
   """
 
   def __init__(self, opt: GradientTransformation,
-               every_k_schedule: Union[int, Callable[[jax.Array], jax.Array]],
+               every_k_schedule: int | Callable[[jax.Array], jax.Array],
                use_grad_mean: bool = True,
                should_skip_update_fn: Callable | None = None,
                accumulator_dtype: Any = None):
