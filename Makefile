@@ -1,6 +1,6 @@
 # Two entry points, each doing its own set-up on a fresh clone:
 #   make demo   creates .venv, installs the package, runs the showcase
-#   make test   creates .venv, installs the test extras, runs the whole suite
+#   make test   creates .venv, installs the test extras, runs the linter and the whole suite
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -30,6 +30,7 @@ demo: $(VENV)/.demo
 # The suite runs with float64 on (tests/conftest.py); the docstring examples
 # run in a second process with JAX's default float32, as users see them.
 test: $(VENV)/.test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n auto --dist loadgroup -q tests
 	$(BIN)/python -m pytest -q --doctest-modules jaxopt_notes
 

@@ -299,7 +299,7 @@ def render_training(training: dict, quick: bool) -> str:
       "",
       f"Gradient, update and apply in one donated jitted step on {heads} heads "
       f"`tanh(x * s_i + b_i)` ({2 * heads} leaves of {width:,} elements); "
-      "\"flat params\" holds the params as one vector (`pack_params`) that the loss "
+      '"flat params" holds the params as one vector (`pack_params`) that the loss '
       "unpacks, so the optimizer steps one leaf. "
       "Speedup = optax ms / variant ms.",
       "",

@@ -92,7 +92,8 @@ def main(argv=None):
   for _ in range(args.outer):
     x = penalty_step(x, mu, args.inner)
     penalty.append(error(x))
-    print(f"penalty      mu={mu:8.0f}  |x - x*|={penalty[-1]:.2e}  c(x)={float(constraint(x)):+.2e}")
+    print(f"penalty      mu={mu:8.0f}  |x - x*|={penalty[-1]:.2e}  "
+          f"c(x)={float(constraint(x)):+.2e}")
     mu *= 10.0
 
   x, lam, lagrangian = start, jnp.zeros([]), []

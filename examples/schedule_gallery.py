@@ -18,7 +18,8 @@ GALLERY = {
     "constant_schedule(0.8)": jon.constant_schedule(0.8),
     "linear_schedule(1, 0.1, 150, begin 20)": jon.linear_schedule(1.0, 0.1, 150, 20),
     "polynomial_schedule(power 3)": jon.polynomial_schedule(1.0, 0.0, 3.0, 180),
-    "exponential_decay(rate 0.5 / 40, staircase)": jon.exponential_decay(1.0, 40, 0.5, staircase=True),
+    "exponential_decay(rate 0.5 / 40, staircase)":
+        jon.exponential_decay(1.0, 40, 0.5, staircase=True),
     "exponential_decay(rate 0.5 / 40)": jon.exponential_decay(1.0, 40, 0.5),
     "piecewise_constant(x0.5 at 60, x0.2 at 140)":
         jon.piecewise_constant_schedule(1.0, {60: 0.5, 140: 0.2}),

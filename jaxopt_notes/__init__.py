@@ -4,7 +4,6 @@ Every algorithm is a pure ``(init, update)`` pair over pytrees, composable with
 `chain`. This module is the one-hop map of the library.
 """
 
-from jaxopt_notes import contrib, projections, tree
 from jaxopt_notes import assignment, microbatching, perturbations, second_order
 from jaxopt_notes import contrib, projections, schedules, transforms, tree, tree_utils
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
@@ -28,10 +27,11 @@ from jaxopt_notes.losses import (convex_kl_divergence, cosine_distance, cosine_s
 from jaxopt_notes._linear_algebra import (global_norm, matrix_inverse_pth_root, nnls,
                                           power_iteration)
 from jaxopt_notes._multi_normal import multi_normal
-from jaxopt_notes._tree import (bias_correction, safe_increment, safe_norm, update_infinity_moment,
-                                update_moment, update_moment_per_elem_norm)
-from jaxopt_notes._tree import safe_increment as safe_int32_increment
-from jaxopt_notes._tree import safe_rms as safe_root_mean_squares
+from jaxopt_notes._moments import (bias_correction, update_infinity_moment, update_moment,
+                                   update_moment_per_elem_norm)
+from jaxopt_notes._numerics import safe_increment, safe_norm
+from jaxopt_notes._numerics import safe_increment as safe_int32_increment
+from jaxopt_notes._numerics import safe_rms as safe_root_mean_squares
 from jaxopt_notes.kronecker import (ScaleByKronState, ScaleByShampooState, ScaleBySoapState,
                                    kron, precond_update_prob_schedule, scale_by_kron,
                                    scale_by_shampoo, scale_by_soap, shampoo, soap)
@@ -191,7 +191,8 @@ __all__ = [
     "EmptyState", "GradientTransformation", "GradientTransformationExtraArgs",
     "OptState", "Params", "PyTree", "ScalarOrSchedule", "Schedule",
     "TransformInitFn", "TransformUpdateExtraArgsFn", "TransformUpdateFn",
-    "Updates", "abstract_state", "apply_updates", "chain", "contrib", "identity", "incremental_update",
+    "Updates", "abstract_state", "apply_updates", "chain", "contrib", "identity",
+    "incremental_update",
     "init_empty_state", "named_chain", "periodic_update", "set_to_zero",
     "stateless", "stateless_with_tree_map", "tree", "tree_map_params",
     "with_extra_args_support",

@@ -1,6 +1,7 @@
 """The core contract: a transform is a pure ``(init, update)`` pair over pytrees."""
 
-from typing import Any, Callable, NamedTuple, Protocol, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ PyTree = Any
 """Any JAX pytree."""
 Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]
 """A function of the int32 step count (from 0) to a value."""
-ScalarOrSchedule = Union[float, jax.Array, Schedule]
+ScalarOrSchedule = float | jax.Array | Schedule
 """A number, a (possibly traced) array, or a `Schedule`."""
 
 
@@ -115,10 +116,6 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
   return GradientTransformationExtraArgs(tx.init, update_fn)
 
 
-def _none_leaf(x) -> bool:
-  return x is None
-
-
 def apply_updates(params: Params, updates: Updates) -> Params:
   """Returns ``params + updates``, each leaf keeping its param's dtype.
 
@@ -132,7 +129,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     p = jnp.asarray(p)
     return (p + u).astype(p.dtype)
   _tree.check_match(updates, params)
-  return jax.tree.map(add, params, updates, is_leaf=_none_leaf)
+  return jax.tree.map(add, params, updates, is_leaf=_tree.is_none)
 
 
 def incremental_update(new_tensors: Params, old_tensors: Params,
@@ -141,7 +138,7 @@ def incremental_update(new_tensors: Params, old_tensors: Params,
   return jax.tree.map(
       lambda new, old: None if new is None else
       (step_size * new + (1.0 - step_size) * old).astype(jnp.asarray(old).dtype),
-      new_tensors, old_tensors, is_leaf=_none_leaf)
+      new_tensors, old_tensors, is_leaf=_tree.is_none)
 
 
 def periodic_update(new_tensors: Params, old_tensors: Params,

@@ -1,10 +1,12 @@
 """The restore target of an optimizer state: shapes, dtypes and shardings, with no data."""
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from jaxopt_notes import _tree
 from jaxopt_notes._base import GradientTransformation
 
 
@@ -79,9 +81,6 @@ def abstract_state(optimizer: GradientTransformation, params: Any) -> Any:
   return jax.tree.map(target, shapes, compiled.output_shardings)
 
 
-_is_none = lambda x: x is None  # noqa: E731
-
-
 def _fields(node: Any, found: list) -> list:
   """Appends every field value of every NamedTuple inside ``node`` to ``found``."""
   if isinstance(node, tuple) and hasattr(node, "_fields"):
@@ -97,10 +96,10 @@ def _params_structure(state: Any, rest: tuple) -> Any:
   """The treedef of the params (``None`` counted as a leaf): from ``rest``, else the
   most frequent container among the state's fields."""
   if rest:
-    return jax.tree.structure(rest[0], is_leaf=_is_none)
+    return jax.tree.structure(rest[0], is_leaf=_tree.is_none)
   counts: dict = {}
   for field in _fields(state, []):
-    treedef = jax.tree.structure(field, is_leaf=_is_none)
+    treedef = jax.tree.structure(field, is_leaf=_tree.is_none)
     if treedef.num_nodes > 1:
       counts[treedef] = counts.get(treedef, 0) + 1
   return max(counts, key=counts.get) if counts else jax.tree.structure(0)
@@ -135,9 +134,9 @@ def tree_map_params(initable: Any, f: Callable[..., Any], state: Any, /, *rest: 
   template = _params_structure(state, rest)
 
   def is_copy(node):
-    if jax.tree.structure(node, is_leaf=_is_none) != template:
+    if jax.tree.structure(node, is_leaf=_tree.is_none) != template:
       return False
-    leaves = jax.tree.leaves(node, is_leaf=_is_none)
+    leaves = jax.tree.leaves(node, is_leaf=_tree.is_none)
     return all(x is None or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact))
                for x in leaves)
 

@@ -1,7 +1,7 @@
 """Linear algebra optax exports at its top level: power iteration, inverse p-th roots, NNLS."""
 
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

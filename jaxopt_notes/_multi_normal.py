@@ -1,6 +1,6 @@
-"""A diagonal Gaussian parameterised by its mean and log standard deviation (optax's ``multi_normal``)."""
+"""A diagonal Gaussian parameterised by its mean and log standard deviation (``multi_normal``)."""
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp

@@ -1,16 +1,23 @@
-"""Tree helpers: moment updates, bias correction, norms, casting, counters.
+"""Tree maths: the leaf rules, leafwise algebra, building and casting, reductions, norms.
 
-The maths of every moment-based optimizer is written here once.
+Every optimizer maps over its trees with `map`, which applies the library's
+leaf rules once: ``None`` (a masked or frozen leaf) stays ``None``, a frozen
+leaf gets a zero update, and mismatched trees are reported by path.
 """
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-_is_none = lambda x: x is None  # noqa: E731
+from jaxopt_notes import _numerics
+
+
+def is_none(x: Any) -> bool:
+  """True for ``None``: the ``is_leaf`` that keeps masked and frozen places as leaves."""
+  return x is None
 
 
 def is_frozen(x: Any) -> bool:
@@ -45,9 +52,9 @@ def check_match(incoming: Any, *expected: Any, shapes: bool = True) -> None:
   integer or boolean incoming leaf is accepted only where the other tree holds
   no array. Runs at trace time, so a jitted step pays nothing for it.
   """
-  got, got_def = jax.tree.flatten(incoming, is_leaf=_is_none)
+  got, got_def = jax.tree.flatten(incoming, is_leaf=is_none)
   for other in expected:
-    want, want_def = jax.tree.flatten(other, is_leaf=_is_none)
+    want, want_def = jax.tree.flatten(other, is_leaf=is_none)
     if want_def != got_def:
       raise ValueError("the updates do not have the structure of the optimizer state "
                        f"(or params): {_structure_difference(incoming, other)}")
@@ -62,7 +69,7 @@ def check_match(incoming: Any, *expected: Any, shapes: bool = True) -> None:
 
 
 def _paths(tree: Any) -> list:
-  return [path for path, _ in jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_none)[0]]
+  return [path for path, _ in jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_none)[0]]
 
 
 def _structure_difference(got: Any, want: Any) -> str:
@@ -77,7 +84,7 @@ def _structure_difference(got: Any, want: Any) -> str:
                    + [f"missing leaves {', '.join(missing)}"] * bool(missing))
 
 
-def _map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
+def map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
   """``jax.tree.map`` with the library's leaf rules, written once.
 
   ``tree`` is the incoming tree and ``rest`` the trees it must match (see
@@ -95,71 +102,7 @@ def _map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
     if is_frozen(x):
       return frozen_update(x)
     return f(x, *r)
-  return jax.tree.map(one, tree, *rest, is_leaf=_is_none)
-
-
-# ----------------------------------------------------------------- counters
-
-def safe_increment(count: jax.Array) -> jax.Array:
-  """``count + 1``, saturating at the dtype's maximum instead of wrapping.
-
-  Args:
-    count: an integer or float counter.
-
-  Returns:
-    The incremented counter, of ``count``'s dtype.
-  """
-  count = jnp.asarray(count)
-  top = (jnp.iinfo(count.dtype).max if jnp.issubdtype(count.dtype, jnp.integer)
-         else jnp.finfo(count.dtype).max)
-  top = jnp.asarray(top, count.dtype)
-  return jnp.where(count < top, count + jnp.asarray(1, count.dtype), top)
-
-
-def _mesh_of(like: Any) -> Any:
-  """The mesh of the first concrete leaf of ``like`` sharded on one, else None."""
-  for leaf in jax.tree.leaves(like):
-    if isinstance(leaf, jax.Array) and not isinstance(leaf, jax.core.Tracer):
-      sharding = leaf.sharding
-      if isinstance(sharding, jax.sharding.NamedSharding):
-        return sharding.mesh
-  return None
-
-
-def replicate_like(tree: Any, like: Any) -> Any:
-  """Places the (small) concrete leaves of ``tree`` on every device of ``like``'s mesh.
-
-  For the scalars of a state (counters, keys, hyperparameters) built eagerly
-  for sharded params; traced leaves, and params on no mesh, are left as they are
-  (under ``jit`` the compiler places them).
-  """
-  mesh = _mesh_of(like)
-  if mesh is None:
-    return tree
-  everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-  return jax.tree.map(lambda x: _place(x, everywhere), tree)
-
-
-def _place(x: Any, everywhere: jax.sharding.Sharding) -> Any:
-  """``x`` on every device of ``everywhere``, also when some are another process's.
-
-  A mesh spanning several processes accepts only host values (each process
-  passes its own, equal copy), so a concrete array goes through the host
-  first; a PRNG key goes as its raw bits and is wrapped again.
-  """
-  if isinstance(x, jax.core.Tracer):
-    return x
-  if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-    bits = _place(jax.random.key_data(x), everywhere)
-    return jax.random.wrap_key_data(bits, impl=jax.random.key_impl(x))
-  if not everywhere.is_fully_addressable:
-    x = jax.device_get(x)
-  return jax.device_put(x, everywhere)
-
-
-def zero_count(like: Any = None) -> jax.Array:
-  """A fresh int32 step counter (on every device of ``like``'s mesh, see `replicate_like`)."""
-  return replicate_like(jnp.zeros([], jnp.int32), like)
+  return jax.tree.map(one, tree, *rest, is_leaf=is_none)
 
 
 # ------------------------------------------------------- building and casting
@@ -175,11 +118,11 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
     if is_frozen(x):
       return None
     x = jnp.asarray(x)
-    dt = complex_if(x, dtype or x.dtype)
+    dt = _numerics.complex_if(x, dtype or x.dtype)
     # A select on x rather than a plain constant: the state then takes x's
     # sharding, eagerly and under jit alike (a constant would land replicated).
     return jnp.where(jnp.zeros_like(x, bool), x.astype(dt), jnp.asarray(fill_value, dt))
-  return jax.tree.map(lambda x: None if x is None else fill(x), tree, is_leaf=_is_none)
+  return jax.tree.map(lambda x: None if x is None else fill(x), tree, is_leaf=is_none)
 
 
 def zeros_like(tree: Any, dtype: Any = None) -> Any:
@@ -207,12 +150,12 @@ def copy(tree: Any, dtype: Any = None) -> Any:
 
 def zero_frozen(updates: Any) -> Any:
   """``updates`` as they are, except that a frozen leaf gets its `frozen_update`."""
-  return _map(lambda x: x, updates)
+  return map(lambda x: x, updates)
 
 
 def zero_updates(updates: Any) -> Any:
   """Zero updates shaped like ``updates`` (a frozen leaf gets its `frozen_update`)."""
-  return _map(jnp.zeros_like, updates)
+  return map(jnp.zeros_like, updates)
 
 
 def ones_like(tree: Any, dtype: Any = None) -> Any:
@@ -223,7 +166,7 @@ def cast(tree: Any, dtype: Any) -> Any:
   """Casts every leaf to ``dtype`` (``None`` leaves it as it is)."""
   if dtype is None:
     return tree
-  return _map(lambda x: jnp.asarray(x).astype(complex_if(x, dtype)), tree)
+  return map(lambda x: jnp.asarray(x).astype(_numerics.complex_if(x, dtype)), tree)
 
 
 def cast_like(tree: Any, other_tree: Any) -> Any:
@@ -236,7 +179,7 @@ def cast_like(tree: Any, other_tree: Any) -> Any:
     if x is None or r is None:
       return None if r is None or not is_frozen(r) else frozen_update(r)
     return jnp.asarray(x).astype(jnp.asarray(r).dtype)
-  return jax.tree.map(one, tree, other_tree, is_leaf=_is_none)
+  return jax.tree.map(one, tree, other_tree, is_leaf=is_none)
 
 
 def canonical_dtype(dtype: Any) -> Any:
@@ -247,29 +190,29 @@ def canonical_dtype(dtype: Any) -> Any:
 
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
   """Leafwise sum of two or more trees of the same structure."""
-  return _map(lambda *xs: functools.reduce(jnp.add, xs), tree_x, tree_y, *other_trees)
+  return map(lambda *xs: functools.reduce(jnp.add, xs), tree_x, tree_y, *other_trees)
 
 
 def sub(tree_x: Any, tree_y: Any) -> Any:
-  return _map(jnp.subtract, tree_x, tree_y)
+  return map(jnp.subtract, tree_x, tree_y)
 
 
 def mul(tree_x: Any, tree_y: Any) -> Any:
-  return _map(jnp.multiply, tree_x, tree_y)
+  return map(jnp.multiply, tree_x, tree_y)
 
 
 def scale(scalar: Any, tree: Any) -> Any:
-  return _map(lambda x: scalar * x, tree)
+  return map(lambda x: scalar * x, tree)
 
 
 def add_scale(tree_x: Any, scalar: Any, tree_y: Any) -> Any:
   """``tree_x + scalar * tree_y``."""
-  return _map(lambda a, b: a + scalar * b, tree_x, tree_y)
+  return map(lambda a, b: a + scalar * b, tree_x, tree_y)
 
 
 def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
   """Leafwise ``jnp.where`` with one scalar condition."""
-  return _map(lambda a, b: jnp.where(condition, a, b), tree_x, tree_y)
+  return map(lambda a, b: jnp.where(condition, a, b), tree_x, tree_y)
 
 
 def leaves(tree: Any) -> list:
@@ -307,31 +250,6 @@ def inner(x: Any, y: Any) -> jax.Array:
   return jnp.real(vdot(x, y))
 
 
-def abs_sq(x: jax.Array) -> jax.Array:
-  """``|x|^2`` as a real array: ``x * x`` for real ``x``, ``re^2 + im^2`` for complex."""
-  if jnp.iscomplexobj(x):
-    return jnp.square(jnp.real(x)) + jnp.square(jnp.imag(x))
-  return x * x
-
-
-def complex_if(x: Any, dtype: Any) -> Any:
-  """``dtype``, or its complex counterpart where ``x`` is complex and ``dtype`` a real float.
-
-  The dtype a copy or statistic of ``x`` is kept in when asked for ``dtype``
-  (``mu_dtype``, ``accumulator_dtype``, a norm's ``dtype``): a real dtype would
-  drop the imaginary part of a complex param's state.
-  """
-  if (dtype is not None and jnp.iscomplexobj(x)
-      and jnp.issubdtype(jnp.dtype(dtype), jnp.floating)):
-    return jnp.result_type(dtype, jnp.complex64)
-  return dtype
-
-
-def widen(x: jax.Array, dtype: Any) -> jax.Array:
-  """``x`` cast to the float ``dtype``, or to its complex counterpart for complex ``x``."""
-  return jnp.asarray(x, complex_if(x, dtype))
-
-
 def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - optax's name
          dtype: Any = None) -> jax.Array:
   """Global norm of all leaves together, each leaf first cast to ``dtype`` if given.
@@ -341,218 +259,18 @@ def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - opta
   leaves, of their moduli ``|x|`` (a real ``dtype`` casts a complex leaf to its
   complex counterpart, see `widen`).
   """
-  as_dtype = lambda x: jnp.abs(widen(x, dtype))  # noqa: E731
+  as_dtype = lambda x: jnp.abs(_numerics.widen(x, dtype))  # noqa: E731
   if ord is None or (not isinstance(ord, str) and ord == 2):
-    sq = sum(_map(lambda x: jnp.sum(abs_sq(widen(x, dtype))), tree))
+    sq = sum(map(lambda x: jnp.sum(_numerics.abs_sq(_numerics.widen(x, dtype))), tree))
     return sq if squared else jnp.sqrt(sq)
   if not isinstance(ord, str) and ord == 1:
-    total = sum(_map(lambda x: jnp.sum(as_dtype(x)), tree))
+    total = sum(map(lambda x: jnp.sum(as_dtype(x)), tree))
   elif ord in ("inf", "infinity") or (not isinstance(ord, str) and ord == jnp.inf):
     maxes = [jnp.max(as_dtype(x)) for x in leaves(tree) if jnp.size(x)]
     total = functools.reduce(jnp.maximum, maxes) if maxes else jnp.asarray(-jnp.inf)
   else:
     raise ValueError(f"tree.norm: `ord` must be None, 1, 2 or inf; got {ord!r}")
   return jnp.square(total) if squared else total
-
-
-def safe_norm(x: jax.Array, min_norm: Any, ord: Any = None,  # noqa: A002 - optax's name
-              axis: Any = None, keepdims: bool = False) -> jax.Array:
-  """``max(||x||, min_norm)`` with a gradient that stays finite where the norm is small.
-
-  The norm is ``jnp.linalg.norm(x, ord, axis)``; where it is at most
-  ``min_norm`` the result is ``min_norm`` and the gradient 0 (a plain maximum
-  would give a NaN gradient at ``x = 0``).
-
-  Args:
-    x: an array.
-    min_norm: the lower bound of the result.
-    ord: the order of the norm, as in ``jnp.linalg.norm``.
-    axis: the axis or axes to reduce over, as in ``jnp.linalg.norm``.
-    keepdims: whether the reduced axes stay, with size 1.
-
-  Returns:
-    The bounded norm.
-  """
-  if ord is None and axis is None and not keepdims:  # one reduction, the common case
-    sq = jnp.sum(abs_sq(x))
-    small = sq <= jnp.square(min_norm)
-    return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, 1.0, sq)))
-  small = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True) <= min_norm
-  masked = jnp.linalg.norm(jnp.where(small, jnp.ones_like(x), x), ord=ord, axis=axis,
-                           keepdims=keepdims)
-  if not keepdims:
-    small = jnp.squeeze(small, axis=axis)
-  return jnp.where(small, min_norm, masked)
-
-
-def safe_rms(x: jax.Array, min_rms: Any) -> jax.Array:
-  """``max(rms(x), min_rms)`` with a gradient that stays finite at ``x = 0``.
-
-  Args:
-    x: an array.
-    min_rms: the lower bound of the result.
-
-  Returns:
-    The bounded root mean square of ``x``'s elements.
-  """
-  sq = jnp.mean(abs_sq(x))
-  small = sq <= jnp.square(min_rms)
-  return jnp.where(small, min_rms, jnp.sqrt(jnp.where(small, 1.0, sq)))
-def safe_sqrt(x: jax.Array) -> jax.Array:
-  """``sqrt(x)`` for ``x >= 0`` whose gradient at ``x = 0`` is 0 rather than infinite."""
-  positive = x > 0
-  return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1)), 0)
-
-
-# ------------------------------------------------------------------ moments
-
-def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
-  """Exponential moving average of ``g**order``: ``(1 - decay) g^order + decay m``.
-
-  Args:
-    updates: the incoming updates (gradients), a tree.
-    moments: the moments so far, a tree like ``updates``.
-    decay: the decay rate of the average.
-    order: the power of the gradient averaged (1: mean, 2: second moment).
-
-  Returns:
-    The new moments.
-  """
-  return _map(lambda g, m: (1 - decay) * g**order + decay * m, updates, moments)
-
-
-def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
-                                order: int) -> Any:
-  """Like `update_moment` with ``|g|**order`` (equal for real ``g``, even order).
-
-  For complex ``g`` the moment is real-valued (``|g|^2 = g conj(g)``, not ``g^2``);
-  it keeps the dtype of ``moments``.
-
-  Args:
-    updates: the incoming updates (gradients), a tree.
-    moments: the moments so far, a tree like ``updates``.
-    decay: the decay rate of the average.
-    order: the power of ``|g|`` averaged.
-
-  Returns:
-    The new moments.
-  """
-  def one(g, m):
-    if order % 2 == 0 and not jnp.iscomplexobj(g):  # |g|^order == g^order, one op fewer
-      return (1 - decay) * g**order + decay * m
-    if order == 2:
-      return (1 - decay) * abs_sq(g) + decay * m
-    return (1 - decay) * jnp.abs(g)**order + decay * m
-  return _map(one, updates, moments)
-
-
-def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> Any:
-  """Adamax's weighted infinity norm: ``max(|g| + eps, decay * u)``.
-
-  Args:
-    updates: the incoming updates (gradients), a tree.
-    moments: the moments so far, a tree like ``updates``.
-    decay: the decay rate of the average.
-    eps: added to ``|g|``.
-
-  Returns:
-    The new moments.
-  """
-  return _map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, decay * u), updates, moments)
-
-
-def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
-  """Divides an EMA started at zero by ``1 - decay**count``.
-
-  The factor is computed in at least float32 and then cast to each leaf's
-  dtype, so low-precision moments are not divided by a rounded-to-zero factor.
-
-  Args:
-    moment: the moving average, a tree.
-    decay: its decay rate.
-    count: the number of steps averaged so far (from 1).
-
-  Returns:
-    The corrected average.
-  """
-  factor = 1 - jnp.asarray(decay) ** count
-  return _map(lambda t: t / factor.astype(t.dtype), moment)
-
-
-# ------------------------------------------------------------------- random
-
-def split_key_like(rng_key: jax.Array, target_tree: Any) -> Any:
-  """One fresh key per leaf, in a tree of the same structure."""
-  treedef = jax.tree.structure(target_tree)
-  keys = jax.random.split(rng_key, treedef.num_leaves)
-  return jax.tree.unflatten(treedef, list(keys))
-
-
-def random_like(rng_key: jax.Array, target_tree: Any,
-                sampler: Callable = jax.random.normal, dtype: Any = None) -> Any:
-  """Samples an array of each leaf's shape and dtype (or ``dtype``) from ``sampler``.
-
-  Keys are split over the trained leaves only, so adding a frozen (integer or
-  boolean) leaf, which gets zeros, changes no other leaf's sample.
-  """
-  flat, treedef = jax.tree.flatten(target_tree)
-  trained = [i for i, x in enumerate(flat) if not is_frozen(x)]
-  out = [frozen_update(x) if is_frozen(x) else None for x in flat]
-  for i, k in zip(trained, jax.random.split(rng_key, len(trained))):
-    out[i] = sampler(k, jnp.shape(flat[i]), dtype or jnp.asarray(flat[i]).dtype)
-  return jax.tree.unflatten(treedef, out)
-
-
-def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
-  """``num / den``, and 0 where ``den`` is 0, with finite gradients there.
-
-  A subnormal ``den`` counts as 0: CPUs flush such inputs to zero, so the
-  division would give NaN (a ``min_norm`` of 1e-6 is subnormal in float16).
-  A NaN or Inf in the denominator still propagates, so a non-finite gradient
-  is never hidden.
-  """
-  den = jnp.asarray(den)
-  tiny = jnp.finfo(den.dtype).tiny if jnp.issubdtype(den.dtype, jnp.inexact) else 1
-  zero = jnp.abs(den) < tiny
-  return jnp.where(zero, 0, num / jnp.where(zero, 1, den))
-
-
-def rms_scale(g: jax.Array, second_moment: jax.Array, eps: Any, eps_root: Any) -> jax.Array:
-  """The adaptive step ``g / (sqrt(v + eps_root) + eps)`` shared by every method.
-
-  ``eps`` is added outside the square root, ``eps_root`` inside it. Where the
-  denominator is zero (both constants 0 and no gradient seen yet) the step is 0.
-  Concrete constants are folded at trace time: no ``+ 0`` for a zero constant,
-  and no zero guard when ``eps``, or ``eps_root`` with ``eps >= 0``, is a
-  normal positive number in the step's dtype: ``v`` is a second moment, never
-  negative, so the denominator cannot vanish. A complex ``v`` (a moment kept in
-  complex params' dtype) holds real values: its real part is used.
-  """
-  if jnp.iscomplexobj(second_moment):
-    second_moment = jnp.real(second_moment)
-  if not (_is_concrete(eps_root) and eps_root == 0):
-    second_moment = second_moment + eps_root
-  den = jnp.sqrt(second_moment)
-  if not (_is_concrete(eps) and eps == 0):
-    den = den + eps
-  if _is_normal(eps, den.dtype) or (_is_normal(eps_root, den.dtype)
-                                    and _is_concrete(eps) and eps >= 0):
-    return g / den  # v >= 0, so a normal eps or eps_root keeps den normal and positive
-  return safe_div(g, den)
-
-
-def _is_normal(x: Any, dtype: Any) -> bool:
-  """A concrete number that is positive and normal in ``dtype``.
-
-  1e-8 is 0 in float16, and 1e-6 a subnormal that the CPU flushes to 0.
-  """
-  dtype = jnp.finfo(dtype).dtype  # the real dtype of a complex one
-  return _is_concrete(x) and np.asarray(x, dtype) >= jnp.finfo(dtype).tiny
-
-
-def _is_concrete(x: Any) -> bool:
-  """A Python number (not an array, not traced): safe to branch on at trace time."""
-  return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 # ------------------------------------------------- scalars and copies of params
@@ -567,7 +285,3 @@ def scalar_dtype(tree: Any) -> Any:
   widest = jnp.result_type(jnp.float32, *[jnp.result_type(x) for x in leaves(tree)])
   return jnp.finfo(widest).dtype
 
-
-def scalar_like(value: Any, tree: Any) -> jax.Array:
-  """``value`` as a `scalar_dtype` array placed like ``tree``'s counters (see `replicate_like`)."""
-  return replicate_like(jnp.asarray(value, scalar_dtype(tree)), tree)

@@ -8,7 +8,8 @@ which also carries the tuple's class name: so ``count`` in an Adam state and
 """
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 

@@ -449,7 +449,10 @@ def layerwise_dog(grads, param, values, lr, reps_rel=1e-6, eps_root=1e-8, global
 
 
 def cocob(grads, param, values, lr=1.0, alpha=100.0, eps=1e-8, weight_decay=0.0):
-  """Orabona & Tommasi, Algorithm 2: w_{t+1} = w_1 + theta_t (L_t + R_t) / (L_t max(G_t + L_t, alpha L_t))."""
+  """Orabona & Tommasi, Algorithm 2.
+
+  w_{t+1} = w_1 + theta_t (L_t + R_t) / (L_t max(G_t + L_t, alpha L_t)).
+  """
   w1 = np.array(param, np.float64)
   big_l, big_g, reward, theta = np.full_like(w1, eps), 0 * w1, 0 * w1, 0 * w1
 
@@ -612,7 +615,10 @@ def dadapt_adamw(grads, params, values, lr=1.0, betas=(0.9, 0.999), eps=1e-8, d0
 
 def prodigy(grads, params, values, lr=1.0, betas=(0.9, 0.999), beta3=None, eps=1e-8, d0=1e-6,
             coef=1.0, weight_decay=0.0, safeguard_warmup=False, eps_root=0.0):
-  """Mishchenko & Defazio, Prodigy (Adam form): r and s weighted by d / d0, d = max(d, c r / |s|_1)."""
+  """Mishchenko & Defazio, Prodigy (Adam form).
+
+  r and s weighted by d / d0, d = max(d, c r / |s|_1).
+  """
   b1, b2 = betas
   b3 = np.sqrt(b2) if beta3 is None else beta3
   x0 = {k: np.array(v, np.float64) for k, v in params.items()}

@@ -7,7 +7,8 @@ Limits of an algorithm live here as data (``rosenbrock_steps``, ``lr_is_last``,
 import dataclasses
 import functools
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -150,7 +151,8 @@ REGISTRY = [
           quadratic_lr=0.03, rosenbrock_lr=3e-3, lr_is_last=False,
           sweep={"decay": 0.8, "momentum": 0.6}, invalid={"momentum": -0.5}),
     Entry("adadelta", jon.adadelta, quadratic_lr=3.0, quadratic_steps=2000,
-          rosenbrock_lr=1.0, sweep={"rho": 0.95, "eps_root": 1e-5, "eps": 1e-7, "weight_decay": 1e-3},
+          rosenbrock_lr=1.0,
+          sweep={"rho": 0.95, "eps_root": 1e-5, "eps": 1e-7, "weight_decay": 1e-3},
           invalid={"rho": 1.2, "eps": -0.1},
           optax_complex_differs="optax takes g * g for |g|^2 (its own tests skip complex params)"),
     Entry("adam", jon.adam, rosenbrock_lr=0.1, sweep=_ADAM_SWEEP, invalid=_ADAM_INVALID),
@@ -247,7 +249,8 @@ REGISTRY = [
                  "max_step_size": 10.0},
           invalid={"eta_minus": 1.5, "eta_plus": 0.5, "min_step_size": -1.0},
           complex_refused="its step sizes follow the sign of each real coordinate's gradient"),
-    Entry("fromage", jon.fromage, per_leaf=True, param_shaped_state=False, quadratic_lr=0.1, rosenbrock_lr=0.1, lr_is_last=False,
+    Entry("fromage", jon.fromage, per_leaf=True, param_shaped_state=False, quadratic_lr=0.1,
+          rosenbrock_lr=0.1, lr_is_last=False,
           sweep={"min_norm": 1e-4}, invalid={"min_norm": -1.0}),
     Entry("novograd", jon.novograd, per_leaf=True, quadratic_lr=0.01, rosenbrock_lr=0.01,
           sweep={"b1": 0.8, "b2": 0.5, "eps": 1e-5, "eps_root": 1e-6, "weight_decay": 1e-3},
@@ -269,7 +272,8 @@ REGISTRY = [
                    "estim_lr_coef": -1.0},
           optax_complex_differs="optax takes g * g for |g|^2 and <g, x0 - x> complex"),
     Entry("mechanize", wrapping(jon.mechanize, jon.adam), quadratic_lr=1.0, quadratic_steps=2000,
-          rosenbrock_lr=1.0, rosenbrock_steps=50000, rosenbrock_tol=3e-3, lr_is_last=False, static=frozenset({"num_betas"}),
+          rosenbrock_lr=1.0, rosenbrock_steps=50000, rosenbrock_tol=3e-3, lr_is_last=False,
+          static=frozenset({"num_betas"}),
           sweep={"weight_decay": 0.1, "eps": 1e-6, "s_init": 1e-4},
           invalid={"weight_decay": -1.0, "s_init": -1.0, "num_betas": 0},
           optax_complex_differs="optax clips a complex <g, x - x0> (an error)"),
@@ -331,7 +335,8 @@ REGISTRY = [
           sweep={**_ADAM_SWEEP, "b3": 0.95, "alpha": 2.0, "weight_decay": 1e-3},
           invalid={**_ADAM_INVALID, "b3": 1.5, "alpha": float("inf")}),
     Entry("simplified_ademamix", jon.simplified_ademamix, {"b1": 0.9}, quadratic_lr=0.003,
-          rosenbrock_lr=1e-3, sweep={"b1": 0.8, "b2": 0.99, "alpha": 1.0, "eps": 1e-6, "eps_root": 1e-6,
+          rosenbrock_lr=1e-3,
+          sweep={"b1": 0.8, "b2": 0.99, "alpha": 1.0, "eps": 1e-6, "eps_root": 1e-6,
                  "weight_decay": 1e-3},
           invalid=_ADAM_INVALID,
           optax_complex_differs="optax takes g * g for |g|^2"),
@@ -381,7 +386,8 @@ REGISTRY = [
                                 "(test_optax_oracle)"),
     Entry("sophia", jon.sophia, {"hessian_diagonal_fn": _SQUARED_GRADIENTS, "update_interval": 2},
           static=frozenset({"hessian_diagonal_fn", "update_interval",
-                            "print_win_rate_every_n_steps"}), quadratic_lr=0.03, quadratic_steps=2000, float16_ok=False,
+                            "print_win_rate_every_n_steps"}),
+          quadratic_lr=0.03, quadratic_steps=2000, float16_ok=False,
           rosenbrock_lr=0.03,
           sweep={"b1": 0.9, "b2": 0.9, "eps": 1e-6, "weight_decay": 1e-3, "gamma": 0.05,
                  "clip_threshold": 0.5},

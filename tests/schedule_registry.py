@@ -2,7 +2,8 @@
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import optax
 
@@ -96,7 +97,8 @@ def _wsd(t, peak, warm, stable, decay, init=0.0, end=0.0, kind="linear"):
 SCHEDULES = [
     Sched("constant_schedule", {"value": 0.3}, lambda t: 0.3, {"value": 0.1},
           {"value": float("inf")}, optax.constant_schedule),
-    Sched("linear_schedule", dict(init_value=1.0, end_value=0.1, transition_steps=30, transition_begin=5),
+    Sched("linear_schedule",
+          dict(init_value=1.0, end_value=0.1, transition_steps=30, transition_begin=5),
           lambda t: _poly(t, 1.0, 0.1, 1, 30, 5),
           {"init_value": 2.0, "end_value": 0.0, "transition_steps": 20, "transition_begin": 3},
           {"transition_steps": -1, "transition_begin": -2}, optax.linear_schedule),
@@ -109,7 +111,8 @@ SCHEDULES = [
                                     transition_begin=3, end_value=0.2),
           lambda t: _exp(t, 1.0, 7, 0.8, 3, False, 0.2),
           {"init_value": 0.5, "transition_steps": 5, "decay_rate": 0.9, "transition_begin": 6,
-           "end_value": 0.3}, {"transition_steps": -3, "decay_rate": -0.5}, optax.exponential_decay),
+           "end_value": 0.3}, {"transition_steps": -3, "decay_rate": -0.5},
+          optax.exponential_decay),
     Sched("cosine_decay_schedule", dict(init_value=1.0, decay_steps=40, alpha=0.1, exponent=2.0),
           lambda t: _cos(t, 1.0, 40, 0.1, 2.0),
           {"init_value": 0.5, "decay_steps": 25, "alpha": 0.0, "exponent": 1.0},

@@ -17,7 +17,7 @@ import d2l_chapter11  # noqa: E402
 import saddle_escape  # noqa: E402
 
 
-# ------------------------------------------------ the saddle race (notes on momentum, adaptive methods)
+# -------------------------------------------- the saddle race (notes on momentum, adaptive methods)
 
 def _numpy_escape(step, max_steps=10_000):
   """Iterates the notes' recurrence on (x, y) until y > 1; returns that step."""

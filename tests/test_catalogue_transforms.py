@@ -40,7 +40,8 @@ def test_adaptive_grad_clip_clips_each_unit_to_a_fraction_of_its_params():
   w, g = np.asarray(PARAMS["w"]), np.asarray(GRADS["w"])
   for j in range(w.shape[1]):  # (in, out): a unit is a column
     bound = clipping * max(np.linalg.norm(w[:, j]), eps)
-    expected = g[:, j] if np.linalg.norm(g[:, j]) < bound else g[:, j] * bound / np.linalg.norm(g[:, j])
+    expected = (g[:, j] if np.linalg.norm(g[:, j]) < bound
+                else g[:, j] * bound / np.linalg.norm(g[:, j]))
     np.testing.assert_allclose(out["w"][:, j], expected, rtol=1e-12)
   assert np.linalg.norm(out["b"]) <= clipping * np.linalg.norm(PARAMS["b"]) * (1 + 1e-12)
 

@@ -170,7 +170,7 @@ def test_counters_saturate_instead_of_wrapping(entry):
   opt = entry.make(0.01)
   state = opt.init(PARAMS)
   top = jnp.iinfo(jnp.int32).max
-  is_counter = lambda x: isinstance(x, jax.Array) and x.dtype == jnp.int32 and x.shape == ()  # noqa: E731
+  is_counter = lambda x: isinstance(x, jax.Array) and x.dtype == jnp.int32 and x.shape == ()
   state = jax.tree.map(lambda x: jnp.asarray(top - 1, jnp.int32) if is_counter(x) else x, state)
   for _ in range(2):
     updates, state = opt.update(GRADS[0], state, PARAMS, value=jnp.asarray(1.0))

@@ -66,7 +66,8 @@ def test_every_optimizer_family_has_a_page_listing_its_public_names():
     pages[module] = re.findall(r"^ +- (\w+)$", text, re.MULTILINE)
   for info in pkgutil.iter_modules(family_pkg.__path__):
     module = importlib.import_module(f"{family_pkg.__name__}.{info.name}")
-    defined = [n for n in jon.__all__ if getattr(getattr(jon, n), "__module__", None) == module.__name__]
+    defined = [n for n in jon.__all__
+               if getattr(getattr(jon, n), "__module__", None) == module.__name__]
     assert sorted(pages.pop(module.__name__, [])) == sorted(defined), module.__name__
   assert pages == {}
 

@@ -17,7 +17,8 @@ def transformer_like(width=64, hidden=256, vocab=1000, layers=4, dtype=jnp.float
   """Embeddings, then per layer two matrices, their biases and two layer-norm scales."""
   params = {"embed": jnp.zeros((vocab, width), dtype)}
   for i in range(layers):
-    params[f"layer{i}"] = {"up": jnp.zeros((width, hidden), dtype), "up_b": jnp.zeros(hidden, dtype),
+    params[f"layer{i}"] = {"up": jnp.zeros((width, hidden), dtype),
+                           "up_b": jnp.zeros(hidden, dtype),
                            "down": jnp.zeros((hidden, width), dtype),
                            "down_b": jnp.zeros(width, dtype), "ln1": jnp.ones(width, dtype),
                            "ln2": jnp.ones(width, dtype)}

@@ -8,7 +8,8 @@ argument is the one differentiated.
 import inspect
 import itertools
 import warnings
-from typing import Any, Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +29,7 @@ class Case(NamedTuple):
   tag: str                       # what this row exercises
   make: Callable[..., tuple]     # (rng, float dtype) -> (args, kwargs)
   grad: bool = True              # compare jax.grad w.r.t. args[0] too
-  factory: Optional[Callable] = None  # lib -> loss, for losses built by a factory
+  factory: Callable | None = None  # lib -> loss, for losses built by a factory
   deprecated: bool = False       # both libraries warn
   rtol: float = RTOL
   eager: bool = False            # optax reads values here, so it cannot run under jit

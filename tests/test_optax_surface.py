@@ -1,4 +1,4 @@
-"""The names added for optax's surface, compared with optax in float64 (optax is a test-only oracle)."""
+"""The names added for optax's surface, compared with optax (a test-only oracle) in float64."""
 
 import functools
 import warnings
@@ -118,8 +118,8 @@ def test_tree_set_matches_optax_on_a_flat_state():
   params = jnp.ones(3)
   ours = jon.adam(0.1).init(params)
   theirs = optax.adam(0.1).init(params)
-  new_ours, new_theirs = jon.tree.set(ours, mu=jnp.full(3, 2.0)), optax.tree.set(theirs,
-                                                                                  mu=jnp.full(3, 2.0))
+  new_ours = jon.tree.set(ours, mu=jnp.full(3, 2.0))
+  new_theirs = optax.tree.set(theirs, mu=jnp.full(3, 2.0))
   _close(tuple(new_ours[0]), tuple(new_theirs[0]))
 
 

@@ -38,7 +38,8 @@ def leaf_values(draw, shape, dtype, extreme):
   with a random sign per element; else ordinary floats."""
   size = int(np.prod(shape))
   if extreme:
-    magnitude = min(draw(st.sampled_from(EXTREMES + (1.0,))), HEADROOM * float(jnp.finfo(dtype).max))
+    magnitude = min(draw(st.sampled_from(EXTREMES + (1.0,))),
+                    HEADROOM * float(jnp.finfo(dtype).max))
     values = magnitude * np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]),
                                                 min_size=size, max_size=size)))
   else:

@@ -45,6 +45,8 @@ __all__ = [
     "simplified_ademamix",
     "DifferentiallyPrivateAggregateState", "GaLoreDimensionNumbers", "GaLoreState",
     "differentially_private_aggregate", "dpsgd", "galore", "scale_by_galore",
-    "acprop", "scale_by_acprop", "HutchinsonState", "SophiaState", "hutchinson_estimator_diag_hessian", "sophia", "NormalizeState", "SAMState", "normalize", "sam",
+    "acprop", "scale_by_acprop", "HutchinsonState", "SophiaState",
+    "hutchinson_estimator_diag_hessian", "sophia", "NormalizeState", "SAMState", "normalize",
+    "sam",
     "SplitRealAndImaginaryState", "split_real_and_imaginary",
 ]

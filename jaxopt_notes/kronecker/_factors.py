@@ -11,7 +11,8 @@ one ``einsum``. A tensor that is not blocked has a grid of rank 0.
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp

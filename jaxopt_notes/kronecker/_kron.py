@@ -42,12 +42,13 @@ each block then has factors of its own.
 
 import contextlib
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _random, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.kronecker import _factors
@@ -296,7 +297,7 @@ def _draw(key, count, like):
   """The default randomness: a uniform for the fit decision and normal probes."""
   del count
   decide, probe = jax.random.split(key)
-  return jax.random.uniform(decide), _tree.random_like(probe, like)
+  return jax.random.uniform(decide), _random.random_like(probe, like)
 
 
 def _mapper(lax_map, batch_size):
@@ -345,19 +346,19 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
     key = s.key if isinstance(s.key, jax.Array) and jnp.issubdtype(
         s.key.dtype, jax.dtypes.prng_key) else jax.random.key(0 if s.key is None else s.key)
     return ScaleByKronState(
-        count=_tree.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype),
+        count=_placement.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype),
         Qs_preconditioners=_factors.spread(
-            jax.tree.map(factors, params, layouts(params), is_leaf=_tree._is_none), params),
-        rng_key=_tree.replicate_like(key, params))
+            jax.tree.map(factors, params, layouts(params), is_leaf=_tree.is_none), params),
+        rng_key=_placement.replicate_like(key, params))
 
   def update_fn(updates, state, params=None):
     del params
-    count = _tree.safe_increment(state.count)
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    direction = _tree.bias_correction(mu, b1, count)
+    count = _numerics.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    direction = _moments.bias_correction(mu, b1, count)
     lays = layouts(updates)
-    work = _tree._map(lambda g: g.astype(_compute_dtype(g, precond_dtype)), direction)
-    fit_in = work if s.momentum_into_precond_update else _tree._map(
+    work = _tree.map(lambda g: g.astype(_compute_dtype(g, precond_dtype)), direction)
+    fit_in = work if s.momentum_into_precond_update else _tree.map(
         lambda g, w: g.astype(w.dtype), updates, work)
     rng_key, sub = jax.random.split(state.rng_key)
     uniform, probes = draw(sub, state.count, fit_in)
@@ -373,7 +374,7 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
         new = over_stack(fit, qs, lay.split(h), lay.split(v))
         return tuple(_factors.sharded_like(n, q) for n, q in zip(new, qs))
       with _precision(s.precond_update_precision):
-        return jax.tree.map(one, fit_in, probes, qs_tree, lays, is_leaf=_tree._is_none)
+        return jax.tree.map(one, fit_in, probes, qs_tree, lays, is_leaf=_tree.is_none)
 
     qs = jax.lax.cond(uniform < p, fit_all, lambda q: q, state.Qs_preconditioners)
 
@@ -383,7 +384,7 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
       with _precision(s.precond_grads_precision):
         out = over_stack(_precondition, qs, lay.split(g))
       return _rms_cap(lay.merge(out))
-    out = jax.tree.map(apply, work, qs, lays, is_leaf=_tree._is_none)
+    out = jax.tree.map(apply, work, qs, lays, is_leaf=_tree.is_none)
     return _tree.cast_like(out, updates), ScaleByKronState(
         count=count, mu=_tree.cast_like(mu, state.mu),
         Qs_preconditioners=_factors.spread(qs, state.Qs_preconditioners, updates),

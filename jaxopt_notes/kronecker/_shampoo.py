@@ -42,11 +42,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.kronecker import _factors
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -57,7 +57,7 @@ _DIAGONAL = ("adagrad", "rmsprop", "adam")  # grafts that keep a second moment
 class ScaleByShampooState(NamedTuple):
   """State of `scale_by_shampoo`."""
   count: jax.Array  # int32 steps taken, saturating
-  stats: Any        # per leaf, a tuple of factors S^(i) of shape (blocks..., b_i, b_i); () if diagonal
+  stats: Any        # per leaf, factors S^(i) of shape (blocks..., b_i, b_i); () if diagonal
   preconds: Any     # per leaf, their inverse roots P^(i), as last refreshed
   diagonal: Any     # the graft's second moment (None for "sgd" and "none")
   mu: Any           # momentum m_t
@@ -74,7 +74,7 @@ def _blocks(x: Any, block_size: int, rank_lt: int, dim_gt: int) -> Any:
 def per_leaf(f, like: Any, *trees: Any) -> Any:
   """``f(leaf, *subtrees)`` on each trained leaf of ``like``; ``trees`` have ``like``'s
   structure down to its leaves (below which they may hold tuples of factors)."""
-  leaves, treedef = jax.tree.flatten(like, is_leaf=_tree._is_none)
+  leaves, treedef = jax.tree.flatten(like, is_leaf=_tree.is_none)
   rest = [treedef.flatten_up_to(t) for t in trees]
   out = [None if x is None or _tree.is_frozen(x) else f(x, *r) for x, *r in zip(leaves, *rest)]
   return treedef.unflatten(out)
@@ -85,7 +85,7 @@ def _graft_direction(graft_type, g, v, count, b2, eps):
     return g
   if graft_type == "adam":
     v = v / (1 - b2 ** count).astype(v.dtype)
-  return _tree.rms_scale(g, v, eps, 0.0)
+  return _numerics.rms_scale(g, v, eps, 0.0)
 
 
 def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
@@ -124,7 +124,7 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     zeros = lambda b, dt: jnp.zeros((b, b), dt)  # noqa: E731
     eye = lambda b, dt: jnp.eye(b, dtype=dt)  # noqa: E731
     return ScaleByShampooState(
-        count=_tree.zero_count(params),
+        count=_placement.zero_count(params),
         stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
         preconds=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
         diagonal=_tree.zeros_like(params) if graft_type in _DIAGONAL else None,
@@ -144,7 +144,7 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     if not stats:
       return ()
     p = 2 * len(stats)
-    if not (_tree._is_concrete(exponent_override) and exponent_override == 0):
+    if not (_numerics.is_concrete(exponent_override) and exponent_override == 0):
       p = jnp.where(exponent_override > 0, exponent_override, p)
     return tuple(_factors.sharded_like(_factors.inverse_root(
         _factors.gathered(s), p, matrix_epsilon, relative_matrix_epsilon,
@@ -160,12 +160,12 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     d = _factors.sharded_like(d, g)
     if graft_type == "none":
       return d
-    return d * _tree.safe_div(jnp.linalg.norm(graft), jnp.linalg.norm(d))
+    return d * _numerics.safe_div(jnp.linalg.norm(graft), jnp.linalg.norm(d))
 
   def update_fn(updates, state, params=None):
     del params
     _tree.check_match(updates, state.mu)
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     since = count - start_preconditioning_step
     refresh = (since >= 0) & (since % preconditioning_compute_steps == 0)
     stats = per_leaf(new_stats, updates, state.stats)
@@ -174,17 +174,17 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     wide = per_leaf(lambda g, s: g.astype(_factors.stats_dtype(g)), updates, state.stats)
     if graft_type in _DIAGONAL:
       keep, add = _factors.ema_weights(1.0 if graft_type == "adagrad" else b2)
-      diagonal = _tree._map(lambda g, v: keep * v + add * _factors.abs2(g), wide,
+      diagonal = _tree.map(lambda g, v: keep * v + add * _factors.abs2(g), wide,
                             state.diagonal)
     else:
       diagonal = wide
-    graft = _tree._map(lambda g, v: _graft_direction(graft_type, g, v, count, b2,
+    graft = _tree.map(lambda g, v: _graft_direction(graft_type, g, v, count, b2,
                                                      diagonal_epsilon), wide, diagonal)
     shampoo = per_leaf(direction, wide, preconds, graft)
     step = _tree.where(since >= 0, shampoo, graft)
     add = (1 - b1) if moving_average_for_momentum else 1.0
-    mu = _tree._map(lambda m, d: b1 * m + add * d, state.mu, step)
-    out = _tree._map(lambda m, d: b1 * m + add * d, mu, step) if nesterov else mu
+    mu = _tree.map(lambda m, d: b1 * m + add * d, state.mu, step)
+    out = _tree.map(lambda m, d: b1 * m + add * d, mu, step) if nesterov else mu
     # each factor back where init put it
     stats, preconds = _factors.spread((stats, preconds), state.stats, updates)
     return _tree.cast_like(out, updates), ScaleByShampooState(

@@ -43,12 +43,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.kronecker._shampoo import per_leaf
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -101,7 +101,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   precondition_1d: bool = False, published: bool = False) -> GradientTransformation:
   """SOAP's direction; see `soap`."""
   check_moments("scale_by_soap", b1, b2, eps)
-  if _tree._is_concrete(shampoo_beta) and shampoo_beta < 0:
+  if _numerics.is_concrete(shampoo_beta) and shampoo_beta < 0:
     shampoo_beta = None  # the reference code's -1
   _validate.check("scale_by_soap", shampoo_beta=(shampoo_beta, _validate.UNIT),
                   precondition_frequency=(precondition_frequency, _validate.AT_LEAST_ONE))
@@ -120,14 +120,14 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
   def singletons(x):
     """Each column of each basis a cluster of its own (replicated: a few integers)."""
     shape, which = layout(x)
-    return tuple(_tree.replicate_like(jnp.arange(d, dtype=jnp.int32), x) if yes else None
+    return tuple(_placement.replicate_like(jnp.arange(d, dtype=jnp.int32), x) if yes else None
                  for d, yes in zip(shape, which)) if any(which) else ()
 
   def init_fn(params):
     zeros = lambda d, dt: jnp.zeros((d, d), dt)  # noqa: E731
     stats, bases = (_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params)
                     for _ in range(2))
-    return ScaleBySoapState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+    return ScaleBySoapState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params),
                             stats=stats, bases=bases,
                             groups=_whole(per_leaf(singletons, params), params))
@@ -213,13 +213,13 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     _tree.check_match(updates, state.mu)
     first = state.count == 0
     t = state.count  # Adam's step: the calls before this one
-    wide = _tree._map(lambda g: g.astype(_factors.stats_dtype(g)), updates)
+    wide = _tree.map(lambda g: g.astype(_factors.stats_dtype(g)), updates)
     rotated = per_leaf(rotate, wide, state.bases)
-    squares = _tree._map(_factors.abs2, rotated)
+    squares = _tree.map(_factors.abs2, rotated)
     if not published:
       squares = per_leaf(averaged, squares, state.groups)
-    mu = _tree._map(lambda m, r: b1 * m + (1 - b1) * r, state.mu, rotated)
-    nu = _tree._map(lambda v, r2: b2 * v + (1 - b2) * r2, state.nu, squares)
+    mu = _tree.map(lambda m, r: b1 * m + (1 - b1) * r, state.mu, rotated)
+    nu = _tree.map(lambda v, r2: b2 * v + (1 - b2) * r2, state.nu, squares)
     t1 = jnp.maximum(t, 1)  # the first call's step is dropped; keep its gradient finite
     scale = jnp.sqrt(1 - b2 ** t1) / (1 - b1 ** t1)
     ratio = per_leaf(lambda m, v, q: scale * m / denominator(v, q), mu, nu, state.bases)
@@ -251,11 +251,11 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     # A select on the old moments: the new ones then keep their placement (sharding)
     # rather than whatever the rotations' einsums would give them.
     keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
-    mu, nu = (_tree._map(keep, old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
+    mu, nu = (_tree.map(keep, old, new) for old, new in ((state.mu, mu), (state.nu, nu)))
     stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
     groups = _whole(groups, state.stats, updates)
     return _tree.cast_like(out, updates), ScaleBySoapState(
-        count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
+        count=_numerics.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
         nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases, groups=groups)
 
   return GradientTransformation(init_fn, update_fn)

@@ -4,12 +4,12 @@ Every check reads only shapes and dtypes, so it also holds for traced arrays.
 """
 
 import operator
-from typing import Any, Union
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
-Axis = Union[int, tuple[int, ...], None]
+Axis = int | tuple[int, ...] | None
 
 
 def floating(owner: str, name: str, x: Any) -> jnp.ndarray:

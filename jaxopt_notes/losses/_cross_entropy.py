@@ -13,7 +13,7 @@ problem, with $\log \sigma(x)$ and $\log(1 - \sigma(x)) = \log \sigma(-x)$ both
 taken from ``jax.nn.log_sigmoid``.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -197,7 +197,7 @@ def sigmoid_binary_cross_entropy(logits: Any, labels: Any) -> jax.Array:
   return -labels * jax.nn.log_sigmoid(logits) - (1 - labels) * jax.nn.log_sigmoid(-logits)
 
 
-def sigmoid_focal_loss(logits: Any, labels: Any, *, alpha: Optional[Any] = None,
+def sigmoid_focal_loss(logits: Any, labels: Any, *, alpha: Any | None = None,
                        gamma: Any = 2.0) -> jax.Array:
   r"""Focal loss: binary cross-entropy scaled down on confident predictions.
 

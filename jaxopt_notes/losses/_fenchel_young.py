@@ -8,7 +8,8 @@ cross-entropy; $\Omega(p) = \tfrac12 \|p\|^2$ on the simplex gives the sparsemax
 loss, whose prediction is the Euclidean projection of $s$ onto the simplex.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -4,7 +4,8 @@ Each list is the last axis; leading axes are a batch of lists, reduced by
 ``reduce_fn`` (the mean by default).
 """
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -12,9 +13,9 @@ import jax.numpy as jnp
 from jaxopt_notes.losses import _common
 
 
-def ranking_softmax_loss(logits: Any, labels: Any, *, where: Optional[Any] = None,
-                         weights: Optional[Any] = None,
-                         reduce_fn: Optional[Callable[..., Any]] = jnp.mean) -> jax.Array:
+def ranking_softmax_loss(logits: Any, labels: Any, *, where: Any | None = None,
+                         weights: Any | None = None,
+                         reduce_fn: Callable[..., Any] | None = jnp.mean) -> jax.Array:
   r"""Ranking softmax loss $-\sum_i w_i y_i \log \operatorname{softmax}(s)_i$ per list.
 
   Items outside ``where`` take no part, neither in the softmax nor in the sum;

@@ -6,7 +6,7 @@ $\log\cosh e$. ``targets=None`` means targets of zero.
 """
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +26,7 @@ def _errors(owner: str, predictions: Any, targets: Any, complex_ok: bool = False
   return predictions - targets
 
 
-def squared_error(predictions: Any, targets: Optional[Any] = None) -> jax.Array:
+def squared_error(predictions: Any, targets: Any | None = None) -> jax.Array:
   r"""Squared error $(\hat y - y)^2$ of each element ($|\hat y - y|^2$ if complex).
 
   Its mean is the mean squared error.
@@ -50,7 +50,7 @@ def squared_error(predictions: Any, targets: Optional[Any] = None) -> jax.Array:
   return e ** 2
 
 
-def l2_loss(predictions: Any, targets: Optional[Any] = None) -> jax.Array:
+def l2_loss(predictions: Any, targets: Any | None = None) -> jax.Array:
   r"""Half the squared error, $\tfrac12 (\hat y - y)^2$ ($\tfrac12 |\hat y - y|^2$ if complex).
 
   Args:
@@ -63,7 +63,7 @@ def l2_loss(predictions: Any, targets: Optional[Any] = None) -> jax.Array:
   return 0.5 * squared_error(predictions, targets)
 
 
-def huber_loss(predictions: Any, targets: Optional[Any] = None, *, delta: Any = 1.0) -> jax.Array:
+def huber_loss(predictions: Any, targets: Any | None = None, *, delta: Any = 1.0) -> jax.Array:
   r"""Huber loss: $\tfrac12 e^2$ for $|e| \le \delta$, $\delta (|e| - \tfrac12 \delta)$ beyond.
 
   Its gradient is the error clipped to $[-\delta, \delta]$.
@@ -92,7 +92,7 @@ def huber_loss(predictions: Any, targets: Optional[Any] = None, *, delta: Any = 
   return jnp.where(size <= delta, 0.5 * e ** 2, delta * (size - 0.5 * delta))
 
 
-def log_cosh(predictions: Any, targets: Optional[Any] = None) -> jax.Array:
+def log_cosh(predictions: Any, targets: Any | None = None) -> jax.Array:
   r"""Log-cosh loss $\log\cosh(e) = |e| + \log(1 + e^{-2|e|}) - \log 2$.
 
   About $\tfrac12 e^2$ near 0 and $|e| - \log 2$ far from it, twice

@@ -12,7 +12,7 @@ the soft Dice loss for $\alpha = \beta = \tfrac12$ and the Tversky loss
 otherwise ($\alpha$ weighs false positives, $\beta$ false negatives).
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -24,10 +24,10 @@ from jaxopt_notes.losses import _common
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def dice_loss(predictions: Any, targets: Any, *, class_weights: Optional[Any] = None,
+def dice_loss(predictions: Any, targets: Any, *, class_weights: Any | None = None,
               smooth: Any = 1.0, alpha: Any = 0.5, beta: Any = 0.5, apply_softmax: bool = True,
               reduction: str = "mean", ignore_background: bool = False,
-              axis: Optional[Any] = None) -> jax.Array:
+              axis: Any | None = None) -> jax.Array:
   r"""Soft Dice / Tversky loss per class, reduced over the classes.
 
   $\ell_c$ of the module docstring, times ``class_weights``. Predictions are

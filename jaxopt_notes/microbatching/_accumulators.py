@@ -13,7 +13,8 @@ and ``aggregate`` reduces results stacked along a leading axis in one go (what
 import dataclasses
 import enum
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -9,12 +9,13 @@ its examples). The function runs on one microbatch at a time in a
 """
 
 import functools
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes.microbatching._accumulators import (Accumulator, AccumulationType,
+from jaxopt_notes.microbatching._accumulators import (AccumulationType,
                                                       resolve)
 
 

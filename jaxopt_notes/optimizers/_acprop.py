@@ -27,10 +27,10 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.optimizers._belief import scale_by_belief
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
@@ -48,9 +48,9 @@ def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
     _, new_state = belief.update(updates, state)
     first = state.count == 0
     earlier = jnp.maximum(state.count, 1)
-    nu_hat = _tree._map(lambda s: jnp.where(first, jnp.ones_like(s), s),
-                        _tree.bias_correction(state.nu, b2, earlier))
-    out = _tree._map(lambda g, v: _tree.rms_scale(g, v, eps, 0.0), updates, nu_hat)
+    nu_hat = _tree.map(lambda s: jnp.where(first, jnp.ones_like(s), s),
+                        _moments.bias_correction(state.nu, b2, earlier))
+    out = _tree.map(lambda g, v: _numerics.rms_scale(g, v, eps, 0.0), updates, nu_hat)
     return _tree.cast_like(out, updates), new_state
 
   return GradientTransformation(belief.init, update_fn)

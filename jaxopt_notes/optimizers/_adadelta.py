@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._adding import add_decayed_weights
@@ -47,12 +47,12 @@ def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
 
   def update_fn(updates, state, params=None):
     del params
-    e_g = _tree.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
-    step = _tree._map(
-        lambda g, eg, ex: (_tree.rms_scale(g, eg, eps, eps_root)
+    e_g = _moments.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
+    step = _tree.map(
+        lambda g, eg, ex: (_numerics.rms_scale(g, eg, eps, eps_root)
                            * (jnp.sqrt(jnp.real(ex) + eps_root) + eps)),
         updates, e_g, state.e_x)
-    e_x = _tree.update_moment_per_elem_norm(step, state.e_x, rho, 2)
+    e_x = _moments.update_moment_per_elem_norm(step, state.e_x, rho, 2)
     return _tree.cast_like(step, updates), ScaleByAdaDeltaState(
         e_g=_tree.cast_like(e_g, state.e_g), e_x=_tree.cast_like(e_x, state.e_x))
 

@@ -6,7 +6,8 @@ $G_t = g_t^2 + \\epsilon_1$ are kept (means over the largest axis, and over
 the second largest):
 
 $$
-R_t = \\hat\\beta_{2,t} R_{t-1} + (1-\\hat\\beta_{2,t})\\,\\operatorname{mean}_{\\text{cols}} G_t,\\qquad
+R_t = \\hat\\beta_{2,t} R_{t-1}
+  + (1-\\hat\\beta_{2,t})\\,\\operatorname{mean}_{\\text{cols}} G_t,\\qquad
 C_t = \\hat\\beta_{2,t} C_{t-1} + (1-\\hat\\beta_{2,t})\\,\\operatorname{mean}_{\\text{rows}} G_t,
 $$
 
@@ -29,20 +30,22 @@ paper's *relative* step. Optional momentum (an EMA without debiasing, stored in
 ``dtype_momentum``) and decoupled weight decay follow.
 
 The statistics are stored in the params' dtype (float32 for float16 params,
-whose range cannot hold squared gradients). $\\epsilon_1$ (``epsilon``/``eps``) regularizes the squared gradient inside
+whose range cannot hold squared gradients). $\\epsilon_1$ (``epsilon``/``eps``) regularizes
+the squared gradient inside
 the moving average; it is the only constant, there is no ``eps`` outside the root.
 """
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._accumulation import ema
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._clipping import clip_by_block_rms
@@ -100,7 +103,7 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
     return factored_dims(jnp.shape(x), factored, min_dim_size_to_factor)
 
   def placeholder(p):  # optax's one zero for an unused field, on every device of p's mesh
-    return _tree.replicate_like(jnp.zeros((1,), _stat_dtype(p)), p)
+    return _placement.replicate_like(jnp.zeros((1,), _stat_dtype(p)), p)
 
   def init_one(p):
     d, dtype = dims(p), _stat_dtype(p)
@@ -111,16 +114,16 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
             placeholder(p))
 
   def init_fn(params):
-    flat, treedef = jax.tree.flatten(params, is_leaf=lambda x: x is None)
+    flat, treedef = jax.tree.flatten(params, is_leaf=_tree.is_none)
     parts = [None if p is None or _tree.is_frozen(p) else init_one(p) for p in flat]
     field = lambda i: treedef.unflatten([None if x is None else x[i] for x in parts])  # noqa: E731
-    return FactoredState(count=_tree.zero_count(params), v_row=field(0), v_col=field(1),
+    return FactoredState(count=_placement.zero_count(params), v_row=field(0), v_col=field(1),
                          v=field(2))
 
   def update_one(g, v_row, v_col, v, decay):
     compute = jnp.promote_types(v.dtype, jnp.float32)
     decay = decay.astype(compute)
-    sq = _tree.abs_sq(_tree.widen(g, compute)) + epsilon
+    sq = _numerics.abs_sq(_numerics.widen(g, compute)) + epsilon
     average = lambda old, new: decay * old.astype(compute) + (1 - decay) * new  # noqa: E731
     d = dims(g)
     if d is None:
@@ -146,12 +149,12 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
     if params is not None:
       _tree.check_match(updates, params)
     decay = jnp.asarray(decay_rate_fn(state.count - step_offset, decay_rate))
-    flat, treedef = jax.tree.flatten(updates, is_leaf=lambda x: x is None)
+    flat, treedef = jax.tree.flatten(updates, is_leaf=_tree.is_none)
     rows, cols, vs = (treedef.flatten_up_to(x) for x in (state.v_row, state.v_col, state.v))
     parts = [None if r is None else update_one(g, r, c, v, decay)
              for g, r, c, v in zip(flat, rows, cols, vs)]
     field = lambda i: treedef.unflatten([None if x is None else x[i] for x in parts])  # noqa: E731
-    new_state = FactoredState(count=_tree.safe_increment(state.count), v_row=field(1),
+    new_state = FactoredState(count=_numerics.safe_increment(state.count), v_row=field(1),
                               v_col=field(2), v=field(3))
     return _tree.cast_like(field(0), updates), new_state
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
@@ -39,8 +39,8 @@ def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
 
   def update_fn(updates, state, params=None):
     del params
-    s = _tree._map(lambda g, s: s + _tree.abs_sq(g), updates, state.sum_of_squares)
-    out = _tree._map(lambda g, s: _tree.rms_scale(g, s, eps, eps_root), updates, s)
+    s = _tree.map(lambda g, s: s + _numerics.abs_sq(g), updates, state.sum_of_squares)
+    out = _tree.map(lambda g, s: _numerics.rms_scale(g, s, eps, eps_root), updates, s)
     return (_tree.cast_like(out, updates),
             ScaleByRssState(sum_of_squares=_tree.cast_like(s, state.sum_of_squares)))
 

@@ -7,7 +7,8 @@ $$
 
 $$
 \\hat m_t = \\frac{m_t}{1-\\beta_1^t},\\quad \\hat v_t = \\frac{v_t}{1-\\beta_2^t},\\qquad
-\\theta_t = \\theta_{t-1} - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
+\\theta_t = \\theta_{t-1}
+  - \\eta\\,\\frac{\\hat m_t}{\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon}
 $$
 
 * NAdam (Dozat, 2016; ``nesterov=True``):
@@ -24,13 +25,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
+from jaxopt_notes._moments import (Float, check_moments, debiased_first_moment,
+                                   init_moments)
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
-
-Float = jax.typing.ArrayLike
 
 
 class ScaleByAdamState(NamedTuple):
@@ -48,41 +49,21 @@ class ScaleByAmsgradState(NamedTuple):
   nu_max: Any       # running max of the debiased second moment
 
 
-def check_moments(owner: str, b1=None, b2=None, eps=None, eps_root=None, **more) -> None:
-  """The checks every Adam-like constructor shares."""
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  eps=(eps, _validate.NONNEGATIVE),
-                  eps_root=(eps_root, _validate.NONNEGATIVE), **more)
-
-
-def init_moments(state_class: type, params: Any, mu_dtype: Any = None) -> Any:
-  """A zero ``state_class(count, mu, nu)``: the state of Adam and of its kin."""
-  return state_class(count=_tree.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype),
-                     nu=_tree.zeros_like(params))
-
-
-def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,
-                          nesterov: bool) -> Any:
-  """$\\hat m_t$, or NAdam's look-ahead version when ``nesterov``."""
-  if not nesterov:
-    return _tree.bias_correction(mu, b1, count)
-  ahead = _tree.bias_correction(mu, b1, _tree.safe_increment(count))
-  now = _tree.bias_correction(updates, b1, count)
-  return _tree._map(lambda m, g: b1 * m + (1 - b1) * g, ahead, now)
-
-
 def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, b2: Float,
                    eps: Float, eps_root: Float, nesterov: bool = False) -> Any:
   """$\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$ from updated moments."""
   mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
-  nu_hat = _tree.bias_correction(nu, b2, count)
-  return _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
+  nu_hat = _moments.bias_correction(nu, b2, count)
+  return _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
 
 
 def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                   eps_root: Float = 0.0, mu_dtype: Any = None,
                   nesterov: bool = False) -> GradientTransformation:
-  """Adam's direction $\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$; see `adam`."""
+  """Adam's direction $\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
+
+  See `adam`.
+  """
   check_moments("scale_by_adam", b1, b2, eps, eps_root)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
@@ -91,9 +72,9 @@ def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
     out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root, nesterov)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
@@ -110,19 +91,19 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    return ScaleByAmsgradState(count=_tree.zero_count(params),
+    return ScaleByAmsgradState(count=_placement.zero_count(params),
                                mu=_tree.zeros_like(params, dtype=mu_dtype),
                                nu=_tree.zeros_like(params), nu_max=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
-    mu_hat = _tree.bias_correction(mu, b1, count) if bias_correction_mu else mu
-    nu_hat = _tree.bias_correction(nu, b2, count) if bias_correction_nu else nu
-    nu_max = _tree._map(jnp.maximum, nu_hat, state.nu_max)
-    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), mu_hat, nu_max)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
+    mu_hat = _moments.bias_correction(mu, b1, count) if bias_correction_mu else mu
+    nu_hat = _moments.bias_correction(nu, b2, count) if bias_correction_nu else nu
+    nu_max = _tree.map(jnp.maximum, nu_hat, state.nu_max)
+    out = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), mu_hat, nu_max)
     return _tree.cast_like(out, updates), ScaleByAmsgradState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
         nu_max=_tree.cast_like(nu_max, state.nu_max))
@@ -136,16 +117,16 @@ def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
   check_moments("scale_by_adamax", b1, b2, eps)
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+    return ScaleByAdamState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
-    count = _tree.safe_increment(state.count)
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_infinity_moment(updates, state.nu, b2, eps)
-    mu_hat = _tree.bias_correction(mu, b1, count)
-    out = _tree._map(_tree.safe_div, mu_hat, nu)
+    count = _numerics.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_infinity_moment(updates, state.nu, b2, eps)
+    mu_hat = _moments.bias_correction(mu, b1, count)
+    out = _tree.map(_numerics.safe_div, mu_hat, nu)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 

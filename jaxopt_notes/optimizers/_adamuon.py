@@ -35,9 +35,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
-from jaxopt_notes.optimizers._adam import Float, debiased_first_moment
+from jaxopt_notes._moments import Float, debiased_first_moment
 from jaxopt_notes.optimizers._muon import (ns_coefficients, orthogonalize, per_matrix,
                                            resolve_dimension_numbers, widen_float16)
 from jaxopt_notes.optimizers._normuon import matrices_and_adamw, rms_aligned
@@ -84,24 +84,24 @@ def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   steps = ns_steps if isinstance(ns_steps, jax.core.Tracer) else int(ns_steps)
 
   def init_fn(params):
-    return ScaleByAdaMuonState(count=_tree.zero_count(params),
+    return ScaleByAdaMuonState(count=_placement.zero_count(params),
                                mu=_tree.zeros_like(params, dtype=mu_dtype),
                                nu=_tree.zeros_like(params),
-                               ns_coeffs=_tree.replicate_like(jnp.asarray(ns_coeffs), params))
+                               ns_coeffs=_placement.replicate_like(jnp.asarray(ns_coeffs), params))
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    count = _tree.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    count = _numerics.safe_increment(state.count)
     mu_hat = debiased_first_moment(widen_float16(mu), widen_float16(updates), b1, count,
                                    nesterov)
     specs = resolve_dimension_numbers(weight_dimension_numbers, updates)
     o = per_matrix(lambda s, m: orthogonalize(jnp.sign(m) if sign_momentum else m, s,
                                               state.ns_coeffs, steps, "frobenius", eps),
                    specs, mu_hat)
-    nu = _tree.update_moment_per_elem_norm(o, widen_float16(state.nu), b2, 2)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    out = per_matrix(lambda s, x, v: rms_aligned(s, _tree.rms_scale(x, v, eps, 0.0)),
+    nu = _moments.update_moment_per_elem_norm(o, widen_float16(state.nu), b2, 2)
+    nu_hat = _moments.bias_correction(nu, b2, count)
+    out = per_matrix(lambda s, x, v: rms_aligned(s, _numerics.rms_scale(x, v, eps, 0.0)),
                      specs, o, nu_hat)
     return _tree.cast_like(out, updates), ScaleByAdaMuonState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),

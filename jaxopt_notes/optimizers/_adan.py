@@ -28,10 +28,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -53,19 +53,20 @@ def scale_by_adan(b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Flo
   def init_fn(params):
     zeros = lambda: _tree.zeros_like(params)  # noqa: E731
     return ScaleByAdanState(m=zeros(), v=zeros(), n=zeros(), g=zeros(),
-                            t=_tree.zero_count(params))
+                            t=_placement.zero_count(params))
 
   def update_fn(updates, state, params=None):
     del params
     first = state.t == 0
-    diff = _tree._map(lambda g, prev: jnp.where(first, 0, g - prev).astype(g.dtype),
+    diff = _tree.map(lambda g, prev: jnp.where(first, 0, g - prev).astype(g.dtype),
                       updates, state.g)
-    m = _tree.update_moment(updates, state.m, b1, 1)
-    v = _tree.update_moment(diff, state.v, b2, 1)
-    n = _tree.update_moment_per_elem_norm(_tree.add_scale(updates, 1 - b2, diff), state.n, b3, 2)
-    t = _tree.safe_increment(state.t)
-    m_hat, v_hat, n_hat = (_tree.bias_correction(x, b, t) for x, b in ((m, b1), (v, b2), (n, b3)))
-    out = _tree._map(lambda a, b, c: _tree.rms_scale(a + (1 - b2) * b, c, eps, eps_root),
+    m = _moments.update_moment(updates, state.m, b1, 1)
+    v = _moments.update_moment(diff, state.v, b2, 1)
+    n = _moments.update_moment_per_elem_norm(_tree.add_scale(updates, 1 - b2, diff), state.n, b3, 2)
+    t = _numerics.safe_increment(state.t)
+    m_hat, v_hat, n_hat = (_moments.bias_correction(x, b, t)
+                           for x, b in ((m, b1), (v, b2), (n, b3)))
+    out = _tree.map(lambda a, b, c: _numerics.rms_scale(a + (1 - b2) * b, c, eps, eps_root),
                      m_hat, v_hat, n_hat)
     like = lambda x, s: _tree.cast_like(x, s)  # noqa: E731
     return _tree.cast_like(out, updates), ScaleByAdanState(

@@ -1,4 +1,4 @@
-"""AdEMAMix (Pagliardini, Ablin & Grangier, 2024): Adam plus a slow momentum that remembers far back.
+"""AdEMAMix (Pagliardini, Ablin & Grangier, 2024): Adam plus a slow, long-memory momentum.
 
 $$
 m^{(1)}_t = \\beta_1 m^{(1)}_{t-1} + (1-\\beta_1) g_t,\\quad
@@ -32,10 +32,10 @@ from typing import Any, NamedTuple
 
 import jax
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -62,8 +62,8 @@ def _value(x: Any, count: jax.Array) -> Any:
 
 def _adaptive(num: Any, nu: Any, b2: Float, count: jax.Array, eps: Float, eps_root: Float) -> Any:
   """``num / (sqrt(v_hat + eps_root) + eps)`` with Adam's debiased ``v``."""
-  nu_hat = _tree.bias_correction(nu, b2, count)
-  return _tree._map(lambda a, v: _tree.rms_scale(a, v, eps, eps_root), num, nu_hat)
+  nu_hat = _moments.bias_correction(nu, b2, count)
+  return _tree.map(lambda a, v: _numerics.rms_scale(a, v, eps, eps_root), num, nu_hat)
 
 
 def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule = 0.9999,
@@ -75,7 +75,7 @@ def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule =
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    count = _tree.zero_count(params)
+    count = _placement.zero_count(params)
     return ScaleByAdemamixState(count=count, count_m2=count,
                                 m1=_tree.zeros_like(params, dtype=mu_dtype),
                                 m2=_tree.zeros_like(params, dtype=mu_dtype),
@@ -84,14 +84,14 @@ def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule =
   def update_fn(updates, state, params=None):
     del params
     b3_now, alpha_now = _value(b3, state.count_m2), _value(alpha, state.count_m2)
-    m1 = _tree.update_moment(updates, state.m1, b1, 1)
-    m2 = _tree.update_moment(updates, state.m2, b3_now, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
-    num = _tree.add_scale(_tree.bias_correction(m1, b1, count), alpha_now, m2)
+    m1 = _moments.update_moment(updates, state.m1, b1, 1)
+    m2 = _moments.update_moment(updates, state.m2, b3_now, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
+    num = _tree.add_scale(_moments.bias_correction(m1, b1, count), alpha_now, m2)
     out = _adaptive(num, nu, b2, count, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleByAdemamixState(
-        count=count, count_m2=_tree.safe_increment(state.count_m2),
+        count=count, count_m2=_numerics.safe_increment(state.count_m2),
         m1=_tree.cast_like(m1, state.m1), m2=_tree.cast_like(m2, state.m2),
         nu=_tree.cast_like(nu, state.nu))
 
@@ -121,15 +121,16 @@ def scale_by_simplified_ademamix(b1: Float = 0.99, b2: Float = 0.95,
                 alpha=(alpha, _validate.FINITE))
 
   def init_fn(params):
-    return ScaleBySimplifiedAdEMAMixState(t=_tree.zero_count(params), m=_tree.zeros_like(params),
+    return ScaleBySimplifiedAdEMAMixState(t=_placement.zero_count(params),
+                                          m=_tree.zeros_like(params),
                                           n=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
     alpha_now = _value(alpha, state.t)
-    m = _tree._map(lambda g, mi: g + b1 * mi, updates, state.m)
-    n = _tree.update_moment_per_elem_norm(updates, state.n, b2, 2)
-    t = _tree.safe_increment(state.t)
+    m = _tree.map(lambda g, mi: g + b1 * mi, updates, state.m)
+    n = _moments.update_moment_per_elem_norm(updates, state.n, b2, 2)
+    t = _numerics.safe_increment(state.t)
     out = _adaptive(_tree.add_scale(m, alpha_now, updates), n, b2, t, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleBySimplifiedAdEMAMixState(
         t=t, m=_tree.cast_like(m, state.m), n=_tree.cast_like(n, state.n))

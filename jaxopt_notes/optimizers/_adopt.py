@@ -1,4 +1,4 @@
-"""ADOPT (Taniguchi et al., 2024): Adam that normalises by the second moment of the *previous* steps.
+"""ADOPT (Taniguchi et al., 2024): Adam normalised by the second moment of the *previous* steps.
 
 The first step only records $v_0 = g_0^2$ (its update is zero). Then, for
 $t \\ge 1$,
@@ -17,14 +17,16 @@ when ``use_clipping``; ``nesterov`` takes one more momentum step,
 $\\beta_1 m_t + (1-\\beta_1) \\tilde g_t$.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, ScaleByAdamState, check_moments, init_moments
+from jaxopt_notes._moments import Float, check_moments, init_moments
+from jaxopt_notes.optimizers._adam import ScaleByAdamState
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -49,17 +51,17 @@ def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
     del params
     first = state.count == 0  # records v_0 = g_0^2 and moves nothing
     b1_now, b2_now = jnp.where(first, 1, b1), jnp.where(first, 0, b2)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2_now, 2)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2_now, 2)
     bound = clip_value_fn(state.count) if use_clipping else None
 
     def normalised(g, v):
-      x = _tree.safe_div(g, jnp.maximum(jnp.sqrt(v), eps))
+      x = _numerics.safe_div(g, jnp.maximum(jnp.sqrt(v), eps))
       return x if bound is None else jnp.clip(x, -bound, bound)
-    direction = _tree._map(normalised, updates, state.nu)
-    mu = _tree.update_moment(direction, state.mu, b1_now, 1)
-    out = _tree.update_moment(direction, mu, b1_now, 1) if nesterov else mu
+    direction = _tree.map(normalised, updates, state.nu)
+    mu = _moments.update_moment(direction, state.mu, b1_now, 1)
+    out = _moments.update_moment(direction, mu, b1_now, 1) if nesterov else mu
     return _tree.cast_like(out, updates), ScaleByAdamState(
-        count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
+        count=_numerics.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
         nu=_tree.cast_like(nu, state.nu))
 
   return GradientTransformation(init_fn, update_fn)

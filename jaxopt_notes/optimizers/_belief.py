@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments, debiased_first_moment
+from jaxopt_notes._moments import Float, check_moments, debiased_first_moment
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -34,19 +34,19 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
   check_moments("scale_by_belief", b1, b2, eps, eps_root)
 
   def init_fn(params):
-    return ScaleByBeliefState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+    return ScaleByBeliefState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
                               nu=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
     surprise = _tree.sub(updates, mu)
-    nu = _tree._map(lambda s, n: jnp.real((1 - b2) * s * jnp.conj(s)) + b2 * n + eps_root,
+    nu = _tree.map(lambda s, n: jnp.real((1 - b2) * s * jnp.conj(s)) + b2 * n + eps_root,
                     surprise, state.nu)  # |s|^2, real also for complex s
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
+    nu_hat = _moments.bias_correction(nu, b2, count)
+    out = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleByBeliefState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 

@@ -22,10 +22,10 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -53,16 +53,16 @@ def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransform
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError("scale_by_cocob needs the params: call update(grads, state, params)")
-    scale = _tree._map(lambda g, lt: jnp.maximum(lt, jnp.abs(g)), updates, state.scale)
-    sums = _tree._map(lambda g, gt: gt + jnp.abs(g), updates, state.subgradients)
-    reward = _tree._map(lambda g, rt, w, w1: jnp.maximum(rt - jnp.real(jnp.conj(g) * (w - w1)), 0),
+    scale = _tree.map(lambda g, lt: jnp.maximum(lt, jnp.abs(g)), updates, state.scale)
+    sums = _tree.map(lambda g, gt: gt + jnp.abs(g), updates, state.subgradients)
+    reward = _tree.map(lambda g, rt, w, w1: jnp.maximum(rt - jnp.real(jnp.conj(g) * (w - w1)), 0),
                         updates, state.reward, params, state.init_particles)
-    theta = _tree._map(lambda g, c: c - g, updates, state.cumulative_gradients)
+    theta = _tree.map(lambda g, c: c - g, updates, state.cumulative_gradients)
 
     def move(w, w1, c, lt, gt, rt):
-      bet = _tree.safe_div(c, lt * jnp.maximum(gt + lt, alpha * lt))
+      bet = _numerics.safe_div(c, lt * jnp.maximum(gt + lt, alpha * lt))
       return w1 + bet * (lt + rt) - w
-    out = _tree._map(move, params, state.init_particles, theta, scale, sums, reward)
+    out = _tree.map(move, params, state.init_particles, theta, scale, sums, reward)
     new = COCOBState(state.init_particles, theta, scale, sums, reward)
     return _tree.cast_like(out, updates), COCOBState(
         *[_tree.cast_like(x, old) for x, old in zip(new, state)])

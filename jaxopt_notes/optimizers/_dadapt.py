@@ -18,7 +18,8 @@ with weight decay $w$, and differ in the sums $r_t$ (a scalar) and $s_t$
 
   $$
   r_t = \\rho\\, r_{t-1} + (1-\\rho)\\, \\lambda_t
-        \\left\\langle g_t, \\frac{s_{t-1}}{\\sqrt{v_{t-1} + \\epsilon_{root}} + \\epsilon}\\right\\rangle,\\quad
+        \\left\\langle g_t,
+        \\frac{s_{t-1}}{\\sqrt{v_{t-1} + \\epsilon_{root}} + \\epsilon}\\right\\rangle,\\quad
   s_t = \\rho\\, s_{t-1} + (1-\\rho)\\, \\lambda_t g_t,
   $$
 
@@ -50,9 +51,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 
 
 class DAdaptAdamWState(NamedTuple):
@@ -89,8 +90,9 @@ def _check(owner, learning_rate, betas, eps, estim_lr0, weight_decay, eps_root, 
 def _init(params, estim_lr0):
   """The moments and sums shaped like the params, and the scalars."""
   return dict(exp_avg=_tree.zeros_like(params), exp_avg_sq=_tree.zeros_like(params),
-              grad_sum=_tree.zeros_like(params), estim_lr=_tree.scalar_like(estim_lr0, params),
-              numerator_weighted=_tree.scalar_like(0.0, params), count=_tree.zero_count(params))
+              grad_sum=_tree.zeros_like(params), estim_lr=_placement.scalar_like(estim_lr0, params),
+              numerator_weighted=_placement.scalar_like(0.0, params),
+              count=_placement.zero_count(params))
 
 
 def _step_size(owner, updates, state, params, learning_rate, betas):
@@ -99,7 +101,7 @@ def _step_size(owner, updates, state, params, learning_rate, betas):
     raise ValueError(f"{owner} needs the params: call update(grads, state, params)")
   _tree.check_match(updates, state.exp_avg, params)
   b1, b2 = betas
-  count = _tree.safe_increment(state.count)
+  count = _numerics.safe_increment(state.count)
   gamma = learning_rate(state.count) if callable(learning_rate) else learning_rate
   d = state.estim_lr
   t = count.astype(d.dtype)
@@ -108,13 +110,13 @@ def _step_size(owner, updates, state, params, learning_rate, betas):
 
 def _raised(d, coef, numerator, grad_sum):
   """$\\max(d, c\\, r / \\|s\\|_1)$; $d$ itself where $\\|s\\|_1 = 0$ (no 0/0)."""
-  l1 = _tree.sum(_tree._map(jnp.abs, grad_sum)).astype(d.dtype)
-  return jnp.maximum(d, (coef * _tree.safe_div(numerator, l1)).astype(d.dtype))
+  l1 = _tree.sum(_tree.map(jnp.abs, grad_sum)).astype(d.dtype)
+  return jnp.maximum(d, (coef * _numerics.safe_div(numerator, l1)).astype(d.dtype))
 
 
 def _decayed(step, params, weight_decay, lam):
   """$-\\Delta_t - w \\lambda_t x_t$."""
-  return _tree._map(lambda s, x: -s - weight_decay * lam * x, step, params)
+  return _tree.map(lambda s, x: -s - weight_decay * lam * x, step, params)
 
 
 def _state(cls, old, **new):
@@ -150,14 +152,14 @@ def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.9
     del extra_args
     lam, count = _step_size("dadapt_adamw", updates, state, params, learning_rate, betas)
     rho = jnp.sqrt(jnp.asarray(b2, lam.dtype))
-    weighted = _tree._map(lambda s, v: _tree.rms_scale(s, v, eps, eps_root),
+    weighted = _tree.map(lambda s, v: _numerics.rms_scale(s, v, eps, eps_root),
                           state.grad_sum, state.exp_avg_sq)
     numerator = rho * state.numerator_weighted + (1 - rho) * lam * _tree.inner(updates, weighted)
-    exp_avg = _tree.update_moment(_tree.scale(lam, updates), state.exp_avg, b1, 1)
-    exp_avg_sq = _tree.update_moment_per_elem_norm(updates, state.exp_avg_sq, b2, 2)
-    grad_sum = _tree._map(lambda g, s: rho * s + (1 - rho) * lam * g, updates, state.grad_sum)
+    exp_avg = _moments.update_moment(_tree.scale(lam, updates), state.exp_avg, b1, 1)
+    exp_avg_sq = _moments.update_moment_per_elem_norm(updates, state.exp_avg_sq, b2, 2)
+    grad_sum = _tree.map(lambda g, s: rho * s + (1 - rho) * lam * g, updates, state.grad_sum)
     d = _raised(state.estim_lr, 1 / (1 - rho), numerator, grad_sum)
-    step = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, eps_root), exp_avg, exp_avg_sq)
+    step = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), exp_avg, exp_avg_sq)
     return _tree.cast_like(_decayed(step, params, weight_decay, lam), updates), _state(
         DAdaptAdamWState, state, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, grad_sum=grad_sum,
         estim_lr=d, numerator_weighted=numerator, count=count)
@@ -200,12 +202,12 @@ def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
     weight = d / estim_lr0 * (d if safeguard_warmup else lam)
     numerator = (b3 * state.numerator_weighted
                  + d / estim_lr0 * lam * _tree.inner(updates, _tree.sub(state.params0, params)))
-    grad_sum = _tree._map(lambda g, s: b3 * s + weight * g, updates, state.grad_sum)
-    exp_avg = _tree.update_moment(_tree.scale(d, updates), state.exp_avg, b1, 1)
-    exp_avg_sq = _tree.update_moment_per_elem_norm(_tree.scale(d, updates), state.exp_avg_sq,
+    grad_sum = _tree.map(lambda g, s: b3 * s + weight * g, updates, state.grad_sum)
+    exp_avg = _moments.update_moment(_tree.scale(d, updates), state.exp_avg, b1, 1)
+    exp_avg_sq = _moments.update_moment_per_elem_norm(_tree.scale(d, updates), state.exp_avg_sq,
                                                      b2, 2)
     new_d = _raised(d, estim_lr_coef, numerator, grad_sum)
-    step = _tree._map(lambda m, v: lam * _tree.rms_scale(m, v, new_d * eps, eps_root),
+    step = _tree.map(lambda m, v: lam * _numerics.rms_scale(m, v, new_d * eps, eps_root),
                       exp_avg, exp_avg_sq)
     return _tree.cast_like(_decayed(step, params, weight_decay, lam), updates), _state(
         ProdigyState, state, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, grad_sum=grad_sum,

@@ -1,4 +1,5 @@
-"""Distance over gradients: DoG (Ivgi, Hinder & Carmon, 2023) and DoWG (Khaled, Mishchenko & Jin, 2023).
+"""Distance over gradients: DoG (Ivgi, Hinder & Carmon, 2023) and DoWG (Khaled, Mishchenko &
+Jin, 2023).
 
 Step sizes learned from how far the params have moved from where they
 started, $x_0$, with no learning rate to tune (``learning_rate`` stays a
@@ -30,10 +31,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, identity
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -64,12 +65,12 @@ class DoWGState(NamedTuple):
 
 def _leaf_norm(x, y=None):
   d = x if y is None else x - y
-  return jnp.sqrt(jnp.sum(_tree.abs_sq(d.astype(jnp.promote_types(d.dtype, jnp.float32)))))
+  return jnp.sqrt(jnp.sum(_numerics.abs_sq(d.astype(jnp.promote_types(d.dtype, jnp.float32)))))
 
 
 def _per_trained_leaf(f, tree):
   return jax.tree.map(lambda x: None if x is None or _tree.is_frozen(x) else f(jnp.asarray(x)),
-                      tree, is_leaf=lambda x: x is None)
+                      tree, is_leaf=_tree.is_none)
 
 
 def scale_by_distance_over_gradients(reps_rel: Float = 1e-6, eps: Float = 0.0,
@@ -96,11 +97,11 @@ def scale_by_distance_over_gradients(reps_rel: Float = 1e-6, eps: Float = 0.0,
     if params is None:
       raise ValueError("scale_by_distance_over_gradients needs the params: "
                        "call update(grads, state, params)")
-    max_dist = _tree._map(lambda d, x, x0: jnp.maximum(d, _leaf_norm(x, x0)).astype(d.dtype),
+    max_dist = _tree.map(lambda d, x, x0: jnp.maximum(d, _leaf_norm(x, x0)).astype(d.dtype),
                           state.max_dist, params, state.init_params, broadcast=True)
-    sums = _tree._map(lambda g, s: (s + _leaf_norm(g) ** 2).astype(s.dtype),
+    sums = _tree.map(lambda g, s: (s + _leaf_norm(g) ** 2).astype(s.dtype),
                       updates, state.grad_sum_of_squares, broadcast=True)
-    out = _tree._map(lambda g, d, s: global_scale * _tree.rms_scale(d, s, eps, eps_root) * g,
+    out = _tree.map(lambda g, d, s: global_scale * _numerics.rms_scale(d, s, eps, eps_root) * g,
                      updates, max_dist, sums, broadcast=True)
     return _tree.cast_like(out, updates), ScaleByDistanceOverGradientsState(
         max_dist, sums, state.init_params)
@@ -126,9 +127,9 @@ def scale_by_dog(init_step: tuple = ("heuristic", 1e-6), eps: Float = 0.0,
   def init_fn(params):
     r_eps = {"distance": value, "heuristic": value * (1 + _tree.norm(params)),
              "learning_rate": 0.0}[kind]
-    return DoGState(is_init_step=_tree.replicate_like(jnp.asarray(True), params),
-                    init_params=_tree.copy(params), max_dist=_tree.scalar_like(r_eps, params),
-                    sum_sq_norm_grads=_tree.scalar_like(0.0, params))
+    return DoGState(is_init_step=_placement.replicate_like(jnp.asarray(True), params),
+                    init_params=_tree.copy(params), max_dist=_placement.scalar_like(r_eps, params),
+                    sum_sq_norm_grads=_placement.scalar_like(0.0, params))
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -137,10 +138,10 @@ def scale_by_dog(init_step: tuple = ("heuristic", 1e-6), eps: Float = 0.0,
     dist = _tree.norm(_tree.sub(params, state.init_params), dtype=dtype)
     max_dist = jnp.maximum(state.max_dist, dist)
     sums = state.sum_sq_norm_grads + _tree.norm(updates, squared=True, dtype=dtype)
-    step = _tree.rms_scale(max_dist, sums, eps, eps_root)
+    step = _numerics.rms_scale(max_dist, sums, eps, eps_root)
     if kind == "learning_rate":
       step = jnp.where(state.is_init_step, value, step)
-    out = _tree._map(lambda g: step * g, updates)
+    out = _tree.map(lambda g: step * g, updates)
     return _tree.cast_like(out, updates), DoGState(
         is_init_step=jnp.zeros_like(state.is_init_step), init_params=state.init_params,
         max_dist=max_dist, sum_sq_norm_grads=sums)
@@ -183,8 +184,8 @@ def scale_by_dowg(init_estim_sq_dist: Float | None = None, eps: Float = 1e-4,
 
   def init_fn(params):
     return DoWGState(init_params=_tree.copy(params),
-                     weighted_sq_norm_grads=_tree.scalar_like(0.0, params),
-                     estim_sq_dist=_tree.scalar_like(start, params))
+                     weighted_sq_norm_grads=_placement.scalar_like(0.0, params),
+                     estim_sq_dist=_placement.scalar_like(start, params))
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -193,8 +194,8 @@ def scale_by_dowg(init_estim_sq_dist: Float | None = None, eps: Float = 1e-4,
     sq_dist = _tree.norm(_tree.sub(params, state.init_params), squared=True, dtype=dtype)
     estim = jnp.maximum(state.estim_sq_dist, sq_dist)
     weighted = state.weighted_sq_norm_grads + estim * _tree.norm(updates, squared=True, dtype=dtype)
-    step = _tree.rms_scale(estim, weighted, eps, eps_root)
-    out = _tree._map(lambda g: step * g, updates)
+    step = _numerics.rms_scale(estim, weighted, eps, eps_root)
+    out = _tree.map(lambda g: step * g, updates)
     return _tree.cast_like(out, updates), DoWGState(state.init_params, weighted, estim)
 
   return GradientTransformation(init_fn, update_fn)

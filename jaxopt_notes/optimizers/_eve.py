@@ -25,10 +25,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, adam_direction, check_moments
+from jaxopt_notes._moments import Float, check_moments
+from jaxopt_notes.optimizers._adam import adam_direction
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 NEEDS_VALUE = ("needs the loss value at the current params: call "
@@ -61,9 +62,10 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
 
   def init_fn(params):
     real = jnp.result_type(float)
-    return ScaleByEveState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
-                           nu=_tree.zeros_like(params), d=_tree.replicate_like(jnp.ones([], real), params),
-                           f_prev=_tree.replicate_like(jnp.zeros([], real), params))
+    return ScaleByEveState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
+                           nu=_tree.zeros_like(params),
+                           d=_placement.replicate_like(jnp.ones([], real), params),
+                           f_prev=_placement.replicate_like(jnp.zeros([], real), params))
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del params, extra_args
@@ -72,13 +74,13 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
     f = jnp.asarray(value).astype(state.f_prev.dtype)
     if f.shape != ():
       raise ValueError(f"scale_by_eve: `value` must be the scalar loss, got shape {f.shape}")
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     smoothed = b3 * state.d + (1 - b3) * relative_change(f, state.f_prev, f_star, c)
     d = jnp.where(count > 1, smoothed, 1).astype(state.d.dtype)
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
     direction = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root)
-    out = _tree._map(lambda u: u / d.astype(u.dtype), direction)
+    out = _tree.map(lambda u: u / d.astype(u.dtype), direction)
     return _tree.cast_like(out, updates), ScaleByEveState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
         d=d, f_prev=f)

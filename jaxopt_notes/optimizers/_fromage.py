@@ -16,7 +16,7 @@ Norms below ``min_norm`` count as ``min_norm``.
 from jaxopt_notes import _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.optimizers._trust import scale_by_trust_ratio
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate

@@ -25,12 +25,13 @@ transpose, so $P P^H$ is the orthogonal projector on their range.
 """
 
 import math
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import scale_by_adam
@@ -166,13 +167,13 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
       if spec is None:
         return None, _tree.zeros_like(p)
       mat, proj_shape, _, left = layout(p, spec)
-      proj = _tree.replicate_like(_replicated(jnp.zeros(proj_shape, p.dtype)), p)
+      proj = _placement.replicate_like(_replicated(jnp.zeros(proj_shape, p.dtype)), p)
       # the projection of zeros: placed as a jitted update places a projected gradient
       return proj, project_matrix(left, mat.to_matrix(_tree.zeros_like(p)), proj)
     if not jax.tree.leaves(params):
-      return GaLoreState(_tree.zero_count(params), base.init(params), params)
+      return GaLoreState(_placement.zero_count(params), base.init(params), params)
     projectors, proxies = unzip(params, per_leaf(shapes, params))
-    return GaLoreState(_tree.zero_count(params), base.init(proxies), projectors)
+    return GaLoreState(_placement.zero_count(params), base.init(proxies), projectors)
 
   def update_fn(updates, state, params=None):
     del params
@@ -203,7 +204,7 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
       return (scale * mat.from_matrix(full)).astype(g.dtype)
 
     out = per_leaf(lift, updates, steps, projectors)
-    return out, GaLoreState(_tree.safe_increment(state.count), base_state, projectors)
+    return out, GaLoreState(_numerics.safe_increment(state.count), base_state, projectors)
 
   return GradientTransformation(init_fn, update_fn)
 

@@ -22,10 +22,10 @@ from typing import Any, NamedTuple
 
 import jax
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments, init_moments
+from jaxopt_notes._moments import Float, check_moments, init_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -48,12 +48,12 @@ def scale_by_laprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-15,
 
   def update_fn(updates, state, params=None):
     del params
-    count = _tree.safe_increment(state.count)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    normalised = _tree._map(lambda g, v: _tree.rms_scale(g, v, eps, eps_root), updates, nu_hat)
-    mu = _tree.update_moment(normalised, state.mu, b1, 1)
-    out = _tree.bias_correction(mu, b1, count)
+    count = _numerics.safe_increment(state.count)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    nu_hat = _moments.bias_correction(nu, b2, count)
+    normalised = _tree.map(lambda g, v: _numerics.rms_scale(g, v, eps, eps_root), updates, nu_hat)
+    mu = _moments.update_moment(normalised, state.mu, b1, 1)
+    out = _moments.bias_correction(mu, b1, count)
     return _tree.cast_like(out, updates), ScaleByLaPropState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 

@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -44,16 +44,16 @@ def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    return ScaleByLionState(count=_tree.zero_count(params),
+    return ScaleByLionState(count=_placement.zero_count(params),
                             mu=_tree.zeros_like(params, dtype=mu_dtype))
 
   def update_fn(updates, state, params=None):
     del params
-    out = _tree._map(lambda g, m: sign((1 - b1) * g + b1 * m, smooth_beta),
+    out = _tree.map(lambda g, m: sign((1 - b1) * g + b1 * m, smooth_beta),
                      updates, state.mu)
-    mu = _tree.update_moment(updates, state.mu, b2, 1)
+    mu = _moments.update_moment(updates, state.mu, b2, 1)
     return _tree.cast_like(out, updates), ScaleByLionState(
-        count=_tree.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu))
+        count=_numerics.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu))
 
   return GradientTransformation(init_fn, update_fn)
 

@@ -24,10 +24,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 
 
@@ -46,7 +46,7 @@ def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
                   momentum=(momentum, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE))
 
   def init_fn(params):
-    return MadgradState(count=_tree.zero_count(params), grad_sum_sq=_tree.zeros_like(params),
+    return MadgradState(count=_placement.zero_count(params), grad_sum_sq=_tree.zeros_like(params),
                         s=_tree.zeros_like(params), x0=_tree.copy(params))
 
   def update_fn(updates, state, params=None):
@@ -54,14 +54,14 @@ def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
       raise ValueError("scale_by_madgrad: update needs the params")
     lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
     weight = (lr + eps) * jnp.sqrt(jnp.asarray(state.count, float) + 1)
-    grad_sum_sq = _tree._map(lambda g, v: v + jnp.real(weight * g * jnp.conj(g)),  # |g|^2
+    grad_sum_sq = _tree.map(lambda g, v: v + jnp.real(weight * g * jnp.conj(g)),  # |g|^2
                              updates, state.grad_sum_sq)
-    s = _tree._map(lambda g, si: si + weight * g, updates, state.s)
-    z = _tree._map(lambda x0, si, v: x0 - si / (jnp.cbrt(jnp.real(v)) + eps),
+    s = _tree.map(lambda g, si: si + weight * g, updates, state.s)
+    z = _tree.map(lambda x0, si, v: x0 - si / (jnp.cbrt(jnp.real(v)) + eps),
                    state.x0, s, grad_sum_sq)
-    out = _tree._map(lambda g, zi, x: (1 - momentum) * (zi - x), updates, z, params)
+    out = _tree.map(lambda g, zi, x: (1 - momentum) * (zi - x), updates, z, params)
     return _tree.cast_like(out, updates), MadgradState(
-        count=_tree.safe_increment(state.count),
+        count=_numerics.safe_increment(state.count),
         grad_sum_sq=_tree.cast_like(grad_sum_sq, state.grad_sum_sq),
         s=_tree.cast_like(s, state.s), x0=state.x0)
 

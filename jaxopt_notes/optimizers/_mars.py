@@ -31,10 +31,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule, with_extra_args_support)
-from jaxopt_notes.optimizers._adam import Float, adamw
+from jaxopt_notes._moments import Float
+from jaxopt_notes.optimizers._adam import adamw
 
 _BELOW_ONE = _validate.Range(0.0, 1.0, hi_closed=False)
 
@@ -48,10 +49,10 @@ class MarsState(NamedTuple):
 
 def _clip_to_unit_norm(c: Any, per_leaf: bool) -> Any:
   if per_leaf:
-    return _tree._map(lambda x: x / jnp.maximum(1, jnp.linalg.norm(x.ravel())).astype(x.dtype),
+    return _tree.map(lambda x: x / jnp.maximum(1, jnp.linalg.norm(x.ravel())).astype(x.dtype),
                       c)
   norm = _tree.norm(c, dtype=_tree.scalar_dtype(c))
-  return _tree._map(lambda x: x / jnp.maximum(1, norm).astype(x.dtype), c)
+  return _tree.map(lambda x: x / jnp.maximum(1, norm).astype(x.dtype), c)
 
 
 def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
@@ -84,18 +85,18 @@ def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
   inner = with_extra_args_support(inner)
 
   def init_fn(params):
-    return MarsState(count=_tree.zero_count(params), prev_grad=_tree.zeros_like(params),
+    return MarsState(count=_placement.zero_count(params), prev_grad=_tree.zeros_like(params),
                      inner_state=inner.init(params))
 
   def update_fn(updates, state, params=None, **extra_args):
     first = state.count == 0
     scale = gamma * b1 / (1 - b1)
-    c = _tree._map(lambda g, p: g + (scale * jnp.where(first, 0, g - p)).astype(g.dtype),
+    c = _tree.map(lambda g, p: g + (scale * jnp.where(first, 0, g - p)).astype(g.dtype),
                    updates, state.prev_grad)
     c = _tree.cast_like(c, updates)  # frozen leaves (no previous gradient) as frozen updates
     out, inner_state = inner.update(_clip_to_unit_norm(c, per_leaf), state.inner_state, params,
                                     **extra_args)
-    return out, MarsState(count=_tree.safe_increment(state.count),
+    return out, MarsState(count=_numerics.safe_increment(state.count),
                           prev_grad=_tree.cast_like(updates, state.prev_grad),
                           inner_state=inner_state)
 

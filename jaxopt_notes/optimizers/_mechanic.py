@@ -36,10 +36,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 
 
 class MechanicState(NamedTuple):
@@ -60,7 +60,7 @@ def _norm(tree, dtype):
     return jnp.zeros([], dtype)
   big = jnp.max(jnp.stack(tops))
   big = jnp.where(big > 0, big, 1)
-  return big * _tree.norm(_tree._map(lambda x: _tree.widen(x, dtype) / big, tree))
+  return big * _tree.norm(_tree.map(lambda x: _numerics.widen(x, dtype) / big, tree))
 
 
 def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2,
@@ -88,9 +88,10 @@ def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2
   base = with_extra_args_support(base_optimizer)
 
   def init_fn(params):
-    bettors = lambda value: _tree.replicate_like(  # noqa: E731
+    bettors = lambda value: _placement.replicate_like(  # noqa: E731
         jnp.full([num_betas], value, _tree.scalar_dtype(params)), params)
-    return MechanicState(base_optimizer_state=base.init(params), count=_tree.zero_count(params),
+    return MechanicState(base_optimizer_state=base.init(params),
+                         count=_placement.zero_count(params),
                          r=bettors(0.0), m=bettors(0.0), v=bettors(0.0), s=bettors(s_init),
                          x0=_tree.copy(params))
 
@@ -101,18 +102,18 @@ def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2
     x_ref = _tree.where(state.count == 0, params, state.x0)
     dtype = state.s.dtype
     total = jnp.sum(state.s)
-    delta = _tree._map(lambda x, x0: (x - x0) / (total + eps), params, x_ref)
+    delta = _tree.map(lambda x, x0: (x - x0) / (total + eps), params, x_ref)
     pull = weight_decay * total * _norm(updates, dtype) / (_norm(params, dtype) + eps)
-    h = _tree.inner(_tree._map(lambda g, x: g + pull * x, updates, params), delta).astype(dtype)
+    h = _tree.inner(_tree.map(lambda g, x: g + pull * x, updates, params), delta).astype(dtype)
     betas = 1 - 0.1 ** jnp.arange(1, num_betas + 1, dtype=dtype)
     m = jnp.maximum(betas * state.m, jnp.abs(h) + eps)
     v = betas**2 * state.v + h**2
     r = betas * state.r - state.s * jnp.clip(h, -state.m, state.m)
-    s = (s_init / num_betas * m + jnp.maximum(r, 0)) / (_tree.safe_sqrt(v) + eps)
-    out = _tree._map(lambda x, x0, d, u: x0 + jnp.sum(s) * (d + u) - x,
+    s = (s_init / num_betas * m + jnp.maximum(r, 0)) / (_numerics.safe_sqrt(v) + eps)
+    out = _tree.map(lambda x, x0, d, u: x0 + jnp.sum(s) * (d + u) - x,
                      params, x_ref, delta, moves)
     return _tree.cast_like(out, updates), MechanicState(
-        base_optimizer_state=base_state, count=_tree.safe_increment(state.count),
+        base_optimizer_state=base_state, count=_numerics.safe_increment(state.count),
         r=r.astype(dtype), m=m.astype(dtype), v=v.astype(dtype), s=s.astype(dtype),
         x0=_tree.cast_like(x_ref, state.x0))
 

@@ -32,9 +32,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.optimizers._polyak import loss_value
 
 
@@ -66,7 +66,7 @@ def _momo_step(alpha, weight_decay, barf, gamma, lb, iprod, sq_norm, lower_bound
     lb = jnp.where(model < shrink * bc1 * lb,
                    jnp.maximum(model / (2 * bc1 * shrink), lower_bound), lb)
   gap = jnp.maximum(shrink * (barf - bc1 * lb - gamma) + iprod, 0)
-  tau = jnp.minimum(cap, _tree.safe_div(gap, sq_norm))
+  tau = jnp.minimum(cap, _numerics.safe_div(gap, sq_norm))
   if adapt_lower_bound:
     lb = jnp.maximum((barf + iprod - gamma - tau * sq_norm / 2) / bc1, lower_bound)
   return tau, shrink, lb
@@ -79,8 +79,8 @@ def _check(owner, learning_rate, lower_bound, weight_decay, **more):
 
 
 def _scalars(params, lower_bound):
-  return dict(barf=_tree.scalar_like(0.0, params), gamma=_tree.scalar_like(0.0, params),
-              lb=_tree.scalar_like(lower_bound, params), count=_tree.zero_count(params))
+  return dict(barf=_placement.scalar_like(0.0, params), gamma=_placement.scalar_like(0.0, params),
+              lb=_placement.scalar_like(lower_bound, params), count=_placement.zero_count(params))
 
 
 def _inputs(owner, params, value, state, learning_rate):
@@ -119,15 +119,15 @@ def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: 
     f, alpha = _inputs("momo", params, value, state, learning_rate)
     b = jnp.where(state.count == 0, 0.0, beta)
     barf = (b * state.barf + (1 - b) * f).astype(state.barf.dtype)
-    exp_avg = _tree.update_moment(updates, state.exp_avg, b, 1)
+    exp_avg = _moments.update_moment(updates, state.exp_avg, b, 1)
     gamma = (b * state.gamma + (1 - b) * _tree.inner(updates, params)).astype(barf.dtype)
     tau, shrink, lb = _momo_step(alpha, weight_decay, barf, gamma, state.lb,
                                  _tree.inner(exp_avg, params), _tree.norm(exp_avg, squared=True),
                                  lower_bound, 1.0, adapt_lower_bound, alpha)
-    out = _tree._map(lambda d, x: -(alpha * weight_decay) / shrink * x - tau * d, exp_avg, params)
+    out = _tree.map(lambda d, x: -(alpha * weight_decay) / shrink * x - tau * d, exp_avg, params)
     return _tree.cast_like(out, updates), MomoState(
         exp_avg=_tree.cast_like(exp_avg, state.exp_avg), barf=barf, gamma=gamma,
-        lb=lb.astype(state.lb.dtype), count=_tree.safe_increment(state.count))
+        lb=lb.astype(state.lb.dtype), count=_numerics.safe_increment(state.count))
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -152,20 +152,20 @@ def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del extra_args
     f, alpha = _inputs("momo_adam", params, value, state, learning_rate)
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     dtype = state.barf.dtype
     barf = (b1 * state.barf + (1 - b1) * f).astype(dtype)
-    exp_avg = _tree.update_moment(updates, state.exp_avg, b1, 1)
-    exp_avg_sq = _tree.update_moment_per_elem_norm(updates, state.exp_avg_sq, b2, 2)
+    exp_avg = _moments.update_moment(updates, state.exp_avg, b1, 1)
+    exp_avg_sq = _moments.update_moment_per_elem_norm(updates, state.exp_avg_sq, b2, 2)
     bc1 = (1 - jnp.asarray(b1, dtype) ** count)
     bc2 = (1 - jnp.asarray(b2, dtype) ** count)
-    precond = _tree._map(lambda d, v: _tree.rms_scale(d, v / bc2.astype(v.dtype), eps, eps_root),
+    precond = _tree.map(lambda d, v: _numerics.rms_scale(d, v / bc2.astype(v.dtype), eps, eps_root),
                          exp_avg, exp_avg_sq)  # D^{-1} d
     gamma = (b1 * state.gamma + (1 - b1) * _tree.inner(updates, params)).astype(dtype)
     tau, shrink, lb = _momo_step(alpha, weight_decay, barf, gamma, state.lb,
                                  _tree.inner(exp_avg, params), _tree.inner(exp_avg, precond),
                                  lower_bound, bc1, adapt_lower_bound, alpha / bc1)
-    out = _tree._map(lambda p, x: -(alpha * weight_decay) / shrink * x - tau * p, precond, params)
+    out = _tree.map(lambda p, x: -(alpha * weight_decay) / shrink * x - tau * p, precond, params)
     return _tree.cast_like(out, updates), MomoAdamState(
         exp_avg=_tree.cast_like(exp_avg, state.exp_avg),
         exp_avg_sq=_tree.cast_like(exp_avg_sq, state.exp_avg_sq), barf=barf, gamma=gamma,

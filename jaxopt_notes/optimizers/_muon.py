@@ -36,16 +36,18 @@ output_axis=0)``.
 """
 
 import math
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, init_empty_state
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, adamw, debiased_first_moment
+from jaxopt_notes._moments import Float, debiased_first_moment
+from jaxopt_notes.optimizers._adam import adamw
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._masking import MaskedNode
 from jaxopt_notes.transforms._partition import partition
@@ -130,9 +132,9 @@ def _orthogonalize_matrix(x, ns_coeffs, ns_steps, preconditioning, eps):
   wide = x.shape[0] <= x.shape[1]
   x = x if wide else x.T  # X X^T is the smaller Gram matrix
   if preconditioning == "frobenius":
-    x = _tree.safe_div(x, jnp.linalg.norm(x) + eps)  # a zero matrix stays 0 in float16
+    x = _numerics.safe_div(x, jnp.linalg.norm(x) + eps)  # a zero matrix stays 0 in float16
   elif preconditioning == "spectral":
-    x = _tree.safe_div(x, jnp.linalg.norm(x, ord=2) + eps)
+    x = _numerics.safe_div(x, jnp.linalg.norm(x, ord=2) + eps)
   coeffs = ns_coeffs.astype(x.dtype)
   table = coeffs if coeffs.ndim == 2 else None
   first = table[0] if table is not None else coeffs
@@ -174,7 +176,7 @@ def widen_float16(tree: Any) -> Any:
   Returns:
     The tree, float16 leaves widened.
   """
-  return _tree._map(lambda x: x.astype(jnp.float32) if x.dtype == jnp.float16 else x, tree)
+  return _tree.map(lambda x: x.astype(jnp.float32) if x.dtype == jnp.float16 else x, tree)
 
 
 def resolve_dimension_numbers(weight_dimension_numbers: Any, updates: Any) -> Any:
@@ -210,7 +212,7 @@ def per_matrix(f: Callable, specs: Any, tree: Any, *rest: Any, broadcast: bool =
   def one(spec, sub, *subs):
     if spec is None or isinstance(spec, MaskedNode):
       return sub
-    return _tree._map(lambda x, *r: f(spec, x, *r), sub, *subs, broadcast=broadcast)
+    return _tree.map(lambda x, *r: f(spec, x, *r), sub, *subs, broadcast=broadcast)
   return jax.tree.map(one, specs, tree, *rest, is_leaf=_is_spec)
 
 
@@ -254,14 +256,14 @@ def scale_by_muon(ns_coeffs: Any = _STANDARD, ns_steps: Any = 5, beta: Float = 0
   steps = ns_steps if isinstance(ns_steps, jax.core.Tracer) else int(ns_steps)
 
   def init_fn(params):
-    return MuonState(count=_tree.zero_count(params),
+    return MuonState(count=_placement.zero_count(params),
                      mu=_tree.zeros_like(params, dtype=mu_dtype),
-                     ns_coeffs=_tree.replicate_like(jnp.asarray(ns_coeffs), params))
+                     ns_coeffs=_placement.replicate_like(jnp.asarray(ns_coeffs), params))
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, beta, 1)
-    count = _tree.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, beta, 1)
+    count = _numerics.safe_increment(state.count)
     mu_hat = debiased_first_moment(widen_float16(mu), widen_float16(updates), beta, count,
                                    nesterov)
     specs = resolve_dimension_numbers(weight_dimension_numbers, updates)

@@ -35,10 +35,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, adamw
+from jaxopt_notes._moments import Float
+from jaxopt_notes.optimizers._adam import adamw
 from jaxopt_notes.optimizers._muon import (MuonState, matrix_axes, ns_coefficients, per_matrix,
                                            resolve_dimension_numbers, scale_by_muon,
                                            split_matrices, widen_float16)
@@ -74,7 +75,7 @@ def rms_aligned(spec: Any, u: jax.Array) -> jax.Array:
   axes = red + out
   size = math.prod(u.shape[a] for a in axes)
   norm = jnp.sqrt(jnp.sum(jnp.abs(u) ** 2, axis=axes, keepdims=True))
-  return _tree.safe_div(TARGET_RMS * math.sqrt(size) * u, norm).astype(u.dtype)
+  return _numerics.safe_div(TARGET_RMS * math.sqrt(size) * u, norm).astype(u.dtype)
 
 
 def _reduced_zeros(spec: Any, x: jax.Array) -> jax.Array:
@@ -139,7 +140,7 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
       fan_in = math.prod(x.shape[a] for a in red)
       fan_out = math.prod(x.shape[a] for a in out)
       shape = math.sqrt(max(1.0, fan_out / fan_in))
-      return shape * _tree.safe_div(norm_of(x) * y, norm_of(y))
+      return shape * _numerics.safe_div(norm_of(x) * y, norm_of(y))
     out = per_matrix(direction, specs, o, nu, broadcast=True)
     return _tree.cast_like(out, updates), ScaleByNorMuonState(
         count=first.count, mu=first.mu, nu=_tree.cast_like(nu, state.nu),

@@ -18,10 +18,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import NO_PARAMS
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -47,31 +47,31 @@ def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
 
   def init_fn(params):
     nu = jax.tree.map(lambda p: None if p is None or _tree.is_frozen(p)
-                      else jnp.zeros([], jnp.result_type(p)), params, is_leaf=lambda x: x is None)
-    return ScaleByNovogradState(count=_tree.zero_count(params),
+                      else jnp.zeros([], jnp.result_type(p)), params, is_leaf=_tree.is_none)
+    return ScaleByNovogradState(count=_placement.zero_count(params),
                                 mu=_tree.zeros_like(params, dtype=mu_dtype),
-                                nu=_tree.replicate_like(nu, params))
+                                nu=_placement.replicate_like(nu, params))
 
   def update_fn(updates, state, params=None):
     decay = weight_decay(state.count) if callable(weight_decay) else weight_decay
-    no_decay = _tree._is_concrete(weight_decay) and weight_decay == 0
+    no_decay = _numerics.is_concrete(weight_decay) and weight_decay == 0
     if params is None and not no_decay:
       raise ValueError(f"scale_by_novograd {NO_PARAMS}")
     _tree.check_match(updates, state.mu)
     first = state.count == 0
-    nu = _tree._map(lambda g, v: jnp.where(first, _sq_norm(g), b2 * v + (1 - b2) * _sq_norm(g)),
+    nu = _tree.map(lambda g, v: jnp.where(first, _sq_norm(g), b2 * v + (1 - b2) * _sq_norm(g)),
                     updates, state.nu, broadcast=True)
 
     def momentum(g, m, v, p=None):
-      step = _tree.rms_scale(g, v, eps, eps_root)
+      step = _numerics.rms_scale(g, v, eps, eps_root)
       if p is not None:
         step = step + decay * p
       return b1 * m + step  # m is 0 at the first step
-    mu = (_tree._map(momentum, updates, state.mu, nu, broadcast=True) if no_decay else
-          _tree._map(momentum, updates, state.mu, nu, params, broadcast=True))
+    mu = (_tree.map(momentum, updates, state.mu, nu, broadcast=True) if no_decay else
+          _tree.map(momentum, updates, state.mu, nu, params, broadcast=True))
     mu = _tree.cast_like(mu, state.mu)
     return _tree.cast_like(mu, updates), ScaleByNovogradState(
-        count=_tree.safe_increment(state.count), mu=mu, nu=_tree.cast_like(nu, state.nu))
+        count=_numerics.safe_increment(state.count), mu=mu, nu=_tree.cast_like(nu, state.nu))
 
   return GradientTransformation(init_fn, update_fn)
 

@@ -24,10 +24,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments, scale_by_adam
+from jaxopt_notes._moments import Float, check_moments
+from jaxopt_notes.optimizers._adam import scale_by_adam
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -53,12 +54,12 @@ def scale_by_optimistic_gradient(alpha: Float = 1.0,
 
   def init_fn(params):
     return ScaleByOptimisticGradientState(
-        is_initial_step=_tree.replicate_like(jnp.asarray(True), params),
+        is_initial_step=_placement.replicate_like(jnp.asarray(True), params),
         previous_gradient=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
-    out = _tree._map(
+    out = _tree.map(
         lambda g, prev: (alpha + beta) * g - beta * jnp.where(state.is_initial_step, g, prev),
         updates, state.previous_gradient)
     return _tree.cast_like(out, updates), ScaleByOptimisticGradientState(

@@ -17,11 +17,11 @@ is exactly 0 the step is 0.
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import (GradientTransformationExtraArgs, ScalarOrSchedule,
                                 init_empty_state)
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -50,8 +50,8 @@ def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Flo
     gap = loss_value("scale_by_polyak", value, sq_norm.dtype) - f_min
     if variant == "sps+":
       gap = jnp.maximum(gap, 0)
-    step = jnp.minimum(_tree.safe_div(gap, sq_norm + eps), max_learning_rate)
-    return _tree._map(lambda g: (step * g).astype(g.dtype), updates), state
+    step = jnp.minimum(_numerics.safe_div(gap, sq_norm + eps), max_learning_rate)
+    return _tree.map(lambda g: (step * g).astype(g.dtype), updates), state
 
   return GradientTransformationExtraArgs(init_empty_state, update_fn)
 

@@ -6,17 +6,18 @@ $$
 r_t = \\sqrt{\\frac{(\\rho_t-4)(\\rho_t-2)\\rho_\\infty}{(\\rho_\\infty-4)(\\rho_\\infty-2)\\rho_t}}
 $$
 
-While $\\rho_t <$ ``threshold`` (at least 4, where $r_t$ is real) the step is the momentum $\\hat m_t$
+While $\\rho_t <$ ``threshold`` (at least 4, where $r_t$ is real) the step is the momentum
+$\\hat m_t$
 alone; after it, $r_t \\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
 """
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, check_moments,
-                                           debiased_first_moment)
+from jaxopt_notes._moments import Float, check_moments, debiased_first_moment
+from jaxopt_notes.optimizers._adam import ScaleByAdamState
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -32,15 +33,15 @@ def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                 threshold=(threshold, _AT_LEAST_FOUR))
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+    return ScaleByAdamState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
     rho_inf = 2.0 / (1.0 - b2) - 1.0
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
     b2t = jnp.asarray(b2) ** count
     rho = rho_inf - 2 * count * b2t / (1 - b2t)
     rectified = rho >= threshold
@@ -49,9 +50,10 @@ def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     r = jnp.sqrt((safe_rho - 4) * (safe_rho - 2) * rho_inf
                  / ((rho_inf - 4) * (rho_inf - 2) * safe_rho))
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    out = _tree._map(
-        lambda m, v: jnp.where(rectified, r.astype(m.dtype) * _tree.rms_scale(m, v, eps, eps_root), m),
+    nu_hat = _moments.bias_correction(nu, b2, count)
+    out = _tree.map(
+        lambda m, v: jnp.where(rectified,
+                               r.astype(m.dtype) * _numerics.rms_scale(m, v, eps, eps_root), m),
         mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, identity
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._accumulation import trace
@@ -71,27 +71,27 @@ def _scale_by_rms_family(owner: str, centered: bool, decay, eps, initial_scale,
     if centered:
       fields["mu"] = _tree.zeros_like(params)
     if bias_correction:
-      fields["count"] = _tree.zero_count(params)
+      fields["count"] = _placement.zero_count(params)
     return _state_class(centered, bias_correction)(**fields)
 
   def update_fn(updates, state, params=None):
     del params
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, decay, 2)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, decay, 2)
     fields = dict(nu=_tree.cast_like(nu, state.nu))
     mu = None
     if centered:
-      mu = _tree.update_moment(updates, state.mu, decay, 1)
+      mu = _moments.update_moment(updates, state.mu, decay, 1)
       fields["mu"] = _tree.cast_like(mu, state.mu)
     if bias_correction:
-      count = _tree.safe_increment(state.count)
+      count = _numerics.safe_increment(state.count)
       fields["count"] = count
-      nu = _tree.bias_correction(nu, decay, count)
-      mu = _tree.bias_correction(mu, decay, count) if centered else None
+      nu = _moments.bias_correction(nu, decay, count)
+      mu = _moments.bias_correction(mu, decay, count) if centered else None
     if centered:  # a variance estimate; rounding can push it just below zero, and
       # an overflowed second moment (inf - inf) stays an infinite variance
-      nu = _tree._map(lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(
-          jnp.real(n) - _tree.abs_sq(m), 0)), nu, mu)
-    out = _tree._map(lambda g, n: _tree.rms_scale(g, n, out_eps, in_eps), updates, nu)
+      nu = _tree.map(lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(
+          jnp.real(n) - _numerics.abs_sq(m), 0)), nu, mu)
+    out = _tree.map(lambda g, n: _numerics.rms_scale(g, n, out_eps, in_eps), updates, nu)
     return _tree.cast_like(out, updates), _state_class(centered, bias_correction)(**fields)
 
   return GradientTransformation(init_fn, update_fn)

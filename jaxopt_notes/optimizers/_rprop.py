@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._scaling import scale
 
 
@@ -65,8 +65,8 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
 
   def update_fn(updates, state, params=None):
     del params
-    step_sizes = _tree._map(new_step_size, updates, state.step_sizes, state.prev_updates)
-    steps = _tree._map(signed_step, updates, step_sizes, state.prev_updates)
+    step_sizes = _tree.map(new_step_size, updates, state.step_sizes, state.prev_updates)
+    steps = _tree.map(signed_step, updates, step_sizes, state.prev_updates)
     return _tree.cast_like(steps, updates), ScaleByRpropState(step_sizes, steps)
 
   return GradientTransformation(init_fn, update_fn)

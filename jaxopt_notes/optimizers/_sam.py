@@ -1,11 +1,12 @@
-"""Sharpness-aware minimisation (Foret et al., 2021): step with the gradient of a nearby worse point.
+"""Sharpness-aware minimisation (Foret et al., 2021): the gradient of a nearby worse point.
 
 SAM minimises $\\max_{\\|\\epsilon\\| \\le \\rho} f(\\theta + \\epsilon)$. Its
 first-order answer climbs first, then descends from where it started with
 the gradient found up there:
 
 $$
-\\tilde\\theta = \\theta_t + \\rho\\,\\frac{\\nabla f(\\theta_t)}{\\|\\nabla f(\\theta_t)\\|},\\qquad
+\\tilde\\theta = \\theta_t
+  + \\rho\\,\\frac{\\nabla f(\\theta_t)}{\\|\\nabla f(\\theta_t)\\|},\\qquad
 \\theta_{t+1} = \\theta_t + \\operatorname{opt}(\\nabla f(\\tilde\\theta))
 $$
 
@@ -19,12 +20,13 @@ every ``sync_period``-th call, back to the start plus the outer step.
 ``grad_fn(params, i)`` for the gradients on the way up.
 """
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 
@@ -45,7 +47,7 @@ def normalize() -> GradientTransformation:
   def update_fn(updates, state, params=None):
     del params
     size = _tree.norm(updates)
-    return _tree._map(lambda g: _tree.safe_div(g, size).astype(g.dtype), updates), state
+    return _tree.map(lambda g: _numerics.safe_div(g, size).astype(g.dtype), updates), state
 
   return GradientTransformation(lambda params: NormalizeState(), update_fn)
 
@@ -59,7 +61,7 @@ class SAMState(NamedTuple):
 
 
 def _negate(tree: Any) -> Any:
-  return _tree._map(jnp.negative, tree)
+  return _tree.map(jnp.negative, tree)
 
 
 def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation,
@@ -95,7 +97,8 @@ def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation
   optimizer, adv_optimizer = map(with_extra_args_support, (optimizer, adv_optimizer))
 
   def init_fn(params):
-    return SAMState(steps_since_sync=_tree.zero_count(params), opt_state=optimizer.init(params),
+    return SAMState(steps_since_sync=_placement.zero_count(params),
+                    opt_state=optimizer.init(params),
                     adv_state=adv_optimizer.init(params),
                     cache=None if opaque_mode else _tree.copy(params))
 
@@ -107,7 +110,7 @@ def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation
     outer, opt_state = optimizer.update(updates, state.opt_state, state.cache, **extra_args)
     # back to the cached start, then the outer step (frozen leaves have no cache: their zero update)
     home = jax.tree.map(lambda u, c, p: u if c is None else (c - p + u).astype(u.dtype),
-                        outer, state.cache, params, is_leaf=lambda x: x is None)
+                        outer, state.cache, params, is_leaf=_tree.is_none)
     if reset_state:
       adv_state = pick(last, adv_optimizer.init(params), adv_state)
     else:

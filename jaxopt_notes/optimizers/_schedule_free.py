@@ -1,4 +1,4 @@
-"""Schedule-Free learning (Defazio et al., 2024): averaging and interpolation instead of a decaying schedule.
+"""Schedule-Free learning (Defazio et al., 2024): averaging and interpolation, no schedule.
 
 Three sequences: the base optimizer steps $z$, the gradient is taken at $y$
 (the params the caller holds) and the evaluation point $x$ is a weighted
@@ -37,11 +37,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule, with_extra_args_support)
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.optimizers._rmsprop import scale_by_rms
 from jaxopt_notes.optimizers._sgd import sgd
 from jaxopt_notes.transforms._adding import add_decayed_weights
@@ -60,7 +60,7 @@ class ScheduleFreeState(NamedTuple):
 
 def _evaluation_point(b1: Any, params: Any, z: Any) -> Any:
   """$x = (y - (1-\\beta_1) z) / \\beta_1$, or the stored $x$ when $\\beta_1 = 0$."""
-  return _tree._map(lambda y, zi: jnp.where(b1 == 0, zi, _tree.safe_div(y - (1 - b1) * zi, b1)),
+  return _tree.map(lambda y, zi: jnp.where(b1 == 0, zi, _numerics.safe_div(y - (1 - b1) * zi, b1)),
                     params, z)
 
 
@@ -75,7 +75,7 @@ def schedule_free_eval_params(state: ScheduleFreeState, params: Any) -> Any:
     >>> for _ in range(2):
     ...   updates, state = opt.update(2 * params, state, params)
     ...   params = jon.apply_updates(params, updates)
-    >>> [round(float(v), 4) for v in jon.schedule_free_eval_params(state, params)]  # mean of 0.8, 0.64
+    >>> [round(float(v), 4) for v in jon.schedule_free_eval_params(state, params)]  # (0.8 + 0.64)/2
     [0.72, -1.44]
   """
   if not isinstance(state, ScheduleFreeState):
@@ -113,7 +113,7 @@ def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarO
     z = _tree.copy(params, state_dtype)
     scalars = dict(b1=jnp.asarray(b1, scalar), weight_sum=jnp.zeros([], scalar),
                    step_count=jnp.ones([], jnp.int32), max_lr=jnp.zeros([], scalar))
-    return ScheduleFreeState(**_tree.replicate_like(scalars, params),
+    return ScheduleFreeState(**_placement.replicate_like(scalars, params),
                              base_optimizer_state=base.init(params), z=z)
 
   def update_fn(updates, state, params=None, **extra_args):
@@ -124,17 +124,17 @@ def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarO
     max_lr = jnp.maximum(state.max_lr, jnp.asarray(lr, state.max_lr.dtype))
     weight = max_lr ** weight_lr_power
     weight_sum = state.weight_sum + weight
-    c = _tree.safe_div(weight, weight_sum)
+    c = _numerics.safe_div(weight, weight_sum)
     steps, base_state = base.update(updates, state.base_optimizer_state, params, **extra_args)
-    z_prev = _tree._map(lambda y, zi: jnp.where(state.b1 == 0, y, zi), params, state.z)
-    z = _tree._map(lambda zi, d: zi + d, z_prev, steps)
-    x = _tree._map(lambda xi, zi: (1 - c) * xi + c * zi,
+    z_prev = _tree.map(lambda y, zi: jnp.where(state.b1 == 0, y, zi), params, state.z)
+    z = _tree.map(lambda zi, d: zi + d, z_prev, steps)
+    x = _tree.map(lambda xi, zi: (1 - c) * xi + c * zi,
                    _evaluation_point(state.b1, params, state.z), z)
-    y = _tree._map(lambda xi, zi: state.b1 * xi + (1 - state.b1) * zi, x, z)
-    stored = _tree._map(lambda xi, zi: jnp.where(state.b1 == 0, xi, zi), x, z)
+    y = _tree.map(lambda xi, zi: state.b1 * xi + (1 - state.b1) * zi, x, z)
+    stored = _tree.map(lambda xi, zi: jnp.where(state.b1 == 0, xi, zi), x, z)
     out = _tree.cast_like(_tree.sub(y, params), updates)
     return out, ScheduleFreeState(
-        b1=state.b1, weight_sum=weight_sum, step_count=_tree.safe_increment(state.step_count),
+        b1=state.b1, weight_sum=weight_sum, step_count=_numerics.safe_increment(state.step_count),
         max_lr=max_lr, base_optimizer_state=base_state, z=_tree.cast_like(stored, state.z))
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

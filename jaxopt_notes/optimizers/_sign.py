@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, init_empty_state
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._accumulation import ema
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -30,7 +30,7 @@ def scale_by_sign() -> GradientTransformation:
   """Replaces each update by its sign (``0`` stays ``0``); see `sign_sgd`."""
   def update_fn(updates, state, params=None):
     del params
-    return _tree._map(jnp.sign, updates), state
+    return _tree.map(jnp.sign, updates), state
   return GradientTransformation(init_empty_state, update_fn)
 
 

@@ -25,10 +25,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -79,7 +79,7 @@ def scale_by_sm3(b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0,
     coefficient = jnp.where(jnp.asarray(b2) == 1, 1.0, 1 - b2)
     nu = coefficient * jnp.square(jnp.abs(g)) + b2 * _cover_min(accumulators, g.ndim)
     nu = nu.astype(accumulators[0].dtype)
-    direction = jnp.where(nu > 0, _tree.rms_scale(g, nu, eps, eps_root), 0)
+    direction = jnp.where(nu > 0, _numerics.rms_scale(g, nu, eps, eps_root), 0)
     m = (b1 * m + (1 - b1) * direction).astype(m.dtype)
     if g.ndim < 2:
       return [nu], m
@@ -99,7 +99,7 @@ def scale_by_sm3(b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0,
 
 def _structure(tree: Any) -> tuple:
   """The treedef of ``tree`` (``None`` counted as a leaf) and its leaves."""
-  flat, treedef = jax.tree.flatten(tree, is_leaf=lambda x: x is None)
+  flat, treedef = jax.tree.flatten(tree, is_leaf=_tree.is_none)
   return treedef, flat
 
 

@@ -34,11 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _random, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule, with_extra_args_support)
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -73,10 +73,10 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None
     if params is None or obj_fn is None:
       raise ValueError("hutchinson_estimator_diag_hessian: update needs `params` and `obj_fn`")
     key, probe_key = jax.random.split(state.key)
-    probe = _tree.random_like(probe_key, params, jax.random.rademacher)
+    probe = _random.random_like(probe_key, params, jax.random.rademacher)
     hvp = jax.jvp(jax.grad(obj_fn, allow_int=True), (params,),
                   (jax.tree.map(_tangent, probe),))[1]
-    return _tree._map(lambda r, h: r * h, probe, hvp), HutchinsonState(key=key)
+    return _tree.map(lambda r, h: r * h, probe, hvp), HutchinsonState(key=key)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -98,7 +98,8 @@ def _check(owner, b1, b2, eps, gamma, clip_threshold, update_interval):
 
 def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamma: Float = 0.01,
                     clip_threshold: Float | None = 1.0, update_interval: Any = 10,
-                    hessian_diagonal_fn: GradientTransformation = hutchinson_estimator_diag_hessian(),
+                    hessian_diagonal_fn: GradientTransformation = (
+                        hutchinson_estimator_diag_hessian()),
                     mu_dtype: Any = None, verbose: bool = False,
                     print_win_rate_every_n_steps: Any = 0) -> GradientTransformationExtraArgs:
   """Sophia's clipped direction $u_t$; see `sophia`."""
@@ -112,27 +113,27 @@ def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamm
   def init_fn(params):
     _validate.reject_complex("scale_by_sophia", params, "Sophia clips each coordinate's "
                              "m / h to the real interval [-1, 1]")
-    return SophiaState(count=_tree.zero_count(params), mu=_tree.zeros_like(params, mu_dtype),
+    return SophiaState(count=_placement.zero_count(params), mu=_tree.zeros_like(params, mu_dtype),
                        nu=_tree.zeros_like(params), hessian_fn_state=estimator.init(params))
 
   def update_fn(updates, state, params=None, **extra_args):
     if params is None:
       raise ValueError("scale_by_sophia: update needs the params")
-    count = _tree.safe_increment(state.count)
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    mu_hat = _tree.bias_correction(mu, b1, count)
-    out = _tree._map(lambda m, h: m / jnp.maximum(gamma * h, eps), mu_hat, state.nu)
+    count = _numerics.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    mu_hat = _moments.bias_correction(mu, b1, count)
+    out = _tree.map(lambda m, h: m / jnp.maximum(gamma * h, eps), mu_hat, state.nu)
     if clip_threshold is not None:
       if verbose:
-        kept = _tree.sum(_tree._map(lambda u: jnp.sum(jnp.abs(u) < clip_threshold), out))
+        kept = _tree.sum(_tree.map(lambda u: jnp.sum(jnp.abs(u) < clip_threshold), out))
         size = sum(jnp.size(x) for x in _tree.leaves(out))
         jax.lax.cond(count % print_win_rate_every_n_steps == 0,
                      lambda: jax.debug.print("Sophia win rate: {}", kept / size), lambda: None)
-      out = _tree._map(lambda u: jnp.clip(u, -clip_threshold, clip_threshold), out)
+      out = _tree.map(lambda u: jnp.clip(u, -clip_threshold, clip_threshold), out)
 
     def refresh(hess_state, nu):
       diag, hess_state = estimator.update(updates, hess_state, params, **extra_args)
-      return hess_state, _tree.cast_like(_tree.update_moment(diag, nu, b2, 1), nu)
+      return hess_state, _tree.cast_like(_moments.update_moment(diag, nu, b2, 1), nu)
 
     hess_state, nu = jax.lax.cond(state.count % update_interval == 0, refresh,
                                   lambda h, n: (h, n), state.hessian_fn_state, state.nu)
@@ -160,7 +161,7 @@ def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
     >>> params = jnp.array([1.0, -3.0])
     >>> state = opt.init(params)
     >>> updates, state = opt.update(jax.grad(loss)(params), state, params, obj_fn=loss)
-    >>> [round(float(u), 4) for u in updates]   # h = 0 before the first refresh: a clipped sign step
+    >>> [round(float(u), 4) for u in updates]  # h = 0 before the first refresh: a clipped sign step
     [-0.1, 0.1]
     >>> [round(float(h), 4) for h in state[0].nu]   # (1 - b2) * 2, the exact diagonal
     [0.02, 0.02]

@@ -34,10 +34,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments, init_moments
+from jaxopt_notes._moments import Float, check_moments, init_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -87,11 +87,11 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
 
   def update_fn(updates, state, params=None):
     del params
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     k = count % reset_interval
     reset = k == 0
-    mu = _tree._map(lambda m: jnp.where(reset, 0, m).astype(m.dtype), state.mu)
-    nu = _tree._map(lambda v: jnp.where(reset, 0, v).astype(v.dtype), state.nu)
+    mu = _tree.map(lambda m: jnp.where(reset, 0, m).astype(m.dtype), state.mu)
+    nu = _tree.map(lambda v: jnp.where(reset, 0, v).astype(v.dtype), state.nu)
     clip = (count >= clip_delay) & (k >= clip_delay)
 
     def despike(g, v):
@@ -99,17 +99,17 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
       bound = jnp.sqrt(threshold * jnp.where(seen, v, 1)).astype(g.dtype)
       spike = clip & seen & (jnp.abs(g) ** 2 > threshold * v)
       return jnp.where(spike, jnp.sign(g) * bound, g)
-    grads = _tree._map(despike, updates, nu)
-    mu = _tree.update_moment(grads, mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(grads, nu, b2, 2)
-    mu_hat = _tree.bias_correction(mu, b1, count)
-    nu_hat = _tree.bias_correction(nu, b2, count)
+    grads = _tree.map(despike, updates, nu)
+    mu = _moments.update_moment(grads, mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(grads, nu, b2, 2)
+    mu_hat = _moments.bias_correction(mu, b1, count)
+    nu_hat = _moments.bias_correction(nu, b2, count)
     if warmup_steps:
       ramp = 0.5 * (1 - jnp.cos(jnp.pi * k / warmup_steps))
       warm = jnp.where((count >= reset_interval) & (k < warmup_steps), ramp, 1.0)
     else:
       warm = 1.0
-    out = _tree._map(lambda m, v: warm * _tree.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
+    out = _tree.map(lambda m, v: warm * _numerics.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleBySpamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 

@@ -34,11 +34,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, check_moments,
-                                           debiased_first_moment, init_moments)
+from jaxopt_notes._moments import Float, check_moments, debiased_first_moment, init_moments
+from jaxopt_notes.optimizers._adam import ScaleByAdamState
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
@@ -67,11 +67,11 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
-    nu_hat = _tree.bias_correction(nu, b2, count)
+    nu_hat = _moments.bias_correction(nu, b2, count)
     def angle(m, v):
       if not jnp.iscomplexobj(m):
         return a * jnp.arctan2(m, b * jnp.sqrt(v))
@@ -79,7 +79,7 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
       r = jnp.abs(m)
       phase = jnp.where(r > 0, m / jnp.where(r > 0, r, 1), 0)
       return a * phase * jnp.arctan2(r, b * jnp.sqrt(jnp.real(v)))
-    out = _tree._map(angle, mu_hat, nu_hat)
+    out = _tree.map(angle, mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
 
@@ -135,7 +135,7 @@ def _clip_factor(g: jax.Array, v_hat: jax.Array, eps: Any) -> jax.Array:
   wide = jnp.promote_types(g.dtype, jnp.float32)  # g^2 and eps^2 fall outside float16's range
   g, v_hat = g.astype(wide), v_hat.astype(wide)
   # |g| / sqrt(v) before squaring: g^2 and v overflow together for huge gradients
-  ratio = _tree.safe_div(jnp.abs(g), jnp.sqrt(jnp.maximum(v_hat, jnp.asarray(eps, wide) ** 2)))
+  ratio = _numerics.safe_div(jnp.abs(g), jnp.sqrt(jnp.maximum(v_hat, jnp.asarray(eps, wide) ** 2)))
   rms = jnp.sqrt(jnp.mean(ratio**2)) if ratio.size else jnp.zeros([], ratio.dtype)
   return 1 / jnp.maximum(1, rms)
 
@@ -166,14 +166,14 @@ def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                                    decay_state=decay.init(params))
 
   def update_fn(updates, state, params=None):
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = _tree.safe_increment(state.count)
-    mu_hat = _tree.bias_correction(mu, b1, count)
-    nu_hat = _tree.bias_correction(nu, b2, count)
-    out = _tree._map(lambda m, v: _tree.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
+    nu = _moments.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = _numerics.safe_increment(state.count)
+    mu_hat = _moments.bias_correction(mu, b1, count)
+    nu_hat = _moments.bias_correction(nu, b2, count)
+    out = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
     out, decay_state = decay.update(_tree.cast_like(out, updates), state.decay_state, params)
-    out = _tree._map(lambda u, g, v: u * _clip_factor(g, v, eps), out, updates, nu_hat)
+    out = _tree.map(lambda u, g, v: u * _clip_factor(g, v, eps), out, updates, nu_hat)
     return _tree.cast_like(out, updates), ScaleByStableAdamWState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
         decay_state=decay_state)

@@ -15,11 +15,12 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import (EmptyState, GradientTransformation, ScalarOrSchedule,
                                 init_empty_state)
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, scale_by_adam
+from jaxopt_notes._moments import Float
+from jaxopt_notes.optimizers._adam import scale_by_adam
 from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._adding import NO_PARAMS, add_decayed_weights
 from jaxopt_notes.transforms._masking import masked
@@ -36,8 +37,8 @@ def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
                   eps=(eps, _validate.NONNEGATIVE))
 
   def one(u, p):
-    p_norm = _tree.safe_norm(p, min_norm)
-    u_norm = _tree.safe_norm(u, min_norm)
+    p_norm = _numerics.safe_norm(p, min_norm)
+    u_norm = _numerics.safe_norm(u, min_norm)
     # u / ||u|| first: the ratio alone can overflow a low precision (a tiny ||u||);
     # the zero test is on the denominator as stored (a subnormal min_norm flushes to 0)
     den = (u_norm + eps).astype(u.dtype)
@@ -49,7 +50,7 @@ def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError(f"scale_by_trust_ratio {NO_PARAMS}")
-    return _tree._map(one, updates, params), state
+    return _tree.map(one, updates, params), state
 
   return GradientTransformation(init_empty_state, update_fn)
 

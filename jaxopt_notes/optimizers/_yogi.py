@@ -13,11 +13,11 @@ which biases the first steps; with ``initial_accumulator_value=0`` both agree.)
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, adam_direction,
-                                           check_moments)
+from jaxopt_notes._moments import Float, check_moments
+from jaxopt_notes.optimizers._adam import ScaleByAdamState, adam_direction
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -29,18 +29,18 @@ def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
                 initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE))
 
   def init_fn(params):
-    return ScaleByAdamState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+    return ScaleByAdamState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
                             nu=_tree.full_like(params, initial_accumulator_value))
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    mu = _moments.update_moment(updates, state.mu, b1, 1)
     # v == |g|^2 means no change; spelt out so that an overflowed v = |g|^2 = inf stays inf
     def second(g, v):  # real-valued also for complex g: |g|^2 = g conj(g)
-      g2, v = _tree.abs_sq(g), jnp.real(v)
+      g2, v = _numerics.abs_sq(g), jnp.real(v)
       return jnp.where(v == g2, v, v - jnp.real((1 - b2) * jnp.sign(v - g2) * g * jnp.conj(g)))
-    nu = _tree._map(second, updates, state.nu)
-    count = _tree.safe_increment(state.count)
+    nu = _tree.map(second, updates, state.nu)
+    count = _numerics.safe_increment(state.count)
     out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleByAdamState(
         count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))

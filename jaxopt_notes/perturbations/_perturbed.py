@@ -15,12 +15,13 @@ which needs only values of $f$, even one that is piecewise constant (an
 argmax, a ranking, a solver's output).
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _random, _validate
 
 
 class _StandardNoise:
@@ -140,7 +141,7 @@ def make_perturbed_fun(fun: Callable[[Any], Any], num_samples: int = 1000,
                     f"shape, dtype)` and `log_prob(z)`, like Gumbel() or Normal(); got {noise!r}")
 
   def one_sample(key, x, baseline):
-    z = _tree.random_like(key, x, sampler=noise.sample)
+    z = _random.random_like(key, x, sampler=noise.sample)
     y = jax.lax.stop_gradient(jax.tree.map(lambda xi, zi: xi + sigma * zi, x, z))
     z = jax.tree.map(lambda xi, yi: (yi - xi) / sigma, x, y)  # z again, carrying d/dx
     weight = _score_weight(sum(jnp.sum(lp) for lp in jax.tree.leaves(

@@ -24,7 +24,7 @@ from typing import Any
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxopt_notes import _tree
+from jaxopt_notes import _numerics, _tree
 
 
 def _on_flat(tree: Any, f) -> Any:
@@ -95,8 +95,8 @@ def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
     {'a': Array([0.6], dtype=float32), 'b': Array(0.8, dtype=float32)}
   """
   def project(v):
-    norm = _tree.safe_sqrt(jnp.real(jnp.vdot(v, v)))  # no 0/0 in its gradient at 0
-    return jnp.where(norm <= scale, v, v * _tree.safe_div(scale, norm))
+    norm = _numerics.safe_sqrt(jnp.real(jnp.vdot(v, v)))  # no 0/0 in its gradient at 0
+    return jnp.where(norm <= scale, v, v * _numerics.safe_div(scale, norm))
   return _on_flat(tree, project)
 
 
@@ -112,5 +112,5 @@ def projection_l2_sphere(tree: Any, scale: Any = 1) -> Any:
   def project(v):
     norm = jnp.linalg.norm(v)
     first = jnp.zeros_like(v).at[0].set(scale)
-    return jnp.where(norm > 0, v * _tree.safe_div(scale, norm), first)
+    return jnp.where(norm > 0, v * _numerics.safe_div(scale, norm), first)
   return _on_flat(tree, project)

@@ -11,14 +11,14 @@ Each function maps a pytree $x$ to $\\operatorname{argmin}_{y \\in C} \\|y - x\\
 | $\\ell_\\infty$ ball $\\|y\\|_\\infty \\le s$ | the box with $l = -s, u = s$ |
 | hyperplane $\\langle a, y\\rangle = b$ | $x - \\frac{\\langle a, x\\rangle - b}{\\|a\\|^2}\\, a$ |
 | halfspace $\\langle a, y\\rangle \\le b$ | $x - \\frac{\\max(\\langle a, x\\rangle - b,\\ 0)}{\\|a\\|^2}\\, a$ |
-"""
+"""  # noqa: E501 - a table row cannot be wrapped
 
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree
+from jaxopt_notes import _numerics, _tree
 
 
 def _broadcast(bound: Any, tree: Any) -> Any:
@@ -37,7 +37,7 @@ def projection_non_negative(tree: Any) -> Any:
     >>> projections.projection_non_negative(jnp.array([-1.0, 2.0])).tolist()
     [0.0, 2.0]
   """
-  return _tree._map(lambda x: jnp.maximum(x, 0).astype(jnp.asarray(x).dtype), tree)
+  return _tree.map(lambda x: jnp.maximum(x, 0).astype(jnp.asarray(x).dtype), tree)
 
 
 def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
@@ -54,7 +54,7 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
     >>> projections.projection_box(jnp.array([-3.0, 0.5, 9.0]), -1.0, 1.0).tolist()
     [-1.0, 0.5, 1.0]
   """
-  return _tree._map(lambda x, lo, hi: jnp.clip(x, lo, hi).astype(jnp.asarray(x).dtype),
+  return _tree.map(lambda x, lo, hi: jnp.clip(x, lo, hi).astype(jnp.asarray(x).dtype),
                     tree, _broadcast(lower, tree), _broadcast(upper, tree), broadcast=True)
 
 
@@ -84,7 +84,7 @@ def projection_linf_ball(tree: Any, scale: Any = 1) -> Any:
 
 def _along_normal(x: Any, a: Any, b: Any, keep: Any) -> Any:
   """$x - c\\,a$ with $c = (\\langle a, x\\rangle - b)/\\|a\\|^2$, clipped by ``keep(c)``."""
-  c = keep(_tree.safe_div(_tree.vdot(a, x) - b, _tree.vdot(a, a)))
+  c = keep(_numerics.safe_div(_tree.vdot(a, x) - b, _tree.vdot(a, a)))
   return _tree.cast_like(_tree.add_scale(x, -c, a), x)
 
 
@@ -99,7 +99,8 @@ def projection_hyperplane(x: Any, a: Any, b: Any) -> Any:
   Examples:
     >>> import jax.numpy as jnp
     >>> from jaxopt_notes import projections
-    >>> projections.projection_hyperplane(jnp.array([2.0, 2.0]), jnp.array([1.0, 1.0]), 2.0).tolist()
+    >>> x, a = jnp.array([2.0, 2.0]), jnp.array([1.0, 1.0])
+    >>> projections.projection_hyperplane(x, a, 2.0).tolist()
     [1.0, 1.0]
   """
   return _along_normal(x, a, b, lambda c: c)
@@ -121,7 +122,7 @@ def projection_vector(x: Any, a: Any) -> Any:
     >>> projections.projection_vector(jnp.array([2.0, 0.0]), jnp.array([1.0, 1.0])).tolist()
     [1.0, 1.0]
   """
-  return _tree.cast_like(_tree.scale(_tree.safe_div(_tree.vdot(x, a), _tree.vdot(a, a)), a), x)
+  return _tree.cast_like(_tree.scale(_numerics.safe_div(_tree.vdot(x, a), _tree.vdot(a, a)), a), x)
 
 
 def projection_halfspace(x: Any, a: Any, b: Any) -> Any:

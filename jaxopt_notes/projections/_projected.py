@@ -10,7 +10,8 @@ method, which converges at the rate of gradient descent on the unconstrained
 problem (Bertsekas, 1999, section 2.3).
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from jaxopt_notes import _tree
 from jaxopt_notes._base import GradientTransformationExtraArgs, with_extra_args_support

@@ -109,7 +109,8 @@ def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
       p = jnp.floor(p)
     value = jnp.where(elapsed <= 0, init_value, init_value * jnp.power(decay_rate, p))
     if end_value is not None:
-      value = jnp.where(decay_rate < 1, jnp.maximum(value, end_value), jnp.minimum(value, end_value))
+      value = jnp.where(decay_rate < 1, jnp.maximum(value, end_value),
+                        jnp.minimum(value, end_value))
     constant = (transition_steps <= 0) | (decay_rate == 0)
     return jnp.where(constant, init_value, value)
   return schedule
@@ -120,7 +121,8 @@ def cosine_decay_schedule(init_value: Num, decay_steps: Num, alpha: Num = 0.0,
   """Cosine decay (Loshchilov & Hutter, 2017) to ``alpha * init_value``.
 
   $$
-  \\eta_t = \\eta_0\\Big((1-\\alpha)\\big[\\tfrac12(1 + \\cos(\\pi \\min(t, T)/T))\\big]^{e} + \\alpha\\Big)
+  \\eta_t = \\eta_0\\Big((1-\\alpha)\\big[\\tfrac12(1 + \\cos(\\pi \\min(t, T)/T))\\big]^{e}
+    + \\alpha\\Big)
   $$
   """
   check("cosine_decay_schedule", init_value=(init_value, _validate.FINITE),

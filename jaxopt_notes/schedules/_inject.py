@@ -8,13 +8,14 @@
 
 import functools
 import inspect
-from typing import Any, Callable, Iterable, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_notes import _tree
+from jaxopt_notes import _numerics, _placement
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 
@@ -61,7 +62,7 @@ class WrappedSchedule:
 
   def update(self, state: WrappedScheduleState, **extra_args: Any) -> WrappedScheduleState:
     del extra_args
-    return WrappedScheduleState(count=_tree.safe_increment(state.count))
+    return WrappedScheduleState(count=_numerics.safe_increment(state.count))
 
   def __call__(self, state: WrappedScheduleState, **extra_args: Any) -> jax.typing.ArrayLike:
     del extra_args
@@ -92,7 +93,8 @@ def _as_hyperparam(value, dtype):
 
 def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
                        static_args: str | Iterable[str] = (),
-                       hyperparam_dtype: Any = None) -> Callable[..., GradientTransformationExtraArgs]:
+                       hyperparam_dtype: Any = None
+                       ) -> Callable[..., GradientTransformationExtraArgs]:
   """Wraps an optimizer factory so that its numeric hyperparameters live in the state.
 
   ``inject_hyperparams(adam)(learning_rate=schedule, b1=0.9)`` builds an
@@ -144,8 +146,8 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
 
     def init_fn(params):
       dtype = _float_dtype(params, hyperparam_dtype)
-      count = _tree.zero_count(params)
-      hyperparams = _tree.replicate_like(current(numeric, count, dtype), params)
+      count = _placement.zero_count(params)
+      hyperparams = _placement.replicate_like(current(numeric, count, dtype), params)
       inner = inner_factory(**fixed, **hyperparams)
       return InjectHyperparamsState(count=count, hyperparams=hyperparams,
                                     inner_state=inner.init(params))
@@ -155,7 +157,7 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
       hyperparams = current(state.hyperparams, state.count, dtype)
       inner = with_extra_args_support(inner_factory(**fixed, **hyperparams))
       updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
-      return updates, InjectHyperparamsState(count=_tree.safe_increment(state.count),
+      return updates, InjectHyperparamsState(count=_numerics.safe_increment(state.count),
                                              hyperparams=hyperparams, inner_state=inner_state)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -235,12 +237,12 @@ def inject_stateful_hyperparams(
 
     def init_fn(params):
       dtype = _float_dtype(params, hyperparam_dtype)
-      states = _tree.replicate_like({k: f.init() for k, f in schedules.items()}, params)
+      states = _placement.replicate_like({k: f.init() for k, f in schedules.items()}, params)
       hyperparams = {k: _as_hyperparam(v, dtype) for k, v in numeric.items()}
       hyperparams.update({k: _as_hyperparam(f(states[k]), dtype) for k, f in schedules.items()})
-      hyperparams = _tree.replicate_like(hyperparams, params)
+      hyperparams = _placement.replicate_like(hyperparams, params)
       inner = inner_factory(**fixed, **hyperparams)
-      return InjectStatefulHyperparamsState(count=_tree.zero_count(params),
+      return InjectStatefulHyperparamsState(count=_placement.zero_count(params),
                                             hyperparams=hyperparams, hyperparams_states=states,
                                             inner_state=inner.init(params))
 
@@ -254,7 +256,7 @@ def inject_stateful_hyperparams(
       inner = with_extra_args_support(inner_factory(**fixed, **hyperparams))
       updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
       return updates, InjectStatefulHyperparamsState(
-          count=_tree.safe_increment(state.count), hyperparams=hyperparams,
+          count=_numerics.safe_increment(state.count), hyperparams=hyperparams,
           hyperparams_states=states, inner_state=inner_state)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

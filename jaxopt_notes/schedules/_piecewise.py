@@ -5,7 +5,7 @@ schedules) is `piecewise_constant_schedule`;
 its warmup is the linear first phase of the ``warmup_*`` schedules.
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -197,5 +197,6 @@ def linear_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: 
 
 
 def _check_onecycle(owner, transition_steps, pct_start, div_factor, final_div_factor):
-  check(owner, transition_steps=(transition_steps, POSITIVE_STEPS), pct_start=(pct_start, OPEN_UNIT),
-        div_factor=(div_factor, POSITIVE_STEPS), final_div_factor=(final_div_factor, POSITIVE_STEPS))
+  check(owner, transition_steps=(transition_steps, POSITIVE_STEPS),
+        pct_start=(pct_start, OPEN_UNIT), div_factor=(div_factor, POSITIVE_STEPS),
+        final_div_factor=(final_div_factor, POSITIVE_STEPS))

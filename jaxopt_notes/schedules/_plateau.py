@@ -5,7 +5,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs
 
 _OPEN_UNIT = _validate.Range(0.0, 1.0, lo_closed=False, hi_closed=False)
@@ -45,7 +45,8 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
   """
   _validate.check("reduce_on_plateau", factor=(factor, _OPEN_UNIT),
                   rtol=(rtol, _validate.UNIT), atol=(atol, _validate.NONNEGATIVE),
-                  min_scale=(min_scale, _validate.NONNEGATIVE), cooldown=(cooldown, _validate.NONNEGATIVE))
+                  min_scale=(min_scale, _validate.NONNEGATIVE),
+                  cooldown=(cooldown, _validate.NONNEGATIVE))
   _validate.check_positive_int("reduce_on_plateau", "patience", patience)
   _validate.check_positive_int("reduce_on_plateau", "accumulation_size", accumulation_size)
   if not isinstance(rtol, jax.core.Tracer) and not isinstance(atol, jax.core.Tracer):
@@ -55,14 +56,14 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
   def init_fn(params):
     real = jnp.result_type(float)
     zero = jnp.zeros([], jnp.int32)
-    return _tree.replicate_like(ReduceLROnPlateauState(
+    return _placement.replicate_like(ReduceLROnPlateauState(
         scale=jnp.ones([], real), best_value=jnp.full([], jnp.inf, real), plateau_count=zero,
         cooldown_count=zero, count=zero, avg_value=jnp.zeros([], real)), params)
 
   def end_of_window(state, mean):
     improved = mean < (1 - rtol) * state.best_value - atol
     best = jnp.where(improved, mean, state.best_value)
-    waiting = jnp.where(improved, 0, _tree.safe_increment(state.plateau_count))
+    waiting = jnp.where(improved, 0, _numerics.safe_increment(state.plateau_count))
     cooling = state.cooldown_count > 0
     drop = ~cooling & (waiting == patience)
     scale = jnp.where(drop, jnp.maximum(state.scale * factor, min_scale), state.scale)
@@ -78,11 +79,11 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
     if value is None:
       raise ValueError("reduce_on_plateau needs the loss: call update(updates, state, params, "
                        "value=loss)")
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     mean = (state.count * state.avg_value + jnp.asarray(value, state.avg_value.dtype)) / count
     ongoing = state._replace(count=count, avg_value=mean.astype(state.avg_value.dtype))
     closed = end_of_window(ongoing, mean.astype(state.avg_value.dtype))
     state = jax.tree.map(lambda a, b: jnp.where(count >= accumulation_size, a, b), closed, ongoing)
-    return _tree._map(lambda u: (state.scale * u).astype(u.dtype), updates), state
+    return _tree.map(lambda u: (state.scale * u).astype(u.dtype), updates), state
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -7,7 +7,8 @@ then $\\eta_{i+1} = \\text{decrease\\_factor}\\cdot\\eta_i$, and stops at the fi
 $\\eta$ with
 
 $$
-f(x + \\eta d) \\le f(x) + \\text{slope\\_rtol}\\cdot\\eta\\, s + \\text{atol} + \\text{rtol}\\,|f(x)|
+f(x + \\eta d) \\le f(x) + \\text{slope\\_rtol}\\cdot\\eta\\, s
+  + \\text{atol} + \\text{rtol}\\,|f(x)|
 $$
 
 (Armijo's condition), returning the updates $\\eta d$. ``slope_rtol=0`` asks
@@ -40,7 +41,10 @@ class ScaleByBacktrackingLinesearchState(NamedTuple):
 
 
 def _decrease_error(step, new_value, value, slope, slope_rtol, atol, rtol):
-  """$f(x+\\eta d) - f(x) - c\\,\\eta\\,s - \\text{atol} - \\text{rtol}|f(x)|$, at least 0, inf for NaN."""
+  """$f(x+\\eta d) - f(x) - c\\,\\eta\\,s - \\text{atol} - \\text{rtol}|f(x)|$, at least 0.
+
+  Infinite for NaN.
+  """
   error = new_value - value - slope_rtol * step * slope - atol - rtol * jnp.abs(value)
   return jnp.where(jnp.isnan(error), jnp.inf, jnp.maximum(error, 0.0))
 

@@ -9,7 +9,8 @@ vectors of length $n$, the number of scalars in the params, in the order of
 the params.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree
+from jaxopt_notes import _numerics, _tree
 from jaxopt_notes._base import GradientTransformationExtraArgs
 from jaxopt_notes._combine import chain
 from jaxopt_notes.second_order import _common
@@ -69,7 +69,7 @@ def scale_by_exact_linesearch() -> GradientTransformationExtraArgs:
     f = _common.bind_value_fn(owner, value_fn, extra_args)
     grad = jax.grad(f)(params) if grad is None else grad
     curvature = _tree.inner(updates, _common.hessian_vector_product(f, params, updates))
-    step = _tree.safe_div(-_common.slope(grad, updates),
+    step = _numerics.safe_div(-_common.slope(grad, updates),
                           jnp.where(curvature > 0, curvature, 0.0))
     step = step.astype(state.learning_rate.dtype)
     return _tree.cast_like(_tree.scale(step, updates), updates), ScaleByExactLinesearchState(

@@ -5,14 +5,16 @@ s_k, y_k\\rangle$ for the last $m$ (``memory_size``) pairs, the direction
 $d = H g$ applies the BFGS inverse-Hessian update
 
 $$
-H \\leftarrow (I - \\rho_k s_k y_k^\\top)\\, H\\, (I - \\rho_k y_k s_k^\\top) + \\rho_k s_k s_k^\\top
+H \\leftarrow (I - \\rho_k s_k y_k^\\top)\\, H\\, (I - \\rho_k y_k s_k^\\top)
+  + \\rho_k s_k s_k^\\top
 $$
 
 to $H_0 = \\gamma I$ for the pairs from oldest to newest, without forming any
 matrix. With ``scale_init_precond``, $\\gamma = \\langle s, y\\rangle / \\langle
 y, y\\rangle$ of the newest pair (Nocedal & Wright, eq. 7.20), and at the
 first step, with no pair yet, $\\gamma = \\min(1, 1/\\|g\\|)$ so that the first
-trial step is at most 1 long (as in optax); else $\\gamma = 1$. A pair with $\\langle s, y\\rangle \\le 0$ (no positive
+trial step is at most 1 long (as in optax); else $\\gamma = 1$. A pair with
+$\\langle s, y\\rangle \\le 0$ (no positive
 curvature, which a Wolfe step rules out) is stored with $\\rho = 0$ and so
 ignored. The first direction is thus $\\gamma g$. `lbfgs` follows the direction
 down with a zoom line search by default.
@@ -24,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule)
 from jaxopt_notes.second_order import _common
@@ -97,13 +99,14 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
     if scale_init_precond:
       yy = jnp.real(jnp.vdot(y_new, y_new))
       gamma = jnp.where((rho_new > 0) & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), 1.0)
-      gamma = jnp.where(started, gamma, jnp.minimum(1.0, _tree.safe_div(1.0, jnp.linalg.norm(g))))
+      gamma = jnp.where(started, gamma,
+                        jnp.minimum(1.0, _numerics.safe_div(1.0, jnp.linalg.norm(g))))
     else:
       gamma = jnp.ones([], g.dtype)
     direction = _two_loop(g, s_mem, y_mem, rho, newest, gamma.astype(g.dtype))
     unravel_rows = jax.vmap(unravel)
     new_state = ScaleByLBFGSState(
-        count=_tree.safe_increment(state.count), params=_tree.cast_like(params, state.params),
+        count=_numerics.safe_increment(state.count), params=_tree.cast_like(params, state.params),
         updates=_tree.cast_like(updates, state.updates),
         diff_params_memory=_tree.cast_like(unravel_rows(s_mem), state.diff_params_memory),
         diff_updates_memory=_tree.cast_like(unravel_rows(y_mem), state.diff_updates_memory),

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 from jax.flatten_util import ravel_pytree
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule)
 from jaxopt_notes.second_order import _common
@@ -90,11 +90,11 @@ def _truncated_cg(hvp, g, tol, maxiter):
     hp = hvp(p)
     curvature = _tree.vdot(p, hp)
     bad = curvature <= 0
-    alpha = _tree.safe_div(rr, jnp.where(bad, 0.0, curvature))
+    alpha = _numerics.safe_div(rr, jnp.where(bad, 0.0, curvature))
     d_next = _tree.add_scale(d, alpha, p)
     r_next = _tree.add_scale(r, -alpha, hp)
     rr_next = _tree.vdot(r_next, r_next)
-    p_next = _tree.add_scale(r_next, _tree.safe_div(rr_next, rr), p)
+    p_next = _tree.add_scale(r_next, _numerics.safe_div(rr_next, rr), p)
     d_out = _tree.where(bad, _tree.where(k == 0, g, d), d_next)
     return (d_out, _tree.where(bad, r, r_next), _tree.where(bad, p, p_next),
             jnp.where(bad, rr, rr_next), k + 1, bad)

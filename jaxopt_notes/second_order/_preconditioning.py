@@ -14,7 +14,8 @@ quadratic and $\\eta = 1$ one step reaches the minimum. $P$ may be
 * a function ``updates -> updates`` (a linear operator).
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +34,7 @@ def _apply(preconditioner: Any, updates: Any) -> Any:
   if jax.tree.structure(preconditioner) == structure and all(
       jnp.ndim(p) == 0 or jnp.shape(p) == jnp.shape(u)
       for p, u in zip(jax.tree.leaves(preconditioner), jax.tree.leaves(updates), strict=True)):
-    return _tree._map(lambda u, p: (p * u).astype(u.dtype), updates, preconditioner,
+    return _tree.map(lambda u, p: (p * u).astype(u.dtype), updates, preconditioner,
                       broadcast=True)
   flat, unravel = ravel_pytree(updates)
   matrix = jnp.asarray(preconditioner)

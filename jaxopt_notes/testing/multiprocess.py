@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 _DEVICE_COUNT = "xla_force_host_platform_device_count"

@@ -4,7 +4,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation
 
 
@@ -36,8 +36,8 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
   def update_fn(updates, state, params=None):
     del params
     step = lambda g, v: g + decay * v  # noqa: E731
-    new_trace = _tree._map(step, updates, state.trace)
-    out = _tree._map(step, updates, new_trace) if nesterov else new_trace
+    new_trace = _tree.map(step, updates, state.trace)
+    out = _tree.map(step, updates, new_trace) if nesterov else new_trace
     return (_tree.cast_like(out, updates),
             TraceState(trace=_tree.cast_like(new_trace, state.trace)))
 
@@ -63,14 +63,14 @@ def ema(decay: jax.typing.ArrayLike, debias: bool = True,
   accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
 
   def init_fn(params):
-    return EmaState(count=_tree.zero_count(params),
+    return EmaState(count=_placement.zero_count(params),
                     ema=_tree.zeros_like(params, dtype=accumulator_dtype))
 
   def update_fn(updates, state, params=None):
     del params
-    new_ema = _tree.update_moment(updates, state.ema, decay, 1)
-    count = _tree.safe_increment(state.count)
-    out = _tree.bias_correction(new_ema, decay, count) if debias else new_ema
+    new_ema = _moments.update_moment(updates, state.ema, decay, 1)
+    count = _numerics.safe_increment(state.count)
+    out = _moments.bias_correction(new_ema, decay, count) if debias else new_ema
     return (_tree.cast_like(out, updates),
             EmaState(count=count, ema=_tree.cast_like(new_ema, state.ema)))
 

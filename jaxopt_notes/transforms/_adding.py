@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _random, _tree, _validate
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 ScalarOrSchedule)
 from jaxopt_notes.transforms._masking import masked
@@ -32,7 +32,7 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
   scheduled = callable(weight_decay)
 
   def init_fn(params):
-    return WeightDecaySchedule(count=_tree.zero_count(params)) if scheduled else EmptyState()
+    return WeightDecaySchedule(count=_placement.zero_count(params)) if scheduled else EmptyState()
 
   def update_fn(updates, state, params=None):
     if isinstance(weight_decay, (int, float)) and weight_decay == 0:
@@ -41,10 +41,10 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
       raise ValueError(f"add_decayed_weights {NO_PARAMS}")
     if scheduled:
       rate = weight_decay(state.count)
-      state = WeightDecaySchedule(count=_tree.safe_increment(state.count))
+      state = WeightDecaySchedule(count=_numerics.safe_increment(state.count))
     else:
       rate = weight_decay
-    updates = _tree._map(lambda u, p: (u + rate * p).astype(u.dtype), updates, params)
+    updates = _tree.map(lambda u, p: (u + rate * p).astype(u.dtype), updates, params)
     return updates, state
 
   tx = GradientTransformation(init_fn, update_fn)
@@ -83,15 +83,16 @@ def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.
   key = 0 if key is None else key
 
   def init_fn(params):
-    return AddNoiseState(count=_tree.zero_count(params), rng_key=_tree.replicate_like(as_key(key), params))
+    return AddNoiseState(count=_placement.zero_count(params),
+                         rng_key=_placement.replicate_like(as_key(key), params))
 
   def update_fn(updates, state, params=None):
     del params
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     std = jnp.sqrt(eta / count**gamma)
     rng_key, sample_key = jax.random.split(state.rng_key)
-    noise = _tree.random_like(sample_key, updates)
-    updates = _tree._map(lambda u, n: (u + std * n).astype(u.dtype), updates, noise)
+    noise = _random.random_like(sample_key, updates)
+    updates = _tree.map(lambda u, n: (u + std * n).astype(u.dtype), updates, noise)
     return updates, AddNoiseState(count=count, rng_key=rng_key)
 
   return GradientTransformation(init_fn, update_fn)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation
 from jaxopt_notes.transforms._adding import NO_PARAMS
 
@@ -50,8 +50,9 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
   def init_fn(params):
     # A copy, so that donating the params' buffers never frees the average.
     average = _tree.full_like(params, 0, dtype)  # no state for frozen leaves
-    average = _tree._map(lambda a, p: jnp.array(p, dtype=a.dtype, copy=True), average, params)
-    return AverageParamsState(count=_tree.zero_count(params), num_averaged=_tree.zero_count(params),
+    average = _tree.map(lambda a, p: jnp.array(p, dtype=a.dtype, copy=True), average, params)
+    return AverageParamsState(count=_placement.zero_count(params),
+                              num_averaged=_placement.zero_count(params),
                               average=average)
 
   def update_fn(updates, state, params=None):
@@ -60,14 +61,15 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
     theta = _tree.cast_like(_tree.add(params, updates), state.average)
     n = state.num_averaged
     if rate is None:
-      moved = _tree._map(lambda t, r: r + (t - r) / (n + 1).astype(r.dtype), theta, state.average)
+      moved = _tree.map(lambda t, r: r + (t - r) / (n + 1).astype(r.dtype), theta, state.average)
     else:
-      moved = _tree._map(lambda t, r: (1 - rate) * r + rate * t, theta, state.average)
+      moved = _tree.map(lambda t, r: (1 - rate) * r + rate * t, theta, state.average)
     moved = _tree.where(n == 0, theta, moved)
     active = state.count >= start_step
     average = _tree.cast_like(_tree.where(active, moved, theta), state.average)
-    return updates, AverageParamsState(count=_tree.safe_increment(state.count),
-                                       num_averaged=jnp.where(active, _tree.safe_increment(n), n),
+    return updates, AverageParamsState(count=_numerics.safe_increment(state.count),
+                                       num_averaged=jnp.where(active, _numerics.safe_increment(n),
+                                                              n),
                                        average=average)
 
   return GradientTransformation(init_fn, update_fn)
@@ -79,7 +81,8 @@ def averaged_params(opt_state: Any, params: Any = None) -> Any:
   Frozen (integer or boolean) params are not averaged and have no state; pass
   ``params`` to have them filled in from there instead of left as ``None``.
   """
-  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AverageParamsState))
+  found = [s for s in jax.tree.leaves(opt_state,
+                                      is_leaf=lambda x: isinstance(x, AverageParamsState))
            if isinstance(s, AverageParamsState)]
   if not found:
     raise ValueError("averaged_params: the optimizer state holds no average_params state; "
@@ -88,4 +91,4 @@ def averaged_params(opt_state: Any, params: Any = None) -> Any:
   if params is None:
     return average
   return jax.tree.map(lambda a, p: p if a is None else a, average, params,
-                      is_leaf=lambda x: x is None)
+                      is_leaf=_tree.is_none)

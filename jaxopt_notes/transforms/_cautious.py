@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree
+from jaxopt_notes import _numerics, _tree
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 
@@ -30,7 +30,7 @@ class CautiousState(NamedTuple):
 def _cautious_leaf(u: Any, g: Any) -> Any:
   keep = (jnp.real(u * jnp.conj(g)) < 0)
   fraction = jnp.mean(keep.astype(u.real.dtype))
-  return _tree.safe_div(jnp.where(keep, u, 0), fraction).astype(u.dtype)
+  return _numerics.safe_div(jnp.where(keep, u, 0), fraction).astype(u.dtype)
 
 
 def cautious(inner: GradientTransformation) -> GradientTransformationExtraArgs:
@@ -58,6 +58,6 @@ def cautious(inner: GradientTransformation) -> GradientTransformationExtraArgs:
 
   def update_fn(updates, state, params=None, **extra_args):
     out, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
-    return _tree._map(_cautious_leaf, out, updates), CautiousState(inner_state=inner_state)
+    return _tree.map(_cautious_leaf, out, updates), CautiousState(inner_state=inner_state)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

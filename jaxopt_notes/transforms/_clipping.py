@@ -24,7 +24,7 @@ def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
 
   def update_fn(updates, state, params=None):
     del params
-    return _tree._map(lambda u: jnp.clip(u, -max_delta, max_delta).astype(u.dtype),
+    return _tree.map(lambda u: jnp.clip(u, -max_delta, max_delta).astype(u.dtype),
                       updates), state
   return GradientTransformation(init_empty_state, update_fn)
 
@@ -43,7 +43,7 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
     g_norm = _tree.norm(updates)
     keep = g_norm < max_norm
     # Divide first, then multiply, so a huge norm cannot overflow the product.
-    updates = _tree._map(
+    updates = _tree.map(
         lambda u: jnp.where(keep, u, (u / g_norm.astype(u.dtype)) * max_norm).astype(u.dtype),
         updates)
     return updates, state
@@ -62,7 +62,7 @@ def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation
       over = sq > jnp.square(threshold)  # the root only where it is taken: a zero
       rms = jnp.sqrt(jnp.where(over, sq, 1))  # update keeps a finite gradient
       return (u / jnp.where(over, rms / threshold, 1)).astype(u.dtype)
-    return _tree._map(one, updates), state
+    return _tree.map(one, updates), state
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -151,7 +151,7 @@ def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError(f"adaptive_grad_clip {NO_PARAMS}")
-    return _tree._map(one, updates, params), state
+    return _tree.map(one, updates, params), state
   return GradientTransformation(init_empty_state, update_fn)
 
 

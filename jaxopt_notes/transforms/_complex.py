@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 
@@ -41,7 +42,7 @@ def _merge(x: Any) -> Any:
 
 
 def _split_tree(tree: Any) -> Any:
-  return jax.tree.map(_split, tree, is_leaf=lambda x: x is None)
+  return jax.tree.map(_split, tree, is_leaf=_tree.is_none)
 
 
 def split_real_and_imaginary(inner: GradientTransformation) -> GradientTransformationExtraArgs:

@@ -1,11 +1,12 @@
 """Steps that happen only when a condition holds: finite gradients, a step predicate."""
 
-from typing import Any, Callable, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 
@@ -56,19 +57,20 @@ def apply_if_finite(inner: GradientTransformation,
   inner = with_extra_args_support(inner)
 
   def init_fn(params):
-    zero = _tree.zero_count(params)
+    zero = _placement.zero_count(params)
     return ApplyIfFiniteState(notfinite_count=zero,
-                              last_finite=_tree.replicate_like(jnp.array(True), params),
+                              last_finite=_placement.replicate_like(jnp.array(True), params),
                               total_notfinite=zero, inner_state=inner.init(params))
 
   def update_fn(updates, state, params=None, **extra_args):
     finite = all_finite(updates)
-    in_a_row = jnp.where(finite, 0, _tree.safe_increment(state.notfinite_count))
+    in_a_row = jnp.where(finite, 0, _numerics.safe_increment(state.notfinite_count))
     apply = finite | (in_a_row > max_consecutive_errors)
     new_updates, inner_state = jax.lax.cond(
         apply, lambda: inner.update(updates, state.inner_state, params, **extra_args),
         lambda: (_tree.zero_updates(updates), state.inner_state))
-    total = jnp.where(finite, state.total_notfinite, _tree.safe_increment(state.total_notfinite))
+    total = jnp.where(finite, state.total_notfinite,
+                      _numerics.safe_increment(state.total_notfinite))
     return new_updates, ApplyIfFiniteState(in_a_row.astype(jnp.int32), finite, total, inner_state)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -90,7 +92,7 @@ def _conditionally(inner, should_transform_fn, forward_extra_args, otherwise, st
   inner = with_extra_args_support(inner)
 
   def init_fn(params):
-    return state_class(inner_state=inner.init(params), step=_tree.zero_count(params))
+    return state_class(inner_state=inner.init(params), step=_placement.zero_count(params))
 
   def update_fn(updates, state, params=None, **extra_args):
     condition = should_transform_fn(state.step, **(extra_args if forward_extra_args else {}))
@@ -98,7 +100,7 @@ def _conditionally(inner, should_transform_fn, forward_extra_args, otherwise, st
         condition, lambda: inner.update(updates, state.inner_state, params, **extra_args),
         lambda: (otherwise(updates), state.inner_state))
     return new_updates, state_class(inner_state=inner_state,
-                                    step=_tree.safe_increment(state.step))
+                                    step=_numerics.safe_increment(state.step))
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 

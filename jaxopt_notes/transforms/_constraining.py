@@ -20,12 +20,12 @@ class ZeroNansState(NamedTuple):
 def zero_nans() -> GradientTransformation:
   """Replaces NaN entries of the updates by 0 and records, per leaf, that it did."""
   def init_fn(params):
-    return ZeroNansState(found_nan=_tree._map(lambda _: jnp.array(False), params))
+    return ZeroNansState(found_nan=_tree.map(lambda _: jnp.array(False), params))
 
   def update_fn(updates, state, params=None):
     del params
-    found = _tree._map(lambda u: jnp.any(jnp.isnan(u)), updates)
-    return _tree._map(lambda u: jnp.where(jnp.isnan(u), jnp.zeros_like(u), u), updates), \
+    found = _tree.map(lambda u: jnp.any(jnp.isnan(u)), updates)
+    return _tree.map(lambda u: jnp.where(jnp.isnan(u), jnp.zeros_like(u), u), updates), \
         ZeroNansState(found_nan=found)
 
   return GradientTransformation(init_fn, update_fn)
@@ -37,7 +37,7 @@ def keep_params_nonnegative() -> GradientTransformation:
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError(f"keep_params_nonnegative {NO_PARAMS}")
-    return _tree._map(lambda u, p: jnp.where(p + u < 0, -p, u).astype(u.dtype), updates,
+    return _tree.map(lambda u, p: jnp.where(p + u < 0, -p, u).astype(u.dtype), updates,
                       params), state
 
   return GradientTransformation(init_empty_state, update_fn)
@@ -53,6 +53,6 @@ def centralize() -> GradientTransformation:
 
   def update_fn(updates, state, params=None):
     del params
-    return _tree._map(one, updates), state
+    return _tree.map(one, updates), state
 
   return GradientTransformation(init_empty_state, update_fn)

@@ -8,7 +8,8 @@ is a fast path for elementwise optimizers on trees of many small leaves;
 
 import math
 import sys
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,7 @@ from jaxopt_notes._base import (GradientTransformation, GradientTransformationEx
 def _trained(tree):
   """``tree`` with its frozen (integer, boolean) leaves replaced by None."""
   return jax.tree.map(lambda x: None if x is None or _tree.is_frozen(x) else x, tree,
-                      is_leaf=lambda x: x is None)
+                      is_leaf=_tree.is_none)
 
 
 def flatten(inner: GradientTransformation) -> GradientTransformationExtraArgs:
@@ -163,7 +164,7 @@ def pack_leaves(inner: GradientTransformation, max_leaf_size: int = 16384,
   inner = with_extra_args_support(inner)
 
   def layout_of(tree):
-    leaves = jax.tree.leaves(_trained(tree), is_leaf=lambda x: x is None)
+    leaves = jax.tree.leaves(_trained(tree), is_leaf=_tree.is_none)
     return leaves, _layout(leaves, max_leaf_size, max_group_leaves)
 
   def init_fn(params):
@@ -171,17 +172,17 @@ def pack_leaves(inner: GradientTransformation, max_leaf_size: int = 16384,
     return inner.init(_pack(leaves, layout))
 
   def update_fn(updates, state, params=None, **extra_args):
-    leaves = jax.tree.leaves(_trained(updates), is_leaf=lambda x: x is None)
+    leaves = jax.tree.leaves(_trained(updates), is_leaf=_tree.is_none)
     packed_params = None
     if params is None:
       layout = _layout(leaves, max_leaf_size, max_group_leaves)
     else:  # the layout of init, even where a gradient's dtype differs
       _tree.check_match(updates, params)
       param_leaves, layout = layout_of(jax.tree.map(
-          lambda u, p: None if u is None else p, updates, params, is_leaf=lambda x: x is None))
+          lambda u, p: None if u is None else p, updates, params, is_leaf=_tree.is_none))
       packed_params = _pack(param_leaves, layout)
     new, state = inner.update(_pack(leaves, layout), state, packed_params, **extra_args)
-    treedef = jax.tree.structure(updates, is_leaf=lambda x: x is None)
+    treedef = jax.tree.structure(updates, is_leaf=_tree.is_none)
     out = jax.tree.unflatten(treedef, _unpack(new, layout, leaves))
     return _tree.cast_like(out, updates), state
 

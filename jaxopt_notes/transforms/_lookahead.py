@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 
@@ -49,7 +49,8 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
 
   def init_fn(params):
     fast = params.fast if isinstance(params, LookaheadParams) else params
-    return LookaheadState(fast_state=inner.init(fast), steps_since_sync=_tree.zero_count(params))
+    return LookaheadState(fast_state=inner.init(fast),
+                          steps_since_sync=_placement.zero_count(params))
 
   def update_fn(updates, state, params=None, **extra_args):
     if not isinstance(params, LookaheadParams):
@@ -58,7 +59,7 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
     fast_updates, fast_state = inner.update(updates, state.fast_state, params.fast, **extra_args)
     sync = state.steps_since_sync + 1 >= sync_period
     fast = _tree.add(params.fast, fast_updates)
-    moved_slow = _tree._map(lambda f, s: s + slow_step_size * (f - s), fast, params.slow)
+    moved_slow = _tree.map(lambda f, s: s + slow_step_size * (f - s), fast, params.slow)
     slow = _tree.where(sync, moved_slow, params.slow)
     fast = _tree.where(sync, moved_slow, fast)
     if reset_state:

@@ -1,6 +1,7 @@
 """``masked``: run a transform on a selected subset of the leaves only."""
 
-from typing import Any, Callable, NamedTuple, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 
@@ -10,7 +11,7 @@ from jaxopt_notes._base import (GradientTransformation,
                                 with_extra_args_support)
 
 
-MaskOrFn = Union[Any, Callable[[Any], Any], None]
+MaskOrFn = Any | Callable[[Any], Any] | None
 """A ``mask`` argument: a tree of booleans like the params (or a prefix of it), a
 function of the params returning one, or ``None`` (the argument is not used)."""
 
@@ -28,7 +29,7 @@ def _select(tree: Any, mask_tree: Any) -> Any:
   return jax.tree.map(lambda m, x: x if m else MaskedNode(), mask_tree, tree)
 
 
-def masked(inner: GradientTransformation, mask: Union[Any, Callable[[Any], Any]], *,
+def masked(inner: GradientTransformation, mask: Any | Callable[[Any], Any], *,
            mask_compatible_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` to the leaves where ``mask`` is True; others pass unchanged.
 

@@ -5,7 +5,8 @@ measured in its state, where a training loop can read (and log) it after the
 step, also under ``jit``.
 """
 
-from typing import Any, Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

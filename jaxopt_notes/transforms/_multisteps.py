@@ -1,18 +1,19 @@
 """Gradient accumulation: one optimizer step every ``k`` mini-steps."""
 
-from typing import Any, Callable, NamedTuple, Protocol, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 from jaxopt_notes.transforms._conditionality import all_finite
 
 
 class MultiStepsState(NamedTuple):
-  """State of `MultiSteps`: mini-step and step counts, the inner state, the accumulated gradients."""
+  """State of `MultiSteps`: mini-step and step counts, inner state, accumulated gradients."""
   mini_step: jax.Array       # mini-steps accumulated towards the next step (int32)
   gradient_step: jax.Array   # optimizer steps taken (int32)
   inner_opt_state: Any
@@ -85,7 +86,7 @@ class MultiSteps:
   """
 
   def __init__(self, opt: GradientTransformation,
-               every_k_schedule: Union[int, Callable[[jax.Array], jax.Array]],
+               every_k_schedule: int | Callable[[jax.Array], jax.Array],
                use_grad_mean: bool = True,
                should_skip_update_fn: Callable | None = None,
                accumulator_dtype: Any = None):
@@ -100,11 +101,11 @@ class MultiSteps:
     return self._opt
 
   def init(self, params: Any) -> MultiStepsState:
-    zero = _tree.zero_count(params)
+    zero = _placement.zero_count(params)
     _, skip_state = self._skip(_tree.zero_updates(params), zero, params)
-    skip_state = _tree.replicate_like(skip_state, params)
+    skip_state = _placement.replicate_like(skip_state, params)
     if self._accumulator_dtype is None:  # the params' dtype, at least float32
-      acc = _tree._map(lambda z: z.astype(jnp.promote_types(z.dtype, jnp.float32)),
+      acc = _tree.map(lambda z: z.astype(jnp.promote_types(z.dtype, jnp.float32)),
                        _tree.zeros_like(params))
     else:
       acc = _tree.zeros_like(params, dtype=self._accumulator_dtype)
@@ -117,9 +118,9 @@ class MultiSteps:
     skip, skip_state = self._skip(updates, state.gradient_step, params)
     n = state.mini_step
     if self._use_grad_mean:
-      acc = _tree._map(lambda g, a: a + (g - a) / (n + 1), updates, state.acc_grads)
+      acc = _tree.map(lambda g, a: a + (g - a) / (n + 1), updates, state.acc_grads)
     else:
-      acc = _tree._map(lambda g, a: a + g, updates, state.acc_grads)
+      acc = _tree.map(lambda g, a: a + g, updates, state.acc_grads)
     acc = _tree.cast_like(acc, state.acc_grads)
     emit = (n + 1 >= k) & ~skip
 
@@ -134,7 +135,7 @@ class MultiSteps:
     keep = lambda new, old: _tree.where(skip, old, new)  # noqa: E731
     new_state = MultiStepsState(
         mini_step=jnp.where(skip, n, jnp.where(emit, 0, n + 1)).astype(jnp.int32),
-        gradient_step=jnp.where(emit, _tree.safe_increment(state.gradient_step),
+        gradient_step=jnp.where(emit, _numerics.safe_increment(state.gradient_step),
                                 state.gradient_step).astype(jnp.int32),
         inner_opt_state=inner_state,
         acc_grads=keep(_tree.where(emit, _tree.zeros_like(acc), acc), state.acc_grads),
@@ -182,16 +183,16 @@ def apply_every(k: jax.typing.ArrayLike = 1) -> GradientTransformation:
   _validate.check_positive_int("apply_every", "k", k)
 
   def init_fn(params):
-    return ApplyEvery(count=_tree.zero_count(params), grad_acc=_tree.zeros_like(params))
+    return ApplyEvery(count=_placement.zero_count(params), grad_acc=_tree.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
     c = state.count % k
-    grad_acc = _tree._map(lambda g, a: g + (c != 0) * a, updates, state.grad_acc)
+    grad_acc = _tree.map(lambda g, a: g + (c != 0) * a, updates, state.grad_acc)
     grad_acc = _tree.cast_like(grad_acc, state.grad_acc)
     emit = c == k - 1
-    new_updates = _tree._map(lambda a, g: (emit * a).astype(g.dtype), grad_acc, updates)
-    return new_updates, ApplyEvery(count=_tree.safe_increment(state.count) % k,
+    new_updates = _tree.map(lambda a, g: (emit * a).astype(g.dtype), grad_acc, updates)
+    return new_updates, ApplyEvery(count=_numerics.safe_increment(state.count) % k,
                                    grad_acc=grad_acc)
 
   return GradientTransformation(init_fn, update_fn)

@@ -1,6 +1,7 @@
 """Parameter groups: a different transform per group, and frozen groups."""
 
-from typing import Any, Callable, Hashable, Mapping, NamedTuple, Union
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 
@@ -19,7 +20,7 @@ MultiTransformState = PartitionState
 
 
 def partition(transforms: Mapping[Hashable, GradientTransformation],
-              param_labels: Union[Any, Callable[[Any], Any]], *,
+              param_labels: Any | Callable[[Any], Any], *,
               mask_compatible_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``transforms[label]`` to the leaves labelled ``label``.
 
@@ -81,7 +82,7 @@ multi_transform = partition
 """The same as `partition` (the older optax name)."""
 
 
-def freeze(mask: Union[Any, Callable[[Any], Any]]) -> GradientTransformationExtraArgs:
+def freeze(mask: Any | Callable[[Any], Any]) -> GradientTransformationExtraArgs:
   """Zero updates (and no state) for the leaves where ``mask`` is True."""
   return masked(set_to_zero(), mask)
 

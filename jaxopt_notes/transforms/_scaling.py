@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 ScalarOrSchedule, Schedule, identity,
                                 init_empty_state)
@@ -17,7 +17,7 @@ ScaleState = EmptyState
 
 def _times(step_size, updates):
   """``step_size * u`` for each leaf, keeping the leaf's dtype."""
-  return _tree._map(lambda u: jnp.asarray(step_size, dtype=u.dtype) * u, updates)
+  return _tree.map(lambda u: jnp.asarray(step_size, dtype=u.dtype) * u, updates)
 
 
 def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
@@ -42,12 +42,12 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
                     f"of the step count, got {step_size_fn!r}")
 
   def init_fn(params):
-    return ScaleByScheduleState(count=_tree.zero_count(params))
+    return ScaleByScheduleState(count=_placement.zero_count(params))
 
   def update_fn(updates, state, params=None):
     del params
     updates = _times(step_size_fn(state.count), updates)
-    return updates, ScaleByScheduleState(count=_tree.safe_increment(state.count))
+    return updates, ScaleByScheduleState(count=_numerics.safe_increment(state.count))
   return GradientTransformation(init_fn, update_fn)
 
 
@@ -76,7 +76,7 @@ def _by_param_block(owner: str, measure, min_scale) -> GradientTransformation:
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError(f"{owner} {NO_PARAMS}")
-    return _tree._map(lambda u, p: (u * measure(p, min_scale).astype(u.dtype)).astype(u.dtype),
+    return _tree.map(lambda u, p: (u * measure(p, min_scale).astype(u.dtype)).astype(u.dtype),
                       updates, params), state
   return GradientTransformation(init_empty_state, update_fn)
 
@@ -90,7 +90,7 @@ def scale_by_param_block_norm(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradien
 
   A step relative to the size of the param block it moves.
   """
-  return _by_param_block("scale_by_param_block_norm", _tree.safe_norm, min_scale)
+  return _by_param_block("scale_by_param_block_norm", _numerics.safe_norm, min_scale)
 
 
 def scale_by_param_block_rms(min_scale: jax.typing.ArrayLike = 1e-3) -> GradientTransformation:
@@ -103,7 +103,7 @@ def scale_by_param_block_rms(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradient
   Adafactor's parameter-scale multiplication (the paper's $\\epsilon_2$ is
   ``min_scale``); see `adafactor`.
   """
-  return _by_param_block("scale_by_param_block_rms", _tree.safe_rms, min_scale)
+  return _by_param_block("scale_by_param_block_rms", _numerics.safe_rms, min_scale)
 
 
 def normalize_by_update_norm(scale_factor: jax.typing.ArrayLike = 1.0,
@@ -130,7 +130,7 @@ def normalize_by_update_norm(scale_factor: jax.typing.ArrayLike = 1.0,
   def update_fn(updates, state, params=None):
     del params
     factor = scale_factor / (_tree.norm(updates) + eps)
-    return _tree._map(lambda u: (u * factor.astype(u.dtype)).astype(u.dtype), updates), state
+    return _tree.map(lambda u: (u * factor.astype(u.dtype)).astype(u.dtype), updates), state
   return GradientTransformation(init_empty_state, update_fn)
 
 

@@ -4,7 +4,8 @@
 states are saved (``CheckpointManager`` + ``StandardSave``); training goes on
 2 steps (the run that never stopped); the saved step is restored onto the same
 mesh (``StandardRestore`` of `jaxopt_notes.abstract_state`) and trains the same
-2 steps, with the same plain ``jax.jit`` step (no ``out_shardings``). ``restore DIR [i/n]``: restores the saved step onto this job's mesh,
+2 steps, with the same plain ``jax.jit`` step (no ``out_shardings``). ``restore DIR [i/n]``:
+restores the saved step onto this job's mesh,
 whatever its devices and processes, and trains the same 2 steps (the i-th of n
 shares of the optimizers, when given). All optimizers step in one jitted
 function and share one checkpoint. Every state lives on the shardings
