@@ -9,6 +9,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxopt_notes._docargs import shared_args
 
 _is_none = lambda x: x is None  # noqa: E731
 
@@ -100,6 +101,7 @@ def _map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
 
 # ----------------------------------------------------------------- counters
 
+@shared_args
 def safe_increment(count: jax.Array) -> jax.Array:
   """``count + 1``, saturating at the dtype's maximum instead of wrapping.
 
@@ -164,6 +166,7 @@ def zero_count(like: Any = None) -> jax.Array:
 
 # ------------------------------------------------------- building and casting
 
+@shared_args
 def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
   """A tree of arrays shaped like ``tree``'s leaves, filled with ``fill_value``.
 
@@ -182,6 +185,7 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
   return jax.tree.map(lambda x: None if x is None else fill(x), tree, is_leaf=_is_none)
 
 
+@shared_args
 def zeros_like(tree: Any, dtype: Any = None) -> Any:
   return full_like(tree, 0, dtype)
 
@@ -215,10 +219,12 @@ def zero_updates(updates: Any) -> Any:
   return _map(jnp.zeros_like, updates)
 
 
+@shared_args
 def ones_like(tree: Any, dtype: Any = None) -> Any:
   return full_like(tree, 1, dtype)
 
 
+@shared_args
 def cast(tree: Any, dtype: Any) -> Any:
   """Casts every leaf to ``dtype`` (``None`` leaves it as it is)."""
   if dtype is None:
@@ -226,6 +232,7 @@ def cast(tree: Any, dtype: Any) -> Any:
   return _map(lambda x: jnp.asarray(x).astype(complex_if(x, dtype)), tree)
 
 
+@shared_args
 def cast_like(tree: Any, other_tree: Any) -> Any:
   """Casts each leaf of ``tree`` to the dtype of the matching ``other_tree`` leaf.
 
@@ -245,28 +252,34 @@ def canonical_dtype(dtype: Any) -> Any:
 
 # ------------------------------------------------------------------ algebra
 
+@shared_args
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
   """Leafwise sum of two or more trees of the same structure."""
   return _map(lambda *xs: functools.reduce(jnp.add, xs), tree_x, tree_y, *other_trees)
 
 
+@shared_args
 def sub(tree_x: Any, tree_y: Any) -> Any:
   return _map(jnp.subtract, tree_x, tree_y)
 
 
+@shared_args
 def mul(tree_x: Any, tree_y: Any) -> Any:
   return _map(jnp.multiply, tree_x, tree_y)
 
 
+@shared_args
 def scale(scalar: Any, tree: Any) -> Any:
   return _map(lambda x: scalar * x, tree)
 
 
+@shared_args
 def add_scale(tree_x: Any, scalar: Any, tree_y: Any) -> Any:
   """``tree_x + scalar * tree_y``."""
   return _map(lambda a, b: a + scalar * b, tree_x, tree_y)
 
 
+@shared_args
 def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
   """Leafwise ``jnp.where`` with one scalar condition."""
   return _map(lambda a, b: jnp.where(condition, a, b), tree_x, tree_y)
@@ -283,6 +296,7 @@ def _pairwise_sum(parts: list) -> jax.Array:
   return parts[0]
 
 
+@shared_args
 def sum(tree: Any, associative_reduction: bool = False) -> jax.Array:  # noqa: A001
   """The sum of every element of every leaf (``associative_reduction``: summed pairwise)."""
   parts = [jnp.sum(x) for x in leaves(tree)]
@@ -291,6 +305,7 @@ def sum(tree: Any, associative_reduction: bool = False) -> jax.Array:  # noqa: A
   return _pairwise_sum(parts) if associative_reduction else jnp.sum(jnp.stack(parts))
 
 
+@shared_args
 def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
   """``sum(conj(x) * y)`` over all leaves (complex for complex leaves, as `jnp.vdot`)."""
   parts = [jnp.vdot(a, b) for a, b in zip(leaves(tree_x), leaves(tree_y))]
@@ -332,6 +347,7 @@ def widen(x: jax.Array, dtype: Any) -> jax.Array:
   return jnp.asarray(x, complex_if(x, dtype))
 
 
+@shared_args
 def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - optax's name
          dtype: Any = None) -> jax.Array:
   """Global norm of all leaves together, each leaf first cast to ``dtype`` if given.
@@ -446,6 +462,7 @@ def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
   return _map(one, updates, moments)
 
 
+@shared_args
 def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> Any:
   """Adamax's weighted infinity norm: ``max(|g| + eps, decay * u)``.
 
@@ -461,6 +478,7 @@ def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> 
   return _map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, decay * u), updates, moments)
 
 
+@shared_args
 def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
   """Divides an EMA started at zero by ``1 - decay**count``.
 

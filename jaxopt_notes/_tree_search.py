@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
+from jaxopt_notes._docargs import shared_args
 
 Filter = Callable[[tuple, Any], bool]
 
@@ -85,6 +86,7 @@ def _all_with_path(path: tuple, tree: Any, key: Any) -> list:
   return found
 
 
+@shared_args
 def get_all_with_path(tree: Any, key: Any, filtering: Filter | None = None) -> list:
   """Every value in ``tree`` stored under ``key``, with its path.
 
@@ -109,6 +111,7 @@ def get_all_with_path(tree: Any, key: Any, filtering: Filter | None = None) -> l
   return found
 
 
+@shared_args
 def get(tree: Any, key: Any, default: Any = None, filtering: Filter | None = None) -> Any:
   """The one value in ``tree`` stored under ``key``.
 
@@ -142,6 +145,7 @@ def get(tree: Any, key: Any, default: Any = None, filtering: Filter | None = Non
   return found[0][1] if found else default
 
 
+@shared_args
 def set(tree: Any, filtering: Filter | None = None, /, **kwargs: Any) -> Any:  # noqa: A001
   """A copy of ``tree`` with the values stored under each keyword's name replaced.
 

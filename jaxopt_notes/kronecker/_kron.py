@@ -53,6 +53,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 Float = jax.typing.ArrayLike
 _MODES = (None, "one_diag", "smart_one_diag", "all_diag")
@@ -83,6 +84,7 @@ def precond_update_prob_schedule(max_prob: Float = 1.0, min_prob: Float = 0.03,
   return schedule
 
 
+@shared_args
 class ScaleByKronState(NamedTuple):
   """State of `scale_by_kron`: step count, momentum, Kronecker factors, PRNG key."""
   count: jax.Array         # int32 steps taken, saturating
@@ -406,6 +408,7 @@ def _check(owner: str, s: _Settings) -> None:
   _validate.check_choice(owner, "memory_save_mode", s.memory_save_mode, _MODES)
 
 
+@shared_args
 def scale_by_kron(b1: Float = 0.9,
                   preconditioner_update_probability: ScalarOrSchedule =
                   precond_update_prob_schedule(),
@@ -428,6 +431,7 @@ def scale_by_kron(b1: Float = 0.9,
   return _scale_by_kron(settings)
 
 
+@shared_args
 def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
          weight_decay: Float = 0.0, weight_decay_mask: Any = None,
          preconditioner_update_probability: ScalarOrSchedule =

@@ -49,11 +49,13 @@ from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 GRAFTS = ("none", "sgd", "adagrad", "rmsprop", "adam")
 _DIAGONAL = ("adagrad", "rmsprop", "adam")  # grafts that keep a second moment
 
 
+@shared_args
 class ScaleByShampooState(NamedTuple):
   """State of `scale_by_shampoo`."""
   count: jax.Array  # int32 steps taken, saturating
@@ -88,6 +90,7 @@ def _graft_direction(graft_type, g, v, count, b2, eps):
   return _tree.rms_scale(g, v, eps, 0.0)
 
 
+@shared_args
 def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
                      diagonal_epsilon: Float = 1e-10, matrix_epsilon: Float = 1e-6,
                      start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 10,
@@ -195,6 +198,7 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             block_size: int = 1024, diagonal_epsilon: Float = 1e-10,
             matrix_epsilon: Float = 1e-6, weight_decay: Float = 0.0,

@@ -51,8 +51,10 @@ from jaxopt_notes.kronecker._shampoo import per_leaf
 from jaxopt_notes.optimizers._adam import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleBySoapState(NamedTuple):
   """State of `scale_by_soap`."""
   count: jax.Array  # int32 calls taken (the first only starts the factors), saturating
@@ -95,6 +97,7 @@ def _whole(groups: Any, *like: Any) -> Any:
   return jax.tree.map(lambda g: _factors.place(g, mesh, jax.sharding.PartitionSpec()), groups)
 
 
+@shared_args
 def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   eps: Float = 1e-8, precondition_frequency: Any = 10,
                   max_precond_dim: int = 10000, merge_dims: bool = False,
@@ -261,6 +264,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
          shampoo_beta: Any = None, eps: Float = 1e-8, weight_decay: Float = 0.01,
          precondition_frequency: Any = 10, max_precond_dim: int = 10000,

@@ -34,8 +34,10 @@ from jaxopt_notes.optimizers._adam import Float, check_moments
 from jaxopt_notes.optimizers._belief import scale_by_belief
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
                     eps_root: Float = 1e-16) -> GradientTransformation:
   """ACProp's direction $g_t / (\\sqrt{\\hat s_{t-1}} + \\epsilon)$; see `acprop`."""
@@ -56,6 +58,7 @@ def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
   return GradientTransformation(belief.init, update_fn)
 
 
+@shared_args
 def acprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-16, eps_root: Float = 1e-16, weight_decay: Float = 0.0,
            mask: Any = None) -> GradientTransformation:

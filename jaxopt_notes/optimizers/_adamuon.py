@@ -41,16 +41,25 @@ from jaxopt_notes.optimizers._adam import Float, debiased_first_moment
 from jaxopt_notes.optimizers._muon import (ns_coefficients, orthogonalize, per_matrix,
                                            resolve_dimension_numbers, widen_float16)
 from jaxopt_notes.optimizers._normuon import matrices_and_adamw, rms_aligned
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByAdaMuonState(NamedTuple):
-  """State of `scale_by_adamuon`."""
+  """State of `scale_by_adamuon`.
+
+  Attributes:
+    mu: the momentum $m_t$, shaped like params.
+    nu: the element-wise second moment $v_t$ of the orthogonalised update.
+    ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
+  """
   count: jax.Array      # int32 steps taken, saturating
   mu: Any               # momentum m_t
   nu: Any               # element-wise second moment v_t of the orthogonal update
   ns_coeffs: jax.Array  # Newton-Schulz coefficients
 
 
+@shared_args
 def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float = 0.95,
                      b2: Float = 0.999, eps: Float = 1e-8, mu_dtype: Any = None, *,
                      nesterov: bool = True, sign_momentum: bool = True,
@@ -110,6 +119,7 @@ def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
             b1: Float = 0.95, b2: Float = 0.999, eps: Float = 1e-8, weight_decay: Float = 0.0,
             weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,

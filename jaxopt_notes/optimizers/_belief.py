@@ -19,8 +19,10 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, check_moments, debiased_first_moment
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByBeliefState(NamedTuple):
   """State of `scale_by_belief`: the first moment and the EMA of (g - m)^2."""
   count: jax.Array
@@ -28,6 +30,7 @@ class ScaleByBeliefState(NamedTuple):
   nu: Any  # s_t, the EMA of (g - m)^2
 
 
+@shared_args
 def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
                     eps_root: Float = 1e-16, nesterov: bool = False) -> GradientTransformation:
   """AdaBelief's direction; see `adabelief`."""
@@ -53,6 +56,7 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
               eps: Float = 1e-16, eps_root: Float = 1e-16,
               nesterov: bool = False) -> GradientTransformation:

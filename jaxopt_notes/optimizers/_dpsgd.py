@@ -28,6 +28,7 @@ from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._adding import as_key
 from jaxopt_notes.transforms._clipping import per_example_global_norm_clip
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class DifferentiallyPrivateAggregateState(NamedTuple):
@@ -79,6 +80,7 @@ def differentially_private_aggregate(l2_norm_clip: jax.typing.ArrayLike,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def dpsgd(learning_rate: ScalarOrSchedule, l2_norm_clip: jax.typing.ArrayLike,
           noise_multiplier: jax.typing.ArrayLike, seed: int,
           momentum: jax.typing.ArrayLike | None = None,

@@ -30,11 +30,13 @@ from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, adam_direction, check_moments
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 NEEDS_VALUE = ("needs the loss value at the current params: call "
                "update(grads, state, params, value=loss)")
 
 
+@shared_args
 class ScaleByEveState(NamedTuple):
   """State of `scale_by_eve`: Adam's moments, the smoothed loss ratio and the last loss."""
   count: jax.Array  # int32 steps taken
@@ -52,6 +54,7 @@ def relative_change(f, f_prev, f_star, c):
   return jnp.clip(ratio, 1 / c, c)
 
 
+@shared_args
 def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float = 10.0,
                  eps: Float = 1e-8, eps_root: Float = 0.0,
                  f_star: Float = 0.0) -> GradientTransformationExtraArgs:
@@ -86,6 +89,7 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.999,
         b3: Float = 0.999, c: Float = 10.0, eps: Float = 1e-8, eps_root: Float = 0.0,
         f_star: Float = 0.0) -> GradientTransformationExtraArgs:

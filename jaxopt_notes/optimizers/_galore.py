@@ -36,6 +36,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import scale_by_adam
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class GaLoreDimensionNumbers(NamedTuple):
@@ -45,6 +46,7 @@ class GaLoreDimensionNumbers(NamedTuple):
   output_axis: Sequence[int] | int = 1
 
 
+@shared_args
 class GaLoreState(NamedTuple):
   """State of `scale_by_galore`."""
   count: jax.Array            # int32 steps taken, saturating
@@ -208,6 +210,7 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def galore(learning_rate: ScalarOrSchedule, rank: int = 128, update_proj_gap: int = 200,
            scale: float = 1.0, base_optimizer: GradientTransformation | None = None,
            weight_decay: jax.typing.ArrayLike = 0.0, mask: Any = None,

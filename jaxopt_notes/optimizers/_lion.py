@@ -21,6 +21,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 _SIGNS = {
     "hard": lambda x, beta: jnp.sign(x),
@@ -29,12 +30,14 @@ _SIGNS = {
 }
 
 
+@shared_args
 class ScaleByLionState(NamedTuple):
   """State of `scale_by_lion`: the step count and the momentum."""
   count: jax.Array
   mu: Any  # m_t
 
 
+@shared_args
 def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
                   mode: str = "hard", smooth_beta: Float = 1.0) -> GradientTransformation:
   """Lion's direction; see `lion`."""
@@ -58,6 +61,7 @@ def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def lion(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.99,
          mu_dtype: Any = None, weight_decay: Float = 1e-3,
          mask: Any = None) -> GradientTransformation:

@@ -29,8 +29,10 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class MadgradState(NamedTuple):
   """State of `scale_by_madgrad`."""
   count: jax.Array
@@ -39,6 +41,7 @@ class MadgradState(NamedTuple):
   x0: Any           # the starting params
 
 
+@shared_args
 def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
                      eps: Float = 1e-6) -> GradientTransformation:
   """MADGRAD's step $x_{k+1} - x_k$ (it needs the params); see `madgrad`."""
@@ -68,6 +71,7 @@ def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9, weight_decay: Float = 0.0,
             eps: Float = 1e-6) -> GradientTransformation:
   """MADGRAD (module docstring).

@@ -35,10 +35,12 @@ from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule, with_extra_args_support)
 from jaxopt_notes.optimizers._adam import Float, adamw
+from jaxopt_notes._docargs import shared_args
 
 _BELOW_ONE = _validate.Range(0.0, 1.0, hi_closed=False)
 
 
+@shared_args
 class MarsState(NamedTuple):
   """State of `mars`."""
   count: jax.Array  # int32 steps taken, saturating
@@ -54,6 +56,7 @@ def _clip_to_unit_norm(c: Any, per_leaf: bool) -> Any:
   return _tree._map(lambda x: x / jnp.maximum(1, norm).astype(x.dtype), c)
 
 
+@shared_args
 def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
          per_leaf: bool = False) -> GradientTransformationExtraArgs:
   """Wraps ``inner`` so that it sees MARS's corrected, clipped gradient (module docstring).
@@ -102,6 +105,7 @@ def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 def mars_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.99,
                eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
                weight_decay: Float = 0.0, mask: Any = None, gamma: Float = 0.025,

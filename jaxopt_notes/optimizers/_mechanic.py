@@ -40,8 +40,10 @@ from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class MechanicState(NamedTuple):
   """State of `mechanize`: the base's state and the bettors (vectors of length ``num_betas``)."""
   base_optimizer_state: Any
@@ -63,6 +65,7 @@ def _norm(tree, dtype):
   return big * _tree.norm(_tree._map(lambda x: _tree.widen(x, dtype) / big, tree))
 
 
+@shared_args
 def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2,
               eps: Float = 1e-8, s_init: Float = 1e-6,
               num_betas: int = 6) -> GradientTransformationExtraArgs:

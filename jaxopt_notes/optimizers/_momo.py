@@ -36,8 +36,10 @@ from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.optimizers._polyak import loss_value
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class MomoState(NamedTuple):
   """State of `momo`."""
   exp_avg: Any       # d_t
@@ -47,6 +49,7 @@ class MomoState(NamedTuple):
   count: jax.Array   # int32 steps taken
 
 
+@shared_args
 class MomoAdamState(NamedTuple):
   """State of `momo_adam`: MomoState's fields and Adam's second moment."""
   exp_avg: Any
@@ -91,6 +94,7 @@ def _inputs(owner, params, value, state, learning_rate):
   return f, alpha
 
 
+@shared_args
 def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: Float = 0.0,
          weight_decay: Float = 0.0,
          adapt_lower_bound: bool = False) -> GradientTransformationExtraArgs:
@@ -132,6 +136,7 @@ def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float = 0.999,
               eps: Float = 1e-8, lower_bound: Float = 0.0, weight_decay: Float = 0.0,
               adapt_lower_bound: bool = False,

@@ -44,13 +44,19 @@ from jaxopt_notes.optimizers._muon import (MuonState, matrix_axes, ns_coefficien
                                            split_matrices, widen_float16)
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 _RESCALES = ("rms", "norm")
 TARGET_RMS = 0.2  # the RMS of a typical AdamW step (Liu et al., 2025)
 
 
+@shared_args
 class ScaleByNorMuonState(NamedTuple):
-  """State of `scale_by_normuon`."""
+  """State of `scale_by_normuon`.
+
+  Attributes:
+    ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
+  """
   count: jax.Array      # int32 steps taken, saturating
   mu: Any               # momentum m_t
   nu: Any               # per-neuron second moment v_t (the reduction axes kept, of size 1)
@@ -84,6 +90,7 @@ def _reduced_zeros(spec: Any, x: jax.Array) -> jax.Array:
   return jnp.sum(x, axis=red, keepdims=True)
 
 
+@shared_args
 def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float = 0.95,
                      b2: Float = 0.95, eps: Float = 1e-8, mu_dtype: Any = None, *,
                      nesterov: bool = True, rescale: str = "rms",
@@ -148,6 +155,7 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
             b1: Float = 0.95, b2: Float = 0.95, eps: Float = 1e-8, weight_decay: Float = 0.0,
             weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,

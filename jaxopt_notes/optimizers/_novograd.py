@@ -24,8 +24,10 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, check_moments
 from jaxopt_notes.transforms._adding import NO_PARAMS
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByNovogradState(NamedTuple):
   """State of `scale_by_novograd`: the step count, the momentum, one $v$ per leaf."""
   count: jax.Array
@@ -37,6 +39,7 @@ def _sq_norm(g: jax.Array) -> jax.Array:
   return jnp.sum(jnp.square(jnp.abs(g)))
 
 
+@shared_args
 def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
                       eps_root: Float = 0.0, weight_decay: ScalarOrSchedule = 0.0,
                       mu_dtype: Any = None) -> GradientTransformation:
@@ -76,6 +79,7 @@ def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def novograd(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.25,
              eps: Float = 1e-6, eps_root: Float = 0.0,
              weight_decay: ScalarOrSchedule = 0.0) -> GradientTransformation:

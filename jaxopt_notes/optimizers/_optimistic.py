@@ -29,6 +29,7 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, check_moments, scale_by_adam
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByOptimisticGradientState(NamedTuple):
@@ -68,6 +69,7 @@ def scale_by_optimistic_gradient(alpha: Float = 1.0,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: Float = 1.0,
                                 beta: Float = 1.0) -> GradientTransformation:
   """Optimistic gradient descent (module docstring).
@@ -93,6 +95,7 @@ def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: Float = 
   return chain(scale_by_optimistic_gradient(alpha, beta), scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 def optimistic_adam(learning_rate: Float, optimism: Float | None = None, b1: Float = 0.9,
                     b2: Float = 0.999, eps: Float = 1e-8, eps_root: Float = 0.0,
                     mu_dtype: Any = None, *, nesterov: bool = True) -> GradientTransformation:
@@ -116,6 +119,7 @@ def optimistic_adam(learning_rate: Float, optimism: Float | None = None, b1: Flo
                scale_by_learning_rate(1.0))
 
 
+@shared_args
 def optimistic_adam_v2(learning_rate: ScalarOrSchedule, *, alpha: Float = 1.0,
                        beta: Float = 1.0, b1: Float = 0.9, b2: Float = 0.999,
                        eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,

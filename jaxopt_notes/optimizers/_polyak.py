@@ -23,6 +23,7 @@ from jaxopt_notes._base import (GradientTransformationExtraArgs, ScalarOrSchedul
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 def loss_value(owner: str, value, dtype):
@@ -36,6 +37,7 @@ def loss_value(owner: str, value, dtype):
   return value.astype(dtype)
 
 
+@shared_args
 def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Float = 0.0,
                     variant: str = "sps") -> GradientTransformationExtraArgs:
   """Scales the updates by Polyak's step size $\\gamma_t$; see `polyak_sgd`."""
@@ -56,6 +58,7 @@ def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Flo
   return GradientTransformationExtraArgs(init_empty_state, update_fn)
 
 
+@shared_args
 def polyak_sgd(max_learning_rate: Float = 1.0, scaling: ScalarOrSchedule = 1.0,
                f_min: Float = 0.0, eps: Float = 0.0,
                variant: str = "sps") -> GradientTransformationExtraArgs:

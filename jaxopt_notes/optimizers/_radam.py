@@ -18,12 +18,14 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, check_moments,
                                            debiased_first_moment)
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 # r_t needs rho_t >= 4: a lower threshold would take the root of a negative number.
 _AT_LEAST_FOUR = _validate.Range(4.0, float("inf"))  # inf: never rectified
 
 
+@shared_args
 def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                    eps_root: Float = 0.0, threshold: Float = 5.0,
                    nesterov: bool = False) -> GradientTransformation:
@@ -59,6 +61,7 @@ def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def radam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, threshold: Float = 5.0,
           nesterov: bool = False) -> GradientTransformation:

@@ -23,25 +23,30 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, identit
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByRmsState(NamedTuple):
   """State of `scale_by_rms`: the EMA of squared gradients."""
   nu: Any  # EMA of squared gradients
 
 
+@shared_args
 class ScaleByRmsWithCountState(NamedTuple):
   """State of `scale_by_rms` with bias correction: the step count and the EMA of g^2."""
   count: jax.Array  # int32 steps taken, for bias correction
   nu: Any
 
 
+@shared_args
 class ScaleByRStdDevState(NamedTuple):
   """State of `scale_by_stddev` (centered RMSProp): EMAs of g and g^2."""
   mu: Any  # EMA of gradients
   nu: Any  # EMA of squared gradients
 
 
+@shared_args
 class ScaleByRStdDevWithCountState(NamedTuple):
   """State of `scale_by_stddev` with bias correction: the step count and EMAs of g and g^2."""
   count: jax.Array
@@ -103,6 +108,7 @@ def _state_class(centered: bool, counted: bool):
   return ScaleByRmsWithCountState if counted else ScaleByRmsState
 
 
+@shared_args
 def scale_by_rms(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
                  initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
                  bias_correction: bool = False,
@@ -112,6 +118,7 @@ def scale_by_rms(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 
                               eps_in_sqrt, bias_correction, eps_root)
 
 
+@shared_args
 def scale_by_stddev(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
                     initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
                     bias_correction: bool = False,
@@ -121,6 +128,7 @@ def scale_by_stddev(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
                               eps_in_sqrt, bias_correction, eps_root)
 
 
+@shared_args
 def rmsprop(learning_rate: ScalarOrSchedule, decay: jax.typing.ArrayLike = 0.9,
             eps: jax.typing.ArrayLike = 0.0, initial_scale: jax.typing.ArrayLike = 0.0,
             eps_in_sqrt: bool = False, centered: bool = False,

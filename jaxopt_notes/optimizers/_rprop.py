@@ -27,6 +27,7 @@ from jaxopt_notes._base import GradientTransformation
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.transforms._scaling import scale
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByRpropState(NamedTuple):
@@ -35,6 +36,7 @@ class ScaleByRpropState(NamedTuple):
   prev_updates: Any  # Delta_t sign(g_t), zero after a sign change
 
 
+@shared_args
 def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
                    min_step_size: Float = 1e-6,
                    max_step_size: Float = 50.0) -> GradientTransformation:
@@ -72,6 +74,7 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
           min_step_size: Float = 1e-6, max_step_size: Float = 50.0) -> GradientTransformation:
   """Rprop (module docstring). ``learning_rate`` is the initial step size

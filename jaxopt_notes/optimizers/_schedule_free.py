@@ -46,8 +46,10 @@ from jaxopt_notes.optimizers._rmsprop import scale_by_rms
 from jaxopt_notes.optimizers._sgd import sgd
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScheduleFreeState(NamedTuple):
   """State of `schedule_free`."""
   b1: jax.Array           # the interpolation weight beta_1, kept for schedule_free_eval_params
@@ -90,6 +92,7 @@ def _state_scalar_dtype(params: Any) -> Any:
   return jnp.promote_types(jnp.result_type(*floats) if floats else jnp.float32, jnp.float32)
 
 
+@shared_args
 def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarOrSchedule,
                   b1: Float = 0.9, weight_lr_power: Float = 2.0,
                   state_dtype: Any = None) -> GradientTransformationExtraArgs:
@@ -148,6 +151,7 @@ def _warmed_up(learning_rate: ScalarOrSchedule, warmup_steps: Any) -> ScalarOrSc
       1.0, (jnp.asarray(count, float) + 1) / warmup_steps)
 
 
+@shared_args
 def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: Float = 0.9,
                       weight_decay: Float | None = None, weight_lr_power: Float = 2.0,
                       state_dtype: Any = None) -> GradientTransformationExtraArgs:
@@ -163,6 +167,7 @@ def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: 
   return schedule_free(base, lr, b1, weight_lr_power, state_dtype)
 
 
+@shared_args
 def schedule_free_adamw(learning_rate: Float = 0.0025, warmup_steps: Any = None,
                         b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                         weight_decay: Float = 0.0, weight_lr_power: Float = 2.0,

@@ -20,8 +20,10 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._adding import add_noise
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None = None,
         nesterov: bool = False, accumulator_dtype: Any = None) -> GradientTransformation:
   """Stochastic gradient descent, with optional (Nesterov) momentum.
@@ -46,6 +48,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None =
                scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 def noisy_sgd(learning_rate: ScalarOrSchedule, eta: jax.typing.ArrayLike = 0.01,
               gamma: jax.typing.ArrayLike = 0.55, key: Any = None,
               seed: Any = None) -> GradientTransformation:

@@ -24,6 +24,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.transforms._accumulation import ema
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 def scale_by_sign() -> GradientTransformation:
@@ -34,6 +35,7 @@ def scale_by_sign() -> GradientTransformation:
   return GradientTransformation(init_empty_state, update_fn)
 
 
+@shared_args
 def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
   """signSGD (module docstring): each coordinate steps by ``learning_rate``.
 
@@ -51,6 +53,7 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
   return chain(scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 def signum(learning_rate: ScalarOrSchedule, beta: Float = 0.9,
            accumulator_dtype: Any = None) -> GradientTransformation:
   """Signum (module docstring): the sign of a momentum of decay ``beta``.

@@ -30,8 +30,10 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, check_moments
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleBySM3State(NamedTuple):
   """State of `scale_by_sm3`: the per-axis accumulators and the momentum."""
   mu: Any  # per leaf, a list with one accumulator per axis (one of its own shape below 2-D)
@@ -59,6 +61,7 @@ def _cover_min(accumulators: list, ndim: int):
   return out
 
 
+@shared_args
 def scale_by_sm3(b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0,
                  eps_root: Float = 1e-8) -> GradientTransformation:
   """SM3's direction $m_t$; see `sm3`.
@@ -103,6 +106,7 @@ def _structure(tree: Any) -> tuple:
   return treedef, flat
 
 
+@shared_args
 def sm3(learning_rate: ScalarOrSchedule, momentum: Float = 0.9) -> GradientTransformation:
   """SM3 (module docstring) with momentum ``momentum`` ($\\beta_1$) and $\\beta_2 = 1$.
 

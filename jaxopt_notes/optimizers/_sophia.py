@@ -41,6 +41,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class HutchinsonState(NamedTuple):
@@ -81,6 +82,7 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 class SophiaState(NamedTuple):
   """State of `scale_by_sophia`."""
   count: jax.Array
@@ -96,6 +98,7 @@ def _check(owner, b1, b2, eps, gamma, clip_threshold, update_interval):
   _validate.check_positive_int(owner, "update_interval", update_interval)
 
 
+@shared_args
 def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamma: Float = 0.01,
                     clip_threshold: Float | None = 1.0, update_interval: Any = 10,
                     hessian_diagonal_fn: GradientTransformation = hutchinson_estimator_diag_hessian(),
@@ -142,6 +145,7 @@ def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamm
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
            eps: Float = 1e-8, weight_decay: Float = 1e-4, weight_decay_mask: Any = None,
            gamma: Float = 0.01, clip_threshold: Float | None = 1.0, update_interval: Any = 10,

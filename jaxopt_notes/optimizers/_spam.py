@@ -40,8 +40,10 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import Float, check_moments, init_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleBySpamState(NamedTuple):
   """State of `scale_by_spam`."""
   count: jax.Array  # int32 steps taken, saturating
@@ -57,6 +59,7 @@ def _check_counts(owner: str, **counts: Any) -> None:
       raise ValueError(f"{owner}: argument `{name}`={value!r} must be a non-negative integer")
 
 
+@shared_args
 def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
                   threshold: Float = 5000.0, reset_interval: int = 500,
                   warmup_steps: int = 150, clip_delay: int = 20,
@@ -116,6 +119,7 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def spam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-6, threshold: Float = 5000.0, reset_interval: int = 500,
          warmup_steps: int = 150, clip_delay: int = 20, mu_dtype: Any = None,

@@ -41,8 +41,10 @@ from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, check_moment
                                            debiased_first_moment, init_moments)
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: Float = 1.0,
                         mu_dtype: Any = None, nesterov: bool = False) -> GradientTransformation:
   """Adam-atan2's direction $a \\operatorname{atan2}(\\hat m_t, b\\sqrt{\\hat v_t})$ (`adam_atan2`).
@@ -86,6 +88,7 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
                a: Float = 1.27, b: Float = 1.0, mu_dtype: Any = None,
                weight_decay: Float = 0.0, mask: Any = None,
@@ -122,6 +125,7 @@ def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9
                add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 class ScaleByStableAdamWState(NamedTuple):
   """State of `scale_by_stable_adamw`."""
   count: jax.Array  # int32 steps taken, saturating
@@ -140,6 +144,7 @@ def _clip_factor(g: jax.Array, v_hat: jax.Array, eps: Any) -> jax.Array:
   return 1 / jnp.maximum(1, rms)
 
 
+@shared_args
 def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                           mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 0.0,
                           mask: Any = None) -> GradientTransformation:
@@ -181,6 +186,7 @@ def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def stable_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
                  eps: Float = 1e-8, mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 1e-4,
                  mask: Any = None) -> GradientTransformation:

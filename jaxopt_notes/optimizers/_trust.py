@@ -24,10 +24,12 @@ from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._adding import NO_PARAMS, add_decayed_weights
 from jaxopt_notes.transforms._masking import masked
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 ScaleByTrustRatioState = EmptyState
 """State of `scale_by_trust_ratio` (it keeps none): `EmptyState`, under optax's name."""
 
+@shared_args
 def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
                          eps: Float = 0.0) -> GradientTransformation:
   """Rescales each leaf by its trust ratio (module docstring)."""
@@ -54,6 +56,7 @@ def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
   return GradientTransformation(init_empty_state, update_fn)
 
 
+@shared_args
 def lars(learning_rate: ScalarOrSchedule, weight_decay: Float = 0.0,
          weight_decay_mask: Any = True, trust_coefficient: Float = 0.001,
          eps: Float = 0.0, trust_ratio_mask: Any = True, momentum: Float = 0.9,
@@ -70,6 +73,7 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: Float = 0.0,
                trace(decay=momentum, nesterov=nesterov))
 
 
+@shared_args
 def lamb(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-6, eps_root: Float = 0.0, weight_decay: Float = 0.0,
          mask: Any = None) -> GradientTransformation:

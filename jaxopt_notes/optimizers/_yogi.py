@@ -19,8 +19,10 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import (Float, ScaleByAdamState, adam_direction,
                                            check_moments)
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
                   eps_root: Float = 0.0,
                   initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
@@ -48,6 +50,7 @@ def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def yogi(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-3, eps_root: Float = 0.0,
          initial_accumulator_value: Float = 1e-6) -> GradientTransformation:

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree
+from jaxopt_notes._docargs import shared_args
 
 
 def _broadcast(bound: Any, tree: Any) -> Any:
@@ -28,6 +29,7 @@ def _broadcast(bound: Any, tree: Any) -> Any:
   return jax.tree.map(lambda _: bound, tree)
 
 
+@shared_args
 def projection_non_negative(tree: Any) -> Any:
   """Projection onto the non-negative orthant, $\\max(x, 0)$ leafwise.
 
@@ -40,6 +42,7 @@ def projection_non_negative(tree: Any) -> Any:
   return _tree._map(lambda x: jnp.maximum(x, 0).astype(jnp.asarray(x).dtype), tree)
 
 
+@shared_args
 def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
   """Projection onto the box $l \\le y \\le u$, a leafwise clip.
 
@@ -58,6 +61,7 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
                     tree, _broadcast(lower, tree), _broadcast(upper, tree), broadcast=True)
 
 
+@shared_args
 def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the hypercube $0 \\le y \\le s$ (``scale``), a box.
 
@@ -70,6 +74,7 @@ def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
   return projection_box(tree, 0, scale)
 
 
+@shared_args
 def projection_linf_ball(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_\\infty$ ball $\\|y\\|_\\infty \\le s$ (``scale``), a box.
 

@@ -17,8 +17,10 @@ import numpy as np
 from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class InjectHyperparamsState(NamedTuple):
   """State of `inject_hyperparams`: the step count, the current hyperparameters, the inner state."""
   count: jax.Array   # int32 steps taken: the step at which schedules are evaluated
@@ -68,6 +70,7 @@ class WrappedSchedule:
     return self.schedule_fn(state.count)
 
 
+@shared_args
 class InjectStatefulHyperparamsState(NamedTuple):
   """State of `inject_stateful_hyperparams`: `InjectHyperparamsState`'s fields and the
   schedules' own states."""

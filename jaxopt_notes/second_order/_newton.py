@@ -34,6 +34,7 @@ from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule)
 from jaxopt_notes.second_order import _common
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByNewtonState(NamedTuple):
@@ -135,6 +136,7 @@ def scale_by_newton_cg(damping: float = 0.0, tol: float = 1e-5, maxiter: int | N
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
            fallback_to_gradient: bool = True,
            linesearch: GradientTransformation | None = None
@@ -173,6 +175,7 @@ def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
                          linesearch, "newton")
 
 
+@shared_args
 def newton_cg(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
               tol: float = 1e-5, maxiter: int | None = None,
               linesearch: GradientTransformation | None = None

@@ -6,6 +6,7 @@ import jax
 
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation
+from jaxopt_notes._docargs import shared_args
 
 
 class TraceState(NamedTuple):
@@ -13,6 +14,7 @@ class TraceState(NamedTuple):
   trace: Any  # the momentum buffer, one leaf per param
 
 
+@shared_args
 def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
           accumulator_dtype: Any = None) -> GradientTransformation:
   """Heavy-ball momentum, optionally Nesterov's.
@@ -44,12 +46,14 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 class EmaState(NamedTuple):
   """State of `ema`: the step count (for debiasing) and the moving average."""
   count: jax.Array  # int32 steps taken, for the debiasing
   ema: Any          # the moving average, one leaf per param
 
 
+@shared_args
 def ema(decay: jax.typing.ArrayLike, debias: bool = True,
         accumulator_dtype: Any = None) -> GradientTransformation:
   """Exponential moving average of the updates, optionally debiased.

@@ -9,6 +9,7 @@ from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 ScalarOrSchedule)
 from jaxopt_notes.transforms._masking import masked
+from jaxopt_notes._docargs import shared_args
 
 NO_PARAMS = "needs the params: call update(updates, state, params)"
 
@@ -16,11 +17,13 @@ AddDecayedWeightsState = EmptyState
 """State of `add_decayed_weights` with a constant decay: `EmptyState`, under optax's name."""
 
 
+@shared_args
 class WeightDecaySchedule(NamedTuple):
   """State of `add_decayed_weights` with a scheduled decay: the step count."""
   count: jax.Array  # int32 steps taken, for a scheduled weight decay
 
 
+@shared_args
 def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
                         mask: Any = None) -> GradientTransformation:
   """Adds ``weight_decay * params`` to the updates (decoupled weight decay).
@@ -51,6 +54,7 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
   return tx if mask is None else masked(tx, mask)
 
 
+@shared_args
 class AddNoiseState(NamedTuple):
   """State of `add_noise`: the step count and the PRNG key of the next draw."""
   count: jax.Array    # int32 steps taken

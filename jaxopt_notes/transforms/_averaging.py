@@ -17,8 +17,10 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation
 from jaxopt_notes.transforms._adding import NO_PARAMS
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class AverageParamsState(NamedTuple):
   """State of `average_params`: step counts and the averaged params."""
   count: jax.Array         # steps taken (int32)
@@ -26,6 +28,7 @@ class AverageParamsState(NamedTuple):
   average: Any             # the averaged params
 
 
+@shared_args
 def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0,
                    accumulator_dtype: Any = None) -> GradientTransformation:
   """Keeps an average of the params in the state; passes the updates through unchanged.

@@ -20,8 +20,10 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class CautiousState(NamedTuple):
   """State of `cautious`: the inner optimizer's state."""
   inner_state: Any

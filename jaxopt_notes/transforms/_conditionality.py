@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
 def all_finite(tree: Any) -> jax.Array:
@@ -32,6 +33,7 @@ class ConditionFn(Protocol):
     ...
 
 
+@shared_args
 class ApplyIfFiniteState(NamedTuple):
   """State of `apply_if_finite`: non-finite step counts and the inner state."""
   notfinite_count: jax.Array   # non-finite steps in a row (int32)
@@ -74,12 +76,14 @@ def apply_if_finite(inner: GradientTransformation,
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 class ConditionallyTransformState(NamedTuple):
   """State of `conditionally_transform`: the inner state and the step count."""
   inner_state: Any
   step: jax.Array  # int32 steps taken
 
 
+@shared_args
 class ConditionallyMaskState(NamedTuple):
   """State of `conditionally_mask`: the step count and the inner state."""
   step: jax.Array

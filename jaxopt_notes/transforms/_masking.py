@@ -8,6 +8,7 @@ from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation,
                                 GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
 MaskOrFn = Union[Any, Callable[[Any], Any], None]
@@ -19,6 +20,7 @@ class MaskedNode(NamedTuple):
   """Stands in for an unselected leaf: an empty pytree, so it holds no state."""
 
 
+@shared_args
 class MaskedState(NamedTuple):
   """State of `masked`: the inner transform's state over the selected leaves."""
   inner_state: Any
@@ -28,6 +30,7 @@ def _select(tree: Any, mask_tree: Any) -> Any:
   return jax.tree.map(lambda m, x: x if m else MaskedNode(), mask_tree, tree)
 
 
+@shared_args
 def masked(inner: GradientTransformation, mask: Union[Any, Callable[[Any], Any]], *,
            mask_compatible_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` to the leaves where ``mask`` is True; others pass unchanged.

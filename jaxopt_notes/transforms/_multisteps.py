@@ -9,6 +9,7 @@ from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 from jaxopt_notes.transforms._conditionality import all_finite
+from jaxopt_notes._docargs import shared_args
 
 
 class MultiStepsState(NamedTuple):
@@ -61,6 +62,7 @@ def skip_large_updates(updates: Any, gradient_step: jax.Array, params: Any,
   return skip, {"should_skip": skip, "norm_squared": norm_sq}
 
 
+@shared_args
 class MultiSteps:
   """Accumulates gradients over ``every_k_schedule`` mini-steps, then steps once.
 
@@ -150,6 +152,7 @@ class MultiSteps:
     return GradientTransformationExtraArgs(self.init, self.update)
 
 
+@shared_args
 class ApplyEvery(NamedTuple):
   """State of `apply_every`: the mini-step count (mod ``k``) and the running sum."""
   count: jax.Array  # int32 mini-steps since the last emitted sum

@@ -10,6 +10,7 @@ from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 ScalarOrSchedule, Schedule, identity,
                                 init_empty_state)
 from jaxopt_notes.transforms._adding import NO_PARAMS
+from jaxopt_notes._docargs import shared_args
 
 ScaleState = EmptyState
 """State of `scale` (it keeps none): `EmptyState`, under optax's name."""
@@ -30,6 +31,7 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
   return GradientTransformation(init_empty_state, update_fn)
 
 
+@shared_args
 class ScaleByScheduleState(NamedTuple):
   """State of `scale_by_schedule`: the step count fed to the schedule."""
   count: jax.Array  # int32 number of updates made so far, saturating
@@ -51,6 +53,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def scale_by_learning_rate(learning_rate: ScalarOrSchedule | None = None, *,
                            flip_sign: bool = True) -> GradientTransformation:
   """Scales by ``-learning_rate`` (or ``+learning_rate`` with ``flip_sign=False``).
@@ -106,6 +109,7 @@ def scale_by_param_block_rms(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradient
   return _by_param_block("scale_by_param_block_rms", _tree.safe_rms, min_scale)
 
 
+@shared_args
 def normalize_by_update_norm(scale_factor: jax.typing.ArrayLike = 1.0,
                              eps: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
   """Divides all updates by their global l2 norm (plus ``eps``), times ``scale_factor``.

@@ -1,0 +1,156 @@
+"""Argument texts shared by many public callables, written once.
+
+A docstring's ``Args:`` section lists what is particular to its function; the decorator
+`shared_args` adds an entry for every other parameter that has a text in `SHARED`, in the
+order of the signature (for a NamedTuple: its fields, under ``Attributes:``). An entry
+written in the docstring wins over the shared text, so a function whose argument means
+something else just describes it. The function itself is returned unchanged; only its
+``__doc__`` is completed, which ``help()``, IDEs and ``inspect.getdoc`` show, and the docs
+site reads through docs/hooks/griffe_shared_args.py. Use::
+
+  from jaxopt_notes._docargs import shared_args
+
+  @shared_args
+  def my_optimizer(learning_rate, b1=0.9, eps=1e-8, my_knob=1.0):
+    \"\"\"One-line summary.
+
+    Args:
+      my_knob: what only this optimizer has.
+    \"\"\"
+"""
+
+import inspect
+import re
+import textwrap
+import types
+
+_BETA = ("decay rate of the exponential moving average of the {what}, in [0, 1]; its "
+         "memory is about ``1 / (1 - {name})`` steps.")
+
+SHARED = types.MappingProxyType({
+    # ---- optimizer hyperparameters
+    "learning_rate": (
+        "the step size $\\eta$: a number, a traced array or a schedule ``step -> rate`` "
+        "(steps count from 0). The update is the direction times ``-learning_rate``."),
+    "b1": _BETA.format(what="gradient (the first moment $m_t$, momentum)", name="b1"),
+    "b2": _BETA.format(what="squared gradient (the second moment $v_t$)", name="b2"),
+    "eps": ("added to the denominator *outside* the square root, ``g / (sqrt(v) + eps)``; "
+            ">= 0."),
+    "eps_root": ("added to the denominator *inside* the square root, "
+                 "``g / sqrt(v + eps_root)``; >= 0. With ``eps`` it gives either convention "
+                 "found in papers; a positive value keeps the derivative of the update "
+                 "finite where ``v`` is zero (meta-learning)."),
+    "weight_decay": (
+        "coefficient $\\lambda$ of decoupled weight decay: ``weight_decay * params`` is added "
+        "to the direction before it is scaled by the learning rate, so each step shrinks the "
+        "params by ``learning_rate * weight_decay``; 0 turns it off."),
+    "mask": ("which params are decayed: a tree of booleans with the params' structure (or a "
+             "prefix of it), or a function of the params returning one; True means decayed. "
+             "``None`` decays every leaf."),
+    "weight_decay_mask": ("which params are decayed: a tree of booleans with the params' "
+                          "structure (or a prefix of it), or a function of the params "
+                          "returning one; ``None`` decays every leaf."),
+    "mu_dtype": ("dtype in which the first moment (momentum) is stored, e.g. "
+                 "``jnp.bfloat16`` to halve its memory; ``None`` keeps each param's dtype. "
+                 "The update keeps the gradient's dtype either way."),
+    "accumulator_dtype": ("dtype in which the accumulator is stored; ``None`` keeps each "
+                          "param's dtype."),
+    "nesterov": ("use Nesterov's look-ahead momentum: the step uses the momentum as it will "
+                 "be after this gradient, not as it was before."),
+    # ---- fields of the states (NamedTuples)
+    "count": "int32 number of updates taken, saturating at its maximum instead of wrapping.",
+    "mu": "the first moment (exponential moving average of the gradient), shaped like params.",
+    "nu": ("the second moment (exponential moving average of the squared gradient), shaped "
+           "like params."),
+    "inner_state": "the state of the wrapped transform.",
+    # ---- trees
+    "tree": "a pytree of arrays.",
+    "tree_x": "a pytree of arrays.",
+    "tree_y": "a pytree of arrays with the structure of ``tree_x``.",
+})
+
+_HEAD = re.compile(r"^(\w[\w ]*):\s*$")
+_ENTRY = re.compile(r"^(\*{0,2}\w+)(?: \([^)]*\))?:(?:\s|$)")
+_AFTER_ARGS = re.compile(r"^(Returns|Yields|Raises|Examples?|References?|Notes?|See Also):")
+_WIDTH = 96
+
+
+def _names(obj):
+  """Parameter names in order (a NamedTuple: its fields), ``*``/``**`` marking var-args."""
+  if isinstance(obj, type) and hasattr(obj, "_fields"):
+    return list(obj._fields)
+  names = []
+  for p in inspect.signature(obj).parameters.values():
+    prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+    names.append(prefix + p.name)
+  return names
+
+
+def _entries(body):
+  """Splits the lines of a section body into ``{name: lines}`` (an entry and its
+  continuation lines), keeping their order."""
+  out, indent, name = {}, None, None
+  for line in body:
+    width = len(line) - len(line.lstrip(" "))
+    indent = width if indent is None and line.strip() else indent
+    match = _ENTRY.match(line.strip()) if line.strip() and width == indent else None
+    if match:
+      name = match.group(1)
+      out[name] = [line]
+    elif name is not None:
+      out[name].append(line)
+  for lines in out.values():
+    while not lines[-1].strip():
+      lines.pop()
+  return out
+
+
+def _shared_entry(name, indent):
+  return textwrap.fill(f"{name}: {SHARED[name]}", width=_WIDTH, initial_indent=" " * indent,
+                       subsequent_indent=" " * (indent + 2))
+
+
+def fill_args(doc, names, section="Args"):
+  """``doc`` (a cleaned docstring) with the shared entry of each of ``names`` that it lacks,
+  merged into its ``section`` in the order of ``names``."""
+  lines = doc.splitlines()
+  start = next((i for i, l in enumerate(lines) if _HEAD.match(l)
+                and _HEAD.match(l).group(1) == section), None)
+  if start is None:
+    end = next((i for i, l in enumerate(lines) if _AFTER_ARGS.match(l)), len(lines))
+    while end > 0 and not lines[end - 1].strip():
+      end -= 1
+    lines[end:end] = ["", f"{section}:", ""] if end < len(lines) else ["", f"{section}:"]
+    start = end + 1
+  stop = start + 1
+  while stop < len(lines) and (not lines[stop].strip() or lines[stop].startswith(" ")):
+    stop += 1
+  written = _entries(lines[start + 1:stop])
+  indent = 2
+  if written:
+    first = next(iter(written.values()))[0]
+    indent = len(first) - len(first.lstrip(" "))
+  merged = []
+  for name in names:
+    bare = name.lstrip("*")
+    if name in written or bare in written:
+      merged.extend(written.pop(name if name in written else bare))
+    elif bare in SHARED:
+      merged.extend(_shared_entry(bare, indent).splitlines())
+  for rest in written.values():  # entries naming no parameter: kept, for the test to find
+    merged.extend(rest)
+  while merged and not merged[-1].strip():
+    merged.pop()
+  if stop < len(lines):
+    merged.append("")
+  lines[start + 1:stop] = merged
+  return "\n".join(lines)
+
+
+def shared_args(obj):
+  """Completes ``obj.__doc__`` with the `SHARED` texts of the parameters it does not
+  describe; returns ``obj`` itself. Works on functions and NamedTuple classes."""
+  section = "Attributes" if isinstance(obj, type) else "Args"
+  obj.__doc__ = fill_args(inspect.cleandoc(obj.__doc__ or ""), _names(obj), section)
+  obj.__shared_args__ = True
+  return obj

@@ -1,0 +1,340 @@
+"""Every parameter of every public callable has an ``Args:`` entry in its docstring.
+
+"Public callable": a function or class named in the ``__all__`` of ``jaxopt_notes`` or of one
+of its subpackages, as ``help()`` shows it (``inspect.getdoc``, so the shared argument texts
+filled in by ``jaxopt_notes._docargs`` count). A class's parameters are its constructor's; a
+NamedTuple (the optimizer states) lists its fields under ``Attributes:`` instead.
+
+Run as a script (``PYTHONPATH=$PWD python tests/test_docstrings.py``) to print, per namespace,
+how many callables document every parameter.
+"""
+
+import importlib
+import inspect
+import re
+
+import jaxopt_notes
+
+NAMESPACES = ("", "contrib", "transforms", "schedules", "projections", "tree", "tree_utils",
+              "losses", "second_order", "microbatching", "perturbations", "assignment",
+              "kronecker", "optimizers", "testing")
+
+# Callables whose parameters are not all documented yet, by first public name. This list may
+# only shrink: the test fails if one of them becomes complete and is still listed.
+NOT_YET = frozenset({
+    "AddNoiseState",
+    "ApplyEvery",
+    "ApplyIfFiniteState",
+    "AverageParamsState",
+    "BacktrackingLinesearchInfo",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
+    "DifferentiallyPrivateAggregateState",
+    "EmaState",
+    "GaLoreDimensionNumbers",
+    "GaLoreState",
+    "GradientTransformation",
+    "GradientTransformationExtraArgs",
+    "HutchinsonState",
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "LookaheadParams",
+    "LookaheadState",
+    "MadgradState",
+    "MarsState",
+    "MechanicState",
+    "MomoAdamState",
+    "MomoState",
+    "MonitorState",
+    "MultiSteps",
+    "MultiStepsState",
+    "OptState",
+    "PackedLeaves",
+    "PartitionState",
+    "ReduceLROnPlateauState",
+    "SAMState",
+    "ScaleByBacktrackingLinesearchState",
+    "ScaleByEveState",
+    "ScaleByExactLinesearchState",
+    "ScaleByKronState",
+    "ScaleByLBFGSState",
+    "ScaleByNewtonCGState",
+    "ScaleByNewtonState",
+    "ScaleByOptimisticGradientState",
+    "ScaleByRpropState",
+    "ScaleByShampooState",
+    "ScaleBySoapState",
+    "ScaleByStableAdamWState",
+    "ScaleByZoomLinesearchState",
+    "ScheduleFreeState",
+    "ShouldSkipUpdateFunction",
+    "SnapshotState",
+    "SophiaState",
+    "TraceState",
+    "TransformInitFn",
+    "TransformUpdateExtraArgsFn",
+    "TransformUpdateFn",
+    "ZeroNansState",
+    "ZoomLinesearchInfo",
+    "adaptive_grad_clip",
+    "add_noise",
+    "apply_if_finite",
+    "apply_updates",
+    "average_params",
+    "averaged_params",
+    "cautious",
+    "chain",
+    "clip",
+    "clip_by_block_rms",
+    "clip_by_global_norm",
+    "conditionally_mask",
+    "conditionally_transform",
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "ema",
+    "eve",
+    "exponential_decay",
+    "flatten",
+    "fromage",
+    "hutchinson_estimator_diag_hessian",
+    "incremental_update",
+    "init_empty_state",
+    "join_schedules",
+    "lars",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "lookahead",
+    "madgrad",
+    "measure_with_ema",
+    "mechanize",
+    "microbatching.AccumulationType",
+    "microbatching.Accumulator",
+    "momo",
+    "momo_adam",
+    "monitor",
+    "named_chain",
+    "newton_cg",
+    "noisy_sgd",
+    "normalize_by_update_norm",
+    "optimistic_adam",
+    "optimistic_adam_v2",
+    "optimistic_gradient_descent",
+    "pack_params",
+    "per_example_global_norm_clip",
+    "per_example_layer_norm_clip",
+    "periodic_update",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polyak_sgd",
+    "polynomial_schedule",
+    "precond_update_prob_schedule",
+    "projections.projection_halfspace",
+    "projections.projection_hypercube",
+    "projections.projection_l1_ball",
+    "projections.projection_l1_sphere",
+    "projections.projection_l2_ball",
+    "projections.projection_l2_sphere",
+    "projections.projection_linf_ball",
+    "projections.projection_simplex",
+    "radam",
+    "reduce_on_plateau",
+    "rmsprop",
+    "rprop",
+    "scale",
+    "scale_by_eve",
+    "scale_by_kron",
+    "scale_by_lbfgs",
+    "scale_by_learning_rate",
+    "scale_by_lion",
+    "scale_by_madgrad",
+    "scale_by_newton",
+    "scale_by_newton_cg",
+    "scale_by_optimistic_gradient",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
+    "scale_by_polyak",
+    "scale_by_radam",
+    "scale_by_rms",
+    "scale_by_rprop",
+    "scale_by_schedule",
+    "scale_by_shampoo",
+    "scale_by_soap",
+    "scale_by_sophia",
+    "scale_by_stddev",
+    "scale_by_trust_ratio",
+    "scale_by_yogi",
+    "scale_gradient",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
+    "schedule_free_sgd",
+    "schedules.StatefulSchedule",
+    "selective_transform",
+    "sgd",
+    "sgdr_schedule",
+    "signum",
+    "skip_large_updates",
+    "skip_not_finite",
+    "sm3",
+    "snapshot",
+    "sophia",
+    "stateless",
+    "stateless_with_tree_map",
+    "trace",
+    "transforms.ConditionFn",
+    "tree.add",
+    "tree.add_scale",
+    "tree.cast",
+    "tree.cast_like",
+    "tree.full_like",
+    "tree.norm",
+    "tree.ones_like",
+    "tree.random_like",
+    "tree.scale",
+    "tree.split_key_like",
+    "tree.sum",
+    "tree.where",
+    "tree.zeros_like",
+    "tree_map_params",
+    "triangular_cyclic_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+    "warmup_inverse_sqrt_schedule",
+    "warmup_stable_decay_schedule",
+    "with_extra_args_support",
+    "yogi",
+})
+
+_SECTION = re.compile(r"^(\w[\w ]*):\s*$")
+_ENTRY = re.compile(r"^(\*{0,2}\w+)(?: \([^)]*\))?:(?:\s|$)")
+
+
+def namespaces():
+  """``{dotted name: module}`` for the public namespaces that declare ``__all__``."""
+  out = {}
+  for name in NAMESPACES:
+    module = importlib.import_module("jaxopt_notes" + ("." + name if name else ""))
+    if hasattr(module, "__all__"):
+      out[name or "jaxopt_notes"] = module
+  return out
+
+
+def _is_namedtuple(obj):
+  return isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
+
+
+def parameters(obj):
+  """The names an ``Args:`` (or, for a NamedTuple, ``Attributes:``) section must list."""
+  if _is_namedtuple(obj):
+    return list(obj._fields)
+  try:
+    sig = inspect.signature(obj)
+  except (TypeError, ValueError):
+    return []
+  names = []
+  for p in sig.parameters.values():
+    if p.kind is p.VAR_POSITIONAL:
+      names.append("*" + p.name)
+    elif p.kind is p.VAR_KEYWORD:
+      names.append("**" + p.name)
+    else:
+      names.append(p.name)
+  return names
+
+
+def documented(doc, section):
+  """The entry names of ``section`` ("Args", "Attributes") in a cleaned docstring."""
+  names, inside, indent = [], False, None
+  for line in (doc or "").splitlines():
+    if not line.strip():
+      continue
+    if not line.startswith(" "):
+      match = _SECTION.match(line)
+      inside = bool(match) and match.group(1) in (section, section.rstrip("s"))
+      indent = None
+      continue
+    if inside:
+      stripped = line.lstrip(" ")
+      width = len(line) - len(stripped)
+      indent = width if indent is None else indent
+      if width == indent:
+        entry = _ENTRY.match(stripped)
+        if entry:
+          names.append(entry.group(1))
+  return names
+
+
+def callables():
+  """``[(namespace, public name, object)]`` for every public callable that takes parameters."""
+  out = []
+  for ns, module in namespaces().items():
+    for name in module.__all__:
+      obj = getattr(module, name)
+      if (inspect.isfunction(obj) or isinstance(obj, type)) and parameters(obj):
+        out.append((ns, name, obj))
+  return out
+
+
+def problems(obj):
+  """``(missing, unknown)``: parameters without an entry, and entries naming no parameter."""
+  section = "Attributes" if _is_namedtuple(obj) else "Args"
+  want = parameters(obj)
+  have = documented(inspect.getdoc(obj), section)
+  bare = {w.lstrip("*") for w in want}
+  missing = [w for w in want if w not in have and w.lstrip("*") not in have]
+  unknown = [h for h in have if h.lstrip("*") not in bare]
+  return missing, unknown
+
+
+def _label(ns, name):
+  return name if ns == "jaxopt_notes" else f"{ns}.{name}"
+
+
+def _first_labels():
+  """One label per distinct object: the first public name it has."""
+  seen = {}
+  for ns, name, obj in callables():
+    seen.setdefault(id(obj), (_label(ns, name), obj))
+  return list(seen.values())
+
+
+def test_every_parameter_of_every_public_callable_has_an_args_entry():
+  offenders = {}
+  for label, obj in _first_labels():
+    missing, _ = problems(obj)
+    if missing and label not in NOT_YET:
+      offenders[label] = missing
+  assert offenders == {}, f"{len(offenders)} public callables lack Args entries: {offenders}"
+
+
+def test_no_args_entry_names_a_parameter_that_does_not_exist():
+  unknown = {label: problems(obj)[1] for label, obj in _first_labels()}
+  assert {k: v for k, v in unknown.items() if v} == {}
+
+
+def test_the_list_of_undocumented_callables_only_shrinks():
+  labels = dict(_first_labels())
+  assert sorted(NOT_YET - set(labels)) == []  # a stale name
+  done = sorted(label for label in NOT_YET if not problems(labels[label])[0])
+  assert done == [], f"now fully documented, remove from NOT_YET: {done}"
+
+
+def counts():
+  """``{namespace: (callables documenting every parameter, callables)}``."""
+  out = {}
+  for ns, _, obj in callables():
+    full, total = out.get(ns, (0, 0))
+    out[ns] = (full + (not problems(obj)[0]), total + 1)
+  return out
+
+
+if __name__ == "__main__":
+  table = counts()
+  for ns, (full, total) in table.items():
+    print(f"{ns:<24} {full:>4} / {total:<4}")
+  labels = _first_labels()
+  full = sum(not problems(obj)[0] for _, obj in labels)
+  print(f"{'distinct objects':<24} {full:>4} / {len(labels):<4}")
+  print("remaining:", len(labels) - full)
