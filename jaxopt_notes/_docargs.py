@@ -57,6 +57,12 @@ SHARED = types.MappingProxyType({
                           "param's dtype."),
     "nesterov": ("use Nesterov's look-ahead momentum: the step uses the momentum as it will "
                  "be after this gradient, not as it was before."),
+    # ---- the arguments of ``update`` and of functions of the same shape
+    "updates": ("the incoming updates (gradients, or the output of an earlier transform), a "
+                "pytree shaped like the params."),
+    "state": "the transform's state, as ``init`` or the previous ``update`` returned it.",
+    "extra_args": ("keyword extras of ``update`` (such as ``value=loss``), for transforms "
+                   "that use them."),
     # ---- fields of the states (NamedTuples)
     "count": "int32 number of updates taken, saturating at its maximum instead of wrapping.",
     "mu": "the first moment (exponential moving average of the gradient), shaped like params.",
@@ -75,10 +81,17 @@ _AFTER_ARGS = re.compile(r"^(Returns|Yields|Raises|Examples?|References?|Notes?|
 _WIDTH = 96
 
 
+def _is_protocol(obj):
+  return isinstance(obj, type) and getattr(obj, "_is_protocol", False)
+
+
 def _names(obj):
-  """Parameter names in order (a NamedTuple: its fields), ``*``/``**`` marking var-args."""
+  """Parameter names in order, ``*``/``**`` marking var-args: a NamedTuple's fields, a
+  Protocol's call's arguments."""
   if isinstance(obj, type) and hasattr(obj, "_fields"):
     return list(obj._fields)
+  if _is_protocol(obj):
+    return _names(obj.__call__)[1:]
   names = []
   for p in inspect.signature(obj).parameters.values():
     prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
@@ -106,7 +119,7 @@ def _entries(body):
 
 
 def _shared_entry(name, indent):
-  return textwrap.fill(f"{name}: {SHARED[name]}", width=_WIDTH, initial_indent=" " * indent,
+  return textwrap.fill(f"{name}: {SHARED[name.lstrip('*')]}", width=_WIDTH, initial_indent=" " * indent,
                        subsequent_indent=" " * (indent + 2))
 
 
@@ -136,7 +149,7 @@ def fill_args(doc, names, section="Args"):
     if name in written or bare in written:
       merged.extend(written.pop(name if name in written else bare))
     elif bare in SHARED:
-      merged.extend(_shared_entry(bare, indent).splitlines())
+      merged.extend(_shared_entry(name, indent).splitlines())
   for rest in written.values():  # entries naming no parameter: kept, for the test to find
     merged.extend(rest)
   while merged and not merged[-1].strip():
@@ -149,8 +162,9 @@ def fill_args(doc, names, section="Args"):
 
 def shared_args(obj):
   """Completes ``obj.__doc__`` with the `SHARED` texts of the parameters it does not
-  describe; returns ``obj`` itself. Works on functions and NamedTuple classes."""
-  section = "Attributes" if isinstance(obj, type) else "Args"
+  describe; returns ``obj`` itself. Works on functions, NamedTuple classes (their fields) and
+  Protocols (the arguments of the call they describe)."""
+  section = "Attributes" if isinstance(obj, type) and not _is_protocol(obj) else "Args"
   obj.__doc__ = fill_args(inspect.cleandoc(obj.__doc__ or ""), _names(obj), section)
   obj.__shared_args__ = True
   return obj

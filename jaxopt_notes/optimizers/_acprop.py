@@ -40,7 +40,13 @@ from jaxopt_notes._docargs import shared_args
 @shared_args
 def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
                     eps_root: Float = 1e-16) -> GradientTransformation:
-  """ACProp's direction $g_t / (\\sqrt{\\hat s_{t-1}} + \\epsilon)$; see `acprop`."""
+  """ACProp's direction $g_t / (\\sqrt{\\hat s_{t-1}} + \\epsilon)$; see `acprop`.
+
+  Args:
+    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
+      as in the paper's algorithm 2; >= 0.
+  """
   check_moments("scale_by_acprop", b1, b2, eps, eps_root)
   # the moments are AdaBelief's: reuse its update and keep only the new state
   belief = scale_by_belief(b1, b2, eps, eps_root)
@@ -63,6 +69,11 @@ def acprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-16, eps_root: Float = 1e-16, weight_decay: Float = 0.0,
            mask: Any = None) -> GradientTransformation:
   """ACProp (module docstring); ``weight_decay`` is added to the step before the learning rate.
+
+  Args:
+    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
+      as in the paper's algorithm 2; >= 0.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

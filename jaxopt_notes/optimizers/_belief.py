@@ -24,7 +24,12 @@ from jaxopt_notes._docargs import shared_args
 
 @shared_args
 class ScaleByBeliefState(NamedTuple):
-  """State of `scale_by_belief`: the first moment and the EMA of (g - m)^2."""
+  """State of `scale_by_belief`: the first moment and the EMA of (g - m)^2.
+
+  Attributes:
+    nu: $s_t$, the moving average of $(g_t - m_t)^2$ (plus $\\epsilon_{root}$ each step), shaped
+      like params.
+  """
   count: jax.Array
   mu: Any
   nu: Any  # s_t, the EMA of (g - m)^2
@@ -33,7 +38,13 @@ class ScaleByBeliefState(NamedTuple):
 @shared_args
 def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
                     eps_root: Float = 1e-16, nesterov: bool = False) -> GradientTransformation:
-  """AdaBelief's direction; see `adabelief`."""
+  """AdaBelief's direction; see `adabelief`.
+
+  Args:
+    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
+      as in the paper's algorithm 2; >= 0.
+  """
   check_moments("scale_by_belief", b1, b2, eps, eps_root)
 
   def init_fn(params):
@@ -61,7 +72,13 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.99
               eps: Float = 1e-16, eps_root: Float = 1e-16,
               nesterov: bool = False) -> GradientTransformation:
   """AdaBelief (module docstring). Reference: Zhuang et al., 2020, "AdaBelief
-  Optimizer: Adapting Stepsizes by the Belief in Observed Gradients"."""
+  Optimizer: Adapting Stepsizes by the Belief in Observed Gradients".
+
+  Args:
+    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
+      as in the paper's algorithm 2; >= 0.
+  """
   _validate.check("adabelief", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov),
                scale_by_learning_rate(learning_rate))

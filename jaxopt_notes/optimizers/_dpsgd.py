@@ -32,7 +32,11 @@ from jaxopt_notes._docargs import shared_args
 
 
 class DifferentiallyPrivateAggregateState(NamedTuple):
-  """State of `differentially_private_aggregate`."""
+  """State of `differentially_private_aggregate`.
+
+  Attributes:
+    rng_key: the PRNG key the next step splits.
+  """
   rng_key: jax.Array  # the key the next step splits
 
 

@@ -38,7 +38,12 @@ NEEDS_VALUE = ("needs the loss value at the current params: call "
 
 @shared_args
 class ScaleByEveState(NamedTuple):
-  """State of `scale_by_eve`: Adam's moments, the smoothed loss ratio and the last loss."""
+  """State of `scale_by_eve`: Adam's moments, the smoothed loss ratio and the last loss.
+
+  Attributes:
+    d: $\\tilde d_t$, the smoothed loss-change ratio (1 before the second step).
+    f_prev: the loss at the previous step.
+  """
   count: jax.Array  # int32 steps taken
   mu: Any           # m_t
   nu: Any           # v_t
@@ -58,7 +63,13 @@ def relative_change(f, f_prev, f_star, c):
 def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float = 10.0,
                  eps: Float = 1e-8, eps_root: Float = 0.0,
                  f_star: Float = 0.0) -> GradientTransformationExtraArgs:
-  """Eve's direction, divided by $\\tilde d_t$; see `eve`."""
+  """Eve's direction, divided by $\\tilde d_t$; see `eve`.
+
+  Args:
+    b3: decay rate $\\beta_3$ of the smoothed loss ratio $\\tilde d_t$, in [0, 1].
+    c: the clip bound of the loss ratio, which is kept in $[1/c, c]$; > 0.
+    f_star: $f^\\star$, a lower bound of the loss (0 for non-negative losses).
+  """
   check_moments("scale_by_eve", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT),
                 c=(c, _validate.AT_LEAST_ONE), f_star=(f_star, _validate.FINITE))
 
@@ -94,6 +105,11 @@ def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.9
         b3: Float = 0.999, c: Float = 10.0, eps: Float = 1e-8, eps_root: Float = 0.0,
         f_star: Float = 0.0) -> GradientTransformationExtraArgs:
   """Eve (module docstring); ``update`` needs ``value=loss``.
+
+  Args:
+    b3: decay rate $\\beta_3$ of the smoothed loss ratio $\\tilde d_t$, in [0, 1].
+    c: the clip bound of the loss ratio, which is kept in $[1/c, c]$; > 0.
+    f_star: $f^\\star$, a lower bound of the loss (0 for non-negative losses).
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

@@ -41,14 +41,25 @@ from jaxopt_notes._docargs import shared_args
 
 class GaLoreDimensionNumbers(NamedTuple):
   """Which axes of a leaf form the rows (``reduction_axis``) and the columns
-  (``output_axis``) of the matrix GaLore projects; together they must name every axis."""
+  (``output_axis``) of the matrix GaLore projects; together they must name every axis.
+
+  Attributes:
+    reduction_axis: the axis or axes of a leaf that form the matrix's rows.
+    output_axis: the axis or axes that form its columns; with ``reduction_axis`` they must name
+      every axis.
+  """
   reduction_axis: Sequence[int] | int = 0
   output_axis: Sequence[int] | int = 1
 
 
 @shared_args
 class GaLoreState(NamedTuple):
-  """State of `scale_by_galore`."""
+  """State of `scale_by_galore`.
+
+  Attributes:
+    base_optimizer_state: the inner optimizer's state, on the projected shapes.
+    projector: $P$ of each projected leaf; ``None`` for a leaf that is not projected.
+  """
   count: jax.Array            # int32 steps taken, saturating
   base_optimizer_state: Any   # the inner optimizer's state, on the projected shapes
   projector: Any              # P per leaf; None for a leaf that is not projected

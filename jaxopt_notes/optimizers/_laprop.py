@@ -33,7 +33,11 @@ from jaxopt_notes._docargs import shared_args
 
 @shared_args
 class ScaleByLaPropState(NamedTuple):
-  """State of `scale_by_laprop`."""
+  """State of `scale_by_laprop`.
+
+  Attributes:
+    mu: $m_t$, the momentum of the normalised gradient, shaped like params.
+  """
   count: jax.Array
   mu: Any  # momentum of the normalised gradient, m_t
   nu: Any  # second moment v_t

@@ -42,7 +42,12 @@ _BELOW_ONE = _validate.Range(0.0, 1.0, hi_closed=False)
 
 @shared_args
 class MarsState(NamedTuple):
-  """State of `mars`."""
+  """State of `mars`.
+
+  Attributes:
+    prev_grad: the previous gradient $g_{t-1}$.
+    inner_state: the wrapped optimizer's state.
+  """
   count: jax.Array  # int32 steps taken, saturating
   prev_grad: Any    # the last gradient g_{t-1}
   inner_state: Any  # the wrapped optimizer's state

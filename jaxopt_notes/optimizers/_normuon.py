@@ -56,6 +56,9 @@ class ScaleByNorMuonState(NamedTuple):
 
   Attributes:
     ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
+    mu: the momentum $m_t$, shaped like params.
+    nu: the per-neuron second moment $v_t$ of the orthogonalised update (the reduction axes kept, of
+      size 1).
   """
   count: jax.Array      # int32 steps taken, saturating
   mu: Any               # momentum m_t

@@ -31,7 +31,12 @@ from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByRpropState(NamedTuple):
-  """State of `scale_by_rprop`: per-coordinate step sizes and the last signed steps."""
+  """State of `scale_by_rprop`: per-coordinate step sizes and the last signed steps.
+
+  Attributes:
+    step_sizes: $\\Delta_t$, the step size of every coordinate.
+    prev_updates: $\\Delta_t \\operatorname{sign}(g_t)$, zero after a sign change.
+  """
   step_sizes: Any    # Delta_t
   prev_updates: Any  # Delta_t sign(g_t), zero after a sign change
 
@@ -40,7 +45,16 @@ class ScaleByRpropState(NamedTuple):
 def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
                    min_step_size: Float = 1e-6,
                    max_step_size: Float = 50.0) -> GradientTransformation:
-  """Rprop's step $\\Delta_t \\operatorname{sign}(g_t)$ (ascent direction); see `rprop`."""
+  """Rprop's step $\\Delta_t \\operatorname{sign}(g_t)$ (ascent direction); see `rprop`.
+
+  Args:
+    learning_rate: $\\Delta_0$, the initial step size of every coordinate; >= 0, a number (not a
+      schedule: the step sizes live in the state).
+    eta_minus: $\\eta^-$, the factor that shrinks a step size after a sign change; in [0, 1].
+    eta_plus: $\\eta^+$, the factor that grows it while the sign holds; >= 1.
+    min_step_size: $\\Delta_{\\min}$, the smallest step size.
+    max_step_size: $\\Delta_{\\max}$, the largest step size.
+  """
   if callable(learning_rate):
     raise TypeError("scale_by_rprop: argument `learning_rate` is the initial step size held "
                     "in the state, a number; a schedule cannot apply to it")
@@ -80,6 +94,14 @@ def rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
   """Rprop (module docstring). ``learning_rate`` is the initial step size
   $\\Delta_0$ of every coordinate; the step sizes then live in the state, so
   it is a number, not a schedule.
+
+  Args:
+    learning_rate: $\\Delta_0$, the initial step size of every coordinate; >= 0, a number (not a
+      schedule: the step sizes live in the state).
+    eta_minus: $\\eta^-$, the factor that shrinks a step size after a sign change; in [0, 1].
+    eta_plus: $\\eta^+$, the factor that grows it while the sign holds; >= 1.
+    min_step_size: $\\Delta_{\\min}$, the smallest step size.
+    max_step_size: $\\Delta_{\\max}$, the largest step size.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -51,7 +51,16 @@ from jaxopt_notes._docargs import shared_args
 
 @shared_args
 class ScheduleFreeState(NamedTuple):
-  """State of `schedule_free`."""
+  """State of `schedule_free`.
+
+  Attributes:
+    b1: the interpolation weight $\\beta_1$, kept for `schedule_free_eval_params`.
+    weight_sum: the sum of the averaging weights $w_s$ so far.
+    step_count: int32 number of the coming step, counted from 1, saturating.
+    max_lr: the largest learning rate seen so far.
+    base_optimizer_state: the state of the base optimizer.
+    z: the base optimizer's iterate $z$ (the average $x$ when $\\beta_1 = 0$).
+  """
   b1: jax.Array           # the interpolation weight beta_1, kept for schedule_free_eval_params
   weight_sum: jax.Array   # sum of the averaging weights w_s so far
   step_count: jax.Array   # int32, the number of the coming step counted from 1, saturating
@@ -68,6 +77,10 @@ def _evaluation_point(b1: Any, params: Any, z: Any) -> Any:
 
 def schedule_free_eval_params(state: ScheduleFreeState, params: Any) -> Any:
   """The evaluation point $x$ of `schedule_free` from its state and the params $y$.
+
+  Args:
+    state: the `ScheduleFreeState` of the optimizer.
+    params: the params $y$ the optimizer produced.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
@@ -102,6 +115,17 @@ def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarO
   replaces it) and use the same ``learning_rate``. ``update`` needs the
   params (the gradient point $y$); evaluate at `schedule_free_eval_params`.
   ``state_dtype`` is the dtype of ``z`` (the params' by default).
+
+  Args:
+    base_optimizer: the optimizer that steps $z$; it should have no momentum of its own and use
+      ``learning_rate``.
+    learning_rate: the learning rate $\\gamma_t$ (a number or a schedule of the step from 0); it
+      sets the averaging weights.
+    b1: $\\beta_1$, the interpolation weight of $y = \\beta_1 x + (1-\\beta_1) z$ (not a momentum),
+      in [0, 1].
+    weight_lr_power: $r$, the power of the largest learning rate so far in the averaging weights
+      $w_t$ (2 in the paper).
+    state_dtype: dtype in which ``z`` is stored; ``None`` keeps the params' dtype.
 
   Reference: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, 2024,
   "The Road Less Scheduled".
@@ -157,6 +181,18 @@ def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: 
                       state_dtype: Any = None) -> GradientTransformationExtraArgs:
   """Schedule-free SGD (module docstring); ``weight_decay`` is added to the gradient.
 
+  Args:
+    learning_rate: the peak learning rate $\\gamma$.
+    warmup_steps: $T_{warmup}$: the learning rate rises linearly over this many steps, $\\gamma
+      \\min(1, (t+1)/T_{warmup})$; ``None`` for no warmup.
+    b1: $\\beta_1$, the interpolation weight of $y = \\beta_1 x + (1-\\beta_1) z$ (not a momentum),
+      in [0, 1].
+    weight_decay: coefficient of ``weight_decay * params`` added to the gradient at $y$; ``None``
+      for none.
+    weight_lr_power: $r$, the power of the largest learning rate so far in the averaging weights
+      $w_t$ (2 in the paper).
+    state_dtype: dtype in which ``z`` is stored; ``None`` keeps the params' dtype.
+
   Reference: Defazio et al., 2024, "The Road Less Scheduled", algorithm 1.
   """
   _validate.check("schedule_free_sgd", learning_rate=(learning_rate, _validate.FINITE),
@@ -177,6 +213,16 @@ def schedule_free_adamw(learning_rate: Float = 0.0025, warmup_steps: Any = None,
   $-\\gamma_t\\,(g_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon) + \\lambda y_t)$
   with $\\hat v_t$ the debiased EMA of $g^2$ (rate ``b2``); ``b1`` is the
   interpolation weight, not a momentum.
+
+  Args:
+    learning_rate: the peak learning rate $\\gamma$.
+    warmup_steps: $T_{warmup}$: the learning rate rises linearly over this many steps, $\\gamma
+      \\min(1, (t+1)/T_{warmup})$; ``None`` for no warmup.
+    b1: $\\beta_1$, the interpolation weight of $y = \\beta_1 x + (1-\\beta_1) z$ (not a momentum),
+      in [0, 1].
+    weight_lr_power: $r$, the power of the largest learning rate so far in the averaging weights
+      $w_t$ (2 in the paper).
+    state_dtype: dtype in which ``z`` is stored; ``None`` keeps the params' dtype.
 
   Reference: Defazio et al., 2024, "The Road Less Scheduled", algorithm 2.
   """

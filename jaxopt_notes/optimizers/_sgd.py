@@ -30,6 +30,13 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None =
 
   See the module docstring for the update; ``momentum=None`` keeps no state.
 
+  Args:
+    momentum: $\\beta$, the decay of the momentum $v_t = \\beta v_{t-1} + g_t$, in [0, 1]; ``None``
+      keeps no momentum (and no state).
+    nesterov: step with $g_t + \\beta v_t$ (Nesterov) instead of $v_t$ (heavy ball).
+    accumulator_dtype: dtype in which the momentum $v_t$ is stored; ``None`` keeps each param's
+      dtype.
+
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.sgd(0.1, momentum=0.9)
@@ -56,6 +63,14 @@ def noisy_sgd(learning_rate: ScalarOrSchedule, eta: jax.typing.ArrayLike = 0.01,
 
   See `jaxopt_notes.add_noise`. Reference: Neelakantan et al., 2015,
   "Adding Gradient Noise Improves Learning for Very Deep Networks".
+
+  Args:
+    eta: $\\eta$, the variance of the noise at the first step; >= 0.
+    gamma: $\\gamma$, the decay exponent: the variance at step $t$ (from 1) is $\\eta / t^\\gamma$;
+      >= 0.
+    key: a PRNG key or an integer seed for the noise (kept in the state, so runs are reproducible);
+      ``None`` with no ``seed`` means seed 0.
+    seed: an older spelling of an integer ``key``; give at most one of the two.
   """
   _validate.check("noisy_sgd", learning_rate=(learning_rate, _validate.FINITE))
   return chain(add_noise(eta, gamma, key=key, seed=seed),

@@ -60,6 +60,11 @@ def signum(learning_rate: ScalarOrSchedule, beta: Float = 0.9,
 
   ``accumulator_dtype`` stores the momentum (e.g. ``jnp.bfloat16``). Reference:
   Bernstein et al., 2018 (see `sign_sgd`).
+
+  Args:
+    beta: $\\beta$, the decay of the momentum $m_t$, in [0, 1].
+    accumulator_dtype: dtype in which the momentum is stored (e.g. ``jnp.bfloat16``); ``None`` keeps
+      each param's dtype.
   """
   _validate.check("signum", learning_rate=(learning_rate, _validate.FINITE),
                   beta=(beta, _validate.UNIT))

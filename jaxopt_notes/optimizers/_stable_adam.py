@@ -127,7 +127,11 @@ def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9
 
 @shared_args
 class ScaleByStableAdamWState(NamedTuple):
-  """State of `scale_by_stable_adamw`."""
+  """State of `scale_by_stable_adamw`.
+
+  Attributes:
+    decay_state: the state of the weight decay (a step count for a scheduled decay).
+  """
   count: jax.Array  # int32 steps taken, saturating
   mu: Any           # first moment m_t
   nu: Any           # second moment v_t

@@ -26,7 +26,13 @@ from jaxopt_notes._docargs import shared_args
 def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
                   eps_root: Float = 0.0,
                   initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
-  """Yogi's direction; see `yogi`."""
+  """Yogi's direction; see `yogi`.
+
+  Args:
+    initial_accumulator_value: $v_0$, the value the second moment starts from; >= 0.
+    b2: $\\beta_2$: the second moment moves by $(1-\\beta_2) g_t^2$ towards $g_t^2$ each step, in
+      [0, 1].
+  """
   check_moments("scale_by_yogi", b1, b2, eps, eps_root,
                 initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE))
 
@@ -55,7 +61,13 @@ def yogi(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-3, eps_root: Float = 0.0,
          initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
   """Yogi (module docstring). Reference: Zaheer et al., 2018, "Adaptive Methods
-  for Nonconvex Optimization"."""
+  for Nonconvex Optimization".
+
+  Args:
+    initial_accumulator_value: $v_0$, the value the second moment starts from; >= 0.
+    b2: $\\beta_2$: the second moment moves by $(1-\\beta_2) g_t^2$ towards $g_t^2$ each step, in
+      [0, 1].
+  """
   _validate.check("yogi", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_yogi(b1, b2, eps, eps_root, initial_accumulator_value),
                scale_by_learning_rate(learning_rate))

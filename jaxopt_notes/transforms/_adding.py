@@ -78,6 +78,14 @@ def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.
 
   ``key`` is a PRNG key or an integer seed (``seed`` is accepted as an older
   spelling of the same); the key lives in the state, so runs are reproducible.
+
+  Args:
+    eta: $\\eta$, the variance of the noise at the first step; >= 0.
+    gamma: $\\gamma$, the decay exponent: the variance at step $t$ (from 1) is $\\eta / t^\\gamma$;
+      >= 0.
+    key: a PRNG key or an integer seed for the noise (kept in the state, so runs are reproducible);
+      ``None`` with no ``seed`` means seed 0.
+    seed: an older spelling of an integer ``key``; give at most one of the two.
   """
   _validate.check("add_noise", eta=(eta, _validate.NONNEGATIVE),
                   gamma=(gamma, _validate.NONNEGATIVE))
