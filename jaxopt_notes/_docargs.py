@@ -164,7 +164,7 @@ def shared_args(obj):
   """Completes ``obj.__doc__`` with the `SHARED` texts of the parameters it does not
   describe; returns ``obj`` itself. Works on functions, NamedTuple classes (their fields) and
   Protocols (the arguments of the call they describe)."""
-  section = "Attributes" if isinstance(obj, type) and not _is_protocol(obj) else "Args"
+  section = "Attributes" if isinstance(obj, type) and hasattr(obj, "_fields") else "Args"
   obj.__doc__ = fill_args(inspect.cleandoc(obj.__doc__ or ""), _names(obj), section)
   obj.__shared_args__ = True
   return obj

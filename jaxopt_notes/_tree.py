@@ -173,6 +173,10 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
   The leaves are never weakly typed, so a state built from Python-scalar
   params keeps its exact dtype (and a jitted step its one trace) from step to
   step; each is sharded like its leaf. ``fill_value`` may be traced.
+
+  Args:
+    fill_value: the value of every element (may be traced).
+    dtype: the dtype of the new leaves; ``None`` keeps each leaf's dtype.
   """
   def fill(x):
     if is_frozen(x):
@@ -187,6 +191,11 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
 
 @shared_args
 def zeros_like(tree: Any, dtype: Any = None) -> Any:
+  """A tree of zeros shaped like ``tree``'s leaves (see `full_like`).
+
+  Args:
+    dtype: the dtype of the new leaves; ``None`` keeps each leaf's dtype.
+  """
   return full_like(tree, 0, dtype)
 
 
@@ -221,12 +230,21 @@ def zero_updates(updates: Any) -> Any:
 
 @shared_args
 def ones_like(tree: Any, dtype: Any = None) -> Any:
+  """A tree of ones shaped like ``tree``'s leaves (see `full_like`).
+
+  Args:
+    dtype: the dtype of the new leaves; ``None`` keeps each leaf's dtype.
+  """
   return full_like(tree, 1, dtype)
 
 
 @shared_args
 def cast(tree: Any, dtype: Any) -> Any:
-  """Casts every leaf to ``dtype`` (``None`` leaves it as it is)."""
+  """Casts every leaf to ``dtype`` (``None`` leaves it as it is).
+
+  Args:
+    dtype: the dtype to cast to; ``None`` leaves the tree as it is.
+  """
   if dtype is None:
     return tree
   return _map(lambda x: jnp.asarray(x).astype(complex_if(x, dtype)), tree)
@@ -238,6 +256,9 @@ def cast_like(tree: Any, other_tree: Any) -> Any:
 
   Where ``tree`` holds ``None`` and ``other_tree`` a frozen leaf, the result is
   that leaf's `frozen_update`: how a frozen param's zero update comes out.
+
+  Args:
+    other_tree: a tree of the same structure whose leaves' dtypes are taken.
   """
   def one(x, r):
     if x is None or r is None:
@@ -254,34 +275,53 @@ def canonical_dtype(dtype: Any) -> Any:
 
 @shared_args
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
-  """Leafwise sum of two or more trees of the same structure."""
+  """Leafwise sum of two or more trees of the same structure.
+
+  Args:
+    *other_trees: more trees of the same structure, added too.
+  """
   return _map(lambda *xs: functools.reduce(jnp.add, xs), tree_x, tree_y, *other_trees)
 
 
 @shared_args
 def sub(tree_x: Any, tree_y: Any) -> Any:
+  """Leafwise difference ``tree_x - tree_y``."""
   return _map(jnp.subtract, tree_x, tree_y)
 
 
 @shared_args
 def mul(tree_x: Any, tree_y: Any) -> Any:
+  """Leafwise product ``tree_x * tree_y``."""
   return _map(jnp.multiply, tree_x, tree_y)
 
 
 @shared_args
 def scale(scalar: Any, tree: Any) -> Any:
+  """``scalar * tree``, leaf by leaf.
+
+  Args:
+    scalar: a number or a scalar array.
+  """
   return _map(lambda x: scalar * x, tree)
 
 
 @shared_args
 def add_scale(tree_x: Any, scalar: Any, tree_y: Any) -> Any:
-  """``tree_x + scalar * tree_y``."""
+  """``tree_x + scalar * tree_y``.
+
+  Args:
+    scalar: a number or a scalar array.
+  """
   return _map(lambda a, b: a + scalar * b, tree_x, tree_y)
 
 
 @shared_args
 def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
-  """Leafwise ``jnp.where`` with one scalar condition."""
+  """Leafwise ``jnp.where`` with one scalar condition.
+
+  Args:
+    condition: a boolean scalar: ``tree_x`` where True, ``tree_y`` where False.
+  """
   return _map(lambda a, b: jnp.where(condition, a, b), tree_x, tree_y)
 
 
@@ -298,7 +338,11 @@ def _pairwise_sum(parts: list) -> jax.Array:
 
 @shared_args
 def sum(tree: Any, associative_reduction: bool = False) -> jax.Array:  # noqa: A001
-  """The sum of every element of every leaf (``associative_reduction``: summed pairwise)."""
+  """The sum of every element of every leaf (``associative_reduction``: summed pairwise).
+
+  Args:
+    associative_reduction: sum the leaves' totals pairwise (a tree reduction) instead of in order.
+  """
   parts = [jnp.sum(x) for x in leaves(tree)]
   if not parts:
     return jnp.zeros([])
@@ -356,6 +400,11 @@ def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - opta
   ``'infinity'``); ``squared`` returns the norm's square. Real for complex
   leaves, of their moduli ``|x|`` (a real ``dtype`` casts a complex leaf to its
   complex counterpart, see `widen`).
+
+  Args:
+    ord: the norm: ``None`` or 2 (l2), 1, or ``inf``.
+    squared: return the square of the norm.
+    dtype: cast every leaf to this dtype first; ``None`` keeps each leaf's.
   """
   as_dtype = lambda x: jnp.abs(widen(x, dtype))  # noqa: E731
   if ord is None or (not isinstance(ord, str) and ord == 2):
@@ -500,7 +549,12 @@ def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
 # ------------------------------------------------------------------- random
 
 def split_key_like(rng_key: jax.Array, target_tree: Any) -> Any:
-  """One fresh key per leaf, in a tree of the same structure."""
+  """One fresh key per leaf, in a tree of the same structure.
+
+  Args:
+    rng_key: the PRNG key to split.
+    target_tree: the tree whose structure the keys take.
+  """
   treedef = jax.tree.structure(target_tree)
   keys = jax.random.split(rng_key, treedef.num_leaves)
   return jax.tree.unflatten(treedef, list(keys))
@@ -512,6 +566,12 @@ def random_like(rng_key: jax.Array, target_tree: Any,
 
   Keys are split over the trained leaves only, so adding a frozen (integer or
   boolean) leaf, which gets zeros, changes no other leaf's sample.
+
+  Args:
+    rng_key: the PRNG key, split over the trained leaves.
+    target_tree: the tree whose leaves' shapes (and dtypes) are sampled.
+    sampler: ``sampler(key, shape, dtype) -> array``, e.g. ``jax.random.normal``.
+    dtype: the dtype of the samples; ``None`` takes each leaf's.
   """
   flat, treedef = jax.tree.flatten(target_tree)
   trained = [i for i, x in enumerate(flat) if not is_frozen(x)]

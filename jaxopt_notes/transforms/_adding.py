@@ -56,7 +56,11 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
 
 @shared_args
 class AddNoiseState(NamedTuple):
-  """State of `add_noise`: the step count and the PRNG key of the next draw."""
+  """State of `add_noise`: the step count and the PRNG key of the next draw.
+
+  Attributes:
+    rng_key: the PRNG key the next step splits.
+  """
   count: jax.Array    # int32 steps taken
   rng_key: jax.Array  # the key the next step splits
 

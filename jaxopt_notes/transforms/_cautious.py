@@ -41,6 +41,9 @@ def cautious(inner: GradientTransformation) -> GradientTransformationExtraArgs:
   ``update`` takes the raw gradients, as ``inner`` does; put gradient
   transforms (clipping) inside ``inner``.
 
+  Args:
+    inner: the optimizer whose update is masked; it sees the raw gradients.
+
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.cautious(jon.sgd(1.0, momentum=0.9))
