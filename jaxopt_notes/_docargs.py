@@ -57,6 +57,16 @@ SHARED = types.MappingProxyType({
                           "param's dtype."),
     "nesterov": ("use Nesterov's look-ahead momentum: the step uses the momentum as it will "
                  "be after this gradient, not as it was before."),
+    # ---- schedules
+    "warmup_steps": ("the number of steps of the linear warmup from ``init_value`` to "
+                     "``peak_value``; >= 0."),
+    "transition_begin": ("the number of steps the value stays at its initial value before the "
+                         "transition starts; >= 0."),
+    "decay_rate": ("the factor $r$ the value is multiplied by every ``transition_steps`` "
+                   "steps; >= 0 (> 1 grows it)."),
+    "staircase": ("apply the decay in discrete jumps, every ``transition_steps`` steps, "
+                  "instead of continuously."),
+    "exponent": "the power $e$ of the cosine factor; 1 is the plain half cosine.",
     # ---- the arguments of ``update`` and of functions of the same shape
     "updates": ("the incoming updates (gradients, or the output of an earlier transform), a "
                 "pytree shaped like the params."),
