@@ -19,6 +19,7 @@ site reads through docs/hooks/griffe_shared_args.py. Use::
     \"\"\"
 """
 
+import dataclasses
 import inspect
 import re
 import textwrap
@@ -174,7 +175,8 @@ def shared_args(obj):
   """Completes ``obj.__doc__`` with the `SHARED` texts of the parameters it does not
   describe; returns ``obj`` itself. Works on functions, NamedTuple classes (their fields) and
   Protocols (the arguments of the call they describe)."""
-  section = "Attributes" if isinstance(obj, type) and hasattr(obj, "_fields") else "Args"
+  fields = isinstance(obj, type) and (hasattr(obj, "_fields") or dataclasses.is_dataclass(obj))
+  section = "Attributes" if fields else "Args"
   obj.__doc__ = fill_args(inspect.cleandoc(obj.__doc__ or ""), _names(obj), section)
   obj.__shared_args__ = True
   return obj

@@ -51,6 +51,9 @@ def _signs(v: jnp.ndarray) -> jnp.ndarray:
 def projection_simplex(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the simplex $\\{y \\ge 0, \\sum y = s\\}$ (module docstring).
 
+  Args:
+    scale: $s$, the sum of the projection's entries; > 0.
+
   Examples:
     >>> import jax.numpy as jnp
     >>> from jaxopt_notes import projections
@@ -64,6 +67,9 @@ def projection_simplex(tree: Any, scale: Any = 1) -> Any:
 def projection_l1_sphere(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_1$ sphere $\\|y\\|_1 = s$ (module docstring).
 
+  Args:
+    scale: $s$, the radius; > 0.
+
   Examples:
     >>> import jax.numpy as jnp
     >>> from jaxopt_notes import projections
@@ -76,6 +82,9 @@ def projection_l1_sphere(tree: Any, scale: Any = 1) -> Any:
 @shared_args
 def projection_l1_ball(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_1$ ball $\\|y\\|_1 \\le s$ (module docstring).
+
+  Args:
+    scale: $s$, the radius; > 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -93,6 +102,9 @@ def projection_l1_ball(tree: Any, scale: Any = 1) -> Any:
 def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_2$ ball $\\|y\\|_2 \\le s$ (module docstring).
 
+  Args:
+    scale: $s$, the radius; >= 0.
+
   Examples:
     >>> import jax.numpy as jnp
     >>> from jaxopt_notes import projections
@@ -108,6 +120,9 @@ def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
 @shared_args
 def projection_l2_sphere(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_2$ sphere $\\|y\\|_2 = s$ (module docstring).
+
+  Args:
+    scale: $s$, the radius; >= 0. The zero vector goes to $(s, 0, \\dots)$.
 
   Examples:
     >>> import jax.numpy as jnp

@@ -65,6 +65,9 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
 def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the hypercube $0 \\le y \\le s$ (``scale``), a box.
 
+  Args:
+    scale: $s$, the upper bound of every entry; >= 0.
+
   Examples:
     >>> import jax.numpy as jnp
     >>> from jaxopt_notes import projections
@@ -77,6 +80,9 @@ def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
 @shared_args
 def projection_linf_ball(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_\\infty$ ball $\\|y\\|_\\infty \\le s$ (``scale``), a box.
+
+  Args:
+    scale: $s$, the radius; >= 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -132,6 +138,11 @@ def projection_vector(x: Any, a: Any) -> Any:
 def projection_halfspace(x: Any, a: Any, b: Any) -> Any:
   """Projection onto the halfspace $\\langle a, y\\rangle \\le b$; arguments as
   `projection_hyperplane`.
+
+  Args:
+    x: the point, a pytree.
+    a: the normal, a pytree like ``x`` (not all zero).
+    b: the offset, a scalar.
 
   Examples:
     >>> import jax.numpy as jnp

@@ -30,7 +30,12 @@ from jaxopt_notes._docargs import shared_args
 
 @shared_args
 class ScaleByExactLinesearchState(NamedTuple):
-  """State of `scale_by_exact_linesearch`."""
+  """State of `scale_by_exact_linesearch`.
+
+  Attributes:
+    learning_rate: the step size returned last.
+    num_linesearch_steps: int32 Hessian-vector products the last search took (1 per step).
+  """
   learning_rate: jax.Array         # the step size returned last
   num_linesearch_steps: jax.Array  # Hessian-vector products it took (1 per step; int32)
 
