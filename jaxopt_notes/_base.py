@@ -23,40 +23,43 @@ ScalarOrSchedule = Union[float, jax.Array, Schedule]
 
 
 class TransformInitFn(Protocol):
-  """``init(params) -> state``.
-
-  Args:
-    params: the params the state is built for (their shapes and dtypes).
-  """
+  """``init(params) -> state``."""
 
   def __call__(self, params: Params) -> OptState:
+    """Builds the state.
+
+    Args:
+      params: the params the state is built for (their shapes and dtypes).
+    """
     ...
 
 
-@shared_args
 class TransformUpdateFn(Protocol):
-  """``update(updates, state, params=None) -> (updates, state)``.
+  """``update(updates, state, params=None) -> (updates, state)``."""
 
-  Args:
-    params: the current params (``None`` for transforms that do not need them).
-  """
-
+  @shared_args
   def __call__(self, updates: Updates, state: OptState,
                params: Params | None = None) -> tuple[Updates, OptState]:
+    """Maps the incoming updates to the outgoing ones and the next state.
+
+    Args:
+      params: the current params (``None`` for transforms that do not need them).
+    """
     ...
 
 
-@shared_args
 class TransformUpdateExtraArgsFn(Protocol):
-  """``update(updates, state, params=None, **extra_args) -> (updates, state)``.
+  """``update(updates, state, params=None, **extra_args) -> (updates, state)``."""
 
-  Args:
-    params: the current params (``None`` for transforms that do not need them).
-  """
-
+  @shared_args
   def __call__(self, updates: Updates, state: OptState,
                params: Params | None = None,
                **extra_args: Any) -> tuple[Updates, OptState]:
+    """Maps the incoming updates to the outgoing ones and the next state.
+
+    Args:
+      params: the current params (``None`` for transforms that do not need them).
+    """
     ...
 
 

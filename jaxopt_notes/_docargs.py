@@ -4,19 +4,25 @@ A docstring's ``Args:`` section lists what is particular to its function; the de
 `shared_args` adds an entry for every other parameter that has a text in `SHARED`, in the
 order of the signature (for a NamedTuple: its fields, under ``Attributes:``). An entry
 written in the docstring wins over the shared text, so a function whose argument means
-something else just describes it. The function itself is returned unchanged; only its
-``__doc__`` is completed, which ``help()``, IDEs and ``inspect.getdoc`` show, and the docs
-site reads through docs/hooks/griffe_shared_args.py. Use::
+something else just describes it. ``@shared_args(like=scale_by_x)`` first borrows the
+entries of another documented callable with the same arguments (an alias from its
+``scale_by_x``). The function itself is returned unchanged; only its ``__doc__`` is
+completed, which ``help()``, IDEs and ``inspect.getdoc`` show, and the docs site reads
+through docs/hooks/griffe_shared_args.py. Use::
 
   from jaxopt_notes._docargs import shared_args
 
   @shared_args
-  def my_optimizer(learning_rate, b1=0.9, eps=1e-8, my_knob=1.0):
+  def scale_by_x(b1=0.9, eps=1e-8, my_knob=1.0):
     \"\"\"One-line summary.
 
     Args:
       my_knob: what only this optimizer has.
     \"\"\"
+
+  @shared_args(like=scale_by_x)
+  def x(learning_rate, b1=0.9, eps=1e-8, my_knob=1.0):
+    \"\"\"One-line summary (``learning_rate``, ``b1`` and ``eps`` from `SHARED`).\"\"\"
 """
 
 import dataclasses
@@ -43,8 +49,8 @@ SHARED = types.MappingProxyType({
                  "finite where ``v`` is zero (meta-learning)."),
     "weight_decay": (
         "coefficient $\\lambda$ of decoupled weight decay: ``weight_decay * params`` is added "
-        "to the direction before it is scaled by the learning rate, so each step shrinks the "
-        "params by ``learning_rate * weight_decay``; 0 turns it off."),
+        "to the direction before it is scaled by the learning rate, so each step also "
+        "subtracts ``learning_rate * weight_decay * params``; 0 turns it off."),
     "mask": ("which params are decayed: a tree of booleans with the params' structure (or a "
              "prefix of it), or a function of the params returning one; True means decayed. "
              "``None`` decays every leaf."),
@@ -92,17 +98,10 @@ _AFTER_ARGS = re.compile(r"^(Returns|Yields|Raises|Examples?|References?|Notes?|
 _WIDTH = 96
 
 
-def _is_protocol(obj):
-  return isinstance(obj, type) and getattr(obj, "_is_protocol", False)
-
-
 def _names(obj):
-  """Parameter names in order, ``*``/``**`` marking var-args: a NamedTuple's fields, a
-  Protocol's call's arguments."""
+  """Parameter names in order, ``*``/``**`` marking var-args (a NamedTuple: its fields)."""
   if isinstance(obj, type) and hasattr(obj, "_fields"):
     return list(obj._fields)
-  if _is_protocol(obj):
-    return _names(obj.__call__)[1:]
   names = []
   for p in inspect.signature(obj).parameters.values():
     prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
@@ -130,26 +129,40 @@ def _entries(body):
 
 
 def _shared_entry(name, indent):
-  return textwrap.fill(f"{name}: {SHARED[name.lstrip('*')]}", width=_WIDTH, initial_indent=" " * indent,
-                       subsequent_indent=" " * (indent + 2))
+  return textwrap.fill(f"{name}: {SHARED[name.lstrip('*')]}", width=_WIDTH,
+                       initial_indent=" " * indent, subsequent_indent=" " * (indent + 2))
 
 
-def fill_args(doc, names, section="Args"):
-  """``doc`` (a cleaned docstring) with the shared entry of each of ``names`` that it lacks,
-  merged into its ``section`` in the order of ``names``."""
-  lines = doc.splitlines()
+def _section(lines, section):
+  """``(start, stop)``: the header line of ``section`` and the end of its body, or None."""
   start = next((i for i, l in enumerate(lines) if _HEAD.match(l)
                 and _HEAD.match(l).group(1) == section), None)
   if start is None:
+    return None
+  stop = start + 1
+  while stop < len(lines) and (not lines[stop].strip() or lines[stop].startswith(" ")):
+    stop += 1
+  return start, stop
+
+
+def fill_args(doc, names, section="Args", like=None):
+  """``doc`` (a cleaned docstring) with an entry for each of ``names`` that it lacks, merged
+  into its ``section`` in the order of ``names``: the entry of the first docstring of ``like``
+  (cleaned, e.g. that of the function whose arguments these are) that has one, else the
+  `SHARED` text."""
+  lines = doc.splitlines()
+  if _section(lines, section) is None:
     end = next((i for i, l in enumerate(lines) if _AFTER_ARGS.match(l)), len(lines))
     while end > 0 and not lines[end - 1].strip():
       end -= 1
     lines[end:end] = ["", f"{section}:", ""] if end < len(lines) else ["", f"{section}:"]
-    start = end + 1
-  stop = start + 1
-  while stop < len(lines) and (not lines[stop].strip() or lines[stop].startswith(" ")):
-    stop += 1
+  start, stop = _section(lines, section)
   written = _entries(lines[start + 1:stop])
+  borrowed = {}
+  for other in reversed(like or ()):  # the first of ``like`` wins
+    other = other.splitlines()
+    found = _section(other, section)
+    borrowed.update(_entries(other[found[0] + 1:found[1]]) if found else {})
   indent = 2
   if written:
     first = next(iter(written.values()))[0]
@@ -157,10 +170,13 @@ def fill_args(doc, names, section="Args"):
   merged = []
   for name in names:
     bare = name.lstrip("*")
-    if name in written or bare in written:
-      merged.extend(written.pop(name if name in written else bare))
-    elif bare in SHARED:
-      merged.extend(_shared_entry(name, indent).splitlines())
+    for source in (written, borrowed):
+      if name in source or bare in source:
+        merged.extend(source.pop(name if name in source else bare))
+        break
+    else:
+      if bare in SHARED:
+        merged.extend(_shared_entry(name, indent).splitlines())
   for rest in written.values():  # entries naming no parameter: kept, for the test to find
     merged.extend(rest)
   while merged and not merged[-1].strip():
@@ -171,12 +187,19 @@ def fill_args(doc, names, section="Args"):
   return "\n".join(lines)
 
 
-def shared_args(obj):
-  """Completes ``obj.__doc__`` with the `SHARED` texts of the parameters it does not
-  describe; returns ``obj`` itself. Works on functions, NamedTuple classes (their fields) and
-  Protocols (the arguments of the call they describe)."""
+def shared_args(obj=None, *, like=None):
+  """Completes ``obj.__doc__`` with an entry for each parameter it does not describe: that of
+  ``like`` (another documented callable taking the same arguments, e.g. ``scale_by_x`` for
+  ``x``; or a tuple of them, the first with an entry wins) where it has one, else the
+  `SHARED` text; returns ``obj`` itself. Works on functions, NamedTuple classes and
+  dataclasses (their fields, under ``Attributes:``). ``@shared_args`` or
+  ``@shared_args(like=scale_by_x)``."""
+  if obj is None:
+    return lambda o: shared_args(o, like=like)
   fields = isinstance(obj, type) and (hasattr(obj, "_fields") or dataclasses.is_dataclass(obj))
   section = "Attributes" if fields else "Args"
-  obj.__doc__ = fill_args(inspect.cleandoc(obj.__doc__ or ""), _names(obj), section)
+  likes = like if isinstance(like, tuple) else () if like is None else (like,)
+  others = [inspect.getdoc(o) or "" for o in likes]
+  obj.__doc__ = fill_args(inspect.cleandoc(obj.__doc__ or ""), _names(obj), section, others)
   obj.__shared_args__ = True
   return obj

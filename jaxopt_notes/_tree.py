@@ -101,7 +101,6 @@ def _map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
 
 # ----------------------------------------------------------------- counters
 
-@shared_args
 def safe_increment(count: jax.Array) -> jax.Array:
   """``count + 1``, saturating at the dtype's maximum instead of wrapping.
 
@@ -511,7 +510,6 @@ def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
   return _map(one, updates, moments)
 
 
-@shared_args
 def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> Any:
   """Adamax's weighted infinity norm: ``max(|g| + eps, decay * u)``.
 
@@ -527,7 +525,6 @@ def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> 
   return _map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, decay * u), updates, moments)
 
 
-@shared_args
 def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
   """Divides an EMA started at zero by ``1 - decay**count``.
 

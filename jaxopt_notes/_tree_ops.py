@@ -12,11 +12,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jaxopt_notes._docargs import shared_args
 
 
 
-@shared_args
 def div(tree_x: Any, tree_y: Any) -> Any:
   """Leafwise quotient ``tree_x / tree_y``.
 
@@ -30,7 +28,6 @@ def div(tree_x: Any, tree_y: Any) -> Any:
   return jax.tree.map(jnp.true_divide, tree_x, tree_y)
 
 
-@shared_args
 def clip(tree: Any, min_value: Any = None, max_value: Any = None) -> Any:
   """Clips every leaf to ``[min_value, max_value]``.
 
@@ -50,7 +47,6 @@ def clip(tree: Any, min_value: Any = None, max_value: Any = None) -> Any:
   return jax.tree.map(lambda x: jnp.clip(x, min_value, max_value), tree)
 
 
-@shared_args
 def conj(tree: Any) -> Any:
   """The complex conjugate of every leaf (real leaves come back unchanged).
 
@@ -63,7 +59,6 @@ def conj(tree: Any) -> Any:
   return jax.tree.map(jnp.conj, tree)
 
 
-@shared_args
 def real(tree: Any) -> Any:
   """The real part of every leaf.
 
@@ -81,7 +76,6 @@ def _reduce(tree: Any, leaf_fn, combine, empty: float) -> jax.Array:
   return functools.reduce(combine, parts) if parts else jnp.asarray(empty)
 
 
-@shared_args
 def max(tree: Any) -> jax.Array:  # noqa: A001 - optax's name
   """The largest element of all leaves together (``-inf`` for a tree with no elements).
 
@@ -94,7 +88,6 @@ def max(tree: Any) -> jax.Array:  # noqa: A001 - optax's name
   return _reduce(tree, jnp.max, jnp.maximum, -float("inf"))
 
 
-@shared_args
 def min(tree: Any) -> jax.Array:  # noqa: A001 - optax's name
   """The smallest element of all leaves together (``inf`` for a tree with no elements).
 
@@ -107,7 +100,6 @@ def min(tree: Any) -> jax.Array:  # noqa: A001 - optax's name
   return _reduce(tree, jnp.min, jnp.minimum, float("inf"))
 
 
-@shared_args
 def size(tree: Any) -> int:
   """The number of elements of all leaves together.
 
@@ -120,7 +112,6 @@ def size(tree: Any) -> int:
   return functools.reduce(operator.add, (int(jnp.size(x)) for x in jax.tree.leaves(tree)), 0)
 
 
-@shared_args
 def batch_shape(tree: Any, shape: tuple[int, ...] = ()) -> Any:
   """Broadcasts every leaf to leading batch axes ``shape``.
 
@@ -134,7 +125,6 @@ def batch_shape(tree: Any, shape: tuple[int, ...] = ()) -> Any:
   return jax.tree.map(lambda x: jnp.broadcast_to(x, (*shape, *jnp.shape(x))), tree)
 
 
-@shared_args
 def dtype(tree: Any, mixed_dtype_handler: str | None = None) -> Any:
   """The dtype of a tree's leaves.
 

@@ -11,7 +11,6 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
-from jaxopt_notes._docargs import shared_args
 
 Filter = Callable[[tuple, Any], bool]
 
@@ -86,7 +85,6 @@ def _all_with_path(path: tuple, tree: Any, key: Any) -> list:
   return found
 
 
-@shared_args
 def get_all_with_path(tree: Any, key: Any, filtering: Filter | None = None) -> list:
   """Every value in ``tree`` stored under ``key``, with its path.
 
@@ -111,7 +109,6 @@ def get_all_with_path(tree: Any, key: Any, filtering: Filter | None = None) -> l
   return found
 
 
-@shared_args
 def get(tree: Any, key: Any, default: Any = None, filtering: Filter | None = None) -> Any:
   """The one value in ``tree`` stored under ``key``.
 
@@ -145,7 +142,6 @@ def get(tree: Any, key: Any, default: Any = None, filtering: Filter | None = Non
   return found[0][1] if found else default
 
 
-@shared_args
 def set(tree: Any, filtering: Filter | None = None, /, **kwargs: Any) -> Any:  # noqa: A001
   """A copy of ``tree`` with the values stored under each keyword's name replaced.
 

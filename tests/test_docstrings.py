@@ -17,22 +17,12 @@ import inspect
 import re
 
 import jaxopt_notes
+from jaxopt_notes._docargs import SHARED, shared_args
 
 NAMESPACES = ("", "contrib", "transforms", "schedules", "projections", "tree", "tree_utils",
               "losses", "second_order", "microbatching", "perturbations", "assignment",
               "kronecker", "optimizers", "testing")
 
-# Callables whose parameters are not all documented yet, by first public name. This list may
-# only shrink: the test fails if one of them becomes complete and is still listed.
-NOT_YET = frozenset({
-    "ScaleByKronState",
-    "ScaleByShampooState",
-    "ScaleBySoapState",
-    "precond_update_prob_schedule",
-    "scale_by_kron",
-    "scale_by_shampoo",
-    "scale_by_soap",
-})
 
 _SECTION = re.compile(r"^(\w[\w ]*):\s*$")
 _ENTRY = re.compile(r"^(\*{0,2}\w+)(?: \([^)]*\))?:(?:\s|$)")
@@ -155,7 +145,7 @@ def test_every_parameter_of_every_public_callable_has_an_args_entry():
   offenders = {}
   for label, obj in _first_labels():
     missing, _ = problems(obj)
-    if missing and label not in NOT_YET:
+    if missing:
       offenders[label] = missing
   assert offenders == {}, f"{len(offenders)} public callables lack Args entries: {offenders}"
 
@@ -165,11 +155,40 @@ def test_no_args_entry_names_a_parameter_that_does_not_exist():
   assert {k: v for k, v in unknown.items() if v} == {}
 
 
-def test_the_list_of_undocumented_callables_only_shrinks():
-  labels = dict(_first_labels())
-  assert sorted(NOT_YET - set(labels)) == []  # a stale name
-  done = sorted(label for label in NOT_YET if not problems(labels[label])[0])
-  assert done == [], f"now fully documented, remove from NOT_YET: {done}"
+def test_a_missing_and_an_unknown_entry_are_found():
+  def f(a, b, *rest, **kw):
+    """Summary.
+
+    Args:
+      a: one.
+      c: no such parameter.
+      **kw: extras.
+    """
+  assert problems(f) == (["b", "*rest"], ["c"])
+
+
+def test_shared_texts_fill_in_what_a_docstring_leaves_out():
+  def g(learning_rate, eps, mine):
+    """Summary.
+
+    Args:
+      mine: mine.
+      eps: my own eps.
+
+    Returns:
+      Nothing.
+    """
+  doc = inspect.getdoc(shared_args(g))
+  assert documented(doc, "Args") == ["learning_rate", "eps", "mine"]  # signature order
+  assert " ".join(SHARED["learning_rate"].split()[:6]) in " ".join(doc.split())
+  assert "my own eps" in doc and doc.index("Args:") < doc.index("Returns:")
+
+  @shared_args(like=g)
+  def h(eps, mine, mask):
+    """Summary."""
+  doc = inspect.getdoc(h)
+  assert documented(doc, "Args") == ["eps", "mine", "mask"]
+  assert "my own eps" in doc and "mine: mine." in doc and "decayed" in doc
 
 
 def counts():

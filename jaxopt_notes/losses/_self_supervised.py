@@ -8,7 +8,6 @@ from jax.scipy.special import logsumexp
 
 from jaxopt_notes.losses import _common
 from jaxopt_notes.losses._regression import cosine_similarity
-from jaxopt_notes._docargs import shared_args
 
 
 def ntxent(embeddings: Any, labels: Any, temperature: Any = 0.07) -> jax.Array:
@@ -47,7 +46,6 @@ def ntxent(embeddings: Any, labels: Any, temperature: Any = 0.07) -> jax.Array:
   return -jnp.sum(jnp.where(positive, log_prob, 0.0)) / jnp.sum(positive)
 
 
-@shared_args
 def triplet_margin_loss(anchors: Any, positives: Any, negatives: Any, axis: int = -1,
                         norm_degree: Any = 2, margin: Any = 1.0, eps: Any = 1e-6) -> jax.Array:
   r"""Triplet margin loss $\max(0,\ d(a, p) - d(a, n) + m)$.

@@ -16,7 +16,6 @@ import jax.numpy as jnp
 
 from jaxopt_notes.microbatching._accumulators import (Accumulator, AccumulationType,
                                                       resolve)
-from jaxopt_notes._docargs import shared_args
 
 
 class PerExampleOutputs(NamedTuple):
@@ -45,7 +44,6 @@ def _as_tuple(value: Any) -> tuple:
   return (value,) if isinstance(value, (int, str)) else tuple(value)
 
 
-@shared_args
 def reshape_batch_axis(tree: Any, microbatch_size: int, axis: int = 0) -> Any:
   r"""Splits the batch axis of every leaf into (microbatches, examples per microbatch).
 

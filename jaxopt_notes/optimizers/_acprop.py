@@ -64,16 +64,11 @@ def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
   return GradientTransformation(belief.init, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_acprop)
 def acprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-16, eps_root: Float = 1e-16, weight_decay: Float = 0.0,
            mask: Any = None) -> GradientTransformation:
   """ACProp (module docstring); ``weight_decay`` is added to the step before the learning rate.
-
-  Args:
-    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
-    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
-      as in the paper's algorithm 2; >= 0.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

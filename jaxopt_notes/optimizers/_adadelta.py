@@ -42,7 +42,6 @@ class ScaleByAdaDeltaState(NamedTuple):
   e_x: Any  # running mean of squared steps
 
 
-@shared_args
 def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
                       eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
   """Adadelta's scaling $\\Delta_t$ (positive along the gradient); see `adadelta`.
@@ -73,7 +72,7 @@ def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_adadelta)
 def adadelta(learning_rate: ScalarOrSchedule | None = None, rho: jax.typing.ArrayLike = 0.9,
              eps: jax.typing.ArrayLike = 0.0, weight_decay: jax.typing.ArrayLike = 0.0,
              weight_decay_mask: Any = None,
@@ -83,10 +82,6 @@ def adadelta(learning_rate: ScalarOrSchedule | None = None, rho: jax.typing.Arra
   Args:
     learning_rate: the step size $\\eta$, a number or a schedule of the step; ``None`` means 1 (the
       paper's method, which descends).
-    rho: decay rate $\\rho$ of both running means, in [0, 1].
-    eps: added outside both square roots (Zeiler has none there); >= 0.
-    eps_root: Zeiler's $\\epsilon$, added inside both square roots; > 0 lets the first steps move
-      (their numerator is $\\sqrt{\\epsilon_{root}}$).
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -244,34 +244,24 @@ def nadamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
   return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov)
 
 
-@shared_args
+@shared_args(like=scale_by_amsgrad)
 def amsgrad(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
             bias_correction_mu: bool = True,
             bias_correction_nu: bool = True) -> GradientTransformation:
   """AMSGrad (module docstring). Reference: Reddi, Kale & Kumar, 2018, "On the
   Convergence of Adam and Beyond".
-
-  Args:
-    bias_correction_mu: divide $m_t$ by $1-\\beta_1^t$; False uses the raw moment.
-    bias_correction_nu: divide $v_t$ by $1-\\beta_2^t$ before taking the running max; False takes
-      the max of the raw moment.
   """
   return chain(scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
                                 bias_correction_nu),
                _lr("amsgrad", learning_rate))
 
 
-@shared_args
+@shared_args(like=scale_by_adamax)
 def adamax(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-8) -> GradientTransformation:
   """Adamax, Adam with the infinity norm (module docstring). Reference: Kingma &
   Ba, 2015, section 7.1.
-
-  Args:
-    b2: decay rate of the infinity norm $u_t = \\max(|g_t| + \\epsilon, \\beta_2 u_{t-1})$, in
-      [0, 1].
-    eps: added to $|g_t|$ inside the max, so that $u_t > 0$; >= 0.
   """
   return chain(scale_by_adamax(b1, b2, eps), _lr("adamax", learning_rate))
 

@@ -74,7 +74,6 @@ def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
     b1: the momentum's decay.
     b2: the second moment's decay.
     eps: added to $\\sqrt{\\hat v_t}$ and to the norm before orthogonalising.
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to use NAdam's look-ahead momentum.
     sign_momentum: whether to orthogonalise the momentum's sign (the paper) or
       the momentum (the published code).
@@ -119,7 +118,7 @@ def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_adamuon)
 def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
             b1: Float = 0.95, b2: Float = 0.999, eps: Float = 1e-8, weight_decay: Float = 0.0,
             weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
@@ -130,15 +129,11 @@ def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
   """AdaMuon on the matrix leaves, AdamW on the others (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
-    ns_coeffs: Newton-Schulz coefficients, ``(3,)`` or ``(n, 3)``, or a preset's name.
-    ns_steps: the number of Newton-Schulz steps.
     b1: the momentum's decay $\\beta_1$.
     b2: the second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{\\hat v_t}$ (and, for the others, AdamW's $\\epsilon$).
     weight_decay: the matrices' decoupled weight decay $\\lambda$.
     weight_decay_mask: which matrices decay (a tree of booleans or a callable).
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to use NAdam's look-ahead momentum (both parts).
     sign_momentum: orthogonalise $\\mathrm{sign}(\\hat m_t)$ (the paper) rather
       than $\\hat m_t$ (the published code).

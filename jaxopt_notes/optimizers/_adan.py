@@ -91,16 +91,11 @@ def scale_by_adan(b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Flo
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_adan)
 def adan(learning_rate: ScalarOrSchedule, b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99,
          eps: Float = 1e-8, eps_root: Float = 1e-8, weight_decay: ScalarOrSchedule = 0.0,
          mask: Any = None) -> GradientTransformation:
   """Adan (module docstring); ``mask`` limits the weight decay to selected leaves.
-
-  Args:
-    b2: decay rate of $v_t$, the moving average of the gradient differences $g_t - g_{t-1}$, in
-      [0, 1].
-    b3: decay rate of $n_t$, the moving average of $(g_t + (1-\\beta_2)\\Delta_t)^2$, in [0, 1].
 
   Reference: Xie, Zhou, Li, Lin & Yan, 2022, "Adan: Adaptive Nesterov Momentum
   Algorithm for Faster Optimizing Deep Models".

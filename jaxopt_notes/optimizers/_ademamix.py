@@ -121,19 +121,12 @@ def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule =
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_ademamix)
 def ademamix(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
              b3: ScalarOrSchedule = 0.9999, alpha: ScalarOrSchedule = 5.0, eps: Float = 1e-8,
              eps_root: Float = 0.0, mu_dtype: Any = None, weight_decay: Float = 0.0,
              mask: Any = None) -> GradientTransformation:
   """AdEMAMix (module docstring).
-
-  Args:
-    b1: decay rate $\\beta_1$ of the fast moving average $m^{(1)}$, in [0, 1].
-    b3: decay rate $\\beta_3$ of the slow moving average $m^{(2)}$, in [0, 1], or a schedule of the
-      step returning it (the paper warms it up).
-    alpha: weight $\\alpha$ of the slow moving average in the numerator, or a schedule of the step
-      returning it.
 
   Reference: Pagliardini, Ablin & Grangier, 2024, "The AdEMAMix Optimizer:
   Better, Faster, Older".
@@ -176,17 +169,11 @@ def scale_by_simplified_ademamix(b1: Float = 0.99, b2: Float = 0.95,
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_simplified_ademamix)
 def simplified_ademamix(learning_rate: ScalarOrSchedule, b1: Float = 0.99, b2: Float = 0.95,
                         alpha: ScalarOrSchedule = 0.0, eps: Float = 1e-8, eps_root: Float = 0.0,
                         weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:
   """Simplified AdEMAMix (module docstring).
-
-  Args:
-    b1: discount $\\beta_1$ of the momentum $m_t = \\beta_1 m_{t-1} + g_t$ (a sum, not an average),
-      in [0, 1].
-    alpha: weight $\\alpha$ of the current gradient added to the momentum, or a schedule of the step
-      returning it; 0 gives Adam-like steps with a summed momentum.
 
   Reference: Morwani, Vyas, Kakade et al., 2024, "Connections between
   Schedule-Free Optimizers, AdEMAMix, and Accelerated SGD Variants".

@@ -76,20 +76,12 @@ def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_adopt)
 def adopt(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9999,
           eps: Float = 1e-6, mu_dtype: Any = None, *, nesterov: bool = False,
           use_clipping: bool = True,
           clip_value_fn: Callable = _quarter_power) -> GradientTransformation:
   """ADOPT (module docstring).
-
-  Args:
-    eps: floor of $\\sqrt{v_{t-1}}$ in the normaliser $\\max(\\sqrt{v_{t-1}}, \\epsilon)$; >= 0.
-    nesterov: take one more momentum step, $\\beta_1 m_t + (1-\\beta_1)\\tilde g_t$.
-    use_clipping: clip the normalised gradient to $[-c_t, c_t]$ before the momentum (algorithm 2 of
-      the paper); needs real params.
-    clip_value_fn: $c_t$ as a function of the int32 step count (0 at the first step); $t^{1/4}$ by
-      default.
 
   Reference: Taniguchi et al., 2024, "ADOPT: Modified Adam Can Converge with
   Any beta2 with the Optimal Rate", algorithm 2 (with clipping).

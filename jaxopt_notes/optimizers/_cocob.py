@@ -48,7 +48,6 @@ class COCOBState(NamedTuple):
   reward: Any                # R_t
 
 
-@shared_args
 def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransformation:
   """COCOB's move $w_{t+1} - w_t$ from the gradient; see `cocob`.
 
@@ -86,15 +85,12 @@ def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransform
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_cocob)
 def cocob(learning_rate: ScalarOrSchedule = 1.0, alpha: Float = 100.0, eps: Float = 1e-8,
           weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:
   """COCOB-Backprop (module docstring).
 
   Args:
-    alpha: $\\alpha$, which bounds the fraction of wealth bet while few gradients have been seen
-      (the $\\max(G_t + L_t, \\alpha L_t)$ term); >= 0.
-    eps: $L_0$, the initial scale of every coordinate; >= 0.
     learning_rate: multiplies the gradient before the bet (a number or a schedule of the step); 1 is
       the paper's method.
     weight_decay: coefficient of ``weight_decay * params``, added to the gradient before the bet; 0

@@ -75,16 +75,11 @@ class DAdaptAdamWState(NamedTuple):
   count: jax.Array               # int32 steps taken
 
 
-@shared_args
+@shared_args(like=DAdaptAdamWState)
 class ProdigyState(NamedTuple):
   """State of `prodigy`: DAdaptAdamWState's fields and the start $x_0$.
 
   Attributes:
-    exp_avg: $m_t$, the first moment.
-    exp_avg_sq: $v_t$, the second moment.
-    grad_sum: $s_t$, the weighted sum of gradients, shaped like params.
-    estim_lr: $d_t$, the distance estimate (a scalar, at least float32).
-    numerator_weighted: $r_t$, the scalar weighted sum (a scalar).
     params0: $x_0$, the params at initialisation.
   """
   exp_avg: Any
@@ -194,7 +189,7 @@ def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.9
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=dadapt_adamw)
 def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
             beta3: Float | None = None, eps: Float = 1e-8, estim_lr0: Float = 1e-6,
             estim_lr_coef: Float = 1.0, weight_decay: Float = 0.0,
@@ -203,12 +198,6 @@ def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
   """Prodigy (module docstring); ``update`` needs the params.
 
   Args:
-    learning_rate: the schedule $\\gamma_t$ multiplying the learned $d_t$ (a number or a schedule of
-      the step); 1 by default.
-    betas: $(\\beta_1, \\beta_2)$, the decay rates of Adam's two moments, each in [0, 1].
-    estim_lr0: $d_0$, the initial distance estimate; > 0. $d$ only grows from there.
-    weight_decay: $w$, decoupled weight decay: the step subtracts $w \\lambda_t x_t$ (scaled by the
-      learned step size $\\lambda_t$); >= 0.
     beta3: $\\beta_3$, the decay of the sums $r_t$ and $s_t$, in [0, 1]; ``None`` uses
       $\\sqrt{\\beta_2}$.
     estim_lr_coef: $c$, the factor on the estimate $r_t / \\|s_t\\|_1$; >= 0.

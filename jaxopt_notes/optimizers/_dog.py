@@ -186,7 +186,7 @@ def _decay(weight_decay, mask):
   return identity() if weight_decay is None else add_decayed_weights(weight_decay, mask)
 
 
-@shared_args
+@shared_args(like=scale_by_dog)
 def dog(learning_rate: ScalarOrSchedule = 1.0, init_step: tuple = ("heuristic", 1e-6),
         eps: Float = 0.0, weight_decay: Float | None = None, mask: Any = None,
         eps_root: Float = 1e-8) -> GradientTransformation:
@@ -195,9 +195,6 @@ def dog(learning_rate: ScalarOrSchedule = 1.0, init_step: tuple = ("heuristic", 
   Args:
     learning_rate: a plain multiplier of the learned step (a number or a schedule of the step); 1 by
       default.
-    init_step: the first move: ``('distance', r)`` sets $r_\\epsilon = r$; ``('heuristic', a)`` sets
-      $r_\\epsilon = a (1 + \\|x_0\\|)$; ``('learning_rate', \\eta_0)`` takes $\\eta_0$ as the first
-      step size.
     weight_decay: coefficient of ``weight_decay * params``, added to the gradient before the step
       size is applied (so it is scaled by the learned step); ``None`` for none.
     mask: which params are decayed: a tree of booleans with the params' structure (or a prefix of
@@ -252,21 +249,11 @@ def scale_by_dowg(init_estim_sq_dist: Float | None = None, eps: Float = 1e-4,
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=(scale_by_dowg, dog))
 def dowg(learning_rate: ScalarOrSchedule = 1.0, init_estim_sq_dist: Float | None = None,
          eps: Float = 1e-4, weight_decay: Float | None = None, mask: Any = None,
          eps_root: Float = 0.0) -> GradientTransformation:
   """DoWG (module docstring); weight decay, when given, is added to the gradient first.
-
-  Args:
-    learning_rate: a plain multiplier of the learned step (a number or a schedule of the step); 1 by
-      default.
-    init_estim_sq_dist: $\\bar r_0^2$, the initial squared distance estimate; >= 0, ``None`` uses
-      ``eps``.
-    weight_decay: coefficient of ``weight_decay * params``, added to the gradient before the step
-      size is applied (so it is scaled by the learned step); ``None`` for none.
-    mask: which params are decayed: a tree of booleans with the params' structure (or a prefix of
-      it), or a function of the params returning one; ``None`` decays every leaf.
 
   Reference: Khaled, Mishchenko & Jin, 2023, "DoWG Unleashed: An Efficient
   Universal Parameter-Free Gradient Descent Method".

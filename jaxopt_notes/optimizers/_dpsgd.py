@@ -100,7 +100,6 @@ def dpsgd(learning_rate: ScalarOrSchedule, l2_norm_clip: jax.typing.ArrayLike,
     Array([-0.045, -0.06 ], dtype=float32)
 
   Args:
-    learning_rate: The step size, a number or a schedule of the step count.
     l2_norm_clip: The bound $C$ on each example's gradient norm.
     noise_multiplier: $\\sigma$, the noise's standard deviation in units of $C$.
     seed: The integer seed of the noise.

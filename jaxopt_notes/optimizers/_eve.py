@@ -100,16 +100,11 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_eve)
 def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.999,
         b3: Float = 0.999, c: Float = 10.0, eps: Float = 1e-8, eps_root: Float = 0.0,
         f_star: Float = 0.0) -> GradientTransformationExtraArgs:
   """Eve (module docstring); ``update`` needs ``value=loss``.
-
-  Args:
-    b3: decay rate $\\beta_3$ of the smoothed loss ratio $\\tilde d_t$, in [0, 1].
-    c: the clip bound of the loss ratio, which is kept in $[1/c, c]$; > 0.
-    f_star: $f^\\star$, a lower bound of the loss (0 for non-negative losses).
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

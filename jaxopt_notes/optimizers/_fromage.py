@@ -20,14 +20,12 @@ from jaxopt_notes.optimizers._adam import Float
 from jaxopt_notes.optimizers._trust import scale_by_trust_ratio
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
-from jaxopt_notes._docargs import shared_args
 
 
 def _shrink(learning_rate):
   return 1 / (1 + learning_rate**2) ** 0.5
 
 
-@shared_args
 def fromage(learning_rate: ScalarOrSchedule, min_norm: Float = 1e-6) -> GradientTransformation:
   """Fromage (module docstring); ``learning_rate`` may be a schedule.
 

@@ -241,7 +241,6 @@ def galore(learning_rate: ScalarOrSchedule, rank: int = 128, update_proj_gap: in
     (6, 4)
 
   Args:
-    learning_rate: The step size, a number or a schedule of the step count.
     rank: See `scale_by_galore`.
     update_proj_gap: See `scale_by_galore`.
     scale: See `scale_by_galore`.

@@ -41,7 +41,6 @@ class ScaleByLionState(NamedTuple):
   mu: Any  # m_t
 
 
-@shared_args
 def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
                   mode: str = "hard", smooth_beta: Float = 1.0) -> GradientTransformation:
   """Lion's direction; see `lion`.
@@ -77,19 +76,12 @@ def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_lion)
 def lion(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.99,
          mu_dtype: Any = None, weight_decay: Float = 1e-3,
          mask: Any = None) -> GradientTransformation:
   """Lion (module docstring). Reference: Chen et al., 2023, "Symbolic Discovery
   of Optimization Algorithms".
-
-  Args:
-    b1: interpolation weight of the momentum in the direction $\\operatorname{sign}(\\beta_1 m_{t-1}
-      + (1-\\beta_1) g_t)$, in [0, 1].
-    b2: decay rate of the momentum $m_t = \\beta_2 m_{t-1} + (1-\\beta_2) g_t$, in [0, 1].
-    mu_dtype: dtype in which the momentum is stored, e.g. ``jnp.bfloat16``; ``None`` keeps each
-      param's dtype.
   """
   _validate.check("lion", learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE))

@@ -47,7 +47,6 @@ class MadgradState(NamedTuple):
   x0: Any           # the starting params
 
 
-@shared_args
 def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
                      eps: Float = 1e-6) -> GradientTransformation:
   """MADGRAD's step $x_{k+1} - x_k$ (it needs the params); see `madgrad`.
@@ -85,17 +84,12 @@ def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_madgrad)
 def madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9, weight_decay: Float = 0.0,
             eps: Float = 1e-6) -> GradientTransformation:
   """MADGRAD (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta_k$ (a number or a schedule of the step); it weighs each
-      gradient in the sums ($\\lambda_k$), it is no final scale.
-    momentum: $\\beta$ of the averaging $x_{k+1} = \\beta x_k + (1-\\beta) z_{k+1}$, in [0, 1]; 0
-      steps straight to $z_{k+1}$.
-    eps: added to $\\eta_k$ in $\\lambda_k$ and to the cube root in the denominator; >= 0.
     weight_decay: $\\lambda_{wd}$: ``weight_decay * params`` is added to the gradient (coupled, as
       in the paper); 0 turns it off.
 

@@ -61,7 +61,6 @@ def _clip_to_unit_norm(c: Any, per_leaf: bool) -> Any:
   return _tree._map(lambda x: x / jnp.maximum(1, norm).astype(x.dtype), c)
 
 
-@shared_args
 def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
          per_leaf: bool = False) -> GradientTransformationExtraArgs:
   """Wraps ``inner`` so that it sees MARS's corrected, clipped gradient (module docstring).
@@ -118,14 +117,11 @@ def mars_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.
   """MARS-AdamW: `adamw` fed MARS's corrected, clipped gradient (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
     b1: the momentum's decay $\\beta_1$ (also in the correction's scale).
     b2: the second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{\\hat v_t}$.
     eps_root: added to $\\hat v_t$ inside the root.
-    mu_dtype: the momentum's dtype (``None``: the params').
     weight_decay: the decoupled weight decay $\\lambda$.
-    mask: which leaves decay (a tree of booleans or a callable).
     gamma: the strength $\\gamma$ of the correction.
     per_leaf: clip each leaf (the published code) rather than the whole tree (the paper).
 

@@ -74,7 +74,6 @@ def _norm(tree, dtype):
   return big * _tree.norm(_tree._map(lambda x: _tree.widen(x, dtype) / big, tree))
 
 
-@shared_args
 def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2,
               eps: Float = 1e-8, s_init: Float = 1e-6,
               num_betas: int = 6) -> GradientTransformationExtraArgs:

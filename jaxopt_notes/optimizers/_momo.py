@@ -161,7 +161,7 @@ def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=momo)
 def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float = 0.999,
               eps: Float = 1e-8, lower_bound: Float = 0.0, weight_decay: Float = 0.0,
               adapt_lower_bound: bool = False,
@@ -169,13 +169,6 @@ def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float
   """MoMo-Adam (module docstring); ``update`` needs the params and ``value=loss``.
 
   Args:
-    learning_rate: $\\alpha_t$, the cap of the step size $\\tau_t$ (a number or a schedule of the
-      step).
-    lower_bound: $f_*$, a lower bound of the loss (0 for non-negative losses).
-    weight_decay: $\\lambda$; the params shrink by $\\alpha_t\\lambda / (1 + \\alpha_t\\lambda)$
-      each step; >= 0.
-    adapt_lower_bound: re-estimate the bound each step from the model, never below ``lower_bound``
-      (the paper's MoMo*).
     eps: added outside the square root in $D_t$; >= 0.
     eps_root: added inside the square root in $D_t$; >= 0.
 

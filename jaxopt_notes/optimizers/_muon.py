@@ -320,7 +320,7 @@ def _scale_by_shape(weight_dimension_numbers: Any, consistent_rms: Any) -> Gradi
   return GradientTransformation(init_empty_state, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_muon)
 def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: Any = 5,
          beta: Float = 0.95, eps: Float = 1e-8, weight_decay: Float = 0.0,
          weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
@@ -338,19 +338,6 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
   the name of a preset, ``'standard'`` or ``'dion'``.
 
   Args:
-    ns_coeffs: the Newton-Schulz coefficients $(a, b, c)$: a preset's name (``'standard'``,
-      ``'dion'``), an array of shape ``(3,)`` used at every step, or ``(n, 3)``, one row per step
-      (``ns_steps`` is then not used).
-    ns_steps: the number of Newton-Schulz steps (a positive int) when ``ns_coeffs`` has shape (3,).
-    beta: decay rate $\\beta$ of the momentum $m_t$, in [0, 1].
-    eps: added to the norm that scales the momentum before the iteration (and, in `muon`, the
-      ``eps`` of AdamW on the other leaves); >= 0.
-    nesterov: orthogonalise NAdam's look-ahead momentum instead of $\\hat m_t$ (also for AdamW on
-      the other leaves in `muon`).
-    adaptive: scale the orthogonal update $O$ by $\\langle \\hat m_t, O\\rangle$ (Bernstein &
-      Newhouse, 2024).
-    preconditioning: how the momentum is normalised before the iteration: ``'frobenius'`` (by its
-      Frobenius norm), ``'spectral'``, ``'aol'`` or ``'schatten'`` (module docstring).
     learning_rate: the step size $\\eta$ of the matrix leaves: a number, a traced array or a
       schedule of the step.
     adam_b1: ``b1`` of AdamW on the other leaves.

@@ -106,7 +106,6 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
     b1: the momentum's decay.
     b2: the per-neuron second moment's decay.
     eps: added to $\\sqrt{v_t}$ and to the momentum's norm before orthogonalising.
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to orthogonalise NAdam's look-ahead momentum.
     rescale: ``'rms'`` (the paper's RMS 0.2) or ``'norm'`` (the published code's).
     weight_dimension_numbers: a tree (or prefix, or callable of the updates) of
@@ -158,7 +157,7 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_normuon)
 def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
             b1: Float = 0.95, b2: Float = 0.95, eps: Float = 1e-8, weight_decay: Float = 0.0,
             weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
@@ -169,15 +168,11 @@ def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
   """NorMuon on the matrix leaves, AdamW on the others (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
-    ns_coeffs: Newton-Schulz coefficients, ``(3,)`` or ``(n, 3)``, or a preset's name.
-    ns_steps: the number of Newton-Schulz steps.
     b1: the momentum's decay $\\beta_1$.
     b2: the per-neuron second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{v_t}$ (and, for the others, AdamW's $\\epsilon$).
     weight_decay: the matrices' decoupled weight decay $\\lambda$.
     weight_decay_mask: which matrices decay (a tree of booleans or a callable).
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to use NAdam's look-ahead momentum (both parts).
     rescale: ``'rms'`` (the paper's) or ``'norm'`` (the published code's).
     adam_b1: AdamW's $\\beta_1$ for the other leaves.

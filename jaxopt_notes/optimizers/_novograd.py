@@ -94,20 +94,11 @@ def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_novograd)
 def novograd(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.25,
              eps: Float = 1e-6, eps_root: Float = 0.0,
              weight_decay: ScalarOrSchedule = 0.0) -> GradientTransformation:
   """NovoGrad (module docstring).
-
-  Args:
-    b1: $\\beta_1$, the discount of the momentum $m_t = \\beta_1 m_{t-1} + (\\text{normalised }
-      g_t)$ (no $1-\\beta_1$ factor), in [0, 1].
-    b2: $\\beta_2$, the decay of the per-layer second moment $v^l_t$ of $\\|g^l_t\\|^2$, in [0, 1].
-    eps: added outside the square root of $v^l_t$; >= 0.
-    eps_root: added inside the square root of $v^l_t$; >= 0.
-    weight_decay: coefficient of ``weight_decay * params``, added to the normalised gradient before
-      the momentum (a number or a schedule of the step); 0 turns it off.
 
   Reference: Ginsburg et al., 2019, "Stochastic Gradient Methods with
   Layer-wise Adaptive Moments for Training of Deep Networks".

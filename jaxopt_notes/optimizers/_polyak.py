@@ -37,7 +37,6 @@ def loss_value(owner: str, value, dtype):
   return value.astype(dtype)
 
 
-@shared_args
 def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Float = 0.0,
                     variant: str = "sps") -> GradientTransformationExtraArgs:
   """Scales the updates by Polyak's step size $\\gamma_t$; see `polyak_sgd`.
@@ -66,7 +65,7 @@ def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Flo
   return GradientTransformationExtraArgs(init_empty_state, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_polyak)
 def polyak_sgd(max_learning_rate: Float = 1.0, scaling: ScalarOrSchedule = 1.0,
                f_min: Float = 0.0, eps: Float = 0.0,
                variant: str = "sps") -> GradientTransformationExtraArgs:
@@ -77,11 +76,6 @@ def polyak_sgd(max_learning_rate: Float = 1.0, scaling: ScalarOrSchedule = 1.0,
   nonzero gradient still moves by $\\gamma_{\\max} g$.
 
   Args:
-    f_min: $f^\\star$, a lower bound of the loss (0 for non-negative losses).
-    max_learning_rate: $\\gamma_{\\max}$, the cap of the step size; > 0.
-    eps: added to $\\|g_t\\|^2$ in the denominator; >= 0.
-    variant: ``'sps'`` (the step may ascend when the loss is below ``f_min``) or ``'sps+'`` (the gap
-      is clipped at zero).
     scaling: $c$, multiplies the step (a number or a schedule of the step); 1 is Polyak's step.
 
   Examples:

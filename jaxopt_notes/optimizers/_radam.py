@@ -66,16 +66,12 @@ def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_radam)
 def radam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, threshold: Float = 5.0,
           nesterov: bool = False) -> GradientTransformation:
   """RAdam (module docstring). Reference: Liu et al., 2020, "On the Variance of
   the Adaptive Learning Rate and Beyond".
-
-  Args:
-    threshold: while $\\rho_t$ is below this (>= 4, where $r_t$ is real; ``inf`` never rectifies)
-      the step is the momentum $\\hat m_t$ alone.
   """
   _validate.check("radam", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov),

@@ -26,7 +26,6 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
 
 
-@shared_args
 class ScaleByRmsState(NamedTuple):
   """State of `scale_by_rms`: the EMA of squared gradients.
 
@@ -47,7 +46,6 @@ class ScaleByRmsWithCountState(NamedTuple):
   nu: Any
 
 
-@shared_args
 class ScaleByRStdDevState(NamedTuple):
   """State of `scale_by_stddev` (centered RMSProp): EMAs of g and g^2.
 

@@ -41,7 +41,6 @@ class ScaleByRpropState(NamedTuple):
   prev_updates: Any  # Delta_t sign(g_t), zero after a sign change
 
 
-@shared_args
 def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
                    min_step_size: Float = 1e-6,
                    max_step_size: Float = 50.0) -> GradientTransformation:
@@ -88,20 +87,12 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_rprop)
 def rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
           min_step_size: Float = 1e-6, max_step_size: Float = 50.0) -> GradientTransformation:
   """Rprop (module docstring). ``learning_rate`` is the initial step size
   $\\Delta_0$ of every coordinate; the step sizes then live in the state, so
   it is a number, not a schedule.
-
-  Args:
-    learning_rate: $\\Delta_0$, the initial step size of every coordinate; >= 0, a number (not a
-      schedule: the step sizes live in the state).
-    eta_minus: $\\eta^-$, the factor that shrinks a step size after a sign change; in [0, 1].
-    eta_plus: $\\eta^+$, the factor that grows it while the sign holds; >= 1.
-    min_step_size: $\\Delta_{\\min}$, the smallest step size.
-    max_step_size: $\\Delta_{\\max}$, the largest step size.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

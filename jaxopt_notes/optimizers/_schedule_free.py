@@ -49,7 +49,6 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
 
 
-@shared_args
 class ScheduleFreeState(NamedTuple):
   """State of `schedule_free`.
 
@@ -105,7 +104,6 @@ def _state_scalar_dtype(params: Any) -> Any:
   return jnp.promote_types(jnp.result_type(*floats) if floats else jnp.float32, jnp.float32)
 
 
-@shared_args
 def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarOrSchedule,
                   b1: Float = 0.9, weight_lr_power: Float = 2.0,
                   state_dtype: Any = None) -> GradientTransformationExtraArgs:
@@ -175,7 +173,7 @@ def _warmed_up(learning_rate: ScalarOrSchedule, warmup_steps: Any) -> ScalarOrSc
       1.0, (jnp.asarray(count, float) + 1) / warmup_steps)
 
 
-@shared_args
+@shared_args(like=schedule_free)
 def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: Float = 0.9,
                       weight_decay: Float | None = None, weight_lr_power: Float = 2.0,
                       state_dtype: Any = None) -> GradientTransformationExtraArgs:
@@ -185,13 +183,8 @@ def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: 
     learning_rate: the peak learning rate $\\gamma$.
     warmup_steps: $T_{warmup}$: the learning rate rises linearly over this many steps, $\\gamma
       \\min(1, (t+1)/T_{warmup})$; ``None`` for no warmup.
-    b1: $\\beta_1$, the interpolation weight of $y = \\beta_1 x + (1-\\beta_1) z$ (not a momentum),
-      in [0, 1].
     weight_decay: coefficient of ``weight_decay * params`` added to the gradient at $y$; ``None``
       for none.
-    weight_lr_power: $r$, the power of the largest learning rate so far in the averaging weights
-      $w_t$ (2 in the paper).
-    state_dtype: dtype in which ``z`` is stored; ``None`` keeps the params' dtype.
 
   Reference: Defazio et al., 2024, "The Road Less Scheduled", algorithm 1.
   """
@@ -203,7 +196,7 @@ def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: 
   return schedule_free(base, lr, b1, weight_lr_power, state_dtype)
 
 
-@shared_args
+@shared_args(like=schedule_free_sgd)
 def schedule_free_adamw(learning_rate: Float = 0.0025, warmup_steps: Any = None,
                         b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                         weight_decay: Float = 0.0, weight_lr_power: Float = 2.0,
@@ -213,16 +206,6 @@ def schedule_free_adamw(learning_rate: Float = 0.0025, warmup_steps: Any = None,
   $-\\gamma_t\\,(g_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon) + \\lambda y_t)$
   with $\\hat v_t$ the debiased EMA of $g^2$ (rate ``b2``); ``b1`` is the
   interpolation weight, not a momentum.
-
-  Args:
-    learning_rate: the peak learning rate $\\gamma$.
-    warmup_steps: $T_{warmup}$: the learning rate rises linearly over this many steps, $\\gamma
-      \\min(1, (t+1)/T_{warmup})$; ``None`` for no warmup.
-    b1: $\\beta_1$, the interpolation weight of $y = \\beta_1 x + (1-\\beta_1) z$ (not a momentum),
-      in [0, 1].
-    weight_lr_power: $r$, the power of the largest learning rate so far in the averaging weights
-      $w_t$ (2 in the paper).
-    state_dtype: dtype in which ``z`` is stored; ``None`` keeps the params' dtype.
 
   Reference: Defazio et al., 2024, "The Road Less Scheduled", algorithm 2.
   """

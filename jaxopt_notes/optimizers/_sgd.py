@@ -55,7 +55,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None =
                scale_by_learning_rate(learning_rate))
 
 
-@shared_args
+@shared_args(like=add_noise)
 def noisy_sgd(learning_rate: ScalarOrSchedule, eta: jax.typing.ArrayLike = 0.01,
               gamma: jax.typing.ArrayLike = 0.55, key: Any = None,
               seed: Any = None) -> GradientTransformation:
@@ -63,14 +63,6 @@ def noisy_sgd(learning_rate: ScalarOrSchedule, eta: jax.typing.ArrayLike = 0.01,
 
   See `jaxopt_notes.add_noise`. Reference: Neelakantan et al., 2015,
   "Adding Gradient Noise Improves Learning for Very Deep Networks".
-
-  Args:
-    eta: $\\eta$, the variance of the noise at the first step; >= 0.
-    gamma: $\\gamma$, the decay exponent: the variance at step $t$ (from 1) is $\\eta / t^\\gamma$;
-      >= 0.
-    key: a PRNG key or an integer seed for the noise (kept in the state, so runs are reproducible);
-      ``None`` with no ``seed`` means seed 0.
-    seed: an older spelling of an integer ``key``; give at most one of the two.
   """
   _validate.check("noisy_sgd", learning_rate=(learning_rate, _validate.FINITE))
   return chain(add_noise(eta, gamma, key=key, seed=seed),

@@ -33,7 +33,6 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
 
 
-@shared_args
 class ScaleBySM3State(NamedTuple):
   """State of `scale_by_sm3`: the per-axis accumulators and the momentum.
 
@@ -67,7 +66,6 @@ def _cover_min(accumulators: list, ndim: int):
   return out
 
 
-@shared_args
 def scale_by_sm3(b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0,
                  eps_root: Float = 1e-8) -> GradientTransformation:
   """SM3's direction $m_t$; see `sm3`.

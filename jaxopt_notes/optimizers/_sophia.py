@@ -173,7 +173,7 @@ def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamm
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_sophia)
 def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
            eps: Float = 1e-8, weight_decay: Float = 1e-4, weight_decay_mask: Any = None,
            gamma: Float = 0.01, clip_threshold: Float | None = 1.0, update_interval: Any = 10,
@@ -184,21 +184,6 @@ def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
 
   ``verbose`` prints the fraction of unclipped coordinates (the paper's "win
   rate", best kept between 0.1 and 0.5) every ``print_win_rate_every_n_steps``.
-
-  Args:
-    b2: $\\beta_2$, the decay of the moving average $h_t$ of the Hessian-diagonal estimates, in
-      [0, 1].
-    eps: floor of the denominator $\\max(\\gamma h_{t-1}, \\epsilon)$; >= 0.
-    gamma: $\\gamma$, the scale of the Hessian diagonal in the denominator; >= 0.
-    clip_threshold: $\\rho$: each coordinate of the step is clipped to $[-\\rho, \\rho]$; ``None``
-      for no clipping.
-    update_interval: $k$, the Hessian diagonal is re-estimated every $k$ steps (a positive int).
-    hessian_diagonal_fn: the transform that estimates the diagonal; it receives the params and every
-      keyword extra of ``update`` (Hutchinson's estimator by default, which needs ``obj_fn``).
-    verbose: print the fraction of unclipped coordinates (the "win rate") during training.
-    print_win_rate_every_n_steps: how often, in steps, ``verbose`` prints (a positive int when
-      ``verbose``).
-    mu_dtype: dtype in which the momentum $m_t$ is stored; ``None`` keeps each param's dtype.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

@@ -29,7 +29,6 @@ from jaxopt_notes._docargs import shared_args
 ScaleByTrustRatioState = EmptyState
 """State of `scale_by_trust_ratio` (it keeps none): `EmptyState`, under optax's name."""
 
-@shared_args
 def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
                          eps: Float = 0.0) -> GradientTransformation:
   """Rescales each leaf by its trust ratio (module docstring).

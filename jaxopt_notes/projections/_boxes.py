@@ -42,7 +42,6 @@ def projection_non_negative(tree: Any) -> Any:
   return _tree._map(lambda x: jnp.maximum(x, 0).astype(jnp.asarray(x).dtype), tree)
 
 
-@shared_args
 def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
   """Projection onto the box $l \\le y \\le u$, a leafwise clip.
 

@@ -7,12 +7,10 @@ import jax.numpy as jnp
 
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs
-from jaxopt_notes._docargs import shared_args
 
 _OPEN_UNIT = _validate.Range(0.0, 1.0, lo_closed=False, hi_closed=False)
 
 
-@shared_args
 class ReduceLROnPlateauState(NamedTuple):
   """State of `reduce_on_plateau`: the scale, the best loss, and the plateau and window counters.
 

@@ -10,7 +10,6 @@ from jaxopt_notes.schedules._piecewise import join_schedules
 from jaxopt_notes._docargs import shared_args
 
 
-@shared_args
 def warmup_inverse_sqrt_schedule(peak_value: Num, warmup_steps: Num,
                                  init_value: Num = 0.0) -> Schedule:
   """Linear warmup, then decay as the inverse square root of the step (the Transformer's).

@@ -23,7 +23,6 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs
 from jaxopt_notes.second_order import _common
-from jaxopt_notes._docargs import shared_args
 
 
 class BacktrackingLinesearchInfo(NamedTuple):
@@ -37,7 +36,6 @@ class BacktrackingLinesearchInfo(NamedTuple):
   decrease_error: jax.Array        # how far the returned step misses Armijo (0: it holds)
 
 
-@shared_args
 class ScaleByBacktrackingLinesearchState(NamedTuple):
   """State of `scale_by_backtracking_linesearch`.
 

@@ -25,10 +25,8 @@ from jaxopt_notes._base import GradientTransformationExtraArgs
 from jaxopt_notes._combine import chain
 from jaxopt_notes.second_order import _common
 from jaxopt_notes.transforms._scaling import scale
-from jaxopt_notes._docargs import shared_args
 
 
-@shared_args
 class ScaleByExactLinesearchState(NamedTuple):
   """State of `scale_by_exact_linesearch`.
 

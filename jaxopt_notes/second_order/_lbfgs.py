@@ -29,10 +29,8 @@ from jaxopt_notes._base import (GradientTransformation, GradientTransformationEx
                                 ScalarOrSchedule)
 from jaxopt_notes.second_order import _common
 from jaxopt_notes.second_order._zoom import scale_by_zoom_linesearch
-from jaxopt_notes._docargs import shared_args
 
 
-@shared_args
 class ScaleByLBFGSState(NamedTuple):
   """State of `scale_by_lbfgs`; the memories are circular buffers of ``memory_size`` rows.
 
@@ -135,7 +133,6 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
 _ZOOM = scale_by_zoom_linesearch(max_linesearch_steps=20, initial_guess_strategy="one")
 
 
-@shared_args
 def lbfgs(learning_rate: ScalarOrSchedule | None = None, memory_size: int = 10,
           scale_init_precond: bool = True,
           linesearch: GradientTransformation | None = _ZOOM,

@@ -156,7 +156,7 @@ def scale_by_newton_cg(damping: float = 0.0, tol: float = 1e-5, maxiter: int | N
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-@shared_args
+@shared_args(like=scale_by_newton)
 def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
            fallback_to_gradient: bool = True,
            linesearch: GradientTransformation | None = None
@@ -168,7 +168,6 @@ def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
 
   Args:
     learning_rate: $\\eta$; ``None`` takes the full step ($\\eta = 1$).
-    damping: $\\lambda \\ge 0$, added to the Hessian's diagonal.
     fallback_to_gradient: use the gradient direction where $H + \\lambda I$ is
       not positive definite; ``False`` takes the Newton step regardless.
     linesearch: a line search to scale the direction, e.g.
@@ -195,7 +194,7 @@ def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
                          linesearch, "newton")
 
 
-@shared_args
+@shared_args(like=scale_by_newton_cg)
 def newton_cg(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
               tol: float = 1e-5, maxiter: int | None = None,
               linesearch: GradientTransformation | None = None
@@ -205,11 +204,9 @@ def newton_cg(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.
   For params too large for a dense Hessian. Arguments as `newton`, and:
 
   Args:
-    tol: stop CG when $\\|H d - g\\| \\le \\text{tol}\\,\\|g\\|$.
     maxiter: the most CG iterations (Hessian-vector products) per step;
       ``None``: the number of scalars in the params.
     learning_rate: $\\eta$; ``None`` takes the full step ($\\eta = 1$).
-    damping: $\\lambda \\ge 0$, added to the Hessian's diagonal.
     linesearch: a line search applied to the direction (see `newton`); ``None`` for none.
 
   Examples:

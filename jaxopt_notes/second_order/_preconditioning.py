@@ -24,7 +24,6 @@ from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, stateless
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
-from jaxopt_notes._docargs import shared_args
 
 
 def _apply(preconditioner: Any, updates: Any) -> Any:
@@ -59,7 +58,6 @@ def scale_by_preconditioner(preconditioner: Any | Callable[[Any], Any]
   return stateless(lambda updates, params: _apply(preconditioner, updates))
 
 
-@shared_args
 def preconditioned_sgd(learning_rate: ScalarOrSchedule, preconditioner: Any
                        ) -> GradientTransformation:
   """Preconditioned gradient descent $x_{t+1} = x_t - \\eta P \\nabla f(x_t)$ (module docstring).

@@ -45,7 +45,6 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs
 from jaxopt_notes.second_order import _common
-from jaxopt_notes._docargs import shared_args
 
 
 class ZoomLinesearchInfo(NamedTuple):
@@ -61,7 +60,6 @@ class ZoomLinesearchInfo(NamedTuple):
   curvature_error: jax.Array       # how far it misses the curvature condition (0: holds)
 
 
-@shared_args
 class ScaleByZoomLinesearchState(NamedTuple):
   """State of `scale_by_zoom_linesearch`.
 

@@ -18,7 +18,6 @@ class TraceState(NamedTuple):
   trace: Any  # the momentum buffer, one leaf per param
 
 
-@shared_args
 def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
           accumulator_dtype: Any = None) -> GradientTransformation:
   """Heavy-ball momentum, optionally Nesterov's.
@@ -67,7 +66,6 @@ class EmaState(NamedTuple):
   ema: Any          # the moving average, one leaf per param
 
 
-@shared_args
 def ema(decay: jax.typing.ArrayLike, debias: bool = True,
         accumulator_dtype: Any = None) -> GradientTransformation:
   """Exponential moving average of the updates, optionally debiased.

@@ -33,7 +33,6 @@ class AverageParamsState(NamedTuple):
   average: Any             # the averaged params
 
 
-@shared_args
 def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0,
                    accumulator_dtype: Any = None) -> GradientTransformation:
   """Keeps an average of the params in the state; passes the updates through unchanged.

@@ -9,7 +9,6 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import EmptyState, GradientTransformation, init_empty_state
 from jaxopt_notes.transforms._adding import NO_PARAMS
-from jaxopt_notes._docargs import shared_args
 
 ClipState = EmptyState
 """State of `clip` (it keeps none): `EmptyState`, under optax's name."""
@@ -133,7 +132,6 @@ def unitwise_clip(g_norm: jax.typing.ArrayLike, max_norm: jax.typing.ArrayLike,
   return jnp.where(g_norm < max_norm, grad, clipped)
 
 
-@shared_args
 def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike = 1e-3,
                        axis: int | tuple | None = None) -> GradientTransformation:
   """Adaptive gradient clipping (Brock et al., 2021): unit-wise, relative to the params.

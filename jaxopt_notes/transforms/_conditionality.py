@@ -144,18 +144,12 @@ def conditionally_transform(inner: GradientTransformation,
                         ConditionallyTransformState)
 
 
+@shared_args(like=conditionally_transform)
 def conditionally_mask(inner: GradientTransformation,
                        should_transform_fn: Callable[..., jax.Array],
                        forward_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` at steps where ``should_transform_fn(step)`` is True; returns zero
   updates (and keeps the inner state) otherwise.
-
-  Args:
-    inner: the transform applied when the condition holds.
-    should_transform_fn: a `ConditionFn`: ``should_transform_fn(step, **extras) -> bool`` with the
-      int32 step count from 0.
-    forward_extra_args: pass the keyword extras of ``update`` to ``should_transform_fn`` too
-      (``inner`` always gets them).
   """
   return _conditionally(inner, should_transform_fn, forward_extra_args, _tree.zero_updates,
                         ConditionallyMaskState)

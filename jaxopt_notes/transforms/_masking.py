@@ -30,7 +30,6 @@ def _select(tree: Any, mask_tree: Any) -> Any:
   return jax.tree.map(lambda m, x: x if m else MaskedNode(), mask_tree, tree)
 
 
-@shared_args
 def masked(inner: GradientTransformation, mask: Union[Any, Callable[[Any], Any]], *,
            mask_compatible_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` to the leaves where ``mask`` is True; others pass unchanged.

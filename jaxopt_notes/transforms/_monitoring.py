@@ -14,7 +14,6 @@ from jaxopt_notes._base import (GradientTransformation, GradientTransformationEx
                                 stateless, with_extra_args_support)
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._accumulation import ema
-from jaxopt_notes._docargs import shared_args
 
 
 class SnapshotState(NamedTuple):
@@ -111,7 +110,6 @@ def _first_measurements(as_tx: dict, names: tuple, states: tuple, params: Any) -
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
-@shared_args
 def measure_with_ema(measure: Callable[[Any], Any], decay: jax.typing.ArrayLike,
                      debias: bool = True,
                      accumulator_dtype: Any = None) -> GradientTransformation:

@@ -30,14 +30,8 @@ class MultiStepsState(NamedTuple):
   skip_state: Any = ()
 
 
-@shared_args
 class ShouldSkipUpdateFunction(Protocol):
-  """The ``should_skip_update_fn`` of `MultiSteps` (`skip_not_finite`, `skip_large_updates`).
-
-  Attributes:
-    params: the current params (``None`` if ``update`` got none).
-    gradient_step: int32 optimizer steps taken so far.
-  """
+  """The ``should_skip_update_fn`` of `MultiSteps` (`skip_not_finite`, `skip_large_updates`)."""
 
   def __call__(self, updates: Any, gradient_step: jax.typing.ArrayLike,
                params: Any) -> tuple[jax.typing.ArrayLike, Any]:
@@ -89,7 +83,6 @@ def skip_large_updates(updates: Any, gradient_step: jax.Array, params: Any,
   return skip, {"should_skip": skip, "norm_squared": norm_sq}
 
 
-@shared_args
 class MultiSteps:
   """Accumulates gradients over ``every_k_schedule`` mini-steps, then steps once.
 

@@ -7,7 +7,6 @@ import jax
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 set_to_zero)
 from jaxopt_notes.transforms._masking import masked
-from jaxopt_notes._docargs import shared_args
 
 
 class PartitionState(NamedTuple):
@@ -86,7 +85,6 @@ multi_transform = partition
 """The same as `partition` (the older optax name)."""
 
 
-@shared_args
 def freeze(mask: Union[Any, Callable[[Any], Any]]) -> GradientTransformationExtraArgs:
   """Zero updates (and no state) for the leaves where ``mask`` is True.
 

@@ -61,7 +61,6 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
   return GradientTransformation(init_fn, update_fn)
 
 
-@shared_args
 def scale_by_learning_rate(learning_rate: ScalarOrSchedule | None = None, *,
                            flip_sign: bool = True) -> GradientTransformation:
   """Scales by ``-learning_rate`` (or ``+learning_rate`` with ``flip_sign=False``).
@@ -128,7 +127,6 @@ def scale_by_param_block_rms(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradient
   return _by_param_block("scale_by_param_block_rms", _tree.safe_rms, min_scale)
 
 
-@shared_args
 def normalize_by_update_norm(scale_factor: jax.typing.ArrayLike = 1.0,
                              eps: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
   """Divides all updates by their global l2 norm (plus ``eps``), times ``scale_factor``.
