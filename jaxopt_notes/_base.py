@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree
+from jaxopt_notes._docargs import shared_args
 
 Params = Any
 """A pytree of arrays: the parameters being optimized."""
@@ -26,23 +27,40 @@ class TransformInitFn(Protocol):
   """``init(params) -> state``."""
 
   def __call__(self, params: Params) -> OptState:
+    """Builds the state.
+
+    Args:
+      params: the params the state is built for (their shapes and dtypes).
+    """
     ...
 
 
 class TransformUpdateFn(Protocol):
   """``update(updates, state, params=None) -> (updates, state)``."""
 
+  @shared_args
   def __call__(self, updates: Updates, state: OptState,
                params: Params | None = None) -> tuple[Updates, OptState]:
+    """Maps the incoming updates to the outgoing ones and the next state.
+
+    Args:
+      params: the current params (``None`` for transforms that do not need them).
+    """
     ...
 
 
 class TransformUpdateExtraArgsFn(Protocol):
   """``update(updates, state, params=None, **extra_args) -> (updates, state)``."""
 
+  @shared_args
   def __call__(self, updates: Updates, state: OptState,
                params: Params | None = None,
                **extra_args: Any) -> tuple[Updates, OptState]:
+    """Maps the incoming updates to the outgoing ones and the next state.
+
+    Args:
+      params: the current params (``None`` for transforms that do not need them).
+    """
     ...
 
 
@@ -53,13 +71,23 @@ class GradientTransformation(NamedTuple):
   params=None) -> (updates, state)`` maps incoming gradients (or updates from
   an earlier transform) to outgoing updates. Neither function has side effects,
   so both run under ``jax.jit``, ``jax.vmap`` and ``jax.grad``.
+
+  Attributes:
+    init: ``init(params) -> state`` (a `TransformInitFn`).
+    update: ``update(updates, state, params=None) -> (updates, state)`` (a `TransformUpdateFn`).
   """
   init: TransformInitFn
   update: TransformUpdateFn
 
 
 class GradientTransformationExtraArgs(GradientTransformation):
-  """A transform whose ``update`` also takes keyword extras (``value=``, ...)."""
+  """A transform whose ``update`` also takes keyword extras (``value=``, ...).
+
+  Attributes:
+    init: ``init(params) -> state`` (a `TransformInitFn`).
+    update: ``update(updates, state, params=None, **extra_args) -> (updates, state)`` (a
+      `TransformUpdateExtraArgsFn`).
+  """
   update: TransformUpdateExtraArgsFn
 
 
@@ -68,7 +96,11 @@ class EmptyState(NamedTuple):
 
 
 def init_empty_state(params: Params) -> EmptyState:
-  """The ``init`` of a transform that keeps no state."""
+  """The ``init`` of a transform that keeps no state.
+
+  Args:
+    params: ignored.
+  """
   del params
   return EmptyState()
 
@@ -88,7 +120,12 @@ def set_to_zero() -> GradientTransformation:
 
 
 def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransformation:
-  """A transform from ``f(updates, params) -> updates`` with no state."""
+  """A transform from ``f(updates, params) -> updates`` with no state.
+
+  Args:
+    f: ``f(updates, params) -> updates``; ``params`` is ``None`` when ``update`` is called without
+      them.
+  """
   def update_fn(updates, state, params=None):
     del state
     return f(updates, params), EmptyState()
@@ -97,7 +134,12 @@ def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransfo
 
 def stateless_with_tree_map(f: Callable[[jax.Array, jax.Array | None], jax.Array]
                             ) -> GradientTransformation:
-  """A stateless transform applying ``f(update_leaf, param_leaf)`` leafwise."""
+  """A stateless transform applying ``f(update_leaf, param_leaf)`` leafwise.
+
+  Args:
+    f: ``f(update_leaf, param_leaf) -> update_leaf``; ``param_leaf`` is ``None`` when ``update`` is
+      called without params.
+  """
   def apply(updates, params):
     if params is None:
       return jax.tree.map(lambda u: f(u, None), updates)
@@ -106,7 +148,11 @@ def stateless_with_tree_map(f: Callable[[jax.Array, jax.Array | None], jax.Array
 
 
 def with_extra_args_support(tx: GradientTransformation) -> GradientTransformationExtraArgs:
-  """Wraps ``tx`` so that its ``update`` accepts (and ignores) keyword extras."""
+  """Wraps ``tx`` so that its ``update`` accepts (and ignores) keyword extras.
+
+  Args:
+    tx: the transform to wrap (returned as it is if it already takes extras).
+  """
   if isinstance(tx, GradientTransformationExtraArgs):
     return tx
 
@@ -120,6 +166,10 @@ def apply_updates(params: Params, updates: Updates) -> Params:
   """Returns ``params + updates``, each leaf keeping its param's dtype.
 
   A ``None`` or ``float0`` update (a frozen integer param) leaves its param as it is.
+
+  Args:
+    params: the params, a pytree of arrays (``None`` leaves stay ``None``).
+    updates: the updates to add, shaped like ``params``.
   """
   def add(p, u):
     if p is None:
@@ -134,7 +184,13 @@ def apply_updates(params: Params, updates: Updates) -> Params:
 
 def incremental_update(new_tensors: Params, old_tensors: Params,
                        step_size: jax.typing.ArrayLike) -> Params:
-  """Polyak-style move towards new values: ``step_size * new + (1 - step_size) * old``."""
+  """Polyak-style move towards new values: ``step_size * new + (1 - step_size) * old``.
+
+  Args:
+    new_tensors: the new values, a pytree.
+    old_tensors: the old values, a pytree of the same structure.
+    step_size: the weight of the new values, usually in [0, 1].
+  """
   return jax.tree.map(
       lambda new, old: None if new is None else
       (step_size * new + (1.0 - step_size) * old).astype(jnp.asarray(old).dtype),
@@ -144,6 +200,13 @@ def incremental_update(new_tensors: Params, old_tensors: Params,
 def periodic_update(new_tensors: Params, old_tensors: Params,
                     steps: jax.typing.ArrayLike,
                     update_period: jax.typing.ArrayLike) -> Params:
-  """Returns ``new_tensors`` when ``steps`` is a multiple of ``update_period``, else the old."""
+  """Returns ``new_tensors`` when ``steps`` is a multiple of ``update_period``, else the old.
+
+  Args:
+    new_tensors: the new values, a pytree.
+    old_tensors: the old values, a pytree of the same structure.
+    steps: the current step count (an int, possibly traced).
+    update_period: the new values are returned every this many steps.
+  """
   return jax.lax.cond(jnp.mod(steps, update_period) == 0,
                       lambda: new_tensors, lambda: old_tensors)

@@ -121,6 +121,16 @@ def tree_map_params(initable: Any, f: Callable[..., Any], state: Any, /, *rest: 
   signature; the state itself is enough. ``is_leaf`` is passed to the
   leafwise map. The usual use: sharding specs of a state from the params'.
 
+  Args:
+    initable: the optimizer or its ``init`` (accepted for optax's signature; unused).
+    f: ``f(leaf, *rest_leaves) -> new_leaf``, applied to every copy of the params.
+    state: the optimizer state to map.
+    *rest: trees shaped like the params, whose leaves ``f`` receives too; the first one also fixes
+      the params' structure.
+    transform_non_params: ``g(leaf) -> new_leaf`` for every other leaf of the state; ``None`` keeps
+      them as they are.
+    is_leaf: passed to the leafwise map (``jax.tree.map``'s ``is_leaf``).
+
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> params = {'w': jnp.ones(3)}

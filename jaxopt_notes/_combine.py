@@ -11,6 +11,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
   Keyword extras given to ``update`` (``value=loss``, ...) reach every member
   that accepts extras; members that do not are called without them.
 
+  Args:
+    *transforms: the transforms to apply, first to last.
+
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> tx = jon.chain(jon.clip_by_global_norm(1.0), jon.scale(-0.1))
@@ -39,7 +42,12 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
 
 def named_chain(*named: tuple[str, GradientTransformation]
                 ) -> GradientTransformationExtraArgs:
-  """Like `chain`, with the state a dict keyed by each member's name."""
+  """Like `chain`, with the state a dict keyed by each member's name.
+
+  Args:
+    *named: ``(name, transform)`` pairs, applied first to last; the names must be unique and key the
+      state.
+  """
   names = [name for name, _ in named]
   if len(set(names)) != len(names):
     raise ValueError(f"named_chain: names must be unique, got {names}")

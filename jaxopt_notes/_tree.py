@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jaxopt_notes._docargs import shared_args
 
 from jaxopt_notes import _numerics
 
@@ -107,12 +108,17 @@ def map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
 
 # ------------------------------------------------------- building and casting
 
+@shared_args
 def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
   """A tree of arrays shaped like ``tree``'s leaves, filled with ``fill_value``.
 
   The leaves are never weakly typed, so a state built from Python-scalar
   params keeps its exact dtype (and a jitted step its one trace) from step to
   step; each is sharded like its leaf. ``fill_value`` may be traced.
+
+  Args:
+    fill_value: the value of every element (may be traced).
+    dtype: the dtype of the new leaves; ``None`` keeps each leaf's dtype.
   """
   def fill(x):
     if is_frozen(x):
@@ -125,7 +131,13 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
   return jax.tree.map(lambda x: None if x is None else fill(x), tree, is_leaf=is_none)
 
 
+@shared_args
 def zeros_like(tree: Any, dtype: Any = None) -> Any:
+  """A tree of zeros shaped like ``tree``'s leaves (see `full_like`).
+
+  Args:
+    dtype: the dtype of the new leaves; ``None`` keeps each leaf's dtype.
+  """
   return full_like(tree, 0, dtype)
 
 
@@ -158,22 +170,37 @@ def zero_updates(updates: Any) -> Any:
   return map(jnp.zeros_like, updates)
 
 
+@shared_args
 def ones_like(tree: Any, dtype: Any = None) -> Any:
+  """A tree of ones shaped like ``tree``'s leaves (see `full_like`).
+
+  Args:
+    dtype: the dtype of the new leaves; ``None`` keeps each leaf's dtype.
+  """
   return full_like(tree, 1, dtype)
 
 
+@shared_args
 def cast(tree: Any, dtype: Any) -> Any:
-  """Casts every leaf to ``dtype`` (``None`` leaves it as it is)."""
+  """Casts every leaf to ``dtype`` (``None`` leaves it as it is).
+
+  Args:
+    dtype: the dtype to cast to; ``None`` leaves the tree as it is.
+  """
   if dtype is None:
     return tree
   return map(lambda x: jnp.asarray(x).astype(_numerics.complex_if(x, dtype)), tree)
 
 
+@shared_args
 def cast_like(tree: Any, other_tree: Any) -> Any:
   """Casts each leaf of ``tree`` to the dtype of the matching ``other_tree`` leaf.
 
   Where ``tree`` holds ``None`` and ``other_tree`` a frozen leaf, the result is
   that leaf's `frozen_update`: how a frozen param's zero update comes out.
+
+  Args:
+    other_tree: a tree of the same structure whose leaves' dtypes are taken.
   """
   def one(x, r):
     if x is None or r is None:
@@ -188,30 +215,55 @@ def canonical_dtype(dtype: Any) -> Any:
 
 # ------------------------------------------------------------------ algebra
 
+@shared_args
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
-  """Leafwise sum of two or more trees of the same structure."""
+  """Leafwise sum of two or more trees of the same structure.
+
+  Args:
+    *other_trees: more trees of the same structure, added too.
+  """
   return map(lambda *xs: functools.reduce(jnp.add, xs), tree_x, tree_y, *other_trees)
 
 
+@shared_args
 def sub(tree_x: Any, tree_y: Any) -> Any:
+  """Leafwise difference ``tree_x - tree_y``."""
   return map(jnp.subtract, tree_x, tree_y)
 
 
+@shared_args
 def mul(tree_x: Any, tree_y: Any) -> Any:
+  """Leafwise product ``tree_x * tree_y``."""
   return map(jnp.multiply, tree_x, tree_y)
 
 
+@shared_args
 def scale(scalar: Any, tree: Any) -> Any:
+  """``scalar * tree``, leaf by leaf.
+
+  Args:
+    scalar: a number or a scalar array.
+  """
   return map(lambda x: scalar * x, tree)
 
 
+@shared_args
 def add_scale(tree_x: Any, scalar: Any, tree_y: Any) -> Any:
-  """``tree_x + scalar * tree_y``."""
+  """``tree_x + scalar * tree_y``.
+
+  Args:
+    scalar: a number or a scalar array.
+  """
   return map(lambda a, b: a + scalar * b, tree_x, tree_y)
 
 
+@shared_args
 def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
-  """Leafwise ``jnp.where`` with one scalar condition."""
+  """Leafwise ``jnp.where`` with one scalar condition.
+
+  Args:
+    condition: a boolean scalar: ``tree_x`` where True, ``tree_y`` where False.
+  """
   return map(lambda a, b: jnp.where(condition, a, b), tree_x, tree_y)
 
 
@@ -226,14 +278,20 @@ def _pairwise_sum(parts: list) -> jax.Array:
   return parts[0]
 
 
+@shared_args
 def sum(tree: Any, associative_reduction: bool = False) -> jax.Array:  # noqa: A001
-  """The sum of every element of every leaf (``associative_reduction``: summed pairwise)."""
+  """The sum of every element of every leaf (``associative_reduction``: summed pairwise).
+
+  Args:
+    associative_reduction: sum the leaves' totals pairwise (a tree reduction) instead of in order.
+  """
   parts = [jnp.sum(x) for x in leaves(tree)]
   if not parts:
     return jnp.zeros([])
   return _pairwise_sum(parts) if associative_reduction else jnp.sum(jnp.stack(parts))
 
 
+@shared_args
 def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
   """``sum(conj(x) * y)`` over all leaves (complex for complex leaves, as `jnp.vdot`)."""
   parts = [jnp.vdot(a, b) for a, b in zip(leaves(tree_x), leaves(tree_y))]
@@ -258,6 +316,11 @@ def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - opta
   ``'infinity'``); ``squared`` returns the norm's square. Real for complex
   leaves, of their moduli ``|x|`` (a real ``dtype`` casts a complex leaf to its
   complex counterpart, see `widen`).
+
+  Args:
+    ord: the norm: ``None`` or 2 (l2), 1, or ``inf``.
+    squared: return the square of the norm.
+    dtype: cast every leaf to this dtype first; ``None`` keeps each leaf's.
   """
   as_dtype = lambda x: jnp.abs(_numerics.widen(x, dtype))  # noqa: E731
   if ord is None or (not isinstance(ord, str) and ord == 2):

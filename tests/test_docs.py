@@ -247,6 +247,8 @@ def test_docs_site_builds_strictly(tmp_path):
   assert (site / "javascripts" / "mathjax" / "tex-svg.js").stat().st_size > 1_000_000
   adam_page = (site / "families" / "adam" / "index.html").read_text()
   assert "javascripts/mathjax/tex-svg.js" in adam_page and "arithmatex" in adam_page
+  # The argument texts jaxopt_notes._docargs fills in at import reach the pages too.
+  assert "dtype in which the first moment (momentum) is stored" in adam_page
   # Every page's maths reaches MathJax: no dollars left as text, no "\\_" shown.
   problems = {str(page.relative_to(site)): maths_problems(page.read_text())
               for page in site.rglob("index.html")}

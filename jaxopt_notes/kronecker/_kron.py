@@ -54,6 +54,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 Float = jax.typing.ArrayLike
 _MODES = (None, "one_diag", "smart_one_diag", "all_diag")
@@ -70,6 +71,12 @@ def precond_update_prob_schedule(max_prob: Float = 1.0, min_prob: Float = 0.03,
   refitted at every step for ``flat_start`` steps, then less and less often,
   down to ``min_prob`` (about step 4000 with the defaults).
 
+  Args:
+    max_prob: $p_{max}$, the probability during the flat start, in [0, 1].
+    min_prob: $p_{min}$, the smallest probability, in [0, 1].
+    decay: the rate of the exponential decay after the flat start; >= 0.
+    flat_start: the number of steps at ``max_prob``.
+
   Examples:
     >>> import jaxopt_notes as jon
     >>> schedule = jon.precond_update_prob_schedule()
@@ -84,8 +91,15 @@ def precond_update_prob_schedule(max_prob: Float = 1.0, min_prob: Float = 0.03,
   return schedule
 
 
+@shared_args
 class ScaleByKronState(NamedTuple):
-  """State of `scale_by_kron`: step count, momentum, Kronecker factors, PRNG key."""
+  """State of `scale_by_kron`: step count, momentum, Kronecker factors, PRNG key.
+
+  Attributes:
+    mu: the momentum $m_t$, shaped like params.
+    Qs_preconditioners: per param, a tuple of its Kronecker factors, stacked over blocks.
+    rng_key: the PRNG key the next step splits.
+  """
   count: jax.Array         # int32 steps taken, saturating
   mu: Any                  # momentum m_t, like the params
   Qs_preconditioners: Any  # per param: a tuple of factors, stacked over blocks
@@ -423,38 +437,10 @@ def scale_by_kron(b1: Float = 0.9,
                   partition_grads_into_blocks: bool = True, block_size: int = 512,
                   params_sharding: Any = None, preconditioner_sharding: Any = None,
                   key: Any = None) -> GradientTransformation:
-  """PSGD-Kron's preconditioned direction; see `kron` (arguments and maths)."""
-  settings = _Settings(**locals())
-  _check("scale_by_kron", settings)
-  return _scale_by_kron(settings)
-
-
-def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
-         weight_decay: Float = 0.0, weight_decay_mask: Any = None,
-         preconditioner_update_probability: ScalarOrSchedule =
-         precond_update_prob_schedule(),
-         max_size_triangular: int = 8192, min_ndim_triangular: int = 2,
-         memory_save_mode: str | None = None, momentum_into_precond_update: bool = True,
-         preconditioner_lr: Float = 0.1, preconditioner_init_scale: Float = 1.0,
-         mu_dtype: Any = None, precond_dtype: Any = None,
-         precond_update_precision: str | None = "tensorfloat32",
-         precond_grads_precision: str | None = None, scanned_layers: Any = None,
-         lax_map_scanned_layers: bool = False, lax_map_batch_size: int = 8,
-         merge_small_dims: bool = True, target_merged_dim_size: int = 4096,
-         partition_grads_into_blocks: bool = True, block_size: int = 512,
-         params_sharding: Any = None, preconditioner_sharding: Any = None,
-         key: Any = None) -> GradientTransformation:
-  """PSGD-Kron: momentum SGD preconditioned by fitted Kronecker factors.
-
-  The update is in the module docstring (and on the docs page "PSGD-Kron"); the argument
-  names and defaults are those of the ``kron`` of the psgd_jax and
-  distributed_kron packages, so code written for them switches by import.
+  """PSGD-Kron's preconditioned direction; see `kron` (and the module docstring for the maths).
 
   Args:
-    learning_rate: step size, or a schedule of the step count.
     b1: momentum decay; the momentum is debiased and is the direction preconditioned.
-    weight_decay: decoupled weight decay, added after preconditioning.
-    weight_decay_mask: which params decay (a tree of bools or a function of params).
     preconditioner_update_probability: probability of refitting the factors at a
       step, a number or a schedule of the step count (default:
       `precond_update_prob_schedule`). The draw uses the key in the state.
@@ -491,6 +477,37 @@ def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
       `abstract_state`.
     preconditioner_sharding: accepted for compatibility; see ``params_sharding``.
     key: PRNG key or integer seed of the state's key (default 0).
+  """
+  settings = _Settings(**locals())
+  _check("scale_by_kron", settings)
+  return _scale_by_kron(settings)
+
+
+@shared_args(like=scale_by_kron)
+def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
+         weight_decay: Float = 0.0, weight_decay_mask: Any = None,
+         preconditioner_update_probability: ScalarOrSchedule =
+         precond_update_prob_schedule(),
+         max_size_triangular: int = 8192, min_ndim_triangular: int = 2,
+         memory_save_mode: str | None = None, momentum_into_precond_update: bool = True,
+         preconditioner_lr: Float = 0.1, preconditioner_init_scale: Float = 1.0,
+         mu_dtype: Any = None, precond_dtype: Any = None,
+         precond_update_precision: str | None = "tensorfloat32",
+         precond_grads_precision: str | None = None, scanned_layers: Any = None,
+         lax_map_scanned_layers: bool = False, lax_map_batch_size: int = 8,
+         merge_small_dims: bool = True, target_merged_dim_size: int = 4096,
+         partition_grads_into_blocks: bool = True, block_size: int = 512,
+         params_sharding: Any = None, preconditioner_sharding: Any = None,
+         key: Any = None) -> GradientTransformation:
+  """PSGD-Kron: momentum SGD preconditioned by fitted Kronecker factors.
+
+  The update is in the module docstring (and on the docs page "PSGD-Kron"); the argument
+  names and defaults are those of the ``kron`` of the psgd_jax and
+  distributed_kron packages, so code written for them switches by import.
+
+  Args:
+    weight_decay: decoupled weight decay, added after preconditioning.
+    weight_decay_mask: which params decay (a tree of bools or a function of params).
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -49,13 +49,23 @@ from jaxopt_notes.kronecker import _factors
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 GRAFTS = ("none", "sgd", "adagrad", "rmsprop", "adam")
 _DIAGONAL = ("adagrad", "rmsprop", "adam")  # grafts that keep a second moment
 
 
+@shared_args
 class ScaleByShampooState(NamedTuple):
-  """State of `scale_by_shampoo`."""
+  """State of `scale_by_shampoo`.
+
+  Attributes:
+    stats: per leaf, a tuple of the factors $S^{(i)}$, of shape ``(blocks..., b_i, b_i)``; ``()``
+      for a leaf with the graft's step alone.
+    preconds: per leaf, their inverse roots $P^{(i)}$ as last refreshed.
+    diagonal: the graft's second moment (``None`` for the ``'sgd'`` and ``'none'`` grafts).
+    mu: the momentum $m_t$, shaped like params.
+  """
   count: jax.Array  # int32 steps taken, saturating
   stats: Any        # per leaf, factors S^(i) of shape (blocks..., b_i, b_i); () if diagonal
   preconds: Any     # per leaf, their inverse roots P^(i), as last refreshed
@@ -96,7 +106,39 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
                      skip_preconditioning_rank_lt: int = 2, relative_matrix_epsilon: bool = True,
                      moving_average_for_momentum: bool = False,
                      published: bool = False) -> GradientTransformation:
-  """Shampoo's direction with grafting and momentum; see `shampoo`."""
+  """Shampoo's direction with grafting and momentum; see `shampoo`.
+
+  Args:
+    b1: momentum of the grafted step.
+    b2: decay of the Kronecker factors and of the graft's second moment (1: sums).
+    block_size: longest side of a block; longer axes are cut into equal blocks.
+    diagonal_epsilon: added outside the square root of the graft's second moment.
+    matrix_epsilon: ridge of the inverse roots (relative to the largest
+      eigenvalue when ``relative_matrix_epsilon``).
+    start_preconditioning_step: the first step (from 1) that uses the factors;
+      earlier steps use the graft alone.
+    preconditioning_compute_steps: steps between refreshes of the inverse roots
+      (Distributed Shampoo's name: roots at ``start_preconditioning_step`` and
+      every that many steps after; the factors take in every gradient). Each
+      refresh is an ``eigh`` per block and axis, most of a step's time: the
+      default 10, as SOAP's ``precondition_frequency``, trades freshness for
+      wall-clock (docs: Kronecker page).
+    graft_type: ``"adam"`` (RMSProp with bias correction), ``"rmsprop"``,
+      ``"adagrad"``, ``"sgd"`` or ``"none"`` (the plain Shampoo direction).
+    nesterov: Nesterov momentum.
+    exponent_override: the root ``p`` when positive; 0 uses twice the leaf's rank.
+    skip_preconditioning_dim_size_gt: leaves with a longer axis get the graft's
+      diagonal step.
+    skip_preconditioning_rank_lt: so do leaves of lower rank (vectors, scalars).
+    relative_matrix_epsilon: scale the ridge by the largest eigenvalue.
+    moving_average_for_momentum: ``m = b1 m + (1 - b1) d`` instead of ``b1 m + d``.
+    published: the ridge exactly as published, $\\epsilon\\lambda_{\\max}$. By
+      default it is at least $\\sqrt{\\varepsilon}\\lambda_{\\max}$, $\\varepsilon$ the
+      machine epsilon of the statistics' dtype (3.5e-4 in float32; 1.5e-8 in
+      float64, below the default ``matrix_epsilon``), so that rounding (another
+      mesh, another reduction order) moves the roots of a rank-deficient
+      statistic by about $\\sqrt{\\varepsilon}$, not by percent.
+  """
   owner = "scale_by_shampoo"
   _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
                   diagonal_epsilon=(diagonal_epsilon, _validate.NONNEGATIVE),
@@ -195,6 +237,7 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_shampoo)
 def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             block_size: int = 1024, diagonal_epsilon: Float = 1e-10,
             matrix_epsilon: Float = 1e-6, weight_decay: Float = 0.0,
@@ -206,38 +249,8 @@ def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
   """Shampoo with grafting, momentum and decoupled weight decay (module docstring).
 
   Args:
-    learning_rate: a number, traced array or schedule.
-    b1: momentum of the grafted step.
-    b2: decay of the Kronecker factors and of the graft's second moment (1: sums).
-    block_size: longest side of a block; longer axes are cut into equal blocks.
-    diagonal_epsilon: added outside the square root of the graft's second moment.
-    matrix_epsilon: ridge of the inverse roots (relative to the largest
-      eigenvalue when ``relative_matrix_epsilon``).
     weight_decay: decoupled weight decay; ``mask`` selects the leaves it applies to.
-    start_preconditioning_step: the first step (from 1) that uses the factors;
-      earlier steps use the graft alone.
-    preconditioning_compute_steps: steps between refreshes of the inverse roots
-      (Distributed Shampoo's name: roots at ``start_preconditioning_step`` and
-      every that many steps after; the factors take in every gradient). Each
-      refresh is an ``eigh`` per block and axis, most of a step's time: the
-      default 10, as SOAP's ``precondition_frequency``, trades freshness for
-      wall-clock (docs: Kronecker page).
-    graft_type: ``"adam"`` (RMSProp with bias correction), ``"rmsprop"``,
-      ``"adagrad"``, ``"sgd"`` or ``"none"`` (the plain Shampoo direction).
-    nesterov: Nesterov momentum.
-    exponent_override: the root ``p`` when positive; 0 uses twice the leaf's rank.
-    skip_preconditioning_dim_size_gt: leaves with a longer axis get the graft's
-      diagonal step.
-    skip_preconditioning_rank_lt: so do leaves of lower rank (vectors, scalars).
-    relative_matrix_epsilon: scale the ridge by the largest eigenvalue.
-    moving_average_for_momentum: ``m = b1 m + (1 - b1) d`` instead of ``b1 m + d``.
     mask: tree or callable selecting the leaves weight decay applies to.
-    published: the ridge exactly as published, $\\epsilon\\lambda_{\\max}$. By
-      default it is at least $\\sqrt{\\varepsilon}\\lambda_{\\max}$, $\\varepsilon$ the
-      machine epsilon of the statistics' dtype (3.5e-4 in float32; 1.5e-8 in
-      float64, below the default ``matrix_epsilon``), so that rounding (another
-      mesh, another reduction order) moves the roots of a rank-deficient
-      statistic by about $\\sqrt{\\varepsilon}$, not by percent.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -51,10 +51,20 @@ from jaxopt_notes.kronecker._shampoo import per_leaf
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleBySoapState(NamedTuple):
-  """State of `scale_by_soap`."""
+  """State of `scale_by_soap`.
+
+  Attributes:
+    count: int32 calls taken (the first only starts the factors), saturating.
+    mu: the first moment $m_t$, in the eigenbasis.
+    nu: the second moment $v_t$, in the eigenbasis.
+    stats: per leaf, a tuple with a factor $S^{(i)}$ or ``None`` for each (merged) axis.
+    bases: per leaf, the matching eigenbases $Q^{(i)}$.
+    groups: per leaf, the int32 eigenvalue cluster of each column of $Q^{(i)}$.
+  """
   count: jax.Array  # int32 calls taken (the first only starts the factors), saturating
   mu: Any           # first moment m_t, in the eigenbasis
   nu: Any           # second moment v_t, in the eigenbasis
@@ -99,7 +109,24 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   eps: Float = 1e-8, precondition_frequency: Any = 10,
                   max_precond_dim: int = 10000, merge_dims: bool = False,
                   precondition_1d: bool = False, published: bool = False) -> GradientTransformation:
-  """SOAP's direction; see `soap`."""
+  """SOAP's direction; see `soap`.
+
+  Args:
+    b1: decay of the first moment (kept in the eigenbasis).
+    b2: decay of the second moment (kept in the eigenbasis).
+    shampoo_beta: decay of the Kronecker factors; ``None`` (or a negative
+      number, as in the authors' code) uses ``b2``.
+    eps: added outside the square root.
+    precondition_frequency: steps between refreshes of the eigenbasis.
+    max_precond_dim: axes longer than this get no factor (identity basis).
+    merge_dims: merge neighbouring axes while their product stays within
+      ``max_precond_dim`` (e.g. a convolution kernel's spatial axes).
+    precondition_1d: give leaves of rank 1 a factor too.
+    published: the authors' numerics: a QR power step at refreshes, the second
+      moment permuted with the basis, every coordinate its own second moment,
+      ``eps`` as given. Their step depends on rounding wherever a factor has a
+      repeated (e.g. zero) eigenvalue; the default (module docstring) does not.
+  """
   check_moments("scale_by_soap", b1, b2, eps)
   if _numerics.is_concrete(shampoo_beta) and shampoo_beta < 0:
     shampoo_beta = None  # the reference code's -1
@@ -261,6 +288,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_soap)
 def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
          shampoo_beta: Any = None, eps: Float = 1e-8, weight_decay: Float = 0.01,
          precondition_frequency: Any = 10, max_precond_dim: int = 10000,
@@ -269,23 +297,8 @@ def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
   """SOAP with decoupled weight decay (module docstring).
 
   Args:
-    learning_rate: a number, traced array or schedule.
-    b1: decay of the first moment (kept in the eigenbasis).
-    b2: decay of the second moment (kept in the eigenbasis).
-    shampoo_beta: decay of the Kronecker factors; ``None`` (or a negative
-      number, as in the authors' code) uses ``b2``.
-    eps: added outside the square root.
     weight_decay: decoupled weight decay; ``mask`` selects the leaves.
-    precondition_frequency: steps between refreshes of the eigenbasis.
-    max_precond_dim: axes longer than this get no factor (identity basis).
-    merge_dims: merge neighbouring axes while their product stays within
-      ``max_precond_dim`` (e.g. a convolution kernel's spatial axes).
-    precondition_1d: give leaves of rank 1 a factor too.
     mask: tree or callable selecting the leaves weight decay applies to.
-    published: the authors' numerics: a QR power step at refreshes, the second
-      moment permuted with the basis, every coordinate its own second moment,
-      ``eps`` as given. Their step depends on rounding wherever a factor has a
-      repeated (e.g. zero) eigenvalue; the default (module docstring) does not.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

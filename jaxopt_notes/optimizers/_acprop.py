@@ -34,11 +34,19 @@ from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.optimizers._belief import scale_by_belief
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
                     eps_root: Float = 1e-16) -> GradientTransformation:
-  """ACProp's direction $g_t / (\\sqrt{\\hat s_{t-1}} + \\epsilon)$; see `acprop`."""
+  """ACProp's direction $g_t / (\\sqrt{\\hat s_{t-1}} + \\epsilon)$; see `acprop`.
+
+  Args:
+    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
+      as in the paper's algorithm 2; >= 0.
+  """
   check_moments("scale_by_acprop", b1, b2, eps, eps_root)
   # the moments are AdaBelief's: reuse its update and keep only the new state
   belief = scale_by_belief(b1, b2, eps, eps_root)
@@ -56,6 +64,7 @@ def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
   return GradientTransformation(belief.init, update_fn)
 
 
+@shared_args(like=scale_by_acprop)
 def acprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-16, eps_root: Float = 1e-16, weight_decay: Float = 0.0,
            mask: Any = None) -> GradientTransformation:

@@ -28,17 +28,30 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByAdaDeltaState(NamedTuple):
-  """State of `scale_by_adadelta`: running means of squared gradients and squared steps."""
+  """State of `scale_by_adadelta`: running means of squared gradients and squared steps.
+
+  Attributes:
+    e_g: $E[g^2]_t$, the running mean of the squared gradients, shaped like params.
+    e_x: $E[\\Delta^2]_t$, the running mean of the squared steps, shaped like params.
+  """
   e_g: Any  # running mean of squared gradients
   e_x: Any  # running mean of squared steps
 
 
 def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
                       eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
-  """Adadelta's scaling $\\Delta_t$ (positive along the gradient); see `adadelta`."""
+  """Adadelta's scaling $\\Delta_t$ (positive along the gradient); see `adadelta`.
+
+  Args:
+    rho: decay rate $\\rho$ of both running means, in [0, 1].
+    eps: added outside both square roots (Zeiler has none there); >= 0.
+    eps_root: Zeiler's $\\epsilon$, added inside both square roots; > 0 lets the first steps move
+      (their numerator is $\\sqrt{\\epsilon_{root}}$).
+  """
   _validate.check("scale_by_adadelta", rho=(rho, _validate.UNIT),
                   eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
 
@@ -59,11 +72,16 @@ def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_adadelta)
 def adadelta(learning_rate: ScalarOrSchedule | None = None, rho: jax.typing.ArrayLike = 0.9,
              eps: jax.typing.ArrayLike = 0.0, weight_decay: jax.typing.ArrayLike = 0.0,
              weight_decay_mask: Any = None,
              eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
   """Adadelta; the update and the ``learning_rate=None`` rule are in the module docstring.
+
+  Args:
+    learning_rate: the step size $\\eta$, a number or a schedule of the step; ``None`` means 1 (the
+      paper's method, which descends).
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -50,10 +50,18 @@ from jaxopt_notes.transforms._accumulation import ema
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._clipping import clip_by_block_rms
 from jaxopt_notes.transforms._scaling import scale, scale_by_learning_rate, scale_by_param_block_rms
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class FactoredState(NamedTuple):
-  """State of `scale_by_factored_rms`; unused fields of a leaf hold one zero."""
+  """State of `scale_by_factored_rms`; unused fields of a leaf hold one zero.
+
+  Attributes:
+    v_row: $R_t$ of each factored leaf (its largest axis reduced); one zero for other leaves.
+    v_col: $C_t$ of each factored leaf (its second largest axis reduced); one zero for other leaves.
+    v: $V_t$ of each leaf that is not factored; one zero for factored leaves.
+  """
   count: jax.Array  # int32 steps taken, saturating
   v_row: Any        # R_t for factored leaves (the largest axis removed)
   v_col: Any        # C_t for factored leaves (the second largest axis removed)
@@ -94,6 +102,18 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
   ``decay_rate_fn(step - step_offset, decay_rate)`` gives $\\hat\\beta_{2,t}$
   (steps from 0); ``step_offset`` restarts the schedule for fine-tuning.
   Needs the params (only their shapes are read).
+
+  Args:
+    factored: factor the second moment of leaves large enough; False keeps full moments.
+    decay_rate: the exponent $c$ of the decay $\\hat\\beta_{2,t} = 1 - t^{-c}$ of the second-moment
+      statistics (with the default ``decay_rate_fn``); >= 0.
+    step_offset: subtracted from the step count before ``decay_rate_fn`` reads it, to restart the
+      decay schedule when fine-tuning.
+    min_dim_size_to_factor: a leaf is factored only if its second largest axis has at least this
+      many entries; smaller leaves keep a full second moment.
+    epsilon: $\\epsilon_1$, added to the squared gradient inside the moving averages; >= 0.
+    decay_rate_fn: ``(step, decay_rate) -> decay`` giving $\\hat\\beta_{2,t}$ (steps from 0);
+      `decay_rate_pow` by default.
   """
   _validate.check("scale_by_factored_rms", decay_rate=(decay_rate, _validate.NONNEGATIVE),
                   epsilon=(epsilon, _validate.NONNEGATIVE),
@@ -161,6 +181,7 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def adafactor(learning_rate: ScalarOrSchedule | None = None, min_dim_size_to_factor: int = 128,
               decay_rate: Float = 0.8, decay_offset: Any = 0,
               multiply_by_parameter_scale: bool = True,
@@ -177,6 +198,28 @@ def adafactor(learning_rate: ScalarOrSchedule | None = None, min_dim_size_to_fac
   (``clipping_threshold``), momentum and weight decay (``weight_decay_rate``,
   restricted to ``weight_decay_mask``); ``factored=False`` keeps full second
   moments everywhere.
+
+  Args:
+    learning_rate: the step size $\\rho_t$, a number or a schedule of the step; ``None`` for 1 (see
+      above for the paper's relative step).
+    min_dim_size_to_factor: a leaf is factored only if its second largest axis has at least this
+      many entries; smaller leaves keep a full second moment.
+    decay_rate: the exponent $c$ of the decay $\\hat\\beta_{2,t} = 1 - t^{-c}$ of the second-moment
+      statistics (with the default ``decay_rate_fn``); >= 0.
+    decay_offset: subtracted from the step count before the decay is computed, to restart it when
+      fine-tuning.
+    multiply_by_parameter_scale: multiply the step by $\\max(10^{-3},
+      \\operatorname{RMS}(\\theta_{t-1}))$ per leaf (the paper's relative step).
+    clipping_threshold: $d$: each leaf's update is clipped to RMS at most $d$ before the learning
+      rate; > 0, ``None`` for no clipping.
+    momentum: decay rate of a momentum (an EMA without debiasing) of the scaled update, in [0, 1];
+      ``None`` for none.
+    dtype_momentum: dtype in which that momentum is stored.
+    weight_decay_rate: decoupled weight decay coefficient (number or schedule of the step),
+      ``weight_decay_rate * params`` added after the scaling and momentum; ``None`` for none.
+    eps: $\\epsilon_1$, added to the squared gradient inside the moving averages (there is no
+      ``eps`` outside the root); >= 0.
+    factored: factor the second moment of leaves large enough; False keeps full moments.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -19,17 +19,29 @@ from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByRssState(NamedTuple):
-  """State of `scale_by_rss` (AdaGrad): the running sum of squared gradients."""
+  """State of `scale_by_rss` (AdaGrad): the running sum of squared gradients.
+
+  Attributes:
+    sum_of_squares: $s_t$, the sum of the squared gradients so far (plus the initial value), shaped
+      like params.
+  """
   sum_of_squares: Any  # s_t, one leaf per param
 
 
+@shared_args
 def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
                  eps: jax.typing.ArrayLike = 0.0,
                  eps_root: jax.typing.ArrayLike = 1e-7) -> GradientTransformation:
-  """AdaGrad's scaling by the root of the summed squared gradients; see `adagrad`."""
+  """AdaGrad's scaling by the root of the summed squared gradients; see `adagrad`.
+
+  Args:
+    initial_accumulator_value: $s_0$, the value every sum of squares starts from; >= 0. A positive
+      value bounds the first steps.
+  """
   _validate.check("scale_by_rss",
                   initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE),
                   eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
@@ -51,15 +63,19 @@ scale_by_adagrad = scale_by_rss
 """The same as `scale_by_rss`: AdaGrad's scaling under its own name."""
 
 
+@shared_args
 def adagrad(learning_rate: ScalarOrSchedule,
             initial_accumulator_value: jax.typing.ArrayLike = 0.1,
             eps: jax.typing.ArrayLike = 0.0,
             eps_root: jax.typing.ArrayLike = 1e-7) -> GradientTransformation:
-  """AdaGrad; the update is in the module docstring, ``eps``/``eps_root`` in
-  `jaxopt_notes.optimizers`.
+  """AdaGrad; the update is in the module docstring.
 
   The defaults give optax's ``adagrad`` numbers (its ``eps`` sits inside the
   root, which is our ``eps_root``).
+
+  Args:
+    initial_accumulator_value: $s_0$, the value every sum of squares starts from; >= 0. A positive
+      value bounds the first steps.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

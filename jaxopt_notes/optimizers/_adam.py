@@ -32,17 +32,29 @@ from jaxopt_notes._moments import (Float, check_moments, debiased_first_moment,
                                    init_moments)
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByAdamState(NamedTuple):
-  """State of `scale_by_adam`, `scale_by_adamax`, `scale_by_yogi` and `scale_by_radam`."""
+  """State of `scale_by_adam`, `scale_by_adamax`, `scale_by_yogi` and `scale_by_radam`.
+
+  Attributes:
+    nu: the second moment $v_t$ (Adamax: the infinity norm $u_t$), shaped like params.
+  """
   count: jax.Array  # int32 steps taken, saturating
   mu: Any           # first moment m_t
   nu: Any           # second moment v_t (Adamax: the infinity norm u_t)
 
 
+@shared_args
 class ScaleByAmsgradState(NamedTuple):
-  """State of `scale_by_amsgrad`: Adam's moments and the running max of the second."""
+  """State of `scale_by_amsgrad`: Adam's moments and the running max of the second.
+
+  Attributes:
+    nu_max: $\\max_{s \\le t} \\hat v_s$, the running maximum of the (debiased) second moment,
+      shaped like params.
+  """
   count: jax.Array
   mu: Any
   nu: Any
@@ -57,6 +69,7 @@ def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, 
   return _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), mu_hat, nu_hat)
 
 
+@shared_args
 def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                   eps_root: Float = 0.0, mu_dtype: Any = None,
                   nesterov: bool = False) -> GradientTransformation:
@@ -82,11 +95,18 @@ def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                      eps_root: Float = 0.0, mu_dtype: Any = None,
                      bias_correction_mu: bool = True,
                      bias_correction_nu: bool = True) -> GradientTransformation:
-  """AMSGrad's direction; see `amsgrad`."""
+  """AMSGrad's direction; see `amsgrad`.
+
+  Args:
+    bias_correction_mu: divide $m_t$ by $1-\\beta_1^t$; False uses the raw moment.
+    bias_correction_nu: divide $v_t$ by $1-\\beta_2^t$ before taking the running max; False takes
+      the max of the raw moment.
+  """
   check_moments("scale_by_amsgrad", b1, b2, eps, eps_root)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
@@ -111,9 +131,16 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
                     eps: Float = 1e-8) -> GradientTransformation:
-  """Adamax's direction $\\hat m_t / u_t$; see `adamax`."""
+  """Adamax's direction $\\hat m_t / u_t$; see `adamax`.
+
+  Args:
+    b2: decay rate of the infinity norm $u_t = \\max(|g_t| + \\epsilon, \\beta_2 u_{t-1})$, in
+      [0, 1].
+    eps: added to $|g_t|$ inside the max, so that $u_t > 0$; >= 0.
+  """
   check_moments("scale_by_adamax", b1, b2, eps)
 
   def init_fn(params):
@@ -139,11 +166,11 @@ def _lr(owner, learning_rate, weight_decay=0.0):
   return scale_by_learning_rate(learning_rate)
 
 
+@shared_args
 def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
          nesterov: bool = False) -> GradientTransformation:
-  """Adam; the update is in the module docstring, shared arguments in
-  `jaxopt_notes.optimizers`.
+  """Adam; the update is in the module docstring.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -158,14 +185,20 @@ def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
                _lr("adam", learning_rate))
 
 
+@shared_args
 def nadam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
           nesterov: bool = True) -> GradientTransformation:
   """NAdam: `adam` with ``nesterov=True``. Reference: Dozat, 2016,
-  "Incorporating Nesterov Momentum into Adam"."""
+  "Incorporating Nesterov Momentum into Adam".
+
+  Args:
+    nesterov: use NAdam's look-ahead first moment; True here (False gives `adam`).
+  """
   return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov)
 
 
+@shared_args
 def adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
           weight_decay: Float = 1e-4, mask: Any = None,
@@ -179,35 +212,51 @@ def adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
                _lr("adamw", learning_rate, weight_decay))
 
 
+@shared_args
 def nadamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
            weight_decay: Float = 1e-4, mask: Any = None,
            nesterov: bool = True) -> GradientTransformation:
-  """NAdamW: `adamw` with ``nesterov=True``."""
+  """NAdamW: `adamw` with ``nesterov=True``.
+
+  Args:
+    nesterov: use NAdam's look-ahead first moment; True here (False gives `adamw`).
+  """
   return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov)
 
 
+@shared_args(like=scale_by_amsgrad)
 def amsgrad(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
             bias_correction_mu: bool = True,
             bias_correction_nu: bool = True) -> GradientTransformation:
   """AMSGrad (module docstring). Reference: Reddi, Kale & Kumar, 2018, "On the
-  Convergence of Adam and Beyond"."""
+  Convergence of Adam and Beyond".
+  """
   return chain(scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
                                 bias_correction_nu),
                _lr("amsgrad", learning_rate))
 
 
+@shared_args(like=scale_by_adamax)
 def adamax(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-8) -> GradientTransformation:
   """Adamax, Adam with the infinity norm (module docstring). Reference: Kingma &
-  Ba, 2015, section 7.1."""
+  Ba, 2015, section 7.1.
+  """
   return chain(scale_by_adamax(b1, b2, eps), _lr("adamax", learning_rate))
 
 
+@shared_args
 def adamaxw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             eps: Float = 1e-8, weight_decay: Float = 1e-4,
             mask: Any = None) -> GradientTransformation:
-  """Adamax with decoupled weight decay."""
+  """Adamax with decoupled weight decay.
+
+  Args:
+    b2: decay rate of the infinity norm $u_t = \\max(|g_t| + \\epsilon, \\beta_2 u_{t-1})$, in
+      [0, 1].
+    eps: added to $|g_t|$ inside the max, so that $u_t > 0$; >= 0.
+  """
   return chain(scale_by_adamax(b1, b2, eps), add_decayed_weights(weight_decay, mask),
                _lr("adamaxw", learning_rate, weight_decay))

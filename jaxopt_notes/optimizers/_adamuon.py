@@ -41,16 +41,25 @@ from jaxopt_notes._moments import Float, debiased_first_moment
 from jaxopt_notes.optimizers._muon import (ns_coefficients, orthogonalize, per_matrix,
                                            resolve_dimension_numbers, widen_float16)
 from jaxopt_notes.optimizers._normuon import matrices_and_adamw, rms_aligned
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByAdaMuonState(NamedTuple):
-  """State of `scale_by_adamuon`."""
+  """State of `scale_by_adamuon`.
+
+  Attributes:
+    mu: the momentum $m_t$, shaped like params.
+    nu: the element-wise second moment $v_t$ of the orthogonalised update.
+    ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
+  """
   count: jax.Array      # int32 steps taken, saturating
   mu: Any               # momentum m_t
   nu: Any               # element-wise second moment v_t of the orthogonal update
   ns_coeffs: jax.Array  # Newton-Schulz coefficients
 
 
+@shared_args
 def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float = 0.95,
                      b2: Float = 0.999, eps: Float = 1e-8, mu_dtype: Any = None, *,
                      nesterov: bool = True, sign_momentum: bool = True,
@@ -65,7 +74,6 @@ def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
     b1: the momentum's decay.
     b2: the second moment's decay.
     eps: added to $\\sqrt{\\hat v_t}$ and to the norm before orthogonalising.
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to use NAdam's look-ahead momentum.
     sign_momentum: whether to orthogonalise the momentum's sign (the paper) or
       the momentum (the published code).
@@ -110,6 +118,7 @@ def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_adamuon)
 def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
             b1: Float = 0.95, b2: Float = 0.999, eps: Float = 1e-8, weight_decay: Float = 0.0,
             weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
@@ -120,15 +129,11 @@ def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
   """AdaMuon on the matrix leaves, AdamW on the others (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
-    ns_coeffs: Newton-Schulz coefficients, ``(3,)`` or ``(n, 3)``, or a preset's name.
-    ns_steps: the number of Newton-Schulz steps.
     b1: the momentum's decay $\\beta_1$.
     b2: the second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{\\hat v_t}$ (and, for the others, AdamW's $\\epsilon$).
     weight_decay: the matrices' decoupled weight decay $\\lambda$.
     weight_decay_mask: which matrices decay (a tree of booleans or a callable).
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to use NAdam's look-ahead momentum (both parts).
     sign_momentum: orthogonalise $\\mathrm{sign}(\\hat m_t)$ (the paper) rather
       than $\\hat m_t$ (the published code).

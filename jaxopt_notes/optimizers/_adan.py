@@ -34,10 +34,19 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByAdanState(NamedTuple):
-  """State of `scale_by_adan`: the three moments, the last gradient, the step count."""
+  """State of `scale_by_adan`: the three moments, the last gradient, the step count.
+
+  Attributes:
+    m: $m_t$, the moving average of the gradient.
+    v: $v_t$, the moving average of the gradient differences.
+    n: $n_t$, the second moment of $g_t + (1-\\beta_2)\\Delta_t$.
+    g: the previous gradient $g_{t-1}$ (zeros before the first step).
+    t: int32 number of updates taken, saturating.
+  """
   m: Any        # m_t
   v: Any        # v_t, moment of gradient differences
   n: Any        # n_t, second moment
@@ -45,9 +54,16 @@ class ScaleByAdanState(NamedTuple):
   t: jax.Array  # int32 steps taken, saturating
 
 
+@shared_args
 def scale_by_adan(b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Float = 1e-8,
                   eps_root: Float = 0.0) -> GradientTransformation:
-  """Adan's direction; see `adan`."""
+  """Adan's direction; see `adan`.
+
+  Args:
+    b2: decay rate of $v_t$, the moving average of the gradient differences $g_t - g_{t-1}$, in
+      [0, 1].
+    b3: decay rate of $n_t$, the moving average of $(g_t + (1-\\beta_2)\\Delta_t)^2$, in [0, 1].
+  """
   check_moments("scale_by_adan", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT))
 
   def init_fn(params):
@@ -76,6 +92,7 @@ def scale_by_adan(b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Flo
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_adan)
 def adan(learning_rate: ScalarOrSchedule, b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99,
          eps: Float = 1e-8, eps_root: Float = 1e-8, weight_decay: ScalarOrSchedule = 0.0,
          mask: Any = None) -> GradientTransformation:

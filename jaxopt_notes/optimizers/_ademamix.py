@@ -38,10 +38,18 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByAdemamixState(NamedTuple):
-  """State of `scale_by_ademamix`."""
+  """State of `scale_by_ademamix`.
+
+  Attributes:
+    count_m2: int32 step at which the ``b3`` and ``alpha`` schedules are read.
+    m1: $m^{(1)}_t$, the fast moving average of the gradient.
+    m2: $m^{(2)}_t$, the slow moving average of the gradient.
+  """
   count: jax.Array
   count_m2: jax.Array  # the step at which the b3 and alpha schedules are read
   m1: Any              # fast EMA of g
@@ -50,7 +58,13 @@ class ScaleByAdemamixState(NamedTuple):
 
 
 class ScaleBySimplifiedAdEMAMixState(NamedTuple):
-  """State of `scale_by_simplified_ademamix`."""
+  """State of `scale_by_simplified_ademamix`.
+
+  Attributes:
+    t: int32 number of updates taken, saturating.
+    m: $m_t$, the discounted sum of the gradients.
+    n: the moving average of the squared gradient.
+  """
   t: jax.Array
   m: Any  # the discounted sum of gradients
   n: Any  # EMA of g^2
@@ -66,10 +80,19 @@ def _adaptive(num: Any, nu: Any, b2: Float, count: jax.Array, eps: Float, eps_ro
   return _tree.map(lambda a, v: _numerics.rms_scale(a, v, eps, eps_root), num, nu_hat)
 
 
+@shared_args
 def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule = 0.9999,
                       alpha: ScalarOrSchedule = 6.0, eps: Float = 1e-8, eps_root: Float = 0.0,
                       mu_dtype: Any = None) -> GradientTransformation:
-  """AdEMAMix's direction; see `ademamix`."""
+  """AdEMAMix's direction; see `ademamix`.
+
+  Args:
+    b1: decay rate $\\beta_1$ of the fast moving average $m^{(1)}$, in [0, 1].
+    b3: decay rate $\\beta_3$ of the slow moving average $m^{(2)}$, in [0, 1], or a schedule of the
+      step returning it (the paper warms it up).
+    alpha: weight $\\alpha$ of the slow moving average in the numerator, or a schedule of the step
+      returning it.
+  """
   check_moments("scale_by_ademamix", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT),
                 alpha=(alpha, _validate.FINITE))
   mu_dtype = _tree.canonical_dtype(mu_dtype)
@@ -98,6 +121,7 @@ def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule =
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_ademamix)
 def ademamix(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
              b3: ScalarOrSchedule = 0.9999, alpha: ScalarOrSchedule = 5.0, eps: Float = 1e-8,
              eps_root: Float = 0.0, mu_dtype: Any = None, weight_decay: Float = 0.0,
@@ -113,10 +137,18 @@ def ademamix(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999
                add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 def scale_by_simplified_ademamix(b1: Float = 0.99, b2: Float = 0.95,
                                  alpha: ScalarOrSchedule = 0.0, eps: Float = 1e-8,
                                  eps_root: Float = 0.0) -> GradientTransformation:
-  """Simplified AdEMAMix's direction; see `simplified_ademamix`."""
+  """Simplified AdEMAMix's direction; see `simplified_ademamix`.
+
+  Args:
+    b1: discount $\\beta_1$ of the momentum $m_t = \\beta_1 m_{t-1} + g_t$ (a sum, not an average),
+      in [0, 1].
+    alpha: weight $\\alpha$ of the current gradient added to the momentum, or a schedule of the step
+      returning it; 0 gives Adam-like steps with a summed momentum.
+  """
   check_moments("scale_by_simplified_ademamix", b1, b2, eps, eps_root,
                 alpha=(alpha, _validate.FINITE))
 
@@ -138,6 +170,7 @@ def scale_by_simplified_ademamix(b1: Float = 0.99, b2: Float = 0.95,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_simplified_ademamix)
 def simplified_ademamix(learning_rate: ScalarOrSchedule, b1: Float = 0.99, b2: Float = 0.95,
                         alpha: ScalarOrSchedule = 0.0, eps: Float = 1e-8, eps_root: Float = 0.0,
                         weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:

@@ -28,16 +28,27 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments, init_moments
 from jaxopt_notes.optimizers._adam import ScaleByAdamState
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 def _quarter_power(count):
   return jnp.asarray(count, float) ** 0.25
 
 
+@shared_args
 def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
                    mu_dtype: Any = None, *, nesterov: bool = False, use_clipping: bool = True,
                    clip_value_fn: Callable = _quarter_power) -> GradientTransformation:
-  """ADOPT's direction $m_t$ (a `ScaleByAdamState`, as in optax); see `adopt`."""
+  """ADOPT's direction $m_t$ (a `ScaleByAdamState`, as in optax); see `adopt`.
+
+  Args:
+    eps: floor of $\\sqrt{v_{t-1}}$ in the normaliser $\\max(\\sqrt{v_{t-1}}, \\epsilon)$; >= 0.
+    nesterov: take one more momentum step, $\\beta_1 m_t + (1-\\beta_1)\\tilde g_t$.
+    use_clipping: clip the normalised gradient to $[-c_t, c_t]$ before the momentum (algorithm 2 of
+      the paper); needs real params.
+    clip_value_fn: $c_t$ as a function of the int32 step count (0 at the first step); $t^{1/4}$ by
+      default.
+  """
   check_moments("scale_by_adopt", b1, b2, eps)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
@@ -67,6 +78,7 @@ def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_adopt)
 def adopt(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9999,
           eps: Float = 1e-6, mu_dtype: Any = None, *, nesterov: bool = False,
           use_clipping: bool = True,

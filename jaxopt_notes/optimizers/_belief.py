@@ -19,18 +19,32 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments, debiased_first_moment
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByBeliefState(NamedTuple):
-  """State of `scale_by_belief`: the first moment and the EMA of (g - m)^2."""
+  """State of `scale_by_belief`: the first moment and the EMA of (g - m)^2.
+
+  Attributes:
+    nu: $s_t$, the moving average of $(g_t - m_t)^2$ (plus $\\epsilon_{root}$ each step), shaped
+      like params.
+  """
   count: jax.Array
   mu: Any
   nu: Any  # s_t, the EMA of (g - m)^2
 
 
+@shared_args
 def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
                     eps_root: Float = 1e-16, nesterov: bool = False) -> GradientTransformation:
-  """AdaBelief's direction; see `adabelief`."""
+  """AdaBelief's direction; see `adabelief`.
+
+  Args:
+    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
+      as in the paper's algorithm 2; >= 0.
+  """
   check_moments("scale_by_belief", b1, b2, eps, eps_root)
 
   def init_fn(params):
@@ -53,11 +67,18 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
               eps: Float = 1e-16, eps_root: Float = 1e-16,
               nesterov: bool = False) -> GradientTransformation:
   """AdaBelief (module docstring). Reference: Zhuang et al., 2020, "AdaBelief
-  Optimizer: Adapting Stepsizes by the Belief in Observed Gradients"."""
+  Optimizer: Adapting Stepsizes by the Belief in Observed Gradients".
+
+  Args:
+    b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
+      as in the paper's algorithm 2; >= 0.
+  """
   _validate.check("adabelief", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov),
                scale_by_learning_rate(learning_rate))

@@ -28,10 +28,19 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class COCOBState(NamedTuple):
-  """State of `scale_by_cocob`, per coordinate."""
+  """State of `scale_by_cocob`, per coordinate.
+
+  Attributes:
+    init_particles: $w_1$, the params at initialisation.
+    cumulative_gradients: $\\theta_t$, the negated sum of the gradients.
+    scale: $L_t$, the largest gradient magnitude seen (starts at ``eps``).
+    subgradients: $G_t$, the sum of the gradient magnitudes.
+    reward: $R_t$, the wealth won so far (>= 0).
+  """
   init_particles: Any        # w_1
   cumulative_gradients: Any  # theta_t
   scale: Any                 # L_t
@@ -40,7 +49,13 @@ class COCOBState(NamedTuple):
 
 
 def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransformation:
-  """COCOB's move $w_{t+1} - w_t$ from the gradient; see `cocob`."""
+  """COCOB's move $w_{t+1} - w_t$ from the gradient; see `cocob`.
+
+  Args:
+    alpha: $\\alpha$, which bounds the fraction of wealth bet while few gradients have been seen
+      (the $\\max(G_t + L_t, \\alpha L_t)$ term); >= 0.
+    eps: $L_0$, the initial scale of every coordinate; >= 0.
+  """
   _validate.check("scale_by_cocob", alpha=(alpha, _validate.NONNEGATIVE),
                   eps=(eps, _validate.NONNEGATIVE))
 
@@ -70,9 +85,16 @@ def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransform
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_cocob)
 def cocob(learning_rate: ScalarOrSchedule = 1.0, alpha: Float = 100.0, eps: Float = 1e-8,
           weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:
   """COCOB-Backprop (module docstring).
+
+  Args:
+    learning_rate: multiplies the gradient before the bet (a number or a schedule of the step); 1 is
+      the paper's method.
+    weight_decay: coefficient of ``weight_decay * params``, added to the gradient before the bet; 0
+      turns it off.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -53,11 +53,21 @@ import jax.numpy as jnp
 
 from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
+from jaxopt_notes._docargs import shared_args
 from jaxopt_notes._moments import Float
 
 
+@shared_args
 class DAdaptAdamWState(NamedTuple):
-  """State of `dadapt_adamw`."""
+  """State of `dadapt_adamw`.
+
+  Attributes:
+    exp_avg: $m_t$, the first moment.
+    exp_avg_sq: $v_t$, the second moment.
+    grad_sum: $s_t$, the weighted sum of gradients, shaped like params.
+    estim_lr: $d_t$, the distance estimate (a scalar, at least float32).
+    numerator_weighted: $r_t$, the scalar weighted sum (a scalar).
+  """
   exp_avg: Any                   # m_t
   exp_avg_sq: Any                # v_t
   grad_sum: Any                  # s_t
@@ -66,8 +76,13 @@ class DAdaptAdamWState(NamedTuple):
   count: jax.Array               # int32 steps taken
 
 
+@shared_args(like=DAdaptAdamWState)
 class ProdigyState(NamedTuple):
-  """State of `prodigy`: DAdaptAdamWState's fields and the start $x_0$."""
+  """State of `prodigy`: DAdaptAdamWState's fields and the start $x_0$.
+
+  Attributes:
+    params0: $x_0$, the params at initialisation.
+  """
   exp_avg: Any
   exp_avg_sq: Any
   grad_sum: Any
@@ -124,10 +139,19 @@ def _state(cls, old, **new):
   return cls(**{k: _tree.cast_like(v, getattr(old, k)) for k, v in new.items()})
 
 
+@shared_args
 def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
                  eps: Float = 1e-8, estim_lr0: Float = 1e-6, weight_decay: Float = 0.0,
                  eps_root: Float = 0.0) -> GradientTransformationExtraArgs:
   """D-Adapted AdamW (module docstring); ``update`` needs the params.
+
+  Args:
+    learning_rate: the schedule $\\gamma_t$ multiplying the learned $d_t$ (a number or a schedule of
+      the step); 1 by default.
+    betas: $(\\beta_1, \\beta_2)$, the decay rates of Adam's two moments, each in [0, 1].
+    estim_lr0: $d_0$, the initial distance estimate; > 0. $d$ only grows from there.
+    weight_decay: $w$, decoupled weight decay: the step subtracts $w \\lambda_t x_t$ (scaled by the
+      learned step size $\\lambda_t$); >= 0.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
@@ -167,12 +191,21 @@ def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.9
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args(like=dadapt_adamw)
 def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
             beta3: Float | None = None, eps: Float = 1e-8, estim_lr0: Float = 1e-6,
             estim_lr_coef: Float = 1.0, weight_decay: Float = 0.0,
             safeguard_warmup: bool = False,
             eps_root: Float = 0.0) -> GradientTransformationExtraArgs:
   """Prodigy (module docstring); ``update`` needs the params.
+
+  Args:
+    beta3: $\\beta_3$, the decay of the sums $r_t$ and $s_t$, in [0, 1]; ``None`` uses
+      $\\sqrt{\\beta_2}$.
+    estim_lr_coef: $c$, the factor on the estimate $r_t / \\|s_t\\|_1$; >= 0.
+    safeguard_warmup: use $d_t$ in place of $\\lambda_t$ in $s_t$, so that a warm-up schedule
+      starting near 0 cannot inflate $d$.
+    eps: added, times $d_{t+1}$, to the denominator outside the square root; >= 0.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

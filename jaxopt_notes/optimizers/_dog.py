@@ -37,19 +37,33 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 INIT_STEPS = ("distance", "learning_rate", "heuristic")
 
 
 class ScaleByDistanceOverGradientsState(NamedTuple):
-  """State of `scale_by_distance_over_gradients`: one distance and one sum per leaf."""
+  """State of `scale_by_distance_over_gradients`: one distance and one sum per leaf.
+
+  Attributes:
+    max_dist: $\\bar r_t$ per leaf.
+    grad_sum_of_squares: $G_t$ per leaf.
+    init_params: $x_0$, stored in ``param_dtype``.
+  """
   max_dist: Any             # per leaf: r-bar_t
   grad_sum_of_squares: Any  # per leaf: G_t
   init_params: Any          # x_0 in param_dtype
 
 
 class DoGState(NamedTuple):
-  """State of `scale_by_dog`."""
+  """State of `scale_by_dog`.
+
+  Attributes:
+    is_init_step: True until the first update is taken.
+    init_params: $x_0$, the params at initialisation.
+    max_dist: $\\bar r_t$, over the whole tree.
+    sum_sq_norm_grads: $G_t$, the sum of the squared gradient norms.
+  """
   is_init_step: jax.Array
   init_params: Any
   max_dist: jax.Array           # r-bar_t over the whole tree
@@ -57,7 +71,13 @@ class DoGState(NamedTuple):
 
 
 class DoWGState(NamedTuple):
-  """State of `scale_by_dowg`."""
+  """State of `scale_by_dowg`.
+
+  Attributes:
+    init_params: $x_0$, the params at initialisation.
+    weighted_sq_norm_grads: $v_t = \\sum_s \\bar r_s^2 \\|g_s\\|^2$.
+    estim_sq_dist: $\\bar r_t^2$, the squared distance estimate.
+  """
   init_params: Any
   weighted_sq_norm_grads: jax.Array  # v_t
   estim_sq_dist: jax.Array           # r-bar_t^2
@@ -73,6 +93,7 @@ def _per_trained_leaf(f, tree):
                       tree, is_leaf=_tree.is_none)
 
 
+@shared_args
 def scale_by_distance_over_gradients(reps_rel: Float = 1e-6, eps: Float = 0.0,
                                      param_dtype: Any = jnp.float32, global_scale: Float = 1.0,
                                      eps_root: Float = 1e-8) -> GradientTransformation:
@@ -81,6 +102,12 @@ def scale_by_distance_over_gradients(reps_rel: Float = 1e-6, eps: Float = 0.0,
   The state keeps $x_0$ and two scalars per leaf. Reference: Ivgi, Hinder &
   Carmon, 2023, "DoG is SGD's Best Friend: A Parameter-Free Dynamic Step Size
   Schedule".
+
+  Args:
+    reps_rel: $r_\\epsilon$ relative to each leaf's size: $r_\\epsilon = \\text{reps\\_rel}\\,(1 +
+      \\|x_0\\|)$ per leaf; >= 0.
+    param_dtype: dtype in which $x_0$ is stored.
+    global_scale: multiplies every step (e.g. a sign or a learning rate).
   """
   _validate.check("scale_by_distance_over_gradients",
                   reps_rel=(reps_rel, _validate.NONNEGATIVE), eps=(eps, _validate.NONNEGATIVE),
@@ -116,9 +143,16 @@ def _check_init_step(owner: str, init_step: tuple) -> None:
   _validate.check(owner, init_step=(value, allowed))
 
 
+@shared_args
 def scale_by_dog(init_step: tuple = ("heuristic", 1e-6), eps: Float = 0.0,
                  eps_root: Float = 1e-8) -> GradientTransformation:
-  """DoG's step $\\bar r_t / (\\sqrt{G_t + \\epsilon_{root}} + \\epsilon)\\, g_t$; see `dog`."""
+  """DoG's step $\\bar r_t / (\\sqrt{G_t + \\epsilon_{root}} + \\epsilon)\\, g_t$; see `dog`.
+
+  Args:
+    init_step: the first move: ``('distance', r)`` sets $r_\\epsilon = r$; ``('heuristic', a)`` sets
+      $r_\\epsilon = a (1 + \\|x_0\\|)$; ``('learning_rate', \\eta_0)`` takes $\\eta_0$ as the first
+      step size.
+  """
   _check_init_step("scale_by_dog", init_step)
   _validate.check("scale_by_dog", eps=(eps, _validate.NONNEGATIVE),
                   eps_root=(eps_root, _validate.NONNEGATIVE))
@@ -153,10 +187,19 @@ def _decay(weight_decay, mask):
   return identity() if weight_decay is None else add_decayed_weights(weight_decay, mask)
 
 
+@shared_args(like=scale_by_dog)
 def dog(learning_rate: ScalarOrSchedule = 1.0, init_step: tuple = ("heuristic", 1e-6),
         eps: Float = 0.0, weight_decay: Float | None = None, mask: Any = None,
         eps_root: Float = 1e-8) -> GradientTransformation:
   """DoG (module docstring); weight decay, when given, is added to the gradient first.
+
+  Args:
+    learning_rate: a plain multiplier of the learned step (a number or a schedule of the step); 1 by
+      default.
+    weight_decay: coefficient of ``weight_decay * params``, added to the gradient before the step
+      size is applied (so it is scaled by the learned step); ``None`` for none.
+    mask: which params are decayed: a tree of booleans with the params' structure (or a prefix of
+      it), or a function of the params returning one; ``None`` decays every leaf.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
@@ -175,9 +218,15 @@ def dog(learning_rate: ScalarOrSchedule = 1.0, init_step: tuple = ("heuristic", 
                scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 def scale_by_dowg(init_estim_sq_dist: Float | None = None, eps: Float = 1e-4,
                   eps_root: Float = 0.0) -> GradientTransformation:
-  """DoWG's step $\\bar r_t^2 / (\\sqrt{v_t + \\epsilon_{root}} + \\epsilon)\\, g_t$; see `dowg`."""
+  """DoWG's step $\\bar r_t^2 / (\\sqrt{v_t + \\epsilon_{root}} + \\epsilon)\\, g_t$; see `dowg`.
+
+  Args:
+    init_estim_sq_dist: $\\bar r_0^2$, the initial squared distance estimate; >= 0, ``None`` uses
+      ``eps``.
+  """
   _validate.check("scale_by_dowg", init_estim_sq_dist=(init_estim_sq_dist, _validate.NONNEGATIVE),
                   eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
   start = eps if init_estim_sq_dist is None else init_estim_sq_dist
@@ -201,6 +250,7 @@ def scale_by_dowg(init_estim_sq_dist: Float | None = None, eps: Float = 1e-4,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=(scale_by_dowg, dog))
 def dowg(learning_rate: ScalarOrSchedule = 1.0, init_estim_sq_dist: Float | None = None,
          eps: Float = 1e-4, weight_decay: Float | None = None, mask: Any = None,
          eps_root: Float = 0.0) -> GradientTransformation:

@@ -28,10 +28,15 @@ from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._adding import as_key
 from jaxopt_notes.transforms._clipping import per_example_global_norm_clip
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class DifferentiallyPrivateAggregateState(NamedTuple):
-  """State of `differentially_private_aggregate`."""
+  """State of `differentially_private_aggregate`.
+
+  Attributes:
+    rng_key: the PRNG key the next step splits.
+  """
   rng_key: jax.Array  # the key the next step splits
 
 
@@ -79,6 +84,7 @@ def differentially_private_aggregate(l2_norm_clip: jax.typing.ArrayLike,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def dpsgd(learning_rate: ScalarOrSchedule, l2_norm_clip: jax.typing.ArrayLike,
           noise_multiplier: jax.typing.ArrayLike, seed: int,
           momentum: jax.typing.ArrayLike | None = None,
@@ -94,7 +100,6 @@ def dpsgd(learning_rate: ScalarOrSchedule, l2_norm_clip: jax.typing.ArrayLike,
     Array([-0.045, -0.06 ], dtype=float32)
 
   Args:
-    learning_rate: The step size, a number or a schedule of the step count.
     l2_norm_clip: The bound $C$ on each example's gradient norm.
     noise_multiplier: $\\sigma$, the noise's standard deviation in units of $C$.
     seed: The integer seed of the noise.

@@ -31,13 +31,20 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.optimizers._adam import adam_direction
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 NEEDS_VALUE = ("needs the loss value at the current params: call "
                "update(grads, state, params, value=loss)")
 
 
+@shared_args
 class ScaleByEveState(NamedTuple):
-  """State of `scale_by_eve`: Adam's moments, the smoothed loss ratio and the last loss."""
+  """State of `scale_by_eve`: Adam's moments, the smoothed loss ratio and the last loss.
+
+  Attributes:
+    d: $\\tilde d_t$, the smoothed loss-change ratio (1 before the second step).
+    f_prev: the loss at the previous step.
+  """
   count: jax.Array  # int32 steps taken
   mu: Any           # m_t
   nu: Any           # v_t
@@ -53,10 +60,17 @@ def relative_change(f, f_prev, f_star, c):
   return jnp.clip(ratio, 1 / c, c)
 
 
+@shared_args
 def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float = 10.0,
                  eps: Float = 1e-8, eps_root: Float = 0.0,
                  f_star: Float = 0.0) -> GradientTransformationExtraArgs:
-  """Eve's direction, divided by $\\tilde d_t$; see `eve`."""
+  """Eve's direction, divided by $\\tilde d_t$; see `eve`.
+
+  Args:
+    b3: decay rate $\\beta_3$ of the smoothed loss ratio $\\tilde d_t$, in [0, 1].
+    c: the clip bound of the loss ratio, which is kept in $[1/c, c]$; > 0.
+    f_star: $f^\\star$, a lower bound of the loss (0 for non-negative losses).
+  """
   check_moments("scale_by_eve", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT),
                 c=(c, _validate.AT_LEAST_ONE), f_star=(f_star, _validate.FINITE))
 
@@ -88,6 +102,7 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_eve)
 def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.999,
         b3: Float = 0.999, c: Float = 10.0, eps: Float = 1e-8, eps_root: Float = 0.0,
         f_star: Float = 0.0) -> GradientTransformationExtraArgs:

@@ -29,6 +29,11 @@ def _shrink(learning_rate):
 def fromage(learning_rate: ScalarOrSchedule, min_norm: Float = 1e-6) -> GradientTransformation:
   """Fromage (module docstring); ``learning_rate`` may be a schedule.
 
+  Args:
+    learning_rate: the step size $\\eta$, a fraction of each layer's norm (a number or a schedule of
+      the step).
+    min_norm: norms of params and gradients below this count as this value; >= 0.
+
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.fromage(0.1)

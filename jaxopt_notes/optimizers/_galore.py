@@ -37,17 +37,30 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.optimizers._adam import scale_by_adam
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class GaLoreDimensionNumbers(NamedTuple):
   """Which axes of a leaf form the rows (``reduction_axis``) and the columns
-  (``output_axis``) of the matrix GaLore projects; together they must name every axis."""
+  (``output_axis``) of the matrix GaLore projects; together they must name every axis.
+
+  Attributes:
+    reduction_axis: the axis or axes of a leaf that form the matrix's rows.
+    output_axis: the axis or axes that form its columns; with ``reduction_axis`` they must name
+      every axis.
+  """
   reduction_axis: Sequence[int] | int = 0
   output_axis: Sequence[int] | int = 1
 
 
+@shared_args
 class GaLoreState(NamedTuple):
-  """State of `scale_by_galore`."""
+  """State of `scale_by_galore`.
+
+  Attributes:
+    base_optimizer_state: the inner optimizer's state, on the projected shapes.
+    projector: $P$ of each projected leaf; ``None`` for a leaf that is not projected.
+  """
   count: jax.Array            # int32 steps taken, saturating
   base_optimizer_state: Any   # the inner optimizer's state, on the projected shapes
   projector: Any              # P per leaf; None for a leaf that is not projected
@@ -209,6 +222,7 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def galore(learning_rate: ScalarOrSchedule, rank: int = 128, update_proj_gap: int = 200,
            scale: float = 1.0, base_optimizer: GradientTransformation | None = None,
            weight_decay: jax.typing.ArrayLike = 0.0, mask: Any = None,
@@ -228,7 +242,6 @@ def galore(learning_rate: ScalarOrSchedule, rank: int = 128, update_proj_gap: in
     (6, 4)
 
   Args:
-    learning_rate: The step size, a number or a schedule of the step count.
     rank: See `scale_by_galore`.
     update_proj_gap: See `scale_by_galore`.
     scale: See `scale_by_galore`.

@@ -28,15 +28,22 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments, init_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByLaPropState(NamedTuple):
-  """State of `scale_by_laprop`."""
+  """State of `scale_by_laprop`.
+
+  Attributes:
+    mu: $m_t$, the momentum of the normalised gradient, shaped like params.
+  """
   count: jax.Array
   mu: Any  # momentum of the normalised gradient, m_t
   nu: Any  # second moment v_t
 
 
+@shared_args
 def scale_by_laprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-15,
                     eps_root: Float = 0.0, mu_dtype: Any = None) -> GradientTransformation:
   """LaProp's direction $m_t / (1-\\beta_1^t)$; see `laprop`."""
@@ -60,6 +67,7 @@ def scale_by_laprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-15,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def laprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-15, eps_root: Float = 0.0, mu_dtype: Any = None,
            weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:

@@ -21,6 +21,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 _SIGNS = {
     "hard": lambda x, beta: jnp.sign(x),
@@ -29,15 +30,32 @@ _SIGNS = {
 }
 
 
+@shared_args
 class ScaleByLionState(NamedTuple):
-  """State of `scale_by_lion`: the step count and the momentum."""
+  """State of `scale_by_lion`: the step count and the momentum.
+
+  Attributes:
+    mu: the momentum $m_t$, shaped like params.
+  """
   count: jax.Array
   mu: Any  # m_t
 
 
 def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
                   mode: str = "hard", smooth_beta: Float = 1.0) -> GradientTransformation:
-  """Lion's direction; see `lion`."""
+  """Lion's direction; see `lion`.
+
+  Args:
+    b1: interpolation weight of the momentum in the direction $\\operatorname{sign}(\\beta_1 m_{t-1}
+      + (1-\\beta_1) g_t)$, in [0, 1].
+    b2: decay rate of the momentum $m_t = \\beta_2 m_{t-1} + (1-\\beta_2) g_t$, in [0, 1].
+    mu_dtype: dtype in which the momentum is stored, e.g. ``jnp.bfloat16``; ``None`` keeps each
+      param's dtype.
+    mode: how the interpolated momentum $x$ becomes a step: ``'hard'`` (its sign, the paper),
+      ``'smooth'`` ($\\tanh(\\text{smooth\\_beta}\\, x)$) or ``'refined'`` ($x$ where $|x| < 1$, its
+      sign elsewhere).
+    smooth_beta: the slope of ``mode='smooth'``; unused otherwise.
+  """
   check_moments("scale_by_lion", b1, b2)
   _validate.check_choice("scale_by_lion", "mode", mode, tuple(_SIGNS))
   sign = _SIGNS[mode]
@@ -58,11 +76,13 @@ def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_lion)
 def lion(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.99,
          mu_dtype: Any = None, weight_decay: Float = 1e-3,
          mask: Any = None) -> GradientTransformation:
   """Lion (module docstring). Reference: Chen et al., 2023, "Symbolic Discovery
-  of Optimization Algorithms"."""
+  of Optimization Algorithms".
+  """
   _validate.check("lion", learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE))
   return chain(scale_by_lion(b1, b2, mu_dtype), add_decayed_weights(weight_decay, mask),

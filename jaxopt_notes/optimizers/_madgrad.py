@@ -29,10 +29,18 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class MadgradState(NamedTuple):
-  """State of `scale_by_madgrad`."""
+  """State of `scale_by_madgrad`.
+
+  Attributes:
+    grad_sum_sq: $\\nu_k$, the $\\lambda$-weighted sum of squared gradients.
+    s: $s_k$, the $\\lambda$-weighted sum of gradients.
+    x0: $x_0$, the params at initialisation.
+  """
   count: jax.Array
   grad_sum_sq: Any  # nu_k, the lambda-weighted sum of g^2
   s: Any            # s_k, the lambda-weighted sum of g
@@ -41,7 +49,15 @@ class MadgradState(NamedTuple):
 
 def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
                      eps: Float = 1e-6) -> GradientTransformation:
-  """MADGRAD's step $x_{k+1} - x_k$ (it needs the params); see `madgrad`."""
+  """MADGRAD's step $x_{k+1} - x_k$ (it needs the params); see `madgrad`.
+
+  Args:
+    learning_rate: the step size $\\eta_k$ (a number or a schedule of the step); it weighs each
+      gradient in the sums ($\\lambda_k$), it is no final scale.
+    momentum: $\\beta$ of the averaging $x_{k+1} = \\beta x_k + (1-\\beta) z_{k+1}$, in [0, 1]; 0
+      steps straight to $z_{k+1}$.
+    eps: added to $\\eta_k$ in $\\lambda_k$ and to the cube root in the denominator; >= 0.
+  """
   _validate.check("scale_by_madgrad", learning_rate=(learning_rate, _validate.FINITE),
                   momentum=(momentum, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE))
 
@@ -68,9 +84,14 @@ def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_madgrad)
 def madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9, weight_decay: Float = 0.0,
             eps: Float = 1e-6) -> GradientTransformation:
   """MADGRAD (module docstring).
+
+  Args:
+    weight_decay: $\\lambda_{wd}$: ``weight_decay * params`` is added to the gradient (coupled, as
+      in the paper); 0 turns it off.
 
   Reference: Defazio & Jelassi, 2021, "Adaptivity without Compromise: A
   Momentumized, Adaptive, Dual Averaged Gradient Method for Stochastic

@@ -34,14 +34,21 @@ import jax.numpy as jnp
 from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule, with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 from jaxopt_notes._moments import Float
 from jaxopt_notes.optimizers._adam import adamw
 
 _BELOW_ONE = _validate.Range(0.0, 1.0, hi_closed=False)
 
 
+@shared_args
 class MarsState(NamedTuple):
-  """State of `mars`."""
+  """State of `mars`.
+
+  Attributes:
+    prev_grad: the previous gradient $g_{t-1}$.
+    inner_state: the wrapped optimizer's state.
+  """
   count: jax.Array  # int32 steps taken, saturating
   prev_grad: Any    # the last gradient g_{t-1}
   inner_state: Any  # the wrapped optimizer's state
@@ -103,6 +110,7 @@ def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 def mars_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.99,
                eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
                weight_decay: Float = 0.0, mask: Any = None, gamma: Float = 0.025,
@@ -110,14 +118,11 @@ def mars_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.
   """MARS-AdamW: `adamw` fed MARS's corrected, clipped gradient (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
     b1: the momentum's decay $\\beta_1$ (also in the correction's scale).
     b2: the second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{\\hat v_t}$.
     eps_root: added to $\\hat v_t$ inside the root.
-    mu_dtype: the momentum's dtype (``None``: the params').
     weight_decay: the decoupled weight decay $\\lambda$.
-    mask: which leaves decay (a tree of booleans or a callable).
     gamma: the strength $\\gamma$ of the correction.
     per_leaf: clip each leaf (the published code) rather than the whole tree (the paper).
 

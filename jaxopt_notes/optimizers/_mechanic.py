@@ -39,11 +39,22 @@ import jax.numpy as jnp
 from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 from jaxopt_notes._moments import Float
 
 
+@shared_args
 class MechanicState(NamedTuple):
-  """State of `mechanize`: the base's state and the bettors (vectors of length ``num_betas``)."""
+  """State of `mechanize`: the base's state and the bettors (vectors of length ``num_betas``).
+
+  Attributes:
+    base_optimizer_state: the state of the base optimizer.
+    r: $r_t$, the rewards of the bettors (kept before the clamp at 0).
+    m: $m_t$, the running max of $|h|$ per bettor.
+    v: $v_t$, the decayed sum of $h^2$ per bettor.
+    s: $s_t$, the scales of the bettors; the step uses their sum $S_t$.
+    x0: $x_{ref}$, the params at the first update.
+  """
   base_optimizer_state: Any
   count: jax.Array  # int32 steps taken
   r: jax.Array      # rewards r_t
@@ -71,6 +82,16 @@ def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2
   Give the base optimizer a learning rate (or schedule peak) of 1, or any
   constant: Mechanic learns the scale. Extra arguments of ``update`` (such as
   ``value=``) go to the base optimizer.
+
+  Args:
+    base_optimizer: the optimizer whose updates Mechanic scales; give it a learning rate of 1 (or
+      any constant).
+    weight_decay: $\\lambda$, the weight decay of Mechanic's own loss (it pulls the scale down, not
+      the params directly); >= 0.
+    eps: $\\epsilon$, keeps every denominator positive and $m_t > 0$; >= 0.
+    s_init: $s_{init}$, the initial scale of each bettor (the first steps are about this times the
+      base's); >= 0.
+    num_betas: $n$, the number of bettors, with decays $1 - 10^{-i}$, $i = 1..n$.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

@@ -36,10 +36,19 @@ from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from jaxopt_notes._moments import Float
 from jaxopt_notes.optimizers._polyak import loss_value
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class MomoState(NamedTuple):
-  """State of `momo`."""
+  """State of `momo`.
+
+  Attributes:
+    exp_avg: $d_t$, the moving average of the gradient.
+    barf: $\\bar f_t$, the moving average of the loss.
+    gamma: $\\gamma_t$, the moving average of $\\langle g_t, x_t\\rangle$.
+    lb: the lower bound $f_*$ in use.
+  """
   exp_avg: Any       # d_t
   barf: jax.Array    # f-bar_t
   gamma: jax.Array   # gamma_t
@@ -47,8 +56,17 @@ class MomoState(NamedTuple):
   count: jax.Array   # int32 steps taken
 
 
+@shared_args
 class MomoAdamState(NamedTuple):
-  """State of `momo_adam`: MomoState's fields and Adam's second moment."""
+  """State of `momo_adam`: MomoState's fields and Adam's second moment.
+
+  Attributes:
+    exp_avg: $d_t$, the moving average of the gradient.
+    barf: $\\bar f_t$, the moving average of the loss.
+    gamma: $\\gamma_t$, the moving average of $\\langle g_t, x_t\\rangle$.
+    lb: the lower bound $f_*$ in use.
+    exp_avg_sq: $v_t$, Adam's second moment.
+  """
   exp_avg: Any
   exp_avg_sq: Any    # v_t
   barf: jax.Array
@@ -91,10 +109,21 @@ def _inputs(owner, params, value, state, learning_rate):
   return f, alpha
 
 
+@shared_args
 def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: Float = 0.0,
          weight_decay: Float = 0.0,
          adapt_lower_bound: bool = False) -> GradientTransformationExtraArgs:
   """MoMo (module docstring); ``update`` needs the params and ``value=loss``.
+
+  Args:
+    learning_rate: $\\alpha_t$, the cap of the step size $\\tau_t$ (a number or a schedule of the
+      step).
+    lower_bound: $f_*$, a lower bound of the loss (0 for non-negative losses).
+    weight_decay: $\\lambda$; the params shrink by $\\alpha_t\\lambda / (1 + \\alpha_t\\lambda)$
+      each step; >= 0.
+    adapt_lower_bound: re-estimate the bound each step from the model, never below ``lower_bound``
+      (the paper's MoMo*).
+    beta: decay rate $\\beta$ of the three moving averages, in [0, 1] (0 at the first step).
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
@@ -132,11 +161,16 @@ def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args(like=momo)
 def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float = 0.999,
               eps: Float = 1e-8, lower_bound: Float = 0.0, weight_decay: Float = 0.0,
               adapt_lower_bound: bool = False,
               eps_root: Float = 0.0) -> GradientTransformationExtraArgs:
   """MoMo-Adam (module docstring); ``update`` needs the params and ``value=loss``.
+
+  Args:
+    eps: added outside the square root in $D_t$; >= 0.
+    eps_root: added inside the square root in $D_t$; >= 0.
 
   Reference: Schaipp et al., 2023, "MoMo: Momentum Models for Adaptive
   Learning Rates", MoMo-Adam.

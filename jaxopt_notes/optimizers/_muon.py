@@ -52,6 +52,7 @@ from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._masking import MaskedNode
 from jaxopt_notes.transforms._partition import partition
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 _STANDARD = (3.4445, -4.7750, 2.0315)
 _PRESETS = {
@@ -65,13 +66,24 @@ _PRECONDITIONINGS = ("frobenius", "spectral", "aol", "schatten")
 
 class MuonDimensionNumbers(NamedTuple):
   """Which axes of a leaf are the rows (``reduction_axis``) and columns (``output_axis``)
-  of the matrix Muon orthogonalises; all other axes are batch axes."""
+  of the matrix Muon orthogonalises; all other axes are batch axes.
+
+  Attributes:
+    reduction_axis: the axis or axes of a leaf that form the matrix's rows (fan-in).
+    output_axis: the axis or axes that form its columns (fan-out); all others are batch axes.
+  """
   reduction_axis: Sequence[int] | int = 0
   output_axis: Sequence[int] | int = 1
 
 
+@shared_args
 class MuonState(NamedTuple):
-  """State of `scale_by_muon`."""
+  """State of `scale_by_muon`.
+
+  Attributes:
+    mu: the momentum $m_t$, shaped like params.
+    ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
+  """
   count: jax.Array  # int32 steps taken, saturating
   mu: Any           # momentum m_t
   ns_coeffs: jax.Array  # (3,) or (n, 3) Newton-Schulz coefficients
@@ -237,6 +249,7 @@ def ns_coefficients(owner: str, ns_coeffs: Any) -> Any:
   return ns_coeffs
 
 
+@shared_args
 def scale_by_muon(ns_coeffs: Any = _STANDARD, ns_steps: Any = 5, beta: Float = 0.95,
                   eps: Float = 1e-8, mu_dtype: Any = None, *, nesterov: bool = True,
                   adaptive: bool = False, preconditioning: str = "frobenius",
@@ -246,6 +259,23 @@ def scale_by_muon(ns_coeffs: Any = _STANDARD, ns_steps: Any = 5, beta: Float = 0
   ``weight_dimension_numbers`` is a tree (or a prefix, or a callable of the
   updates returning one) of `MuonDimensionNumbers`; ``None`` treats every leaf
   as a matrix of rows x columns.
+
+  Args:
+    ns_coeffs: the Newton-Schulz coefficients $(a, b, c)$: a preset's name (``'standard'``,
+      ``'dion'``), an array of shape ``(3,)`` used at every step, or ``(n, 3)``, one row per step
+      (``ns_steps`` is then not used).
+    ns_steps: the number of Newton-Schulz steps (a positive int) when ``ns_coeffs`` has shape (3,).
+    beta: decay rate $\\beta$ of the momentum $m_t$, in [0, 1].
+    eps: added to the norm that scales the momentum before the iteration (and, in `muon`, the
+      ``eps`` of AdamW on the other leaves); >= 0.
+    nesterov: orthogonalise NAdam's look-ahead momentum instead of $\\hat m_t$ (also for AdamW on
+      the other leaves in `muon`).
+    adaptive: scale the orthogonal update $O$ by $\\langle \\hat m_t, O\\rangle$ (Bernstein &
+      Newhouse, 2024).
+    preconditioning: how the momentum is normalised before the iteration: ``'frobenius'`` (by its
+      Frobenius norm), ``'spectral'``, ``'aol'`` or ``'schatten'`` (module docstring).
+    weight_dimension_numbers: a tree (or a prefix, or a callable of the updates returning one) of
+      `MuonDimensionNumbers`; ``None`` treats every leaf as a matrix of rows x columns.
   """
   owner = "scale_by_muon"
   ns_coeffs = ns_coefficients(owner, ns_coeffs)
@@ -292,6 +322,7 @@ def _scale_by_shape(weight_dimension_numbers: Any, consistent_rms: Any) -> Gradi
   return GradientTransformation(init_empty_state, update_fn)
 
 
+@shared_args(like=scale_by_muon)
 def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: Any = 5,
          beta: Float = 0.95, eps: Float = 1e-8, weight_decay: Float = 0.0,
          weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
@@ -307,6 +338,27 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
   AdamW. Left out, the 2-D leaves are Muon's and the others AdamW's.
   ``adam_learning_rate`` defaults to ``learning_rate``. ``ns_coeffs`` may be
   the name of a preset, ``'standard'`` or ``'dion'``.
+
+  Args:
+    learning_rate: the step size $\\eta$ of the matrix leaves: a number, a traced array or a
+      schedule of the step.
+    adam_b1: ``b1`` of AdamW on the other leaves.
+    adam_b2: ``b2`` of AdamW on the other leaves.
+    adam_eps_root: ``eps_root`` of AdamW on the other leaves.
+    adam_weight_decay: ``weight_decay`` of AdamW on the other leaves.
+    adam_learning_rate: the learning rate of AdamW on the other leaves; ``None`` uses
+      ``learning_rate``.
+    muon_weight_dimension_numbers: a tree (or prefix, or callable of the params) of
+      `MuonDimensionNumbers` and ``None`` (a ``None`` leaf goes to AdamW); ``None`` makes the 2-D
+      leaves Muon's and the others AdamW's.
+    consistent_rms: if given, the shape factor is $\\sqrt{\\max(\\text{fan\\_in},
+      \\text{fan\\_out})}$ times this value (e.g. 0.2 to match AdamW's update RMS) instead of
+      $\\sqrt{\\max(1, \\text{fan\\_out}/\\text{fan\\_in})}$.
+    weight_decay: coefficient $\\lambda$ of decoupled weight decay of the matrix leaves:
+      ``weight_decay * params`` is added after the shape factor, before the learning rate; 0 turns
+      it off.
+    weight_decay_mask: which matrix leaves are decayed: a tree of booleans (or a prefix, or a
+      function of the params returning one); ``None`` decays all.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

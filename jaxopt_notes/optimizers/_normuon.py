@@ -45,13 +45,22 @@ from jaxopt_notes.optimizers._muon import (MuonState, matrix_axes, ns_coefficien
                                            split_matrices, widen_float16)
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 _RESCALES = ("rms", "norm")
 TARGET_RMS = 0.2  # the RMS of a typical AdamW step (Liu et al., 2025)
 
 
+@shared_args
 class ScaleByNorMuonState(NamedTuple):
-  """State of `scale_by_normuon`."""
+  """State of `scale_by_normuon`.
+
+  Attributes:
+    ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
+    mu: the momentum $m_t$, shaped like params.
+    nu: the per-neuron second moment $v_t$ of the orthogonalised update (the reduction axes kept, of
+      size 1).
+  """
   count: jax.Array      # int32 steps taken, saturating
   mu: Any               # momentum m_t
   nu: Any               # per-neuron second moment v_t (the reduction axes kept, of size 1)
@@ -85,6 +94,7 @@ def _reduced_zeros(spec: Any, x: jax.Array) -> jax.Array:
   return jnp.sum(x, axis=red, keepdims=True)
 
 
+@shared_args
 def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float = 0.95,
                      b2: Float = 0.95, eps: Float = 1e-8, mu_dtype: Any = None, *,
                      nesterov: bool = True, rescale: str = "rms",
@@ -97,7 +107,6 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
     b1: the momentum's decay.
     b2: the per-neuron second moment's decay.
     eps: added to $\\sqrt{v_t}$ and to the momentum's norm before orthogonalising.
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to orthogonalise NAdam's look-ahead momentum.
     rescale: ``'rms'`` (the paper's RMS 0.2) or ``'norm'`` (the published code's).
     weight_dimension_numbers: a tree (or prefix, or callable of the updates) of
@@ -149,6 +158,7 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_normuon)
 def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
             b1: Float = 0.95, b2: Float = 0.95, eps: Float = 1e-8, weight_decay: Float = 0.0,
             weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
@@ -159,15 +169,11 @@ def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
   """NorMuon on the matrix leaves, AdamW on the others (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
-    ns_coeffs: Newton-Schulz coefficients, ``(3,)`` or ``(n, 3)``, or a preset's name.
-    ns_steps: the number of Newton-Schulz steps.
     b1: the momentum's decay $\\beta_1$.
     b2: the per-neuron second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{v_t}$ (and, for the others, AdamW's $\\epsilon$).
     weight_decay: the matrices' decoupled weight decay $\\lambda$.
     weight_decay_mask: which matrices decay (a tree of booleans or a callable).
-    mu_dtype: the momentum's dtype (``None``: the params').
     nesterov: whether to use NAdam's look-ahead momentum (both parts).
     rescale: ``'rms'`` (the paper's) or ``'norm'`` (the published code's).
     adam_b1: AdamW's $\\beta_1$ for the other leaves.

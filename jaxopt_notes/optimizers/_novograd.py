@@ -24,10 +24,17 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import NO_PARAMS
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleByNovogradState(NamedTuple):
-  """State of `scale_by_novograd`: the step count, the momentum, one $v$ per leaf."""
+  """State of `scale_by_novograd`: the step count, the momentum, one $v$ per leaf.
+
+  Attributes:
+    mu: $m_t$, the momentum, shaped like params.
+    nu: $v^l_t$, one scalar per leaf.
+  """
   count: jax.Array
   mu: Any  # m_t, like the params
   nu: Any  # v_t, a scalar per leaf
@@ -37,10 +44,21 @@ def _sq_norm(g: jax.Array) -> jax.Array:
   return jnp.sum(jnp.square(jnp.abs(g)))
 
 
+@shared_args
 def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
                       eps_root: Float = 0.0, weight_decay: ScalarOrSchedule = 0.0,
                       mu_dtype: Any = None) -> GradientTransformation:
-  """NovoGrad's momentum $m_t$; see `novograd`. ``weight_decay`` may be a schedule."""
+  """NovoGrad's momentum $m_t$; see `novograd`. ``weight_decay`` may be a schedule.
+
+  Args:
+    b1: $\\beta_1$, the discount of the momentum $m_t = \\beta_1 m_{t-1} + (\\text{normalised }
+      g_t)$ (no $1-\\beta_1$ factor), in [0, 1].
+    b2: $\\beta_2$, the decay of the per-layer second moment $v^l_t$ of $\\|g^l_t\\|^2$, in [0, 1].
+    eps: added outside the square root of $v^l_t$; >= 0.
+    eps_root: added inside the square root of $v^l_t$; >= 0.
+    weight_decay: coefficient of ``weight_decay * params``, added to the normalised gradient before
+      the momentum (a number or a schedule of the step); 0 turns it off.
+  """
   check_moments("scale_by_novograd", b1, b2, eps, eps_root,
                 weight_decay=(weight_decay, _validate.FINITE))
   mu_dtype = _tree.canonical_dtype(mu_dtype)
@@ -76,6 +94,7 @@ def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_novograd)
 def novograd(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.25,
              eps: Float = 1e-6, eps_root: Float = 0.0,
              weight_decay: ScalarOrSchedule = 0.0) -> GradientTransformation:

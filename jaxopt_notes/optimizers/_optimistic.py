@@ -30,10 +30,16 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.optimizers._adam import scale_by_adam
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByOptimisticGradientState(NamedTuple):
-  """State of `scale_by_optimistic_gradient`."""
+  """State of `scale_by_optimistic_gradient`.
+
+  Attributes:
+    is_initial_step: True until the first update (no previous direction yet).
+    previous_gradient: $g_{t-1}$, the incoming direction of the last step.
+  """
   is_initial_step: jax.Array  # bool: no previous direction yet
   previous_gradient: Any      # g_{t-1}, the incoming direction of the last step
 
@@ -47,7 +53,14 @@ def _no_schedule(owner: str, **arguments: Any) -> None:
 
 def scale_by_optimistic_gradient(alpha: Float = 1.0,
                                  beta: Float = 1.0) -> GradientTransformation:
-  """$(\\alpha + \\beta) g_t - \\beta g_{t-1}$; see `optimistic_gradient_descent`."""
+  """$(\\alpha + \\beta) g_t - \\beta g_{t-1}$; see `optimistic_gradient_descent`.
+
+  Args:
+    alpha: $\\alpha$, the weight of the current direction $g_t$ (a number or traced array, not a
+      schedule).
+    beta: $\\beta$, the weight of the extrapolation $g_t - g_{t-1}$ (a number or traced array, not a
+      schedule).
+  """
   _no_schedule("scale_by_optimistic_gradient", alpha=alpha, beta=beta)
   _validate.check("scale_by_optimistic_gradient", alpha=(alpha, _validate.FINITE),
                   beta=(beta, _validate.FINITE))
@@ -69,12 +82,19 @@ def scale_by_optimistic_gradient(alpha: Float = 1.0,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: Float = 1.0,
                                 beta: Float = 1.0) -> GradientTransformation:
   """Optimistic gradient descent (module docstring).
 
   ``alpha`` and ``beta`` are numbers or (traced) arrays; only the learning rate
   may be a schedule.
+
+  Args:
+    alpha: $\\alpha$, the weight of the current direction $g_t$ (a number or traced array, not a
+      schedule).
+    beta: $\\beta$, the weight of the extrapolation $g_t - g_{t-1}$ (a number or traced array, not a
+      schedule).
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -94,6 +114,7 @@ def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: Float = 
   return chain(scale_by_optimistic_gradient(alpha, beta), scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 def optimistic_adam(learning_rate: Float, optimism: Float | None = None, b1: Float = 0.9,
                     b2: Float = 0.999, eps: Float = 1e-8, eps_root: Float = 0.0,
                     mu_dtype: Any = None, *, nesterov: bool = True) -> GradientTransformation:
@@ -101,6 +122,12 @@ def optimistic_adam(learning_rate: Float, optimism: Float | None = None, b1: Flo
 
   The learning rate is a number or a (traced) array, not a schedule: it is
   the $\\alpha$ of the extrapolation. `optimistic_adam_v2` takes schedules.
+
+  Args:
+    learning_rate: $\\eta$, the weight of the current Adam direction: a number or a traced array,
+      not a schedule.
+    optimism: $o$, the weight of the extrapolation $r_t - r_{t-1}$; ``None`` uses ``learning_rate``.
+    nesterov: use NAdam's look-ahead first moment (True by default here).
 
   Reference: Daskalakis, Ilyas, Syrgkanis & Zeng, 2018, "Training GANs with
   Optimism".
@@ -117,6 +144,7 @@ def optimistic_adam(learning_rate: Float, optimism: Float | None = None, b1: Flo
                scale_by_learning_rate(1.0))
 
 
+@shared_args
 def optimistic_adam_v2(learning_rate: ScalarOrSchedule, *, alpha: Float = 1.0,
                        beta: Float = 1.0, b1: Float = 0.9, b2: Float = 0.999,
                        eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
@@ -124,6 +152,13 @@ def optimistic_adam_v2(learning_rate: ScalarOrSchedule, *, alpha: Float = 1.0,
   """Optimistic Adam with the extrapolation of `optimistic_gradient_descent` (module docstring).
 
   $\\theta_t = \\theta_{t-1} - \\eta\\,((\\alpha + \\beta) r_t - \\beta r_{t-1})$.
+
+  Args:
+    alpha: $\\alpha$, the weight of the current direction $g_t$ (a number or traced array, not a
+      schedule).
+    beta: $\\beta$, the weight of the extrapolation $g_t - g_{t-1}$ (a number or traced array, not a
+      schedule).
+    nesterov: use NAdam's look-ahead first moment (True by default here).
   """
   _validate.check("optimistic_adam_v2", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),

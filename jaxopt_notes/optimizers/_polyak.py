@@ -23,6 +23,7 @@ from jaxopt_notes._base import (GradientTransformationExtraArgs, ScalarOrSchedul
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 def loss_value(owner: str, value, dtype):
@@ -38,7 +39,15 @@ def loss_value(owner: str, value, dtype):
 
 def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Float = 0.0,
                     variant: str = "sps") -> GradientTransformationExtraArgs:
-  """Scales the updates by Polyak's step size $\\gamma_t$; see `polyak_sgd`."""
+  """Scales the updates by Polyak's step size $\\gamma_t$; see `polyak_sgd`.
+
+  Args:
+    f_min: $f^\\star$, a lower bound of the loss (0 for non-negative losses).
+    max_learning_rate: $\\gamma_{\\max}$, the cap of the step size; > 0.
+    eps: added to $\\|g_t\\|^2$ in the denominator; >= 0.
+    variant: ``'sps'`` (the step may ascend when the loss is below ``f_min``) or ``'sps+'`` (the gap
+      is clipped at zero).
+  """
   _validate.check_choice("scale_by_polyak", "variant", variant, ("sps", "sps+"))
   _validate.check("scale_by_polyak", f_min=(f_min, _validate.FINITE),
                   max_learning_rate=(max_learning_rate, _validate.NONNEGATIVE_OR_INF),
@@ -56,6 +65,7 @@ def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Flo
   return GradientTransformationExtraArgs(init_empty_state, update_fn)
 
 
+@shared_args(like=scale_by_polyak)
 def polyak_sgd(max_learning_rate: Float = 1.0, scaling: ScalarOrSchedule = 1.0,
                f_min: Float = 0.0, eps: Float = 0.0,
                variant: str = "sps") -> GradientTransformationExtraArgs:
@@ -64,6 +74,9 @@ def polyak_sgd(max_learning_rate: Float = 1.0, scaling: ScalarOrSchedule = 1.0,
   Unlike optax, which sets the step to 0 once $\\|g\\|^2 + \\epsilon$ falls
   below float epsilon, only an exact 0 stops the step here: a small but
   nonzero gradient still moves by $\\gamma_{\\max} g$.
+
+  Args:
+    scaling: $c$, multiplies the step (a number or a schedule of the step); 1 is Polyak's step.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

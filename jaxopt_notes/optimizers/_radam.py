@@ -19,16 +19,23 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments, debiased_first_moment
 from jaxopt_notes.optimizers._adam import ScaleByAdamState
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 # r_t needs rho_t >= 4: a lower threshold would take the root of a negative number.
 _AT_LEAST_FOUR = _validate.Range(4.0, float("inf"))  # inf: never rectified
 
 
+@shared_args
 def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                    eps_root: Float = 0.0, threshold: Float = 5.0,
                    nesterov: bool = False) -> GradientTransformation:
-  """RAdam's direction; see `radam`."""
+  """RAdam's direction; see `radam`.
+
+  Args:
+    threshold: while $\\rho_t$ is below this (>= 4, where $r_t$ is real; ``inf`` never rectifies)
+      the step is the momentum $\\hat m_t$ alone.
+  """
   check_moments("scale_by_radam", b1, b2, eps, eps_root,
                 threshold=(threshold, _AT_LEAST_FOUR))
 
@@ -61,11 +68,13 @@ def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_radam)
 def radam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, threshold: Float = 5.0,
           nesterov: bool = False) -> GradientTransformation:
   """RAdam (module docstring). Reference: Liu et al., 2020, "On the Variance of
-  the Adaptive Learning Rate and Beyond"."""
+  the Adaptive Learning Rate and Beyond".
+  """
   _validate.check("radam", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov),
                scale_by_learning_rate(learning_rate))

@@ -23,27 +23,48 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, identit
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByRmsState(NamedTuple):
-  """State of `scale_by_rms`: the EMA of squared gradients."""
+  """State of `scale_by_rms`: the EMA of squared gradients.
+
+  Attributes:
+    nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
+  """
   nu: Any  # EMA of squared gradients
 
 
+@shared_args
 class ScaleByRmsWithCountState(NamedTuple):
-  """State of `scale_by_rms` with bias correction: the step count and the EMA of g^2."""
+  """State of `scale_by_rms` with bias correction: the step count and the EMA of g^2.
+
+  Attributes:
+    nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
+  """
   count: jax.Array  # int32 steps taken, for bias correction
   nu: Any
 
 
 class ScaleByRStdDevState(NamedTuple):
-  """State of `scale_by_stddev` (centered RMSProp): EMAs of g and g^2."""
+  """State of `scale_by_stddev` (centered RMSProp): EMAs of g and g^2.
+
+  Attributes:
+    mu: $\\mu_t$, the moving average of the gradient, shaped like params.
+    nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
+  """
   mu: Any  # EMA of gradients
   nu: Any  # EMA of squared gradients
 
 
+@shared_args
 class ScaleByRStdDevWithCountState(NamedTuple):
-  """State of `scale_by_stddev` with bias correction: the step count and EMAs of g and g^2."""
+  """State of `scale_by_stddev` with bias correction: the step count and EMAs of g and g^2.
+
+  Attributes:
+    mu: $\\mu_t$, the moving average of the gradient, shaped like params.
+    nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
+  """
   count: jax.Array
   mu: Any
   nu: Any
@@ -103,24 +124,41 @@ def _state_class(centered: bool, counted: bool):
   return ScaleByRmsWithCountState if counted else ScaleByRmsState
 
 
+@shared_args
 def scale_by_rms(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
                  initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
                  bias_correction: bool = False,
                  eps_root: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:
-  """RMSProp's scaling by the root of the mean square; see `rmsprop`."""
+  """RMSProp's scaling by the root of the mean square; see `rmsprop`.
+
+  Args:
+    decay: decay rate $\\rho$ of the moving average of $g^2$ (and of $g$ when centered), in [0, 1].
+    initial_scale: $\\nu_0$, the value the moving average of $g^2$ starts from; >= 0.
+    eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
+    bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
+  """
   return _scale_by_rms_family("scale_by_rms", False, decay, eps, initial_scale,
                               eps_in_sqrt, bias_correction, eps_root)
 
 
+@shared_args
 def scale_by_stddev(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
                     initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
                     bias_correction: bool = False,
                     eps_root: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:
-  """Centered RMSProp's scaling by the root of the running variance; see `rmsprop`."""
+  """Centered RMSProp's scaling by the root of the running variance; see `rmsprop`.
+
+  Args:
+    decay: decay rate $\\rho$ of the moving average of $g^2$ (and of $g$ when centered), in [0, 1].
+    initial_scale: $\\nu_0$, the value the moving average of $g^2$ starts from; >= 0.
+    eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
+    bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
+  """
   return _scale_by_rms_family("scale_by_stddev", True, decay, eps, initial_scale,
                               eps_in_sqrt, bias_correction, eps_root)
 
 
+@shared_args
 def rmsprop(learning_rate: ScalarOrSchedule, decay: jax.typing.ArrayLike = 0.9,
             eps: jax.typing.ArrayLike = 0.0, initial_scale: jax.typing.ArrayLike = 0.0,
             eps_in_sqrt: bool = False, centered: bool = False,
@@ -132,6 +170,17 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: jax.typing.ArrayLike = 0.9,
   The update is in the module docstring. Defaults give optax's ``rmsprop``
   numbers: its ``eps=1e-8`` sits inside the root, which here is ``eps_root``;
   ``eps_in_sqrt=True`` moves our ``eps`` inside as well.
+
+  Args:
+    decay: decay rate $\\rho$ of the moving average of $g^2$ (and of $g$ when centered), in [0, 1].
+    initial_scale: $\\nu_0$, the value the moving average of $g^2$ starts from; >= 0.
+    eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
+    bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
+    centered: divide by the root of the running variance $\\nu_t - \\mu_t^2$ instead of the mean
+      square (Graves, 2013).
+    momentum: decay rate of a momentum (`trace`) applied to the scaled step after the learning rate,
+      in [0, 1]; ``None`` for none.
+    nesterov: use Nesterov's form of that momentum.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -27,10 +27,16 @@ from jaxopt_notes._base import GradientTransformation
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._scaling import scale
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByRpropState(NamedTuple):
-  """State of `scale_by_rprop`: per-coordinate step sizes and the last signed steps."""
+  """State of `scale_by_rprop`: per-coordinate step sizes and the last signed steps.
+
+  Attributes:
+    step_sizes: $\\Delta_t$, the step size of every coordinate.
+    prev_updates: $\\Delta_t \\operatorname{sign}(g_t)$, zero after a sign change.
+  """
   step_sizes: Any    # Delta_t
   prev_updates: Any  # Delta_t sign(g_t), zero after a sign change
 
@@ -38,7 +44,16 @@ class ScaleByRpropState(NamedTuple):
 def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
                    min_step_size: Float = 1e-6,
                    max_step_size: Float = 50.0) -> GradientTransformation:
-  """Rprop's step $\\Delta_t \\operatorname{sign}(g_t)$ (ascent direction); see `rprop`."""
+  """Rprop's step $\\Delta_t \\operatorname{sign}(g_t)$ (ascent direction); see `rprop`.
+
+  Args:
+    learning_rate: $\\Delta_0$, the initial step size of every coordinate; >= 0, a number (not a
+      schedule: the step sizes live in the state).
+    eta_minus: $\\eta^-$, the factor that shrinks a step size after a sign change; in [0, 1].
+    eta_plus: $\\eta^+$, the factor that grows it while the sign holds; >= 1.
+    min_step_size: $\\Delta_{\\min}$, the smallest step size.
+    max_step_size: $\\Delta_{\\max}$, the largest step size.
+  """
   if callable(learning_rate):
     raise TypeError("scale_by_rprop: argument `learning_rate` is the initial step size held "
                     "in the state, a number; a schedule cannot apply to it")
@@ -72,6 +87,7 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_rprop)
 def rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
           min_step_size: Float = 1e-6, max_step_size: Float = 50.0) -> GradientTransformation:
   """Rprop (module docstring). ``learning_rate`` is the initial step size

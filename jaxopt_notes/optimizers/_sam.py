@@ -53,7 +53,14 @@ def normalize() -> GradientTransformation:
 
 
 class SAMState(NamedTuple):
-  """State of `sam`."""
+  """State of `sam`.
+
+  Attributes:
+    steps_since_sync: int32 number of gradients since the last outer step.
+    opt_state: the state of ``optimizer``.
+    adv_state: the state of ``adv_optimizer``.
+    cache: the params at the start of the cycle (``None`` in opaque mode).
+  """
   steps_since_sync: jax.Array
   opt_state: Any
   adv_state: Any

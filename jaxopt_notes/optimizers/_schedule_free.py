@@ -46,10 +46,20 @@ from jaxopt_notes.optimizers._rmsprop import scale_by_rms
 from jaxopt_notes.optimizers._sgd import sgd
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScheduleFreeState(NamedTuple):
-  """State of `schedule_free`."""
+  """State of `schedule_free`.
+
+  Attributes:
+    b1: the interpolation weight $\\beta_1$, kept for `schedule_free_eval_params`.
+    weight_sum: the sum of the averaging weights $w_s$ so far.
+    step_count: int32 number of the coming step, counted from 1, saturating.
+    max_lr: the largest learning rate seen so far.
+    base_optimizer_state: the state of the base optimizer.
+    z: the base optimizer's iterate $z$ (the average $x$ when $\\beta_1 = 0$).
+  """
   b1: jax.Array           # the interpolation weight beta_1, kept for schedule_free_eval_params
   weight_sum: jax.Array   # sum of the averaging weights w_s so far
   step_count: jax.Array   # int32, the number of the coming step counted from 1, saturating
@@ -66,6 +76,10 @@ def _evaluation_point(b1: Any, params: Any, z: Any) -> Any:
 
 def schedule_free_eval_params(state: ScheduleFreeState, params: Any) -> Any:
   """The evaluation point $x$ of `schedule_free` from its state and the params $y$.
+
+  Args:
+    state: the `ScheduleFreeState` of the optimizer.
+    params: the params $y$ the optimizer produced.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
@@ -99,6 +113,17 @@ def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarO
   replaces it) and use the same ``learning_rate``. ``update`` needs the
   params (the gradient point $y$); evaluate at `schedule_free_eval_params`.
   ``state_dtype`` is the dtype of ``z`` (the params' by default).
+
+  Args:
+    base_optimizer: the optimizer that steps $z$; it should have no momentum of its own and use
+      ``learning_rate``.
+    learning_rate: the learning rate $\\gamma_t$ (a number or a schedule of the step from 0); it
+      sets the averaging weights.
+    b1: $\\beta_1$, the interpolation weight of $y = \\beta_1 x + (1-\\beta_1) z$ (not a momentum),
+      in [0, 1].
+    weight_lr_power: $r$, the power of the largest learning rate so far in the averaging weights
+      $w_t$ (2 in the paper).
+    state_dtype: dtype in which ``z`` is stored; ``None`` keeps the params' dtype.
 
   Reference: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, 2024,
   "The Road Less Scheduled".
@@ -148,10 +173,18 @@ def _warmed_up(learning_rate: ScalarOrSchedule, warmup_steps: Any) -> ScalarOrSc
       1.0, (jnp.asarray(count, float) + 1) / warmup_steps)
 
 
+@shared_args(like=schedule_free)
 def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: Float = 0.9,
                       weight_decay: Float | None = None, weight_lr_power: Float = 2.0,
                       state_dtype: Any = None) -> GradientTransformationExtraArgs:
   """Schedule-free SGD (module docstring); ``weight_decay`` is added to the gradient.
+
+  Args:
+    learning_rate: the peak learning rate $\\gamma$.
+    warmup_steps: $T_{warmup}$: the learning rate rises linearly over this many steps, $\\gamma
+      \\min(1, (t+1)/T_{warmup})$; ``None`` for no warmup.
+    weight_decay: coefficient of ``weight_decay * params`` added to the gradient at $y$; ``None``
+      for none.
 
   Reference: Defazio et al., 2024, "The Road Less Scheduled", algorithm 1.
   """
@@ -163,6 +196,7 @@ def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: 
   return schedule_free(base, lr, b1, weight_lr_power, state_dtype)
 
 
+@shared_args(like=schedule_free_sgd)
 def schedule_free_adamw(learning_rate: Float = 0.0025, warmup_steps: Any = None,
                         b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                         weight_decay: Float = 0.0, weight_lr_power: Float = 2.0,

@@ -20,13 +20,22 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._adding import add_noise
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None = None,
         nesterov: bool = False, accumulator_dtype: Any = None) -> GradientTransformation:
   """Stochastic gradient descent, with optional (Nesterov) momentum.
 
   See the module docstring for the update; ``momentum=None`` keeps no state.
+
+  Args:
+    momentum: $\\beta$, the decay of the momentum $v_t = \\beta v_{t-1} + g_t$, in [0, 1]; ``None``
+      keeps no momentum (and no state).
+    nesterov: step with $g_t + \\beta v_t$ (Nesterov) instead of $v_t$ (heavy ball).
+    accumulator_dtype: dtype in which the momentum $v_t$ is stored; ``None`` keeps each param's
+      dtype.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -46,6 +55,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None =
                scale_by_learning_rate(learning_rate))
 
 
+@shared_args(like=add_noise)
 def noisy_sgd(learning_rate: ScalarOrSchedule, eta: jax.typing.ArrayLike = 0.01,
               gamma: jax.typing.ArrayLike = 0.55, key: Any = None,
               seed: Any = None) -> GradientTransformation:

@@ -24,6 +24,7 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._accumulation import ema
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 def scale_by_sign() -> GradientTransformation:
@@ -34,6 +35,7 @@ def scale_by_sign() -> GradientTransformation:
   return GradientTransformation(init_empty_state, update_fn)
 
 
+@shared_args
 def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
   """signSGD (module docstring): each coordinate steps by ``learning_rate``.
 
@@ -51,12 +53,18 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
   return chain(scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 def signum(learning_rate: ScalarOrSchedule, beta: Float = 0.9,
            accumulator_dtype: Any = None) -> GradientTransformation:
   """Signum (module docstring): the sign of a momentum of decay ``beta``.
 
   ``accumulator_dtype`` stores the momentum (e.g. ``jnp.bfloat16``). Reference:
   Bernstein et al., 2018 (see `sign_sgd`).
+
+  Args:
+    beta: $\\beta$, the decay of the momentum $m_t$, in [0, 1].
+    accumulator_dtype: dtype in which the momentum is stored (e.g. ``jnp.bfloat16``); ``None`` keeps
+      each param's dtype.
   """
   _validate.check("signum", learning_rate=(learning_rate, _validate.FINITE),
                   beta=(beta, _validate.UNIT))

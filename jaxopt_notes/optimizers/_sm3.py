@@ -30,10 +30,17 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleBySM3State(NamedTuple):
-  """State of `scale_by_sm3`: the per-axis accumulators and the momentum."""
+  """State of `scale_by_sm3`: the per-axis accumulators and the momentum.
+
+  Attributes:
+    mu: per leaf, a list with one accumulator $\\mu_i$ per axis (one accumulator of the leaf's shape
+      below 2-D).
+    nu: $m_t$, the momentum, shaped like params.
+  """
   mu: Any  # per leaf, a list with one accumulator per axis (one of its own shape below 2-D)
   nu: Any  # m_t, the momentum, like the params
 
@@ -65,6 +72,13 @@ def scale_by_sm3(b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0,
 
   optax's ``eps`` sits inside the square root: it is our ``eps_root`` (whose
   default is optax's), and our ``eps`` adds outside it.
+
+  Args:
+    b1: $\\beta_1$, the decay of the momentum $m_t$, in [0, 1].
+    b2: $\\beta_2$, the decay of the accumulators, in [0, 1]; 1 (the paper) sums the squared
+      gradients as AdaGrad does.
+    eps: added to the denominator outside the square root; >= 0.
+    eps_root: added inside the square root (optax's ``eps``); >= 0.
   """
   check_moments("scale_by_sm3", b1, b2, eps, eps_root)
 
@@ -103,11 +117,15 @@ def _structure(tree: Any) -> tuple:
   return treedef, flat
 
 
+@shared_args
 def sm3(learning_rate: ScalarOrSchedule, momentum: Float = 0.9) -> GradientTransformation:
   """SM3 (module docstring) with momentum ``momentum`` ($\\beta_1$) and $\\beta_2 = 1$.
 
   Scalar leaves are handled (as a one-entry AdaGrad), where optax's ``sm3``
   fails on them.
+
+  Args:
+    momentum: $\\beta_1$, the decay of the momentum, in [0, 1].
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -41,10 +41,15 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
 class HutchinsonState(NamedTuple):
-  """State of `hutchinson_estimator_diag_hessian`: the key of the next probe."""
+  """State of `hutchinson_estimator_diag_hessian`: the key of the next probe.
+
+  Attributes:
+    key: the PRNG key the next probe is drawn from.
+  """
   key: jax.Array
 
 
@@ -63,6 +68,9 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None
   once per call), so the estimate is unbiased; ``update`` ignores the incoming
   updates and needs ``params`` and ``obj_fn`` (params -> scalar loss).
   ``random_seed`` is a JAX key (``jax.random.PRNGKey(0)`` when ``None``).
+
+  Args:
+    random_seed: the JAX PRNG key of the probes; ``None`` means ``jax.random.PRNGKey(0)``.
   """
   def init_fn(params):
     del params
@@ -81,8 +89,14 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 class SophiaState(NamedTuple):
-  """State of `scale_by_sophia`."""
+  """State of `scale_by_sophia`.
+
+  Attributes:
+    nu: $h_t$, the moving average of the Hessian-diagonal estimates.
+    hessian_fn_state: the state of ``hessian_diagonal_fn``.
+  """
   count: jax.Array
   mu: Any  # m_t
   nu: Any  # h_t, the EMA of the Hessian diagonal estimates
@@ -96,13 +110,30 @@ def _check(owner, b1, b2, eps, gamma, clip_threshold, update_interval):
   _validate.check_positive_int(owner, "update_interval", update_interval)
 
 
+@shared_args
 def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamma: Float = 0.01,
                     clip_threshold: Float | None = 1.0, update_interval: Any = 10,
                     hessian_diagonal_fn: GradientTransformation = (
                         hutchinson_estimator_diag_hessian()),
                     mu_dtype: Any = None, verbose: bool = False,
                     print_win_rate_every_n_steps: Any = 0) -> GradientTransformationExtraArgs:
-  """Sophia's clipped direction $u_t$; see `sophia`."""
+  """Sophia's clipped direction $u_t$; see `sophia`.
+
+  Args:
+    b2: $\\beta_2$, the decay of the moving average $h_t$ of the Hessian-diagonal estimates, in
+      [0, 1].
+    eps: floor of the denominator $\\max(\\gamma h_{t-1}, \\epsilon)$; >= 0.
+    gamma: $\\gamma$, the scale of the Hessian diagonal in the denominator; >= 0.
+    clip_threshold: $\\rho$: each coordinate of the step is clipped to $[-\\rho, \\rho]$; ``None``
+      for no clipping.
+    update_interval: $k$, the Hessian diagonal is re-estimated every $k$ steps (a positive int).
+    hessian_diagonal_fn: the transform that estimates the diagonal; it receives the params and every
+      keyword extra of ``update`` (Hutchinson's estimator by default, which needs ``obj_fn``).
+    verbose: print the fraction of unclipped coordinates (the "win rate") during training.
+    print_win_rate_every_n_steps: how often, in steps, ``verbose`` prints (a positive int when
+      ``verbose``).
+    mu_dtype: dtype in which the momentum $m_t$ is stored; ``None`` keeps each param's dtype.
+  """
   _check("scale_by_sophia", b1, b2, eps, gamma, clip_threshold, update_interval)
   if verbose:
     _validate.check_positive_int("scale_by_sophia", "print_win_rate_every_n_steps",
@@ -143,6 +174,7 @@ def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamm
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_sophia)
 def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
            eps: Float = 1e-8, weight_decay: Float = 1e-4, weight_decay_mask: Any = None,
            gamma: Float = 0.01, clip_threshold: Float | None = 1.0, update_interval: Any = 10,

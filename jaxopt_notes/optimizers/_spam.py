@@ -40,8 +40,10 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments, init_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class ScaleBySpamState(NamedTuple):
   """State of `scale_by_spam`."""
   count: jax.Array  # int32 steps taken, saturating
@@ -57,6 +59,7 @@ def _check_counts(owner: str, **counts: Any) -> None:
       raise ValueError(f"{owner}: argument `{name}`={value!r} must be a non-negative integer")
 
 
+@shared_args
 def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
                   threshold: Float = 5000.0, reset_interval: int = 500,
                   warmup_steps: int = 150, clip_delay: int = 20,
@@ -64,14 +67,11 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
   """SPAM's warmed-up Adam direction $w_t \\hat m_t / (\\sqrt{\\hat v_t} + \\epsilon)$; see `spam`.
 
   Args:
-    b1: the first moment's decay $\\beta_1$.
-    b2: the second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{\\hat v_t}$.
     threshold: the spike threshold $\\theta$ on $g_t^2 / v_{t-1}$.
     reset_interval: the steps $\\Delta T$ between momentum resets.
     warmup_steps: the steps $N$ of the cosine warmup after each reset (0: none).
     clip_delay: the steps after the start and after each reset without clipping.
-    mu_dtype: the first moment's dtype (``None``: the params').
 
   Returns:
     The transform; its state is `ScaleBySpamState`.
@@ -116,6 +116,7 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_spam)
 def spam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-6, threshold: Float = 5000.0, reset_interval: int = 500,
          warmup_steps: int = 150, clip_delay: int = 20, mu_dtype: Any = None,
@@ -123,17 +124,7 @@ def spam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
   """SPAM: Adam with momentum resets, spike clipping and warmups (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
-    b1: the first moment's decay $\\beta_1$.
-    b2: the second moment's decay $\\beta_2$.
-    eps: added to $\\sqrt{\\hat v_t}$.
-    threshold: the spike threshold $\\theta$ on $g_t^2 / v_{t-1}$.
-    reset_interval: the steps $\\Delta T$ between momentum resets.
-    warmup_steps: the steps $N$ of the cosine warmup after each reset (0: none).
-    clip_delay: the steps after the start and after each reset without clipping.
-    mu_dtype: the first moment's dtype (``None``: the params').
     weight_decay: the decoupled weight decay $\\lambda$ (not warmed up).
-    mask: which leaves decay (a tree of booleans or a callable).
 
   Returns:
     The optimizer.

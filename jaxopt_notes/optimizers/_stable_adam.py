@@ -41,18 +41,17 @@ from jaxopt_notes._moments import Float, check_moments, debiased_first_moment, i
 from jaxopt_notes.optimizers._adam import ScaleByAdamState
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: Float = 1.0,
                         mu_dtype: Any = None, nesterov: bool = False) -> GradientTransformation:
   """Adam-atan2's direction $a \\operatorname{atan2}(\\hat m_t, b\\sqrt{\\hat v_t})$ (`adam_atan2`).
 
   Args:
-    b1: the first moment's decay $\\beta_1$.
-    b2: the second moment's decay $\\beta_2$.
     a: the scale $a$ of the angle.
     b: the factor $b$ of $\\sqrt{\\hat v_t}$.
-    mu_dtype: the first moment's dtype (``None``: the params').
     nesterov: whether to use NAdam's look-ahead first moment.
 
   Returns:
@@ -86,6 +85,7 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_adam_atan2)
 def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
                a: Float = 1.27, b: Float = 1.0, mu_dtype: Any = None,
                weight_decay: Float = 0.0, mask: Any = None,
@@ -93,15 +93,8 @@ def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9
   """Adam-atan2: Adam with $\\operatorname{atan2}$ in place of the quotient (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
-    b1: the first moment's decay $\\beta_1$.
-    b2: the second moment's decay $\\beta_2$.
     a: the scale $a$ of the angle (1.27, as common implementations use).
-    b: the factor $b$ of $\\sqrt{\\hat v_t}$.
-    mu_dtype: the first moment's dtype (``None``: the params').
     weight_decay: the decoupled weight decay $\\lambda$.
-    mask: which leaves decay (a tree of booleans or a callable).
-    nesterov: whether to use NAdam's look-ahead first moment.
 
   Returns:
     The optimizer.
@@ -122,8 +115,13 @@ def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9
                add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
 
 
+@shared_args
 class ScaleByStableAdamWState(NamedTuple):
-  """State of `scale_by_stable_adamw`."""
+  """State of `scale_by_stable_adamw`.
+
+  Attributes:
+    decay_state: the state of the weight decay (a step count for a scheduled decay).
+  """
   count: jax.Array  # int32 steps taken, saturating
   mu: Any           # first moment m_t
   nu: Any           # second moment v_t
@@ -140,18 +138,15 @@ def _clip_factor(g: jax.Array, v_hat: jax.Array, eps: Any) -> jax.Array:
   return 1 / jnp.maximum(1, rms)
 
 
+@shared_args
 def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                           mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 0.0,
                           mask: Any = None) -> GradientTransformation:
   """StableAdamW's step, weight decay included, before the learning rate; see `stable_adamw`.
 
   Args:
-    b1: the first moment's decay $\\beta_1$.
-    b2: the second moment's decay $\\beta_2$.
     eps: added to $\\sqrt{\\hat v_t}$; $\\epsilon^2$ floors $\\hat v_t$ in $r_t$.
-    mu_dtype: the first moment's dtype (``None``: the params').
     weight_decay: the decoupled weight decay $\\lambda$ (a number or a schedule).
-    mask: which leaves decay (a tree of booleans or a callable).
 
   Returns:
     The transform; its state is `ScaleByStableAdamWState`.
@@ -181,19 +176,14 @@ def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_stable_adamw)
 def stable_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
                  eps: Float = 1e-8, mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 1e-4,
                  mask: Any = None) -> GradientTransformation:
   """StableAdamW: AdamW with its learning rate clipped per leaf (module docstring).
 
   Args:
-    learning_rate: the step size $\\eta$ (a number or a schedule).
-    b1: the first moment's decay $\\beta_1$.
-    b2: the second moment's decay $\\beta_2$.
-    eps: added to $\\sqrt{\\hat v_t}$; $\\epsilon^2$ floors $\\hat v_t$ in $r_t$.
-    mu_dtype: the first moment's dtype (``None``: the params').
     weight_decay: the decoupled weight decay $\\lambda$, clipped with the step.
-    mask: which leaves decay (a tree of booleans or a callable).
 
   Returns:
     The optimizer.

@@ -25,13 +25,20 @@ from jaxopt_notes.transforms._accumulation import trace
 from jaxopt_notes.transforms._adding import NO_PARAMS, add_decayed_weights
 from jaxopt_notes.transforms._masking import masked
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 ScaleByTrustRatioState = EmptyState
 """State of `scale_by_trust_ratio` (it keeps none): `EmptyState`, under optax's name."""
 
 def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
                          eps: Float = 0.0) -> GradientTransformation:
-  """Rescales each leaf by its trust ratio (module docstring)."""
+  """Rescales each leaf by its trust ratio (module docstring).
+
+  Args:
+    min_norm: norms below this count as this value; >= 0.
+    trust_coefficient: multiplies the trust ratio $\\|\\theta\\| / (\\|u\\| + \\epsilon)$; >= 0.
+    eps: added to the norm of the direction in the trust ratio; >= 0.
+  """
   _validate.check("scale_by_trust_ratio", min_norm=(min_norm, _validate.NONNEGATIVE),
                   trust_coefficient=(trust_coefficient, _validate.NONNEGATIVE),
                   eps=(eps, _validate.NONNEGATIVE))
@@ -55,12 +62,26 @@ def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
   return GradientTransformation(init_empty_state, update_fn)
 
 
+@shared_args
 def lars(learning_rate: ScalarOrSchedule, weight_decay: Float = 0.0,
          weight_decay_mask: Any = True, trust_coefficient: Float = 0.001,
          eps: Float = 0.0, trust_ratio_mask: Any = True, momentum: Float = 0.9,
          nesterov: bool = False) -> GradientTransformation:
   """LARS (module docstring). Reference: You, Gitman & Ginsburg, 2017, "Large
-  Batch Training of Convolutional Networks"."""
+  Batch Training of Convolutional Networks".
+
+  Args:
+    weight_decay: coefficient of ``weight_decay * params``, added to the gradient before the trust
+      ratio; 0 turns it off.
+    weight_decay_mask: which params are decayed: a tree of booleans (or a prefix, or a function of
+      the params returning one); True decays every leaf.
+    trust_coefficient: multiplies the trust ratio $\\|\\theta\\| / (\\|u\\| + \\epsilon)$; >= 0.
+    eps: added to the norm of the direction in the trust ratio; >= 0.
+    trust_ratio_mask: which params get the trust ratio, as ``weight_decay_mask``; the others keep
+      their direction.
+    momentum: decay of the heavy-ball momentum applied after the learning rate, in [0, 1].
+    nesterov: use Nesterov's form of that momentum.
+  """
   _validate.check("lars", learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE),
                   momentum=(momentum, _validate.UNIT))
@@ -71,11 +92,17 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: Float = 0.0,
                trace(decay=momentum, nesterov=nesterov))
 
 
+@shared_args
 def lamb(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-6, eps_root: Float = 0.0, weight_decay: Float = 0.0,
          mask: Any = None) -> GradientTransformation:
   """LAMB (module docstring). Reference: You et al., 2020, "Large Batch
-  Optimization for Deep Learning: Training BERT in 76 minutes"."""
+  Optimization for Deep Learning: Training BERT in 76 minutes".
+
+  Args:
+    weight_decay: coefficient of ``weight_decay * params``, added to Adam's direction before the
+      trust ratio; 0 turns it off.
+  """
   _validate.check("lamb", learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE))
   return chain(scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),

@@ -19,12 +19,20 @@ from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.optimizers._adam import ScaleByAdamState, adam_direction
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
                   eps_root: Float = 0.0,
                   initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
-  """Yogi's direction; see `yogi`."""
+  """Yogi's direction; see `yogi`.
+
+  Args:
+    initial_accumulator_value: $v_0$, the value the second moment starts from; >= 0.
+    b2: $\\beta_2$: the second moment moves by $(1-\\beta_2) g_t^2$ towards $g_t^2$ each step, in
+      [0, 1].
+  """
   check_moments("scale_by_yogi", b1, b2, eps, eps_root,
                 initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE))
 
@@ -48,11 +56,13 @@ def scale_by_yogi(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-3,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_yogi)
 def yogi(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-3, eps_root: Float = 0.0,
          initial_accumulator_value: Float = 1e-6) -> GradientTransformation:
   """Yogi (module docstring). Reference: Zaheer et al., 2018, "Adaptive Methods
-  for Nonconvex Optimization"."""
+  for Nonconvex Optimization".
+  """
   _validate.check("yogi", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_yogi(b1, b2, eps, eps_root, initial_accumulator_value),
                scale_by_learning_rate(learning_rate))

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from jaxopt_notes import _numerics, _tree
+from jaxopt_notes._docargs import shared_args
 
 
 def _on_flat(tree: Any, f) -> Any:
@@ -46,8 +47,12 @@ def _signs(v: jnp.ndarray) -> jnp.ndarray:
   return jnp.where(v < 0, -1, 1).astype(v.dtype)
 
 
+@shared_args
 def projection_simplex(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the simplex $\\{y \\ge 0, \\sum y = s\\}$ (module docstring).
+
+  Args:
+    scale: $s$, the sum of the projection's entries; > 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -58,8 +63,12 @@ def projection_simplex(tree: Any, scale: Any = 1) -> Any:
   return _on_flat(tree, lambda v: _simplex(v, scale))
 
 
+@shared_args
 def projection_l1_sphere(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_1$ sphere $\\|y\\|_1 = s$ (module docstring).
+
+  Args:
+    scale: $s$, the radius; > 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -70,8 +79,12 @@ def projection_l1_sphere(tree: Any, scale: Any = 1) -> Any:
   return _on_flat(tree, lambda v: _signs(v) * _simplex(jnp.abs(v), scale))
 
 
+@shared_args
 def projection_l1_ball(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_1$ ball $\\|y\\|_1 \\le s$ (module docstring).
+
+  Args:
+    scale: $s$, the radius; > 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -85,8 +98,12 @@ def projection_l1_ball(tree: Any, scale: Any = 1) -> Any:
   return _on_flat(tree, project)
 
 
+@shared_args
 def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_2$ ball $\\|y\\|_2 \\le s$ (module docstring).
+
+  Args:
+    scale: $s$, the radius; >= 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -100,8 +117,12 @@ def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
   return _on_flat(tree, project)
 
 
+@shared_args
 def projection_l2_sphere(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_2$ sphere $\\|y\\|_2 = s$ (module docstring).
+
+  Args:
+    scale: $s$, the radius; >= 0. The zero vector goes to $(s, 0, \\dots)$.
 
   Examples:
     >>> import jax.numpy as jnp

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _tree
+from jaxopt_notes._docargs import shared_args
 
 
 def _broadcast(bound: Any, tree: Any) -> Any:
@@ -28,6 +29,7 @@ def _broadcast(bound: Any, tree: Any) -> Any:
   return jax.tree.map(lambda _: bound, tree)
 
 
+@shared_args
 def projection_non_negative(tree: Any) -> Any:
   """Projection onto the non-negative orthant, $\\max(x, 0)$ leafwise.
 
@@ -58,8 +60,12 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
                     tree, _broadcast(lower, tree), _broadcast(upper, tree), broadcast=True)
 
 
+@shared_args
 def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the hypercube $0 \\le y \\le s$ (``scale``), a box.
+
+  Args:
+    scale: $s$, the upper bound of every entry; >= 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -70,8 +76,12 @@ def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
   return projection_box(tree, 0, scale)
 
 
+@shared_args
 def projection_linf_ball(tree: Any, scale: Any = 1) -> Any:
   """Projection onto the $\\ell_\\infty$ ball $\\|y\\|_\\infty \\le s$ (``scale``), a box.
+
+  Args:
+    scale: $s$, the radius; >= 0.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -128,6 +138,11 @@ def projection_vector(x: Any, a: Any) -> Any:
 def projection_halfspace(x: Any, a: Any, b: Any) -> Any:
   """Projection onto the halfspace $\\langle a, y\\rangle \\le b$; arguments as
   `projection_hyperplane`.
+
+  Args:
+    x: the point, a pytree.
+    a: the normal, a pytree like ``x`` (not all zero).
+    b: the offset, a scalar.
 
   Examples:
     >>> import jax.numpy as jnp

@@ -12,6 +12,7 @@ import numpy as np
 from jaxopt_notes import _validate
 from jaxopt_notes._base import Schedule
 from jaxopt_notes.schedules._checks import POSITIVE_STEPS, STEPS, check
+from jaxopt_notes._docargs import shared_args
 
 Num = jax.typing.ArrayLike
 
@@ -51,11 +52,16 @@ def positive_or_one(x):
 
 
 def constant_schedule(value: Num) -> Schedule:
-  """$\\eta_t = \\text{value}$."""
+  """$\\eta_t = \\text{value}$.
+
+  Args:
+    value: the value at every step.
+  """
   check("constant_schedule", value=(value, _validate.FINITE))
   return lambda count: jnp.asarray(value) + jnp.zeros_like(as_real(count))
 
 
+@shared_args
 def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_steps: Num,
                         transition_begin: Num = 0) -> Schedule:
   """Polynomial decay from ``init_value`` to ``end_value``.
@@ -66,6 +72,13 @@ def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_
   $$
 
   ``transition_steps`` $T = 0$ gives the constant ``init_value``.
+
+  Args:
+    init_value: $\\eta_0$, the value up to step ``transition_begin``.
+    end_value: $\\eta_{end}$, the value from step ``transition_begin + transition_steps`` on.
+    power: $p$, the power of the decay; 1 is linear.
+    transition_steps: $T$, the length of the transition in steps; 0 gives the constant
+      ``init_value``.
   """
   check("polynomial_schedule", init_value=(init_value, _validate.FINITE),
         end_value=(end_value, _validate.FINITE), power=(power, _validate.FINITE),
@@ -79,12 +92,20 @@ def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_
   return schedule
 
 
+@shared_args
 def linear_schedule(init_value: Num, end_value: Num, transition_steps: Num,
                     transition_begin: Num = 0) -> Schedule:
-  """Linear interpolation: `polynomial_schedule` with ``power=1``."""
+  """Linear interpolation: `polynomial_schedule` with ``power=1``.
+
+  Args:
+    init_value: the value up to step ``transition_begin``.
+    end_value: the value from step ``transition_begin + transition_steps`` on.
+    transition_steps: the length of the transition in steps; 0 gives the constant ``init_value``.
+  """
   return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
 
 
+@shared_args
 def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
                       transition_begin: Num = 0, staircase: bool = False,
                       end_value: Num | None = None) -> Schedule:
@@ -97,6 +118,13 @@ def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
   ``staircase`` floors the exponent; ``end_value`` bounds the result (from
   below when $r < 1$, from above when $r > 1$). ``T = 0`` or
   ``r = 0`` gives the constant ``init_value``.
+
+  Args:
+    init_value: $\\eta_0$, the value up to step ``transition_begin``.
+    transition_steps: $T$, the steps over which the value is multiplied by ``decay_rate`` once; 0
+      gives the constant ``init_value``.
+    end_value: a bound of the value: a floor when ``decay_rate < 1``, a ceiling when it is > 1;
+      ``None`` for none.
   """
   check("exponential_decay", init_value=(init_value, _validate.FINITE),
         transition_steps=(transition_steps, STEPS), decay_rate=(decay_rate, _validate.NONNEGATIVE),
@@ -116,6 +144,7 @@ def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
   return schedule
 
 
+@shared_args
 def cosine_decay_schedule(init_value: Num, decay_steps: Num, alpha: Num = 0.0,
                           exponent: Num = 1.0) -> Schedule:
   """Cosine decay (Loshchilov & Hutter, 2017) to ``alpha * init_value``.
@@ -124,6 +153,11 @@ def cosine_decay_schedule(init_value: Num, decay_steps: Num, alpha: Num = 0.0,
   \\eta_t = \\eta_0\\Big((1-\\alpha)\\big[\\tfrac12(1 + \\cos(\\pi \\min(t, T)/T))\\big]^{e}
     + \\alpha\\Big)
   $$
+
+  Args:
+    init_value: $\\eta_0$, the value at step 0.
+    decay_steps: $T$, the step at which the decay ends (> 0); the value is constant after.
+    alpha: $\\alpha$, the final value as a fraction of ``init_value``.
   """
   check("cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
         decay_steps=(decay_steps, POSITIVE_STEPS), alpha=(alpha, _validate.FINITE),

@@ -18,10 +18,18 @@ import numpy as np
 from jaxopt_notes import _numerics, _placement
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class InjectHyperparamsState(NamedTuple):
-  """State of `inject_hyperparams`: the step count, the current hyperparameters, the inner state."""
+  """State of `inject_hyperparams`: the step count, the current hyperparameters, the inner state.
+
+  Attributes:
+    count: int32 steps taken: the step at which the schedules are evaluated.
+    hyperparams: ``{name: value}``, the current hyperparameters as arrays; readable and writable
+      between steps.
+  """
   count: jax.Array   # int32 steps taken: the step at which schedules are evaluated
   hyperparams: dict  # name -> current value (an array), readable and writable
   inner_state: Any
@@ -30,7 +38,12 @@ class InjectHyperparamsState(NamedTuple):
 @runtime_checkable
 class StatefulSchedule(Protocol):
   """A schedule with a state of its own: ``init()``, ``update(state, **extra_args)``,
-  and ``__call__(state, **extra_args)`` for the current value."""
+  and ``__call__(state, **extra_args)`` for the current value.
+
+  Args:
+    state: the schedule's own state.
+    **extra_args: the extra keyword arguments of the optimizer's ``update``.
+  """
 
   def init(self) -> Any:
     """The schedule's first state."""
@@ -69,9 +82,17 @@ class WrappedSchedule:
     return self.schedule_fn(state.count)
 
 
+@shared_args
 class InjectStatefulHyperparamsState(NamedTuple):
   """State of `inject_stateful_hyperparams`: `InjectHyperparamsState`'s fields and the
-  schedules' own states."""
+  schedules' own states.
+
+  Attributes:
+    count: int32 steps taken.
+    hyperparams: ``{name: value}``, the current hyperparameters as arrays; readable and writable
+      between steps.
+    hyperparams_states: ``{name: state}``, the state of each hyperparameter's schedule.
+  """
   count: jax.Array         # int32 steps taken
   hyperparams: dict        # name -> current value (an array), readable and writable
   hyperparams_states: dict  # name -> the state of that hyperparameter's schedule

@@ -15,6 +15,7 @@ from jaxopt_notes._base import Schedule
 from jaxopt_notes.schedules._checks import OPEN_UNIT, POSITIVE_STEPS, STEPS, check
 from jaxopt_notes.schedules._decay import (Num, as_real, exponential_decay, linear_schedule,
                                            positive_or_one, since)
+from jaxopt_notes._docargs import shared_args
 
 
 def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Num]) -> Schedule:
@@ -22,6 +23,11 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Num]) -> 
 
   ``boundaries`` may be a traced array. A concrete integer count (a Python
   int, an int64) reaches each schedule as the exact integer ``count - boundary``.
+
+  Args:
+    schedules: the schedules, one more than the boundaries.
+    boundaries: the steps at which each next schedule takes over (increasing; may be a traced
+      array).
   """
   if len(schedules) != len(boundaries) + 1:
     raise ValueError(f"join_schedules: {len(schedules)} schedules need {len(schedules) - 1} "
@@ -51,6 +57,11 @@ def piecewise_constant_schedule(init_value: Num,
   $$
   \\eta_t = \\eta_0 \\prod_{b_i \\le t} s_i
   $$
+
+  Args:
+    init_value: $\\eta_0$, the value before the first boundary.
+    boundaries_and_scales: ``{boundary step: scale}``: from each boundary on, the value is
+      multiplied by its scale (>= 0); ``None`` for none.
   """
   check("piecewise_constant_schedule", init_value=(init_value, _validate.FINITE))
   bounds, scales = _scales("piecewise_constant_schedule", boundaries_and_scales)
@@ -78,7 +89,14 @@ def _interpolate(kind: str, count, bounds, values):
 def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
                                    boundaries_and_scales: dict | None = None) -> Schedule:
   """Interpolates (``'linear'`` or ``'cosine'``) between the cumulative values
-  $\\eta_0, \\eta_0 s_1, \\eta_0 s_1 s_2, \\dots$ reached at the boundaries."""
+  $\\eta_0, \\eta_0 s_1, \\eta_0 s_1 s_2, \\dots$ reached at the boundaries.
+
+  Args:
+    interpolate_type: ``'linear'`` or ``'cosine'``, how the value moves between boundaries.
+    init_value: $\\eta_0$, the value at step 0.
+    boundaries_and_scales: ``{boundary step: scale}``: the value reached at each boundary is the
+      previous one times its scale (>= 0); ``None`` for none.
+  """
   _validate.check_choice("piecewise_interpolate_schedule", "interpolate_type",
                          interpolate_type, ("linear", "cosine"))
   check("piecewise_interpolate_schedule", init_value=(init_value, _validate.FINITE))
@@ -93,14 +111,21 @@ def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
   return schedule
 
 
+@shared_args
 def warmup_constant_schedule(init_value: Num, peak_value: Num, warmup_steps: Num) -> Schedule:
-  """Linear warmup from ``init_value`` to ``peak_value``, then constant."""
+  """Linear warmup from ``init_value`` to ``peak_value``, then constant.
+
+  Args:
+    init_value: the value at step 0.
+    peak_value: the value from the end of the warmup on.
+  """
   check("warmup_constant_schedule", peak_value=(peak_value, _validate.FINITE),
         warmup_steps=(warmup_steps, STEPS))
   return join_schedules([linear_schedule(init_value, peak_value, warmup_steps),
                          lambda count: peak_value + jnp.zeros_like(as_real(count))], [warmup_steps])
 
 
+@shared_args
 def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps: Num,
                                  decay_steps: Num, end_value: Num = 0.0,
                                  exponent: Num = 1.0) -> Schedule:
@@ -114,6 +139,13 @@ def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps:
   ``decay_steps`` counts from step 0, warmup included. The decay is relative
   to the peak (optax's rule): with ``peak_value=0`` the value after the
   warmup is 0 whatever ``end_value``, never a rise to it.
+
+  Args:
+    init_value: the value at step 0, where the warmup starts.
+    peak_value: $\\eta_{peak}$, the value at the end of the warmup.
+    decay_steps: $D$, the step at which the decay ends, counted from step 0 (the warmup included); >
+      ``warmup_steps``.
+    end_value: $\\eta_{end}$, the value from step ``decay_steps`` on.
   """
   check("warmup_cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
         peak_value=(peak_value, _validate.FINITE), warmup_steps=(warmup_steps, STEPS),
@@ -138,11 +170,20 @@ def _check_order(owner, warmup_steps, decay_steps):
                        f"`warmup_steps`={warmup_steps!r} (it counts the warmup too)")
 
 
+@shared_args
 def warmup_exponential_decay_schedule(init_value: Num, peak_value: Num, warmup_steps: Num,
                                       transition_steps: Num, decay_rate: Num,
                                       transition_begin: Num = 0, staircase: bool = False,
                                       end_value: Num | None = None) -> Schedule:
-  """Linear warmup to ``peak_value``, then `exponential_decay` from it."""
+  """Linear warmup to ``peak_value``, then `exponential_decay` from it.
+
+  Args:
+    init_value: the value at step 0, where the warmup starts.
+    peak_value: the value at the end of the warmup, where the decay starts.
+    transition_steps: the steps over which the value is multiplied by ``decay_rate`` once.
+    transition_begin: the steps after the warmup during which the value stays at ``peak_value``.
+    end_value: a bound of the value (a floor when ``decay_rate < 1``); ``None`` for none.
+  """
   check("warmup_exponential_decay_schedule", warmup_steps=(warmup_steps, STEPS))
   return join_schedules(
       [linear_schedule(init_value, peak_value, warmup_steps),
@@ -152,7 +193,12 @@ def warmup_exponential_decay_schedule(init_value: Num, peak_value: Num, warmup_s
 
 def sgdr_schedule(cosine_kwargs: Sequence[dict]) -> Schedule:
   """Warm restarts (Loshchilov & Hutter, 2017): `warmup_cosine_decay_schedule`
-  cycles, one per dict of ``cosine_kwargs``, each restarting where the last ended."""
+  cycles, one per dict of ``cosine_kwargs``, each restarting where the last ended.
+
+  Args:
+    cosine_kwargs: one dict of `warmup_cosine_decay_schedule` arguments per cycle; each cycle lasts
+      its ``decay_steps``.
+  """
   schedules = [warmup_cosine_decay_schedule(**kwargs) for kwargs in cosine_kwargs]
   ends, total = [], 0
   for kwargs in cosine_kwargs[:-1]:
@@ -164,7 +210,15 @@ def sgdr_schedule(cosine_kwargs: Sequence[dict]) -> Schedule:
 def cosine_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: Num = 0.3,
                              div_factor: Num = 25.0, final_div_factor: Num = 1e4) -> Schedule:
   """One cycle (Smith & Topin, 2018): cosine up from ``peak / div_factor`` to the peak
-  at ``pct_start * T``, then cosine down to ``peak / (div_factor * final_div_factor)``."""
+  at ``pct_start * T``, then cosine down to ``peak / (div_factor * final_div_factor)``.
+
+  Args:
+    transition_steps: $T$, the length of the cycle in steps (> 0).
+    peak_value: the value at step ``pct_start * T``.
+    pct_start: the fraction of the cycle spent rising, in (0, 1).
+    div_factor: the value at step 0 is ``peak_value / div_factor``.
+    final_div_factor: the value at the end is ``peak_value / (div_factor * final_div_factor)``.
+  """
   _check_onecycle("cosine_onecycle_schedule", transition_steps, pct_start, div_factor,
                   final_div_factor)
 
@@ -181,7 +235,17 @@ def linear_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: 
                              pct_final: Num = 0.85, div_factor: Num = 25.0,
                              final_div_factor: Num = 1e4) -> Schedule:
   """One cycle with linear pieces: up to the peak at ``pct_start * T``, down to
-  ``peak / div_factor`` at ``pct_final * T``, then to ``peak / (div_factor * final_div_factor)``."""
+  ``peak / div_factor`` at ``pct_final * T``, then to ``peak / (div_factor * final_div_factor)``.
+
+  Args:
+    transition_steps: $T$, the length of the cycle in steps (> 0).
+    peak_value: the value at step ``pct_start * T``.
+    pct_start: the fraction of the cycle spent rising, in (0, 1).
+    pct_final: the fraction of the cycle at whose end the value is back at ``peak_value /
+      div_factor``, in (0, 1).
+    div_factor: the value at step 0 is ``peak_value / div_factor``.
+    final_div_factor: the value at the end is ``peak_value / (div_factor * final_div_factor)``.
+  """
   _check_onecycle("linear_onecycle_schedule", transition_steps, pct_start, div_factor,
                   final_div_factor)
   check("linear_onecycle_schedule", pct_final=(pct_final, OPEN_UNIT))

@@ -12,7 +12,16 @@ _OPEN_UNIT = _validate.Range(0.0, 1.0, lo_closed=False, hi_closed=False)
 
 
 class ReduceLROnPlateauState(NamedTuple):
-  """State of `reduce_on_plateau`: the scale, the best loss, and the plateau and window counters."""
+  """State of `reduce_on_plateau`: the scale, the best loss, and the plateau and window counters.
+
+  Attributes:
+    scale: the factor applied to the updates now.
+    best_value: the best window-averaged loss seen.
+    plateau_count: int32 windows since the last improvement.
+    cooldown_count: int32 windows left before plateaus are counted again.
+    count: int32 losses accumulated in the current window.
+    avg_value: the running mean of the current window's losses.
+  """
   scale: jax.Array           # the factor applied to the updates now
   best_value: jax.Array      # the best window-averaged loss seen
   plateau_count: jax.Array   # windows since the last improvement (int32)
@@ -33,6 +42,15 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
   ``max(scale * factor, min_scale)`` (from that very step on), and the next
   ``cooldown`` windows are not counted. Put it after the optimizer in a
   `jaxopt_notes.chain`.
+
+  Args:
+    factor: the scale is multiplied by this on a plateau, in (0, 1).
+    patience: the windows without improvement that make a plateau (a positive int).
+    rtol: the relative improvement a window must make over the best.
+    atol: the absolute improvement a window must make over the best.
+    cooldown: the windows after a reduction that are not counted.
+    accumulation_size: the number of losses averaged into one window (a positive int).
+    min_scale: the smallest scale.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

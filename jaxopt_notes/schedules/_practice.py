@@ -7,6 +7,7 @@ from jaxopt_notes._base import Schedule
 from jaxopt_notes.schedules._checks import POSITIVE_STEPS, STEPS, check
 from jaxopt_notes.schedules._decay import Num, as_real, linear_schedule, positive_or_one
 from jaxopt_notes.schedules._piecewise import join_schedules
+from jaxopt_notes._docargs import shared_args
 
 
 def warmup_inverse_sqrt_schedule(peak_value: Num, warmup_steps: Num,
@@ -20,6 +21,11 @@ def warmup_inverse_sqrt_schedule(peak_value: Num, warmup_steps: Num,
 
   With ``init_value=0`` and ``peak_value = d_model**-0.5 * W**-0.5`` this is
   Vaswani et al.'s $d^{-1/2}\\min(t^{-1/2}, t W^{-3/2})$.
+
+  Args:
+    peak_value: $\\eta_{peak}$, the value at the end of the warmup.
+    warmup_steps: $W$, the steps of the linear warmup (> 0).
+    init_value: $\\eta_{init}$, the value at step 0.
   """
   check("warmup_inverse_sqrt_schedule", peak_value=(peak_value, _validate.FINITE),
         warmup_steps=(warmup_steps, POSITIVE_STEPS), init_value=(init_value, _validate.FINITE))
@@ -38,6 +44,7 @@ _DECAYS = {
 }
 
 
+@shared_args
 def warmup_stable_decay_schedule(peak_value: Num, warmup_steps: Num, stable_steps: Num,
                                  decay_steps: Num, init_value: Num = 0.0, end_value: Num = 0.0,
                                  decay_type: str = "linear") -> Schedule:
@@ -48,6 +55,14 @@ def warmup_stable_decay_schedule(peak_value: Num, warmup_steps: Num, stable_step
   $$
   \\eta = \\eta_{end} + (\\eta_{peak} - \\eta_{end})\\, d(f),\\quad f = (t - W - S)/D
   $$
+
+  Args:
+    peak_value: $\\eta_{peak}$, the value of the plateau.
+    stable_steps: $S$, the length of the plateau in steps.
+    decay_steps: $D$, the length of the decay in steps.
+    init_value: the value at step 0.
+    end_value: $\\eta_{end}$, the value after the decay.
+    decay_type: the shape $d$ of the decay: ``'linear'``, ``'cosine'`` or ``'sqrt'``.
 
   Reference: Hägele et al., 2024, "Scaling Laws and Compute-Optimal Training
   Beyond Fixed Training Durations"; Hu et al., 2024 (MiniCPM).
@@ -80,6 +95,14 @@ def triangular_cyclic_schedule(base_value: Num, max_value: Num, step_size: Num,
 
   with $a = 1$ (``'triangular'``), $2^{1-c}$ (``'triangular2'``) or
   $\\gamma^t$ (``'exp_range'``).
+
+  Args:
+    base_value: $\\eta_{base}$, the lowest value.
+    max_value: $\\eta_{max}$, the highest value (before the amplitude decays).
+    step_size: $s$, the steps of half a cycle (> 0).
+    mode: the amplitude: ``'triangular'`` (constant), ``'triangular2'`` (halved every cycle) or
+      ``'exp_range'`` ($\\gamma^t$).
+    gamma: $\\gamma$ of ``'exp_range'``; unused otherwise.
   """
   _validate.check_choice("triangular_cyclic_schedule", "mode", mode,
                          ("triangular", "triangular2", "exp_range"))

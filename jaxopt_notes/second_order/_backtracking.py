@@ -27,13 +27,25 @@ from jaxopt_notes.second_order import _common
 
 
 class BacktrackingLinesearchInfo(NamedTuple):
-  """What the last backtracking search did."""
+  """What the last backtracking search did.
+
+  Attributes:
+    num_linesearch_steps: int32 evaluations of ``value_fn`` in the last search.
+    decrease_error: how far the returned step misses Armijo's condition (0: it holds).
+  """
   num_linesearch_steps: jax.Array  # evaluations of value_fn (int32)
   decrease_error: jax.Array        # how far the returned step misses Armijo (0: it holds)
 
 
 class ScaleByBacktrackingLinesearchState(NamedTuple):
-  """State of `scale_by_backtracking_linesearch`."""
+  """State of `scale_by_backtracking_linesearch`.
+
+  Attributes:
+    learning_rate: the step size returned last (0 after a non-finite search).
+    value: $f$ at the new params (``inf`` before the first step).
+    grad: the gradient at the new params with ``store_grad``, else ``None``.
+    info: a `BacktrackingLinesearchInfo` on the last search.
+  """
   learning_rate: jax.Array  # the step size returned last (0 after a non-finite search)
   value: jax.Array          # f at the new params (inf before the first step)
   grad: Any                 # gradient at the new params with store_grad, else None

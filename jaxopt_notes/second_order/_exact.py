@@ -28,7 +28,12 @@ from jaxopt_notes.transforms._scaling import scale
 
 
 class ScaleByExactLinesearchState(NamedTuple):
-  """State of `scale_by_exact_linesearch`."""
+  """State of `scale_by_exact_linesearch`.
+
+  Attributes:
+    learning_rate: the step size returned last.
+    num_linesearch_steps: int32 Hessian-vector products the last search took (1 per step).
+  """
   learning_rate: jax.Array         # the step size returned last
   num_linesearch_steps: jax.Array  # Hessian-vector products it took (1 per step; int32)
 

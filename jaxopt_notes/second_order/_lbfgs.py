@@ -34,7 +34,17 @@ from jaxopt_notes.second_order._zoom import scale_by_zoom_linesearch
 
 
 class ScaleByLBFGSState(NamedTuple):
-  """State of `scale_by_lbfgs`; the memories are circular buffers of ``memory_size`` rows."""
+  """State of `scale_by_lbfgs`; the memories are circular buffers of ``memory_size`` rows.
+
+  Attributes:
+    count: int32 steps taken.
+    params: the params of the last step.
+    updates: the gradient of the last step.
+    diff_params_memory: $s_k$, the last ``memory_size`` differences of params, stacked along a
+      leading axis (a circular buffer).
+    diff_updates_memory: $y_k$, the matching differences of gradients, stacked likewise.
+    weights_memory: $\\rho_k = 1 / \\langle s_k, y_k\\rangle$ (0 for a skipped pair).
+  """
   count: jax.Array           # steps taken (int32)
   params: Any                # the params of the last step
   updates: Any               # the gradient of the last step
@@ -66,7 +76,14 @@ def _two_loop(g, s, y, rho, newest, gamma):
 
 def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
                    ) -> GradientTransformation:
-  """The L-BFGS direction $H g$ (module docstring); see `lbfgs`. Needs ``params``."""
+  """The L-BFGS direction $H g$ (module docstring); see `lbfgs`. Needs ``params``.
+
+  Args:
+    memory_size: $m$, the number of pairs kept (a positive int).
+    scale_init_precond: start each recursion from $\\gamma I$ with $\\gamma = \\langle s, y\\rangle
+      / \\langle y, y\\rangle$ of the newest pair ($\\min(1, 1/\\|g\\|)$ at the first step); False
+      from $I$.
+  """
   _validate.check_positive_int("scale_by_lbfgs", "memory_size", memory_size)
 
   def init_fn(params):

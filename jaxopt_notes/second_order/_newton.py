@@ -34,15 +34,25 @@ from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 ScalarOrSchedule)
 from jaxopt_notes.second_order import _common
+from jaxopt_notes._docargs import shared_args
 
 
 class ScaleByNewtonState(NamedTuple):
-  """State of `scale_by_newton`."""
+  """State of `scale_by_newton`.
+
+  Attributes:
+    is_positive_definite: whether $H + \\lambda I$ was positive definite at the last step.
+  """
   is_positive_definite: jax.Array  # whether H + damping I was, at the last step
 
 
 class ScaleByNewtonCGState(NamedTuple):
-  """State of `scale_by_newton_cg`."""
+  """State of `scale_by_newton_cg`.
+
+  Attributes:
+    num_hvp: int32 Hessian-vector products taken at the last step.
+    negative_curvature: whether CG stopped on a non-positive curvature.
+  """
   num_hvp: jax.Array           # Hessian-vector products taken at the last step (int32)
   negative_curvature: jax.Array  # whether CG stopped on a non-positive curvature
 
@@ -52,6 +62,11 @@ def scale_by_newton(damping: float = 0.0, fallback_to_gradient: bool = True
   """The Newton direction $(\\nabla^2 f + \\lambda I)^{-1} g$ from a dense Hessian; see `newton`.
 
   ``update(grads, state, params, *, value_fn, **extras)``.
+
+  Args:
+    damping: $\\lambda \\ge 0$, added to the Hessian's diagonal.
+    fallback_to_gradient: use the gradient direction where $H + \\lambda I$ is not positive
+      definite.
   """
   _validate.check("scale_by_newton", damping=(damping, _validate.NONNEGATIVE))
 
@@ -110,6 +125,12 @@ def scale_by_newton_cg(damping: float = 0.0, tol: float = 1e-5, maxiter: int | N
   """The Newton direction by conjugate gradients on Hessian-vector products; see `newton_cg`.
 
   ``update(grads, state, params, *, value_fn, **extras)``.
+
+  Args:
+    damping: $\\lambda \\ge 0$, added to the Hessian's diagonal.
+    tol: stop CG when $\\|H d - g\\| \\le \\text{tol}\\,\\|g\\|$.
+    maxiter: the most CG iterations (Hessian-vector products) per step; ``None``: the number of
+      scalars in the params.
   """
   owner = "scale_by_newton_cg"
   _validate.check(owner, damping=(damping, _validate.NONNEGATIVE),
@@ -135,6 +156,7 @@ def scale_by_newton_cg(damping: float = 0.0, tol: float = 1e-5, maxiter: int | N
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args(like=scale_by_newton)
 def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
            fallback_to_gradient: bool = True,
            linesearch: GradientTransformation | None = None
@@ -146,7 +168,6 @@ def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
 
   Args:
     learning_rate: $\\eta$; ``None`` takes the full step ($\\eta = 1$).
-    damping: $\\lambda \\ge 0$, added to the Hessian's diagonal.
     fallback_to_gradient: use the gradient direction where $H + \\lambda I$ is
       not positive definite; ``False`` takes the Newton step regardless.
     linesearch: a line search to scale the direction, e.g.
@@ -173,6 +194,7 @@ def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
                          linesearch, "newton")
 
 
+@shared_args(like=scale_by_newton_cg)
 def newton_cg(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
               tol: float = 1e-5, maxiter: int | None = None,
               linesearch: GradientTransformation | None = None
@@ -182,9 +204,10 @@ def newton_cg(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.
   For params too large for a dense Hessian. Arguments as `newton`, and:
 
   Args:
-    tol: stop CG when $\\|H d - g\\| \\le \\text{tol}\\,\\|g\\|$.
     maxiter: the most CG iterations (Hessian-vector products) per step;
       ``None``: the number of scalars in the params.
+    learning_rate: $\\eta$; ``None`` takes the full step ($\\eta = 1$).
+    linesearch: a line search applied to the direction (see `newton`); ``None`` for none.
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

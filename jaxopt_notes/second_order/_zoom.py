@@ -48,14 +48,27 @@ from jaxopt_notes.second_order import _common
 
 
 class ZoomLinesearchInfo(NamedTuple):
-  """What the last zoom search did."""
+  """What the last zoom search did.
+
+  Attributes:
+    num_linesearch_steps: int32 evaluations of ``value_fn`` and its gradient in the last search.
+    decrease_error: how far the step misses sufficient decrease (0: it holds).
+    curvature_error: how far it misses the curvature condition (0: it holds).
+  """
   num_linesearch_steps: jax.Array  # evaluations of value_fn and its gradient (int32)
   decrease_error: jax.Array        # how far the step misses sufficient decrease (0: holds)
   curvature_error: jax.Array       # how far it misses the curvature condition (0: holds)
 
 
 class ScaleByZoomLinesearchState(NamedTuple):
-  """State of `scale_by_zoom_linesearch`."""
+  """State of `scale_by_zoom_linesearch`.
+
+  Attributes:
+    learning_rate: the step size returned last.
+    value: $f$ at the new params (``inf`` before the first step).
+    grad: the gradient at the new params.
+    info: a `ZoomLinesearchInfo` on the last search.
+  """
   learning_rate: jax.Array  # the step size returned last
   value: jax.Array          # f at the new params (inf before the first step)
   grad: Any                 # gradient at the new params

@@ -6,10 +6,15 @@ import jax
 
 from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation
+from jaxopt_notes._docargs import shared_args
 
 
 class TraceState(NamedTuple):
-  """State of `trace`: the momentum buffer."""
+  """State of `trace`: the momentum buffer.
+
+  Attributes:
+    trace: the momentum buffer $v_t$, shaped like params.
+  """
   trace: Any  # the momentum buffer, one leaf per param
 
 
@@ -26,6 +31,12 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
   With ``scale(-lr)`` after it this is d2l's ``v <- beta v + g; x <- x - lr v``
   and the study notes' ``v_t = gamma v_{t-1} + eta g_t`` (the same path, since the
   learning rate is constant).
+
+  Args:
+    decay: $\\beta$, the decay of the momentum, in [0, 1].
+    nesterov: return $g_t + \\beta v_t$ (Nesterov) instead of $v_t$ (heavy ball).
+    accumulator_dtype: dtype in which the momentum buffer is stored; ``None`` keeps each param's
+      dtype.
   """
   _validate.check("trace", decay=(decay, _validate.UNIT))
   accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
@@ -44,8 +55,13 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 class EmaState(NamedTuple):
-  """State of `ema`: the step count (for debiasing) and the moving average."""
+  """State of `ema`: the step count (for debiasing) and the moving average.
+
+  Attributes:
+    ema: the moving average $m_t$, shaped like params.
+  """
   count: jax.Array  # int32 steps taken, for the debiasing
   ema: Any          # the moving average, one leaf per param
 
@@ -58,6 +74,12 @@ def ema(decay: jax.typing.ArrayLike, debias: bool = True,
   m_t = \\beta m_{t-1} + (1-\\beta) u_t,\\qquad
   u_t \\leftarrow m_t / (1 - \\beta^t) \\ \\text{(debias)}
   $$
+
+  Args:
+    decay: $\\beta$, the decay of the moving average, in [0, 1].
+    debias: divide by $1 - \\beta^t$, so that early averages are not biased towards the zero start.
+    accumulator_dtype: dtype in which the moving average is stored; ``None`` keeps each param's
+      dtype.
   """
   _validate.check("ema", decay=(decay, _validate.UNIT))
   accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)

@@ -9,6 +9,7 @@ from jaxopt_notes import _numerics, _placement, _random, _tree, _validate
 from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 ScalarOrSchedule)
 from jaxopt_notes.transforms._masking import masked
+from jaxopt_notes._docargs import shared_args
 
 NO_PARAMS = "needs the params: call update(updates, state, params)"
 
@@ -16,11 +17,13 @@ AddDecayedWeightsState = EmptyState
 """State of `add_decayed_weights` with a constant decay: `EmptyState`, under optax's name."""
 
 
+@shared_args
 class WeightDecaySchedule(NamedTuple):
   """State of `add_decayed_weights` with a scheduled decay: the step count."""
   count: jax.Array  # int32 steps taken, for a scheduled weight decay
 
 
+@shared_args
 def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
                         mask: Any = None) -> GradientTransformation:
   """Adds ``weight_decay * params`` to the updates (decoupled weight decay).
@@ -51,8 +54,13 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
   return tx if mask is None else masked(tx, mask)
 
 
+@shared_args
 class AddNoiseState(NamedTuple):
-  """State of `add_noise`: the step count and the PRNG key of the next draw."""
+  """State of `add_noise`: the step count and the PRNG key of the next draw.
+
+  Attributes:
+    rng_key: the PRNG key the next step splits.
+  """
   count: jax.Array    # int32 steps taken
   rng_key: jax.Array  # the key the next step splits
 
@@ -74,6 +82,14 @@ def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.
 
   ``key`` is a PRNG key or an integer seed (``seed`` is accepted as an older
   spelling of the same); the key lives in the state, so runs are reproducible.
+
+  Args:
+    eta: $\\eta$, the variance of the noise at the first step; >= 0.
+    gamma: $\\gamma$, the decay exponent: the variance at step $t$ (from 1) is $\\eta / t^\\gamma$;
+      >= 0.
+    key: a PRNG key or an integer seed for the noise (kept in the state, so runs are reproducible);
+      ``None`` with no ``seed`` means seed 0.
+    seed: an older spelling of an integer ``key``; give at most one of the two.
   """
   _validate.check("add_noise", eta=(eta, _validate.NONNEGATIVE),
                   gamma=(gamma, _validate.NONNEGATIVE))

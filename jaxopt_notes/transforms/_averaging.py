@@ -17,10 +17,17 @@ import jax.numpy as jnp
 from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation
 from jaxopt_notes.transforms._adding import NO_PARAMS
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class AverageParamsState(NamedTuple):
-  """State of `average_params`: step counts and the averaged params."""
+  """State of `average_params`: step counts and the averaged params.
+
+  Attributes:
+    num_averaged: int32 number of params averaged so far.
+    average: the averaged params.
+  """
   count: jax.Array         # steps taken (int32)
   num_averaged: jax.Array  # params averaged so far (int32)
   average: Any             # the averaged params
@@ -33,6 +40,13 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
   Put it *last* in a `jaxopt_notes.chain` (it averages
   ``params + updates``, the params the step produces) and read the average
   with `averaged_params`. See the module docstring for the maths.
+
+  Args:
+    rate: $\\rho$ of the exponential average $r_t = (1-\\rho) r_{t-1} + \\rho\\theta_t$, in [0, 1];
+      ``None`` for the equal-weight mean.
+    start_step: the number of steps before averaging starts; until then the average follows the
+      params.
+    accumulator_dtype: dtype in which the average is stored; ``None`` keeps each param's dtype.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -80,6 +94,11 @@ def averaged_params(opt_state: Any, params: Any = None) -> Any:
 
   Frozen (integer or boolean) params are not averaged and have no state; pass
   ``params`` to have them filled in from there instead of left as ``None``.
+
+  Args:
+    opt_state: the state of an optimizer holding an `average_params`.
+    params: the params, to fill in the frozen (integer, boolean) leaves that are not averaged;
+      ``None`` leaves them ``None``.
   """
   found = [s for s in jax.tree.leaves(opt_state,
                                       is_leaf=lambda x: isinstance(x, AverageParamsState))

@@ -20,8 +20,10 @@ import jax.numpy as jnp
 from jaxopt_notes import _numerics, _tree
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
+@shared_args
 class CautiousState(NamedTuple):
   """State of `cautious`: the inner optimizer's state."""
   inner_state: Any
@@ -38,6 +40,9 @@ def cautious(inner: GradientTransformation) -> GradientTransformationExtraArgs:
 
   ``update`` takes the raw gradients, as ``inner`` does; put gradient
   transforms (clipping) inside ``inner``.
+
+  Args:
+    inner: the optimizer whose update is masked; it sees the raw gradients.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

@@ -19,7 +19,11 @@ AdaptiveGradClipState = EmptyState
 
 
 def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
-  """Clips each element of the updates to ``[-max_delta, max_delta]``."""
+  """Clips each element of the updates to ``[-max_delta, max_delta]``.
+
+  Args:
+    max_delta: the largest absolute value of an element; >= 0 (``inf`` for no clipping).
+  """
   _validate.check("clip", max_delta=(max_delta, _validate.NONNEGATIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
@@ -35,6 +39,10 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
   $$
   u \\leftarrow u \\cdot \\min(1, \\text{max\\_norm} / \\|u\\|_2)
   $$
+
+  Args:
+    max_norm: the largest global l2 norm of all the updates together; >= 0 (``inf`` for no
+      clipping).
   """
   _validate.check("clip_by_global_norm", max_norm=(max_norm, _validate.NONNEGATIVE_OR_INF))
 
@@ -51,7 +59,11 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
 
 
 def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation:
-  """Rescales each leaf whose root-mean-square exceeds ``threshold`` down to it."""
+  """Rescales each leaf whose root-mean-square exceeds ``threshold`` down to it.
+
+  Args:
+    threshold: the largest RMS of a leaf; > 0.
+  """
   _validate.check("clip_by_block_rms", threshold=(threshold, _validate.POSITIVE_OR_INF))
 
   def update_fn(updates, state, params=None):
@@ -138,6 +150,13 @@ def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
   filter of a 2-D or 3-D convolution kernel; ``axis`` names the axes to reduce
   over instead. Needs the params.
 
+  Args:
+    clipping: $\\lambda$, the largest ratio of a unit's update norm to its param norm; >= 0.
+    eps: $\\epsilon$, the floor of a unit's param norm, so that zero-initialised params can move; >=
+      0.
+    axis: the axis or axes that a unit's norm reduces over; ``None`` picks them from the rank (see
+      `unitwise_norm`).
+
   Reference: Brock, De, Smith & Simonyan, 2021, "High-Performance Large-Scale
   Image Recognition Without Normalization".
   """
@@ -183,6 +202,10 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike)
   sum (no batch axis) and the number of examples that were clipped, as in
   DP-SGD. Not a transform: it runs before one, on per-example gradients.
 
+  Args:
+    grads: per-example gradients, the batch on axis 0 of every leaf.
+    l2_norm_clip: $C$, the largest norm of an example's gradient (all leaves together).
+
   Reference: Abadi et al., 2016, "Deep Learning with Differential Privacy".
   """
   _batched("per_example_global_norm_clip", grads)
@@ -204,6 +227,12 @@ def per_example_layer_norm_clip(grads: Any, global_l2_norm_clip: jax.typing.Arra
   $L$ leaves (``uniform``), or $C\\sqrt{n_l / n}$ by the leaf's share of the
   parameters. Returns a tree of clipped sums and a tree of how many examples
   each leaf clipped (see `per_example_global_norm_clip`).
+
+  Args:
+    grads: per-example gradients, the batch on axis 0 of every leaf.
+    global_l2_norm_clip: $C$, the bound whose square the leaves' bounds $C_l^2$ sum to.
+    uniform: give every leaf the same bound $C/\\sqrt{L}$; False shares $C^2$ out by the leaves'
+      sizes.
 
   Reference: McMahan, Ramage, Talwar & Zhang, 2018, "Learning Differentially
   Private Recurrent Language Models".

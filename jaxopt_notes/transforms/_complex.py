@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
 class SplitRealAndImaginaryArrays(NamedTuple):
@@ -24,6 +25,7 @@ class SplitRealAndImaginaryArrays(NamedTuple):
   imaginary: Any
 
 
+@shared_args
 class SplitRealAndImaginaryState(NamedTuple):
   """State of `split_real_and_imaginary`: the inner state, over the split params."""
   inner_state: Any

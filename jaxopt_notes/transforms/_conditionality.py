@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
 def all_finite(tree: Any) -> jax.Array:
@@ -17,6 +18,7 @@ def all_finite(tree: Any) -> jax.Array:
   return jnp.all(jnp.stack(flags)) if flags else jnp.array(True)
 
 
+@shared_args
 class ConditionFn(Protocol):
   """The ``should_transform_fn`` of `conditionally_transform` and `conditionally_mask`."""
 
@@ -33,8 +35,15 @@ class ConditionFn(Protocol):
     ...
 
 
+@shared_args
 class ApplyIfFiniteState(NamedTuple):
-  """State of `apply_if_finite`: non-finite step counts and the inner state."""
+  """State of `apply_if_finite`: non-finite step counts and the inner state.
+
+  Attributes:
+    notfinite_count: int32 number of non-finite steps in a row.
+    last_finite: whether the last step's updates were all finite.
+    total_notfinite: int32 number of non-finite steps in all.
+  """
   notfinite_count: jax.Array   # non-finite steps in a row (int32)
   last_finite: jax.Array       # whether the last step's gradients were finite
   total_notfinite: jax.Array   # non-finite steps in all (int32)
@@ -51,6 +60,11 @@ def apply_if_finite(inner: GradientTransformation,
   ``max_consecutive_errors`` non-finite steps in a row the step is applied
   anyway, so that a run that only ever produces non-finite gradients fails
   loudly instead of stalling silently.
+
+  Args:
+    inner: the transform whose steps are skipped on non-finite updates.
+    max_consecutive_errors: after more than this many non-finite steps in a row, the step is applied
+      anyway; >= 0.
   """
   _validate.check("apply_if_finite", max_consecutive_errors=(max_consecutive_errors,
                                                              _validate.NONNEGATIVE))
@@ -76,14 +90,24 @@ def apply_if_finite(inner: GradientTransformation,
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@shared_args
 class ConditionallyTransformState(NamedTuple):
-  """State of `conditionally_transform`: the inner state and the step count."""
+  """State of `conditionally_transform`: the inner state and the step count.
+
+  Attributes:
+    step: int32 number of steps taken.
+  """
   inner_state: Any
   step: jax.Array  # int32 steps taken
 
 
+@shared_args
 class ConditionallyMaskState(NamedTuple):
-  """State of `conditionally_mask`: the step count and the inner state."""
+  """State of `conditionally_mask`: the step count and the inner state.
+
+  Attributes:
+    step: int32 number of steps taken.
+  """
   step: jax.Array
   inner_state: Any
 
@@ -109,15 +133,25 @@ def conditionally_transform(inner: GradientTransformation,
                             should_transform_fn: Callable[..., jax.Array],
                             forward_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` at steps where ``should_transform_fn(step)`` is True; passes the
-  updates through unchanged (and keeps the inner state) otherwise."""
+  updates through unchanged (and keeps the inner state) otherwise.
+
+  Args:
+    inner: the transform applied when the condition holds.
+    should_transform_fn: a `ConditionFn`: ``should_transform_fn(step, **extras) -> bool`` with the
+      int32 step count from 0.
+    forward_extra_args: pass the keyword extras of ``update`` to ``should_transform_fn`` too
+      (``inner`` always gets them).
+  """
   return _conditionally(inner, should_transform_fn, forward_extra_args, _tree.zero_frozen,
                         ConditionallyTransformState)
 
 
+@shared_args(like=conditionally_transform)
 def conditionally_mask(inner: GradientTransformation,
                        should_transform_fn: Callable[..., jax.Array],
                        forward_extra_args: bool = False) -> GradientTransformationExtraArgs:
   """Applies ``inner`` at steps where ``should_transform_fn(step)`` is True; returns zero
-  updates (and keeps the inner state) otherwise."""
+  updates (and keeps the inner state) otherwise.
+  """
   return _conditionally(inner, should_transform_fn, forward_extra_args, _tree.zero_updates,
                         ConditionallyMaskState)

@@ -13,7 +13,11 @@ NonNegativeParamsState = EmptyState
 
 
 class ZeroNansState(NamedTuple):
-  """State of `zero_nans`: per leaf, whether the last updates held a NaN."""
+  """State of `zero_nans`: per leaf, whether the last updates held a NaN.
+
+  Attributes:
+    found_nan: per leaf, a boolean: whether the last updates held a NaN.
+  """
   found_nan: Any  # per leaf: whether the last updates held a NaN
 
 

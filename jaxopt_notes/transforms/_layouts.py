@@ -35,6 +35,9 @@ def flatten(inner: GradientTransformation) -> GradientTransformationExtraArgs:
   promoted to their common dtype in the flat vector. The state is the inner
   transform's state over that vector. Frozen (integer, boolean) leaves stay out
   of the vector and get a zero update.
+
+  Args:
+    inner: the transform to run on the flat vector.
   """
   inner = with_extra_args_support(inner)
 
@@ -58,6 +61,10 @@ class PackedLeaves(NamedTuple):
   What the inner transform of `pack_leaves` sees (``leaves``: those above
   ``max_leaf_size``), and the params of `pack_params` (``leaves``: the frozen
   integer and boolean ones).
+
+  Attributes:
+    buffers: 1-D arrays, each holding leaves of one dtype raveled and concatenated.
+    leaves: the leaves kept as they are.
   """
   buffers: tuple  # 1-D arrays: leaves of one dtype, raveled and concatenated
   leaves: tuple   # leaves as they are
@@ -209,6 +216,9 @@ def pack_params(params: Any) -> tuple[PackedLeaves, Callable[[PackedLeaves], Any
   no state and a zero update. ``unpack`` needs only the shapes of ``params``
   and works under ``jit``, ``grad`` and ``vmap``. Measured against optax and
   `pack_leaves` in docs/benchmarks/optax.md (whole training steps).
+
+  Args:
+    params: the params, a pytree of arrays.
 
   Example:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon

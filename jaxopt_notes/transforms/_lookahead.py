@@ -17,7 +17,12 @@ from jaxopt_notes._base import (GradientTransformation, GradientTransformationEx
 
 
 class LookaheadParams(NamedTuple):
-  """Params for `lookahead`: the fast and the slow weights, same structure."""
+  """Params for `lookahead`: the fast and the slow weights, same structure.
+
+  Attributes:
+    fast: the fast weights $\\phi$, which the inner optimizer steps.
+    slow: the slow weights $\\theta$ (evaluate with these).
+  """
   fast: Any
   slow: Any
 
@@ -28,7 +33,12 @@ class LookaheadParams(NamedTuple):
 
 
 class LookaheadState(NamedTuple):
-  """State of `lookahead`: the fast optimizer's state and the steps since the last sync."""
+  """State of `lookahead`: the fast optimizer's state and the steps since the last sync.
+
+  Attributes:
+    fast_state: the inner optimizer's state.
+    steps_since_sync: int32 steps since the last synchronisation (0 right after one).
+  """
   fast_state: Any              # the inner optimizer's state
   steps_since_sync: jax.Array  # int32, 0 right after a synchronisation
 
@@ -42,6 +52,13 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
   fast weights (a tree shaped like ``params.fast``) and returns updates for
   both copies, as ``LookaheadParams``. Evaluate with ``params.slow``.
   ``reset_state`` re-initialises the inner state at each synchronisation.
+
+  Args:
+    fast_optimizer: the inner optimizer that steps the fast weights.
+    sync_period: $k$, the number of fast steps between synchronisations (a positive int).
+    slow_step_size: $\\alpha$, the fraction of the way the slow weights move towards the fast ones,
+      in [0, 1].
+    reset_state: re-initialise the inner state at each synchronisation.
   """
   _validate.check_positive_int("lookahead", "sync_period", sync_period)
   _validate.check("lookahead", slow_step_size=(slow_step_size, _validate.UNIT))

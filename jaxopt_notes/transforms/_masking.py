@@ -9,6 +9,7 @@ from jaxopt_notes import _tree
 from jaxopt_notes._base import (GradientTransformation,
                                 GradientTransformationExtraArgs,
                                 with_extra_args_support)
+from jaxopt_notes._docargs import shared_args
 
 
 MaskOrFn = Any | Callable[[Any], Any] | None
@@ -20,6 +21,7 @@ class MaskedNode(NamedTuple):
   """Stands in for an unselected leaf: an empty pytree, so it holds no state."""
 
 
+@shared_args
 class MaskedState(NamedTuple):
   """State of `masked`: the inner transform's state over the selected leaves."""
   inner_state: Any

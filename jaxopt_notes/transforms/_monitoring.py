@@ -18,7 +18,11 @@ from jaxopt_notes.transforms._accumulation import ema
 
 
 class SnapshotState(NamedTuple):
-  """State of `snapshot`: the last measurement, under its name."""
+  """State of `snapshot`: the last measurement, under its name.
+
+  Attributes:
+    measurement: ``{measure_name: measure(updates)}``, the last measurement.
+  """
   measurement: dict  # {measure_name: measure(updates)}
 
 
@@ -28,6 +32,10 @@ def snapshot(measure_name: str, measure: Callable[[Any], Any]) -> GradientTransf
   ``init`` stores ``measure(params)``, so the state has its final shape from
   the start. Place it in a `chain` where the quantity is wanted (before
   clipping, after the optimizer, ...).
+
+  Args:
+    measure_name: the key the measurement is stored under.
+    measure: ``measure(updates) -> value``, any pytree of arrays.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -46,7 +54,12 @@ def snapshot(measure_name: str, measure: Callable[[Any], Any]) -> GradientTransf
 
 
 class MonitorState(NamedTuple):
-  """State of `monitor`: the last measurements and each measure's own state."""
+  """State of `monitor`: the last measurements and each measure's own state.
+
+  Attributes:
+    measurements: ``{name: value}``, the last measurements.
+    measure_states: the state of each measure, in the order given.
+  """
   measurements: dict       # {name: value}, empty before the first step
   measure_states: tuple    # the state of each measure, in the order given
 
@@ -64,6 +77,10 @@ def monitor(measures: Mapping[str, Any]) -> GradientTransformationExtraArgs:
   (measuring the params), so the state keeps one structure and a jitted step
   traces once; where a measure cannot run on the params without the step's
   extra arguments, the measurements start empty, as in optax.
+
+  Args:
+    measures: maps a name to a function ``updates -> value`` or to a transform whose output updates
+      are the measurement.
   """
   names = tuple(measures)
   as_tx = {n: with_extra_args_support(m if isinstance(m, GradientTransformation) else
@@ -108,6 +125,12 @@ def measure_with_ema(measure: Callable[[Any], Any], decay: jax.typing.ArrayLike,
 
   debiased by $1-\\beta^t$ when ``debias`` (see `ema`). The average is shaped
   like ``measure(params)``.
+
+  Args:
+    measure: ``measure(updates) -> value``, the quantity averaged.
+    decay: $\\beta$, the decay of the moving average, in [0, 1].
+    debias: divide by $1 - \\beta^t$ (see `ema`).
+    accumulator_dtype: dtype in which the average is stored; ``None`` keeps the measurement's dtype.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

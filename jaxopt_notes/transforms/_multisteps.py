@@ -10,10 +10,20 @@ from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
                                 with_extra_args_support)
 from jaxopt_notes.transforms._conditionality import all_finite
+from jaxopt_notes._docargs import shared_args
 
 
 class MultiStepsState(NamedTuple):
-  """State of `MultiSteps`: mini-step and step counts, inner state, accumulated gradients."""
+  """State of `MultiSteps`: mini-step and step counts, the inner state, the accumulated gradients.
+
+  Attributes:
+    mini_step: int32 mini-steps accumulated towards the next step.
+    gradient_step: int32 optimizer steps taken.
+    inner_opt_state: the state of the wrapped optimizer.
+    acc_grads: the running mean (or sum) of this window's gradients.
+    skip_state: the state returned by ``should_skip_update_fn`` at the last mini-step (``()``
+      without one).
+  """
   mini_step: jax.Array       # mini-steps accumulated towards the next step (int32)
   gradient_step: jax.Array   # optimizer steps taken (int32)
   inner_opt_state: Any
@@ -40,10 +50,15 @@ class ShouldSkipUpdateFunction(Protocol):
     ...
 
 
+@shared_args
 def skip_not_finite(updates: Any, gradient_step: jax.Array, params: Any):
   """A ``should_skip_update_fn``: skip a mini-step whose gradients are not all finite.
 
   Returns ``(should_skip, state)``; the state counts the skipped mini-steps.
+
+  Args:
+    gradient_step: int32 optimizer steps taken so far (unused).
+    params: the current params (unused).
   """
   del gradient_step, params
   finite = all_finite(updates)
@@ -51,11 +66,18 @@ def skip_not_finite(updates: Any, gradient_step: jax.Array, params: Any):
   return ~finite, {"should_skip": ~finite, "num_not_finite": jnp.asarray(bad, jnp.int32)}
 
 
+@shared_args
 def skip_large_updates(updates: Any, gradient_step: jax.Array, params: Any,
                        max_squared_norm: float):
   """A ``should_skip_update_fn``: skip a mini-step whose squared global norm reaches
   ``max_squared_norm`` (or is not finite). Bind ``max_squared_norm`` with
-  ``functools.partial``."""
+  ``functools.partial``.
+
+  Args:
+    gradient_step: int32 optimizer steps taken so far (unused).
+    params: the current params (unused).
+    max_squared_norm: the squared global norm at or above which a mini-step is skipped.
+  """
   del gradient_step, params
   norm_sq = _tree.norm(updates, squared=True)
   skip = ~(norm_sq < max_squared_norm)
@@ -74,6 +96,16 @@ class MultiSteps:
   The accumulator is kept in ``accumulator_dtype``, by default each param's
   dtype promoted to at least float32 (so bfloat16 gradients do not lose the
   window's sum, and float64 ones keep their precision).
+
+  Args:
+    opt: the optimizer that steps once per window.
+    every_k_schedule: $k$, the mini-steps per optimizer step: an int, or a schedule of the optimizer
+      step count.
+    use_grad_mean: hand ``opt`` the mean of the window's gradients; False hands it their sum.
+    should_skip_update_fn: a `ShouldSkipUpdateFunction` deciding whether to drop a mini-step;
+      ``None`` keeps every one.
+    accumulator_dtype: dtype in which the accumulated gradients are kept; ``None`` uses each param's
+      dtype promoted to at least float32.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -151,8 +183,13 @@ class MultiSteps:
     return GradientTransformationExtraArgs(self.init, self.update)
 
 
+@shared_args
 class ApplyEvery(NamedTuple):
-  """State of `apply_every`: the mini-step count (mod ``k``) and the running sum."""
+  """State of `apply_every`: the mini-step count (mod ``k``) and the running sum.
+
+  Attributes:
+    grad_acc: the sum of this window's updates.
+  """
   count: jax.Array  # int32 mini-steps since the last emitted sum
   grad_acc: Any     # the sum of this window's updates
 

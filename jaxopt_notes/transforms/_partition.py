@@ -11,7 +11,11 @@ from jaxopt_notes.transforms._masking import masked
 
 
 class PartitionState(NamedTuple):
-  """State of `partition`: each group's masked inner state, by label."""
+  """State of `partition`: each group's masked inner state, by label.
+
+  Attributes:
+    inner_states: ``{label: MaskedState}``, each group's masked inner state.
+  """
   inner_states: dict  # label -> MaskedState of that group's transform
 
 
@@ -83,7 +87,12 @@ multi_transform = partition
 
 
 def freeze(mask: Any | Callable[[Any], Any]) -> GradientTransformationExtraArgs:
-  """Zero updates (and no state) for the leaves where ``mask`` is True."""
+  """Zero updates (and no state) for the leaves where ``mask`` is True.
+
+  Args:
+    mask: which leaves are frozen: a tree of booleans with the params' structure (or a prefix of
+      it), or a function of the params returning one.
+  """
   return masked(set_to_zero(), mask)
 
 
@@ -95,6 +104,11 @@ def selective_transform(optimizer: GradientTransformation, *,
   prefix of it). Unlike ``chain(freeze(mask), optimizer)``, the optimizer holds
   no state for frozen leaves and never sees them, so a global operation
   (a norm, a clip) reads only the trained leaves.
+
+  Args:
+    optimizer: the optimizer of the trained leaves.
+    freeze_mask: a tree of booleans with the params' structure (or a prefix of it); True marks a
+      frozen leaf.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon

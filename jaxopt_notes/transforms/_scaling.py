@@ -10,6 +10,7 @@ from jaxopt_notes._base import (EmptyState, GradientTransformation,
                                 ScalarOrSchedule, Schedule, identity,
                                 init_empty_state)
 from jaxopt_notes.transforms._adding import NO_PARAMS
+from jaxopt_notes._docargs import shared_args
 
 ScaleState = EmptyState
 """State of `scale` (it keeps none): `EmptyState`, under optax's name."""
@@ -21,7 +22,11 @@ def _times(step_size, updates):
 
 
 def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
-  """Multiplies every update by ``step_size``: ``u <- step_size * u``."""
+  """Multiplies every update by ``step_size``: ``u <- step_size * u``.
+
+  Args:
+    step_size: the factor, a number or a (traced) array.
+  """
   _validate.check("scale", step_size=(step_size, _validate.FINITE))
 
   def update_fn(updates, state, params=None):
@@ -30,13 +35,18 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
   return GradientTransformation(init_empty_state, update_fn)
 
 
+@shared_args
 class ScaleByScheduleState(NamedTuple):
   """State of `scale_by_schedule`: the step count fed to the schedule."""
   count: jax.Array  # int32 number of updates made so far, saturating
 
 
 def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
-  """Multiplies the updates of step ``t`` (counted from 0) by ``step_size_fn(t)``."""
+  """Multiplies the updates of step ``t`` (counted from 0) by ``step_size_fn(t)``.
+
+  Args:
+    step_size_fn: a schedule: the int32 step count (from 0) to the factor of that step.
+  """
   if not callable(step_size_fn):
     raise TypeError(f"scale_by_schedule: argument `step_size_fn` must be a callable "
                     f"of the step count, got {step_size_fn!r}")
@@ -57,6 +67,11 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule | None = None, *,
 
   A callable ``learning_rate`` is a schedule of the step count; ``None`` gives
   `identity`.
+
+  Args:
+    learning_rate: a number, a traced array or a schedule of the step count; ``None`` for no
+      scaling.
+    flip_sign: multiply by ``-learning_rate`` (descent); False multiplies by ``+learning_rate``.
   """
   if learning_rate is None:
     return identity()
@@ -89,6 +104,9 @@ def scale_by_param_block_norm(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradien
   $$
 
   A step relative to the size of the param block it moves.
+
+  Args:
+    min_scale: the smallest factor, so that zero params still move; >= 0.
   """
   return _by_param_block("scale_by_param_block_norm", _numerics.safe_norm, min_scale)
 
@@ -102,6 +120,9 @@ def scale_by_param_block_rms(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradient
 
   Adafactor's parameter-scale multiplication (the paper's $\\epsilon_2$ is
   ``min_scale``); see `adafactor`.
+
+  Args:
+    min_scale: the smallest factor, so that zero params still move; >= 0.
   """
   return _by_param_block("scale_by_param_block_rms", _numerics.safe_rms, min_scale)
 
@@ -116,6 +137,10 @@ def normalize_by_update_norm(scale_factor: jax.typing.ArrayLike = 1.0,
 
   Normalized gradient descent: the step length is set by the learning rate
   alone, its direction by the gradient.
+
+  Args:
+    scale_factor: multiplies the normalised updates.
+    eps: added to the global norm in the denominator; >= 0.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -159,6 +184,10 @@ def scale_gradient(inputs: Any, scale: jax.typing.ArrayLike) -> Any:
   ``jax.lax.stop_gradient``). Not a transform: it is used inside a loss, e.g.
   to slow the learning of one branch of a model. ``scale`` may be traced; the
   gradient with respect to ``scale`` itself is zero.
+
+  Args:
+    inputs: any pytree of arrays, returned as it is.
+    scale: the factor of the gradient flowing back (0 stops it).
 
   Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
