@@ -308,6 +308,7 @@ def inner(x: Any, y: Any) -> jax.Array:
   return jnp.real(vdot(x, y))
 
 
+@shared_args
 def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - optax's name
          dtype: Any = None) -> jax.Array:
   """Global norm of all leaves together, each leaf first cast to ``dtype`` if given.
