@@ -1086,6 +1086,49 @@ def soap(grads, param, values, lr, b1=0.95, b2=0.95, shampoo_beta=None, eps=1e-8
   return _steps(grads, param, values, step)
 
 
+def splus(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-30, inverse_every=100,
+          weight_decay=1e-2, nonstandard_constant=0.001, max_dim=10000):
+  """SPlus (Frans et al., 2025): Q_L sign(Q_L^H M conj(Q_R)) Q_R^T for a matrix, sign(M)
+  otherwise; bases eigenvectors of L + eps I, R + eps I after step 1 and every
+  ``inverse_every`` steps; the step and weight decay scaled by 2 / (m + n) for a matrix,
+  ``nonstandard_constant`` otherwise."""
+  shape = np.shape(param)
+  mat = len(shape) == 2 and max(shape) <= max_dim
+  scale = 2.0 / sum(shape) if mat else nonstandard_constant
+  m = np.zeros(shape, np.result_type(param, np.float64))
+  sides = [np.zeros((d, d), m.dtype) for d in shape] if mat else []
+  bases = [np.eye(d) for d in shape] if mat else []
+
+  def step(t, g, p, f):
+    nonlocal m
+    m = b1 * m + (1 - b1) * g
+    if mat:
+      d = bases[0] @ np.sign(bases[0].conj().T @ m @ bases[1].conj()) @ bases[1].T
+      sides[0] = b2 * sides[0] + (1 - b2) * g @ g.conj().T
+      sides[1] = b2 * sides[1] + (1 - b2) * g.T @ g.conj()
+      if t == 1 or t % inverse_every == 0:
+        for i, s in enumerate(sides):
+          bases[i] = np.linalg.eigh(s + eps * np.eye(len(s)))[1]
+    else:
+      d = np.sign(m)
+    return -lr * scale * (d + weight_decay * p)
+  p, out = np.array(param, m.dtype), []  # as _steps, complex params kept complex
+  for t, (g, f) in enumerate(zip(grads, values), start=1):
+    out.append(step(t, np.asarray(g, m.dtype), p, f))
+    p = p + out[-1]
+  return out
+
+
+def splus_average(params, ema_rate):
+  """SPlus's evaluation params after each step: the exponential average of the params
+  each step started from, divided by 1 - ema_rate^t."""
+  avg, out = np.zeros_like(params[0]), []
+  for t, p in enumerate(params[:-1], start=1):
+    avg = ema_rate * avg + (1 - ema_rate) * p
+    out.append(avg / (1 - ema_rate**t))
+  return out
+
+
 def _mode(x, q, j):
   """``x`` times matrix ``q`` along axis ``j``."""
   return np.moveaxis(np.tensordot(q, x, axes=(1, j)), 0, j)

@@ -194,3 +194,28 @@ def test_complex_params_with_zero_imaginary_part_step_like_real_ones(name):
   _, (_, real) = _complex_run(COMPLEX[name], target, 4)
   _, (_, complex_) = _complex_run(COMPLEX[name], target.astype(jnp.complex128), 4)
   np.testing.assert_allclose(complex_, real, rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------------ SPlus
+
+def test_splus_complex_step_and_averaged_params_match_numpy():
+  """A complex matrix (sign z / |z| in the Hermitian factors' bases), a vector, a refresh
+  every 2 steps; the params it evaluates at are the debiased average of those it saw."""
+  rng = np.random.default_rng(3)
+  params = {"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)),
+            "b": rng.normal(size=4)}
+  grads = [{"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)),
+            "b": rng.normal(size=4)} for _ in range(5)]
+  kwargs = dict(b1=0.8, b2=0.9, inverse_every=2, weight_decay=0.1)
+  opt = jon.splus(0.1, ema_rate=0.7, **kwargs)
+  p, state, update = jax.tree.map(jnp.asarray, params), None, jax.jit(opt.update)
+  state, seen = opt.init(p), [p]
+  for g in grads:
+    u, state = update(jax.tree.map(jnp.asarray, g), state, p)
+    p = jon.apply_updates(p, u)
+    seen.append(p)
+  for k in params:
+    expected = ref.splus([g[k] for g in grads], params[k], [0.0] * 5, 0.1, **kwargs)
+    np.testing.assert_allclose(seen[-1][k] - seen[-2][k], expected[-1], rtol=1e-10, atol=1e-15)
+    average = ref.splus_average([s[k] for s in seen], 0.7)[-1]
+    np.testing.assert_allclose(jon.splus_eval_params(state)[k], average, rtol=1e-12)
