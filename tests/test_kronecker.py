@@ -219,3 +219,23 @@ def test_splus_complex_step_and_averaged_params_match_numpy():
     np.testing.assert_allclose(seen[-1][k] - seen[-2][k], expected[-1], rtol=1e-10, atol=1e-15)
     average = ref.splus_average([s[k] for s in seen], 0.7)[-1]
     np.testing.assert_allclose(jon.splus_eval_params(state)[k], average, rtol=1e-12)
+
+
+# -------------------------------------------------------- KL-Shampoo and KL-SOAP
+
+KL = [  # (id, library optimizer, keyword arguments of the reference, shapes)
+    # eigenvalue estimates starting at 1e-4: their inverse roots (100) hit the clamp (10)
+    ("shampoo_rank_3_clamped", jon.kl_shampoo(0.05, b2=0.5, precondition_frequency=2,
+                                              init_factor=1e-4),
+     dict(b2=0.5, frequency=2, init_factor=1e-4), {"t": (2, 2, 3), "m": (3, 2), "v": (3,)}),
+    ("soap_merged_partial_1d", jon.kl_soap(0.05, shampoo_beta=0.8, precondition_frequency=2,
+                                           max_precond_dim=4, merge_dims=True,
+                                           precondition_1d=True, max_clamp_value=None),
+     dict(soap=True, shampoo_beta=0.8, frequency=2, max_dim=4, merge_dims=True,
+          precondition_1d=True, max_clamp=None), {"t": (2, 2, 3), "w": (5, 2), "v": (2,)}),
+]
+
+
+@pytest.mark.parametrize("name,opt,kwargs,shapes", KL, ids=[c[0] for c in KL])
+def test_kl_methods_match_numpy(name, opt, kwargs, shapes):
+  _compare(opt, functools.partial(ref.kl, lr=0.05, **kwargs), shapes, steps=7)
