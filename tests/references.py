@@ -1191,7 +1191,8 @@ def kl(grads, param, values, lr, soap=False, b1=0.9, b2=0.95, shampoo_beta=None,
               if bases[j] is not None:
                 y = _mode_product(y, bases[j].conj().T, j)
               y = along(y, c[j], j)
-          new_stats[i] = beta * s + (1 - beta) * fshape[i] / n * _unfold(y, i) @ _unfold(y, i).conj().T
+          u_i = _unfold(y, i)
+          new_stats[i] = beta * s + (1 - beta) * fshape[i] / n * u_i @ u_i.conj().T
       sq = np.abs(rotate(g, bases)) ** 2
       for i in range(r):
         w = sq
