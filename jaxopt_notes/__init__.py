@@ -35,6 +35,10 @@ from jaxopt_notes._numerics import safe_rms as safe_root_mean_squares
 from jaxopt_notes.kronecker import (ScaleByKronState, ScaleByShampooState, ScaleBySoapState,
                                    kron, precond_update_prob_schedule, scale_by_kron,
                                    scale_by_shampoo, scale_by_soap, shampoo, soap)
+from jaxopt_notes.kronecker import (ScaleByKlShampooState, ScaleByKlSoapState, kl_shampoo, kl_soap,
+                                   scale_by_kl_shampoo, scale_by_kl_soap)
+from jaxopt_notes.kronecker import (ScaleBySplusState, scale_by_shape, scale_by_splus, splus,
+                                   splus_eval_params)
 from jaxopt_notes.microbatching import microbatch
 from jaxopt_notes.optimizers._adadelta import (ScaleByAdaDeltaState, adadelta,
                                                scale_by_adadelta)
@@ -252,6 +256,9 @@ __all__ = [
     # Kronecker-factored preconditioners
     "ScaleByShampooState", "ScaleBySoapState", "scale_by_shampoo", "scale_by_soap",
     "shampoo", "soap",
+    "ScaleByKlShampooState", "ScaleByKlSoapState", "kl_shampoo", "kl_soap",
+    "scale_by_kl_shampoo", "scale_by_kl_soap",
+    "ScaleBySplusState", "scale_by_shape", "scale_by_splus", "splus", "splus_eval_params",
     "acprop", "scale_by_acprop",
     "HutchinsonState", "SophiaState", "hutchinson_estimator_diag_hessian", "scale_by_sophia",
     "sophia", "NormalizeState", "SAMState", "normalize", "sam",

@@ -996,6 +996,14 @@ def shampoo(grads, param, values, lr, b1=0.9, b2=0.999, block_size=1024, diagona
   return _steps(grads, param, values, step)
 
 
+def rotate(x, bases, back=False):
+  """``x`` times ``bases[i]^H`` along each axis ``i`` (``bases[i]`` with ``back``; None: none)."""
+  for i, b in enumerate(bases):
+    if b is not None:
+      x = _mode_product(x, b if back else b.conj().T, i)
+  return x
+
+
 def _merged(shape, limit):
   """Neighbouring axes multiplied together while the product stays within ``limit``."""
   out = []
@@ -1044,12 +1052,6 @@ def soap(grads, param, values, lr, b1=0.95, b2=0.95, shampoo_beta=None, eps=1e-8
   mu, nu = np.zeros(fshape), np.zeros(fshape)
   calls = 0
 
-  def rotate(x, bases, back=False):
-    for i, b in enumerate(bases):
-      if b is not None:
-        x = _mode_product(x, b if back else b.conj().T, i)
-    return x
-
   def step(t, g, p, f):
     nonlocal mu, nu, calls, q, means
     g = g.reshape(fshape)
@@ -1087,6 +1089,129 @@ def soap(grads, param, values, lr, b1=0.95, b2=0.95, shampoo_beta=None, eps=1e-8
           nu = _mode_product(nu, means[i] @ np.abs(v[:, ::-1].conj().T @ q[i]) ** 2, i)
           q[i] = v[:, ::-1]
       mu = rotate(plain, q)
+    calls += 1
+    return -lr * (u.reshape(shape) + weight_decay * p)
+  return _steps(grads, param, values, step)
+
+
+def splus(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-30, inverse_every=100,
+          weight_decay=1e-2, nonstandard_constant=0.001, max_dim=10000):
+  """SPlus (Frans et al., 2025): Q_L sign(Q_L^H M conj(Q_R)) Q_R^T for a matrix, sign(M)
+  otherwise; bases eigenvectors of L + eps I, R + eps I after step 1 and every
+  ``inverse_every`` steps; the step and weight decay scaled by 2 / (m + n) for a matrix,
+  ``nonstandard_constant`` otherwise."""
+  shape = np.shape(param)
+  mat = len(shape) == 2 and max(shape) <= max_dim
+  scale = 2.0 / sum(shape) if mat else nonstandard_constant
+  m = np.zeros(shape, np.result_type(param, np.float64))
+  sides = [np.zeros((d, d), m.dtype) for d in shape] if mat else []
+  bases = [np.eye(d) for d in shape] if mat else []
+
+  def step(t, g, p, f):
+    nonlocal m
+    m = b1 * m + (1 - b1) * g
+    if mat:
+      d = bases[0] @ np.sign(bases[0].conj().T @ m @ bases[1].conj()) @ bases[1].T
+      sides[0] = b2 * sides[0] + (1 - b2) * g @ g.conj().T
+      sides[1] = b2 * sides[1] + (1 - b2) * g.T @ g.conj()
+      if t == 1 or t % inverse_every == 0:
+        for i, s in enumerate(sides):
+          bases[i] = np.linalg.eigh(s + eps * np.eye(len(s)))[1]
+    else:
+      d = np.sign(m)
+    return -lr * scale * (d + weight_decay * p)
+  p, out = np.array(param, m.dtype), []  # as _steps, complex params kept complex
+  for t, (g, f) in enumerate(zip(grads, values), start=1):
+    out.append(step(t, np.asarray(g, m.dtype), p, f))
+    p = p + out[-1]
+  return out
+
+
+def splus_average(params, ema_rate):
+  """SPlus's evaluation params after each step: the exponential average of the params
+  each step started from, divided by 1 - ema_rate^t."""
+  avg, out = np.zeros_like(params[0]), []
+  for t, p in enumerate(params[:-1], start=1):
+    avg = ema_rate * avg + (1 - ema_rate) * p
+    out.append(avg / (1 - ema_rate**t))
+  return out
+
+
+def kl(grads, param, values, lr, soap=False, b1=0.9, b2=0.95, shampoo_beta=None, eps=1e-8,
+       weight_decay=0.01, frequency=10, init_factor=0.1, max_dim=2048, merge_dims=False,
+       precondition_1d=False, max_clamp=4000):
+  """KL-Shampoo (``soap=False``) and KL-SOAP (Lin et al., 2025), any rank.
+
+  Factor i takes in d_i / n * G_(i) (x_{j != i} S_j^-1) G_(i)^H, each S_j^-1 built from
+  the basis Q_j and clamped inverse roots c_j = min(lambda_j^-1/2, max(10, min(d_j,
+  max_clamp))) of the step before; lambda_i takes in the diagonal of the same in Q_i;
+  bases by one QR power step every ``frequency`` steps (first call: exact eigh, no step).
+  KL-Shampoo: rho^-1(rho(M) C / (1 + eps C)), C the outer product of the c_j; KL-SOAP:
+  Adam without bias correction in the bases.
+  """
+  beta = b2 if shampoo_beta is None or not soap else shampoo_beta
+  shape = np.shape(param)
+  fshape = (_merged(shape, max_dim) if merge_dims and len(shape) > 1 else shape) or (1,)
+  on = [not (len(fshape) == 1 and not precondition_1d) and d <= max_dim for d in fshape]
+  n, r = int(np.prod(fshape)), len(fshape)
+  stats = [np.zeros((d, d)) if yes else None for d, yes in zip(fshape, on)]
+  bases = [None] * r
+  lam = [np.full(d, init_factor) for d in fshape]
+  m, v = np.zeros(fshape), np.zeros(fshape)
+  calls = 0
+
+  def along(x, vec, i):
+    return x * vec.reshape([-1 if j == i else 1 for j in range(r)])
+
+  def step(t, g, p, f):
+    nonlocal m, v, calls, stats, bases, lam
+    g = g.reshape(fshape)
+    u = np.zeros(fshape)
+    if calls == 0:
+      for i, s in enumerate(stats):
+        if s is not None:
+          stats[i] = (1 - beta) * fshape[i] / n * _unfold(g, i) @ _unfold(g, i).conj().T
+          bases[i] = np.linalg.eigh(stats[i])[1][:, ::-1]
+    else:
+      c = []
+      for d, values_ in zip(fshape, lam):
+        root = np.where(values_ > 0, 1 / np.sqrt(np.where(values_ > 0, values_, 1)), 0)
+        c.append(root if max_clamp is None else np.minimum(root, max(10, min(d, max_clamp))))
+      if soap:
+        rg = rotate(g, bases)
+        m = b1 * m + (1 - b1) * rg
+        v = b2 * v + (1 - b2) * np.abs(rg) ** 2
+        u = rotate(m / (np.sqrt(v) + eps), bases, back=True)
+      else:
+        m = b1 * m + (1 - b1) * g
+        big_c = np.ones(fshape)
+        for i in range(r):
+          big_c = along(big_c, c[i], i)
+        u = rotate(rotate(m, bases) * big_c / (1 + eps * big_c), bases, back=True)
+      new_stats = list(stats)
+      for i, s in enumerate(stats):
+        if s is not None:
+          y = g
+          for j in range(r):
+            if j != i:
+              if bases[j] is not None:
+                y = _mode_product(y, bases[j].conj().T, j)
+              y = along(y, c[j], j)
+          u_i = _unfold(y, i)
+          new_stats[i] = beta * s + (1 - beta) * fshape[i] / n * u_i @ u_i.conj().T
+      sq = np.abs(rotate(g, bases)) ** 2
+      for i in range(r):
+        w = sq
+        for j in range(r):
+          if j != i:
+            w = along(w, c[j] ** 2, j)
+        lam[i] = beta * lam[i] + (1 - beta) * _unfold(w, i).mean(axis=1)
+      stats = new_stats
+      if calls % frequency == 0:
+        new = [None if s is None else np.linalg.qr(s @ q)[0] for s, q in zip(stats, bases)]
+        if soap:
+          m = rotate(rotate(m, bases, back=True), new)
+        bases = new
     calls += 1
     return -lr * (u.reshape(shape) + weight_decay * p)
   return _steps(grads, param, values, step)

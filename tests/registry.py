@@ -379,6 +379,34 @@ REGISTRY = [
           # the random probes that fit its preconditioner are drawn in the update, not
           # turned with the problem
           phase_equivariant=False),
+    # the shape scale of vectors (nonstandard_constant) at 1: signum on them
+    Entry("splus", jon.splus, {"weight_decay": 0.0, "nonstandard_constant": 1.0},
+          quadratic_lr=0.01, rosenbrock_lr=0.01, per_leaf=True,
+          sweep={"b1": 0.8, "b2": 0.99, "ema_rate": 0.9, "weight_decay": 1e-3,
+                 "inverse_every": 2, "nonstandard_constant": 0.5},
+          invalid={"b1": 1.5, "b2": -0.1, "ema_rate": 1.0, "inverse_every": 0, "max_dim": 0},
+          static=frozenset({"max_dim", "nonstandard_strings"}),
+          # the sign of a rotated momentum coordinate that is zero in exact arithmetic
+          # (a rank-deficient factor's null space) is the sign of its rounding: rotate by
+          # the shorter side's factor only, whose rank is full there (as for soap)
+          sharded_kwargs={"max_dim": 4}),
+    Entry("kl_shampoo", jon.kl_shampoo, {"weight_decay": 0.0}, quadratic_lr=0.1,
+          rosenbrock_lr=0.03,
+          sweep={"b1": 0.8, "b2": 0.9, "eps": 1e-6, "weight_decay": 1e-3,
+                 "precondition_frequency": 3, "init_factor": 0.5},
+          invalid={"b1": 1.5, "b2": -0.1, "precondition_frequency": 0, "init_factor": 0.0,
+                   "max_precond_dim": 0},
+          static=frozenset({"max_precond_dim", "max_clamp_value"}),
+          # as soap: a factor whose null space has two dimensions or more gets a basis set
+          # by rounding there; precondition only the shorter side, of full rank
+          sharded_kwargs={"max_precond_dim": 4}),
+    Entry("kl_soap", jon.kl_soap, {"weight_decay": 0.0}, quadratic_lr=0.1, rosenbrock_lr=0.03,
+          sweep={"b1": 0.8, "b2": 0.9, "eps": 1e-6, "weight_decay": 1e-3,
+                 "precondition_frequency": 3, "init_factor": 0.5},
+          invalid={"b1": 1.5, "shampoo_beta": 2.0, "precondition_frequency": 0,
+                   "init_factor": 0.0, "max_precond_dim": 0},
+          static=frozenset({"max_precond_dim", "max_clamp_value"}),
+          sharded_kwargs={"max_precond_dim": 4}),
     # ACProp and Sophia (SAM wraps two optimizers: tests/test_sam.py)
     Entry("acprop", jon.acprop, rosenbrock_lr=3e-3, rosenbrock_steps=10000, float16_ok=False,
           sweep={**_ADAM_SWEEP, "weight_decay": 1e-3}, invalid=_ADAM_INVALID,
@@ -408,6 +436,7 @@ ALIASES = {"acprop", "adabelief", "adadelta", "adafactor", "adagrad", "adam", "a
            "optimistic_adam", "optimistic_adam_v2", "optimistic_gradient_descent", "polyak_sgd",
            "prodigy", "radam", "rmsprop", "rprop", "schedule_free_adamw", "schedule_free_sgd",
            "sgd", "shampoo", "sign_sgd", "signum", "simplified_ademamix", "sm3", "soap", "sophia",
+           "splus", "kl_shampoo", "kl_soap",
            "yogi"}
 
 # Optimizers whose update does not yet trace on a mesh with Explicit axes, where a

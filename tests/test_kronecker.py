@@ -194,3 +194,48 @@ def test_complex_params_with_zero_imaginary_part_step_like_real_ones(name):
   _, (_, real) = _complex_run(COMPLEX[name], target, 4)
   _, (_, complex_) = _complex_run(COMPLEX[name], target.astype(jnp.complex128), 4)
   np.testing.assert_allclose(complex_, real, rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------------ SPlus
+
+def test_splus_complex_step_and_averaged_params_match_numpy():
+  """A complex matrix (sign z / |z| in the Hermitian factors' bases), a vector, a refresh
+  every 2 steps; the params it evaluates at are the debiased average of those it saw."""
+  rng = np.random.default_rng(3)
+  params = {"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)),
+            "b": rng.normal(size=4)}
+  grads = [{"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)),
+            "b": rng.normal(size=4)} for _ in range(5)]
+  kwargs = dict(b1=0.8, b2=0.9, inverse_every=2, weight_decay=0.1)
+  opt = jon.splus(0.1, ema_rate=0.7, **kwargs)
+  p, state, update = jax.tree.map(jnp.asarray, params), None, jax.jit(opt.update)
+  state, seen = opt.init(p), [p]
+  for g in grads:
+    u, state = update(jax.tree.map(jnp.asarray, g), state, p)
+    p = jon.apply_updates(p, u)
+    seen.append(p)
+  for k in params:
+    expected = ref.splus([g[k] for g in grads], params[k], [0.0] * 5, 0.1, **kwargs)
+    np.testing.assert_allclose(seen[-1][k] - seen[-2][k], expected[-1], rtol=1e-10, atol=1e-15)
+    average = ref.splus_average([s[k] for s in seen], 0.7)[-1]
+    np.testing.assert_allclose(jon.splus_eval_params(state)[k], average, rtol=1e-12)
+
+
+# -------------------------------------------------------- KL-Shampoo and KL-SOAP
+
+KL = [  # (id, library optimizer, keyword arguments of the reference, shapes)
+    # eigenvalue estimates starting at 1e-4: their inverse roots (100) hit the clamp (10)
+    ("shampoo_rank_3_clamped", jon.kl_shampoo(0.05, b2=0.5, precondition_frequency=2,
+                                              init_factor=1e-4),
+     dict(b2=0.5, frequency=2, init_factor=1e-4), {"t": (2, 2, 3), "m": (3, 2), "v": (3,)}),
+    ("soap_merged_partial_1d", jon.kl_soap(0.05, shampoo_beta=0.8, precondition_frequency=2,
+                                           max_precond_dim=4, merge_dims=True,
+                                           precondition_1d=True, max_clamp_value=None),
+     dict(soap=True, shampoo_beta=0.8, frequency=2, max_dim=4, merge_dims=True,
+          precondition_1d=True, max_clamp=None), {"t": (2, 2, 3), "w": (5, 2), "v": (2,)}),
+]
+
+
+@pytest.mark.parametrize("name,opt,kwargs,shapes", KL, ids=[c[0] for c in KL])
+def test_kl_methods_match_numpy(name, opt, kwargs, shapes):
+  _compare(opt, functools.partial(ref.kl, lr=0.05, **kwargs), shapes, steps=7)

@@ -1,4 +1,4 @@
-"""Shampoo, SOAP and PSGD-Kron give one device's params on meshes of 2, 4 and 8
+"""Shampoo, SOAP, PSGD-Kron and KL-Shampoo give one device's params on meshes of 2, 4 and 8
 simulated devices, to 1e-4 relative after 6 float32 steps, on rank-deficient and
 on full-rank Kronecker factors (run in its own process by test_sharding.py; the
 problem and the training are in tests/workers/kronecker_meshes.py, which

@@ -1,4 +1,4 @@
-"""Shampoo, SOAP and PSGD-Kron on several meshes: params after 6 float32 steps.
+"""Shampoo, SOAP, PSGD-Kron and KL-Shampoo on several meshes: params after 6 float32 steps.
 
 One problem, shared by tests/multidevice/test_kronecker_meshes.py (meshes of 1,
 2, 4 and 8 simulated devices in one process) and by this file run as a worker
@@ -27,7 +27,7 @@ SHAPES = {"w": (64, 8), "v": (8, 16), "a": (8, 8), "b": (8, 8)}
 RANK_DEFICIENT, FULL_RANK = ("w", "v"), ("a", "b")
 STEPS = 6
 OPTIMIZERS = {"shampoo": lambda: jon.shampoo(0.01), "soap": lambda: jon.soap(0.01),
-              "kron": lambda: jon.kron(0.01)}
+              "kron": lambda: jon.kron(0.01), "kl_shampoo": lambda: jon.kl_shampoo(0.01)}
 
 
 def host_params():
