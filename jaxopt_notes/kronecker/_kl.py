@@ -56,19 +56,29 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.kronecker._shampoo import per_leaf
 from jaxopt_notes.kronecker._soap import merged_shape
-from jaxopt_notes.optimizers._adam import Float, check_moments
+from jaxopt_notes._docargs import shared_args
+from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
+@shared_args
 class ScaleByKlShampooState(NamedTuple):
-  """State of `scale_by_kl_shampoo`."""
+  """State of `scale_by_kl_shampoo`.
+
+  Attributes:
+    count: int32 calls taken (the first only starts the factors), saturating.
+    mu: the momentum $M_t$, like the params.
+    stats: per leaf, a factor $S_i$ or ``None`` for each (merged) axis.
+    bases: per leaf, the matching bases $Q_i$ (``None``: the identity).
+    eigenvalues: per leaf, the estimates $\\lambda_i$ of every axis, in its basis.
+  """
   count: jax.Array  # int32 calls taken (the first only starts the factors), saturating
   mu: Any           # momentum M_t, like the params
   stats: Any        # per leaf, a factor S_i or None for each (merged) axis
@@ -76,8 +86,18 @@ class ScaleByKlShampooState(NamedTuple):
   eigenvalues: Any  # per leaf, the estimates lambda_i of every axis, in its basis
 
 
+@shared_args
 class ScaleByKlSoapState(NamedTuple):
-  """State of `scale_by_kl_soap`."""
+  """State of `scale_by_kl_soap`.
+
+  Attributes:
+    count: int32 calls taken (the first only starts the factors), saturating.
+    mu: the first moment $m_t$, in the bases.
+    nu: the second moment $v_t$, in the bases.
+    stats: per leaf, a factor $S_i$ or ``None`` for each (merged) axis.
+    bases: per leaf, the matching bases $Q_i$ (``None``: the identity).
+    eigenvalues: per leaf, the estimates $\\lambda_i$ of every axis, in its basis.
+  """
   count: jax.Array  # int32 calls taken (the first only starts the factors), saturating
   mu: Any           # first moment m_t, in the bases
   nu: Any           # second moment v_t, in the bases
@@ -234,7 +254,7 @@ def _kl_transform(owner, b1, b2, eps, beta, precondition_frequency, init_factor,
     if adam:
       moments["nu"] = _tree.zeros_like(params)
     kind = ScaleByKlSoapState if adam else ScaleByKlShampooState
-    return kind(count=_tree.zero_count(params), stats=stats, bases=bases,
+    return kind(count=_placement.zero_count(params), stats=stats, bases=bases,
                 eigenvalues=eigenvalues, **moments)
 
   def shaped(x):
@@ -291,41 +311,70 @@ def _kl_transform(owner, b1, b2, eps, beta, precondition_frequency, init_factor,
     eigenvalues = per_leaf(lambda g, n, o: kl.place(n, o, g, state.stats, updates), updates,
                            eigenvalues, state.eigenvalues)
     rest = dict(stats=stats, bases=bases, eigenvalues=eigenvalues,
-                count=_tree.safe_increment(state.count),
-                mu=_tree._map(keep, state.mu, per_leaf(back, m, state.mu)))
+                count=_numerics.safe_increment(state.count),
+                mu=_tree.map(keep, state.mu, per_leaf(back, m, state.mu)))
     out = _tree.cast_like(per_leaf(back, u, updates), updates)
     if adam:
-      return out, ScaleByKlSoapState(nu=_tree._map(keep, state.nu, per_leaf(back, v, state.nu)),
+      return out, ScaleByKlSoapState(nu=_tree.map(keep, state.nu, per_leaf(back, v, state.nu)),
                                      **rest)
     return out, ScaleByKlShampooState(**rest)
 
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def scale_by_kl_shampoo(b1: Float = 0.9, b2: Float = 0.95, eps: Float = 1e-8,
                         precondition_frequency: Any = 10, init_factor: Float = 0.1,
                         max_precond_dim: int = 2048, merge_dims: bool = False,
                         precondition_1d: bool = False,
                         max_clamp_value: int | None = 4000) -> GradientTransformation:
-  """KL-Shampoo's direction; see `kl_shampoo`."""
+  """KL-Shampoo's direction; see `kl_shampoo`.
+
+  Args:
+    b1: momentum decay.
+    b2: decay of the factors and of their eigenvalue estimates.
+    eps: damping of the step, $\\rho(M) C / (1 + \\epsilon C)$.
+    precondition_frequency: steps between the power steps that refresh the bases.
+    init_factor: the eigenvalue estimates' starting value.
+    max_precond_dim: axes longer than this get no factor (identity basis).
+    merge_dims: merge neighbouring axes while their product stays within
+      ``max_precond_dim``.
+    precondition_1d: give leaves of rank 1 a factor too.
+    max_clamp_value: the cap on the inverse roots, as in `kl_shampoo`; ``None``: not capped.
+  """
   return _kl_transform("scale_by_kl_shampoo", b1, b2, eps, b2, precondition_frequency,
                        init_factor, max_precond_dim, merge_dims, precondition_1d,
                        max_clamp_value, adam=False)
 
 
+@shared_args
 def scale_by_kl_soap(b1: Float = 0.9, b2: Float = 0.95, shampoo_beta: Any = None,
                      eps: Float = 1e-8, precondition_frequency: Any = 10,
                      init_factor: Float = 0.1, max_precond_dim: int = 2048,
                      merge_dims: bool = False, precondition_1d: bool = False,
                      max_clamp_value: int | None = 4000) -> GradientTransformation:
-  """KL-SOAP's direction; see `kl_soap`."""
-  if _tree._is_concrete(shampoo_beta) and shampoo_beta < 0:
+  """KL-SOAP's direction; see `kl_soap`.
+
+  Args:
+    b1: decay of the first moment (kept in the bases).
+    b2: decay of the second moment (kept in the bases).
+    shampoo_beta: decay of the factors and eigenvalue estimates; ``None`` (or a
+      negative number, as in the authors' code) uses ``b2``.
+    eps: added outside Adam's square root.
+    precondition_frequency: steps between the power steps that refresh the bases.
+    init_factor: the eigenvalue estimates' starting value.
+    max_precond_dim: axes longer than this get no factor (identity basis).
+    merge_dims: merge neighbouring axes while their product stays within
+      ``max_precond_dim``.
+    precondition_1d: give leaves of rank 1 a factor too.
+    max_clamp_value: the cap on the inverse roots, as in `kl_shampoo`; ``None``: not capped.
+  """
+  if _numerics.is_concrete(shampoo_beta) and shampoo_beta < 0:
     shampoo_beta = None  # the authors' -1
   beta = b2 if shampoo_beta is None else shampoo_beta
   return _kl_transform("scale_by_kl_soap", b1, b2, eps, beta, precondition_frequency,
                        init_factor, max_precond_dim, merge_dims, precondition_1d,
                        max_clamp_value, adam=True)
-
 
 
 def kl_shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.95,

@@ -35,25 +35,36 @@ exponential average $\\bar\\theta_t \\propto \\rho\\bar\\theta_{t-1} + (1-\\rho)
 divided by $1-\\rho^t$ ($\\rho$ = ``ema_rate``); evaluate at `splus_eval_params`.
 """
 
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule, stateless
 from jaxopt_notes._combine import chain
 from jaxopt_notes.kronecker import _factors
 from jaxopt_notes.kronecker._shampoo import per_leaf
-from jaxopt_notes.optimizers._adam import Float
+from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import NO_PARAMS, add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
+from jaxopt_notes._docargs import shared_args
 
 _BELOW_ONE = _validate.Range(0.0, 1.0, hi_closed=False)
 
 
+@shared_args
 class ScaleBySplusState(NamedTuple):
-  """State of `scale_by_splus`."""
+  """State of `scale_by_splus`.
+
+  Attributes:
+    count: int32 steps taken, saturating.
+    mu: the momentum $M_t$.
+    params_ema: the debiased average of the params given to ``update`` (for evaluation).
+    stats: per matrix leaf, $(L, R)$ (``None`` on an axis longer than ``max_dim``); else ``()``.
+    bases: per matrix leaf, their eigenbases as last refreshed.
+  """
   count: jax.Array  # int32 steps taken, saturating
   mu: Any           # momentum M_t
   params_ema: Any   # the debiased average of the params given to update (for evaluation)
@@ -61,10 +72,21 @@ class ScaleBySplusState(NamedTuple):
   bases: Any        # per matrix leaf, their eigenbases as last refreshed
 
 
+@shared_args
 def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
                    eps: Float = 1e-30, inverse_every: Any = 100,
                    max_dim: int = 10000) -> GradientTransformation:
-  """SPlus's direction $D_t$ and its average of the params; see `splus`."""
+  """SPlus's direction $D_t$ and its average of the params; see `splus`.
+
+  Args:
+    b1: momentum decay.
+    b2: decay of the factors $L$, $R$.
+    ema_rate: decay $\\rho$ of the average of the params (below 1).
+    eps: added to the factors' diagonal before their ``eigh``.
+    inverse_every: steps between refreshes of the eigenbases (also refreshed after
+      the first step).
+    max_dim: axes longer than this get no factor.
+  """
   owner = "scale_by_splus"
   _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
                   ema_rate=(ema_rate, _BELOW_ONE), eps=(eps, _validate.NONNEGATIVE),
@@ -81,7 +103,7 @@ def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
     zeros = lambda d, dt: jnp.zeros((d, d), dt)  # noqa: E731
     eye = lambda d, dt: jnp.eye(d, dtype=dt)  # noqa: E731
     return ScaleBySplusState(
-        count=_tree.zero_count(params), mu=_tree.zeros_like(params),
+        count=_placement.zero_count(params), mu=_tree.zeros_like(params),
         params_ema=_tree.zeros_like(params),
         stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
         bases=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params))
@@ -112,9 +134,9 @@ def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
     if params is None:
       raise ValueError(f"{owner} {NO_PARAMS}")
     _tree.check_match(updates, state.mu)
-    count = _tree.safe_increment(state.count)
+    count = _numerics.safe_increment(state.count)
     wide = per_leaf(lambda g, s: g.astype(_factors.stats_dtype(g)), updates, state.stats)
-    mu = _tree._map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, wide)
+    mu = _tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, wide)
     out = per_leaf(direction, mu, state.bases)
     stats = per_leaf(new_stats, wide, state.stats)
     refresh = (count == 1) | (count % inverse_every == 0)
@@ -122,7 +144,7 @@ def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
                          lambda: state.bases)
     rho = jnp.asarray(ema_rate, _tree.scalar_dtype(params))
     weight = (1 - rho) / (1 - rho ** count.astype(rho.dtype))
-    params_ema = _tree._map(lambda e, p: e + weight * (p - e), state.params_ema, params)
+    params_ema = _tree.map(lambda e, p: e + weight * (p - e), state.params_ema, params)
     stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
     return _tree.cast_like(out, updates), ScaleBySplusState(
         count=count, mu=_tree.cast_like(mu, state.mu),
@@ -176,7 +198,7 @@ def scale_by_shape(nonstandard_constant: Float = 0.001,
     return jax.tree_util.tree_map_with_path(
         lambda path, u: None if u is None else u * jnp.asarray(_shape_scale(
             u, jax.tree_util.keystr(path).lower(), nonstandard_constant, strings, max_dim),
-            jnp.real(u).dtype), updates, is_leaf=_tree._is_none)
+            jnp.real(u).dtype), updates, is_leaf=_tree.is_none)
   return stateless(apply)
 
 
