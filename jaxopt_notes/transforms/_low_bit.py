@@ -212,9 +212,9 @@ def low_bit_state(inner: GradientTransformation, bits: int = 8, block_size: int 
     >>> state = opt.init(jnp.zeros(8))
     >>> state.inner_state[0].mu.codes.dtype, state.inner_state[0].mu.codes.shape
     (dtype('uint8'), (1, 256))
-    >>> updates, state = opt.update(jnp.arange(8.0), state)
+    >>> updates, state = opt.update(jnp.arange(1.0, 9.0), state)
     >>> [round(float(u), 3) for u in updates[:3]]
-    [0.0, -0.1, -0.1]
+    [-0.1, -0.1, -0.1]
 
   References: Dettmers, Lewis, Shleifer & Zettlemoyer, 2022, "8-bit Optimizers via
   Block-wise Quantization"; Li, Chen & Zhu, 2023, "Memory Efficient Optimizers with
