@@ -16,6 +16,9 @@ Arguments shared by many optimizers are described here once:
 ``mu_dtype``, ``accumulator_dtype``
   The dtype in which the first moment (momentum) is stored, e.g.
   ``jnp.bfloat16`` to halve its memory; ``None`` keeps the params' dtype.
+``nu_dtype``
+  The same for the second moment (keyword-only, after optax's arguments); for
+  8 or 4 bits a moment, wrap the optimizer in `low_bit_state`.
 ``weight_decay``, ``mask``
   Decoupled weight decay ``u += weight_decay * params`` on the leaves selected
   by ``mask`` (a tree of booleans or a callable of the params).

@@ -17,7 +17,8 @@ import jax.numpy as jnp
 from jaxopt_notes import _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.optimizers._adam import Float, check_moments, debiased_first_moment
+from jaxopt_notes.optimizers._adam import (Float, check_moments, debiased_first_moment,
+                                          init_moments)
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 
 
@@ -29,13 +30,14 @@ class ScaleByBeliefState(NamedTuple):
 
 
 def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
-                    eps_root: Float = 1e-16, nesterov: bool = False) -> GradientTransformation:
-  """AdaBelief's direction; see `adabelief`."""
+                    eps_root: Float = 1e-16, nesterov: bool = False, *, mu_dtype: Any = None,
+                    nu_dtype: Any = None) -> GradientTransformation:
+  """AdaBelief's direction; see `adabelief` (``nu_dtype`` holds $s_t$)."""
   check_moments("scale_by_belief", b1, b2, eps, eps_root)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return ScaleByBeliefState(count=_tree.zero_count(params), mu=_tree.zeros_like(params),
-                              nu=_tree.zeros_like(params))
+    return init_moments(ScaleByBeliefState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -55,9 +57,11 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
 
 def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
               eps: Float = 1e-16, eps_root: Float = 1e-16,
-              nesterov: bool = False) -> GradientTransformation:
+              nesterov: bool = False, *, mu_dtype: Any = None,
+              nu_dtype: Any = None) -> GradientTransformation:
   """AdaBelief (module docstring). Reference: Zhuang et al., 2020, "AdaBelief
   Optimizer: Adapting Stepsizes by the Belief in Observed Gradients"."""
   _validate.check("adabelief", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov),
+  return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov, mu_dtype=mu_dtype,
+                               nu_dtype=nu_dtype),
                scale_by_learning_rate(learning_rate))
