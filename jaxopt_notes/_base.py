@@ -136,10 +136,10 @@ def apply_updates(params: Params, updates: Updates, *, key: jax.Array | None = N
   """Returns ``params + updates``, each leaf keeping its param's dtype.
 
   A ``None`` or ``float0`` update (a frozen integer param) leaves its param as it is.
-  With ``key``, a float param narrower than its update (bfloat16 or float16 params,
-  float32 updates) gets the exact sum rounded stochastically: to one of the two
-  neighbouring values of its dtype, with probabilities that make the expected result
-  the exact sum. Updates below half a unit in the last place then move the params on
+  With ``key``, a float param narrower than its update or than float32 (bfloat16 or
+  float16 params) gets the sum, computed in the wider dtype, rounded stochastically:
+  to one of the two neighbouring values of its dtype, with probabilities that make the
+  expected result the sum. Updates below half a unit in the last place then move the params on
   average instead of being lost, which pure bfloat16 training needs.
 
   Args:
@@ -171,12 +171,12 @@ def apply_updates(params: Params, updates: Updates, *, key: jax.Array | None = N
     if u is None or jnp.result_type(u) == jax.dtypes.float0:
       return p
     p = jnp.asarray(p)
-    exact = p + u
-    if (leaf_key is not None and jnp.issubdtype(p.dtype, jnp.floating)
-        and jnp.issubdtype(exact.dtype, jnp.floating)
-        and jnp.finfo(exact.dtype).bits > jnp.finfo(p.dtype).bits):
-      return _stochastic_round(exact, p.dtype, leaf_key)
-    return exact.astype(p.dtype)
+    if leaf_key is not None and jnp.issubdtype(p.dtype, jnp.floating):
+      wide = jnp.promote_types(jnp.result_type(p, u), jnp.float32)
+      if jnp.issubdtype(wide, jnp.floating) and jnp.finfo(wide).bits > jnp.finfo(p.dtype).bits:
+        return _stochastic_round(p.astype(wide) + jnp.asarray(u).astype(wide), p.dtype,
+                                 leaf_key)
+    return (p + u).astype(p.dtype)
   _tree.check_match(updates, params)
   return jax.tree.map(add, params, updates, is_leaf=_none_leaf)
 

@@ -255,3 +255,11 @@ def test_apply_updates_without_key_or_with_a_wide_param_is_unchanged():
   chex.assert_trees_all_equal(keyed["b"], plain["b"])  # float32 params: nothing to round
   assert keyed["c"] is None
   assert jnp.isnan(keyed["a"][2]) and keyed["a"][3] == jnp.inf  # non-finite kept
+
+
+def test_stochastic_rounding_adds_bfloat16_updates_in_float32():
+  """bfloat16 params and updates: the sum is taken in float32 before it is rounded."""
+  p, u = jnp.ones(2000, jnp.bfloat16), jnp.full(2000, 2e-3, jnp.bfloat16)
+  assert jnp.all(jon.apply_updates(p, u) == 1)
+  moved = jon.apply_updates(p, u, key=jax.random.key(3)).astype(jnp.float32)
+  assert abs(float(moved.mean()) - 1 - float(u[0])) < 5 * 2 ** -7 / (2 * np.sqrt(2000))

@@ -88,6 +88,16 @@ def _codes(a: jax.Array, positive: jax.Array, negative: jax.Array, bits: int,
   return code.astype(jnp.uint8)
 
 
+def _blocked(shape: tuple[int, ...], block_size: int) -> tuple[tuple[int, ...], int]:
+  """(leading axes, elements per row): trailing axes merge into rows until a row is
+  a whole number of blocks, or all of them are merged (the last block is then padded)."""
+  size, lead = 1, len(shape)
+  while lead > 0 and (size % block_size or size == 1):
+    lead -= 1
+    size *= shape[lead]
+  return tuple(shape[:lead]), size
+
+
 def _check(bits: int, block_size: int | None) -> int:
   if bits not in (4, 8):
     raise ValueError(f"low_bit_state: bits must be 4 or 8, got {bits!r}")
@@ -104,8 +114,11 @@ def quantize_blockwise(x: jax.Array, bits: int = 8,
   """Quantizes a real float array blockwise to 8 or 4 bits (module docstring).
 
   Args:
-    x: a real float array of at least one element; the blocks run along its last
-      axis (a scalar counts as one element), the last block padded with zeros.
+    x: a real float array. The blocks run along its last axis when its length is a
+      multiple of ``block_size`` (then no block straddles the shards of a sharded
+      last axis whose per-device length is one too); otherwise trailing axes are
+      merged until they are, or the whole array is one row, its last block padded
+      with zeros.
     bits: 8 or 4 bits a code.
     block_size: elements a block (one scale each); None: 256 with 8 bits, 128 with
       4 (an even number with 4 bits, whose codes are packed two a byte).
@@ -125,8 +138,9 @@ def quantize_blockwise(x: jax.Array, bits: int = 8,
   x = jnp.asarray(x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
     raise ValueError(f"quantize_blockwise: x must be a real float array, got {x.dtype}")
-  x = x.reshape(x.shape or (1,))
-  pad = -x.shape[-1] % block_size
+  lead, row = _blocked(x.shape, block_size)
+  x = x.reshape(*lead, row)
+  pad = -row % block_size
   if pad:
     x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)])
   x = x.reshape(*x.shape[:-1], x.shape[-1] // block_size, block_size)
@@ -174,9 +188,8 @@ def dequantize_blockwise(q: QuantizedArray, shape: tuple[int, ...], bits: int = 
   unsigned = jnp.asarray(_table(bits, False), wide)[index]
   x = (jnp.where(q.signed[..., None], signed, unsigned)
        * q.scale.astype(wide)[..., None]).astype(dtype)
-  last = shape[-1] if shape else 1
-  x = x.reshape(*x.shape[:-2], -1)[..., :last]
-  return x.reshape(shape)
+  lead, row = _blocked(tuple(shape), x.shape[-1])
+  return x.reshape(*lead, -1)[..., :row].reshape(shape)
 
 
 def low_bit_state(inner: GradientTransformation, bits: int = 8, block_size: int | None = None,
