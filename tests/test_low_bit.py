@@ -213,3 +213,24 @@ def test_adam_with_low_bit_state_follows_adam(bits):
   low = _quadratic_run(jon.low_bit_state(jon.adam(1e-2), bits=bits, min_size=1), 150)
   assert full < 0.01 * 274.3
   assert low < (1.15 if bits == 8 else 1.3) * full, (full, low)
+
+
+@pytest.mark.parametrize("via", ["flax", "orbax"])
+def test_state_round_trips_bitwise(via, tmp_path):
+  opt = jon.low_bit_state(jon.adamw(0.01), bits=4, block_size=4, min_size=8)
+  step = jax.jit(_step(opt))
+  params, state = step(PARAMS, opt.init(PARAMS))
+  template = opt.init(PARAMS)
+  if via == "flax":
+    from flax import serialization
+    restored = serialization.from_bytes(template, serialization.to_bytes(state))
+  else:
+    ocp = pytest.importorskip("orbax.checkpoint")
+    with ocp.StandardCheckpointer() as saver:
+      saver.save(tmp_path / "state", state)
+    with ocp.StandardCheckpointer() as loader:
+      restored = loader.restore(tmp_path / "state", template)
+  chex.assert_trees_all_equal_structs(restored, state)
+  chex.assert_trees_all_equal_shapes_and_dtypes(restored, state)
+  chex.assert_trees_all_equal(restored, state)
+  chex.assert_trees_all_equal(step(params, restored), step(params, state))

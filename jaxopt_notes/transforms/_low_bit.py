@@ -72,20 +72,13 @@ def _table(bits: int, signed: bool) -> np.ndarray:
   return np.concatenate(parts)
 
 
-def _codes(a: jax.Array, positive: jax.Array, negative: jax.Array, bits: int,
-           signed: bool) -> jax.Array:
-  """The code of each fraction ``a = |x| / scale`` (in [0, 1]) in one map."""
+def _index(depth: jax.Array, bits: int, signed: bool) -> jax.Array:
+  """Index of the nearest level (by value) to ``|x| = scale * 2**-depth``, clipped to the
+  map: rounding ``depth * p`` up past ``c`` instead of 1/2, where the level halfway in
+  value sits, rounds to the nearer level by value with one logarithm and no division."""
   magnitudes, per_octave = _levels(bits, signed)
-  t = jnp.floor(-jnp.log2(jnp.maximum(a, jnp.finfo(a.dtype).tiny)) * per_octave)
-  upper, lower = jnp.exp2(-t / per_octave), jnp.exp2(-(t + 1) / per_octave)
-  k = jnp.clip(jnp.where(a < (upper + lower) / 2, t + 1, t), 0, magnitudes - 1)
-  k = k.astype(jnp.uint8)
-  if signed:  # below half the smallest level: zero
-    small = a < 2.0 ** (-(magnitudes - 1) / per_octave) / 2
-    positive, negative = positive & ~small, negative & ~small
-  code = jnp.where(positive, 1 + k, jnp.uint8(0))
-  code = jnp.where(negative, magnitudes + 2 + k, code) if signed else code
-  return code.astype(jnp.uint8)
+  shift = 1 + per_octave * math.log2((1 + 2.0 ** (-1 / per_octave)) / 2)
+  return jnp.minimum(jnp.floor(depth * per_octave + shift), magnitudes - 1).astype(jnp.int32)
 
 
 def _blocked(shape: tuple[int, ...], block_size: int) -> tuple[tuple[int, ...], int]:
@@ -148,17 +141,20 @@ def quantize_blockwise(x: jax.Array, bits: int = 8,
   magnitude = jnp.where(finite, jnp.abs(x), 0)
   scale = jnp.max(magnitude, axis=-1)
   signed = jnp.any(finite & (x < 0), axis=-1)
-  # |x| / scale through the scale's exponent: 1 / scale is subnormal (flushed to zero on
-  # some backends) for a scale near the dtype's largest value
+  # log2(scale / |x|) as a difference of logarithms: no division, which would flush to
+  # zero (1 / scale subnormal) for a scale near the dtype's largest value
   wide = jnp.promote_types(x.dtype, jnp.float32)
-  mantissa, exponent = jnp.frexp(jnp.where(scale > 0, scale, 1).astype(wide))
-  a = (jnp.ldexp(magnitude.astype(wide), -exponent[..., None])
-       / mantissa[..., None]).astype(jnp.float32)
+  depth = (jnp.log2(scale.astype(wide))[..., None] - jnp.log2(magnitude.astype(wide)))
   positive, negative = finite & (x > 0), finite & (x < 0)
-  codes = jnp.where(signed[..., None], _codes(a, positive, negative, bits, True),
-                    _codes(a, positive, negative, bits, False))
-  codes = jnp.where(finite, codes, jnp.where(signed[..., None], jnp.uint8(2 ** (bits - 1)),
-                                             jnp.uint8(2 ** bits - 1)))
+  s_magnitudes, s_octave = _levels(bits, True)
+  k = _index(depth, bits, True)
+  s_code = jnp.where(positive, 1 + k, jnp.where(negative, s_magnitudes + 2 + k, 0))
+  # below half the smallest level of the signed map: zero
+  s_code = jnp.where(depth > (s_magnitudes - 1) / s_octave + 1, 0, s_code)
+  u_code = jnp.where(positive, 1 + _index(depth, bits, False), 0)
+  codes = jnp.where(signed[..., None], s_code, u_code)
+  codes = jnp.where(finite, codes, jnp.where(signed[..., None], s_magnitudes + 1,
+                                             2 ** bits - 1)).astype(jnp.uint8)
   if bits == 4:
     codes = codes[..., 0::2] | (codes[..., 1::2] << 4)
   return QuantizedArray(codes=codes, scale=scale, signed=signed)
@@ -183,11 +179,9 @@ def dequantize_blockwise(q: QuantizedArray, shape: tuple[int, ...], bits: int = 
     codes = jnp.stack([codes & 15, codes >> 4], axis=-1).reshape(*codes.shape[:-1], -1)
   dtype = q.scale.dtype
   wide = jnp.promote_types(dtype, jnp.float32)  # one rounding to a narrow dtype, at the end
-  index = codes.astype(jnp.int32)
-  signed = jnp.asarray(_table(bits, True), wide)[index]
-  unsigned = jnp.asarray(_table(bits, False), wide)[index]
-  x = (jnp.where(q.signed[..., None], signed, unsigned)
-       * q.scale.astype(wide)[..., None]).astype(dtype)
+  index = codes.astype(jnp.int32) + jnp.where(q.signed, 0, 2 ** bits)[..., None]
+  table = jnp.asarray(np.concatenate([_table(bits, True), _table(bits, False)]), wide)
+  x = (table[index] * q.scale.astype(wide)[..., None]).astype(dtype)
   lead, row = _blocked(tuple(shape), x.shape[-1])
   return x.reshape(*lead, -1)[..., :row].reshape(shape)
 
