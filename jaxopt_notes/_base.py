@@ -151,7 +151,7 @@ def apply_updates(params: Params, updates: Updates, *, key: jax.Array | None = N
   Returns:
     The new params, each leaf in its param's dtype.
 
-  Example:
+  Examples:
     >>> import jax, jax.numpy as jnp, jaxopt_notes as jon
     >>> p, u = jnp.ones(10000, jnp.bfloat16), jnp.full(10000, 1e-3, jnp.float32)
     >>> float(jon.apply_updates(p, u).astype(jnp.float32).mean())  # below half an ulp: lost

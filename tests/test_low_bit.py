@@ -234,3 +234,14 @@ def test_state_round_trips_bitwise(via, tmp_path):
   chex.assert_trees_all_equal_shapes_and_dtypes(restored, state)
   chex.assert_trees_all_equal(restored, state)
   chex.assert_trees_all_equal(step(params, restored), step(params, state))
+
+
+def test_vmap_over_stacked_params_equals_each_run():
+  opt = jon.low_bit_state(jon.adam(0.01), bits=8, block_size=4, min_size=8)
+
+  def run(params):
+    return _step(opt)(params, opt.init(params))
+  stacked = jax.tree.map(lambda x: jnp.stack([x, 2 * x]), PARAMS)
+  both = jax.jit(jax.vmap(run))(stacked)
+  second = jax.jit(run)(jax.tree.map(lambda x: 2 * x, PARAMS))
+  chex.assert_trees_all_close(jax.tree.map(lambda x: x[1], both), second, rtol=1e-6)

@@ -120,7 +120,7 @@ def quantize_blockwise(x: jax.Array, bits: int = 8,
     A `QuantizedArray`; `dequantize_blockwise` with ``x``'s shape and the same
     ``bits`` gives ``x`` back within the bound of the module docstring.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> x = jnp.array([1.0, -0.5, 1e-3, 0.0])
     >>> q = jon.quantize_blockwise(x, bits=8, block_size=4)
@@ -213,7 +213,7 @@ def low_bit_state(inner: GradientTransformation, bits: int = 8, block_size: int 
     A transform with ``inner``'s updates (up to the quantization of its state),
     whose state is a `LowBitState`.
 
-  Example:
+  Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
     >>> opt = jon.low_bit_state(jon.adam(0.1), bits=8, min_size=4)
     >>> state = opt.init(jnp.zeros(8))
