@@ -164,6 +164,9 @@ from jaxopt_notes.transforms._constraining import (NonNegativeParamsState, ZeroN
                                                    centralize,
                                                    keep_params_nonnegative, zero_nans)
 from jaxopt_notes.transforms._layouts import PackedLeaves, flatten, pack_leaves, pack_params
+from jaxopt_notes.transforms._low_bit import (LowBitState, QuantizedArray,
+                                              dequantize_blockwise, low_bit_state,
+                                              quantize_blockwise)
 from jaxopt_notes.transforms._lookahead import LookaheadParams, LookaheadState, lookahead
 from jaxopt_notes.transforms._monitoring import (MonitorState, SnapshotState,
                                                  measure_with_ema, monitor, snapshot)
@@ -220,6 +223,8 @@ __all__ = [
     "MonitorState", "SnapshotState", "measure_with_ema", "monitor", "selective_transform",
     "snapshot",
     "SplitRealAndImaginaryState", "split_real_and_imaginary",
+    "LowBitState", "QuantizedArray", "dequantize_blockwise", "low_bit_state",
+    "quantize_blockwise",
     # optimizer families
     "ScaleByAdaDeltaState", "ScaleByAdamState", "ScaleByAmsgradState",
     "ScaleByBeliefState", "ScaleByEveState", "ScaleByLionState",

@@ -60,6 +60,9 @@ SHARED = types.MappingProxyType({
     "mu_dtype": ("dtype in which the first moment (momentum) is stored, e.g. "
                  "``jnp.bfloat16`` to halve its memory; ``None`` keeps each param's dtype. "
                  "The update keeps the gradient's dtype either way."),
+    "nu_dtype": ("dtype in which the second moment is stored (keyword-only, after optax's "
+                 "arguments), e.g. ``jnp.bfloat16``; ``None`` keeps each param's dtype. For "
+                 "8-bit or 4-bit moments wrap the optimizer in `low_bit_state`."),
     "accumulator_dtype": ("dtype in which the accumulator is stored; ``None`` keeps each "
                           "param's dtype."),
     "nesterov": ("use Nesterov's look-ahead momentum: the step uses the momentum as it will "

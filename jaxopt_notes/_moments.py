@@ -95,10 +95,12 @@ def check_moments(owner: str, b1=None, b2=None, eps=None, eps_root=None, **more)
                   eps_root=(eps_root, _validate.NONNEGATIVE), **more)
 
 
-def init_moments(state_class: type, params: Any, mu_dtype: Any = None) -> Any:
+def init_moments(state_class: type, params: Any, mu_dtype: Any = None,
+                 nu_dtype: Any = None) -> Any:
   """A zero ``state_class(count, mu, nu)``: the state of Adam and of its kin."""
   return state_class(count=_placement.zero_count(params),
-                     mu=_tree.zeros_like(params, dtype=mu_dtype), nu=_tree.zeros_like(params))
+                     mu=_tree.zeros_like(params, dtype=mu_dtype),
+                     nu=_tree.zeros_like(params, dtype=nu_dtype))
 
 
 def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,

@@ -219,3 +219,47 @@ def test_non_finite_gradients_are_never_hidden():
   for opt in (jon.adam(0.1), jon.adagrad(0.1), jon.rmsprop(0.1), jon.adadelta(), jon.yogi(0.1)):
     u, _ = opt.update(nan, opt.init(nan), nan)
     assert bool(jnp.isnan(u["w"][0])), opt
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
+def test_stochastic_rounding_of_apply_updates_is_unbiased(dtype):
+  """The mean over many keys is the exact sum, within 5 standard errors of the mean (a
+  rounding to nearest misses by up to half a gap, hundreds of standard errors)."""
+  wide = jnp.float32 if dtype != jnp.float32 else jnp.float64
+  params = jnp.asarray([1.0, -1.0, 3.0, 1e-3, -250.0, 0.0, 1.0, 2.0 ** -20], dtype)
+  updates = jnp.asarray([1e-4, 3e-5, -1e-3, 1e-7, 0.7, 1e-6, 0.0, -3e-7], wide)
+  n = 4000
+  keys = jax.random.split(jax.random.key(7), n)
+  out = jax.jit(jax.vmap(lambda k: jon.apply_updates(params, updates, key=k)))(keys)
+  assert out.dtype == dtype
+  exact = np.asarray(params, np.float64) + np.asarray(updates, np.float64)
+  out = np.asarray(out.astype(jnp.float64))
+  down = np.asarray(jnp.asarray(exact, wide).astype(dtype).astype(jnp.float64))
+  up = np.asarray(jnp.nextafter(jnp.asarray(down, dtype), jnp.asarray(
+      np.where(exact > down, np.inf, -np.inf), dtype)).astype(jnp.float64))
+  assert np.all((out == down) | (out == up))       # one of the two neighbours
+  gap = np.abs(up - down)
+  err = np.abs(out.mean(axis=0) - exact)
+  assert np.all(err <= 5 * gap / (2 * np.sqrt(n)) + 1e-300), (err, gap)
+  assert np.any(out[:, 0] != out[0, 0])            # it does round at random
+
+
+def test_apply_updates_without_key_or_with_a_wide_param_is_unchanged():
+  params = {"a": jnp.asarray([1.0, 2.0, jnp.nan, jnp.inf], jnp.bfloat16),
+            "b": jnp.asarray([1.0, 2.0], jnp.float32), "c": None}
+  updates = {"a": jnp.asarray([1e-3, -1e-3, 1.0, 1.0], jnp.float32),
+             "b": jnp.asarray([1e-9, 0.5], jnp.float32), "c": None}
+  plain = jon.apply_updates(params, updates)
+  chex.assert_trees_all_equal(plain["a"], (params["a"] + updates["a"]).astype(jnp.bfloat16))
+  keyed = jon.apply_updates(params, updates, key=jax.random.key(0))
+  chex.assert_trees_all_equal(keyed["b"], plain["b"])  # float32 params: nothing to round
+  assert keyed["c"] is None
+  assert jnp.isnan(keyed["a"][2]) and keyed["a"][3] == jnp.inf  # non-finite kept
+
+
+def test_stochastic_rounding_adds_bfloat16_updates_in_float32():
+  """bfloat16 params and updates: the sum is taken in float32 before it is rounded."""
+  p, u = jnp.ones(2000, jnp.bfloat16), jnp.full(2000, 2e-3, jnp.bfloat16)
+  assert jnp.all(jon.apply_updates(p, u) == 1)
+  moved = jon.apply_updates(p, u, key=jax.random.key(3)).astype(jnp.float32)
+  assert abs(float(moved.mean()) - 1 - float(u[0])) < 5 * 2 ** -7 / (2 * np.sqrt(2000))

@@ -108,7 +108,8 @@ def _whole(groups: Any, *like: Any) -> Any:
 def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
                   eps: Float = 1e-8, precondition_frequency: Any = 10,
                   max_precond_dim: int = 10000, merge_dims: bool = False,
-                  precondition_1d: bool = False, published: bool = False) -> GradientTransformation:
+                  precondition_1d: bool = False, published: bool = False, *,
+                  mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
   """SOAP's direction; see `soap`.
 
   Args:
@@ -126,8 +127,12 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
       moment permuted with the basis, every coordinate its own second moment,
       ``eps`` as given. Their step depends on rounding wherever a factor has a
       repeated (e.g. zero) eigenvalue; the default (module docstring) does not.
+    mu_dtype: the dtype of the first moment (rotated into the eigenbasis); None:
+      the params' dtype.
+    nu_dtype: the same for the second moment.
   """
   check_moments("scale_by_soap", b1, b2, eps)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
   if _numerics.is_concrete(shampoo_beta) and shampoo_beta < 0:
     shampoo_beta = None  # the reference code's -1
   _validate.check("scale_by_soap", shampoo_beta=(shampoo_beta, _validate.UNIT),
@@ -154,8 +159,9 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     zeros = lambda d, dt: jnp.zeros((d, d), dt)  # noqa: E731
     stats, bases = (_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params)
                     for _ in range(2))
-    return ScaleBySoapState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
-                            nu=_tree.zeros_like(params),
+    return ScaleBySoapState(count=_placement.zero_count(params),
+                            mu=_tree.zeros_like(params, dtype=mu_dtype),
+                            nu=_tree.zeros_like(params, dtype=nu_dtype),
                             stats=stats, bases=bases,
                             groups=_whole(per_leaf(singletons, params), params))
 
@@ -293,7 +299,8 @@ def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
          shampoo_beta: Any = None, eps: Float = 1e-8, weight_decay: Float = 0.01,
          precondition_frequency: Any = 10, max_precond_dim: int = 10000,
          merge_dims: bool = False, precondition_1d: bool = False,
-         mask: Any = None, published: bool = False) -> GradientTransformation:
+         mask: Any = None, published: bool = False, *, mu_dtype: Any = None,
+         nu_dtype: Any = None) -> GradientTransformation:
   """SOAP with decoupled weight decay (module docstring).
 
   Args:
@@ -315,5 +322,6 @@ def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
   _validate.check("soap", learning_rate=(learning_rate, _validate.FINITE),
                   weight_decay=(weight_decay, _validate.FINITE))
   return chain(scale_by_soap(b1, b2, shampoo_beta, eps, precondition_frequency,
-                             max_precond_dim, merge_dims, precondition_1d, published),
+                             max_precond_dim, merge_dims, precondition_1d, published,
+                             mu_dtype=mu_dtype, nu_dtype=nu_dtype),
                add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))

@@ -72,16 +72,16 @@ def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, 
 @shared_args
 def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                   eps_root: Float = 0.0, mu_dtype: Any = None,
-                  nesterov: bool = False) -> GradientTransformation:
+                  nesterov: bool = False, *, nu_dtype: Any = None) -> GradientTransformation:
   """Adam's direction $\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
 
   See `adam`.
   """
   check_moments("scale_by_adam", b1, b2, eps, eps_root)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return init_moments(ScaleByAdamState, params, mu_dtype)
+    return init_moments(ScaleByAdamState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -99,21 +99,25 @@ def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
 def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
                      eps_root: Float = 0.0, mu_dtype: Any = None,
                      bias_correction_mu: bool = True,
-                     bias_correction_nu: bool = True) -> GradientTransformation:
+                     bias_correction_nu: bool = True, *,
+                     nu_dtype: Any = None) -> GradientTransformation:
   """AMSGrad's direction; see `amsgrad`.
 
   Args:
     bias_correction_mu: divide $m_t$ by $1-\\beta_1^t$; False uses the raw moment.
     bias_correction_nu: divide $v_t$ by $1-\\beta_2^t$ before taking the running max; False takes
       the max of the raw moment.
+    nu_dtype: dtype in which the second moment and its running max are stored; ``None``
+      keeps each param's dtype.
   """
   check_moments("scale_by_amsgrad", b1, b2, eps, eps_root)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
     return ScaleByAmsgradState(count=_placement.zero_count(params),
                                mu=_tree.zeros_like(params, dtype=mu_dtype),
-                               nu=_tree.zeros_like(params), nu_max=_tree.zeros_like(params))
+                               nu=_tree.zeros_like(params, dtype=nu_dtype),
+                               nu_max=_tree.zeros_like(params, dtype=nu_dtype))
 
   def update_fn(updates, state, params=None):
     del params
@@ -169,7 +173,7 @@ def _lr(owner, learning_rate, weight_decay=0.0):
 @shared_args
 def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
          eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-         nesterov: bool = False) -> GradientTransformation:
+         nesterov: bool = False, *, nu_dtype: Any = None) -> GradientTransformation:
   """Adam; the update is in the module docstring.
 
   Examples:
@@ -181,33 +185,33 @@ def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
 
   Reference: Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization".
   """
-  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
                _lr("adam", learning_rate))
 
 
 @shared_args
 def nadam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-          nesterov: bool = True) -> GradientTransformation:
+          nesterov: bool = True, *, nu_dtype: Any = None) -> GradientTransformation:
   """NAdam: `adam` with ``nesterov=True``. Reference: Dozat, 2016,
   "Incorporating Nesterov Momentum into Adam".
 
   Args:
     nesterov: use NAdam's look-ahead first moment; True here (False gives `adam`).
   """
-  return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov)
+  return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype)
 
 
 @shared_args
 def adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
           eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
           weight_decay: Float = 1e-4, mask: Any = None,
-          nesterov: bool = False) -> GradientTransformation:
+          nesterov: bool = False, *, nu_dtype: Any = None) -> GradientTransformation:
   """AdamW: Adam with decoupled weight decay (module docstring).
 
   Reference: Loshchilov & Hutter, 2019, "Decoupled Weight Decay Regularization".
   """
-  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
                add_decayed_weights(weight_decay, mask),
                _lr("adamw", learning_rate, weight_decay))
 
@@ -216,25 +220,26 @@ def adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
 def nadamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
            eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
            weight_decay: Float = 1e-4, mask: Any = None,
-           nesterov: bool = True) -> GradientTransformation:
+           nesterov: bool = True, *, nu_dtype: Any = None) -> GradientTransformation:
   """NAdamW: `adamw` with ``nesterov=True``.
 
   Args:
     nesterov: use NAdam's look-ahead first moment; True here (False gives `adamw`).
   """
-  return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov)
+  return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov,
+               nu_dtype=nu_dtype)
 
 
 @shared_args(like=scale_by_amsgrad)
 def amsgrad(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
             eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
             bias_correction_mu: bool = True,
-            bias_correction_nu: bool = True) -> GradientTransformation:
+            bias_correction_nu: bool = True, *, nu_dtype: Any = None) -> GradientTransformation:
   """AMSGrad (module docstring). Reference: Reddi, Kale & Kumar, 2018, "On the
   Convergence of Adam and Beyond".
   """
   return chain(scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
-                                bias_correction_nu),
+                                bias_correction_nu, nu_dtype=nu_dtype),
                _lr("amsgrad", learning_rate))
 
 

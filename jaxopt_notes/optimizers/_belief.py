@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes._moments import Float, check_moments, debiased_first_moment
+from jaxopt_notes._moments import Float, check_moments, debiased_first_moment, init_moments
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
 
@@ -37,19 +37,21 @@ class ScaleByBeliefState(NamedTuple):
 
 @shared_args
 def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
-                    eps_root: Float = 1e-16, nesterov: bool = False) -> GradientTransformation:
+                    eps_root: Float = 1e-16, nesterov: bool = False, *, mu_dtype: Any = None,
+                    nu_dtype: Any = None) -> GradientTransformation:
   """AdaBelief's direction; see `adabelief`.
 
   Args:
     b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
     eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
       as in the paper's algorithm 2; >= 0.
+    nu_dtype: dtype in which $s_t$ is stored; ``None`` keeps each param's dtype.
   """
   check_moments("scale_by_belief", b1, b2, eps, eps_root)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return ScaleByBeliefState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
-                              nu=_tree.zeros_like(params))
+    return init_moments(ScaleByBeliefState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -70,7 +72,8 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
 @shared_args
 def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
               eps: Float = 1e-16, eps_root: Float = 1e-16,
-              nesterov: bool = False) -> GradientTransformation:
+              nesterov: bool = False, *, mu_dtype: Any = None,
+              nu_dtype: Any = None) -> GradientTransformation:
   """AdaBelief (module docstring). Reference: Zhuang et al., 2020, "AdaBelief
   Optimizer: Adapting Stepsizes by the Belief in Observed Gradients".
 
@@ -80,5 +83,6 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.99
       as in the paper's algorithm 2; >= 0.
   """
   _validate.check("adabelief", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov),
+  return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov, mu_dtype=mu_dtype,
+                               nu_dtype=nu_dtype),
                scale_by_learning_rate(learning_rate))

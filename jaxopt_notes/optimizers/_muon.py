@@ -330,14 +330,16 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
          adam_b2: Float = 0.999, adam_eps_root: Float = 0.0, adam_weight_decay: Float = 0.0,
          adam_learning_rate: ScalarOrSchedule | None = None,
          muon_weight_dimension_numbers: Any = None,
-         consistent_rms: Float | None = None) -> GradientTransformation:
+         consistent_rms: Float | None = None,
+         nu_dtype: Any = None) -> GradientTransformation:
   """Muon on the matrix leaves, AdamW on the others (module docstring).
 
   ``muon_weight_dimension_numbers`` is a tree (or prefix, or callable of the
   params) of `MuonDimensionNumbers` and ``None``: a ``None`` leaf goes to
   AdamW. Left out, the 2-D leaves are Muon's and the others AdamW's.
   ``adam_learning_rate`` defaults to ``learning_rate``. ``ns_coeffs`` may be
-  the name of a preset, ``'standard'`` or ``'dion'``.
+  the name of a preset, ``'standard'`` or ``'dion'``. ``mu_dtype`` holds both
+  momenta, ``nu_dtype`` AdamW's second moment.
 
   Args:
     learning_rate: the step size $\\eta$ of the matrix leaves: a number, a traced array or a
@@ -392,7 +394,7 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
           add_decayed_weights(weight_decay, weight_decay_mask),
           scale_by_learning_rate(learning_rate)),
       adamw(adam_learning_rate, adam_b1, adam_b2, eps, adam_eps_root, mu_dtype,
-            weight_decay=adam_weight_decay, nesterov=nesterov),
+            weight_decay=adam_weight_decay, nesterov=nesterov, nu_dtype=nu_dtype),
       muon_weight_dimension_numbers)
 
 

@@ -171,3 +171,22 @@ def test_abstract_state_places_each_leaf_where_a_plain_jitted_update_leaves_it(k
                                    jax.tree.leaves(target), strict=True)
            if not t.sharding.is_equivalent_to(x.sharding, x.ndim)]
   assert not wrong, wrong
+
+
+def test_low_bit_state_is_sharded_like_its_params_and_steps_as_on_one_device():
+  """Blocks of 2 along w's last axis (2 a device on "model"): codes and scales are split
+  over the mesh as w is, and a jitted step keeps them there and equals one device's."""
+  mesh = _mesh("auto")
+  opt = jon.low_bit_state(jon.adam(0.05), bits=8, block_size=2, min_size=4)
+  with jax.set_mesh(mesh):
+    params = _params(mesh)
+    state0 = opt.init(params)
+    new_params, state = _train(opt, params, _batch(mesh))
+  mu = state.inner_state[0].mu["w"]
+  assert mu.codes.shape == (8, 2, 2)
+  assert mu.codes.sharding.is_equivalent_to(NamedSharding(mesh, P("data", "model")), 3)
+  assert mu.scale.sharding.is_equivalent_to(NamedSharding(mesh, P("data", "model")), 2)
+  for before, after in zip(jax.tree.leaves(state0), jax.tree.leaves(state)):
+    assert after.sharding.is_equivalent_to(before.sharding, after.ndim)
+  alone_params, alone_state = _train(opt, _params(), _batch())
+  chex.assert_trees_all_close(new_params, alone_params, rtol=1e-6, atol=1e-9)

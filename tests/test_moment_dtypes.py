@@ -1,0 +1,56 @@
+"""The dtype arguments of the moments (``mu_dtype``, ``nu_dtype``, ...) set the dtypes of
+the state fields the registry names, keep them across steps, and change nothing else."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from registry import REGISTRY
+
+PARAMS = {"w": jnp.linspace(-1.0, 1.0, 12, dtype=jnp.float32).reshape(3, 4),
+          "b": jnp.linspace(0.5, -0.5, 4, dtype=jnp.float32)}
+WITH_DTYPES = [e for e in REGISTRY if e.moment_dtypes]
+
+
+def _field_dtypes(state):
+  """(state field, leaf dtype) of every param-shaped leaf: the field is the last named
+  attribute on the leaf's path."""
+  shapes = {x.shape for x in jax.tree.leaves(PARAMS)}
+  found = []
+  for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+    names = [k.name for k in path if isinstance(k, jax.tree_util.GetAttrKey)]
+    if names and leaf.shape in shapes and jnp.issubdtype(leaf.dtype, jnp.floating):
+      found.append((names[-1], leaf.dtype))
+  return found
+
+
+def _step(opt):
+  def step(params, state):
+    grads = jax.tree.map(lambda p: jnp.cos(p) * 0.1, params)
+    updates, state = opt.update(grads, state, params, value=jnp.asarray(1.0))
+    return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), state
+  return step
+
+
+@pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)
+@pytest.mark.parametrize("dtype", [jnp.bfloat16])
+def test_moment_dtypes_follow_their_arguments(entry, dtype):
+  chosen = {arg: dtype for arg in entry.moment_dtypes}
+  opt = entry.make(0.01, **chosen)
+  state = opt.init(PARAMS)
+  fields = {f for names in entry.moment_dtypes.values() for f in names}
+  found = _field_dtypes(state)
+  assert {f for f, _ in found} >= fields, found     # every named field is there
+  for field, leaf_dtype in found:
+    assert leaf_dtype == (dtype if field in fields else jnp.float32), (field, leaf_dtype)
+  after = jax.eval_shape(_step(opt), PARAMS, state)[1]
+  assert jax.tree.map(lambda x: (x.shape, x.dtype), after) == jax.tree.map(
+      lambda x: (x.shape, x.dtype), state)
+
+
+@pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)
+def test_each_dtype_argument_sets_only_its_fields(entry):
+  for arg, fields in entry.moment_dtypes.items():
+    found = _field_dtypes(entry.make(0.01, **{arg: jnp.bfloat16}).init(PARAMS))
+    narrow = {f for f, d in found if d == jnp.bfloat16}
+    assert narrow == set(fields), (arg, narrow)
