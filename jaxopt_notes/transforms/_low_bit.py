@@ -46,14 +46,26 @@ from jaxopt_notes._base import (GradientTransformation, GradientTransformationEx
 
 
 class QuantizedArray(NamedTuple):
-  """A float array stored blockwise in 8 or 4 bits (see `quantize_blockwise`)."""
+  """A float array stored blockwise in 8 or 4 bits (see `quantize_blockwise`).
+
+  Attributes:
+    codes: uint8 codes, shaped ``(..., blocks, block_size)``; two codes a byte with 4 bits.
+    scale: each block's largest finite ``|x|``, shaped ``(..., blocks)``, in the array's dtype.
+    signed: bool ``(..., blocks)``: whether the block holds a negative value (and so uses
+      the signed map).
+  """
   codes: jax.Array   # uint8, (..., blocks, block_size), two codes a byte with 4 bits
   scale: jax.Array   # (..., blocks) in the array's dtype: each block's largest finite |x|
   signed: jax.Array  # bool (..., blocks): the block holds a negative value (signed map)
 
 
 class LowBitState(NamedTuple):
-  """State of `low_bit_state`: the inner state, its large moments as `QuantizedArray`."""
+  """State of `low_bit_state`.
+
+  Attributes:
+    inner_state: the wrapped optimizer's state, its large param-shaped float leaves stored as
+      `QuantizedArray`.
+  """
   inner_state: Any
 
 
