@@ -248,15 +248,19 @@ class Race:
 
 
 def race(budget, cache_path, names, log=print):
-  """Tunes every method, runs the leaders' extra seeds; returns the cache."""
+  """Tunes every method and runs the leaders' extra seeds: AdamW and the `TARGETS` first
+  (tuned, then seeded), then the others; returns the cache."""
   cache = load_cache(cache_path)
   r = Race(budget, cache, cache_path, log)
-  best = {name: r.tune(name) for name in names}
-  seed0 = {name: r.run(name, best[name], 0)["final"] for name in names}
-  others = sorted((n for n in names if n != "adamw" and n not in TARGETS), key=seed0.get)
-  for name in [n for n in names if n == "adamw" or n in TARGETS] + others[:EXTRA_LEADERS]:
-    for seed in range(1, budget.seeds):
-      r.run(name, best[name], seed)
+  first = [n for n in names if n == "adamw" or n in TARGETS]
+  rest = [n for n in names if n not in first]
+  best = {}
+  for group, leaders in ((first, len(first)), (rest, EXTRA_LEADERS)):
+    for name in group:
+      best[name] = r.tune(name)
+    for name in sorted(group, key=lambda n: r.run(n, best[n], 0)["final"])[:leaders]:
+      for seed in range(1, budget.seeds):
+        r.run(name, best[name], seed)
   return cache
 
 
@@ -264,10 +268,12 @@ def race(budget, cache_path, names, log=print):
 
 
 def summarize(cache, budget, names):
-  """One row per method (dicts), AdamW's first."""
+  """One row per method the cache has a best rate for (dicts), AdamW's first."""
   rows = []
   for name in names:
-    info = cache["methods"][_key(name, 0, 0, budget)]
+    info = cache["methods"].get(_key(name, 0, 0, budget), {})
+    if "best_lr" not in info:
+      continue
     runs = [cache["runs"][k] for seed in range(budget.seeds)
             if (k := _key(name, info["best_lr"], seed, budget)) in cache["runs"]]
     finals = [run["final"] for run in runs]
@@ -373,6 +379,10 @@ def report(cache, budget, names, md, png):
   seconds = sum(run["elapsed"][-1] for key, run in cache["runs"].items()
                 if key.endswith(f"|steps={budget.steps}|{budget.config}"))
   text = table(rows, target, budget, seconds)
+  missing = [n for n in names if n not in {row["name"] for row in rows}]
+  if missing:
+    text += "\nNot raced yet (no finished grid in the cache): " + ", ".join(
+        f"`{n}`" for n in missing) + ".\n"
   write_between_markers(md, text)
   plot(rows, target, png)
   return rows, target, text
