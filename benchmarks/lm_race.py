@@ -70,7 +70,7 @@ class Budget:
 FULL = Budget(lm.Config(), steps=300, eval_every=10, grid_points=3, seeds=3)
 QUICK = Budget(lm.QUICK, steps=24, eval_every=4, grid_points=2, seeds=2)
 GRID_FACTOR = math.sqrt(10.0)   # neighbouring learning rates: half a decade apart
-MAX_EXTENSIONS = 2
+MAX_EXTENSIONS = 3
 TARGETS = ("muon", "soap", "shampoo", "kron")   # always run on every seed
 EXTRA_LEADERS = 3                               # and the best this many others
 

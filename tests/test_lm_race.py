@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import jax
+import pytest
 
 import jaxopt_notes as jon
 
@@ -67,6 +68,7 @@ def test_corpus_and_model_shapes():
   assert hidden["layers"][0]["q"] and not hidden["layers"][0]["norm1"]
 
 
+@pytest.mark.slow  # 13 compiled steps: about 2 minutes on the loaded 2-core machine
 def test_quick_race_has_every_method_and_every_loss_falls(tmp_path):
   md, png, cache = tmp_path / "lm.md", tmp_path / "lm.png", tmp_path / "runs.json"
   done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "lm_race.py"),
