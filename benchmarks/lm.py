@@ -28,8 +28,7 @@ import argparse
 import dataclasses
 import functools
 import time
-from typing import Any
-from collections.abc import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -190,31 +189,32 @@ class Trainer:
                eval_every: int, params_dtype: Any = jnp.float32, apply_fn: Callable | None = None,
                eval_params_fn: Callable | None = None):
     if apply_fn is None:
-      apply_fn = lambda params, updates, step_index: jon.apply_updates(params, updates)  # noqa: E731
+      apply_fn = lambda params, updates, index: jon.apply_updates(params, updates)  # noqa: E731
     if eval_params_fn is None:
       eval_params_fn = lambda state, params: params  # noqa: E731
     self.make_tx, self.config, self.steps, self.eval_every = make_tx, config, steps, eval_every
     self.params_dtype = params_dtype
     train_ids, val_ids, self.vocab = load_corpus()
     self.train_size = len(train_ids)
-    train_dev = jnp.asarray(train_ids)
-    val_windows = jnp.asarray(validation_windows(val_ids, config))
-    offsets = jnp.arange(config.context + 1)
+    # the texts are arguments of the compiled functions, not constants folded into them
+    self.train_ids = jnp.asarray(train_ids)
+    self.val_windows = jnp.asarray(validation_windows(val_ids, config))
 
-    def step(params, state, starts, step_index, hyper):
-      tokens = train_dev[starts[step_index][:, None] + offsets]
+    def step(params, state, text, starts, step_index, hyper):
+      tokens = text[starts[step_index][:, None] + jnp.arange(config.context + 1)]
       value, grads = jax.value_and_grad(loss_fn)(params, tokens, config)
       updates, state = make_tx(hyper).update(grads, state, params, value=value)
       return apply_fn(params, updates, step_index), state, value
 
-    def validate(state, params):
-      return loss_fn(eval_params_fn(state, params), val_windows, config)
+    def validate(state, params, windows):
+      return loss_fn(eval_params_fn(state, params), windows, config)
 
     params, state = self._init(example_hyper, 0)
     starts = jnp.asarray(batch_starts(self.train_size, config, steps, 0), jnp.int32)
     begin = time.perf_counter()
-    self.step = jax.jit(step).lower(params, state, starts, jnp.int32(0), example_hyper).compile()
-    self.validate = jax.jit(validate).lower(state, params).compile()
+    self.step = jax.jit(step).lower(params, state, self.train_ids, starts, jnp.int32(0),
+                                    example_hyper).compile()
+    self.validate = jax.jit(validate).lower(state, params, self.val_windows).compile()
     self.compile_s = time.perf_counter() - begin
 
   def _init(self, hyper, seed):
@@ -226,14 +226,15 @@ class Trainer:
     """One training run; the keys of the dict `train` returns."""
     params, state = self._init(hyper, seed)
     starts = jnp.asarray(batch_starts(self.train_size, self.config, self.steps, seed), jnp.int32)
-    curve, times, value = [(0, float(self.validate(state, params)))], [], jnp.nan
+    first = float(self.validate(state, params, self.val_windows))
+    curve, times, value = [(0, first)], [], jnp.nan
     for t in range(self.steps):
       begin = time.perf_counter()
-      params, state, value = self.step(params, state, starts, jnp.int32(t), hyper)
+      params, state, value = self.step(params, state, self.train_ids, starts, jnp.int32(t), hyper)
       jax.block_until_ready(params)
       times.append(time.perf_counter() - begin)
       if (t + 1) % self.eval_every == 0 or t + 1 == self.steps:
-        curve.append((t + 1, float(self.validate(state, params))))
+        curve.append((t + 1, float(self.validate(state, params, self.val_windows))))
     return dict(curve=curve, final_val_loss=curve[-1][1], step_times=times,
                 step_ms=1e3 * float(np.median(times[1:] or times)), train_s=float(sum(times)),
                 compile_s=self.compile_s, state_bytes=state_bytes(state),
