@@ -28,7 +28,8 @@ import argparse
 import dataclasses
 import functools
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

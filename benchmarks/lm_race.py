@@ -40,7 +40,8 @@ import platform
 import statistics
 import tempfile
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -365,7 +366,10 @@ def plot(rows, target, path):
 def write_between_markers(path, text):
   """Puts ``text`` between the `MARKERS` of the page at ``path``, or makes it the whole file
   when the page has none."""
-  page = open(path).read() if os.path.exists(path) else ""
+  page = ""
+  if os.path.exists(path):
+    with open(path) as f:
+      page = f.read()
   if MARKERS[0] in page and MARKERS[1] in page:
     head, rest = page.split(MARKERS[0], 1)
     text = head + MARKERS[0] + "\n" + text + MARKERS[1] + rest.split(MARKERS[1], 1)[1]
@@ -404,7 +408,8 @@ def main(argv=None):
   if args.only:
     names = [n for n in names if n == "adamw" or n in args.only]
   if not args.quick:  # a resumed race reuses what it compiled (its compile times are kept)
-    jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "lm_race_jax_cache"))
+    cache = os.path.join(tempfile.gettempdir(), "lm_race_jax_cache")
+    jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
   start = time.perf_counter()
   cache = load_cache(cache_path) if args.report else race(budget, cache_path, names)
