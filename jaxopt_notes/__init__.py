@@ -81,7 +81,7 @@ from jaxopt_notes.optimizers._novograd import (ScaleByNovogradState, novograd,
 from jaxopt_notes.optimizers._laprop import ScaleByLaPropState, laprop, scale_by_laprop
 from jaxopt_notes.optimizers._madgrad import MadgradState, madgrad, scale_by_madgrad
 from jaxopt_notes.optimizers._muon import (MuonDimensionNumbers, MuonState, muon,
-                                           scale_by_muon)
+                                           polar_express_coefficients, scale_by_muon)
 from jaxopt_notes.optimizers._adamuon import ScaleByAdaMuonState, adamuon, scale_by_adamuon
 from jaxopt_notes.optimizers._mars import MarsState, mars, mars_adamw
 from jaxopt_notes.optimizers._normuon import ScaleByNorMuonState, normuon, scale_by_normuon
@@ -234,6 +234,7 @@ __all__ = [
     "scale_by_rprop", "scale_by_sign", "scale_by_sm3",
     # the rest of the catalogue
     "MuonDimensionNumbers", "MuonState", "muon", "scale_by_muon",
+    "polar_express_coefficients",
     "ScaleByNorMuonState", "normuon", "scale_by_normuon",
     "ScaleByAdaMuonState", "adamuon", "scale_by_adamuon",
     "MarsState", "mars", "mars_adamw",
