@@ -81,6 +81,7 @@ from jaxopt_notes.optimizers._novograd import (ScaleByNovogradState, novograd,
 from jaxopt_notes.optimizers._laprop import ScaleByLaPropState, laprop, scale_by_laprop
 from jaxopt_notes.optimizers._madgrad import MadgradState, madgrad, scale_by_madgrad
 from jaxopt_notes.optimizers._muon import (MuonDimensionNumbers, MuonState, muon,
+                                           muon_conv_dimension_numbers,
                                            polar_express_coefficients, scale_by_muon)
 from jaxopt_notes.optimizers._adamuon import ScaleByAdaMuonState, adamuon, scale_by_adamuon
 from jaxopt_notes.optimizers._mars import MarsState, mars, mars_adamw
@@ -234,7 +235,7 @@ __all__ = [
     "scale_by_rprop", "scale_by_sign", "scale_by_sm3",
     # the rest of the catalogue
     "MuonDimensionNumbers", "MuonState", "muon", "scale_by_muon",
-    "polar_express_coefficients",
+    "polar_express_coefficients", "muon_conv_dimension_numbers",
     "ScaleByNorMuonState", "normuon", "scale_by_normuon",
     "ScaleByAdaMuonState", "adamuon", "scale_by_adamuon",
     "MarsState", "mars", "mars_adamw",

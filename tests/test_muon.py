@@ -206,7 +206,66 @@ def test_polar_express_brings_singular_values_closer_to_one_than_the_standard_st
 @pytest.mark.parametrize("make", [jon.scale_by_muon, jon.scale_by_normuon, jon.scale_by_adamuon])
 def test_every_preset_reaches_every_muon(make):
   g = jnp.asarray(RNG.normal(size=(4, 3)))
-  for name in ("polar_express", "polar_express_published"):
-    by_name, table = make(ns_coeffs=name), make(ns_coeffs=np.asarray(_muon._PRESETS[name]))
-    np.testing.assert_array_equal(by_name.update(g, by_name.init(g))[0],
-                                  table.update(g, table.init(g))[0])
+  by_name = make(ns_coeffs="polar_express")
+  table = make(ns_coeffs=np.asarray(_muon._PRESETS["polar_express"]))
+  np.testing.assert_array_equal(by_name.update(g, by_name.init(g))[0],
+                                table.update(g, table.init(g))[0])
+
+
+# --- conv kernels: (h, w, in, out) leaves ---
+
+def test_conv_rules_match_hand_reshaped_matrices_and_are_orthogonal():
+  """'flatten' is Muon on the (h w in) x out matrix, 'per_tap' Muon on each tap's in x out."""
+  kernel = {"k": jnp.asarray(RNG.normal(size=(2, 2, 3, 4)))}
+  grads = {"k": jnp.asarray(RNG.normal(size=(2, 2, 3, 4)))}
+  flat = jon.muon(0.1, muon_weight_dimension_numbers=jon.muon_conv_dimension_numbers())
+  out = flat.update(grads, flat.init(kernel), kernel)[0]["k"]
+  by_hand = jon.muon(0.1)  # 2-D Muon, shape factor sqrt(max(1, 4 / 12)) = 1
+  matrix = {"k": grads["k"].reshape(12, 4)}
+  expected = by_hand.update(matrix, by_hand.init(matrix), matrix)[0]["k"]
+  np.testing.assert_allclose(out.reshape(12, 4), expected, rtol=1e-12)
+  s = np.linalg.svd(np.asarray(out.reshape(12, 4)) / 0.1, compute_uv=False)
+  assert 0.68 <= s.min() and s.max() <= 1.14  # the Newton-Schulz band: orthogonal columns
+
+  taps = jon.muon(0.1, muon_weight_dimension_numbers=jon.muon_conv_dimension_numbers("per_tap"))
+  out = taps.update(grads, taps.init(kernel), kernel)[0]["k"]
+  one = {"k": grads["k"][0, 1]}
+  tap = by_hand.update(one, by_hand.init(one), one)[0]["k"]  # sqrt(max(1, 4 / 3)) applied
+  np.testing.assert_allclose(out[0, 1], tap, rtol=1e-12)
+
+
+def test_conv_rule_is_named_when_unknown():
+  with pytest.raises(ValueError, match="rule"):
+    jon.muon_conv_dimension_numbers("per_channel")
+
+
+def test_a_flax_conv_net_trains_with_muon_on_its_kernels():
+  nn = pytest.importorskip("flax.linen")
+
+  class Net(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      x = nn.relu(nn.Conv(4, (3, 3), param_dtype=jnp.float64)(x))
+      return nn.Dense(1, param_dtype=jnp.float64)(x.mean(axis=(1, 2)))
+
+  x = jnp.asarray(RNG.normal(size=(8, 5, 5, 2)))
+  y = jnp.asarray(RNG.normal(size=(8, 1)))
+  net = Net()
+  params = net.init(jax.random.PRNGKey(0), x)
+  specs = jon.muon_conv_dimension_numbers()(params)
+  assert specs["params"]["Conv_0"]["kernel"].reduction_axis == (0, 1, 2)
+  assert specs["params"]["Conv_0"]["bias"] is None
+  opt = jon.muon(0.02, muon_weight_dimension_numbers=jon.muon_conv_dimension_numbers())
+  loss = lambda p: jnp.mean((net.apply(p, x) - y) ** 2)  # noqa: E731
+
+  @jax.jit
+  def step(p, state):
+    value, g = jax.value_and_grad(loss)(p)
+    u, state = opt.update(g, state, p)
+    return jon.apply_updates(p, u), state, value, u
+
+  state, values = opt.init(params), []
+  for _ in range(10):
+    params, state, value, u = step(params, state)
+    values.append(float(value))
+  assert values[-1] < 0.8 * values[0]

@@ -21,7 +21,8 @@ Leaves that are not matrices (vectors, scalars) follow `adamw` with
 ``adam_b1``, ``adam_b2``, ``eps``, ``adam_eps_root`` and ``nesterov``.
 `MuonDimensionNumbers` says which axes of a leaf are the matrix's rows
 (``reduction_axis``) and columns (``output_axis``); every other axis is a
-batch axis, orthogonalised matrix by matrix. A vector may be used as a
+batch axis, orthogonalised matrix by matrix (`muon_conv_dimension_numbers`
+gives conv kernels their rules). A vector may be used as a
 $1 \\times n$ matrix with ``MuonDimensionNumbers(reduction_axis=(),
 output_axis=0)``.
 
@@ -118,6 +119,56 @@ def matrix_axes(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[tuple, tuple,
                      f"shape {x.shape} must be disjoint, with at least one output axis")
   batch = tuple(a for a in range(x.ndim) if a not in red + out)
   return batch, red, out
+
+
+_CONV_RULES = ("flatten", "per_tap")
+
+
+def muon_conv_dimension_numbers(rule: str = "flatten") -> Callable[[Any], Any]:
+  """Which leaves Muon takes, conv kernels included, for ``muon_weight_dimension_numbers``.
+
+  A conv kernel in the layout of Flax, Haiku and ``jax.lax.conv`` with
+  ``'HWIO'`` — spatial axes first, then inputs, then outputs: ``(w, in, out)``,
+  ``(h, w, in, out)`` or ``(d, h, w, in, out)`` — is orthogonalised
+
+  * ``rule='flatten'``: as one $(h w \\cdot \\text{in}) \\times \\text{out}$ matrix
+    (every output filter a unit-scaled direction over its whole receptive field;
+    the shape factor reads fan-in $h w \\cdot \\text{in}$);
+  * ``rule='per_tap'``: as $h w$ separate $\\text{in} \\times \\text{out}$ matrices,
+    one per kernel position (the spatial axes are batch axes).
+
+  Matrices keep ``MuonDimensionNumbers()``; vectors and scalars get ``None``
+  (AdamW). A 3-D leaf is read as a 1-D conv kernel: stacked layers
+  ``(layers, in, out)`` need a spec of their own
+  (``MuonDimensionNumbers(reduction_axis=1, output_axis=2)``).
+
+  Args:
+    rule: ``'flatten'`` or ``'per_tap'``.
+
+  Returns:
+    A function of the params returning their tree of `MuonDimensionNumbers` and ``None``.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> params = {'conv': jnp.zeros((3, 3, 2, 4)), 'dense': jnp.zeros((4, 2)), 'b': jnp.zeros(2)}
+    >>> specs = jon.muon_conv_dimension_numbers()(params)
+    >>> specs['conv'], specs['b']
+    (MuonDimensionNumbers(reduction_axis=(0, 1, 2), output_axis=3), None)
+    >>> opt = jon.muon(0.1, muon_weight_dimension_numbers=jon.muon_conv_dimension_numbers())
+  """
+  _validate.check_choice("muon_conv_dimension_numbers", "rule", rule, _CONV_RULES)
+
+  def spec(x):
+    ndim = jnp.ndim(x)
+    if ndim == 2:
+      return MuonDimensionNumbers()
+    if ndim < 2:
+      return None
+    if rule == "flatten":
+      return MuonDimensionNumbers(reduction_axis=tuple(range(ndim - 1)), output_axis=ndim - 1)
+    return MuonDimensionNumbers(reduction_axis=ndim - 2, output_axis=ndim - 1)
+
+  return lambda params: jax.tree.map(spec, params)
 
 
 def _fans(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[int, int]:
