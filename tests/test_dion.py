@@ -54,3 +54,15 @@ def test_a_zero_gradient_gives_a_zero_step_and_the_iteration_restarts():
 def test_bad_rank_is_named(rank):
   with pytest.raises(ValueError, match="rank"):
     jon.dion(0.1, rank=rank)
+
+
+def test_a_momentum_of_lower_rank_than_r_steps_only_along_its_own_directions():
+  """A float32 gradient of rank 2 at rank 3 (a softmax layer's gradient loses a rank): the
+  QR's third column is rounding noise, and must not become a unit column of the step."""
+  u, v = RNG.normal(size=(5, 2)), RNG.normal(size=(2, 3))
+  g = jnp.asarray(u @ v, jnp.float32)
+  opt = jon.scale_by_dion(1.0, mu=0.9)
+  update, state = opt.update(g, opt.init(g))
+  s = np.linalg.svd(np.asarray(update, np.float64), compute_uv=False)
+  assert s[1] > 0.1 and s[2] < 1e-5 * s[0]
+  np.testing.assert_allclose(state.mu, 0.9 * g, rtol=1e-4, atol=1e-5)

@@ -27,9 +27,14 @@ update used decays by $\\mu$). $P_t Q_t^\\top$ has orthonormal columns in $P$ an
 unit columns in $Q$, a low-rank stand-in for Muon's $UV^\\top$.
 
 ``rank`` is a fraction of $\\min(m, n)$ when a float (rounded up), a number of
-columns when an int; $r \\le \\min(m, n)$. A column of $R_t$ that is zero (a
-zero momentum) steps by zero and keeps its old $Q$ column, so that the
-iteration can restart.
+columns when an int; $r \\le \\min(m, n)$. A column of $R_t$ that is zero steps by
+zero and keeps its old $Q$ column, so that the iteration can restart. So does
+one whose norm is at rounding level, below $\\max(m, n)\\,\\varepsilon_{mach}$
+times the largest: where $B_t$ has rank below $r$ (the last layer's gradient
+under a softmax, whose rows sum to zero, loses one), the QR's surplus columns
+are rounding noise, which $R_t / (\\lVert R_t e_j\\rVert + \\epsilon)$ would
+blow up to unit columns of arbitrary direction (in exact arithmetic they are
+zero).
 Half-precision leaves are orthonormalised in float32.
 
 Leaves that are not matrices follow `adamw`, as in `muon`; the axes of a
@@ -95,8 +100,10 @@ def _dion_matrix(b, q, mu, eps):
   r = b.conj().T @ p
   residual = b - (1 - mu) * p @ r.conj().T
   norms = jnp.linalg.norm(r, axis=0, keepdims=True)
-  new = _tree.safe_div(r, norms + eps)  # a zero column (no momentum there) steps by 0
-  return p @ new.conj().T, residual, jnp.where(norms == 0, q, new)
+  # columns at rounding level (zero in exact arithmetic: b has lower rank) step by 0
+  kept = norms > jnp.finfo(norms.dtype).eps * max(b.shape) * jnp.max(norms)
+  new = jnp.where(kept, _tree.safe_div(r, norms + eps), 0)
+  return p @ new.conj().T, residual, jnp.where(kept, new, q)
 
 
 def scale_by_dion(rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8, mu_dtype: Any = None,
