@@ -248,8 +248,9 @@ def test_a_flax_conv_net_trains_with_muon_on_its_kernels():
       x = nn.relu(nn.Conv(4, (3, 3), param_dtype=jnp.float64)(x))
       return nn.Dense(1, param_dtype=jnp.float64)(x.mean(axis=(1, 2)))
 
-  x = jnp.asarray(RNG.normal(size=(8, 5, 5, 2)))
-  y = jnp.asarray(RNG.normal(size=(8, 1)))
+  rng = np.random.default_rng(7)  # its own draws: the loss ratio below is this problem's
+  x = jnp.asarray(rng.normal(size=(8, 5, 5, 2)))
+  y = jnp.asarray(rng.normal(size=(8, 1)))
   net = Net()
   params = net.init(jax.random.PRNGKey(0), x)
   specs = jon.muon_conv_dimension_numbers()(params)
