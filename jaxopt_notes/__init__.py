@@ -85,10 +85,12 @@ from jaxopt_notes.optimizers._novograd import (ScaleByNovogradState, novograd,
 from jaxopt_notes.optimizers._laprop import ScaleByLaPropState, laprop, scale_by_laprop
 from jaxopt_notes.optimizers._madgrad import MadgradState, madgrad, scale_by_madgrad
 from jaxopt_notes.optimizers._muon import (MuonDimensionNumbers, MuonState, muon,
-                                           scale_by_muon)
+                                           muon_conv_dimension_numbers,
+                                           polar_express_coefficients, scale_by_muon)
 from jaxopt_notes.optimizers._adamuon import ScaleByAdaMuonState, adamuon, scale_by_adamuon
 from jaxopt_notes.optimizers._mars import MarsState, mars, mars_adamw
 from jaxopt_notes.optimizers._normuon import ScaleByNorMuonState, normuon, scale_by_normuon
+from jaxopt_notes.optimizers._dion import ScaleByDionState, dion, scale_by_dion
 from jaxopt_notes.optimizers._stable_adam import (ScaleByStableAdamWState, adam_atan2,
                                                   scale_by_adam_atan2,
                                                   scale_by_stable_adamw, stable_adamw)
@@ -244,6 +246,8 @@ __all__ = [
     "scale_by_rprop", "scale_by_sign", "scale_by_sm3",
     # the rest of the catalogue
     "MuonDimensionNumbers", "MuonState", "muon", "scale_by_muon",
+    "polar_express_coefficients", "muon_conv_dimension_numbers",
+    "ScaleByDionState", "dion", "scale_by_dion",
     "ScaleByNorMuonState", "normuon", "scale_by_normuon",
     "ScaleByAdaMuonState", "adamuon", "scale_by_adamuon",
     "MarsState", "mars", "mars_adamw",

@@ -1289,3 +1289,29 @@ def kron(grads, param, values, lr, probes, fits, b1=0.9, precond_lr=0.1, init_sc
     out = out / max(1.0, np.sqrt(np.mean(out**2)) / 1.1)
     return -lr * (out.reshape(np.shape(p)) + weight_decay * p)
   return _steps(grads, param, values, step)
+
+
+def dion(grads, param, values, lr, q0, mu=0.95, eps=1e-8, weight_decay=0.0, nesterov=True):
+  """Ahn et al. 2025, algorithm 1 (single device) on X = W^T (fan_out x fan_in), its longer
+  side first (a wide B is turned, as the authors' reference code turns it, so that the right
+  factor Q0, given, lives on the shorter side): B = M + G, P = orth(B Q), R = B^T P,
+  M = B - (1 - mu) P R^T, Q = R / (column norms + eps), step sqrt(m / n) P Q^T.
+  Other leaves: AdamW (nesterov)."""
+  if np.ndim(param) != 2:
+    return adam(grads, param, values, lr, eps=eps, nesterov=nesterov)
+  fan_in, fan_out = np.shape(param)
+  turn = fan_out < fan_in  # X = W^T is wide
+  m, q = np.zeros((fan_out, fan_in)), np.asarray(q0, np.float64)
+
+  def step(t, g, p, f):
+    nonlocal m, q
+    b = m + g.T
+    b = b.T if turn else b
+    left, _ = np.linalg.qr(b @ q)
+    r = b.T @ left
+    residual = b - (1 - mu) * left @ r.T
+    q = r / (np.linalg.norm(r, axis=0, keepdims=True) + eps)
+    x_step = left @ q.T
+    m, x_step = (residual.T, x_step.T) if turn else (residual, x_step)
+    return -lr * (np.sqrt(fan_out / fan_in) * x_step.T + weight_decay * p)
+  return _steps(grads, param, values, step)

@@ -118,6 +118,13 @@ def _vectors_as_rows(params):
                       if jnp.ndim(x) == 1 else None, params)
 
 
+def _matrices_and_vectors(params):
+  """Dimension numbers that give Dion the matrices and, as 1 x n matrices, the vectors."""
+  return jax.tree.map(lambda x: jon.MuonDimensionNumbers() if jnp.ndim(x) == 2 else
+                      jon.MuonDimensionNumbers(reduction_axis=(), output_axis=0)
+                      if jnp.ndim(x) == 1 else None, params)
+
+
 # A Hessian-diagonal estimate from the gradient alone (g * g, as Gauss-Newton gives for a
 # squared loss), so that Sophia runs where the shared tests pass no objective; Hutchinson's
 # estimator is checked in test_references and test_optax_oracle.
@@ -316,6 +323,13 @@ REGISTRY = [
                  "adam_b2": 0.99, "adam_eps_root": 1e-6, "adam_weight_decay": 1e-3},
           invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
           moment_dtypes={"mu_dtype": ("mu",)}),
+    # Dion on the vectors too (as 1 x n matrices: a normalised step with error feedback),
+    # so that the shared problems, which are vectors, exercise it
+    Entry("dion", jon.dion, {"muon_weight_dimension_numbers": _matrices_and_vectors},
+          static=frozenset({"muon_weight_dimension_numbers", "rank", "key"}),
+          quadratic_lr=0.1, quadratic_steps=2000, rosenbrock_lr=0.01, rosenbrock_steps=10000,
+          per_leaf=True, sweep={"mu": 0.9, "eps": 1e-6, "weight_decay": 1e-3, "adam_b1": 0.8},
+          invalid={"mu": 1.5, "eps": -1.0, "rank": 0}),
     Entry("mars_adamw", jon.mars_adamw, rosenbrock_lr=0.1,
           sweep={"b1": 0.9, "b2": 0.95, "eps": 1e-6, "eps_root": 1e-6, "weight_decay": 1e-3,
                  "gamma": 0.05},
@@ -459,7 +473,7 @@ ALIASES = {"acprop", "adabelief", "adadelta", "adafactor", "adagrad", "adam", "a
            "adamw", "adan", "ademamix", "adopt", "amsgrad", "cocob", "dadapt_adamw", "dog",
            "dowg", "eve", "fromage", "kron", "lamb", "laprop", "lars", "lion", "madgrad",
            "mechanize", "momo", "momo_adam", "muon", "nadam",
-           "normuon", "adamuon", "mars_adamw", "adam_atan2", "stable_adamw",
+           "normuon", "adamuon", "dion", "mars_adamw", "adam_atan2", "stable_adamw",
            "spam", "nadamw", "noisy_sgd", "novograd",
            "optimistic_adam", "optimistic_adam_v2", "optimistic_gradient_descent", "polyak_sgd",
            "prodigy", "radam", "rmsprop", "rprop", "schedule_free_adamw", "schedule_free_sgd",
@@ -481,5 +495,6 @@ EXPLICIT_AXES_UPDATE_UNSUPPORTED = {
     "muon_vectors": "Newton-Schulz matmuls over sharded axes",
     "normuon": "Newton-Schulz matmuls over sharded axes",
     "adamuon": "Newton-Schulz matmuls over sharded axes",
+    "dion": "QR and power-iteration matmuls over sharded axes",
     "kron": "blocks cut from sharded axes by reshapes; factors and gradients meet unaligned",
 }

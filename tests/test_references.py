@@ -17,6 +17,15 @@ GRADS = [{k: RNG.normal(size=v.shape) * 10.0 ** RNG.integers(-3, 2) for k, v in 
          for _ in range(STEPS)]
 LOSSES = [3.0, 2.5, 2.6, 1.9, 1.2, 1.1, 1.15, 0.7]
 
+
+
+def _dion_start(param, rank, key=0):
+  """The random right factor Dion starts from (the library's, for one matrix leaf)."""
+  if np.ndim(param) != 2:
+    return None
+  return np.asarray(jon.scale_by_dion(rank, key=key).init(jnp.asarray(param)).q[0])
+
+
 # (id, library optimizer, numpy reference with its arguments)
 CASES = [
     ("sgd", jon.sgd(0.1), lambda g, p, f: ref.sgd(g, p, f, 0.1)),
@@ -127,6 +136,8 @@ CASES = [
      lambda g, p, f: ref.adamuon(g, p, f, 0.01, b1=0.8, b2=0.9, nesterov=False,
                                  sign_momentum=False, weight_decay=0.1)),
     ("adam_atan2", jon.adam_atan2(0.01), lambda g, p, f: ref.adam_atan2(g, p, f, 0.01)),
+    ("dion", jon.dion(0.01, rank=1, weight_decay=0.1),
+     lambda g, p, f: ref.dion(g, p, f, 0.01, _dion_start(p, 1), weight_decay=0.1)),
     ("adam_atan2_scaled", jon.adam_atan2(0.01, b1=0.8, b2=0.9, a=2.0, b=0.5, weight_decay=0.1),
      lambda g, p, f: ref.adam_atan2(g, p, f, 0.01, 0.8, 0.9, 2.0, 0.5, 0.1)),
     ("stable_adamw", jon.stable_adamw(0.01), lambda g, p, f: ref.stable_adamw(g, p, f, 0.01)),
@@ -358,3 +369,30 @@ def test_sophia_matches_reference(kwargs):
     for t, (u, e) in enumerate(zip(ours, expected)):
       np.testing.assert_allclose(u[leaf], e, rtol=1e-10, atol=1e-15,
                                  err_msg=f"leaf {leaf}, step {t + 1}")
+
+
+DION_PARAMS = {"tall": RNG.normal(size=(5, 3)), "wide": RNG.normal(size=(3, 6)),
+               "vector": RNG.normal(size=3)}
+DION_GRADS = [{k: RNG.normal(size=v.shape) for k, v in DION_PARAMS.items()} for _ in range(4)]
+
+
+@pytest.mark.parametrize("rank,kwargs", [(2, {}), (0.5, {"mu": 0.8, "weight_decay": 0.1}),
+                                         (1.0, {"nesterov": False})])
+def test_dion_matches_numpy_reference_on_tall_and_wide_matrices(rank, kwargs):
+  opt = jon.dion(0.01, rank=rank, key=3, **kwargs)
+  params, state, ours = {k: jnp.asarray(v) for k, v in DION_PARAMS.items()}, None, []
+  state = opt.init(params)
+  step = jax.jit(opt.update)
+  for g in DION_GRADS:
+    u, state = step(jax.tree.map(jnp.asarray, g), state, params)
+    params = jon.apply_updates(params, u)
+    ours.append(u)
+  # the factors the library drew, leaf by leaf (the same key folds in each leaf's number)
+  starts = jon.scale_by_dion(rank, key=3).init({k: jnp.asarray(v) for k, v in DION_PARAMS.items()
+                                                if v.ndim == 2}).q
+  for leaf, param in DION_PARAMS.items():
+    q0 = np.asarray(starts[leaf][0]) if param.ndim == 2 else None
+    expected = ref.dion([g[leaf] for g in DION_GRADS], param, LOSSES, 0.01, q0, **kwargs)
+    for t, (u, e) in enumerate(zip(ours, expected)):
+      np.testing.assert_allclose(u[leaf], e, rtol=1e-10, atol=1e-15,
+                                 err_msg=f"{leaf}, step {t + 1}")

@@ -21,7 +21,8 @@ Leaves that are not matrices (vectors, scalars) follow `adamw` with
 ``adam_b1``, ``adam_b2``, ``eps``, ``adam_eps_root`` and ``nesterov``.
 `MuonDimensionNumbers` says which axes of a leaf are the matrix's rows
 (``reduction_axis``) and columns (``output_axis``); every other axis is a
-batch axis, orthogonalised matrix by matrix. A vector may be used as a
+batch axis, orthogonalised matrix by matrix (`muon_conv_dimension_numbers`
+gives conv kernels their rules). A vector may be used as a
 $1 \\times n$ matrix with ``MuonDimensionNumbers(reduction_axis=(),
 output_axis=0)``.
 
@@ -31,6 +32,11 @@ output_axis=0)``.
   $\\|A\\|_F^{-1/2}$.
 * A table of coefficients (shape ``(n, 3)``, e.g. ``ns_coeffs='dion'``) runs
   one row per step, all ``n`` rows; ``ns_steps`` is then not used.
+  ``'polar_express'`` (Amsel et al., 2025) holds five quintics, each the one
+  closest to 1 on the interval the previous ones leave: after five steps every
+  singular value in $[10^{-3}, 1]$ lies in $[0.79, 1.21]$, against
+  $[0.47, 1.20]$ with the default coefficients. `polar_express_coefficients`
+  builds such a table for any number of steps.
 * ``adaptive=True`` scales the orthogonal update $O$ by
   $\\langle \\hat m_t, O\\rangle$ (Bernstein & Newhouse, 2024).
 """
@@ -60,7 +66,23 @@ _PRESETS = {
     "dion": ((4.0848, -6.8946, 2.9270), (3.9505, -6.3029, 2.6377),
              (3.7418, -5.5913, 2.3037), (2.8769, -3.1427, 1.2046),
              (2.8366, -3.0525, 1.2012)),
+    # polar_express_coefficients(5): the paper's text (cushion u / 10)
+    "polar_express": (
+        (7.605392872224708, -18.47180646673436, 12.694828602730299),
+        (3.7763535513877664, -2.3105195122976006, 0.4000151033710504),
+        (3.6670959883854604, -2.291992392741813, 0.405353401050727),
+        (3.323074703887898, -2.2481744308997236, 0.43037760001662645),
+        (2.4816958900772, -1.7938453897058921, 0.4170896292580866)),
+    # polar_express_coefficients(5, cushion=PUBLISHED_CUSHION, safe_bounds=False):
+    # the authors' published table, its first five rows
+    "polar_express_published": (
+        (8.205160414005569, -22.90193498705604, 16.460724910180307),
+        (4.066395159942772, -2.8611540867551404, 0.5183995226694739),
+        (3.90959490443791, -2.8233517350395116, 0.5250369769390015),
+        (3.285564017198617, -2.4153019596359457, 0.48529406552790877),
+        (2.277873287083979, -1.6198217652654423, 0.39848078704168355)),
 }
+PUBLISHED_CUSHION = 0.02407327424182761  # the cushion of the Polar Express authors' code
 _PRECONDITIONINGS = ("frobenius", "spectral", "aol", "schatten")
 
 
@@ -111,6 +133,56 @@ def matrix_axes(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[tuple, tuple,
                      f"shape {x.shape} must be disjoint, with at least one output axis")
   batch = tuple(a for a in range(x.ndim) if a not in red + out)
   return batch, red, out
+
+
+_CONV_RULES = ("flatten", "per_tap")
+
+
+def muon_conv_dimension_numbers(rule: str = "flatten") -> Callable[[Any], Any]:
+  """Which leaves Muon takes, conv kernels included, for ``muon_weight_dimension_numbers``.
+
+  A conv kernel in the layout of Flax, Haiku and ``jax.lax.conv`` with
+  ``'HWIO'`` — spatial axes first, then inputs, then outputs: ``(w, in, out)``,
+  ``(h, w, in, out)`` or ``(d, h, w, in, out)`` — is orthogonalised
+
+  * ``rule='flatten'``: as one $(h w \\cdot \\text{in}) \\times \\text{out}$ matrix
+    (every output filter a unit-scaled direction over its whole receptive field;
+    the shape factor reads fan-in $h w \\cdot \\text{in}$);
+  * ``rule='per_tap'``: as $h w$ separate $\\text{in} \\times \\text{out}$ matrices,
+    one per kernel position (the spatial axes are batch axes).
+
+  Matrices keep ``MuonDimensionNumbers()``; vectors and scalars get ``None``
+  (AdamW). A 3-D leaf is read as a 1-D conv kernel: stacked layers
+  ``(layers, in, out)`` need a spec of their own
+  (``MuonDimensionNumbers(reduction_axis=1, output_axis=2)``).
+
+  Args:
+    rule: ``'flatten'`` or ``'per_tap'``.
+
+  Returns:
+    A function of the params returning their tree of `MuonDimensionNumbers` and ``None``.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxopt_notes as jon
+    >>> params = {'conv': jnp.zeros((3, 3, 2, 4)), 'dense': jnp.zeros((4, 2)), 'b': jnp.zeros(2)}
+    >>> specs = jon.muon_conv_dimension_numbers()(params)
+    >>> specs['conv'], specs['b']
+    (MuonDimensionNumbers(reduction_axis=(0, 1, 2), output_axis=3), None)
+    >>> opt = jon.muon(0.1, muon_weight_dimension_numbers=jon.muon_conv_dimension_numbers())
+  """
+  _validate.check_choice("muon_conv_dimension_numbers", "rule", rule, _CONV_RULES)
+
+  def spec(x):
+    ndim = jnp.ndim(x)
+    if ndim == 2:
+      return MuonDimensionNumbers()
+    if ndim < 2:
+      return None
+    if rule == "flatten":
+      return MuonDimensionNumbers(reduction_axis=tuple(range(ndim - 1)), output_axis=ndim - 1)
+    return MuonDimensionNumbers(reduction_axis=ndim - 2, output_axis=ndim - 1)
+
+  return lambda params: jax.tree.map(spec, params)
 
 
 def _fans(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[int, int]:
@@ -233,8 +305,8 @@ def ns_coefficients(owner: str, ns_coeffs: Any) -> Any:
 
   Args:
     owner: the function named in an error.
-    ns_coeffs: a preset's name (``'standard'``, ``'dion'``), or an array of
-      shape ``(3,)`` or ``(n, 3)``.
+    ns_coeffs: a preset's name (``'standard'``, ``'dion'``, ``'polar_express'``,
+      ``'polar_express_published'``), or an array of shape ``(3,)`` or ``(n, 3)``.
 
   Returns:
     The coefficients.
@@ -247,6 +319,98 @@ def ns_coefficients(owner: str, ns_coeffs: Any) -> Any:
     raise ValueError(f"{owner}: argument `ns_coeffs` must have shape (3,) or (n, 3), "
                      f"got {shape}")
   return ns_coeffs
+
+
+def _quintic(coeffs: Sequence[float], x: Any) -> Any:
+  a, b, c = coeffs
+  return a * x + b * x**3 + c * x**5
+
+
+def minimax_quintic(lower: float, upper: float) -> tuple[float, float, float]:
+  """The odd quintic $p(x) = ax + bx^3 + cx^5$ closest to 1 on ``[lower, upper]``.
+
+  Chebyshev's equioscillation: $1 - p$ takes its largest size $E$ with alternating
+  signs at ``lower``, at the two interior extremes of $p$ and at ``upper``. The
+  simplified Remez exchange solves $p(x_i) = 1 \\mp E$ on four such points, moves
+  the inner two to the new extremes (roots of $p'$, a quadratic in $x^2$) and
+  repeats, on ``[lower / upper, 1]``; the result is rescaled to ``[lower, upper]``.
+
+  Args:
+    lower: the interval's left end, ``0 < lower <= upper``.
+    upper: its right end.
+
+  Returns:
+    ``(a, b, c)`` in float64.
+
+  Example:
+    >>> [round(c, 4) for c in minimax_quintic(1.0, 1.0)]   # Newton-Schulz's quintic
+    [1.875, -1.25, 0.375]
+  """
+  ratio = lower / upper
+  if ratio > 1 - 5e-6:  # the limit of a vanishing interval: p(1) = 1, p'(1) = p''(1) = 0
+    a, b, c = 15 / 8, -10 / 8, 3 / 8
+  else:
+    nodes = np.array([ratio, (3 * ratio + 1) / 4, (ratio + 3) / 4, 1.0])
+    signs = np.array([1.0, -1.0, 1.0, -1.0])
+    error = np.inf
+    for _ in range(100):
+      a, b, c, new_error = np.linalg.solve(
+          np.stack([nodes, nodes**3, nodes**5, signs], axis=1), np.ones(4))
+      root = math.sqrt(9 * b * b - 20 * a * c)
+      nodes[1:3] = np.sqrt((-3 * b + np.array([-root, root])) / (10 * c))
+      if abs(new_error - error) <= 1e-15:
+        break
+      error = new_error
+  return float(a) / upper, float(b) / upper**3, float(c) / upper**5
+
+
+def polar_express_coefficients(num_steps: int = 5, lower: float = 1e-3, cushion: float = 0.1,
+                               safety: float = 1.01, *,
+                               safe_bounds: bool = True) -> np.ndarray:
+  """Polar Express's Newton-Schulz coefficients, one optimal quintic per step.
+
+  Greedily, from $[\\ell_1, u_1] = [\\ell, 1]$: $p_t$ is the odd quintic
+  closest to 1 on $[\\max(\\ell_t, \\kappa u_t), u_t]$ (`minimax_quintic`; the
+  cushion $\\kappa$ keeps the early polynomials from oscillating), scaled by
+  $2 / (p_t(\\ell_t) + p_t(u_t))$ so that the bounds stay centred on 1, then
+  made safe against round-off by $p_t \\leftarrow p_t(\\cdot / s)$; the next
+  bounds are $\\ell_{t+1} = p_t(\\ell_t)$, $u_{t+1} = 2 - \\ell_{t+1}$. The
+  composition is the best polynomial of its kind on $[\\ell, 1]$ (Amsel et al.,
+  2025, Theorem 3.1, without the safety and cushion).
+
+  The paper's text (Algorithm 1) cushions at $u_t / 10$ and takes the next
+  bounds from the safe $p_t$ (the defaults; preset ``'polar_express'``). The
+  authors' published table cushions at 0.0241 (``PUBLISHED_CUSHION``) and takes
+  the bounds from the unscaled $p_t$, scaling by the safety afterwards
+  (``safe_bounds=False``; preset ``'polar_express_published'``, the first five of
+  its rows, all of which it scales).
+
+  Args:
+    num_steps: the number of Newton-Schulz steps (rows).
+    lower: $\\ell$, the smallest singular value, relative to the largest, to be
+      brought to 1 (``1e-3`` suits bfloat16 gradients).
+    cushion: $\\kappa$, in ``[0, 1]``.
+    safety: $s \\ge 1$.
+    safe_bounds: whether $\\ell_{t+1}$ is $p_t(\\ell_t)$ of the safe $p_t$ (the
+      text) or of the unscaled one (the published table).
+
+  Returns:
+    An ``(num_steps, 3)`` float64 array, for ``ns_coeffs``.
+
+  Example:
+    >>> import jaxopt_notes as jon
+    >>> jon.polar_express_coefficients(6).shape
+    (6, 3)
+  """
+  low, high, rows = lower, 1.0, []
+  for _ in range(num_steps):
+    coeffs = np.array(minimax_quintic(max(low, cushion * high), high))
+    coeffs *= 2 / (_quintic(coeffs, low) + _quintic(coeffs, high))
+    safe = coeffs / np.array([safety, safety**3, safety**5])
+    rows.append(safe)
+    low = _quintic(safe if safe_bounds else coeffs, low)
+    high = 2 - low
+  return np.array(rows)
 
 
 @shared_args
@@ -338,8 +502,10 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
   params) of `MuonDimensionNumbers` and ``None``: a ``None`` leaf goes to
   AdamW. Left out, the 2-D leaves are Muon's and the others AdamW's.
   ``adam_learning_rate`` defaults to ``learning_rate``. ``ns_coeffs`` may be
-  the name of a preset, ``'standard'`` or ``'dion'``. ``mu_dtype`` holds both
-  momenta, ``nu_dtype`` AdamW's second moment.
+  the name of a preset: ``'standard'``, ``'dion'`` (five rows, as optax's),
+  ``'polar_express'`` or ``'polar_express_published'`` (five rows each, see
+  `polar_express_coefficients`).
+  ``mu_dtype`` holds both momenta, ``nu_dtype`` AdamW's second moment.
 
   Args:
     learning_rate: the step size $\\eta$ of the matrix leaves: a number, a traced array or a
