@@ -51,7 +51,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._moments import Float
-from jaxopt_notes.optimizers._muon import (_is_spec, matrix_axes,
+from jaxopt_notes.optimizers._muon import (is_spec, matrix_axes,
                                            resolve_dimension_numbers, widen_float16)
 from jaxopt_notes.transforms._masking import MaskedNode
 from jaxopt_notes.optimizers._normuon import matrices_and_adamw
@@ -64,7 +64,14 @@ class _Step(NamedTuple):
 
 
 class ScaleByDionState(NamedTuple):
-  """State of `scale_by_dion`."""
+  """State of `scale_by_dion`.
+
+  Attributes:
+    count: int32 steps taken, saturating.
+    mu: the momentum $M_t$, which keeps the residual of the low-rank steps (error feedback).
+    q: the right factors $Q_t$ of the power iteration, ``(batch, min(m, n), r)`` per matrix
+      leaf.
+  """
   count: jax.Array  # int32 steps taken, saturating
   mu: Any           # momentum M_t, the residual of the low-rank steps
   q: Any            # right factors Q_t: (batch, min(m, n), r) per matrix leaf
@@ -148,7 +155,7 @@ def scale_by_dion(rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8, mu_dtype
       return jnp.sum(zeros, axis=1)[..., None] + _placement.replicate_like(q.astype(zeros.dtype), x)
     q = jax.tree.map(lambda spec, sub: sub if isinstance(spec, MaskedNode) else None
                      if spec is None else _tree.map(lambda x: start(spec, x), sub),
-                     specs, params, is_leaf=_is_spec)
+                     specs, params, is_leaf=is_spec)
     return ScaleByDionState(count=_placement.zero_count(params),
                             mu=_tree.zeros_like(params, dtype=mu_dtype), q=q)
 
@@ -168,7 +175,7 @@ def scale_by_dion(rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8, mu_dtype
       if spec is None or isinstance(spec, MaskedNode):
         return jax.tree.map(lambda x, y: _Step(x, y, None), g, m)
       return jax.tree.map(lambda x, f: step(spec, x, f), bb, q)
-    steps = jax.tree.map(one, specs, updates, state.mu, b, state.q, is_leaf=_is_spec)
+    steps = jax.tree.map(one, specs, updates, state.mu, b, state.q, is_leaf=is_spec)
     is_step = lambda t: isinstance(t, _Step)  # noqa: E731
     out, residual, q = (jax.tree.map(lambda t, i=i: t[i], steps, is_leaf=is_step)
                         for i in range(3))

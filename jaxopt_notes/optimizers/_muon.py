@@ -111,7 +111,8 @@ class MuonState(NamedTuple):
   ns_coeffs: jax.Array  # (3,) or (n, 3) Newton-Schulz coefficients
 
 
-def _is_spec(x: Any) -> bool:
+def is_spec(x: Any) -> bool:
+  """A leaf of a dimension-numbers tree: a spec, ``None`` (AdamW's leaf) or a masked place."""
   return x is None or isinstance(x, (MuonDimensionNumbers, MaskedNode))
 
 
@@ -297,7 +298,7 @@ def per_matrix(f: Callable, specs: Any, tree: Any, *rest: Any, broadcast: bool =
     if spec is None or isinstance(spec, MaskedNode):
       return sub
     return _tree.map(lambda x, *r: f(spec, x, *r), sub, *subs, broadcast=broadcast)
-  return jax.tree.map(one, specs, tree, *rest, is_leaf=_is_spec)
+  return jax.tree.map(one, specs, tree, *rest, is_leaf=is_spec)
 
 
 def ns_coefficients(owner: str, ns_coeffs: Any) -> Any:
@@ -588,10 +589,10 @@ def split_matrices(matrix: Callable[[Callable], GradientTransformation],
              else weight_dimension_numbers)
     # spread a prefix tree of specs over the leaves; frozen leaves go to AdamW
     return jax.tree.map(lambda s, sub: jax.tree.map(
-        lambda x: None if _tree.is_frozen(x) else s, sub), specs, params, is_leaf=_is_spec)
+        lambda x: None if _tree.is_frozen(x) else s, sub), specs, params, is_leaf=is_spec)
 
   def labels(params):
     return jax.tree.map(lambda s: "adam" if s is None else "muon", specs_of(params),
-                        is_leaf=_is_spec)
+                        is_leaf=is_spec)
 
   return partition({"muon": matrix(specs_of), "adam": other}, labels)
