@@ -58,32 +58,15 @@ def test_converges_on_rosenbrock(entry):
 
 
 @ENTRIES
-def test_state_structure_shapes_and_dtypes_are_stable(entry):
-  opt = entry.make(0.01)
-  state0 = opt.init(PARAMS)
-  _, state = _rollout(opt, opt.update)
-  chex.assert_trees_all_equal_structs(state0, state)
-  chex.assert_trees_all_equal_shapes_and_dtypes(state0, state)
-
-
-@ENTRIES
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64])
-def test_updates_keep_param_dtype(entry, dtype):
+def test_state_is_stable_and_updates_keep_param_dtype_in_one_compiled_step(entry, dtype):
+  """5 jitted steps: the state keeps its structure, shapes and dtypes, the updates the
+  params' dtype, and the step compiles once (a state that changes dtype or weak type
+  would trace it again). The same rollout eagerly: tests/test_variants.py."""
   if dtype == jnp.float16 and not entry.float16_ok:
     pytest.skip("the algorithm's default constants underflow in float16 (registry)")
   params = jax.tree.map(lambda x: x.astype(dtype), PARAMS)
   grads = [jax.tree.map(lambda x: x.astype(dtype), g) for g in GRADS]
-  opt = entry.make(0.01)
-  state0 = opt.init(params)
-  updates, state = _rollout(opt, jax.jit(opt.update), params, grads)
-  for u in updates:
-    chex.assert_trees_all_equal_dtypes(u, params)
-    chex.assert_tree_all_finite(u)
-  chex.assert_trees_all_equal_shapes_and_dtypes(state0, state)
-
-
-@ENTRIES
-def test_jitted_step_compiles_once(entry):
   opt = entry.make(0.01)
   chex.clear_trace_counter()
 
@@ -92,7 +75,13 @@ def test_jitted_step_compiles_once(entry):
   def step(grads, state, params, value):
     return opt.update(grads, state, params, value=value)
 
-  _rollout(opt, step)
+  state0 = opt.init(params)
+  updates, state = _rollout(opt, step, params, grads)
+  for u in updates:
+    chex.assert_trees_all_equal_dtypes(u, params)
+    chex.assert_tree_all_finite(u)
+  chex.assert_trees_all_equal_structs(state0, state)
+  chex.assert_trees_all_equal_shapes_and_dtypes(state0, state)
 
 
 @ENTRIES
@@ -114,46 +103,33 @@ def test_schedule_as_learning_rate(entry):
     chex.assert_trees_all_close(u_s, jax.tree.map(lambda u: rates(t) * u, u_c), rtol=1e-12)
 
 
-def _sweep_runs(entry, name, values):
-  """A 5-step rollout with hyperparameter ``name`` taking each of ``values``."""
-  def rollout(value):
-    opt = entry.make(value) if name == "learning_rate" else entry.make(0.01, **{name: value})
-    return _rollout(opt, opt.update)[0]
-  return rollout
+# Learning rates of the vmapped lanes besides the default 0.01 (rtol 1e-10 on their runs)
+RATES = (0.001, 0.1)
 
 
 @ENTRIES
-def test_vmap_over_learning_rate_equals_separate_runs(entry):
-  rates = jnp.array([0.001, 0.01, 0.1])
-  rollout = _sweep_runs(entry, "learning_rate", rates)
-  swept = jax.jit(jax.vmap(rollout))(rates)
-  for i, lr in enumerate(rates):
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), rollout(float(lr)),
-                                rtol=1e-10, atol=1e-14)
+def test_learning_rate_and_every_numeric_hyperparameter_can_be_traced(entry):
+  """Swept hyperparameters traced at once under vmap equal separate concrete runs.
 
-
-@ENTRIES
-def test_every_numeric_hyperparameter_can_be_traced(entry):
-  """All swept hyperparameters traced at once under vmap equal separate concrete runs.
-
-  Lane 0 has every one at its default, lane j the j-th at its registry
-  alternative; one program per optimizer.
+  Lane 0 has every one at its default and the learning rate at 0.01; the next lanes
+  take the learning rate at each of `RATES`, then each swept hyperparameter in turn
+  at its registry alternative; one program per optimizer.
   """
-  if not entry.sweep:
-    pytest.skip("no numeric hyperparameter besides the learning rate")
-  defaults = {name: _default_of(entry, name) for name in entry.sweep}
-  lanes = [defaults, *({**defaults, name: alt} for name, alt in entry.sweep.items())]
+  defaults = {"learning_rate": 0.01, **{name: _default_of(entry, name) for name in entry.sweep}}
+  lanes = [defaults, *({**defaults, "learning_rate": lr} for lr in RATES),
+           *({**defaults, name: alt} for name, alt in entry.sweep.items())]
 
   def rollout(hyper):
     hyper = dict(hyper)
-    opt = entry.make(hyper.pop("learning_rate", 0.01), **hyper)
+    opt = entry.make(hyper.pop("learning_rate"), **hyper)
     return _rollout(opt, opt.update)[0]
 
   stacked = {k: jnp.array([lane[k] for lane in lanes]) for k in defaults}
   swept = jax.jit(jax.vmap(rollout))(stacked)
   for i, lane in enumerate(lanes):
+    tol = dict(rtol=1e-10, atol=1e-14) if i <= len(RATES) else dict(rtol=1e-9, atol=1e-13)
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), rollout(lane),
-                                rtol=1e-9, atol=1e-13, custom_message=str(lane))
+                                custom_message=str(lane), **tol)
 
 
 @ENTRIES

@@ -2,12 +2,9 @@
 
 The round trip runs in tests/workers/orbax_roundtrip.py: first as 2 processes x
 2 CPU devices (save, restore on the same mesh, resume), then as 1 process x 2
-devices (restore the same checkpoint resharded, resume; two such jobs at once,
-each resuming half of the optimizers). Each job runs in its
+devices (restore the same checkpoint resharded, resume). Each job runs in its
 own processes under a hard deadline.
 """
-
-import concurrent.futures
 
 import chex
 import jax
@@ -56,15 +53,9 @@ def _numbers(tree):
 def test_every_state_round_trips_through_orbax_and_resumes_on_another_mesh(tmp_path):
   folder = str(tmp_path / "ckpt")
   saving = multiprocess.launch([WORKER, "save", folder], 2, 2, timeout=DEADLINE)
-  # Two one-process jobs restore it at once, each resuming half of the optimizers.
-  with concurrent.futures.ThreadPoolExecutor(2) as pool:
-    halves = list(pool.map(lambda part: multiprocess.launch(
-        [WORKER, "restore", folder, part], 1, 2, timeout=DEADLINE)[0], ["0/2", "1/2"]))
-  first, second = halves
-  assert not set(first["resumed"]) & set(second["resumed"])
-  moved = {**first, "misplaced": first["misplaced"] + second["misplaced"],
-           "drifted": first["drifted"] + second["drifted"],
-           **{k: first[k] | second[k] for k in ("restored", "resumed")}}
+  # One one-process job restores it and resumes every optimizer (two jobs sharing the
+  # work each paid the imports, the restore and the restore target again).
+  (moved,) = multiprocess.launch([WORKER, "restore", folder], 1, 2, timeout=DEADLINE)
   assert saving[0] == saving[1]  # both processes saw the same whole arrays
   (two,) = saving[:1]
   assert (two["processes"], two["devices"], moved["processes"], moved["devices"]) == (2, 4, 1, 2)

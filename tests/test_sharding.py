@@ -18,18 +18,18 @@ HERE = os.path.dirname(__file__)
 # The suite's own XLA flags (tests/conftest.py) and 8 simulated devices.
 EIGHT_DEVICES = multiprocess._with_device_count(os.environ.get("XLA_FLAGS", ""), 8)
 SHARDS = 3  # test_sharded_state.py runs every optimizer: split over processes
+# The Kronecker files share one process: each process pays ~5 CPU-s of imports.
+KRONECKER = "test_kronecker_sharding.py test_kron_sharding.py test_kronecker_meshes.py"
 
 
 @pytest.mark.parametrize("target,shard", [
-    *[("test_sharded_state.py", f"{i}/{SHARDS}") for i in range(SHARDS)],
-    ("test_kronecker_sharding.py", ""), ("test_kron_sharding.py", ""),
-    ("test_kronecker_meshes.py", "")])
+    *[("test_sharded_state.py", f"{i}/{SHARDS}") for i in range(SHARDS)], (KRONECKER, "")])
 def test_sharded_state_on_8_simulated_devices(target, shard):
   env = dict(os.environ, JAXOPT_NOTES_MULTIDEVICE="1", JAX_PLATFORMS="cpu",
              XLA_FLAGS=EIGHT_DEVICES, JAXOPT_NOTES_SHARD=shard)
   done = subprocess.run(
       [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-       os.path.join(HERE, "multidevice", target)],
+       *[os.path.join(HERE, "multidevice", name) for name in target.split()]],
       cwd=os.path.join(HERE, ".."), env=env, capture_output=True, text=True, timeout=600,
       check=False)
   assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
