@@ -134,6 +134,15 @@ RACERS = {
     "adam_atan2": Racer("Adam-atan2", lambda h, n: jon.adam_atan2(cosine(h.lr, n)), 3e-3),
     "stable_adamw": Racer("StableAdamW", lambda h, n: jon.stable_adamw(cosine(h.lr, n)), 3e-3),
     "spam": Racer("SPAM", lambda h, n: jon.spam(cosine(h.lr, n)), 3e-3),
+    "dion": Racer("Dion (full rank, AdamW off the hidden matrices)", lambda h, n: jon.dion(
+        cosine(h.lr, n), adam_learning_rate=cosine(h.adam_lr, n),
+        muon_weight_dimension_numbers=hidden_only), 3e-2),
+    "splus": Racer("SPlus (validated at its average; ema_rate 0.99, nonstandard_constant 0.1)",
+                   lambda h, n: jon.splus(cosine(h.lr, n), ema_rate=0.99,
+                                          nonstandard_constant=0.1), 1e-1,
+                   lambda state, params: jon.splus_eval_params(state)),
+    "kl_shampoo": Racer("KL-Shampoo", lambda h, n: jon.kl_shampoo(cosine(h.lr, n)), 3e-3),
+    "kl_soap": Racer("KL-SOAP", lambda h, n: jon.kl_soap(cosine(h.lr, n)), 3e-3),
 }
 
 
