@@ -31,6 +31,7 @@ demo: $(VENV)/.demo
 # run in a second process with JAX's default float32, as users see them.
 test: $(VENV)/.test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n auto --dist loadgroup -q tests
 	$(BIN)/python -m pytest -q --doctest-modules jaxopt_notes
 

@@ -35,11 +35,11 @@ import jaxopt_notes as jon
 VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 128, 64, 2, 4, 32, 16
 LEARNING_RATE = 1e-3
 OPTIMIZERS = {
-    "adamw": lambda: jon.adamw(LEARNING_RATE),
-    "shampoo": lambda: jon.shampoo(LEARNING_RATE),
-    "soap": lambda: jon.soap(LEARNING_RATE),
-    "kron": lambda: jon.kron(LEARNING_RATE),
-    "kron, merge_small_dims=False": lambda: jon.kron(LEARNING_RATE, merge_small_dims=False),
+  "adamw": lambda: jon.adamw(LEARNING_RATE),
+  "shampoo": lambda: jon.shampoo(LEARNING_RATE),
+  "soap": lambda: jon.soap(LEARNING_RATE),
+  "kron": lambda: jon.kron(LEARNING_RATE),
+  "kron, merge_small_dims=False": lambda: jon.kron(LEARNING_RATE, merge_small_dims=False),
 }
 
 
@@ -61,13 +61,27 @@ def init_params(key: jax.Array) -> dict:
   def normal(shape):
     return jax.random.normal(next(keys), shape) / np.sqrt(shape[0])
 
-  layers = [{"q": normal((WIDTH, WIDTH)), "k": normal((WIDTH, WIDTH)),
-             "v": normal((WIDTH, WIDTH)), "o": normal((WIDTH, WIDTH)),
-             "up": normal((WIDTH, 4 * WIDTH)), "down": normal((4 * WIDTH, WIDTH)),
-             "up_bias": jnp.zeros(4 * WIDTH), "norm1": jnp.ones(WIDTH),
-             "norm2": jnp.ones(WIDTH)} for _ in range(LAYERS)]
-  return {"embed": 0.1 * normal((VOCAB, WIDTH)), "position": 0.1 * normal((CONTEXT, WIDTH)),
-          "layers": layers, "norm": jnp.ones(WIDTH), "out": normal((WIDTH, VOCAB))}
+  layers = [
+    {
+      "q": normal((WIDTH, WIDTH)),
+      "k": normal((WIDTH, WIDTH)),
+      "v": normal((WIDTH, WIDTH)),
+      "o": normal((WIDTH, WIDTH)),
+      "up": normal((WIDTH, 4 * WIDTH)),
+      "down": normal((4 * WIDTH, WIDTH)),
+      "up_bias": jnp.zeros(4 * WIDTH),
+      "norm1": jnp.ones(WIDTH),
+      "norm2": jnp.ones(WIDTH),
+    }
+    for _ in range(LAYERS)
+  ]
+  return {
+    "embed": 0.1 * normal((VOCAB, WIDTH)),
+    "position": 0.1 * normal((CONTEXT, WIDTH)),
+    "layers": layers,
+    "norm": jnp.ones(WIDTH),
+    "out": normal((WIDTH, VOCAB)),
+  }
 
 
 def _norm(x, scale):
@@ -97,8 +111,11 @@ def batches(text: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
 
 def factor_entries(state) -> int:
   """Entries of the Kronecker factors in a `kron` state (0 for other optimizers)."""
-  found = [s for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(
-      x, jon.ScaleByKronState)) if isinstance(s, jon.ScaleByKronState)]
+  found = [
+    s
+    for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, jon.ScaleByKronState))
+    if isinstance(s, jon.ScaleByKronState)
+  ]
   return sum(q.size for s in found for q in jax.tree.leaves(s.Qs_preconditioners))
 
 
@@ -136,7 +153,7 @@ def measure(names=tuple(OPTIMIZERS), rounds: int = 5, steps: int = 10) -> dict:
   runners = {n: Runner(OPTIMIZERS[n], params, data[0]) for n in names}
   for r in range(rounds):
     for runner in runners.values():
-      runner.run(data[1 + r * steps: 1 + (r + 1) * steps])
+      runner.run(data[1 + r * steps : 1 + (r + 1) * steps])
   return runners
 
 
@@ -144,19 +161,24 @@ def render(runners: dict, rounds: int, steps: int) -> str:
   params = init_params(jax.random.key(0))
   size = sum(x.size for x in jax.tree.leaves(params))
   base = statistics.median(runners["adamw"].times) if "adamw" in runners else None
-  lines = [f"Character-level transformer ({LAYERS} layers, d_model {WIDTH}, {size:,} params, "
-           f"batches of {BATCH} x {CONTEXT}), {rounds} x {steps} steps each, on "
-           f"{platform.machine()} with {jax.device_count()} {jax.devices()[0].platform} "
-           f"device(s), jax {jax.__version__}.", "",
-           "| optimizer | compile (s) | step (ms) | step / adamw's | factor entries | loss |",
-           "|---|---:|---:|---:|---:|---:|"]
+  lines = [
+    f"Character-level transformer ({LAYERS} layers, d_model {WIDTH}, {size:,} params, "
+    f"batches of {BATCH} x {CONTEXT}), {rounds} x {steps} steps each, on "
+    f"{platform.machine()} with {jax.device_count()} {jax.devices()[0].platform} "
+    f"device(s), jax {jax.__version__}.",
+    "",
+    "| optimizer | compile (s) | step (ms) | step / adamw's | factor entries | loss |",
+    "|---|---:|---:|---:|---:|---:|",
+  ]
   for name, r in runners.items():
     ms = 1e3 * statistics.median(r.times)
     ratio = f"{statistics.median(r.times) / base:.1f}" if base else "-"
     entries = factor_entries(r.state)
-    lines.append(f"| {name} | {r.compile_s:.1f} | {ms:.1f} | {ratio} | "
-                 f"{entries:,} | {r.loss:.2f} |" if entries else
-                 f"| {name} | {r.compile_s:.1f} | {ms:.1f} | {ratio} | - | {r.loss:.2f} |")
+    lines.append(
+      f"| {name} | {r.compile_s:.1f} | {ms:.1f} | {ratio} | {entries:,} | {r.loss:.2f} |"
+      if entries
+      else f"| {name} | {r.compile_s:.1f} | {ms:.1f} | {ratio} | - | {r.loss:.2f} |"
+    )
   return "\n".join(lines) + "\n"
 
 
@@ -164,10 +186,12 @@ def train(name: str, steps: int) -> None:
   """Trains one optimizer for ``steps`` jitted steps, printing a JSON line after each."""
   data = batches(corpus(), steps)
   runner = Runner(OPTIMIZERS[name], init_params(jax.random.key(0)), data[0])
-  print(json.dumps({"compiled_s": runner.compile_s,
-                    "factor_entries": factor_entries(runner.state)}), flush=True)
+  print(
+    json.dumps({"compiled_s": runner.compile_s, "factor_entries": factor_entries(runner.state)}),
+    flush=True,
+  )
   for i in range(steps):
-    runner.run(data[i:i + 1])
+    runner.run(data[i : i + 1])
     print(json.dumps({"step": i + 1, "loss": runner.loss}), flush=True)
 
 
@@ -177,8 +201,12 @@ def main(argv=None) -> str:
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--md", help="also write the table to this file")
   parser.add_argument("--train", choices=sorted(OPTIMIZERS), help="train one optimizer")
-  parser.add_argument("--only", action="append", choices=sorted(OPTIMIZERS),
-                      help="measure only these (repeatable; default: all)")
+  parser.add_argument(
+    "--only",
+    action="append",
+    choices=sorted(OPTIMIZERS),
+    help="measure only these (repeatable; default: all)",
+  )
   args = parser.parse_args(argv)
   if args.train:
     train(args.train, args.steps)

@@ -53,6 +53,7 @@ class Config:
     val_windows: held-out windows of ``context + 1`` characters, taken
       without overlap from the start of the validation text.
   """
+
   layers: int = 2
   d_model: int = 32
   heads: int = 2
@@ -67,6 +68,7 @@ QUICK = Config(layers=1, d_model=16, heads=2, context=16, batch=8, val_windows=3
 @functools.lru_cache(maxsize=1)
 def _text_and_vocab() -> tuple[str, str]:
   from pydoc_data.topics import topics
+
   text = "".join(topics[name] for name in sorted(topics))
   return text, "".join(sorted(set(text)))
 
@@ -96,23 +98,39 @@ def init_params(config: Config, key: jax.Array, vocab_size: int | None = None) -
   def normal(shape, scale=1.0):
     return scale * jax.random.normal(next(keys), shape, jnp.float32) / np.sqrt(shape[0])
 
-  layers = [{"q": normal((d, d)), "k": normal((d, d)), "v": normal((d, d)),
-             "o": normal((d, d), 1 / np.sqrt(2 * config.layers)),
-             "up": normal((d, wide)), "up_bias": jnp.zeros(wide, jnp.float32),
-             "down": normal((wide, d), 1 / np.sqrt(2 * config.layers)),
-             "norm1": jnp.ones(d, jnp.float32), "norm2": jnp.ones(d, jnp.float32)}
-            for _ in range(config.layers)]
-  return {"embed": 0.5 * jax.random.normal(next(keys), (vocab_size, d), jnp.float32),
-          "position": 0.1 * jax.random.normal(next(keys), (config.context, d), jnp.float32),
-          "layers": layers, "norm": jnp.ones(d, jnp.float32),
-          "unembed": normal((d, vocab_size), 0.5)}
+  layers = [
+    {
+      "q": normal((d, d)),
+      "k": normal((d, d)),
+      "v": normal((d, d)),
+      "o": normal((d, d), 1 / np.sqrt(2 * config.layers)),
+      "up": normal((d, wide)),
+      "up_bias": jnp.zeros(wide, jnp.float32),
+      "down": normal((wide, d), 1 / np.sqrt(2 * config.layers)),
+      "norm1": jnp.ones(d, jnp.float32),
+      "norm2": jnp.ones(d, jnp.float32),
+    }
+    for _ in range(config.layers)
+  ]
+  return {
+    "embed": 0.5 * jax.random.normal(next(keys), (vocab_size, d), jnp.float32),
+    "position": 0.1 * jax.random.normal(next(keys), (config.context, d), jnp.float32),
+    "layers": layers,
+    "norm": jnp.ones(d, jnp.float32),
+    "unembed": normal((d, vocab_size), 0.5),
+  }
 
 
 def hidden_matrices(params: dict) -> Any:
   """True on the hidden 2-D weights (attention and MLP), False on every other leaf."""
-  return {name: (jax.tree.map(lambda x: x.ndim == 2, value) if name == "layers"
-                 else jax.tree.map(lambda x: False, value))
-          for name, value in params.items()}
+  return {
+    name: (
+      jax.tree.map(lambda x: x.ndim == 2, value)
+      if name == "layers"
+      else jax.tree.map(lambda x: False, value)
+    )
+    for name, value in params.items()
+  }
 
 
 def _norm(x, scale):
@@ -156,7 +174,7 @@ def validation_windows(val_ids: np.ndarray, config: Config) -> np.ndarray:
   """The fixed held-out set: non-overlapping windows from the start of the validation text."""
   width = config.context + 1
   count = min(config.val_windows, len(val_ids) // width)
-  return val_ids[:count * width].reshape(count, width)
+  return val_ids[: count * width].reshape(count, width)
 
 
 def state_bytes(state: Any) -> int:
@@ -186,9 +204,18 @@ class Trainer:
       defaults to the params themselves.
   """
 
-  def __init__(self, make_tx: Callable, example_hyper: Any, *, config: Config, steps: int,
-               eval_every: int, params_dtype: Any = jnp.float32, apply_fn: Callable | None = None,
-               eval_params_fn: Callable | None = None):
+  def __init__(
+    self,
+    make_tx: Callable,
+    example_hyper: Any,
+    *,
+    config: Config,
+    steps: int,
+    eval_every: int,
+    params_dtype: Any = jnp.float32,
+    apply_fn: Callable | None = None,
+    eval_params_fn: Callable | None = None,
+  ):
     if apply_fn is None:
       apply_fn = lambda params, updates, index: jon.apply_updates(params, updates)  # noqa: E731
     if eval_params_fn is None:
@@ -213,8 +240,11 @@ class Trainer:
     params, state = self._init(example_hyper, 0)
     starts = jnp.asarray(batch_starts(self.train_size, config, steps, 0), jnp.int32)
     begin = time.perf_counter()
-    self.step = jax.jit(step).lower(params, state, self.train_ids, starts, jnp.int32(0),
-                                    example_hyper).compile()
+    self.step = (
+      jax.jit(step)
+      .lower(params, state, self.train_ids, starts, jnp.int32(0), example_hyper)
+      .compile()
+    )
     self.validate = jax.jit(validate).lower(state, params, self.val_windows).compile()
     self.compile_s = time.perf_counter() - begin
 
@@ -236,16 +266,30 @@ class Trainer:
       times.append(time.perf_counter() - begin)
       if (t + 1) % self.eval_every == 0 or t + 1 == self.steps:
         curve.append((t + 1, float(self.validate(state, params, self.val_windows))))
-    return dict(curve=curve, final_val_loss=curve[-1][1], step_times=times,
-                step_ms=1e3 * float(np.median(times[1:] or times)), train_s=float(sum(times)),
-                compile_s=self.compile_s, state_bytes=state_bytes(state),
-                params=sum(x.size for x in jax.tree.leaves(params)),
-                final_train_loss=float(value))
+    return dict(
+      curve=curve,
+      final_val_loss=curve[-1][1],
+      step_times=times,
+      step_ms=1e3 * float(np.median(times[1:] or times)),
+      train_s=float(sum(times)),
+      compile_s=self.compile_s,
+      state_bytes=state_bytes(state),
+      params=sum(x.size for x in jax.tree.leaves(params)),
+      final_train_loss=float(value),
+    )
 
 
-def train(tx: jon.GradientTransformation, *, config: Config = Config(), steps: int = 1000,
-          seed: int = 0, eval_every: int = 50, params_dtype: Any = jnp.float32,
-          apply_fn: Callable | None = None, eval_params_fn: Callable | None = None) -> dict:
+def train(
+  tx: jon.GradientTransformation,
+  *,
+  config: Config = Config(),
+  steps: int = 1000,
+  seed: int = 0,
+  eval_every: int = 50,
+  params_dtype: Any = jnp.float32,
+  apply_fn: Callable | None = None,
+  eval_params_fn: Callable | None = None,
+) -> dict:
   """Trains the model with ``tx`` and returns its validation curve and costs.
 
   One jitted step (gradient, ``tx.update`` with ``value=`` the batch loss, then
@@ -270,9 +314,16 @@ def train(tx: jon.GradientTransformation, *, config: Config = Config(), steps: i
     ``compile_s`` (the step and the validation), ``state_bytes``, ``params``
     (count), ``final_train_loss``.
   """
-  trainer = Trainer(lambda hyper: tx, jnp.float32(0), config=config, steps=steps,
-                    eval_every=eval_every, params_dtype=params_dtype, apply_fn=apply_fn,
-                    eval_params_fn=eval_params_fn)
+  trainer = Trainer(
+    lambda hyper: tx,
+    jnp.float32(0),
+    config=config,
+    steps=steps,
+    eval_every=eval_every,
+    params_dtype=params_dtype,
+    apply_fn=apply_fn,
+    eval_params_fn=eval_params_fn,
+  )
   return trainer.run(jnp.float32(0), seed)
 
 
@@ -284,15 +335,24 @@ def main(argv=None):
   args = parser.parse_args(argv)
   config = QUICK if args.quick else Config()
   train_ids, val_ids, vocab = load_corpus()
-  print(f"corpus: {len(train_ids)} train / {len(val_ids)} validation characters, "
-        f"vocabulary {vocab}; {config}")
+  print(
+    f"corpus: {len(train_ids)} train / {len(val_ids)} validation characters, "
+    f"vocabulary {vocab}; {config}"
+  )
   schedule = jon.warmup_cosine_decay_schedule(0.0, args.lr, max(args.steps // 20, 1), args.steps)
-  out = train(jon.adamw(schedule), config=config, steps=args.steps, seed=0,
-              eval_every=max(args.steps // 10, 1))
+  out = train(
+    jon.adamw(schedule),
+    config=config,
+    steps=args.steps,
+    seed=0,
+    eval_every=max(args.steps // 10, 1),
+  )
   for step, loss in out["curve"]:
     print(f"step {step:5d}  validation loss {loss:.4f}")
-  print(f"{out['params']} params; step {out['step_ms']:.2f} ms, compile {out['compile_s']:.1f} s, "
-        f"state {out['state_bytes']} bytes")
+  print(
+    f"{out['params']} params; step {out['step_ms']:.2f} ms, compile {out['compile_s']:.1f} s, "
+    f"state {out['state_bytes']} bytes"
+  )
   return out
 
 

@@ -52,7 +52,7 @@ import lm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.join(HERE, "..", "docs")
-MD = os.path.join(DOCS, "lm_race.md")   # the table goes between its markers
+MD = os.path.join(DOCS, "lm_race.md")  # the table goes between its markers
 MARKERS = ("<!-- race table: written by benchmarks/lm_race.py -->", "<!-- end of race table -->")
 PNG = os.path.join(DOCS, "images", "lm_race.png")
 CACHE = os.path.join(HERE, "..", "docs", "benchmarks", "lm_race_runs.json")
@@ -61,6 +61,7 @@ CACHE = os.path.join(HERE, "..", "docs", "benchmarks", "lm_race_runs.json")
 @dataclasses.dataclass(frozen=True)
 class Budget:
   """Size of a race: the model, the steps, how often it is validated, the seeds."""
+
   config: lm.Config
   steps: int
   eval_every: int
@@ -70,15 +71,16 @@ class Budget:
 
 FULL = Budget(lm.Config(), steps=300, eval_every=10, grid_points=3, seeds=3)
 QUICK = Budget(lm.QUICK, steps=24, eval_every=4, grid_points=2, seeds=2)
-GRID_FACTOR = math.sqrt(10.0)   # neighbouring learning rates: half a decade apart
+GRID_FACTOR = math.sqrt(10.0)  # neighbouring learning rates: half a decade apart
 MAX_EXTENSIONS = 3
-TARGETS = ("muon", "soap", "shampoo", "kron")   # always run on every seed
-EXTRA_LEADERS = 3                               # and the best this many others
+TARGETS = ("muon", "soap", "shampoo", "kron")  # always run on every seed
+EXTRA_LEADERS = 3  # and the best this many others
 
 
 class Hyper(NamedTuple):
   """Traced hyperparameters of a run: the peak learning rate, and AdamW's best one (which
   Muon-style methods use on the leaves they hand to AdamW)."""
+
   lr: Any
   adam_lr: Any
 
@@ -90,21 +92,22 @@ def cosine(peak, steps):
 
 def hidden_only(params):
   """Muon's matrices are the hidden weights; embeddings, unembedding and vectors go to AdamW."""
-  return jax.tree.map(lambda hidden: jon.MuonDimensionNumbers() if hidden else None,
-                      lm.hidden_matrices(params))
+  return jax.tree.map(
+    lambda hidden: jon.MuonDimensionNumbers() if hidden else None, lm.hidden_matrices(params)
+  )
 
 
 def kron_probability(steps):
   """PSGD-Kron's refit probability compressed to the race: every step for the first 5% of
   the steps, then decaying to 0.1 (the library default stays at 1 for 500 steps)."""
-  return jon.precond_update_prob_schedule(min_prob=0.1, decay=20.0 / steps,
-                                          flat_start=steps // 20)
+  return jon.precond_update_prob_schedule(min_prob=0.1, decay=20.0 / steps, flat_start=steps // 20)
 
 
 @dataclasses.dataclass(frozen=True)
 class Racer:
   """One method: its label, ``make(hyper, steps) -> tx``, the middle of its learning-rate
   grid, and (schedule-free) the point it is validated at."""
+
   label: str
   make: Callable
   center: float
@@ -112,37 +115,59 @@ class Racer:
 
 
 def _muon_like(alias):
-  return lambda h, n: alias(cosine(h.lr, n), adam_learning_rate=cosine(h.adam_lr, n),
-                            muon_weight_dimension_numbers=hidden_only)
+  return lambda h, n: alias(
+    cosine(h.lr, n),
+    adam_learning_rate=cosine(h.adam_lr, n),
+    muon_weight_dimension_numbers=hidden_only,
+  )
 
 
 RACERS = {
-    "adamw": Racer("AdamW", lambda h, n: jon.adamw(cosine(h.lr, n)), 3e-3),
-    "muon": Racer("Muon (AdamW off the hidden matrices)", _muon_like(jon.muon), 3e-2),
-    "soap": Racer("SOAP", lambda h, n: jon.soap(cosine(h.lr, n)), 3e-3),
-    "shampoo": Racer("Shampoo (Adam graft, refresh every 20)", lambda h, n: jon.shampoo(
-        cosine(h.lr, n), preconditioning_compute_steps=20), 3e-3),
-    "kron": Racer("PSGD-Kron (layers unmerged, refit p to 0.1)", lambda h, n: jon.kron(
-        cosine(h.lr, n), merge_small_dims=False,
-        preconditioner_update_probability=kron_probability(n)), 1e-3),
-    "schedule_free_adamw": Racer("schedule-free AdamW", lambda h, n: jon.schedule_free_adamw(
-        h.lr, warmup_steps=max(n // 20, 1)), 3e-3, jon.schedule_free_eval_params),
-    "lion": Racer("Lion", lambda h, n: jon.lion(cosine(h.lr, n)), 3e-4),
-    "normuon": Racer("NorMuon", _muon_like(jon.normuon), 1e-2),
-    "adamuon": Racer("AdaMuon", _muon_like(jon.adamuon), 1e-2),
-    "mars_adamw": Racer("MARS-AdamW", lambda h, n: jon.mars_adamw(cosine(h.lr, n)), 3e-3),
-    "adam_atan2": Racer("Adam-atan2", lambda h, n: jon.adam_atan2(cosine(h.lr, n)), 3e-3),
-    "stable_adamw": Racer("StableAdamW", lambda h, n: jon.stable_adamw(cosine(h.lr, n)), 3e-3),
-    "spam": Racer("SPAM", lambda h, n: jon.spam(cosine(h.lr, n)), 3e-3),
-    "dion": Racer("Dion (full rank, AdamW off the hidden matrices)", lambda h, n: jon.dion(
-        cosine(h.lr, n), adam_learning_rate=cosine(h.adam_lr, n),
-        muon_weight_dimension_numbers=hidden_only), 3e-2),
-    "splus": Racer("SPlus (validated at its average; ema_rate 0.99, nonstandard_constant 0.1)",
-                   lambda h, n: jon.splus(cosine(h.lr, n), ema_rate=0.99,
-                                          nonstandard_constant=0.1), 1e-1,
-                   lambda state, params: jon.splus_eval_params(state)),
-    "kl_shampoo": Racer("KL-Shampoo", lambda h, n: jon.kl_shampoo(cosine(h.lr, n)), 3e-3),
-    "kl_soap": Racer("KL-SOAP", lambda h, n: jon.kl_soap(cosine(h.lr, n)), 3e-3),
+  "adamw": Racer("AdamW", lambda h, n: jon.adamw(cosine(h.lr, n)), 3e-3),
+  "muon": Racer("Muon (AdamW off the hidden matrices)", _muon_like(jon.muon), 3e-2),
+  "soap": Racer("SOAP", lambda h, n: jon.soap(cosine(h.lr, n)), 3e-3),
+  "shampoo": Racer(
+    "Shampoo (Adam graft, refresh every 20)",
+    lambda h, n: jon.shampoo(cosine(h.lr, n), preconditioning_compute_steps=20),
+    3e-3,
+  ),
+  "kron": Racer(
+    "PSGD-Kron (layers unmerged, refit p to 0.1)",
+    lambda h, n: jon.kron(
+      cosine(h.lr, n), merge_small_dims=False, preconditioner_update_probability=kron_probability(n)
+    ),
+    1e-3,
+  ),
+  "schedule_free_adamw": Racer(
+    "schedule-free AdamW",
+    lambda h, n: jon.schedule_free_adamw(h.lr, warmup_steps=max(n // 20, 1)),
+    3e-3,
+    jon.schedule_free_eval_params,
+  ),
+  "lion": Racer("Lion", lambda h, n: jon.lion(cosine(h.lr, n)), 3e-4),
+  "normuon": Racer("NorMuon", _muon_like(jon.normuon), 1e-2),
+  "adamuon": Racer("AdaMuon", _muon_like(jon.adamuon), 1e-2),
+  "mars_adamw": Racer("MARS-AdamW", lambda h, n: jon.mars_adamw(cosine(h.lr, n)), 3e-3),
+  "adam_atan2": Racer("Adam-atan2", lambda h, n: jon.adam_atan2(cosine(h.lr, n)), 3e-3),
+  "stable_adamw": Racer("StableAdamW", lambda h, n: jon.stable_adamw(cosine(h.lr, n)), 3e-3),
+  "spam": Racer("SPAM", lambda h, n: jon.spam(cosine(h.lr, n)), 3e-3),
+  "dion": Racer(
+    "Dion (full rank, AdamW off the hidden matrices)",
+    lambda h, n: jon.dion(
+      cosine(h.lr, n),
+      adam_learning_rate=cosine(h.adam_lr, n),
+      muon_weight_dimension_numbers=hidden_only,
+    ),
+    3e-2,
+  ),
+  "splus": Racer(
+    "SPlus (validated at its average; ema_rate 0.99, nonstandard_constant 0.1)",
+    lambda h, n: jon.splus(cosine(h.lr, n), ema_rate=0.99, nonstandard_constant=0.1),
+    1e-1,
+    lambda state, params: jon.splus_eval_params(state),
+  ),
+  "kl_shampoo": Racer("KL-Shampoo", lambda h, n: jon.kl_shampoo(cosine(h.lr, n)), 3e-3),
+  "kl_soap": Racer("KL-SOAP", lambda h, n: jon.kl_soap(cosine(h.lr, n)), 3e-3),
 }
 
 
@@ -209,9 +234,14 @@ class Race:
     if name not in self.trainers:
       racer, b = RACERS[name], self.budget
       make = lambda h: racer.make(h, b.steps)  # noqa: E731
-      self.trainers[name] = lm.Trainer(make, Hyper(jnp.float32(1e-3), jnp.float32(1e-3)),
-                                       config=b.config, steps=b.steps, eval_every=b.eval_every,
-                                       eval_params_fn=racer.eval_params)
+      self.trainers[name] = lm.Trainer(
+        make,
+        Hyper(jnp.float32(1e-3), jnp.float32(1e-3)),
+        config=b.config,
+        steps=b.steps,
+        eval_every=b.eval_every,
+        eval_params_fn=racer.eval_params,
+      )
       info = self.cache["methods"].setdefault(_key(name, 0, 0, b), {})
       info.setdefault("compile_s", self.trainers[name].compile_s)
     return self.trainers[name]
@@ -227,14 +257,20 @@ class Race:
       out = self._trainer(name).run(Hyper(jnp.float32(lr), jnp.float32(self.adam_lr())), seed)
       times = np.cumsum(out["step_times"])
       self.cache["runs"][key] = dict(
-          curve=out["curve"], elapsed=[0.0] + [float(times[s - 1]) for s, _ in out["curve"][1:]],
-          final=out["final_val_loss"], step_ms=out["step_ms"],
-          mean_step_ms=1e3 * out["train_s"] / self.budget.steps,
-          state_bytes=out["state_bytes"], params=out["params"])
+        curve=out["curve"],
+        elapsed=[0.0] + [float(times[s - 1]) for s, _ in out["curve"][1:]],
+        final=out["final_val_loss"],
+        step_ms=out["step_ms"],
+        mean_step_ms=1e3 * out["train_s"] / self.budget.steps,
+        state_bytes=out["state_bytes"],
+        params=out["params"],
+      )
       save_cache(self.cache, self.cache_path)
-      self.log(f"{name:>20} lr {lr:<8.3g} seed {seed}: final {out['final_val_loss']:.4f}, "
-               f"step {out['step_ms']:.1f} ms (mean {1e3 * out['train_s'] / self.budget.steps:.1f})"
-               f", {time.perf_counter() - start:.0f} s")
+      self.log(
+        f"{name:>20} lr {lr:<8.3g} seed {seed}: final {out['final_val_loss']:.4f}, "
+        f"step {out['step_ms']:.1f} ms (mean {1e3 * out['train_s'] / self.budget.steps:.1f})"
+        f", {time.perf_counter() - start:.0f} s"
+      )
     return self.cache["runs"][key]
 
   def tune(self, name):
@@ -251,8 +287,7 @@ class Race:
       rates = sorted(rates + [new])
       extended += 1
     info = self.cache["methods"].setdefault(_key(name, 0, 0, self.budget), {})
-    info.update(best_lr=best, grid=rates, extended=extended,
-                at_edge=best in (rates[0], rates[-1]))
+    info.update(best_lr=best, grid=rates, extended=extended, at_edge=best in (rates[0], rates[-1]))
     save_cache(self.cache, self.cache_path)
     return best
 
@@ -284,15 +319,25 @@ def summarize(cache, budget, names):
     info = cache["methods"].get(_key(name, 0, 0, budget), {})
     if "best_lr" not in info:
       continue
-    runs = [cache["runs"][k] for seed in range(budget.seeds)
-            if (k := _key(name, info["best_lr"], seed, budget)) in cache["runs"]]
+    runs = [
+      cache["runs"][k]
+      for seed in range(budget.seeds)
+      if (k := _key(name, info["best_lr"], seed, budget)) in cache["runs"]
+    ]
     finals = [run["final"] for run in runs]
-    rows.append(dict(name=name, info=info, runs=runs, finals=finals,
-                     mean=statistics.fmean(finals),
-                     sd=statistics.stdev(finals) if len(finals) > 1 else float("nan"),
-                     step_ms=statistics.median(run["step_ms"] for run in runs),
-                     mean_step_ms=statistics.median(run["mean_step_ms"] for run in runs),
-                     bytes_per_param=runs[0]["state_bytes"] / runs[0]["params"]))
+    rows.append(
+      dict(
+        name=name,
+        info=info,
+        runs=runs,
+        finals=finals,
+        mean=statistics.fmean(finals),
+        sd=statistics.stdev(finals) if len(finals) > 1 else float("nan"),
+        step_ms=statistics.median(run["step_ms"] for run in runs),
+        mean_step_ms=statistics.median(run["mean_step_ms"] for run in runs),
+        bytes_per_param=runs[0]["state_bytes"] / runs[0]["params"],
+      )
+    )
   target = next(row["mean"] for row in rows if row["name"] == "adamw")
   for row in rows:
     if row["name"] == "adamw":  # the target is where AdamW ends: its whole budget
@@ -318,18 +363,18 @@ def _fmt(x, spec, none="—"):
 def table(rows, target, budget, seconds):
   c = budget.config
   lines = [
-      f"Character-level transformer ({c.layers} layers, d_model {c.d_model}, {c.heads} heads, "
-      f"context {c.context}, {rows[0]['runs'][0]['params']:,} params) on Python's "
-      f"documentation topics; batches of {c.batch} windows, {budget.steps} steps, validated "
-      f"every {budget.eval_every} steps on {c.val_windows} held-out windows. Target: AdamW's "
-      f"final validation loss, **{target:.4f}** nats per character (mean over its seeds). "
-      f"{platform.machine()} CPU, {os.cpu_count()} cores (shared), jax {jax.__version__}; "
-      f"the training runs took {seconds / 60:.0f} min in all.",
-      "",
-      "| method | best peak lr (grid) | seeds | final val loss | steps to target | vs AdamW "
-      "| time to target (s) | vs AdamW | step ms (median / mean) | compile (s) "
-      "| state bytes / param |",
-      "|---|---|---|---|---|---|---|---|---|---|---|",
+    f"Character-level transformer ({c.layers} layers, d_model {c.d_model}, {c.heads} heads, "
+    f"context {c.context}, {rows[0]['runs'][0]['params']:,} params) on Python's "
+    f"documentation topics; batches of {c.batch} windows, {budget.steps} steps, validated "
+    f"every {budget.eval_every} steps on {c.val_windows} held-out windows. Target: AdamW's "
+    f"final validation loss, **{target:.4f}** nats per character (mean over its seeds). "
+    f"{platform.machine()} CPU, {os.cpu_count()} cores (shared), jax {jax.__version__}; "
+    f"the training runs took {seconds / 60:.0f} min in all.",
+    "",
+    "| method | best peak lr (grid) | seeds | final val loss | steps to target | vs AdamW "
+    "| time to target (s) | vs AdamW | step ms (median / mean) | compile (s) "
+    "| state bytes / param |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   ]
   for row in rows:
     info, n = row["info"], len(row["finals"])
@@ -341,30 +386,38 @@ def table(rows, target, budget, seconds):
     sd = "" if n == 1 else f" ± {row['sd']:.4f}"
     missing = "" if row["reached"] in (0, n) else f" ({row['reached']}/{n} seeds)"
     lines.append(
-        f"| {RACERS[row['name']].label} (`{row['name']}`) | {info['best_lr']:g} ({grid_text}) "
-        f"| {n} | {row['mean']:.4f}{sd} | {_fmt(row['steps'], '.0f', 'not reached')}{missing} "
-        f"| {_fmt(row['step_ratio'], '.2f')} | {_fmt(row['seconds'], '.1f', 'not reached')} "
-        f"| {_fmt(row['time_ratio'], '.2f')} | {row['step_ms']:.1f} / {row['mean_step_ms']:.1f} "
-        f"| {info['compile_s']:.0f} | {row['bytes_per_param']:.1f} |")
+      f"| {RACERS[row['name']].label} (`{row['name']}`) | {info['best_lr']:g} ({grid_text}) "
+      f"| {n} | {row['mean']:.4f}{sd} | {_fmt(row['steps'], '.0f', 'not reached')}{missing} "
+      f"| {_fmt(row['step_ratio'], '.2f')} | {_fmt(row['seconds'], '.1f', 'not reached')} "
+      f"| {_fmt(row['time_ratio'], '.2f')} | {row['step_ms']:.1f} / {row['mean_step_ms']:.1f} "
+      f"| {info['compile_s']:.0f} | {row['bytes_per_param']:.1f} |"
+    )
   return "\n".join(lines) + "\n"
 
 
 def plot(rows, target, path):
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   fig, ax = plt.subplots(figsize=(8, 5))
   for row in rows:
     steps, values = zip(*row["runs"][0]["curve"])
-    ax.plot(steps[1:], values[1:], lw=1.8 if row["name"] in ("adamw",) + TARGETS else 1.0,
-            label=f"{row['name']} (lr {row['info']['best_lr']:g})")
+    ax.plot(
+      steps[1:],
+      values[1:],
+      lw=1.8 if row["name"] in ("adamw",) + TARGETS else 1.0,
+      label=f"{row['name']} (lr {row['info']['best_lr']:g})",
+    )
   ax.axhline(target, color="k", ls="--", lw=0.8, label=f"AdamW's final {target:.3f}")
   lo = min(min(v for _, v in row["runs"][0]["curve"]) for row in rows)
   ax.set_ylim(lo - 0.05, lo + 1.2)
   ax.set_xlabel("step")
   ax.set_ylabel("validation loss (nats per character)")
-  ax.set_title("character-level transformer on pydoc topics: best lr of each method, seed 0",
-               fontsize=10)
+  ax.set_title(
+    "character-level transformer on pydoc topics: best lr of each method, seed 0", fontsize=10
+  )
   ax.legend(fontsize=7, ncol=2)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -389,13 +442,19 @@ def write_between_markers(path, text):
 
 def report(cache, budget, names, md, png):
   rows, target = summarize(cache, budget, names)
-  seconds = sum(run["elapsed"][-1] for key, run in cache["runs"].items()
-                if key.endswith(f"|steps={budget.steps}|{budget.config}"))
+  seconds = sum(
+    run["elapsed"][-1]
+    for key, run in cache["runs"].items()
+    if key.endswith(f"|steps={budget.steps}|{budget.config}")
+  )
   text = table(rows, target, budget, seconds)
   missing = [n for n in names if n not in {row["name"] for row in rows}]
   if missing:
-    text += "\nNot raced yet (no finished grid in the cache): " + ", ".join(
-        f"`{n}`" for n in missing) + ".\n"
+    text += (
+      "\nNot raced yet (no finished grid in the cache): "
+      + ", ".join(f"`{n}`" for n in missing)
+      + ".\n"
+    )
   write_between_markers(md, text)
   plot(rows, target, png)
   return rows, target, text
@@ -408,8 +467,9 @@ def main(argv=None):
   parser.add_argument("--only", nargs="*", help="race only these methods (adamw always)")
   parser.add_argument("--md", default=MD)
   parser.add_argument("--png", default=PNG)
-  parser.add_argument("--cache", default=None, help=f"JSON of runs (default {CACHE}; "
-                      "none in --quick mode)")
+  parser.add_argument(
+    "--cache", default=None, help=f"JSON of runs (default {CACHE}; none in --quick mode)"
+  )
   args = parser.parse_args(argv)
   budget = QUICK if args.quick else FULL
   cache_path = args.cache if args.cache is not None else (None if args.quick else CACHE)

@@ -43,10 +43,21 @@ BF16 = jnp.bfloat16
 def transformer_tree(d: int, layers: int, vocab: int, dtype=jnp.float32) -> dict:
   """Abstract params shaped like a decoder-only transformer."""
   s = lambda *shape: jax.ShapeDtypeStruct(shape, dtype)  # noqa: E731
-  block = {"qkv": s(d, 3 * d), "o": s(d, d), "up": s(d, 4 * d), "down": s(4 * d, d),
-           "up_bias": s(4 * d), "norm1": s(d), "norm2": s(d)}
-  return {"embed": s(vocab, d), "layers": [dict(block) for _ in range(layers)],
-          "norm": s(d), "unembed": s(d, vocab)}
+  block = {
+    "qkv": s(d, 3 * d),
+    "o": s(d, d),
+    "up": s(d, 4 * d),
+    "down": s(4 * d, d),
+    "up_bias": s(4 * d),
+    "norm1": s(d),
+    "norm2": s(d),
+  }
+  return {
+    "embed": s(vocab, d),
+    "layers": [dict(block) for _ in range(layers)],
+    "norm": s(d),
+    "unembed": s(d, vocab),
+  }
 
 
 def _bytes(tree) -> int:
@@ -59,13 +70,12 @@ def _count(tree) -> int:
 
 # optimizer -> (float32 moments, bfloat16 moments or None where it has no such argument)
 OPTIMIZERS = {
-    "adam": (lambda: jon.adam(1e-3), lambda: jon.adam(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
-    "adamw": (lambda: jon.adamw(1e-3),
-              lambda: jon.adamw(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
-    "lion": (lambda: jon.lion(1e-4), lambda: jon.lion(1e-4, mu_dtype=BF16)),
-    "adafactor": (lambda: jon.adafactor(1e-3), None),
-    "muon": (lambda: jon.muon(1e-3), lambda: jon.muon(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
-    "soap": (lambda: jon.soap(1e-3), lambda: jon.soap(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
+  "adam": (lambda: jon.adam(1e-3), lambda: jon.adam(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
+  "adamw": (lambda: jon.adamw(1e-3), lambda: jon.adamw(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
+  "lion": (lambda: jon.lion(1e-4), lambda: jon.lion(1e-4, mu_dtype=BF16)),
+  "adafactor": (lambda: jon.adafactor(1e-3), None),
+  "muon": (lambda: jon.muon(1e-3), lambda: jon.muon(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
+  "soap": (lambda: jon.soap(1e-3), lambda: jon.soap(1e-3, mu_dtype=BF16, nu_dtype=BF16)),
 }
 
 
@@ -74,8 +84,15 @@ def memory_rows(params) -> list:
   rows = []
   for name, (full, half) in OPTIMIZERS.items():
     per = lambda tx: _bytes(jax.eval_shape(tx.init, params)) / n  # noqa: E731
-    rows.append((name, per(full()), None if half is None else per(half()),
-                 per(jon.low_bit_state(full(), bits=8)), per(jon.low_bit_state(full(), bits=4))))
+    rows.append(
+      (
+        name,
+        per(full()),
+        None if half is None else per(half()),
+        per(jon.low_bit_state(full(), bits=8)),
+        per(jon.low_bit_state(full(), bits=4)),
+      )
+    )
   return rows
 
 
@@ -84,18 +101,26 @@ def combination_rows(params32) -> list:
   n = _count(params32)
   f32 = jnp.float32
   combos = [
-      ("float32 params, AdamW", params32, jon.adamw(1e-3)),
-      ("bfloat16 params, AdamW with float32 moments", params16,
-       jon.adamw(1e-3, mu_dtype=f32, nu_dtype=f32)),
-      ("bfloat16 params, AdamW with bfloat16 moments", params16, jon.adamw(1e-3)),
-      ("float32 params, 8-bit AdamW", params32, jon.low_bit_state(jon.adamw(1e-3), bits=8)),
-      ("bfloat16 params, 8-bit AdamW, stochastic rounding", params16,
-       jon.low_bit_state(jon.adamw(1e-3), bits=8)),
-      ("bfloat16 params, 4-bit AdamW, stochastic rounding", params16,
-       jon.low_bit_state(jon.adamw(1e-3), bits=4)),
+    ("float32 params, AdamW", params32, jon.adamw(1e-3)),
+    (
+      "bfloat16 params, AdamW with float32 moments",
+      params16,
+      jon.adamw(1e-3, mu_dtype=f32, nu_dtype=f32),
+    ),
+    ("bfloat16 params, AdamW with bfloat16 moments", params16, jon.adamw(1e-3)),
+    ("float32 params, 8-bit AdamW", params32, jon.low_bit_state(jon.adamw(1e-3), bits=8)),
+    (
+      "bfloat16 params, 8-bit AdamW, stochastic rounding",
+      params16,
+      jon.low_bit_state(jon.adamw(1e-3), bits=8),
+    ),
+    (
+      "bfloat16 params, 4-bit AdamW, stochastic rounding",
+      params16,
+      jon.low_bit_state(jon.adamw(1e-3), bits=4),
+    ),
   ]
-  return [(name, (_bytes(p) + _bytes(jax.eval_shape(tx.init, p))) / n)
-          for name, p, tx in combos]
+  return [(name, (_bytes(p) + _bytes(jax.eval_shape(tx.init, p))) / n) for name, p, tx in combos]
 
 
 def step_times(d: int, layers: int, vocab: int, repeats: int, seed: int = 0) -> dict:
@@ -105,13 +130,16 @@ def step_times(d: int, layers: int, vocab: int, repeats: int, seed: int = 0) -> 
   params = jax.tree.map(lambda s: 0.02 * jax.random.normal(next(keys), s.shape), shapes)
   grads = jax.tree.map(lambda s: 1e-3 * jax.random.normal(next(keys), s.shape), shapes)
   runs = {}
-  for name, tx in {"adam": jon.adam(1e-3),
-                   "low_bit_state(adam), 8 bits": jon.low_bit_state(jon.adam(1e-3), bits=8),
-                   "low_bit_state(adam), 4 bits": jon.low_bit_state(jon.adam(1e-3), bits=4)
-                   }.items():
+  for name, tx in {
+    "adam": jon.adam(1e-3),
+    "low_bit_state(adam), 8 bits": jon.low_bit_state(jon.adam(1e-3), bits=8),
+    "low_bit_state(adam), 4 bits": jon.low_bit_state(jon.adam(1e-3), bits=4),
+  }.items():
+
     def step(params, state, tx=tx):
       updates, state = tx.update(grads, state, params)
       return jon.apply_updates(params, updates), state
+
     compiled = jax.jit(step, donate_argnums=(0, 1))
     p, s = jax.tree.map(jnp.copy, params), tx.init(params)
     p, s = compiled(p, s)
@@ -127,8 +155,9 @@ def step_times(d: int, layers: int, vocab: int, repeats: int, seed: int = 0) -> 
 
 
 def _rounded(params, updates, step_index):
-  return jon.apply_updates(params, updates, key=jax.random.fold_in(jax.random.key(1234),
-                                                                  step_index))
+  return jon.apply_updates(
+    params, updates, key=jax.random.fold_in(jax.random.key(1234), step_index)
+  )
 
 
 def quality_variants(lr_schedule):
@@ -136,16 +165,18 @@ def quality_variants(lr_schedule):
   adamw = lambda **kw: jon.adamw(lr_schedule, weight_decay=0.01, **kw)  # noqa: E731
   small = 256  # the model's matrices are small: quantize every leaf of 256 elements or more
   return {
-      "float32 AdamW": dict(tx=adamw()),
-      "8-bit AdamW": dict(tx=jon.low_bit_state(adamw(), bits=8, min_size=small)),
-      "4-bit AdamW": dict(tx=jon.low_bit_state(adamw(), bits=4, min_size=small)),
-      "bfloat16 params, stochastic rounding": dict(
-          tx=adamw(mu_dtype=f32, nu_dtype=f32), params_dtype=BF16, apply_fn=_rounded),
-      "bfloat16 params, round to nearest": dict(
-          tx=adamw(mu_dtype=f32, nu_dtype=f32), params_dtype=BF16),
-      "bfloat16 params, 8-bit AdamW, stochastic rounding": dict(
-          tx=jon.low_bit_state(adamw(), bits=8, min_size=small), params_dtype=BF16,
-          apply_fn=_rounded),
+    "float32 AdamW": dict(tx=adamw()),
+    "8-bit AdamW": dict(tx=jon.low_bit_state(adamw(), bits=8, min_size=small)),
+    "4-bit AdamW": dict(tx=jon.low_bit_state(adamw(), bits=4, min_size=small)),
+    "bfloat16 params, stochastic rounding": dict(
+      tx=adamw(mu_dtype=f32, nu_dtype=f32), params_dtype=BF16, apply_fn=_rounded
+    ),
+    "bfloat16 params, round to nearest": dict(
+      tx=adamw(mu_dtype=f32, nu_dtype=f32), params_dtype=BF16
+    ),
+    "bfloat16 params, 8-bit AdamW, stochastic rounding": dict(
+      tx=jon.low_bit_state(adamw(), bits=8, min_size=small), params_dtype=BF16, apply_fn=_rounded
+    ),
   }
 
 
@@ -153,8 +184,9 @@ def lost_updates(lr_schedule, config, steps: int, seed: int = 0) -> float:
   """Share of nonzero updates that leave their bfloat16 param unchanged when rounded
   to nearest, over a plain bfloat16 run."""
   train_ids, _, vocab = lm.load_corpus()
-  params = jax.tree.map(lambda x: x.astype(BF16),
-                        lm.init_params(config, jax.random.key(seed), vocab))
+  params = jax.tree.map(
+    lambda x: x.astype(BF16), lm.init_params(config, jax.random.key(seed), vocab)
+  )
   tx = jon.adamw(lr_schedule, weight_decay=0.01, mu_dtype=jnp.float32, nu_dtype=jnp.float32)
   starts = jnp.asarray(lm.batch_starts(len(train_ids), config, steps, seed), jnp.int32)
   data, offsets = jnp.asarray(train_ids), jnp.arange(config.context + 1)
@@ -167,11 +199,15 @@ def lost_updates(lr_schedule, config, steps: int, seed: int = 0) -> float:
       updates, state = tx.update(grads, state, params)
       new = jon.apply_updates(params, updates)
       moved = sum(jnp.sum(u != 0) for u in jax.tree.leaves(updates))
-      lost = sum(jnp.sum((u != 0) & (n == p)) for u, n, p in zip(
-          jax.tree.leaves(updates), jax.tree.leaves(new), jax.tree.leaves(params)))
+      lost = sum(
+        jnp.sum((u != 0) & (n == p))
+        for u, n, p in zip(jax.tree.leaves(updates), jax.tree.leaves(new), jax.tree.leaves(params))
+      )
       return (new, state), (lost, moved)
+
     lost, moved = jax.lax.scan(body, (params, tx.init(params)), starts)[1]
     return jnp.sum(lost) / jnp.sum(moved)
+
   return float(run(params))
 
 
@@ -179,10 +215,15 @@ def quality(steps: int, seeds: int, config, lr: float) -> tuple[dict, dict, floa
   schedule = jon.warmup_cosine_decay_schedule(0.0, lr, max(steps // 20, 1), steps)
   finals, curves = {}, {}
   for name, spec in quality_variants(schedule).items():
-    trainer = lm.Trainer(lambda hyper, tx=spec["tx"]: tx, jnp.float32(0), config=config,
-                         steps=steps, eval_every=max(steps // 20, 1),
-                         params_dtype=spec.get("params_dtype", jnp.float32),
-                         apply_fn=spec.get("apply_fn"))
+    trainer = lm.Trainer(
+      lambda hyper, tx=spec["tx"]: tx,
+      jnp.float32(0),
+      config=config,
+      steps=steps,
+      eval_every=max(steps // 20, 1),
+      params_dtype=spec.get("params_dtype", jnp.float32),
+      apply_fn=spec.get("apply_fn"),
+    )
     outs = [trainer.run(jnp.float32(0), seed) for seed in range(seeds)]
     finals[name] = [o["final_val_loss"] for o in outs]
     curves[name] = outs[0]["curve"]
@@ -192,8 +233,10 @@ def quality(steps: int, seeds: int, config, lr: float) -> tuple[dict, dict, floa
 
 def _plot(curves: dict) -> None:
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   fig, ax = plt.subplots(figsize=(7, 4.2))
   for name, curve in curves.items():
     steps, losses = zip(*curve[1:])
@@ -215,29 +258,52 @@ def _table(header, rows) -> str:
 
 def report(mem, combos, times, finals, lost, config, steps, seeds, lr, tree) -> str:
   f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
-  parts = [f"Optimizer state, bytes a param ({tree}):", "",
-           _table(["optimizer", "float32 moments", "bfloat16 moments", "8-bit", "4-bit"],
-                  [(f"`{n}`", *map(f, r)) for n, *r in mem]), "",
-           "Params and optimizer state, bytes a param (the same tree):", "",
-           _table(["combination", "bytes a param"], [(n, f(b)) for n, b in combos]), "",
-           "Step time of a jitted update and `apply_updates` (median of interleaved "
-           "repeats, CPU):", "",
-           _table(["optimizer", "ms a step", "ratio to adam"],
-                  [(n, f"{t:.2f}", f"{t / times['adam']:.2f}") for n, t in times.items()])]
+  parts = [
+    f"Optimizer state, bytes a param ({tree}):",
+    "",
+    _table(
+      ["optimizer", "float32 moments", "bfloat16 moments", "8-bit", "4-bit"],
+      [(f"`{n}`", *map(f, r)) for n, *r in mem],
+    ),
+    "",
+    "Params and optimizer state, bytes a param (the same tree):",
+    "",
+    _table(["combination", "bytes a param"], [(n, f(b)) for n, b in combos]),
+    "",
+    "Step time of a jitted update and `apply_updates` (median of interleaved repeats, CPU):",
+    "",
+    _table(
+      ["optimizer", "ms a step", "ratio to adam"],
+      [(n, f"{t:.2f}", f"{t / times['adam']:.2f}") for n, t in times.items()],
+    ),
+  ]
   base = np.mean(finals["float32 AdamW"])
   rows = []
   for name, losses in finals.items():
     ref = base if "stochastic" not in name and "nearest" not in name else base
-    rows.append((name, " / ".join(f"{x:.4f}" for x in losses), f"{np.mean(losses):.4f}",
-                 f"{100 * (np.mean(losses) / ref - 1):+.2f}%"))
-  parts += ["", f"Validation loss of the language model of `benchmarks/lm.py` ({config}), "
-            f"{steps} steps of AdamW (weight decay 0.01, warmup and cosine decay from "
-            f"{lr}), seeds 0 to {seeds - 1}; 8- and 4-bit states quantize every leaf of 256 "
-            "elements or more:", "",
-            _table(["variant", "final loss per seed", "mean", "vs float32 AdamW"], rows), "",
-            f"Plain bfloat16 params (round to nearest) lose {100 * lost:.1f}% of their nonzero "
-            "updates: below half a unit in the last place of their param, they leave it "
-            "unchanged.", "", "![Validation loss](images/low_bit_loss.png)"]
+    rows.append(
+      (
+        name,
+        " / ".join(f"{x:.4f}" for x in losses),
+        f"{np.mean(losses):.4f}",
+        f"{100 * (np.mean(losses) / ref - 1):+.2f}%",
+      )
+    )
+  parts += [
+    "",
+    f"Validation loss of the language model of `benchmarks/lm.py` ({config}), "
+    f"{steps} steps of AdamW (weight decay 0.01, warmup and cosine decay from "
+    f"{lr}), seeds 0 to {seeds - 1}; 8- and 4-bit states quantize every leaf of 256 "
+    "elements or more:",
+    "",
+    _table(["variant", "final loss per seed", "mean", "vs float32 AdamW"], rows),
+    "",
+    f"Plain bfloat16 params (round to nearest) lose {100 * lost:.1f}% of their nonzero "
+    "updates: below half a unit in the last place of their param, they leave it "
+    "unchanged.",
+    "",
+    "![Validation loss](images/low_bit_loss.png)",
+  ]
   return "\n".join(parts)
 
 

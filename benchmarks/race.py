@@ -34,9 +34,9 @@ MD = os.path.join(HERE, "..", "docs", "benchmarks", "race.md")
 PNG = os.path.join(HERE, "..", "docs", "images", "race_digits.png")
 HIDDEN, BATCH, EVAL_EVERY = 64, 128, 10
 STEPS, QUICK_STEPS = 600, 40
-RATES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)     # the same five configurations for everyone
+RATES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # the same five configurations for everyone
 QUICK_RATES = (3e-3, 3e-2)
-TARGET = 0.04                              # validation cross-entropy; chance is 2.30
+TARGET = 0.04  # validation cross-entropy; chance is 2.30
 WEIGHT_DECAY = 1e-4
 
 
@@ -46,24 +46,32 @@ def warmup_cosine(peak, steps):
 
 # name -> how to build it from a (traced) peak learning rate and the step budget
 RACERS = {
-    "adamw": lambda lr, n: jon.adamw(warmup_cosine(lr, n), weight_decay=WEIGHT_DECAY),
-    "nadamw": lambda lr, n: jon.nadamw(warmup_cosine(lr, n), weight_decay=WEIGHT_DECAY),
-    "sgd": lambda lr, n: jon.sgd(warmup_cosine(lr, n), momentum=0.9, nesterov=True),
-    "schedule_free_adamw": lambda lr, n: jon.schedule_free_adamw(
-        lr, warmup_steps=max(n // 20, 1), weight_decay=WEIGHT_DECAY),
-    "muon": lambda lr, n: jon.muon(warmup_cosine(lr, n)),
-    "shampoo": lambda lr, n: jon.shampoo(warmup_cosine(lr, n)),
-    "soap": lambda lr, n: jon.soap(warmup_cosine(lr, n)),
-    # the layers keep their own Kronecker structure: with the default merging (target
-    # 4096) each 64x64 layer would become one 4096-long dim, eight 512-blocks of
-    # full-matrix preconditioner, which is not what a net this small is about
-    "kron": lambda lr, n: jon.kron(warmup_cosine(lr, n), weight_decay=WEIGHT_DECAY,
-                                   merge_small_dims=False),
+  "adamw": lambda lr, n: jon.adamw(warmup_cosine(lr, n), weight_decay=WEIGHT_DECAY),
+  "nadamw": lambda lr, n: jon.nadamw(warmup_cosine(lr, n), weight_decay=WEIGHT_DECAY),
+  "sgd": lambda lr, n: jon.sgd(warmup_cosine(lr, n), momentum=0.9, nesterov=True),
+  "schedule_free_adamw": lambda lr, n: jon.schedule_free_adamw(
+    lr, warmup_steps=max(n // 20, 1), weight_decay=WEIGHT_DECAY
+  ),
+  "muon": lambda lr, n: jon.muon(warmup_cosine(lr, n)),
+  "shampoo": lambda lr, n: jon.shampoo(warmup_cosine(lr, n)),
+  "soap": lambda lr, n: jon.soap(warmup_cosine(lr, n)),
+  # the layers keep their own Kronecker structure: with the default merging (target
+  # 4096) each 64x64 layer would become one 4096-long dim, eight 512-blocks of
+  # full-matrix preconditioner, which is not what a net this small is about
+  "kron": lambda lr, n: jon.kron(
+    warmup_cosine(lr, n), weight_decay=WEIGHT_DECAY, merge_small_dims=False
+  ),
 }
-LABELS = {"adamw": "AdamW, warmup-cosine", "nadamw": "NAdamW, warmup-cosine",
-          "sgd": "SGD + Nesterov, warmup-cosine", "schedule_free_adamw": "schedule-free AdamW",
-          "muon": "Muon, warmup-cosine", "shampoo": "Shampoo, warmup-cosine",
-          "soap": "SOAP, warmup-cosine", "kron": "PSGD-Kron, warmup-cosine"}
+LABELS = {
+  "adamw": "AdamW, warmup-cosine",
+  "nadamw": "NAdamW, warmup-cosine",
+  "sgd": "SGD + Nesterov, warmup-cosine",
+  "schedule_free_adamw": "schedule-free AdamW",
+  "muon": "Muon, warmup-cosine",
+  "shampoo": "Shampoo, warmup-cosine",
+  "soap": "SOAP, warmup-cosine",
+  "kron": "PSGD-Kron, warmup-cosine",
+}
 
 
 def data(seed=0):
@@ -79,8 +87,12 @@ def data(seed=0):
 def init_params(seed=0):
   k1, k2 = jax.random.split(jax.random.key(seed))
   glorot = jax.nn.initializers.glorot_normal()
-  return {"w1": glorot(k1, (64, HIDDEN), jnp.float32), "b1": jnp.zeros(HIDDEN, jnp.float32),
-          "w2": glorot(k2, (HIDDEN, 10), jnp.float32), "b2": jnp.zeros(10, jnp.float32)}
+  return {
+    "w1": glorot(k1, (64, HIDDEN), jnp.float32),
+    "b1": jnp.zeros(HIDDEN, jnp.float32),
+    "w2": glorot(k2, (HIDDEN, 10), jnp.float32),
+    "b2": jnp.zeros(10, jnp.float32),
+  }
 
 
 def loss_fn(params, x, y):
@@ -123,62 +135,83 @@ def race_one(name, steps, rates, batches, split):
       if (t + 1) % EVAL_EVERY == 0 or t + 1 == steps:
         curve.append((t + 1, float(val(state, params))))
     hit = next((s for s, v in curve if v <= TARGET), None)
-    runs.append(dict(lr=lr, curve=curve, times=times, hit=hit,
-                     hit_s=None if hit is None else sum(times[:hit]), final=curve[-1][1]))
+    runs.append(
+      dict(
+        lr=lr,
+        curve=curve,
+        times=times,
+        hit=hit,
+        hit_s=None if hit is None else sum(times[:hit]),
+        final=curve[-1][1],
+      )
+    )
   best = min(runs, key=lambda r: (r["hit"] is None, r["hit"] or 0, r["hit_s"] or 0, r["final"]))
   step_ms = 1e3 * statistics.median(t for r in runs for t in r["times"][1:])
-  return dict(name=name, best=best, step_ms=step_ms, compile_s=compile_s,
-              finals={r["lr"]: r["final"] for r in runs})
+  return dict(
+    name=name,
+    best=best,
+    step_ms=step_ms,
+    compile_s=compile_s,
+    finals={r["lr"]: r["final"] for r in runs},
+  )
 
 
 def table(results, steps, rates, seconds):
   base = next((r["step_ms"] for r in results if r["name"] == "adamw"), None)
   lines = [
-      "# Benchmark: an optimizer race on digits",
-      "",
-      f"MLP 64-{HIDDEN}-10 on scikit-learn's digits (1437 train / 360 validation), minibatch "
-      f"{BATCH}, {steps} steps, float32; target validation cross-entropy **{TARGET}**, "
-      f"checked every {EVAL_EVERY} steps. Each optimizer tries the peak learning rates "
-      f"{', '.join(f'{r:g}' for r in rates)} and keeps the best; a warmup of 5% of the "
-      "budget, then cosine decay to 0, for all but schedule-free AdamW (its own warmup of "
-      f"5%). Weight decay {WEIGHT_DECAY:g} where the method takes it. "
-      f"{platform.machine()} CPU, {os.cpu_count()} cores, jax {jax.__version__}; "
-      f"the whole race took {seconds:.0f} s.",
-      "",
-      "| optimizer | best peak lr | steps to target | time to target (s) | final val loss "
-      "| step time (ms) | vs AdamW | compile (s) |",
-      "|---|---|---|---|---|---|---|---|",
+    "# Benchmark: an optimizer race on digits",
+    "",
+    f"MLP 64-{HIDDEN}-10 on scikit-learn's digits (1437 train / 360 validation), minibatch "
+    f"{BATCH}, {steps} steps, float32; target validation cross-entropy **{TARGET}**, "
+    f"checked every {EVAL_EVERY} steps. Each optimizer tries the peak learning rates "
+    f"{', '.join(f'{r:g}' for r in rates)} and keeps the best; a warmup of 5% of the "
+    "budget, then cosine decay to 0, for all but schedule-free AdamW (its own warmup of "
+    f"5%). Weight decay {WEIGHT_DECAY:g} where the method takes it. "
+    f"{platform.machine()} CPU, {os.cpu_count()} cores, jax {jax.__version__}; "
+    f"the whole race took {seconds:.0f} s.",
+    "",
+    "| optimizer | best peak lr | steps to target | time to target (s) | final val loss "
+    "| step time (ms) | vs AdamW | compile (s) |",
+    "|---|---|---|---|---|---|---|---|",
   ]
   for r in results:
     b = r["best"]
     hit = "not reached" if b["hit"] is None else str(b["hit"])
     hit_s = "—" if b["hit_s"] is None else f"{b['hit_s']:.2f}"
     ratio = "—" if base is None else f"{r['step_ms'] / base:.2f}"
-    lines.append(f"| {LABELS[r['name']]} (`{r['name']}`) | {b['lr']:g} | {hit} | {hit_s} "
-                 f"| {b['final']:.4f} | {r['step_ms']:.2f} | {ratio} | {r['compile_s']:.1f} |")
+    lines.append(
+      f"| {LABELS[r['name']]} (`{r['name']}`) | {b['lr']:g} | {hit} | {hit_s} "
+      f"| {b['final']:.4f} | {r['step_ms']:.2f} | {ratio} | {r['compile_s']:.1f} |"
+    )
   lines += [
-      "",
-      "Steps and time to target are those of the best learning rate; the step time is the "
-      "median over all its runs (the first, compiled-ahead step left out). Time to target "
-      "counts training steps only, one dispatched step at a time, each waited for.",
-      "",
-      "Final validation loss by peak learning rate:",
-      "",
-      "| optimizer | " + " | ".join(f"{lr:g}" for lr in rates) + " |",
-      "|---|" + "---|" * len(rates),
+    "",
+    "Steps and time to target are those of the best learning rate; the step time is the "
+    "median over all its runs (the first, compiled-ahead step left out). Time to target "
+    "counts training steps only, one dispatched step at a time, each waited for.",
+    "",
+    "Final validation loss by peak learning rate:",
+    "",
+    "| optimizer | " + " | ".join(f"{lr:g}" for lr in rates) + " |",
+    "|---|" + "---|" * len(rates),
   ]
   for r in results:
-    lines.append(f"| `{r['name']}` | " + " | ".join(
-        "diverged" if not np.isfinite(r["finals"][lr]) else f"{r['finals'][lr]:.3f}"
-        for lr in rates) + " |")
+    lines.append(
+      f"| `{r['name']}` | "
+      + " | ".join(
+        "diverged" if not np.isfinite(r["finals"][lr]) else f"{r['finals'][lr]:.3f}" for lr in rates
+      )
+      + " |"
+    )
   lines += ["", "![validation loss of each optimizer's best run](../images/race_digits.png)", ""]
   return "\n".join(lines)
 
 
 def plot(results, path):
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   fig, ax = plt.subplots(figsize=(7.5, 4.5))
   for r in results:
     steps, values = zip(*r["best"]["curve"])

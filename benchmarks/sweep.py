@@ -47,31 +47,37 @@ def measure(steps: int, repeats: int) -> dict:
   for _ in range(repeats):  # interleaved, so drift hits both alike
     run_sweep.append(_timed(lambda: compiled_sweep(rates)))
     run_seq.append(_timed(lambda: [compiled_single(lr) for lr in rates]))
-  return dict(steps=steps, rates=len(rates), sweep_traces=sweep_traces,
-              compile_sweep=compile_sweep, compile_single=compile_single,
-              run_sweep=statistics.median(run_sweep), run_seq=statistics.median(run_seq))
+  return dict(
+    steps=steps,
+    rates=len(rates),
+    sweep_traces=sweep_traces,
+    compile_sweep=compile_sweep,
+    compile_single=compile_single,
+    run_sweep=statistics.median(run_sweep),
+    run_seq=statistics.median(run_seq),
+  )
 
 
 def table(r: dict) -> str:
   seq_total = r["compile_single"] + r["run_seq"]
   sweep_total = r["compile_sweep"] + r["run_sweep"]
   rows = [
-      ("compilations", f"{r['sweep_traces']}", "1 (reused 16 times)"),
-      ("compile time (s)", f"{r['compile_sweep']:.2f}", f"{r['compile_single']:.2f}"),
-      ("run time (s)", f"{r['run_sweep']:.3f}", f"{r['run_seq']:.3f}"),
-      ("total (s)", f"{sweep_total:.2f}", f"{seq_total:.2f}"),
+    ("compilations", f"{r['sweep_traces']}", "1 (reused 16 times)"),
+    ("compile time (s)", f"{r['compile_sweep']:.2f}", f"{r['compile_single']:.2f}"),
+    ("run time (s)", f"{r['run_sweep']:.3f}", f"{r['run_seq']:.3f}"),
+    ("total (s)", f"{sweep_total:.2f}", f"{seq_total:.2f}"),
   ]
   lines = [
-      f"Sweep of {r['rates']} peak learning rates, {r['steps']} full-batch AdamW steps each "
-      f"(MLP 64-32-10 on digits), {platform.machine()} CPU, {os.cpu_count()} cores, "
-      f"jax {jax.__version__}, device {jax.devices()[0].platform}.",
-      "",
-      "| | vmapped sweep (one jit) | 16 sequential runs of one jitted function |",
-      "|---|---|---|",
-      *[f"| {a} | {b} | {c} |" for a, b, c in rows],
-      "",
-      f"Run time ratio, sweep / sequential: **{r['run_sweep'] / r['run_seq']:.2f}**; "
-      f"total ratio including compilation: **{sweep_total / seq_total:.2f}**.",
+    f"Sweep of {r['rates']} peak learning rates, {r['steps']} full-batch AdamW steps each "
+    f"(MLP 64-32-10 on digits), {platform.machine()} CPU, {os.cpu_count()} cores, "
+    f"jax {jax.__version__}, device {jax.devices()[0].platform}.",
+    "",
+    "| | vmapped sweep (one jit) | 16 sequential runs of one jitted function |",
+    "|---|---|---|",
+    *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+    "",
+    f"Run time ratio, sweep / sequential: **{r['run_sweep'] / r['run_seq']:.2f}**; "
+    f"total ratio including compilation: **{sweep_total / seq_total:.2f}**.",
   ]
   return "\n".join(lines) + "\n"
 

@@ -49,20 +49,23 @@ def minimize(f, x, steps):
     value, grad = jax.value_and_grad(f)(x)
     updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=f)
     return (x + updates, state), None
+
   (x, _), _ = jax.lax.scan(step, (x, opt.init(x)), None, length=steps)
   return x
 
 
 @functools.partial(jax.jit, static_argnames="steps")
 def penalty_step(x, mu, steps):
-  return minimize(lambda z: objective(z) + 0.5 * mu * jnp.maximum(constraint(z), 0.0) ** 2,
-                  x, steps)
+  return minimize(
+    lambda z: objective(z) + 0.5 * mu * jnp.maximum(constraint(z), 0.0) ** 2, x, steps
+  )
 
 
 @functools.partial(jax.jit, static_argnames="steps")
 def lagrangian_step(x, lam, rho, steps):
   def augmented(z):
     return objective(z) + (jnp.maximum(lam + rho * constraint(z), 0.0) ** 2 - lam**2) / (2 * rho)
+
   x = minimize(augmented, x, steps)
   return x, jnp.maximum(lam + rho * constraint(x), 0.0)
 
@@ -75,6 +78,7 @@ def projected_descent(x, steps):
     x, state = carry
     updates, state = opt.update(jax.grad(objective)(x), state, x)
     return (x + updates, state), None
+
   (x, _), _ = jax.lax.scan(step, (x, opt.init(x)), None, length=steps)
   return x
 
@@ -92,8 +96,9 @@ def main(argv=None):
   for _ in range(args.outer):
     x = penalty_step(x, mu, args.inner)
     penalty.append(error(x))
-    print(f"penalty      mu={mu:8.0f}  |x - x*|={penalty[-1]:.2e}  "
-          f"c(x)={float(constraint(x)):+.2e}")
+    print(
+      f"penalty      mu={mu:8.0f}  |x - x*|={penalty[-1]:.2e}  c(x)={float(constraint(x)):+.2e}"
+    )
     mu *= 10.0
 
   x, lam, lagrangian = start, jnp.zeros([]), []
@@ -104,8 +109,12 @@ def main(argv=None):
 
   x = projected_descent(start, 20 * args.inner)
   print(f"projection   |x - x*|={error(x):.2e}")
-  return {"penalty": penalty, "lagrangian": lagrangian, "multiplier": float(lam),
-          "projection": error(x)}
+  return {
+    "penalty": penalty,
+    "lagrangian": lagrangian,
+    "multiplier": float(lam),
+    "projection": error(x),
+  }
 
 
 if __name__ == "__main__":

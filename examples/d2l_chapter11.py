@@ -37,19 +37,20 @@ def _adagrad(lr):
 
 # name -> (objective, optimizer)
 RUNS = {
-    "gd f1 lr=0.1": (f1, jon.sgd(0.1)),
-    "gd f2 lr=0.4": (f2, jon.sgd(0.4)),
-    "gd f2 lr=0.6": (f2, jon.sgd(0.6)),
-    "momentum f2 lr=0.6 beta=0.5": (f2, jon.sgd(0.6, momentum=0.5)),
-    "momentum f2 lr=0.6 beta=0.25": (f2, jon.sgd(0.6, momentum=0.25)),
-    "adagrad f2 lr=0.4": (f2, _adagrad(0.4)),
-    "adagrad f2 lr=2": (f2, _adagrad(2.0)),
-    "rmsprop f2 lr=0.4 gamma=0.9": (f2, jon.rmsprop(0.4, decay=0.9, eps=0.0, eps_root=1e-6)),
+  "gd f1 lr=0.1": (f1, jon.sgd(0.1)),
+  "gd f2 lr=0.4": (f2, jon.sgd(0.4)),
+  "gd f2 lr=0.6": (f2, jon.sgd(0.6)),
+  "momentum f2 lr=0.6 beta=0.5": (f2, jon.sgd(0.6, momentum=0.5)),
+  "momentum f2 lr=0.6 beta=0.25": (f2, jon.sgd(0.6, momentum=0.25)),
+  "adagrad f2 lr=0.4": (f2, _adagrad(0.4)),
+  "adagrad f2 lr=2": (f2, _adagrad(2.0)),
+  "rmsprop f2 lr=0.4 gamma=0.9": (f2, jon.rmsprop(0.4, decay=0.9, eps=0.0, eps_root=1e-6)),
 }
 
 
 def trajectory(f, opt, steps: int = STEPS) -> jax.Array:
   """The (steps + 1) x 2 path, start included."""
+
   def step(carry, _):
     x, state = carry
     updates, state = opt.update(jax.grad(f)(x), state, x)

@@ -62,9 +62,9 @@ def train_linen(steps: int) -> float:
 
   xt, yt, xv, yv = data()
   model = MLP()
-  state = train_state.TrainState.create(apply_fn=model.apply,
-                                        params=model.init(jax.random.key(0), xt[:1]),
-                                        tx=optimizer(steps))
+  state = train_state.TrainState.create(
+    apply_fn=model.apply, params=model.init(jax.random.key(0), xt[:1]), tx=optimizer(steps)
+  )
 
   @jax.jit
   def step(state, x, y):
@@ -106,8 +106,9 @@ def train_haiku(steps: int) -> float:
     warnings.simplefilter("ignore")
     import haiku as hk
 
-  net = hk.without_apply_rng(hk.transform(
-      lambda x: hk.Linear(10)(jax.nn.relu(hk.Linear(HIDDEN)(x)))))
+  net = hk.without_apply_rng(
+    hk.transform(lambda x: hk.Linear(10)(jax.nn.relu(hk.Linear(HIDDEN)(x))))
+  )
   xt, yt, xv, yv = data()
   params = net.init(jax.random.key(0), xt[:1])
   opt = optimizer(steps)
@@ -136,8 +137,10 @@ def main(argv=None) -> dict:
   results = {}
   for name in names:
     results[name] = TRAINERS[name](args.steps)
-    print(f"digits, {name:<5} {args.steps} steps of warmup-cosine AdamW: "
-          f"test accuracy {results[name]:.3f}")
+    print(
+      f"digits, {name:<5} {args.steps} steps of warmup-cosine AdamW: "
+      f"test accuracy {results[name]:.3f}"
+    )
   return results
 
 

@@ -32,9 +32,11 @@ def shard(tree, shardings):
   Each process hands over only the pieces its own devices keep, so this works
   the same on one process or many (no cross-process check or transfer).
   """
+
   def one(x, sharding):
     x = np.asarray(jax.device_get(x))
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
   return jax.tree.map(one, tree, shardings)
 
 

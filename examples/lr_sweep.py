@@ -72,14 +72,20 @@ def sweep(steps: int, rates=RATES):
 
 def plot(curves, rates, path):
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   fig, ax = plt.subplots(figsize=(7, 4.5))
   colors = plt.cm.viridis(np.linspace(0, 1, len(rates)))
   for curve, lr, c in zip(np.asarray(curves), np.asarray(rates), colors):
     ax.plot(curve, color=c, label=f"{lr:.1e}")
-  ax.set(yscale="log", xlabel="step", ylabel="training loss (cross-entropy)",
-         title="AdamW + warmup-cosine on digits: 16 peak learning rates, one jit")
+  ax.set(
+    yscale="log",
+    xlabel="step",
+    ylabel="training loss (cross-entropy)",
+    title="AdamW + warmup-cosine on digits: 16 peak learning rates, one jit",
+  )
   ax.legend(title="peak lr", fontsize=6, ncol=2)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
@@ -93,9 +99,11 @@ def main(argv=None):
   args = parser.parse_args(argv)
   curves = sweep(args.steps)
   best = int(jnp.argmin(curves[:, -1]))
-  print(f"swept {len(RATES)} learning rates in one compiled program "
-        f"(traced {TRACES['train']} time(s)); best peak lr {float(RATES[best]):.2e}, "
-        f"final loss {float(curves[best, -1]):.4f}")
+  print(
+    f"swept {len(RATES)} learning rates in one compiled program "
+    f"(traced {TRACES['train']} time(s)); best peak lr {float(RATES[best]):.2e}, "
+    f"final loss {float(curves[best, -1]):.4f}"
+  )
   os.makedirs(args.out, exist_ok=True)
   path = os.path.join(args.out, "lr_sweep.png")
   plot(curves, RATES, path)

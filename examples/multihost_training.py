@@ -37,13 +37,14 @@ from fsdp import fsdp_shardings, process_bytes, shard  # noqa: E402
 
 LR = 3e-2
 OPTIMIZERS = {
-    "adam": lambda steps: jon.adam(LR),
-    "adamw_injected": lambda steps: jon.inject_hyperparams(jon.adamw)(
-        learning_rate=jon.warmup_cosine_decay_schedule(0.0, LR, 2, steps), weight_decay=1e-2),
-    "multisteps": lambda steps: jon.MultiSteps(jon.adam(LR), 2).gradient_transformation(),
-    "apply_if_finite": lambda steps: jon.apply_if_finite(jon.adam(LR), 3),
-    "shampoo": lambda steps: jon.shampoo(LR, start_preconditioning_step=1),
-    "soap": lambda steps: jon.soap(LR, precondition_frequency=2),
+  "adam": lambda steps: jon.adam(LR),
+  "adamw_injected": lambda steps: jon.inject_hyperparams(jon.adamw)(
+    learning_rate=jon.warmup_cosine_decay_schedule(0.0, LR, 2, steps), weight_decay=1e-2
+  ),
+  "multisteps": lambda steps: jon.MultiSteps(jon.adam(LR), 2).gradient_transformation(),
+  "apply_if_finite": lambda steps: jon.apply_if_finite(jon.adam(LR), 3),
+  "shampoo": lambda steps: jon.shampoo(LR, start_preconditioning_step=1),
+  "soap": lambda steps: jon.soap(LR, precondition_frequency=2),
 }
 ROWS, FEATURES, CLASSES, BATCH = 64, 8, 4, 16
 
@@ -81,13 +82,16 @@ def init_params(mesh):
 
 def train_step(opt):
   """One step of ``opt`` on a batch: ``(params, state, x, y) -> (params, state)`` (not jitted)."""
+
   def step(params, state, x, y):
     def loss(p):
       logits = MLP().apply(p, x)
       return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
+
     value, grads = jax.value_and_grad(loss)(params)
     updates, state = opt.update(grads, state, params, value=value)
     return jon.apply_updates(params, updates), state
+
   return step
 
 
@@ -99,16 +103,20 @@ def setup(opt, mesh):
 
 def manager(path, every):
   """Keeps the last two complete checkpoints; half-written ones are cleared on start."""
-  options = ocp.CheckpointManagerOptions(save_interval_steps=every, max_to_keep=2,
-                                         cleanup_tmp_directories=True)
+  options = ocp.CheckpointManagerOptions(
+    save_interval_steps=every, max_to_keep=2, cleanup_tmp_directories=True
+  )
   return ocp.CheckpointManager(os.path.abspath(path), options=options)
 
 
 def restore(mngr, step, opt, params):
   """Params and state of a saved step, placed straight onto the shardings of ``params``."""
-  target = {"params": jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype,
-                                                                  sharding=p.sharding), params),
-            "opt_state": jon.abstract_state(opt, params)}
+  target = {
+    "params": jax.tree.map(
+      lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=p.sharding), params
+    ),
+    "opt_state": jon.abstract_state(opt, params),
+  }
   restored = mngr.restore(step, args=ocp.args.StandardRestore(target))
   return restored["params"], restored["opt_state"]
 
@@ -119,8 +127,9 @@ def to_host(tree):
   One jitted copy onto every device gathers all the leaves at once; each process
   then reads its own local copy.
   """
-  tree = jax.tree.map(lambda x: jax.random.key_data(x)
-                      if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+  tree = jax.tree.map(
+    lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
+  )
   return jax.tree.map(lambda a: a.addressable_data(0).tolist(), _gather(global_mesh())(tree))
 
 
@@ -159,13 +168,20 @@ def train(name, steps, ckpt=None, every=3, kill_at=None):
   if mngr:
     mngr.wait_until_finished()
     mngr.close()
-  replicated = all(x.sharding.device_set == set(mesh.devices.flat) for x in jax.tree.leaves(state)
-                   if x.ndim == 0)
+  replicated = all(
+    x.sharding.device_set == set(mesh.devices.flat) for x in jax.tree.leaves(state) if x.ndim == 0
+  )
   total, held = sum(x.nbytes for x in jax.tree.leaves(state)), process_bytes(state)
-  return {"resumed_from": start, "params": to_host(params), "state": to_host(state),
-          "scalars": local_scalars(state), "scalars_on_every_device": replicated,
-          "state_bytes": total, "process_state_bytes": held,
-          "process_state_fraction": round(held / total, 4)}
+  return {
+    "resumed_from": start,
+    "params": to_host(params),
+    "state": to_host(state),
+    "scalars": local_scalars(state),
+    "scalars_on_every_device": replicated,
+    "state_bytes": total,
+    "process_state_bytes": held,
+    "process_state_fraction": round(held / total, 4),
+  }
 
 
 def main(argv=None):
@@ -176,10 +192,13 @@ def main(argv=None):
   parser.add_argument("--every", type=int, default=3, help="steps between checkpoints")
   parser.add_argument("--kill-at", type=int, help="process 1 kills itself after this step")
   args = parser.parse_args(argv)
-  results = {name: train(name, args.steps, args.ckpt, args.every, args.kill_at)
-             for name in args.optimizers.split(",")}
-  multiprocess.report({"processes": jax.process_count(), "devices": jax.device_count(),
-                       "results": results})
+  results = {
+    name: train(name, args.steps, args.ckpt, args.every, args.kill_at)
+    for name in args.optimizers.split(",")
+  }
+  multiprocess.report(
+    {"processes": jax.process_count(), "devices": jax.device_count(), "results": results}
+  )
 
 
 if __name__ == "__main__":

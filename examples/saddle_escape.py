@@ -29,16 +29,21 @@ START = (1.0, 1e-11)
 MAX_STEPS = 10_000
 
 OPTIMIZERS = {
-    "SGD": jon.sgd(0.01),
-    "Momentum": jon.sgd(0.01, momentum=0.9),
-    "AdaGrad": jon.adagrad(0.01, initial_accumulator_value=0.0, eps=1e-7, eps_root=0.0),
-    "RMSProp": jon.rmsprop(0.01, decay=0.0, eps=0.0, eps_root=1e-6),
-    "Adam": jon.adam(0.01),
+  "SGD": jon.sgd(0.01),
+  "Momentum": jon.sgd(0.01, momentum=0.9),
+  "AdaGrad": jon.adagrad(0.01, initial_accumulator_value=0.0, eps=1e-7, eps_root=0.0),
+  "RMSProp": jon.rmsprop(0.01, decay=0.0, eps=0.0, eps_root=1e-6),
+  "Adam": jon.adam(0.01),
 }
 
 # What the notes print for each (None: they give no number).
-SEED_SAYS = {"SGD": "about 2546", "Momentum": None, "AdaGrad": "about 1300",
-             "RMSProp": "about 60", "Adam": None}
+SEED_SAYS = {
+  "SGD": "about 2546",
+  "Momentum": None,
+  "AdaGrad": "about 1300",
+  "RMSProp": "about 60",
+  "Adam": None,
+}
 
 
 def saddle(params):

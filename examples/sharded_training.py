@@ -66,16 +66,24 @@ def main(argv=None) -> dict:
     params, opt_state = step(params, opt_state, x, y)
 
   total, held = state_bytes(opt_state)
-  same = all(m.sharding.is_equivalent_to(p.sharding, p.ndim) for p, m in zip(
-      jax.tree.leaves(params), jax.tree.leaves(opt_state[1][0].mu), strict=True))
-  result = {"devices": devices, "accuracy": accuracy(model.apply(params, xv), yv),
-            "state_bytes": total, "state_bytes_per_device": held,
-            "moments_sharded_like_params": same}
+  same = all(
+    m.sharding.is_equivalent_to(p.sharding, p.ndim)
+    for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(opt_state[1][0].mu), strict=True)
+  )
+  result = {
+    "devices": devices,
+    "accuracy": accuracy(model.apply(params, xv), yv),
+    "state_bytes": total,
+    "state_bytes_per_device": held,
+    "moments_sharded_like_params": same,
+  }
   print(f"{devices} devices, mesh axis 'fsdp'; {args.steps} steps of warmup-cosine AdamW")
   print(f"test accuracy {result['accuracy']:.3f}")
-  print(f"optimizer state: {total:,} bytes in all, {held:,} on device 0 "
-        f"({held / total:.3f} of it; 1/{devices} = {1 / devices:.3f}, the rest is "
-        "small replicated leaves)")
+  print(
+    f"optimizer state: {total:,} bytes in all, {held:,} on device 0 "
+    f"({held / total:.3f} of it; 1/{devices} = {1 / devices:.3f}, the rest is "
+    "small replicated leaves)"
+  )
   print(f"Adam moments sharded exactly like their params: {same}")
   return result
 

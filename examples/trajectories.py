@@ -22,11 +22,13 @@ import saddle_escape  # noqa: E402
 
 def path(loss, opt, start, steps):
   """The (steps + 1) x 2 path of ``opt`` on ``loss`` over a 2-vector."""
+
   def step(carry, _):
     x, state = carry
     updates, state = opt.update(jax.grad(loss)(x), state, x)
     x = jon.apply_updates(x, updates)
     return (x, state), x
+
   x0 = jnp.asarray(start, jnp.float64)
   _, xs = jax.jit(lambda x: jax.lax.scan(step, (x, opt.init(x)), None, length=steps))(x0)
   return np.concatenate([np.asarray(x0)[None], np.asarray(xs)])
@@ -46,8 +48,13 @@ def saddle_plot(plt, out):
     _, p = saddle_escape.escape(opt, max_steps=3000)
     ax.plot(np.abs(np.asarray(p["y"])), label=f"{name}: y > 1 at step {steps[name]}")
   ax.axhline(1.0, color="k", lw=0.8, ls="--")
-  ax.set(yscale="log", ylim=(1e-12, 1e3), xlabel="step", ylabel="|y|",
-         title="Escaping the saddle (x^2 - y^2)/2 from (1, 1e-11)")
+  ax.set(
+    yscale="log",
+    ylim=(1e-12, 1e3),
+    xlabel="step",
+    ylabel="|y|",
+    title="Escaping the saddle (x^2 - y^2)/2 from (1, 1e-11)",
+  )
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(os.path.join(out, "saddle_escape.png"), dpi=110)
@@ -55,12 +62,12 @@ def saddle_plot(plt, out):
 
 
 D2L_CONTOUR = {
-    "gradient descent (lr 0.4)": jon.sgd(0.4),
-    "momentum (lr 0.6, beta 0.5)": jon.sgd(0.6, momentum=0.5),
-    "AdaGrad (lr 0.4)": d2l_chapter11.RUNS["adagrad f2 lr=0.4"][1],
-    "RMSProp (lr 0.4, gamma 0.9)": d2l_chapter11.RUNS["rmsprop f2 lr=0.4 gamma=0.9"][1],
-    "Adadelta (rho 0.9, no lr)": jon.adadelta(rho=0.9, eps_root=1e-5),
-    "Adam (lr 0.5)": jon.adam(0.5),
+  "gradient descent (lr 0.4)": jon.sgd(0.4),
+  "momentum (lr 0.6, beta 0.5)": jon.sgd(0.6, momentum=0.5),
+  "AdaGrad (lr 0.4)": d2l_chapter11.RUNS["adagrad f2 lr=0.4"][1],
+  "RMSProp (lr 0.4, gamma 0.9)": d2l_chapter11.RUNS["rmsprop f2 lr=0.4 gamma=0.9"][1],
+  "Adadelta (rho 0.9, no lr)": jon.adadelta(rho=0.9, eps_root=1e-5),
+  "Adam (lr 0.5)": jon.adam(0.5),
 }
 
 
@@ -91,19 +98,18 @@ def saddle(x):
 
 
 SURFACES = [  # (title, loss, start, steps, xlim, ylim, levels)
-    ("Rosenbrock", rosenbrock, (-1.5, 2.0), 800, (-2, 2), (-1, 3),
-     np.logspace(-1, 3.5, 15)),
-    ("Beale", beale, (1.0, 1.4), 800, (-1, 4), (-1, 2), np.logspace(-1, 2.5, 15)),
-    ("saddle", saddle, (1.0, 1e-3), 150, (-1.2, 1.2), (-1.2, 1.2), 15),
+  ("Rosenbrock", rosenbrock, (-1.5, 2.0), 800, (-2, 2), (-1, 3), np.logspace(-1, 3.5, 15)),
+  ("Beale", beale, (1.0, 1.4), 800, (-1, 4), (-1, 2), np.logspace(-1, 2.5, 15)),
+  ("saddle", saddle, (1.0, 1e-3), 150, (-1.2, 1.2), (-1.2, 1.2), 15),
 ]
 
 RACERS = {
-    "SGD": lambda: jon.sgd(1e-3),
-    "momentum": lambda: jon.sgd(1e-3, momentum=0.9),
-    "AdaGrad": lambda: jon.adagrad(0.3),
-    "RMSProp": lambda: jon.rmsprop(0.01),
-    "Adam": lambda: jon.adam(0.05),
-    "AdaBelief": lambda: jon.adabelief(0.05),
+  "SGD": lambda: jon.sgd(1e-3),
+  "momentum": lambda: jon.sgd(1e-3, momentum=0.9),
+  "AdaGrad": lambda: jon.adagrad(0.3),
+  "RMSProp": lambda: jon.rmsprop(0.01),
+  "Adam": lambda: jon.adam(0.05),
+  "AdaBelief": lambda: jon.adabelief(0.05),
 }
 
 
@@ -128,8 +134,10 @@ def main(argv=None):
   parser.add_argument("--out", default="demo_output")
   args = parser.parse_args(argv)
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   os.makedirs(args.out, exist_ok=True)
   saddle_plot(plt, args.out)
   d2l_plot(plt, args.out)

@@ -39,8 +39,9 @@ class TransformUpdateFn(Protocol):
   """``update(updates, state, params=None) -> (updates, state)``."""
 
   @shared_args
-  def __call__(self, updates: Updates, state: OptState,
-               params: Params | None = None) -> tuple[Updates, OptState]:
+  def __call__(
+    self, updates: Updates, state: OptState, params: Params | None = None
+  ) -> tuple[Updates, OptState]:
     """Maps the incoming updates to the outgoing ones and the next state.
 
     Args:
@@ -53,9 +54,9 @@ class TransformUpdateExtraArgsFn(Protocol):
   """``update(updates, state, params=None, **extra_args) -> (updates, state)``."""
 
   @shared_args
-  def __call__(self, updates: Updates, state: OptState,
-               params: Params | None = None,
-               **extra_args: Any) -> tuple[Updates, OptState]:
+  def __call__(
+    self, updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+  ) -> tuple[Updates, OptState]:
     """Maps the incoming updates to the outgoing ones and the next state.
 
     Args:
@@ -76,6 +77,7 @@ class GradientTransformation(NamedTuple):
     init: ``init(params) -> state`` (a `TransformInitFn`).
     update: ``update(updates, state, params=None) -> (updates, state)`` (a `TransformUpdateFn`).
   """
+
   init: TransformInitFn
   update: TransformUpdateFn
 
@@ -88,6 +90,7 @@ class GradientTransformationExtraArgs(GradientTransformation):
     update: ``update(updates, state, params=None, **extra_args) -> (updates, state)`` (a
       `TransformUpdateExtraArgsFn`).
   """
+
   update: TransformUpdateExtraArgsFn
 
 
@@ -107,15 +110,18 @@ def init_empty_state(params: Params) -> EmptyState:
 
 def identity() -> GradientTransformation:
   """Passes updates through unchanged."""
-  return GradientTransformation(init_empty_state,
-                                lambda updates, state, params=None: (updates, state))
+  return GradientTransformation(
+    init_empty_state, lambda updates, state, params=None: (updates, state)
+  )
 
 
 def set_to_zero() -> GradientTransformation:
   """Replaces every update by zeros (freezes the params it is applied to)."""
+
   def update_fn(updates, state, params=None):
     del params
     return _tree.zero_updates(updates), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -126,24 +132,29 @@ def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransfo
     f: ``f(updates, params) -> updates``; ``params`` is ``None`` when ``update`` is called without
       them.
   """
+
   def update_fn(updates, state, params=None):
     del state
     return f(updates, params), EmptyState()
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
-def stateless_with_tree_map(f: Callable[[jax.Array, jax.Array | None], jax.Array]
-                            ) -> GradientTransformation:
+def stateless_with_tree_map(
+  f: Callable[[jax.Array, jax.Array | None], jax.Array],
+) -> GradientTransformation:
   """A stateless transform applying ``f(update_leaf, param_leaf)`` leafwise.
 
   Args:
     f: ``f(update_leaf, param_leaf) -> update_leaf``; ``param_leaf`` is ``None`` when ``update`` is
       called without params.
   """
+
   def apply(updates, params):
     if params is None:
       return jax.tree.map(lambda u: f(u, None), updates)
     return jax.tree.map(f, updates, params)
+
   return stateless(apply)
 
 
@@ -159,6 +170,7 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
     return tx.update(updates, state, params)
+
   return GradientTransformationExtraArgs(tx.init, update_fn)
 
 
@@ -204,8 +216,7 @@ def apply_updates(params: Params, updates: Updates, *, key: jax.Array | None = N
     1.001
   """
   leaves = jax.tree.leaves(params)
-  keys = (iter(jax.random.split(key, len(leaves))) if key is not None and leaves
-          else None)
+  keys = iter(jax.random.split(key, len(leaves))) if key is not None and leaves else None
 
   def add(p, u):
     if p is None:
@@ -217,15 +228,16 @@ def apply_updates(params: Params, updates: Updates, *, key: jax.Array | None = N
     if leaf_key is not None and jnp.issubdtype(p.dtype, jnp.floating):
       wide = jnp.promote_types(jnp.result_type(p, u), jnp.float32)
       if jnp.issubdtype(wide, jnp.floating) and jnp.finfo(wide).bits > jnp.finfo(p.dtype).bits:
-        return _stochastic_round(p.astype(wide) + jnp.asarray(u).astype(wide), p.dtype,
-                                 leaf_key)
+        return _stochastic_round(p.astype(wide) + jnp.asarray(u).astype(wide), p.dtype, leaf_key)
     return (p + u).astype(p.dtype)
+
   _tree.check_match(updates, params)
   return jax.tree.map(add, params, updates, is_leaf=_tree.is_none)
 
 
-def incremental_update(new_tensors: Params, old_tensors: Params,
-                       step_size: jax.typing.ArrayLike) -> Params:
+def incremental_update(
+  new_tensors: Params, old_tensors: Params, step_size: jax.typing.ArrayLike
+) -> Params:
   """Polyak-style move towards new values: ``step_size * new + (1 - step_size) * old``.
 
   Args:
@@ -234,14 +246,23 @@ def incremental_update(new_tensors: Params, old_tensors: Params,
     step_size: the weight of the new values, usually in [0, 1].
   """
   return jax.tree.map(
-      lambda new, old: None if new is None else
-      (step_size * new + (1.0 - step_size) * old).astype(jnp.asarray(old).dtype),
-      new_tensors, old_tensors, is_leaf=_tree.is_none)
+    lambda new, old: (
+      None
+      if new is None
+      else (step_size * new + (1.0 - step_size) * old).astype(jnp.asarray(old).dtype)
+    ),
+    new_tensors,
+    old_tensors,
+    is_leaf=_tree.is_none,
+  )
 
 
-def periodic_update(new_tensors: Params, old_tensors: Params,
-                    steps: jax.typing.ArrayLike,
-                    update_period: jax.typing.ArrayLike) -> Params:
+def periodic_update(
+  new_tensors: Params,
+  old_tensors: Params,
+  steps: jax.typing.ArrayLike,
+  update_period: jax.typing.ArrayLike,
+) -> Params:
   """Returns ``new_tensors`` when ``steps`` is a multiple of ``update_period``, else the old.
 
   Args:
@@ -250,5 +271,4 @@ def periodic_update(new_tensors: Params, old_tensors: Params,
     steps: the current step count (an int, possibly traced).
     update_period: the new values are returned every this many steps.
   """
-  return jax.lax.cond(jnp.mod(steps, update_period) == 0,
-                      lambda: new_tensors, lambda: old_tensors)
+  return jax.lax.cond(jnp.mod(steps, update_period) == 0, lambda: new_tensors, lambda: old_tensors)

@@ -59,13 +59,15 @@ def abstract_state(optimizer: GradientTransformation, params: Any) -> Any:
   mesh = _mesh_of(params)
   if mesh is None:
     compiled = jax.jit(optimizer.init).lower(params).compile()
-    return jax.tree.map(_struct, jax.eval_shape(optimizer.init, params),
-                        compiled.output_shardings)
+    return jax.tree.map(_struct, jax.eval_shape(optimizer.init, params), compiled.output_shardings)
   # Traced on a copy of the mesh whose axes are all Explicit, ``init`` sees
   # each param's sharding in its type, and what it builds from a param (a
   # moment) takes that sharding as it does eagerly; Auto axes would hide it.
-  explicit = jax.sharding.Mesh(mesh.devices, mesh.axis_names,
-                               axis_types=(jax.sharding.AxisType.Explicit,) * len(mesh.axis_names))
+  explicit = jax.sharding.Mesh(
+    mesh.devices,
+    mesh.axis_names,
+    axis_types=(jax.sharding.AxisType.Explicit,) * len(mesh.axis_names),
+  )
   typed = jax.tree.map(lambda p: _on(p, mesh, explicit), params)
   with jax.set_mesh(explicit):
     compiled = jax.jit(optimizer.init).lower(typed).compile()
@@ -78,6 +80,7 @@ def abstract_state(optimizer: GradientTransformation, params: Any) -> Any:
     if not sharding.is_fully_replicated:
       spec = sharding.spec
     return _struct(shape, jax.sharding.NamedSharding(mesh, spec))
+
   return jax.tree.map(target, shapes, compiled.output_shardings)
 
 
@@ -85,8 +88,9 @@ def _fields(node: Any, found: list) -> list:
   """Appends every field value of every NamedTuple inside ``node`` to ``found``."""
   if isinstance(node, tuple) and hasattr(node, "_fields"):
     found.extend(node)
-  children = node.values() if isinstance(node, dict) else (
-      node if isinstance(node, (list, tuple)) else ())
+  children = (
+    node.values() if isinstance(node, dict) else (node if isinstance(node, (list, tuple)) else ())
+  )
   for child in children:
     _fields(child, found)
   return found
@@ -105,9 +109,15 @@ def _params_structure(state: Any, rest: tuple) -> Any:
   return max(counts, key=counts.get) if counts else jax.tree.structure(0)
 
 
-def tree_map_params(initable: Any, f: Callable[..., Any], state: Any, /, *rest: Any,
-                    transform_non_params: Callable[..., Any] | None = None,
-                    is_leaf: Callable[[Any], bool] | None = None) -> Any:
+def tree_map_params(
+  initable: Any,
+  f: Callable[..., Any],
+  state: Any,
+  /,
+  *rest: Any,
+  transform_non_params: Callable[..., Any] | None = None,
+  is_leaf: Callable[[Any], bool] | None = None,
+) -> Any:
   """Applies ``f`` to every copy of the params tree held in an optimizer ``state``.
 
   A copy is a part of the state with the params' structure whose leaves are
@@ -147,17 +157,25 @@ def tree_map_params(initable: Any, f: Callable[..., Any], state: Any, /, *rest: 
     if jax.tree.structure(node, is_leaf=_tree.is_none) != template:
       return False
     leaves = jax.tree.leaves(node, is_leaf=_tree.is_none)
-    return all(x is None or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact))
-               for x in leaves)
+    return all(
+      x is None or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)) for x in leaves
+    )
 
   def visit(node):
     if node is not None and is_copy(node):
-      return jax.tree.map(lambda v, *r: None if v is None else f(v, *r), node, *rest,
-                          is_leaf=lambda x: x is None or (is_leaf is not None and is_leaf(x)))
+      return jax.tree.map(
+        lambda v, *r: None if v is None else f(v, *r),
+        node,
+        *rest,
+        is_leaf=lambda x: x is None or (is_leaf is not None and is_leaf(x)),
+      )
     if transform_non_params is None or node is None:
       return node
     return jax.tree.map(transform_non_params, node)
+
   return jax.tree.map(visit, state, is_leaf=lambda x: x is None or is_copy(x))
+
+
 def _struct(shape: Any, sharding: Any) -> jax.ShapeDtypeStruct:
   return jax.ShapeDtypeStruct(shape.shape, shape.dtype, sharding=sharding)
 
@@ -166,6 +184,7 @@ def _on(param: jax.ShapeDtypeStruct, mesh: Any, other: Any) -> jax.ShapeDtypeStr
   """``param`` moved from ``mesh`` to ``other`` (same devices and axis names), same spec."""
   sharding = param.sharding
   if isinstance(sharding, jax.sharding.NamedSharding) and sharding.mesh == mesh:
-    param = jax.ShapeDtypeStruct(param.shape, param.dtype,
-                                 sharding=jax.sharding.NamedSharding(other, sharding.spec))
+    param = jax.ShapeDtypeStruct(
+      param.shape, param.dtype, sharding=jax.sharding.NamedSharding(other, sharding.spec)
+    )
   return param

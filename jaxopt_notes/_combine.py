@@ -1,8 +1,10 @@
 """Composition: ``chain`` and ``named_chain``."""
 
-from jaxopt_notes._base import (GradientTransformation,
-                                GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArgs:
@@ -28,9 +30,11 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
 
   def update_fn(updates, state, params=None, **extra_args):
     if len(state) != len(members):
-      raise ValueError(f"chain: the state holds {len(state)} member states but the "
-                       f"chain has {len(members)} transforms; build the state with "
-                       "this chain's init")
+      raise ValueError(
+        f"chain: the state holds {len(state)} member states but the "
+        f"chain has {len(members)} transforms; build the state with "
+        "this chain's init"
+      )
     new_state = []
     for t, s in zip(members, state):
       updates, s = t.update(updates, s, params, **extra_args)
@@ -40,8 +44,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def named_chain(*named: tuple[str, GradientTransformation]
-                ) -> GradientTransformationExtraArgs:
+def named_chain(*named: tuple[str, GradientTransformation]) -> GradientTransformationExtraArgs:
   """Like `chain`, with the state a dict keyed by each member's name.
 
   Args:

@@ -31,69 +31,97 @@ import re
 import textwrap
 import types
 
-_BETA = ("decay rate of the exponential moving average of the {what}, in [0, 1]; its "
-         "memory is about ``1 / (1 - {name})`` steps.")
+_BETA = (
+  "decay rate of the exponential moving average of the {what}, in [0, 1]; its "
+  "memory is about ``1 / (1 - {name})`` steps."
+)
 
-SHARED = types.MappingProxyType({
+SHARED = types.MappingProxyType(
+  {
     # ---- optimizer hyperparameters
     "learning_rate": (
-        "the step size $\\eta$: a number, a traced array or a schedule ``step -> rate`` "
-        "(steps count from 0). The update is the direction times ``-learning_rate``."),
+      "the step size $\\eta$: a number, a traced array or a schedule ``step -> rate`` "
+      "(steps count from 0). The update is the direction times ``-learning_rate``."
+    ),
     "b1": _BETA.format(what="gradient (the first moment $m_t$, momentum)", name="b1"),
     "b2": _BETA.format(what="squared gradient (the second moment $v_t$)", name="b2"),
-    "eps": ("added to the denominator *outside* the square root, ``g / (sqrt(v) + eps)``; "
-            ">= 0."),
-    "eps_root": ("added to the denominator *inside* the square root, "
-                 "``g / sqrt(v + eps_root)``; >= 0. With ``eps`` it gives either convention "
-                 "found in papers; a positive value keeps the derivative of the update "
-                 "finite where ``v`` is zero (meta-learning)."),
+    "eps": ("added to the denominator *outside* the square root, ``g / (sqrt(v) + eps)``; >= 0."),
+    "eps_root": (
+      "added to the denominator *inside* the square root, "
+      "``g / sqrt(v + eps_root)``; >= 0. With ``eps`` it gives either convention "
+      "found in papers; a positive value keeps the derivative of the update "
+      "finite where ``v`` is zero (meta-learning)."
+    ),
     "weight_decay": (
-        "coefficient $\\lambda$ of decoupled weight decay: ``weight_decay * params`` is added "
-        "to the direction before it is scaled by the learning rate, so each step also "
-        "subtracts ``learning_rate * weight_decay * params``; 0 turns it off."),
-    "mask": ("which params are decayed: a tree of booleans with the params' structure (or a "
-             "prefix of it), or a function of the params returning one; True means decayed. "
-             "``None`` decays every leaf."),
-    "weight_decay_mask": ("which params are decayed: a tree of booleans with the params' "
-                          "structure (or a prefix of it), or a function of the params "
-                          "returning one; ``None`` decays every leaf."),
-    "mu_dtype": ("dtype in which the first moment (momentum) is stored, e.g. "
-                 "``jnp.bfloat16`` to halve its memory; ``None`` keeps each param's dtype. "
-                 "The update keeps the gradient's dtype either way."),
-    "nu_dtype": ("dtype in which the second moment is stored (keyword-only, after optax's "
-                 "arguments), e.g. ``jnp.bfloat16``; ``None`` keeps each param's dtype. For "
-                 "8-bit or 4-bit moments wrap the optimizer in `low_bit_state`."),
-    "accumulator_dtype": ("dtype in which the accumulator is stored; ``None`` keeps each "
-                          "param's dtype."),
-    "nesterov": ("use Nesterov's look-ahead momentum: the step uses the momentum as it will "
-                 "be after this gradient, not as it was before."),
+      "coefficient $\\lambda$ of decoupled weight decay: ``weight_decay * params`` is added "
+      "to the direction before it is scaled by the learning rate, so each step also "
+      "subtracts ``learning_rate * weight_decay * params``; 0 turns it off."
+    ),
+    "mask": (
+      "which params are decayed: a tree of booleans with the params' structure (or a "
+      "prefix of it), or a function of the params returning one; True means decayed. "
+      "``None`` decays every leaf."
+    ),
+    "weight_decay_mask": (
+      "which params are decayed: a tree of booleans with the params' "
+      "structure (or a prefix of it), or a function of the params "
+      "returning one; ``None`` decays every leaf."
+    ),
+    "mu_dtype": (
+      "dtype in which the first moment (momentum) is stored, e.g. "
+      "``jnp.bfloat16`` to halve its memory; ``None`` keeps each param's dtype. "
+      "The update keeps the gradient's dtype either way."
+    ),
+    "nu_dtype": (
+      "dtype in which the second moment is stored (keyword-only, after optax's "
+      "arguments), e.g. ``jnp.bfloat16``; ``None`` keeps each param's dtype. For "
+      "8-bit or 4-bit moments wrap the optimizer in `low_bit_state`."
+    ),
+    "accumulator_dtype": (
+      "dtype in which the accumulator is stored; ``None`` keeps each param's dtype."
+    ),
+    "nesterov": (
+      "use Nesterov's look-ahead momentum: the step uses the momentum as it will "
+      "be after this gradient, not as it was before."
+    ),
     # ---- schedules
-    "warmup_steps": ("the number of steps of the linear warmup from ``init_value`` to "
-                     "``peak_value``; >= 0."),
-    "transition_begin": ("the number of steps the value stays at its initial value before the "
-                         "transition starts; >= 0."),
-    "decay_rate": ("the factor $r$ the value is multiplied by every ``transition_steps`` "
-                   "steps; >= 0 (> 1 grows it)."),
-    "staircase": ("apply the decay in discrete jumps, every ``transition_steps`` steps, "
-                  "instead of continuously."),
+    "warmup_steps": (
+      "the number of steps of the linear warmup from ``init_value`` to ``peak_value``; >= 0."
+    ),
+    "transition_begin": (
+      "the number of steps the value stays at its initial value before the transition starts; >= 0."
+    ),
+    "decay_rate": (
+      "the factor $r$ the value is multiplied by every ``transition_steps`` "
+      "steps; >= 0 (> 1 grows it)."
+    ),
+    "staircase": (
+      "apply the decay in discrete jumps, every ``transition_steps`` steps, "
+      "instead of continuously."
+    ),
     "exponent": "the power $e$ of the cosine factor; 1 is the plain half cosine.",
     # ---- the arguments of ``update`` and of functions of the same shape
-    "updates": ("the incoming updates (gradients, or the output of an earlier transform), a "
-                "pytree shaped like the params."),
+    "updates": (
+      "the incoming updates (gradients, or the output of an earlier transform), a "
+      "pytree shaped like the params."
+    ),
     "state": "the transform's state, as ``init`` or the previous ``update`` returned it.",
-    "extra_args": ("keyword extras of ``update`` (such as ``value=loss``), for transforms "
-                   "that use them."),
+    "extra_args": (
+      "keyword extras of ``update`` (such as ``value=loss``), for transforms that use them."
+    ),
     # ---- fields of the states (NamedTuples)
     "count": "int32 number of updates taken, saturating at its maximum instead of wrapping.",
     "mu": "the first moment (exponential moving average of the gradient), shaped like params.",
-    "nu": ("the second moment (exponential moving average of the squared gradient), shaped "
-           "like params."),
+    "nu": (
+      "the second moment (exponential moving average of the squared gradient), shaped like params."
+    ),
     "inner_state": "the state of the wrapped transform.",
     # ---- trees
     "tree": "a pytree of arrays.",
     "tree_x": "a pytree of arrays.",
     "tree_y": "a pytree of arrays with the structure of ``tree_x``.",
-})
+  }
+)
 
 _HEAD = re.compile(r"^(\w[\w ]*):\s*$")
 _ENTRY = re.compile(r"^(\*{0,2}\w+)(?: \([^)]*\))?:(?:\s|$)")
@@ -132,14 +160,24 @@ def _entries(body):
 
 
 def _shared_entry(name, indent):
-  return textwrap.fill(f"{name}: {SHARED[name.lstrip('*')]}", width=_WIDTH,
-                       initial_indent=" " * indent, subsequent_indent=" " * (indent + 2))
+  return textwrap.fill(
+    f"{name}: {SHARED[name.lstrip('*')]}",
+    width=_WIDTH,
+    initial_indent=" " * indent,
+    subsequent_indent=" " * (indent + 2),
+  )
 
 
 def _section(lines, section):
   """``(start, stop)``: the header line of ``section`` and the end of its body, or None."""
-  start = next((i for i, line in enumerate(lines) if _HEAD.match(line)
-                and _HEAD.match(line).group(1) == section), None)
+  start = next(
+    (
+      i
+      for i, line in enumerate(lines)
+      if _HEAD.match(line) and _HEAD.match(line).group(1) == section
+    ),
+    None,
+  )
   if start is None:
     return None
   stop = start + 1
@@ -160,12 +198,12 @@ def fill_args(doc, names, section="Args", like=None):
       end -= 1
     lines[end:end] = ["", f"{section}:", ""] if end < len(lines) else ["", f"{section}:"]
   start, stop = _section(lines, section)
-  written = _entries(lines[start + 1:stop])
+  written = _entries(lines[start + 1 : stop])
   borrowed = {}
   for other in reversed(like or ()):  # the first of ``like`` wins
     other = other.splitlines()
     found = _section(other, section)
-    borrowed.update(_entries(other[found[0] + 1:found[1]]) if found else {})
+    borrowed.update(_entries(other[found[0] + 1 : found[1]]) if found else {})
   indent = 2
   if written:
     first = next(iter(written.values()))[0]
@@ -186,7 +224,7 @@ def fill_args(doc, names, section="Args", like=None):
     merged.pop()
   if stop < len(lines):
     merged.append("")
-  lines[start + 1:stop] = merged
+  lines[start + 1 : stop] = merged
   return "\n".join(lines)
 
 

@@ -19,8 +19,11 @@ def global_norm(updates: Any) -> jax.Array:
   Returns:
     A scalar.
   """
-  warnings.warn("jaxopt_notes.global_norm is deprecated (as in optax): use "
-                "jaxopt_notes.tree.norm", DeprecationWarning, stacklevel=2)
+  warnings.warn(
+    "jaxopt_notes.global_norm is deprecated (as in optax): use jaxopt_notes.tree.norm",
+    DeprecationWarning,
+    stacklevel=2,
+  )
   return _tree.norm(updates)
 
 
@@ -28,9 +31,15 @@ def _unit(tree: Any) -> Any:
   return _tree.scale(1.0 / _tree.norm(tree), tree)
 
 
-def power_iteration(matrix: Any, *, v0: Any = None, num_iters: Any = 100,
-                    error_tolerance: Any = 1e-6, precision: lax.Precision = lax.Precision.HIGHEST,
-                    key: Any = None) -> tuple:
+def power_iteration(
+  matrix: Any,
+  *,
+  v0: Any = None,
+  num_iters: Any = 100,
+  error_tolerance: Any = 1e-6,
+  precision: lax.Precision = lax.Precision.HIGHEST,
+  key: Any = None,
+) -> tuple:
   """The dominant eigenvalue of a matrix and its eigenvector, by power iteration.
 
   From a unit vector $v_0$, repeat $z = M v$, $\\lambda = v^\\top z$,
@@ -78,8 +87,9 @@ def power_iteration(matrix: Any, *, v0: Any = None, num_iters: Any = 100,
     return v, z, _tree.vdot(v, z), i + 1
 
   v0 = _unit(v0)
-  _, z, value, _ = lax.while_loop(keep_going, step, (v0, product(v0), jnp.asarray(0.0),
-                                                     jnp.asarray(0)))
+  _, z, value, _ = lax.while_loop(
+    keep_going, step, (v0, product(v0), jnp.asarray(0.0), jnp.asarray(0))
+  )
   return value, _unit(z)
 
 
@@ -95,9 +105,14 @@ def _matrix_power(m: jax.Array, p: int, precision: lax.Precision) -> jax.Array:
   return result
 
 
-def matrix_inverse_pth_root(matrix: Any, p: Any, num_iters: Any = 100,
-                            ridge_epsilon: Any = 1e-6, error_tolerance: Any = 1e-6,
-                            precision: lax.Precision = lax.Precision.HIGHEST) -> tuple:
+def matrix_inverse_pth_root(
+  matrix: Any,
+  p: Any,
+  num_iters: Any = 100,
+  ridge_epsilon: Any = 1e-6,
+  error_tolerance: Any = 1e-6,
+  precision: lax.Precision = lax.Precision.HIGHEST,
+) -> tuple:
   """$(A + \\epsilon I)^{-1/p}$ of a symmetric positive semi-definite matrix, by coupled Newton.
 
   With $\\epsilon$ = ``ridge_epsilon`` times $A$'s largest eigenvalue (from
@@ -155,8 +170,14 @@ def matrix_inverse_pth_root(matrix: Any, p: Any, num_iters: Any = 100,
     t = ((p + 1) * eye - m) / p
     m_next = jnp.matmul(_matrix_power(t, p, precision), m, precision=precision)
     new_error = jnp.max(jnp.abs(m_next - eye))
-    return i + 1, m_next, jnp.matmul(h, t, precision=precision), h, new_error, \
-        new_error < error * 1.2
+    return (
+      i + 1,
+      m_next,
+      jnp.matmul(h, t, precision=precision),
+      h,
+      new_error,
+      new_error < error * 1.2,
+    )
 
   start = (0, m0, h0, h0, jnp.max(jnp.abs(m0 - eye)), jnp.asarray(True))
   _, m, h, h_before, _, improving = lax.while_loop(keep_going, step, start)
@@ -164,8 +185,13 @@ def matrix_inverse_pth_root(matrix: Any, p: Any, num_iters: Any = 100,
   return root, jnp.max(jnp.abs(m - eye))
 
 
-def nnls(A: jax.Array, b: jax.Array, iters: int, unroll: int | bool = 1,  # noqa: N803
-         L: Any = None) -> jax.Array:  # noqa: N803 - optax's names
+def nnls(
+  A: jax.Array,
+  b: jax.Array,
+  iters: int,
+  unroll: int | bool = 1,  # noqa: N803
+  L: Any = None,
+) -> jax.Array:  # noqa: N803 - optax's names
   """Non-negative least squares $\\min_{x \\ge 0} \\|A x - b\\|_2$, by fast projected gradient.
 
   With $Q = A^\\top A$, $q = A^\\top b$ and $L$ a bound on $Q$'s largest
@@ -195,8 +221,10 @@ def nnls(A: jax.Array, b: jax.Array, iters: int, unroll: int | bool = 1,  # noqa
   """
   A, b = jnp.asarray(A), jnp.asarray(b)  # noqa: N806
   if A.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != A.shape[0]:
-    raise ValueError(f"nnls: expected `A` of shape (M, N) and `b` of shape (M,) or (M, K); "
-                     f"got {A.shape} and {b.shape}")
+    raise ValueError(
+      f"nnls: expected `A` of shape (M, N) and `b` of shape (M,) or (M, K); "
+      f"got {A.shape} and {b.shape}"
+    )
   Q, q = A.T @ A, A.T @ b  # noqa: N806
   if L is None:
     L = jnp.minimum(jnp.linalg.norm(Q, "fro"), jnp.linalg.norm(Q, 1) if Q.size else 0)  # noqa: N806
@@ -209,6 +237,5 @@ def nnls(A: jax.Array, b: jax.Array, iters: int, unroll: int | bool = 1,  # noqa
     return (x_next, x_next + (c - 1) / c_next * (x_next - x), c_next), None
 
   x0 = jnp.zeros(A.shape[-1:] + b.shape[1:], b.dtype)
-  (x, _, _), _ = lax.scan(step, (x0, x0, jnp.asarray(0.0, b.dtype)), length=iters,
-                          unroll=unroll)
+  (x, _, _), _ = lax.scan(step, (x0, x0, jnp.asarray(0.0, b.dtype)), length=iters, unroll=unroll)
   return x

@@ -30,8 +30,7 @@ def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
   return _tree.map(lambda g, m: (1 - decay) * g**order + decay * m, updates, moments)
 
 
-def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
-                                order: int) -> Any:
+def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any, order: int) -> Any:
   """Like `update_moment` with ``|g|**order`` (equal for real ``g``, even order).
 
   For complex ``g`` the moment is real-valued (``|g|^2 = g conj(g)``, not ``g^2``);
@@ -46,12 +45,14 @@ def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any,
   Returns:
     The new moments.
   """
+
   def one(g, m):
     if order % 2 == 0 and not jnp.iscomplexobj(g):  # |g|^order == g^order, one op fewer
       return (1 - decay) * g**order + decay * m
     if order == 2:
       return (1 - decay) * _numerics.abs_sq(g) + decay * m
-    return (1 - decay) * jnp.abs(g)**order + decay * m
+    return (1 - decay) * jnp.abs(g) ** order + decay * m
+
   return _tree.map(one, updates, moments)
 
 
@@ -90,21 +91,28 @@ def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
 
 def check_moments(owner: str, b1=None, b2=None, eps=None, eps_root=None, **more) -> None:
   """The checks every Adam-like constructor shares."""
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  eps=(eps, _validate.NONNEGATIVE),
-                  eps_root=(eps_root, _validate.NONNEGATIVE), **more)
+  _validate.check(
+    owner,
+    b1=(b1, _validate.UNIT),
+    b2=(b2, _validate.UNIT),
+    eps=(eps, _validate.NONNEGATIVE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+    **more,
+  )
 
 
-def init_moments(state_class: type, params: Any, mu_dtype: Any = None,
-                 nu_dtype: Any = None) -> Any:
+def init_moments(state_class: type, params: Any, mu_dtype: Any = None, nu_dtype: Any = None) -> Any:
   """A zero ``state_class(count, mu, nu)``: the state of Adam and of its kin."""
-  return state_class(count=_placement.zero_count(params),
-                     mu=_tree.zeros_like(params, dtype=mu_dtype),
-                     nu=_tree.zeros_like(params, dtype=nu_dtype))
+  return state_class(
+    count=_placement.zero_count(params),
+    mu=_tree.zeros_like(params, dtype=mu_dtype),
+    nu=_tree.zeros_like(params, dtype=nu_dtype),
+  )
 
 
-def debiased_first_moment(mu: Any, updates: Any, b1: Float, count: jax.Array,
-                          nesterov: bool) -> Any:
+def debiased_first_moment(
+  mu: Any, updates: Any, b1: Float, count: jax.Array, nesterov: bool
+) -> Any:
   """$\\hat m_t$, or NAdam's look-ahead version when ``nesterov``."""
   if not nesterov:
     return bias_correction(mu, b1, count)

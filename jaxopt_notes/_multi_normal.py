@@ -40,8 +40,9 @@ class MultiNormalDiagFromLogScale:
     return [self._mean, self._log_scale]
 
 
-def multi_normal(loc: jax.typing.ArrayLike, log_scale: jax.typing.ArrayLike
-                 ) -> MultiNormalDiagFromLogScale:
+def multi_normal(
+  loc: jax.typing.ArrayLike, log_scale: jax.typing.ArrayLike
+) -> MultiNormalDiagFromLogScale:
   """A diagonal Gaussian of mean ``loc`` and standard deviation ``exp(log_scale)``.
 
   $\\log p(x) = \\sum_i -\\tfrac12 z_i^2 - \\sigma_i - \\tfrac12\\log 2\\pi$ with
@@ -56,5 +57,3 @@ def multi_normal(loc: jax.typing.ArrayLike, log_scale: jax.typing.ArrayLike
     ``params`` (``[loc, log_scale]``).
   """
   return MultiNormalDiagFromLogScale(loc=loc, log_scale=log_scale)
-
-

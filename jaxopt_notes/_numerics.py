@@ -22,8 +22,11 @@ def safe_increment(count: jax.Array) -> jax.Array:
     The incremented counter, of ``count``'s dtype.
   """
   count = jnp.asarray(count)
-  top = (jnp.iinfo(count.dtype).max if jnp.issubdtype(count.dtype, jnp.integer)
-         else jnp.finfo(count.dtype).max)
+  top = (
+    jnp.iinfo(count.dtype).max
+    if jnp.issubdtype(count.dtype, jnp.integer)
+    else jnp.finfo(count.dtype).max
+  )
   top = jnp.asarray(top, count.dtype)
   return jnp.where(count < top, count + jnp.asarray(1, count.dtype), top)
 
@@ -42,8 +45,7 @@ def complex_if(x: Any, dtype: Any) -> Any:
   (``mu_dtype``, ``accumulator_dtype``, a norm's ``dtype``): a real dtype would
   drop the imaginary part of a complex param's state.
   """
-  if (dtype is not None and jnp.iscomplexobj(x)
-      and jnp.issubdtype(jnp.dtype(dtype), jnp.floating)):
+  if dtype is not None and jnp.iscomplexobj(x) and jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
     return jnp.result_type(dtype, jnp.complex64)
   return dtype
 
@@ -53,8 +55,13 @@ def widen(x: jax.Array, dtype: Any) -> jax.Array:
   return jnp.asarray(x, complex_if(x, dtype))
 
 
-def safe_norm(x: jax.Array, min_norm: Any, ord: Any = None,  # noqa: A002 - optax's name
-              axis: Any = None, keepdims: bool = False) -> jax.Array:
+def safe_norm(
+  x: jax.Array,
+  min_norm: Any,
+  ord: Any = None,  # noqa: A002 - optax's name
+  axis: Any = None,
+  keepdims: bool = False,
+) -> jax.Array:
   """``max(||x||, min_norm)`` with a gradient that stays finite where the norm is small.
 
   The norm is ``jnp.linalg.norm(x, ord, axis)``; where it is at most
@@ -76,8 +83,9 @@ def safe_norm(x: jax.Array, min_norm: Any, ord: Any = None,  # noqa: A002 - opta
     small = sq <= jnp.square(min_norm)
     return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, 1.0, sq)))
   small = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True) <= min_norm
-  masked = jnp.linalg.norm(jnp.where(small, jnp.ones_like(x), x), ord=ord, axis=axis,
-                           keepdims=keepdims)
+  masked = jnp.linalg.norm(
+    jnp.where(small, jnp.ones_like(x), x), ord=ord, axis=axis, keepdims=keepdims
+  )
   if not keepdims:
     small = jnp.squeeze(small, axis=axis)
   return jnp.where(small, min_norm, masked)
@@ -136,8 +144,9 @@ def rms_scale(g: jax.Array, second_moment: jax.Array, eps: Any, eps_root: Any) -
   den = jnp.sqrt(second_moment)
   if not (is_concrete(eps) and eps == 0):
     den = den + eps
-  if _is_normal(eps, den.dtype) or (_is_normal(eps_root, den.dtype)
-                                    and is_concrete(eps) and eps >= 0):
+  if _is_normal(eps, den.dtype) or (
+    _is_normal(eps_root, den.dtype) and is_concrete(eps) and eps >= 0
+  ):
     return g / den  # v >= 0, so a normal eps or eps_root keeps den normal and positive
   return safe_div(g, den)
 

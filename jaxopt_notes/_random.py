@@ -21,8 +21,9 @@ def split_key_like(rng_key: jax.Array, target_tree: Any) -> Any:
   return jax.tree.unflatten(treedef, list(keys))
 
 
-def random_like(rng_key: jax.Array, target_tree: Any,
-                sampler: Callable = jax.random.normal, dtype: Any = None) -> Any:
+def random_like(
+  rng_key: jax.Array, target_tree: Any, sampler: Callable = jax.random.normal, dtype: Any = None
+) -> Any:
   """Samples an array of each leaf's shape and dtype (or ``dtype``) from ``sampler``.
 
   Keys are split over the trained leaves only, so adding a frozen (integer or

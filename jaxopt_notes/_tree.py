@@ -57,16 +57,19 @@ def check_match(incoming: Any, *expected: Any, shapes: bool = True) -> None:
   for other in expected:
     want, want_def = jax.tree.flatten(other, is_leaf=is_none)
     if want_def != got_def:
-      raise ValueError("the updates do not have the structure of the optimizer state "
-                       f"(or params): {_structure_difference(incoming, other)}")
+      raise ValueError(
+        "the updates do not have the structure of the optimizer state "
+        f"(or params): {_structure_difference(incoming, other)}"
+      )
     for i, (g, w) in enumerate(zip(got, want)):
       if g is None or w is None or not shapes:
         continue
       if jnp.shape(g) != jnp.shape(w) or (is_frozen(g) and not is_frozen(w)):
         path = jax.tree_util.keystr(_paths(incoming)[i]) or "the root"
         raise ValueError(
-            f"the updates at {path} have {_describe(g)}; expected {_describe(w)} (as in the "
-            "optimizer state or params, and a float dtype where the param is a float)")
+          f"the updates at {path} have {_describe(g)}; expected {_describe(w)} (as in the "
+          "optimizer state or params, and a float dtype where the param is a float)"
+        )
 
 
 def _paths(tree: Any) -> list:
@@ -81,8 +84,10 @@ def _structure_difference(got: Any, want: Any) -> str:
   missing = [q for q in want_paths if q not in got_set]
   if not extra and not missing:  # the same leaves in other containers
     return f"expected {jax.tree.structure(want)}, got {jax.tree.structure(got)}"
-  return "; ".join([f"unexpected leaves {', '.join(extra)}"] * bool(extra)
-                   + [f"missing leaves {', '.join(missing)}"] * bool(missing))
+  return "; ".join(
+    [f"unexpected leaves {', '.join(extra)}"] * bool(extra)
+    + [f"missing leaves {', '.join(missing)}"] * bool(missing)
+  )
 
 
 def map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
@@ -103,10 +108,12 @@ def map(f: Callable, tree: Any, *rest: Any, broadcast: bool = False) -> Any:
     if is_frozen(x):
       return frozen_update(x)
     return f(x, *r)
+
   return jax.tree.map(one, tree, *rest, is_leaf=is_none)
 
 
 # ------------------------------------------------------- building and casting
+
 
 @shared_args
 def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
@@ -120,6 +127,7 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
     fill_value: the value of every element (may be traced).
     dtype: the dtype of the new leaves; ``None`` keeps each leaf's dtype.
   """
+
   def fill(x):
     if is_frozen(x):
       return None
@@ -128,6 +136,7 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
     # A select on x rather than a plain constant: the state then takes x's
     # sharding, eagerly and under jit alike (a constant would land replicated).
     return jnp.where(jnp.zeros_like(x, bool), x.astype(dt), jnp.asarray(fill_value, dt))
+
   return jax.tree.map(lambda x: None if x is None else fill(x), tree, is_leaf=is_none)
 
 
@@ -202,10 +211,12 @@ def cast_like(tree: Any, other_tree: Any) -> Any:
   Args:
     other_tree: a tree of the same structure whose leaves' dtypes are taken.
   """
+
   def one(x, r):
     if x is None or r is None:
       return None if r is None or not is_frozen(r) else frozen_update(r)
     return jnp.asarray(x).astype(jnp.asarray(r).dtype)
+
   return jax.tree.map(one, tree, other_tree, is_leaf=is_none)
 
 
@@ -214,6 +225,7 @@ def canonical_dtype(dtype: Any) -> Any:
 
 
 # ------------------------------------------------------------------ algebra
+
 
 @shared_args
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
@@ -274,7 +286,7 @@ def leaves(tree: Any) -> list:
 
 def _pairwise_sum(parts: list) -> jax.Array:
   while len(parts) > 1:
-    parts = [a + b for a, b in zip(parts[::2], parts[1::2])] + parts[len(parts) // 2 * 2:]
+    parts = [a + b for a, b in zip(parts[::2], parts[1::2])] + parts[len(parts) // 2 * 2 :]
   return parts[0]
 
 
@@ -309,8 +321,12 @@ def inner(x: Any, y: Any) -> jax.Array:
 
 
 @shared_args
-def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - optax's name
-         dtype: Any = None) -> jax.Array:
+def norm(
+  tree: Any,
+  ord: Any = None,
+  squared: bool = False,  # noqa: A002 - optax's name
+  dtype: Any = None,
+) -> jax.Array:
   """Global norm of all leaves together, each leaf first cast to ``dtype`` if given.
 
   ``ord`` is ``None`` or 2 (the l2 norm), 1, or ``inf`` (also ``'inf'``,
@@ -339,6 +355,7 @@ def norm(tree: Any, ord: Any = None, squared: bool = False,  # noqa: A002 - opta
 
 # ------------------------------------------------- scalars and copies of params
 
+
 def scalar_dtype(tree: Any) -> Any:
   """The dtype of a scalar summarizing ``tree`` (a norm, a distance, a learned step size).
 
@@ -348,4 +365,3 @@ def scalar_dtype(tree: Any) -> Any:
   """
   widest = jnp.result_type(jnp.float32, *[jnp.result_type(x) for x in leaves(tree)])
   return jnp.finfo(widest).dtype
-

@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 
 
-
 def div(tree_x: Any, tree_y: Any) -> Any:
   """Leafwise quotient ``tree_x / tree_y``.
 
@@ -143,8 +142,10 @@ def dtype(tree: Any, mixed_dtype_handler: str | None = None) -> Any:
     return jnp.asarray([]).dtype
   if mixed_dtype_handler is None:
     if any(d != dtypes[0] for d in dtypes):
-      raise ValueError(f"tree.dtype: the leaves have several dtypes {sorted(set(map(str, dtypes)))}"
-                       "; pass mixed_dtype_handler='promote', 'highest' or 'lowest'")
+      raise ValueError(
+        f"tree.dtype: the leaves have several dtypes {sorted(set(map(str, dtypes)))}"
+        "; pass mixed_dtype_handler='promote', 'highest' or 'lowest'"
+      )
     return dtypes[0]
   if mixed_dtype_handler == "promote":
     return functools.reduce(jnp.promote_types, dtypes)
@@ -155,14 +156,17 @@ def dtype(tree: Any, mixed_dtype_handler: str | None = None) -> Any:
         return candidate
       if mixed_dtype_handler == "lowest" and all(r == d for r, d in zip(ranks, dtypes)):
         return candidate
-    raise ValueError(f"tree.dtype: the dtypes {sorted(set(map(str, dtypes)))} have no "
-                     f"{mixed_dtype_handler} element (some do not promote to one another)")
-  raise ValueError("tree.dtype: `mixed_dtype_handler` must be None, 'promote', 'highest' or "
-                   f"'lowest'; got {mixed_dtype_handler!r}")
+    raise ValueError(
+      f"tree.dtype: the dtypes {sorted(set(map(str, dtypes)))} have no "
+      f"{mixed_dtype_handler} element (some do not promote to one another)"
+    )
+  raise ValueError(
+    "tree.dtype: `mixed_dtype_handler` must be None, 'promote', 'highest' or "
+    f"'lowest'; got {mixed_dtype_handler!r}"
+  )
 
 
-def allclose(a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08,
-             equal_nan: bool = False) -> Any:
+def allclose(a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: bool = False) -> Any:
   """Whether two trees are equal leaf by leaf within ``atol + rtol * |b|``.
 
   Args:
@@ -175,8 +179,9 @@ def allclose(a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08,
   Returns:
     A boolean scalar (``True`` for two empty trees).
   """
-  close = jax.tree.map(lambda x, y: jnp.allclose(x, y, rtol=rtol, atol=atol,
-                                                 equal_nan=equal_nan), a, b)
+  close = jax.tree.map(
+    lambda x, y: jnp.allclose(x, y, rtol=rtol, atol=atol, equal_nan=equal_nan), a, b
+  )
   return functools.reduce(operator.and_, jax.tree.leaves(close), True)
 
 
@@ -189,7 +194,9 @@ def unwrap_random_key_data(input_tree: Any) -> Any:
   Returns:
     The same tree with each key replaced by ``jax.random.key_data(key)``.
   """
+
   def one(x):
     is_key = isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
     return jax.random.key_data(x) if is_key else x
+
   return jax.tree.map(one, input_tree)

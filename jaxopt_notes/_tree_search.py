@@ -24,6 +24,7 @@ class NamedTupleKey:
     tuple_name: the class name of the NamedTuple (``"ScaleByAdamState"``).
     name: the field (``"count"``).
   """
+
   tuple_name: str
   name: str
 
@@ -38,8 +39,9 @@ def _is_named_tuple(x: Any) -> bool:
 def _children(path: tuple, node: Any) -> list:
   """``[(path_to_child, child), ...]`` one level down (empty for a leaf)."""
   if _is_named_tuple(node):
-    return [((*path, NamedTupleKey(type(node).__name__, f)), getattr(node, f))
-            for f in node._fields]
+    return [
+      ((*path, NamedTupleKey(type(node).__name__, f)), getattr(node, f)) for f in node._fields
+    ]
   if node is None:
     return []
   flat, _ = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda x: x is not node)
@@ -73,8 +75,11 @@ def _outermost_matches(path: tuple, node: Any, key: Any) -> list:
   """The nodes holding ``key`` that are not inside another such node."""
   if _has(node, key):
     return [(path, node)]
-  return [m for child_path, child in _children(path, node)
-          for m in _outermost_matches(child_path, child, key)]
+  return [
+    m
+    for child_path, child in _children(path, node)
+    for m in _outermost_matches(child_path, child, key)
+  ]
 
 
 def _all_with_path(path: tuple, tree: Any, key: Any) -> list:
@@ -138,8 +143,9 @@ def get(tree: Any, key: Any, default: Any = None, filtering: Filter | None = Non
   found = get_all_with_path(tree, key, filtering)
   if len(found) > 1:
     paths = [jax.tree_util.keystr(p) for p, _ in found]
-    raise KeyError(f"tree.get: {key!r} matches {len(found)} values, at {paths}; pass "
-                   "`filtering` to choose one")
+    raise KeyError(
+      f"tree.get: {key!r} matches {len(found)} values, at {paths}; pass `filtering` to choose one"
+    )
   return found[0][1] if found else default
 
 
@@ -167,8 +173,10 @@ def set(tree: Any, filtering: Filter | None = None, /, **kwargs: Any) -> Any:  #
   """
   for key in kwargs:
     if not get_all_with_path(tree, key, filtering):
-      raise KeyError(f"tree.set: nothing in the tree is stored under {key!r}"
-                     + (" that `filtering` accepts" if filtering is not None else ""))
+      raise KeyError(
+        f"tree.set: nothing in the tree is stored under {key!r}"
+        + (" that `filtering` accepts" if filtering is not None else "")
+      )
   accept = (lambda path, value: True) if filtering is None else filtering
 
   def replace(path, node):
@@ -187,4 +195,5 @@ def set(tree: Any, filtering: Filter | None = None, /, **kwargs: Any) -> Any:  #
       else:
         new.append(replace(child_path, child))
     return _rebuild(node, new)
+
   return replace((), tree)

@@ -29,8 +29,8 @@ class Range(NamedTuple):
     return bool(np.all(above & below))
 
 
-UNIT = Range(0.0, 1.0)                                   # decays, betas
-NONNEGATIVE = Range(0.0, math.inf, hi_closed=False)      # eps, norms, weight decay
+UNIT = Range(0.0, 1.0)  # decays, betas
+NONNEGATIVE = Range(0.0, math.inf, hi_closed=False)  # eps, norms, weight decay
 POSITIVE = Range(0.0, math.inf, lo_closed=False, hi_closed=False)
 FINITE = Range(-math.inf, math.inf, lo_closed=False, hi_closed=False)
 AT_LEAST_ONE = Range(1.0, math.inf, hi_closed=False)
@@ -61,11 +61,11 @@ def check(owner: str, **arguments: tuple[Any, Range]) -> None:
     except (TypeError, ValueError) as err:
       raise TypeError(problem) from err
     if np.any(np.isnan(array)):
-      raise ValueError(f"{owner}: argument `{name}` is NaN; expected a number "
-                       f"in {allowed}")
+      raise ValueError(f"{owner}: argument `{name}` is NaN; expected a number in {allowed}")
     if not allowed.contains(array):
-      raise ValueError(f"{owner}: argument `{name}`={value!r} is outside the "
-                       f"allowed range {allowed}")
+      raise ValueError(
+        f"{owner}: argument `{name}`={value!r} is outside the allowed range {allowed}"
+      )
 
 
 def check_positive_int(owner: str, name: str, value: Any) -> None:
@@ -73,14 +73,14 @@ def check_positive_int(owner: str, name: str, value: Any) -> None:
   if _is_unchecked(value):
     return
   if isinstance(value, bool) or int(value) != value or value < 1:
-    raise ValueError(f"{owner}: argument `{name}`={value!r} must be a positive "
-                     "integer")
+    raise ValueError(f"{owner}: argument `{name}`={value!r} must be a positive integer")
 
 
 def check_choice(owner: str, name: str, value: Any, choices: tuple) -> None:
   if value not in choices:
-    raise ValueError(f"{owner}: argument `{name}`={value!r} must be one of "
-                     f"{', '.join(map(repr, choices))}")
+    raise ValueError(
+      f"{owner}: argument `{name}`={value!r} must be one of {', '.join(map(repr, choices))}"
+    )
 
 
 def reject_complex(owner: str, params: Any, why: str) -> None:
@@ -95,6 +95,7 @@ def reject_complex(owner: str, params: Any, why: str) -> None:
     if np.issubdtype(dtype, np.complexfloating):
       where = jax.tree_util.keystr(path) or "the root"
       raise ValueError(
-          f"{owner}: the param at {where} is complex ({dtype}), and {why}; "
-          "wrap the optimizer in contrib.split_real_and_imaginary to treat the real and "
-          "imaginary parts as two real params")
+        f"{owner}: the param at {where} is complex ({dtype}), and {why}; "
+        "wrap the optimizer in contrib.split_real_and_imaginary to treat the real and "
+        "imaginary parts as two real params"
+      )

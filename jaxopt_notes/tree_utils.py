@@ -49,30 +49,61 @@ from jaxopt_notes._tree_search import get_all_with_path as tree_get_all_with_pat
 from jaxopt_notes._tree_search import set as tree_set
 
 __all__ = [
-    "NamedTupleKey", "tree_add", "tree_add_scale", "tree_allclose", "tree_batch_shape",
-    "tree_bias_correction", "tree_cast", "tree_cast_like", "tree_clip", "tree_conj", "tree_div",
-    "tree_dtype", "tree_full_like", "tree_get", "tree_get_all_with_path", "tree_map_params",
-    "tree_max", "tree_min", "tree_mul", "tree_norm", "tree_ones_like", "tree_random_like",
-    "tree_real", "tree_scale", "tree_set", "tree_size", "tree_split_key_like", "tree_sub",
-    "tree_sum", "tree_unwrap_random_key_data", "tree_update_infinity_moment",
-    "tree_update_moment", "tree_update_moment_per_elem_norm", "tree_vdot", "tree_where",
-    "tree_zeros_like",
+  "NamedTupleKey",
+  "tree_add",
+  "tree_add_scale",
+  "tree_allclose",
+  "tree_batch_shape",
+  "tree_bias_correction",
+  "tree_cast",
+  "tree_cast_like",
+  "tree_clip",
+  "tree_conj",
+  "tree_div",
+  "tree_dtype",
+  "tree_full_like",
+  "tree_get",
+  "tree_get_all_with_path",
+  "tree_map_params",
+  "tree_max",
+  "tree_min",
+  "tree_mul",
+  "tree_norm",
+  "tree_ones_like",
+  "tree_random_like",
+  "tree_real",
+  "tree_scale",
+  "tree_set",
+  "tree_size",
+  "tree_split_key_like",
+  "tree_sub",
+  "tree_sum",
+  "tree_unwrap_random_key_data",
+  "tree_update_infinity_moment",
+  "tree_update_moment",
+  "tree_update_moment_per_elem_norm",
+  "tree_vdot",
+  "tree_where",
+  "tree_zeros_like",
 ]
 
 # name -> (replacement, the function it stands for)
 _DEPRECATED = {
-    "tree_scalar_mul": ("tree.scale", tree_scale),
-    "tree_add_scalar_mul": ("tree.add_scale", tree_add_scale),
-    "tree_l1_norm": ("tree.norm(..., ord=1)", functools.partial(tree_norm, ord=1)),
-    "tree_l2_norm": ("tree.norm", functools.partial(tree_norm, ord=2)),
-    "tree_linf_norm": ("tree.norm(..., ord='inf')", functools.partial(tree_norm, ord="inf")),
+  "tree_scalar_mul": ("tree.scale", tree_scale),
+  "tree_add_scalar_mul": ("tree.add_scale", tree_add_scale),
+  "tree_l1_norm": ("tree.norm(..., ord=1)", functools.partial(tree_norm, ord=1)),
+  "tree_l2_norm": ("tree.norm", functools.partial(tree_norm, ord=2)),
+  "tree_linf_norm": ("tree.norm(..., ord='inf')", functools.partial(tree_norm, ord="inf")),
 }
 
 
 def __getattr__(name: str):
   if name in _DEPRECATED:
     replacement, value = _DEPRECATED[name]
-    warnings.warn(f"jaxopt_notes.tree_utils.{name} is deprecated (as in optax): use "
-                  f"jaxopt_notes.{replacement}", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+      f"jaxopt_notes.tree_utils.{name} is deprecated (as in optax): use jaxopt_notes.{replacement}",
+      DeprecationWarning,
+      stacklevel=2,
+    )
     return value
   raise AttributeError(f"module 'jaxopt_notes.tree_utils' has no attribute {name!r}")

@@ -17,9 +17,13 @@ FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_cpu_use_fusion_emit
 
 
 def _known(flag):
-  probe = subprocess.run([sys.executable, "-c", "import jax; jax.devices()"],
-                         env=dict(os.environ, XLA_FLAGS=flag, JAX_PLATFORMS="cpu"),
-                         capture_output=True, timeout=120, check=False)
+  probe = subprocess.run(
+    [sys.executable, "-c", "import jax; jax.devices()"],
+    env=dict(os.environ, XLA_FLAGS=flag, JAX_PLATFORMS="cpu"),
+    capture_output=True,
+    timeout=120,
+    check=False,
+  )
   return probe.returncode == 0
 
 

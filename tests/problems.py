@@ -28,18 +28,21 @@ ROSENBROCK_START = {"x": jnp.array(-1.2), "y": jnp.array(1.0)}
 
 
 def distance(params, target):
-  return jnp.sqrt(sum(jnp.sum((p - t) ** 2) for p, t in
-                      zip(jax.tree.leaves(params), jax.tree.leaves(target))))
+  return jnp.sqrt(
+    sum(jnp.sum((p - t) ** 2) for p, t in zip(jax.tree.leaves(params), jax.tree.leaves(target)))
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("loss", "opt", "steps"))
 def run(opt, loss, params, steps):
   """Runs ``steps`` optimizer steps in one compiled scan; returns the final params."""
+
   def step(carry, _):
     params, state = carry
     value, grads = jax.value_and_grad(loss)(params)
     updates, state = opt.update(grads, state, params, value=value)
     return (jon.apply_updates(params, updates), state), None
+
   (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
   return params
 
@@ -66,8 +69,7 @@ def rosenbrock_nd(x):
 def beale(x):
   """Beale's function; minimum 0 at (3, 0.5)."""
   a, b = x[0], x[1]
-  return ((1.5 - a + a * b) ** 2 + (2.25 - a + a * b**2) ** 2
-          + (2.625 - a + a * b**3) ** 2)
+  return (1.5 - a + a * b) ** 2 + (2.25 - a + a * b**2) ** 2 + (2.625 - a + a * b**3) ** 2
 
 
 def booth(x):
@@ -87,8 +89,8 @@ _LOGISTIC_Y = np.sign(_LOGISTIC_X @ np.array([1.5, -2.0, 0.5]) + 0.8 * _rng.norm
 
 # name -> (function, start, minimizer)
 CLASSICS = {
-    "rosenbrock": (rosenbrock_nd, [-1.2, 1.0], [1.0, 1.0]),
-    "rosenbrock_5d": (rosenbrock_nd, [-1.2, 1.0, -1.2, 1.0, -1.2], [1.0] * 5),
-    "beale": (beale, [1.0, 1.0], [3.0, 0.5]),
-    "booth": (booth, [0.0, 0.0], [1.0, 3.0]),
+  "rosenbrock": (rosenbrock_nd, [-1.2, 1.0], [1.0, 1.0]),
+  "rosenbrock_5d": (rosenbrock_nd, [-1.2, 1.0, -1.2, 1.0, -1.2], [1.0] * 5),
+  "beale": (beale, [1.0, 1.0], [3.0, 0.5]),
+  "booth": (booth, [0.0, 0.0], [1.0, 3.0]),
 }

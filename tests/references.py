@@ -30,13 +30,15 @@ def sgd(grads, param, values, lr, momentum=None, nesterov=False):
       return -lr * g
     v = momentum * v + g
     return -lr * (g + momentum * v if nesterov else v)
+
   return _steps(grads, param, values, step)
 
 
 def noisy_sgd(grads, param, values, lr, eta, gamma, noise):
   """``noise[t-1]`` is the standard normal sample of step t."""
-  return _steps(grads, param, values,
-                lambda t, g, p, f: -lr * (g + np.sqrt(eta / t**gamma) * noise[t - 1]))
+  return _steps(
+    grads, param, values, lambda t, g, p, f: -lr * (g + np.sqrt(eta / t**gamma) * noise[t - 1])
+  )
 
 
 def adagrad(grads, param, values, lr, initial_accumulator_value=0.1, eps=0.0, eps_root=1e-7):
@@ -46,11 +48,24 @@ def adagrad(grads, param, values, lr, initial_accumulator_value=0.1, eps=0.0, ep
     nonlocal s
     s = s + g * g
     return -lr * g / (np.sqrt(s + eps_root) + eps)
+
   return _steps(grads, param, values, step)
 
 
-def rmsprop(grads, param, values, lr, decay=0.9, eps=0.0, eps_root=1e-8, initial_scale=0.0,
-            centered=False, momentum=None, nesterov=False, bias_correction=False):
+def rmsprop(
+  grads,
+  param,
+  values,
+  lr,
+  decay=0.9,
+  eps=0.0,
+  eps_root=1e-8,
+  initial_scale=0.0,
+  centered=False,
+  momentum=None,
+  nesterov=False,
+  bias_correction=False,
+):
   nu = np.full_like(param, initial_scale, dtype=np.float64)
   mu = np.zeros_like(nu)
   v = np.zeros_like(nu)
@@ -66,6 +81,7 @@ def rmsprop(grads, param, values, lr, decay=0.9, eps=0.0, eps_root=1e-8, initial
       return u
     v = momentum * v + u
     return u + momentum * v if nesterov else v
+
   return _steps(grads, param, values, step)
 
 
@@ -80,6 +96,7 @@ def adadelta(grads, param, values, lr=1.0, rho=0.9, eps=0.0, eps_root=1e-6, weig
     delta = (np.sqrt(ex + eps_root) + eps) / (np.sqrt(eg + eps_root) + eps) * g
     ex = rho * ex + (1 - rho) * delta * delta
     return -lr * delta
+
   return _steps(grads, param, values, step)
 
 
@@ -99,8 +116,18 @@ class _Moments:
     return self.m / (1 - b1**t)
 
 
-def adam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0,
-         nesterov=False, weight_decay=0.0):
+def adam(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.9,
+  b2=0.999,
+  eps=1e-8,
+  eps_root=0.0,
+  nesterov=False,
+  weight_decay=0.0,
+):
   mom = _Moments(param, b1, b2)
 
   def step(t, g, p, f):
@@ -108,6 +135,7 @@ def adam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0,
     mom.v = b2 * mom.v + (1 - b2) * g * g
     v_hat = mom.v / (1 - b2**t)
     return -lr * (m_hat / (np.sqrt(v_hat + eps_root) + eps) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -119,6 +147,7 @@ def adam_atan2(grads, param, values, lr, b1=0.9, b2=0.999, a=1.27, b=1.0, weight
     m_hat = mom.first(t, g)
     mom.v = b2 * mom.v + (1 - b2) * g * g
     return -lr * (a * np.arctan2(m_hat, b * np.sqrt(mom.v / (1 - b2**t))) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -133,11 +162,24 @@ def stable_adamw(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, weight_de
     v_hat = mom.v / (1 - b2**t)
     rate = lr / max(1.0, np.sqrt(np.mean(g * g / np.maximum(v_hat, eps**2))))
     return -rate * (m_hat / (np.sqrt(v_hat) + eps) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def spam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-6, threshold=5000.0,
-         reset_interval=500, warmup_steps=150, clip_delay=20, weight_decay=0.0):
+def spam(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.9,
+  b2=0.999,
+  eps=1e-6,
+  threshold=5000.0,
+  reset_interval=500,
+  warmup_steps=150,
+  clip_delay=20,
+  weight_decay=0.0,
+):
   """Huang et al. 2025, algorithm 1: m = v = 0 when t mod dT = 0; g clipped to
   sign(g) sqrt(theta v) where g^2 > theta v (v from the step before, not right after the start or
   a reset, nor where v = 0); Adam debiased by the global t; the step times a cosine warmup
@@ -157,6 +199,7 @@ def spam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-6, threshold=5000.0,
     if warmup_steps and t >= reset_interval and k < warmup_steps:
       warm = 0.5 * (1 - np.cos(np.pi * k / warmup_steps))
     return -lr * (warm * m_hat / (np.sqrt(mom.v / (1 - b2**t)) + eps) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -170,6 +213,7 @@ def amsgrad(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
     mom.v = b2 * mom.v + (1 - b2) * g * g
     v_max = np.maximum(v_max, mom.v / (1 - b2**t))
     return -lr * m_hat / (np.sqrt(v_max + eps_root) + eps)
+
   return _steps(grads, param, values, step)
 
 
@@ -180,28 +224,33 @@ def adamax(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.
     m_hat = mom.first(t, g)
     mom.v = np.maximum(b2 * mom.v, np.abs(g) + eps)
     return -lr * (m_hat / mom.v + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def yogi(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-3, eps_root=0.0,
-         initial_accumulator_value=1e-6):
+def yogi(
+  grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-3, eps_root=0.0, initial_accumulator_value=1e-6
+):
   mom = _Moments(param, b1, b2, v0=initial_accumulator_value)
 
   def step(t, g, p, f):
     m_hat = mom.first(t, g)
     mom.v = mom.v - (1 - b2) * np.sign(mom.v - g * g) * g * g
     return -lr * m_hat / (np.sqrt(mom.v / (1 - b2**t) + eps_root) + eps)
+
   return _steps(grads, param, values, step)
 
 
-def adabelief(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16,
-              nesterov=False):
+def adabelief(
+  grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, nesterov=False
+):
   mom = _Moments(param, b1, b2)
 
   def step(t, g, p, f):
     m_hat = mom.first(t, g, nesterov)
     mom.v = b2 * mom.v + (1 - b2) * (g - mom.m) ** 2 + eps_root
     return -lr * m_hat / (np.sqrt(mom.v / (1 - b2**t)) + eps)
+
   return _steps(grads, param, values, step)
 
 
@@ -217,6 +266,7 @@ def radam(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, th
       return -lr * m_hat
     r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
     return -lr * r * m_hat / (np.sqrt(mom.v / (1 - b2**t) + eps_root) + eps)
+
   return _steps(grads, param, values, step)
 
 
@@ -228,6 +278,7 @@ def lion(grads, param, values, lr, b1=0.9, b2=0.99, weight_decay=1e-3):
     u = np.sign(b1 * m + (1 - b1) * g)
     m = b2 * m + (1 - b2) * g
     return -lr * (u + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -244,11 +295,21 @@ def lamb(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, wei
     mom.v = b2 * mom.v + (1 - b2) * g * g
     r = m_hat / (np.sqrt(mom.v / (1 - b2**t) + eps_root) + eps) + weight_decay * p
     return -lr * _trust(r, p)
+
   return _steps(grads, param, values, step)
 
 
-def lars(grads, param, values, lr, weight_decay=0.0, trust_coefficient=0.001, eps=0.0,
-         momentum=0.9, nesterov=False):
+def lars(
+  grads,
+  param,
+  values,
+  lr,
+  weight_decay=0.0,
+  trust_coefficient=0.001,
+  eps=0.0,
+  momentum=0.9,
+  nesterov=False,
+):
   v = np.zeros_like(param, dtype=np.float64)
 
   def step(t, g, p, f):
@@ -256,11 +317,23 @@ def lars(grads, param, values, lr, weight_decay=0.0, trust_coefficient=0.001, ep
     u = -lr * _trust(g + weight_decay * p, p, trust_coefficient, eps)
     v = momentum * v + u
     return u + momentum * v if nesterov else v
+
   return _steps(grads, param, values, step)
 
 
-def eve(grads, param, values, lr=1e-3, b1=0.9, b2=0.999, b3=0.999, c=10.0, eps=1e-8,
-        eps_root=0.0, f_star=0.0):
+def eve(
+  grads,
+  param,
+  values,
+  lr=1e-3,
+  b1=0.9,
+  b2=0.999,
+  b3=0.999,
+  c=10.0,
+  eps=1e-8,
+  eps_root=0.0,
+  f_star=0.0,
+):
   """Hayashi et al.'s final Eve: Adam's step divided by the smoothed loss ratio d~."""
   mom = _Moments(param, b1, b2)
   d, f_prev = 1.0, None
@@ -274,6 +347,7 @@ def eve(grads, param, values, lr=1e-3, b1=0.9, b2=0.999, b3=0.999, c=10.0, eps=1
       d = b3 * d + (1 - b3) * min(max(ratio, 1 / c), c)
     f_prev = f
     return -lr / d * m_hat / (np.sqrt(mom.v / (1 - b2**t) + eps_root) + eps)
+
   return _steps(grads, param, values, step)
 
 
@@ -281,9 +355,19 @@ def _rms(x):
   return np.sqrt(np.mean(np.square(x)))
 
 
-def adafactor(grads, param, values, lr, min_dim_size_to_factor=128, decay_rate=0.8,
-              multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None,
-              weight_decay_rate=None, eps=1e-30):
+def adafactor(
+  grads,
+  param,
+  values,
+  lr,
+  min_dim_size_to_factor=128,
+  decay_rate=0.8,
+  multiply_by_parameter_scale=True,
+  clipping_threshold=1.0,
+  momentum=None,
+  weight_decay_rate=None,
+  eps=1e-30,
+):
   """Shazeer & Stern (2018), Algorithms 4 and 5, for a vector or a matrix."""
   p0 = np.asarray(param, np.float64)
   factored = p0.ndim == 2 and min(p0.shape) >= min_dim_size_to_factor
@@ -313,6 +397,7 @@ def adafactor(grads, param, values, lr, min_dim_size_to_factor=128, decay_rate=0
     if weight_decay_rate is not None:
       u = u + weight_decay_rate * p
     return -u
+
   return _steps(grads, param, values, step)
 
 
@@ -332,6 +417,7 @@ def sm3(grads, param, values, lr, momentum=0.9, eps_root=1e-8):
       covers = [nu]
     m = momentum * m + (1 - momentum) * g / np.sqrt(nu + eps_root)
     return -lr * m
+
   return _steps(grads, param, values, step)
 
 
@@ -346,11 +432,13 @@ def signum(grads, param, values, lr, beta=0.9):
     nonlocal m
     m = beta * m + (1 - beta) * g
     return -lr * np.sign(m)
+
   return _steps(grads, param, values, step)
 
 
-def rprop(grads, param, values, lr, eta_minus=0.5, eta_plus=1.2, min_step_size=1e-6,
-          max_step_size=50.0):
+def rprop(
+  grads, param, values, lr, eta_minus=0.5, eta_plus=1.2, min_step_size=1e-6, max_step_size=50.0
+):
   """iRprop- (Igel & Hüsken, 2000, fig. 2)."""
   delta = np.full_like(param, lr, dtype=np.float64)
   prev = np.zeros_like(delta)
@@ -364,6 +452,7 @@ def rprop(grads, param, values, lr, eta_minus=0.5, eta_plus=1.2, min_step_size=1
     g[flip] = 0
     prev = g
     return -np.sign(g) * delta
+
   return _steps(grads, param, values, step)
 
 
@@ -372,6 +461,7 @@ def fromage(grads, param, values, lr, min_norm=1e-6):
     ratio = max(np.linalg.norm(p), min_norm) / max(np.linalg.norm(g), min_norm)
     new = (p - lr * ratio * g) / np.sqrt(1 + lr**2)
     return new - p
+
   return _steps(grads, param, values, step)
 
 
@@ -384,11 +474,13 @@ def novograd(grads, param, values, lr, b1=0.9, b2=0.25, eps=1e-6, eps_root=0.0, 
     v = sq if t == 1 else b2 * v + (1 - b2) * sq
     m = b1 * m + g / (np.sqrt(v + eps_root) + eps) + weight_decay * p
     return -lr * m
+
   return _steps(grads, param, values, step)
 
 
-def adan(grads, param, values, lr, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8,
-         weight_decay=0.0):
+def adan(
+  grads, param, values, lr, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8, weight_decay=0.0
+):
   """Xie et al. (2022), Algorithm 1, with (1 - beta) weighting the new term."""
   m, v, n = (np.zeros_like(param, dtype=np.float64) for _ in range(3))
   last = None
@@ -401,8 +493,8 @@ def adan(grads, param, values, lr, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root
     v = b2 * v + (1 - b2) * diff
     n = b3 * n + (1 - b3) * (g + (1 - b2) * diff) ** 2
     m_hat, v_hat, n_hat = m / (1 - b1**t), v / (1 - b2**t), n / (1 - b3**t)
-    return -lr * ((m_hat + (1 - b2) * v_hat) / (np.sqrt(n_hat + eps_root) + eps)
-                  + weight_decay * p)
+    return -lr * ((m_hat + (1 - b2) * v_hat) / (np.sqrt(n_hat + eps_root) + eps) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -415,11 +507,13 @@ def optimistic_gradient_descent(grads, param, values, lr, alpha=1.0, beta=1.0):
     last = g if prev is None else prev
     prev = g
     return -lr * ((alpha + beta) * g - beta * last)
+
   return _steps(grads, param, values, step)
 
 
-def optimistic_adam(grads, param, values, lr, optimism=None, b1=0.9, b2=0.999, eps=1e-8,
-                    eps_root=0.0, nesterov=True):
+def optimistic_adam(
+  grads, param, values, lr, optimism=None, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, nesterov=True
+):
   """Daskalakis et al.: theta -= lr r_t + o (r_t - r_{t-1}), r_t Adam's (NAdam's) direction."""
   o = lr if optimism is None else optimism
   mom, prev = _Moments(param, b1, b2), None
@@ -432,6 +526,7 @@ def optimistic_adam(grads, param, values, lr, optimism=None, b1=0.9, b2=0.999, e
     last = r if prev is None else prev
     prev = r
     return -lr * r - o * (r - last)
+
   return _steps(grads, param, values, step)
 
 
@@ -445,6 +540,7 @@ def layerwise_dog(grads, param, values, lr, reps_rel=1e-6, eps_root=1e-8, global
     r = max(r, np.linalg.norm(p - x0))
     total += np.sum(g * g)
     return -lr * global_scale * r / np.sqrt(total + eps_root) * g
+
   return _steps(grads, param, values, step)
 
 
@@ -464,6 +560,7 @@ def cocob(grads, param, values, lr=1.0, alpha=100.0, eps=1e-8, weight_decay=0.0)
     reward = np.maximum(reward - g * (p - w1), 0)
     theta = theta - g
     return w1 + theta / (big_l * np.maximum(big_g + big_l, alpha * big_l)) * (big_l + reward) - p
+
   return _steps(grads, param, values, step)
 
 
@@ -486,13 +583,16 @@ def _diff(a, b):
   return {k: a[k] - b[k] for k in a}
 
 
-def polyak_sgd(grads, params, values, max_learning_rate=1.0, scaling=1.0, f_min=0.0, eps=0.0,
-               variant="sps"):
+def polyak_sgd(
+  grads, params, values, max_learning_rate=1.0, scaling=1.0, f_min=0.0, eps=0.0, variant="sps"
+):
   """Loizou et al.: gamma = min((f - f*) / (|g|^2 + eps), gamma_max), x -= scaling gamma g."""
+
   def step(t, g, p, f):
     gap = max(f - f_min, 0.0) if variant == "sps+" else f - f_min
     gamma = min(gap / (_sq(g) + eps), max_learning_rate)
     return {k: -scaling * gamma * v for k, v in g.items()}
+
   return _tree_steps(grads, params, values, step)
 
 
@@ -502,8 +602,9 @@ def mars(grads, params, values, inner, b1=0.95, gamma=0.025, per_leaf=False):
   then ``inner``, a per-leaf reference of (grads, param, values), run on the c_t."""
   cs, prev = [], None
   for g in grads:
-    c = {k: v + (0.0 if prev is None else gamma * b1 / (1 - b1) * (v - prev[k]))
-         for k, v in g.items()}
+    c = {
+      k: v + (0.0 if prev is None else gamma * b1 / (1 - b1) * (v - prev[k])) for k, v in g.items()
+    }
     if per_leaf:
       c = {k: v / max(1.0, np.linalg.norm(v)) for k, v in c.items()}
     else:
@@ -514,8 +615,9 @@ def mars(grads, params, values, inner, b1=0.95, gamma=0.025, per_leaf=False):
   return [{k: per_key[k][t] for k in params} for t in range(len(grads))]
 
 
-def dog(grads, params, values, lr=1.0, init_step=("heuristic", 1e-6), eps_root=1e-8,
-        weight_decay=None):
+def dog(
+  grads, params, values, lr=1.0, init_step=("heuristic", 1e-6), eps_root=1e-8, weight_decay=None
+):
   """Ivgi et al.: eta_t = max(r_eps, max_s |x_s - x_0|) / sqrt(sum_s |g_s|^2)."""
   x0 = {k: np.array(v, np.float64) for k, v in params.items()}
   kind, value = init_step
@@ -530,6 +632,7 @@ def dog(grads, params, values, lr=1.0, init_step=("heuristic", 1e-6), eps_root=1
     total += _sq(g)
     eta = value if kind == "learning_rate" and t == 1 else r / np.sqrt(total + eps_root)
     return {k: -lr * eta * v for k, v in g.items()}
+
   return _tree_steps(grads, params, values, step)
 
 
@@ -543,6 +646,7 @@ def dowg(grads, params, values, lr=1.0, init_estim_sq_dist=None, eps=1e-4):
     r2 = max(r2, _sq(_diff(p, x0)))
     v += r2 * _sq(g)
     return {k: -lr * r2 / (np.sqrt(v) + eps) * x for k, x in g.items()}
+
   return _tree_steps(grads, params, values, step)
 
 
@@ -550,8 +654,17 @@ def _dot(a, b):
   return sum(float(np.sum(a[k] * b[k])) for k in a)
 
 
-def momo(grads, params, values, lr=1.0, beta=0.9, lower_bound=0.0, weight_decay=0.0,
-         adapt_lower_bound=False, adam=None):
+def momo(
+  grads,
+  params,
+  values,
+  lr=1.0,
+  beta=0.9,
+  lower_bound=0.0,
+  weight_decay=0.0,
+  adapt_lower_bound=False,
+  adam=None,
+):
   """Schaipp et al.: a Polyak-type step from the averaged model of the loss.
 
   With ``adam=(b2, eps)`` this is MoMo-Adam (``beta`` is then b1, with no
@@ -584,6 +697,7 @@ def momo(grads, params, values, lr=1.0, beta=0.9, lower_bound=0.0, weight_decay=
     if adapt_lower_bound:
       lb = max((barf + iprod - gamma - tau * sq / 2) / bc1, lower_bound)
     return {k: -lr * weight_decay / shrink * p[k] - tau * direction[k] for k in g}
+
   return _tree_steps(grads, params, values, step)
 
 
@@ -591,8 +705,17 @@ def _l1(tree):
   return sum(float(np.sum(np.abs(x))) for x in tree.values())
 
 
-def dadapt_adamw(grads, params, values, lr=1.0, betas=(0.9, 0.999), eps=1e-8, d0=1e-6,
-                 weight_decay=0.0, eps_root=0.0):
+def dadapt_adamw(
+  grads,
+  params,
+  values,
+  lr=1.0,
+  betas=(0.9, 0.999),
+  eps=1e-8,
+  d0=1e-6,
+  weight_decay=0.0,
+  eps_root=0.0,
+):
   """Defazio & Mishchenko, D-Adapted Adam: d = max(d, r / ((1 - sqrt(b2)) |s|_1))."""
   b1, b2 = betas
   rho = np.sqrt(b2)
@@ -610,11 +733,24 @@ def dadapt_adamw(grads, params, values, lr=1.0, betas=(0.9, 0.999), eps=1e-8, d0
     if _l1(s) > 0:
       d = max(d, r / ((1 - rho) * _l1(s)))
     return {k: -m[k] / (np.sqrt(v[k] + eps_root) + eps) - weight_decay * lam * p[k] for k in g}
+
   return _tree_steps(grads, params, values, step)
 
 
-def prodigy(grads, params, values, lr=1.0, betas=(0.9, 0.999), beta3=None, eps=1e-8, d0=1e-6,
-            coef=1.0, weight_decay=0.0, safeguard_warmup=False, eps_root=0.0):
+def prodigy(
+  grads,
+  params,
+  values,
+  lr=1.0,
+  betas=(0.9, 0.999),
+  beta3=None,
+  eps=1e-8,
+  d0=1e-6,
+  coef=1.0,
+  weight_decay=0.0,
+  safeguard_warmup=False,
+  eps_root=0.0,
+):
   """Mishchenko & Defazio, Prodigy (Adam form).
 
   r and s weighted by d / d0, d = max(d, c r / |s|_1).
@@ -635,13 +771,16 @@ def prodigy(grads, params, values, lr=1.0, betas=(0.9, 0.999), beta3=None, eps=1
     v = {k: b2 * v[k] + (1 - b2) * d**2 * g[k] ** 2 for k in g}
     if _l1(s) > 0:
       d = max(d, coef * r / _l1(s))
-    return {k: -lam * m[k] / (np.sqrt(v[k] + eps_root) + d * eps) - weight_decay * lam * p[k]
-            for k in g}
+    return {
+      k: -lam * m[k] / (np.sqrt(v[k] + eps_root) + d * eps) - weight_decay * lam * p[k] for k in g
+    }
+
   return _tree_steps(grads, params, values, step)
 
 
-def mechanize(grads, params, values, lr=0.1, momentum=0.0, weight_decay=1e-2, eps=1e-8,
-              s_init=1e-6, n=6):
+def mechanize(
+  grads, params, values, lr=0.1, momentum=0.0, weight_decay=1e-2, eps=1e-8, s_init=1e-6, n=6
+):
   """Cutkosky et al., Mechanic around SGD(lr, momentum): bettors i = 1..n with beta_i = 1 - 10^-i.
 
   Delta is recomputed as (x - x_ref) / (S + eps) and h clipped by the previous m, as in the
@@ -665,6 +804,7 @@ def mechanize(grads, params, values, lr=0.1, momentum=0.0, weight_decay=1e-2, ep
     v = betas**2 * v + h**2
     s = (s_init / n * m + np.maximum(r, 0)) / (np.sqrt(v) + eps)
     return {k: x_ref[k] + s.sum() * (delta[k] - lr * trace[k]) - p[k] for k in g}
+
   return _tree_steps(grads, params, values, step)
 
 
@@ -679,24 +819,49 @@ def _newton_schulz(x, coeffs, steps, eps):
   return x.T if tall else x
 
 
-def muon(grads, param, values, lr, ns_coeffs=(3.4445, -4.7750, 2.0315), ns_steps=5, beta=0.95,
-         eps=1e-8, weight_decay=0.0, nesterov=True, adam_b1=0.9, adam_b2=0.999,
-         adam_eps_root=0.0, adam_weight_decay=0.0):
+def muon(
+  grads,
+  param,
+  values,
+  lr,
+  ns_coeffs=(3.4445, -4.7750, 2.0315),
+  ns_steps=5,
+  beta=0.95,
+  eps=1e-8,
+  weight_decay=0.0,
+  nesterov=True,
+  adam_b1=0.9,
+  adam_b2=0.999,
+  adam_eps_root=0.0,
+  adam_weight_decay=0.0,
+):
   """Muon for a matrix (orthogonalised momentum, scaled by sqrt(max(1, cols/rows))), else AdamW."""
   if np.ndim(param) != 2:
-    return adam(grads, param, values, lr, adam_b1, adam_b2, eps, adam_eps_root, nesterov,
-                adam_weight_decay)
+    return adam(
+      grads, param, values, lr, adam_b1, adam_b2, eps, adam_eps_root, nesterov, adam_weight_decay
+    )
   mom = _Moments(param, beta, beta)
   shape = np.sqrt(max(1.0, param.shape[1] / param.shape[0]))
 
   def step(t, g, p, f):
     o = _newton_schulz(mom.first(t, g, nesterov), ns_coeffs, ns_steps, eps)
     return -lr * (shape * o + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def normuon(grads, param, values, lr, b1=0.95, b2=0.95, eps=1e-8, weight_decay=0.0,
-            nesterov=True, rescale="rms"):
+def normuon(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.95,
+  b2=0.95,
+  eps=1e-8,
+  weight_decay=0.0,
+  nesterov=True,
+  rescale="rms",
+):
   """Li et al. 2025, algorithm 1: Muon's O_t, divided by the root of an EMA of each output
   neuron's (column's) mean square, then scaled to RMS 0.2 (``rescale='norm'``: to O_t's norm
   and Muon's shape factor, as the published code does). Other leaves: AdamW (nesterov)."""
@@ -716,11 +881,22 @@ def normuon(grads, param, values, lr, b1=0.95, b2=0.95, eps=1e-8, weight_decay=0
     else:
       u = np.sqrt(max(1.0, cols / rows)) * np.linalg.norm(o) * y / np.linalg.norm(y)
     return -lr * (u + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def adamuon(grads, param, values, lr, b1=0.95, b2=0.999, eps=1e-8, weight_decay=0.0,
-            nesterov=True, sign_momentum=True):
+def adamuon(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.95,
+  b2=0.999,
+  eps=1e-8,
+  weight_decay=0.0,
+  nesterov=True,
+  sign_momentum=True,
+):
   """Si et al. 2025, algorithm 1: Newton-Schulz on sign(m_hat) (``sign_momentum=False``: on
   m_hat, as the published code does), over the root of an element-wise debiased EMA of its
   square, scaled to RMS 0.2. Other leaves: AdamW (nesterov)."""
@@ -731,16 +907,29 @@ def adamuon(grads, param, values, lr, b1=0.95, b2=0.999, eps=1e-8, weight_decay=
 
   def step(t, g, p, f):
     m_hat = mom.first(t, g, nesterov)
-    o = _newton_schulz(np.sign(m_hat) if sign_momentum else m_hat, (3.4445, -4.7750, 2.0315),
-                       5, eps)
+    o = _newton_schulz(
+      np.sign(m_hat) if sign_momentum else m_hat, (3.4445, -4.7750, 2.0315), 5, eps
+    )
     mom.v = b2 * mom.v + (1 - b2) * o * o
     y = o / (np.sqrt(mom.v / (1 - b2**t)) + eps)
     return -lr * (0.2 * np.sqrt(size) * y / np.linalg.norm(y) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def galore(grads, param, values, lr, rank=128, update_proj_gap=200, scale=1.0, b1=0.9,
-           b2=0.999, eps=1e-8, weight_decay=0.0):
+def galore(
+  grads,
+  param,
+  values,
+  lr,
+  rank=128,
+  update_proj_gap=200,
+  scale=1.0,
+  b1=0.9,
+  b2=0.999,
+  eps=1e-8,
+  weight_decay=0.0,
+):
   """Zhao et al. 2024, algorithm 2 with Adam: P from the gradient's SVD every
   ``update_proj_gap`` steps (from the first), Adam on R = P^T G (left singular vectors
   when rows >= cols, else G P with right ones), the step lifted back as P N (or N P^T)."""
@@ -761,11 +950,22 @@ def galore(grads, param, values, lr, rank=128, update_proj_gap=200, scale=1.0, b
     mom.v = b2 * mom.v + (1 - b2) * low * low
     n = m_hat / (np.sqrt(mom.v / (1 - b2**t)) + eps)
     return -lr * (scale * (proj @ n if left else n @ proj.T) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def schedule_free(grads, param, values, lr, b1=0.9, weight_lr_power=2.0, warmup_steps=None,
-                  adam_b2=None, eps=1e-8, weight_decay=0.0):
+def schedule_free(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.9,
+  weight_lr_power=2.0,
+  warmup_steps=None,
+  adam_b2=None,
+  eps=1e-8,
+  weight_decay=0.0,
+):
   """Defazio et al. 2024, algorithms 1 (SGD) and 2 (AdamW, when ``adam_b2`` is given).
 
   Keeps x and z; the param is y = b1 x + (1 - b1) z. Step t (from 1) uses
@@ -790,6 +990,7 @@ def schedule_free(grads, param, values, lr, b1=0.9, weight_lr_power=2.0, warmup_
     c = w / state["sum"]
     x = (1 - c) * x + c * z
     return b1 * x + (1 - b1) * z - y
+
   return _steps(grads, param, values, step)
 
 
@@ -803,6 +1004,7 @@ def laprop(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-15, eps_root=0.0, 
     v = b2 * v + (1 - b2) * g * g
     m = b1 * m + (1 - b1) * g / (np.sqrt(v / (1 - b2**t) + eps_root) + eps)
     return -lr * (m / (1 - b1**t) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -818,15 +1020,27 @@ def adopt(grads, param, values, lr, b1=0.9, b2=0.9999, eps=1e-6, clip=True):
       return np.zeros_like(g)
     x = g / np.maximum(np.sqrt(v), eps)
     if clip:
-      x = np.clip(x, -(t - 1) ** 0.25, (t - 1) ** 0.25)
+      x = np.clip(x, -((t - 1) ** 0.25), (t - 1) ** 0.25)
     m = b1 * m + (1 - b1) * x
     v = b2 * v + (1 - b2) * g * g
     return -lr * m
+
   return _steps(grads, param, values, step)
 
 
-def ademamix(grads, param, values, lr, b1=0.9, b2=0.999, b3=0.9999, alpha=5.0, eps=1e-8,
-             eps_root=0.0, weight_decay=0.0):
+def ademamix(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.9,
+  b2=0.999,
+  b3=0.9999,
+  alpha=5.0,
+  eps=1e-8,
+  eps_root=0.0,
+  weight_decay=0.0,
+):
   """Pagliardini et al. 2024, algorithm 1 (constant alpha and b3)."""
   mom = _Moments(param, b1, b2)
   m2 = np.zeros_like(mom.m)
@@ -838,11 +1052,13 @@ def ademamix(grads, param, values, lr, b1=0.9, b2=0.999, b3=0.9999, alpha=5.0, e
     mom.v = b2 * mom.v + (1 - b2) * g * g
     v_hat = mom.v / (1 - b2**t)
     return -lr * ((m1_hat + alpha * m2) / (np.sqrt(v_hat + eps_root) + eps) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def simplified_ademamix(grads, param, values, lr, b1=0.99, b2=0.95, alpha=0.0, eps=1e-8,
-                        eps_root=0.0, weight_decay=0.0):
+def simplified_ademamix(
+  grads, param, values, lr, b1=0.99, b2=0.95, alpha=0.0, eps=1e-8, eps_root=0.0, weight_decay=0.0
+):
   """Morwani et al. 2024: m_t = b1 m + g (a sum), step (alpha g + m) / (sqrt(v_hat) + eps)."""
   m = np.zeros_like(param, dtype=np.float64)
   v = np.zeros_like(m)
@@ -853,6 +1069,7 @@ def simplified_ademamix(grads, param, values, lr, b1=0.99, b2=0.95, alpha=0.0, e
     v = b2 * v + (1 - b2) * g * g
     den = np.sqrt(v / (1 - b2**t) + eps_root) + eps
     return -lr * ((alpha * g + m) / den + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -868,11 +1085,22 @@ def madgrad(grads, param, values, lr, momentum=0.9, weight_decay=0.0, eps=1e-6):
     s, nu = s + lam * g, nu + lam * g * g
     z = x0 - s / (np.cbrt(nu) + eps)
     return momentum * x + (1 - momentum) * z - x
+
   return _steps(grads, param, values, step)
 
 
-def acprop(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16,
-           weight_decay=0.0, centre_on_previous=False):
+def acprop(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.9,
+  b2=0.999,
+  eps=1e-16,
+  eps_root=1e-16,
+  weight_decay=0.0,
+  centre_on_previous=False,
+):
   """Zhuang et al. 2021, algorithm 2: g_t over the root of s_{t-1} (debiased; 1 at t = 1) plus eps.
 
   ``centre_on_previous`` uses (g_t - m_{t-1})^2 in s_t, the form optax 0.2.8 computes."""
@@ -886,11 +1114,24 @@ def acprop(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16
     centre = m_old if centre_on_previous else m
     s = b2 * s + (1 - b2) * (g - centre) ** 2 + eps_root
     return -lr * (g / den + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def sophia(grads, param, values, lr, hessian_diag, b1=0.965, b2=0.99, eps=1e-8,
-           weight_decay=1e-4, gamma=0.01, clip_threshold=1.0, update_interval=10):
+def sophia(
+  grads,
+  param,
+  values,
+  lr,
+  hessian_diag,
+  b1=0.965,
+  b2=0.99,
+  eps=1e-8,
+  weight_decay=1e-4,
+  gamma=0.01,
+  clip_threshold=1.0,
+  update_interval=10,
+):
   """Liu et al. 2023, algorithm 3, in the order optax and Levanter use: debiased m_t over
   max(gamma h, eps) with the h of the previous refresh, then h refreshed from
   ``hessian_diag(p)`` at steps 1, 1 + k, ... (t - 1 divisible by k)."""
@@ -906,6 +1147,7 @@ def sophia(grads, param, values, lr, hessian_diag, b1=0.965, b2=0.99, eps=1e-8,
     if (t - 1) % update_interval == 0:
       h = b2 * h + (1 - b2) * hessian_diag(p)
     return -lr * (u + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -941,9 +1183,26 @@ def _ridge_root(s, p, eps, floor):
   return (v * (w + max(eps, floor) * max(w.max(), 1e-16)) ** (-1.0 / p)) @ v.conj().T
 
 
-def shampoo(grads, param, values, lr, b1=0.9, b2=0.999, block_size=1024, diagonal_epsilon=1e-10,
-            matrix_epsilon=1e-6, start=5, every=10, graft="adam", nesterov=True, exponent=0,
-            weight_decay=0.0, min_rank=2, max_dim=4096, published=False):
+def shampoo(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.9,
+  b2=0.999,
+  block_size=1024,
+  diagonal_epsilon=1e-10,
+  matrix_epsilon=1e-6,
+  start=5,
+  every=10,
+  graft="adam",
+  nesterov=True,
+  exponent=0,
+  weight_decay=0.0,
+  min_rank=2,
+  max_dim=4096,
+  published=False,
+):
   """Shampoo per block (Gupta et al., 2018; Anil et al., 2020), blocks taken as slices.
 
   Unless ``published``, the ridge is at least sqrt(float64 eps) * lambda_max.
@@ -993,6 +1252,7 @@ def shampoo(grads, param, values, lr, b1=0.9, b2=0.999, block_size=1024, diagona
     m = b1 * m + d
     u = b1 * m + d if nesterov else m
     return -lr * (u + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -1028,9 +1288,22 @@ def _cluster_mean(ids):
   return same / same.sum(axis=1, keepdims=True)
 
 
-def soap(grads, param, values, lr, b1=0.95, b2=0.95, shampoo_beta=None, eps=1e-8,
-         weight_decay=0.01, frequency=10, max_dim=10000, merge_dims=False, precondition_1d=False,
-         published=False):
+def soap(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.95,
+  b2=0.95,
+  shampoo_beta=None,
+  eps=1e-8,
+  weight_decay=0.01,
+  frequency=10,
+  max_dim=10000,
+  merge_dims=False,
+  precondition_1d=False,
+  published=False,
+):
   """SOAP (Vyas et al., 2024): Adam in the eigenbasis of Shampoo's factors.
 
   The first call only starts the factors and their exact eigenbasis; moments
@@ -1091,11 +1364,23 @@ def soap(grads, param, values, lr, b1=0.95, b2=0.95, shampoo_beta=None, eps=1e-8
       mu = rotate(plain, q)
     calls += 1
     return -lr * (u.reshape(shape) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
-def splus(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-30, inverse_every=100,
-          weight_decay=1e-2, nonstandard_constant=0.001, max_dim=10000):
+def splus(
+  grads,
+  param,
+  values,
+  lr,
+  b1=0.9,
+  b2=0.999,
+  eps=1e-30,
+  inverse_every=100,
+  weight_decay=1e-2,
+  nonstandard_constant=0.001,
+  max_dim=10000,
+):
   """SPlus (Frans et al., 2025): Q_L sign(Q_L^H M conj(Q_R)) Q_R^T for a matrix, sign(M)
   otherwise; bases eigenvectors of L + eps I, R + eps I after step 1 and every
   ``inverse_every`` steps; the step and weight decay scaled by 2 / (m + n) for a matrix,
@@ -1120,6 +1405,7 @@ def splus(grads, param, values, lr, b1=0.9, b2=0.999, eps=1e-30, inverse_every=1
     else:
       d = np.sign(m)
     return -lr * scale * (d + weight_decay * p)
+
   p, out = np.array(param, m.dtype), []  # as _steps, complex params kept complex
   for t, (g, f) in enumerate(zip(grads, values), start=1):
     out.append(step(t, np.asarray(g, m.dtype), p, f))
@@ -1137,9 +1423,24 @@ def splus_average(params, ema_rate):
   return out
 
 
-def kl(grads, param, values, lr, soap=False, b1=0.9, b2=0.95, shampoo_beta=None, eps=1e-8,
-       weight_decay=0.01, frequency=10, init_factor=0.1, max_dim=2048, merge_dims=False,
-       precondition_1d=False, max_clamp=4000):
+def kl(
+  grads,
+  param,
+  values,
+  lr,
+  soap=False,
+  b1=0.9,
+  b2=0.95,
+  shampoo_beta=None,
+  eps=1e-8,
+  weight_decay=0.01,
+  frequency=10,
+  init_factor=0.1,
+  max_dim=2048,
+  merge_dims=False,
+  precondition_1d=False,
+  max_clamp=4000,
+):
   """KL-Shampoo (``soap=False``) and KL-SOAP (Lin et al., 2025), any rank.
 
   Factor i takes in d_i / n * G_(i) (x_{j != i} S_j^-1) G_(i)^H, each S_j^-1 built from
@@ -1214,6 +1515,7 @@ def kl(grads, param, values, lr, soap=False, b1=0.9, b2=0.95, shampoo_beta=None,
         bases = new
     calls += 1
     return -lr * (u.reshape(shape) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -1233,9 +1535,22 @@ def _spectral_lower_bound(s):
   return np.linalg.norm(s @ v) / np.linalg.norm(v) if np.any(v) else 0.0
 
 
-def kron(grads, param, values, lr, probes, fits, b1=0.9, precond_lr=0.1, init_scale=1.0,
-         block_size=None, max_size_triangular=8192, min_ndim_triangular=2,
-         weight_decay=0.0, momentum_into_precond_update=True):
+def kron(
+  grads,
+  param,
+  values,
+  lr,
+  probes,
+  fits,
+  b1=0.9,
+  precond_lr=0.1,
+  init_scale=1.0,
+  block_size=None,
+  max_size_triangular=8192,
+  min_ndim_triangular=2,
+  weight_decay=0.0,
+  momentum_into_precond_update=True,
+):
   """PSGD-Kron on one leaf (no dim merging). ``probes[t-1]`` is the probe V of step t
   and ``fits[t-1]`` says whether step t refits the factors. Each block (a ragged
   slice of the leaf, cut along triangular dims longer than ``block_size``) has
@@ -1244,13 +1559,18 @@ def kron(grads, param, values, lr, probes, fits, b1=0.9, precond_lr=0.1, init_sc
   shape = np.shape(param) or (1,)
   k = len(shape)
   diag = [d == 1 or d > max_size_triangular or k < min_ndim_triangular for d in shape]
-  cuts = [[(s, min(s + block_size, d)) for s in range(0, d, block_size)]
-          if block_size and not dg and d > block_size else [(0, d)]
-          for d, dg in zip(shape, diag)]
+  cuts = [
+    [(s, min(s + block_size, d)) for s in range(0, d, block_size)]
+    if block_size and not dg and d > block_size
+    else [(0, d)]
+    for d, dg in zip(shape, diag)
+  ]
   blocks = list(np.ndindex(*[len(c) for c in cuts]))
   slices = {b: tuple(slice(*cuts[j][i]) for j, i in enumerate(b)) for b in blocks}
-  qs = {b: [init_scale ** (1 / k) * np.eye(cuts[j][i][1] - cuts[j][i][0])
-            for j, i in enumerate(b)] for b in blocks}
+  qs = {
+    b: [init_scale ** (1 / k) * np.eye(cuts[j][i][1] - cuts[j][i][0]) for j, i in enumerate(b)]
+    for b in blocks
+  }
   m = np.zeros(shape)
   eps32 = np.finfo(np.float32).eps
 
@@ -1288,6 +1608,7 @@ def kron(grads, param, values, lr, probes, fits, b1=0.9, precond_lr=0.1, init_sc
       out[slices[b]] = x
     out = out / max(1.0, np.sqrt(np.mean(out**2)) / 1.1)
     return -lr * (out.reshape(np.shape(p)) + weight_decay * p)
+
   return _steps(grads, param, values, step)
 
 
@@ -1314,4 +1635,5 @@ def dion(grads, param, values, lr, q0, mu=0.95, eps=1e-8, weight_decay=0.0, nest
     x_step = left @ q.T
     m, x_step = (residual.T, x_step.T) if turn else (residual, x_step)
     return -lr * (np.sqrt(fan_out / fan_in) * x_step.T + weight_decay * p)
+
   return _steps(grads, param, values, step)

@@ -22,16 +22,16 @@ def _with_frozen(grads):
 
 def _wrap_all(opt):
   return {
-      "bare": opt,
-      "masked": jon.masked(opt, lambda p: jax.tree.map(lambda _: True, p)),
-      "partition": jon.partition({"all": opt}, lambda p: jax.tree.map(lambda _: "all", p)),
-      "apply_if_finite": jon.apply_if_finite(opt, 3),
-      "multisteps": jon.MultiSteps(opt, 2).gradient_transformation(),
-      "conditionally_transform": jon.conditionally_transform(opt, lambda step: step >= 1),
-      "average_params": jon.chain(opt, jon.average_params(0.1)),
-      "flatten": jon.flatten(opt),
-      "pack_leaves": jon.pack_leaves(opt),
-      "chain_with_clip": jon.chain(jon.clip_by_global_norm(1.0), opt),
+    "bare": opt,
+    "masked": jon.masked(opt, lambda p: jax.tree.map(lambda _: True, p)),
+    "partition": jon.partition({"all": opt}, lambda p: jax.tree.map(lambda _: "all", p)),
+    "apply_if_finite": jon.apply_if_finite(opt, 3),
+    "multisteps": jon.MultiSteps(opt, 2).gradient_transformation(),
+    "conditionally_transform": jon.conditionally_transform(opt, lambda step: step >= 1),
+    "average_params": jon.chain(opt, jon.average_params(0.1)),
+    "flatten": jon.flatten(opt),
+    "pack_leaves": jon.pack_leaves(opt),
+    "chain_with_clip": jon.chain(jon.clip_by_global_norm(1.0), opt),
   }
 
 
@@ -39,8 +39,9 @@ def _assert_frozen_leaves_untouched(opt):
   """No state for frozen leaves; the trained leaves see exactly what they would alone."""
   state_full = opt.init(FULL_PARAMS)
   state_float = opt.init(PARAMS)
-  chex.assert_trees_all_equal_shapes_and_dtypes(jax.tree.leaves(state_full),
-                                                jax.tree.leaves(state_float))
+  chex.assert_trees_all_equal_shapes_and_dtypes(
+    jax.tree.leaves(state_full), jax.tree.leaves(state_float)
+  )
   update = jax.jit(opt.update)
   outs_full, _ = _rollout(opt, update, FULL_PARAMS, [_with_frozen(g) for g in GRADS])
   outs_float, _ = _rollout(opt, update, PARAMS, GRADS)
@@ -80,13 +81,16 @@ def test_float0_gradients_from_jax_grad_leave_the_param_as_it_is():
 def _bad_grads(good):
   """Each way of getting the updates wrong, with the message that must name it."""
   return {
-      "an extra leaf": ({**good, "extra": jnp.ones(2)}, r"unexpected leaves \['extra'\]"),
-      "a missing leaf": ({k: v for k, v in good.items() if k != "b"},
-                         r"missing leaves \['b'\]"),
-      "another shape": ({**good, "w": jnp.ones(4)},
-                        r"\['w'\] have shape \(4,\).*expected shape \(3,\)"),
-      "an integer leaf": ({**good, "w": jnp.ones(3, jnp.int32)},
-                          r"\['w'\] have shape \(3,\) and dtype int32.*float"),
+    "an extra leaf": ({**good, "extra": jnp.ones(2)}, r"unexpected leaves \['extra'\]"),
+    "a missing leaf": ({k: v for k, v in good.items() if k != "b"}, r"missing leaves \['b'\]"),
+    "another shape": (
+      {**good, "w": jnp.ones(4)},
+      r"\['w'\] have shape \(4,\).*expected shape \(3,\)",
+    ),
+    "an integer leaf": (
+      {**good, "w": jnp.ones(3, jnp.int32)},
+      r"\['w'\] have shape \(3,\) and dtype int32.*float",
+    ),
   }
 
 

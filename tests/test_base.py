@@ -26,15 +26,16 @@ def test_stateless_and_stateless_with_tree_map():
   chex.assert_trees_all_close(u, jax.tree.map(lambda x: 3 * x, TREE))
   neg = jon.stateless_with_tree_map(lambda u, p: -u if p is None else -u * p)
   chex.assert_trees_all_close(neg.update(TREE, None)[0], jax.tree.map(jnp.negative, TREE))
-  chex.assert_trees_all_close(neg.update(TREE, None, TREE)[0],
-                              jax.tree.map(lambda x: -x * x, TREE))
+  chex.assert_trees_all_close(neg.update(TREE, None, TREE)[0], jax.tree.map(lambda x: -x * x, TREE))
 
 
 def _recorder(log):
   """A transform that records the extras it was given."""
+
   def update(updates, state, params=None, **extra):
     log.append(extra)
     return updates, state
+
   return jon.GradientTransformationExtraArgs(jon.init_empty_state, update)
 
 
@@ -121,14 +122,17 @@ def test_eve_without_the_loss_says_so():
 
 def test_eve_ratio_is_clipped_and_guarded():
   from jaxopt_notes.optimizers._eve import relative_change
+
   assert float(relative_change(2.0, 1.0, 0.0, 10.0)) == 1.0
-  assert float(relative_change(100.0, 1.0, 0.0, 10.0)) == 10.0       # clipped above
+  assert float(relative_change(100.0, 1.0, 0.0, 10.0)) == 10.0  # clipped above
   assert float(relative_change(1.0, 1.0, 0.0, 10.0)) == pytest.approx(0.1)  # no change
-  assert float(relative_change(0.0, 1.0, 0.0, 10.0)) == 10.0         # at f_star
+  assert float(relative_change(0.0, 1.0, 0.0, 10.0)) == 10.0  # at f_star
   assert np.isfinite(float(jax.grad(relative_change)(0.0, 0.0, 0.0, 10.0)))
 
 
-@pytest.mark.parametrize("make,arg,value,allowed", [
+@pytest.mark.parametrize(
+  "make,arg,value,allowed",
+  [
     (lambda v: jon.adam(0.1, b1=v), "b1", 1.5, "[0, 1]"),
     (lambda v: jon.adam(0.1, eps=v), "eps", -1e-8, "[0, inf)"),
     (lambda v: jon.sgd(v), "learning_rate", float("inf"), "(-inf, inf)"),
@@ -136,7 +140,8 @@ def test_eve_ratio_is_clipped_and_guarded():
     (lambda v: jon.clip_by_global_norm(v), "max_norm", -1.0, "[0, inf]"),
     (lambda v: jon.eve(c=v), "c", 0.5, "[1, inf)"),
     (lambda v: jon.adam(0.1, b2=v), "b2", np.array([0.9, 1.2]), "[0, 1]"),
-])
+  ],
+)
 def test_validation_names_the_argument_its_value_and_range(make, arg, value, allowed):
   with pytest.raises(ValueError) as err:
     make(value)
@@ -162,6 +167,7 @@ def test_traced_hyperparameters_are_never_rejected():
   def build_and_step(b1, lr):
     opt = jon.adam(lr, b1=b1)
     return opt.update(TREE, opt.init(TREE))[0]
+
   chex.assert_tree_all_finite(build_and_step(0.9, 0.1))
   build_and_step(1.5, float("nan"))  # no error at build time
 
@@ -226,7 +232,7 @@ def test_stochastic_rounding_of_apply_updates_is_unbiased(dtype):
   """The mean over many keys is the exact sum, within 5 standard errors of the mean (a
   rounding to nearest misses by up to half a gap, hundreds of standard errors)."""
   wide = jnp.float32 if dtype != jnp.float32 else jnp.float64
-  params = jnp.asarray([1.0, -1.0, 3.0, 1e-3, -250.0, 0.0, 1.0, 2.0 ** -20], dtype)
+  params = jnp.asarray([1.0, -1.0, 3.0, 1e-3, -250.0, 0.0, 1.0, 2.0**-20], dtype)
   updates = jnp.asarray([1e-4, 3e-5, -1e-3, 1e-7, 0.7, 1e-6, 0.0, -3e-7], wide)
   n = 4000
   keys = jax.random.split(jax.random.key(7), n)
@@ -235,20 +241,29 @@ def test_stochastic_rounding_of_apply_updates_is_unbiased(dtype):
   exact = np.asarray(params, np.float64) + np.asarray(updates, np.float64)
   out = np.asarray(out.astype(jnp.float64))
   down = np.asarray(jnp.asarray(exact, wide).astype(dtype).astype(jnp.float64))
-  up = np.asarray(jnp.nextafter(jnp.asarray(down, dtype), jnp.asarray(
-      np.where(exact > down, np.inf, -np.inf), dtype)).astype(jnp.float64))
-  assert np.all((out == down) | (out == up))       # one of the two neighbours
+  up = np.asarray(
+    jnp.nextafter(
+      jnp.asarray(down, dtype), jnp.asarray(np.where(exact > down, np.inf, -np.inf), dtype)
+    ).astype(jnp.float64)
+  )
+  assert np.all((out == down) | (out == up))  # one of the two neighbours
   gap = np.abs(up - down)
   err = np.abs(out.mean(axis=0) - exact)
   assert np.all(err <= 5 * gap / (2 * np.sqrt(n)) + 1e-300), (err, gap)
-  assert np.any(out[:, 0] != out[0, 0])            # it does round at random
+  assert np.any(out[:, 0] != out[0, 0])  # it does round at random
 
 
 def test_apply_updates_without_key_or_with_a_wide_param_is_unchanged():
-  params = {"a": jnp.asarray([1.0, 2.0, jnp.nan, jnp.inf], jnp.bfloat16),
-            "b": jnp.asarray([1.0, 2.0], jnp.float32), "c": None}
-  updates = {"a": jnp.asarray([1e-3, -1e-3, 1.0, 1.0], jnp.float32),
-             "b": jnp.asarray([1e-9, 0.5], jnp.float32), "c": None}
+  params = {
+    "a": jnp.asarray([1.0, 2.0, jnp.nan, jnp.inf], jnp.bfloat16),
+    "b": jnp.asarray([1.0, 2.0], jnp.float32),
+    "c": None,
+  }
+  updates = {
+    "a": jnp.asarray([1e-3, -1e-3, 1.0, 1.0], jnp.float32),
+    "b": jnp.asarray([1e-9, 0.5], jnp.float32),
+    "c": None,
+  }
   plain = jon.apply_updates(params, updates)
   chex.assert_trees_all_equal(plain["a"], (params["a"] + updates["a"]).astype(jnp.bfloat16))
   keyed = jon.apply_updates(params, updates, key=jax.random.key(0))
@@ -262,4 +277,4 @@ def test_stochastic_rounding_adds_bfloat16_updates_in_float32():
   p, u = jnp.ones(2000, jnp.bfloat16), jnp.full(2000, 2e-3, jnp.bfloat16)
   assert jnp.all(jon.apply_updates(p, u) == 1)
   moved = jon.apply_updates(p, u, key=jax.random.key(3)).astype(jnp.float32)
-  assert abs(float(moved.mean()) - 1 - float(u[0])) < 5 * 2 ** -7 / (2 * np.sqrt(2000))
+  assert abs(float(moved.mean()) - 1 - float(u[0])) < 5 * 2**-7 / (2 * np.sqrt(2000))

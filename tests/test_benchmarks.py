@@ -17,8 +17,17 @@ import optax_compare  # noqa: E402
 def test_state_bytes_are_the_minimum_and_a_donated_step_copies_no_params():
   rows = {row[0]: row[1:] for row in optax_compare.memory_rows(quick=True)}
   counter = 4  # one int32 step count
-  for name, (ours, theirs, minimum, live, temp, packed, packed_live, packed_temp,
-             params) in rows.items():
+  for name, (
+    ours,
+    theirs,
+    minimum,
+    live,
+    temp,
+    packed,
+    packed_live,
+    packed_temp,
+    params,
+  ) in rows.items():
     assert ours == theirs == packed, name  # pack_leaves: the same bytes in other buffers
     assert minimum <= ours <= minimum + counter, name
     if "bfloat16" not in name:
@@ -43,9 +52,10 @@ def test_training_step_variants_compute_the_same_params():
     runner.run(1)  # one warm step and one timed
   finals = {name: r.params for name, r in runners.items()}
   finals["flat params"] = unpack(finals["flat params"])
-  moved = sum(float(abs(a - b).max()) for a, b in zip(jax.tree.leaves(finals["ours"]),
-                                                       jax.tree.leaves(params)))
+  moved = sum(
+    float(abs(a - b).max())
+    for a, b in zip(jax.tree.leaves(finals["ours"]), jax.tree.leaves(params))
+  )
   assert moved > 0
   for name, final in finals.items():
-    chex.assert_trees_all_close(final, finals["optax"], rtol=1e-5, atol=1e-6,
-                                custom_message=name)
+    chex.assert_trees_all_close(final, finals["optax"], rtol=1e-5, atol=1e-6, custom_message=name)

@@ -19,6 +19,7 @@ import saddle_escape  # noqa: E402
 
 # -------------------------------------------- the saddle race (notes on momentum, adaptive methods)
 
+
 def _numpy_escape(step, max_steps=10_000):
   """Iterates the notes' recurrence on (x, y) until y > 1; returns that step."""
   x, y, memory = 1.0, 1e-11, {}
@@ -60,8 +61,13 @@ def _adam(x, y, m, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
   return x - lr * step[0], y - lr * step[1]
 
 
-RECURRENCES = {"SGD": _sgd, "Momentum": _momentum, "AdaGrad": _adagrad,
-               "RMSProp": _rmsprop, "Adam": _adam}
+RECURRENCES = {
+  "SGD": _sgd,
+  "Momentum": _momentum,
+  "AdaGrad": _adagrad,
+  "RMSProp": _rmsprop,
+  "Adam": _adam,
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +91,7 @@ def test_adaptive_methods_escape_faster_than_sgd(saddle_table):
 
 
 def test_seed_printed_numbers_where_they_hold_and_where_they_do_not(saddle_table):
-  assert abs(saddle_table["AdaGrad"] - 1300) / 1300 < 0.05   # "about 1300" holds
+  assert abs(saddle_table["AdaGrad"] - 1300) / 1300 < 0.05  # "about 1300" holds
   # "about 60" for RMSProp does not follow from the notes' own formula (see the
   # example's docstring): the formula needs well over 60 steps.
   assert saddle_table["RMSProp"] > 1.5 * 60
@@ -102,6 +108,7 @@ def test_saddle_without_perturbation_stays_on_the_stable_manifold():
 
 
 # ------------------------------------- d2l chapter 11 (notes on schedules), 20 steps
+
 
 def _numpy_run(grad, rule, steps=20):
   x, memory = np.array([-5.0, -2.0]), {}
@@ -120,6 +127,7 @@ def _heavy_ball(lr, beta):
   def rule(x, g, m):
     m["v"] = beta * m.get("v", 0.0) + g
     return x - lr * m["v"]
+
   return rule
 
 
@@ -127,6 +135,7 @@ def _adagrad_d2l(lr):
   def rule(x, g, m):
     m["s"] = m.get("s", 0.0) + g * g
     return x - lr / np.sqrt(m["s"] + 1e-6) * g
+
   return rule
 
 
@@ -134,6 +143,7 @@ def _rmsprop_d2l(lr, gamma):
   def rule(x, g, m):
     m["s"] = gamma * m.get("s", 0.0) + (1 - gamma) * g * g
     return x - lr / np.sqrt(m["s"] + 1e-6) * g
+
   return rule
 
 
@@ -142,14 +152,14 @@ GRAD_F2 = lambda x: np.array([0.2 * x[0], 4 * x[1]])  # noqa: E731
 
 # run name -> (numpy recurrence, what the d2l book prints after 20 epochs)
 D2L = {
-    "gd f1 lr=0.1": (GRAD_F1, _gd(0.1), (-0.057646, -0.000073)),
-    "gd f2 lr=0.4": (GRAD_F2, _gd(0.4), (-0.943467, -0.000073)),
-    "gd f2 lr=0.6": (GRAD_F2, _gd(0.6), (-0.387814, -1673.365109)),
-    "momentum f2 lr=0.6 beta=0.5": (GRAD_F2, _heavy_ball(0.6, 0.5), (0.007188, 0.002553)),
-    "momentum f2 lr=0.6 beta=0.25": (GRAD_F2, _heavy_ball(0.6, 0.25), (-0.126340, -0.186632)),
-    "adagrad f2 lr=0.4": (GRAD_F2, _adagrad_d2l(0.4), (-2.382563, -0.158591)),
-    "adagrad f2 lr=2": (GRAD_F2, _adagrad_d2l(2.0), (-0.002295, -0.000000)),
-    "rmsprop f2 lr=0.4 gamma=0.9": (GRAD_F2, _rmsprop_d2l(0.4, 0.9), (-0.010599, 0.000000)),
+  "gd f1 lr=0.1": (GRAD_F1, _gd(0.1), (-0.057646, -0.000073)),
+  "gd f2 lr=0.4": (GRAD_F2, _gd(0.4), (-0.943467, -0.000073)),
+  "gd f2 lr=0.6": (GRAD_F2, _gd(0.6), (-0.387814, -1673.365109)),
+  "momentum f2 lr=0.6 beta=0.5": (GRAD_F2, _heavy_ball(0.6, 0.5), (0.007188, 0.002553)),
+  "momentum f2 lr=0.6 beta=0.25": (GRAD_F2, _heavy_ball(0.6, 0.25), (-0.126340, -0.186632)),
+  "adagrad f2 lr=0.4": (GRAD_F2, _adagrad_d2l(0.4), (-2.382563, -0.158591)),
+  "adagrad f2 lr=2": (GRAD_F2, _adagrad_d2l(2.0), (-0.002295, -0.000000)),
+  "rmsprop f2 lr=0.4 gamma=0.9": (GRAD_F2, _rmsprop_d2l(0.4, 0.9), (-0.010599, 0.000000)),
 }
 
 
@@ -161,8 +171,9 @@ def test_every_d2l_run_is_checked():
 def test_d2l_trajectory_equals_numpy_recurrence(name):
   grad, rule, _ = D2L[name]
   f, opt = d2l_chapter11.RUNS[name]
-  np.testing.assert_allclose(d2l_chapter11.trajectory(f, opt), _numpy_run(grad, rule),
-                             rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(
+    d2l_chapter11.trajectory(f, opt), _numpy_run(grad, rule), rtol=1e-10, atol=1e-12
+  )
 
 
 @pytest.mark.parametrize("name", list(D2L))

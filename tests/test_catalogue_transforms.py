@@ -10,8 +10,11 @@ import pytest
 import jaxopt_notes as jon
 
 RNG = np.random.default_rng(3)
-PARAMS = {"w": jnp.asarray(RNG.normal(size=(4, 3))), "b": jnp.asarray(RNG.normal(size=3)),
-          "conv": jnp.asarray(RNG.normal(size=(2, 2, 3, 5)))}
+PARAMS = {
+  "w": jnp.asarray(RNG.normal(size=(4, 3))),
+  "b": jnp.asarray(RNG.normal(size=3)),
+  "conv": jnp.asarray(RNG.normal(size=(2, 2, 3, 5))),
+}
 GRADS = jax.tree.map(lambda p: jnp.asarray(RNG.normal(size=p.shape)) * 3.0, PARAMS)
 BATCH = jax.tree.map(lambda p: jnp.asarray(RNG.normal(size=(6, *p.shape))), PARAMS)
 
@@ -20,17 +23,22 @@ def _same(ours, theirs, rtol=1e-12):
   chex.assert_trees_all_close(ours, theirs, rtol=rtol, atol=1e-15)
 
 
-@pytest.mark.parametrize("make", [
+@pytest.mark.parametrize(
+  "make",
+  [
     lambda m: m.adaptive_grad_clip(0.1),
     lambda m: m.adaptive_grad_clip(0.5, eps=2.0, axis=0),
     lambda m: m.normalize_by_update_norm(0.5),
     lambda m: m.scale_by_param_block_norm(1e-3),
     lambda m: m.scale_by_param_block_rms(0.7),
-])
+  ],
+)
 def test_stateless_transforms_equal_optax(make):
   ours, theirs = make(jon), make(optax)
-  _same(ours.update(GRADS, ours.init(PARAMS), PARAMS)[0],
-        theirs.update(GRADS, theirs.init(PARAMS), PARAMS)[0])
+  _same(
+    ours.update(GRADS, ours.init(PARAMS), PARAMS)[0],
+    theirs.update(GRADS, theirs.init(PARAMS), PARAMS)[0],
+  )
 
 
 def test_adaptive_grad_clip_clips_each_unit_to_a_fraction_of_its_params():
@@ -40,50 +48,68 @@ def test_adaptive_grad_clip_clips_each_unit_to_a_fraction_of_its_params():
   w, g = np.asarray(PARAMS["w"]), np.asarray(GRADS["w"])
   for j in range(w.shape[1]):  # (in, out): a unit is a column
     bound = clipping * max(np.linalg.norm(w[:, j]), eps)
-    expected = (g[:, j] if np.linalg.norm(g[:, j]) < bound
-                else g[:, j] * bound / np.linalg.norm(g[:, j]))
+    expected = (
+      g[:, j] if np.linalg.norm(g[:, j]) < bound else g[:, j] * bound / np.linalg.norm(g[:, j])
+    )
     np.testing.assert_allclose(out["w"][:, j], expected, rtol=1e-12)
   assert np.linalg.norm(out["b"]) <= clipping * np.linalg.norm(PARAMS["b"]) * (1 + 1e-12)
 
 
 def test_transforms_that_read_params_say_so():
-  for tx in (jon.adaptive_grad_clip(0.1), jon.scale_by_param_block_rms(),
-             jon.scale_by_param_block_norm()):
+  for tx in (
+    jon.adaptive_grad_clip(0.1),
+    jon.scale_by_param_block_rms(),
+    jon.scale_by_param_block_norm(),
+  ):
     with pytest.raises(ValueError, match="params"):
       tx.update(GRADS, tx.init(PARAMS))
 
 
-@pytest.mark.parametrize("make,bad", [
+@pytest.mark.parametrize(
+  "make,bad",
+  [
     (lambda v: jon.adaptive_grad_clip(v), -1.0),
     (lambda v: jon.adaptive_grad_clip(0.1, eps=v), -1.0),
     (lambda v: jon.normalize_by_update_norm(eps=v), -1.0),
     (lambda v: jon.scale_by_param_block_rms(v), float("nan")),
-])
+  ],
+)
 def test_invalid_concrete_hyperparameters_are_rejected(make, bad):
   with pytest.raises(ValueError, match="argument"):
     make(bad)
 
 
-@pytest.mark.parametrize("make", [
+@pytest.mark.parametrize(
+  "make",
+  [
     lambda v: jon.adaptive_grad_clip(v),
     lambda v: jon.normalize_by_update_norm(v),
     lambda v: jon.scale_by_param_block_rms(v),
     lambda v: jon.scale_by_param_block_norm(v),
-])
+  ],
+)
 def test_hyperparameters_trace_under_jit_and_vmap(make):
   values = jnp.array([0.05, 0.5, 3.0])
 
   def run(v):
     tx = make(v)
     return tx.update(GRADS, tx.init(PARAMS), PARAMS)[0]
+
   swept = jax.jit(jax.vmap(run))(values)
   for i, v in enumerate(values):
     _same(jax.tree.map(lambda x: x[i], swept), run(float(v)))
 
 
-@pytest.mark.parametrize("tx", [jon.adaptive_grad_clip(0.1), jon.normalize_by_update_norm(),
-                                jon.scale_by_param_block_rms(), jon.scale_by_param_block_norm()],
-                         ids=["agc", "normalize", "block_rms", "block_norm"])
+@pytest.mark.parametrize(
+  "tx",
+  [
+    jon.adaptive_grad_clip(0.1),
+    jon.normalize_by_update_norm(),
+    jon.scale_by_param_block_rms(),
+    jon.scale_by_param_block_norm(),
+  ],
+  ids=["agc", "normalize", "block_rms", "block_norm"],
+)
 def test_dtypes_are_kept(tx):
   for dtype in (jnp.bfloat16, jnp.float16, jnp.float32):
     params, grads = (jax.tree.map(lambda x: x.astype(dtype), t) for t in (PARAMS, GRADS))
@@ -98,10 +124,12 @@ def test_per_example_global_norm_clip(clip):
   theirs, n_theirs = optax.per_example_global_norm_clip(BATCH, clip)
   _same(ours, theirs)
   assert int(n_ours) == int(n_theirs)
-  norms = [np.sqrt(sum(np.sum(np.asarray(x[b]) ** 2) for x in jax.tree.leaves(BATCH)))
-           for b in range(6)]
-  expected = {k: sum(np.asarray(v[b]) * min(1.0, clip / norms[b]) for b in range(6))
-              for k, v in BATCH.items()}
+  norms = [
+    np.sqrt(sum(np.sum(np.asarray(x[b]) ** 2) for x in jax.tree.leaves(BATCH))) for b in range(6)
+  ]
+  expected = {
+    k: sum(np.asarray(v[b]) * min(1.0, clip / norms[b]) for b in range(6)) for k, v in BATCH.items()
+  }
   _same(ours, expected, rtol=1e-10)
   assert int(n_ours) == sum(n > clip for n in norms)
 
@@ -126,8 +154,10 @@ def _dp_sgd_sum(grads, clip):
 def test_per_example_clip_counts_integer_leaves_in_the_norm(clip):
   # optax's own example (integer gradients) and a tree mixing integer and float
   # leaves: every entry of an example's gradient counts in its norm.
-  for grads in ([jnp.array([[0, 0, 0], [0, 3, 4], [4, 0, 3], [3, 4, 0]])],
-                {"w": jnp.array([[0.6, 0.8], [0.3, 0.4]]), "n": jnp.array([[1], [2]])}):
+  for grads in (
+    [jnp.array([[0, 0, 0], [0, 3, 4], [4, 0, 3], [3, 4, 0]])],
+    {"w": jnp.array([[0.6, 0.8], [0.3, 0.4]]), "n": jnp.array([[1], [2]])},
+  ):
     ours, n_ours = jon.per_example_global_norm_clip(grads, clip)
     theirs, n_theirs = optax.per_example_global_norm_clip(grads, clip)
     expected, n_expected = _dp_sgd_sum(grads, clip)
@@ -152,6 +182,7 @@ def test_per_example_clips_want_a_batch_axis():
 def test_scale_gradient_scales_only_the_backward_pass():
   def loss(p, s, lib):
     return jnp.sum(lib.scale_gradient(p, s) ** 2)
+
   p = jnp.array([1.0, -2.0])
   for s in (0.0, 1.0, 0.3, -2.0):
     assert float(loss(p, s, jon)) == float(loss(p, s, optax))
@@ -201,11 +232,14 @@ def test_skip_not_finite_equals_optax():
 def test_snapshot_monitor_and_measure_with_ema_equal_optax():
   def build(lib):
     return lib.chain(
-        lib.snapshot("grad_norm", lib.tree.norm),
-        lib.clip_by_global_norm(1.0),
-        lib.monitor({"clipped_norm": lib.tree.norm,
-                     "smooth": lib.measure_with_ema(lib.tree.norm, 0.8)}),
-        lib.sgd(0.1))
+      lib.snapshot("grad_norm", lib.tree.norm),
+      lib.clip_by_global_norm(1.0),
+      lib.monitor(
+        {"clipped_norm": lib.tree.norm, "smooth": lib.measure_with_ema(lib.tree.norm, 0.8)}
+      ),
+      lib.sgd(0.1),
+    )
+
   ours, theirs = build(jon), build(optax)
   s1, s2 = ours.init(PARAMS), theirs.init(PARAMS)
   for k in range(3):
@@ -228,8 +262,10 @@ def test_monitor_passes_extra_arguments_and_keeps_one_trace():
   def measure(updates, state, params=None, **extra):
     seen.append(sorted(extra))
     return extra.get("value", jnp.zeros([])), state
-  tx = jon.monitor({"loss": jon.GradientTransformationExtraArgs(lambda p: jon.EmptyState(),
-                                                               measure)})
+
+  tx = jon.monitor(
+    {"loss": jon.GradientTransformationExtraArgs(lambda p: jon.EmptyState(), measure)}
+  )
   state = tx.init(PARAMS)
   chex.clear_trace_counter()
 
@@ -245,17 +281,30 @@ def test_monitor_passes_extra_arguments_and_keeps_one_trace():
   assert seen[-1] == ["value"]
 
 
-@pytest.mark.parametrize("make", [lambda m: m.adam(0.1), lambda m: m.sgd(0.1, 0.9),
-                                  lambda m: m.chain(m.clip(1.0), m.adamw(0.1))])
+@pytest.mark.parametrize(
+  "make",
+  [lambda m: m.adam(0.1), lambda m: m.sgd(0.1, 0.9), lambda m: m.chain(m.clip(1.0), m.adamw(0.1))],
+)
 def test_tree_map_params_equals_optax(make):
   specs = {"w": "rows", "b": None, "conv": "channels"}
   ours, theirs = make(jon), make(optax)
-  a = jon.tree_map_params(ours, lambda _, spec: spec, ours.init(PARAMS), specs,
-                          transform_non_params=lambda _: "replicated")
-  b = optax.tree_map_params(theirs, lambda _, spec: spec, theirs.init(PARAMS), specs,
-                            transform_non_params=lambda _: "replicated")
+  a = jon.tree_map_params(
+    ours,
+    lambda _, spec: spec,
+    ours.init(PARAMS),
+    specs,
+    transform_non_params=lambda _: "replicated",
+  )
+  b = optax.tree_map_params(
+    theirs,
+    lambda _, spec: spec,
+    theirs.init(PARAMS),
+    specs,
+    transform_non_params=lambda _: "replicated",
+  )
   assert jax.tree.leaves(a, is_leaf=lambda x: x is None) == jax.tree.leaves(
-      b, is_leaf=lambda x: x is None)
+    b, is_leaf=lambda x: x is None
+  )
   halves = jon.tree_map_params(ours, lambda x: x.astype(jnp.bfloat16), ours.init(PARAMS))
   for leaf in jax.tree.leaves(halves):
     assert leaf.dtype == (jnp.int32 if leaf.ndim == 0 else jnp.bfloat16)

@@ -15,19 +15,22 @@ from registry import REGISTRY
 from test_conformance import PARAMS
 
 WRAPPERS = {
-    "masked": lambda: jon.masked(jon.adam(0.1), {"w": True, "b": False}),
-    "partition": lambda: jon.partition({"a": jon.adam(0.1), "b": jon.sgd(0.1, 0.9)},
-                                       {"w": "a", "b": "b"}),
-    "apply_if_finite": lambda: jon.apply_if_finite(jon.rmsprop(0.1), 3),
-    "multisteps": lambda: jon.MultiSteps(jon.adamw(0.1), 2).gradient_transformation(),
-    "inject_hyperparams": lambda: jon.inject_hyperparams(jon.adamw)(
-        learning_rate=jon.warmup_cosine_decay_schedule(0.0, 0.1, 2, 10)),
-    "conditionally_mask": lambda: jon.conditionally_mask(jon.lion(0.01), lambda s: s % 2 == 0),
-    "average_params": lambda: jon.chain(jon.sgd(0.1, momentum=0.9), jon.average_params(0.1)),
-    "flatten": lambda: jon.flatten(jon.adagrad(0.1)),
-    "pack_leaves": lambda: jon.pack_leaves(jon.adam(0.1), max_group_leaves=1),
-    "reduce_on_plateau": lambda: jon.chain(jon.adam(0.1),
-                                           jon.reduce_on_plateau(patience=1, accumulation_size=2)),
+  "masked": lambda: jon.masked(jon.adam(0.1), {"w": True, "b": False}),
+  "partition": lambda: jon.partition(
+    {"a": jon.adam(0.1), "b": jon.sgd(0.1, 0.9)}, {"w": "a", "b": "b"}
+  ),
+  "apply_if_finite": lambda: jon.apply_if_finite(jon.rmsprop(0.1), 3),
+  "multisteps": lambda: jon.MultiSteps(jon.adamw(0.1), 2).gradient_transformation(),
+  "inject_hyperparams": lambda: jon.inject_hyperparams(jon.adamw)(
+    learning_rate=jon.warmup_cosine_decay_schedule(0.0, 0.1, 2, 10)
+  ),
+  "conditionally_mask": lambda: jon.conditionally_mask(jon.lion(0.01), lambda s: s % 2 == 0),
+  "average_params": lambda: jon.chain(jon.sgd(0.1, momentum=0.9), jon.average_params(0.1)),
+  "flatten": lambda: jon.flatten(jon.adagrad(0.1)),
+  "pack_leaves": lambda: jon.pack_leaves(jon.adam(0.1), max_group_leaves=1),
+  "reduce_on_plateau": lambda: jon.chain(
+    jon.adam(0.1), jon.reduce_on_plateau(patience=1, accumulation_size=2)
+  ),
 }
 OPTIMIZERS = {e.name: (lambda e=e: e.make(0.05)) for e in REGISTRY} | WRAPPERS
 NAMES = pytest.mark.parametrize("name", list(OPTIMIZERS))
@@ -43,6 +46,7 @@ def _stepper(opt):
     loss, grads = jax.value_and_grad(_loss)(params)
     updates, state = opt.update(grads, state, params, value=loss)
     return jon.apply_updates(params, updates), state
+
   return step
 
 
@@ -62,8 +66,7 @@ def _bits(tree):
 
 
 def _unbits(template, tree):
-  return jax.tree.map(lambda t, x: jax.random.wrap_key_data(x) if _is_key(t) else x,
-                      template, tree)
+  return jax.tree.map(lambda t, x: jax.random.wrap_key_data(x) if _is_key(t) else x, template, tree)
 
 
 def _assert_bitwise_equal(a, b):
@@ -82,8 +85,9 @@ def test_state_is_a_tree_of_arrays_with_named_fields(name):
 
 
 def _flax_round_trip(state, template):
-  return _unbits(template, serialization.from_bytes(_bits(template),
-                                                    serialization.to_bytes(_bits(state))))
+  return _unbits(
+    template, serialization.from_bytes(_bits(template), serialization.to_bytes(_bits(state)))
+  )
 
 
 def _savez_round_trip(state, template):

@@ -59,6 +59,7 @@ def _trajectory(opt, steps, phase):
     updates, state = opt.update(grad, state, params, value=value)
     params = optax.apply_updates(params, updates)
     return (params, state), params
+
   start = _turn(phase, START)
   _, iterates = jax.lax.scan(step, (start, opt.init(start)), None, length=steps)
   return iterates
@@ -90,8 +91,9 @@ def test_converges_on_complex_least_squares_as_optax_does(entry):
   final = jax.tree.map(lambda x: x[-1], ours)
   assert float(least_squares(final)) < entry.complex_tol, (entry.name, final)
   if entry.phase_equivariant:
-    _assert_same_run(_turn(TURN, ours), _trajectory(opt, entry.quadratic_steps, TURN),
-                     entry.complex_tol)
+    _assert_same_run(
+      _turn(TURN, ours), _trajectory(opt, entry.quadratic_steps, TURN), entry.complex_tol
+    )
   twin = None if entry.optax_complex_differs else _optax_twin(entry, lr)
   if twin is not None:
     _assert_same_run(ours, _trajectory(twin, entry.quadratic_steps, ONE), entry.complex_tol)
@@ -102,10 +104,14 @@ def _assert_same_run(ours, theirs, tol=1e-6):
   the precision of a loss below ``tol`` (where the steps shrink to the rounding of a
   normalized direction, runs drift apart)."""
   for k in range(3):
-    chex_close(jax.tree.map(lambda x: x[k], ours), jax.tree.map(lambda x: x[k], theirs),
-               rtol=1e-10, atol=1e-12)
+    chex_close(
+      jax.tree.map(lambda x: x[k], ours),
+      jax.tree.map(lambda x: x[k], theirs),
+      rtol=1e-10,
+      atol=1e-12,
+    )
   last = lambda tree: jax.tree.map(lambda x: x[-1], tree)  # noqa: E731
-  chex_close(last(ours), last(theirs), rtol=0, atol=tol ** 0.5)
+  chex_close(last(ours), last(theirs), rtol=0, atol=tol**0.5)
 
 
 def test_yogi_from_a_zero_start_equals_optax_on_complex_params():
@@ -123,8 +129,9 @@ def chex_close(a, b, **tolerances):
 def test_second_moments_are_real_and_the_refusal_names_the_leaf():
   # adam's nu holds |g|^2 (real), not g^2 (complex) ...
   opt = jon.adam(0.1)
-  _, state = jax.jit(opt.update)(jax.tree.map(lambda x: 1j * jnp.ones_like(x), START),
-                                 opt.init(START), START)
+  _, state = jax.jit(opt.update)(
+    jax.tree.map(lambda x: 1j * jnp.ones_like(x), START), opt.init(START), START
+  )
   nu = state[0].nu["w"]
   np.testing.assert_array_equal(np.imag(nu), 0)
   assert np.all(np.real(nu) > 0)
@@ -150,11 +157,14 @@ def _lbfgs_solve(lib, linesearch):
     def step(carry):
       z, state, k, _ = carry
       value, grad = conj_grad(complex_rosenbrock, z)
-      updates, state = opt.update(grad, state, z, value=value, grad=grad,
-                                  value_fn=complex_rosenbrock)
+      updates, state = opt.update(
+        grad, state, z, value=value, grad=grad, value_fn=complex_rosenbrock
+      )
       return lib.apply_updates(z, updates), state, k + 1, grad
+
     start = (z, opt.init(z), 0, jnp.ones_like(z))
     return jax.lax.while_loop(keep_going, step, start)[0]
+
   return solve(jnp.zeros(5, complex))
 
 
@@ -164,6 +174,7 @@ def test_lbfgs_solves_the_complex_rosenbrock_as_optax_does(linesearch):
     if linesearch == "zoom":
       return lib.scale_by_zoom_linesearch(20, initial_guess_strategy="one")
     return lib.scale_by_backtracking_linesearch(20)
+
   ours = _lbfgs_solve(jon, search(jon))
   np.testing.assert_allclose(ours, np.full(5, 1 + 1j), atol=1e-5)
   np.testing.assert_allclose(ours, _lbfgs_solve(optax, search(optax)), atol=1e-5)
@@ -174,8 +185,10 @@ def test_line_searches_keep_gradients_in_the_updates_convention():
   z = jnp.array([0.5 + 0.5j, -0.2j])
   f = lambda z: jnp.sum(jnp.abs(z - 1j) ** 2)  # noqa: E731
   _, grad = conj_grad(f, z)
-  for search in (jon.scale_by_zoom_linesearch(20),
-                 jon.scale_by_backtracking_linesearch(20, store_grad=True)):
+  for search in (
+    jon.scale_by_zoom_linesearch(20),
+    jon.scale_by_backtracking_linesearch(20, store_grad=True),
+  ):
     update = jax.jit(functools.partial(search.update, value_fn=f))
     _, state = update(jax.tree.map(jnp.negative, grad), search.init(z), z, value=f(z), grad=grad)
     moved = z - state.learning_rate * grad

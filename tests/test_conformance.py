@@ -15,8 +15,10 @@ from registry import ALIASES, REGISTRY
 
 ENTRIES = pytest.mark.parametrize("entry", REGISTRY, ids=repr)
 PARAMS = {"w": jnp.array([0.5, -1.0, 2.0]), "b": jnp.array(0.3, jnp.float64)}
-GRADS = [{"w": jnp.array([0.1 * k, -0.2, 0.3 / k]), "b": jnp.array(0.05 * k - 0.2, jnp.float64)}
-         for k in range(1, 6)]
+GRADS = [
+  {"w": jnp.array([0.1 * k, -0.2, 0.3 / k]), "b": jnp.array(0.05 * k - 0.2, jnp.float64)}
+  for k in range(1, 6)
+]
 
 
 def _rollout(opt, update, params=PARAMS, grads=GRADS, move=True):
@@ -49,8 +51,11 @@ def test_converges_on_quadratic(entry):
 
 @ENTRIES
 def test_converges_on_rosenbrock(entry):
-  lr = (entry.rosenbrock_lr if entry.rosenbrock_constant
-        else entry.schedule(entry.rosenbrock_lr, entry.rosenbrock_steps))
+  lr = (
+    entry.rosenbrock_lr
+    if entry.rosenbrock_constant
+    else entry.schedule(entry.rosenbrock_lr, entry.rosenbrock_steps)
+  )
   loss = lambda p: rosenbrock({"x": p["xy"][0], "y": p["xy"][1]})  # noqa: E731
   final = run(entry.make(lr), loss, {"xy": jnp.array([-1.2, 1.0])}, entry.rosenbrock_steps)
   assert float(loss(final)) < entry.rosenbrock_tol, (entry.name, final)
@@ -116,8 +121,11 @@ def test_learning_rate_and_every_numeric_hyperparameter_can_be_traced(entry):
   at its registry alternative; one program per optimizer.
   """
   defaults = {"learning_rate": 0.01, **{name: _default_of(entry, name) for name in entry.sweep}}
-  lanes = [defaults, *({**defaults, "learning_rate": lr} for lr in RATES),
-           *({**defaults, name: alt} for name, alt in entry.sweep.items())]
+  lanes = [
+    defaults,
+    *({**defaults, "learning_rate": lr} for lr in RATES),
+    *({**defaults, name: alt} for name, alt in entry.sweep.items()),
+  ]
 
   def rollout(hyper):
     hyper = dict(hyper)
@@ -128,8 +136,9 @@ def test_learning_rate_and_every_numeric_hyperparameter_can_be_traced(entry):
   swept = jax.jit(jax.vmap(rollout))(stacked)
   for i, lane in enumerate(lanes):
     tol = dict(rtol=1e-10, atol=1e-14) if i <= len(RATES) else dict(rtol=1e-9, atol=1e-13)
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), rollout(lane),
-                                custom_message=str(lane), **tol)
+    chex.assert_trees_all_close(
+      jax.tree.map(lambda x: x[i], swept), rollout(lane), custom_message=str(lane), **tol
+    )
 
 
 @ENTRIES
@@ -170,6 +179,7 @@ def test_gradient_flows_through_the_learning_rate_and_every_swept_hyperparameter
   dict, and the stencil's losses come from the same compiled function (its
   gradients unused), so the check compiles once per optimizer.
   """
+
   def final_loss(hyper):
     hyper = dict(hyper)
     opt = entry.make(hyper.pop("learning_rate"), **hyper)
@@ -177,23 +187,28 @@ def test_gradient_flows_through_the_learning_rate_and_every_swept_hyperparameter
     return quadratic(functools.reduce(jon.apply_updates, outs, PARAMS))
 
   loss_and_grads = jax.jit(jax.value_and_grad(final_loss))
-  point = {k: jnp.asarray(v, jnp.float64)
-           for k, v in {"learning_rate": 0.01, **entry.sweep}.items()}
+  point = {
+    k: jnp.asarray(v, jnp.float64) for k, v in {"learning_rate": 0.01, **entry.sweep}.items()
+  }
   _, grads = loss_and_grads(point)
   for name, value in point.items():
     h = 1e-3 * abs(value)  # a fourth-order stencil keeps both error terms small
     at = lambda k: loss_and_grads({**point, name: value + k * h})[0]  # noqa: E731
     numeric = (at(-2) - 8 * at(-1) + 8 * at(1) - at(2)) / (12 * h)
     lr = name == "learning_rate"
-    np.testing.assert_allclose(grads[name], numeric, rtol=1e-4 if lr else 1e-3,
-                               atol=1e-8 if lr else 1e-6, err_msg=name)
+    np.testing.assert_allclose(
+      grads[name], numeric, rtol=1e-4 if lr else 1e-3, atol=1e-8 if lr else 1e-6, err_msg=name
+    )
 
 
 def _numeric_arguments(entry):
-  return {name for name, p in inspect.signature(entry.factory).parameters.items()
-          if name not in (entry.learning_rate_name, *entry.static)
-          and not isinstance(p.default, bool)
-          and isinstance(p.default, (int, float))}
+  return {
+    name
+    for name, p in inspect.signature(entry.factory).parameters.items()
+    if name not in (entry.learning_rate_name, *entry.static)
+    and not isinstance(p.default, bool)
+    and isinstance(p.default, (int, float))
+  }
 
 
 def test_every_numeric_argument_of_every_optimizer_is_swept():
@@ -201,6 +216,9 @@ def test_every_numeric_argument_of_every_optimizer_is_swept():
   swept = {}  # per factory: swept in some entry, or static (never traced) in some entry
   for entry in REGISTRY:
     swept.setdefault(entry.factory.__name__, set()).update(entry.sweep, entry.static)
-  missing = {name: _numeric_arguments(entry) - swept[name]
-             for entry in REGISTRY for name in [entry.factory.__name__]}
+  missing = {
+    name: _numeric_arguments(entry) - swept[name]
+    for entry in REGISTRY
+    for name in [entry.factory.__name__]
+  }
   assert {k: v for k, v in missing.items() if v} == {}

@@ -23,23 +23,25 @@ def _rollout(opt):
 
 # (factory, how a swept value enters its arguments, default, alternative)
 BETAS = [
-    (jon.dadapt_adamw, lambda b: {"betas": (b, 0.999)}, 0.9, 0.8),
-    (jon.dadapt_adamw, lambda b: {"betas": (0.9, b)}, 0.999, 0.99),
-    (jon.prodigy, lambda b: {"betas": (b, 0.999)}, 0.9, 0.8),
-    (jon.prodigy, lambda b: {"betas": (0.9, b)}, 0.999, 0.99),
-    (jon.prodigy, lambda b: {"beta3": b}, 0.95, 0.9),
+  (jon.dadapt_adamw, lambda b: {"betas": (b, 0.999)}, 0.9, 0.8),
+  (jon.dadapt_adamw, lambda b: {"betas": (0.9, b)}, 0.999, 0.99),
+  (jon.prodigy, lambda b: {"betas": (b, 0.999)}, 0.9, 0.8),
+  (jon.prodigy, lambda b: {"betas": (0.9, b)}, 0.999, 0.99),
+  (jon.prodigy, lambda b: {"beta3": b}, 0.95, 0.9),
 ]
 
 
-@pytest.mark.parametrize("factory,args,default,alt", BETAS,
-                         ids=[f"{f.__name__}-{i}" for i, (f, *_) in enumerate(BETAS)])
+@pytest.mark.parametrize(
+  "factory,args,default,alt", BETAS, ids=[f"{f.__name__}-{i}" for i, (f, *_) in enumerate(BETAS)]
+)
 def test_vmap_over_each_beta_equals_separate_runs(factory, args, default, alt):
   rollout = lambda b: _rollout(factory(**args(b)))  # noqa: E731
   values = jnp.array([default, alt])
   swept = jax.jit(jax.vmap(rollout))(values)
   for i, b in enumerate((default, alt)):
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), rollout(b),
-                                rtol=1e-9, atol=1e-13)
+    chex.assert_trees_all_close(
+      jax.tree.map(lambda x: x[i], swept), rollout(b), rtol=1e-9, atol=1e-13
+    )
 
 
 def test_mechanize_hands_extra_arguments_to_its_base():

@@ -18,8 +18,9 @@ from jaxopt_notes import losses, projections
 from registry import ALIASES
 
 # Public names: the top level's, and those only reachable as jaxopt_notes.projections.X.
-PUBLIC = list(jon.__all__) + [f"projections.{n}" for n in projections.__all__
-                              if n not in jon.__all__]
+PUBLIC = list(jon.__all__) + [
+  f"projections.{n}" for n in projections.__all__ if n not in jon.__all__
+]
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -66,8 +67,9 @@ def test_every_optimizer_family_has_a_page_listing_its_public_names():
     pages[module] = re.findall(r"^ +- (\w+)$", text, re.MULTILINE)
   for info in pkgutil.iter_modules(family_pkg.__path__):
     module = importlib.import_module(f"{family_pkg.__name__}.{info.name}")
-    defined = [n for n in jon.__all__
-               if getattr(getattr(jon, n), "__module__", None) == module.__name__]
+    defined = [
+      n for n in jon.__all__ if getattr(getattr(jon, n), "__module__", None) == module.__name__
+    ]
     assert sorted(pages.pop(module.__name__, [])) == sorted(defined), module.__name__
   assert pages == {}
 
@@ -88,9 +90,13 @@ def _section(text, heading):
 def _optimizer_aliases():
   """The registry's aliases and every public function that builds an optimizer from a
   ``learning_rate`` (building blocks ``scale_by_*`` aside)."""
-  built = {name for name in jon.__all__
-           if inspect.isfunction(getattr(jon, name)) and not name.startswith("scale_by_")
-           and "learning_rate" in inspect.signature(getattr(jon, name)).parameters}
+  built = {
+    name
+    for name in jon.__all__
+    if inspect.isfunction(getattr(jon, name))
+    and not name.startswith("scale_by_")
+    and "learning_rate" in inspect.signature(getattr(jon, name)).parameters
+  }
   return ALIASES | built
 
 
@@ -108,8 +114,9 @@ def test_optimizer_overview_has_a_row_for_every_optimizer():
 
 
 def test_readme_mentions_every_public_name():
-  said = set(re.findall(r"`(?:jaxopt_notes\.)?(\w+)", _section(_read("README.md"),
-                                                                  "## What is in it")))
+  said = set(
+    re.findall(r"`(?:jaxopt_notes\.)?(\w+)", _section(_read("README.md"), "## What is in it"))
+  )
   assert [n for n in jon.__all__ if n not in said] == []
 
 
@@ -141,8 +148,7 @@ def _optax_names():
 
 def test_migration_guide_lists_every_addition():
   added = [n for n in jon.__all__ if n not in _optax_names()]
-  said = set(re.findall(r"`(\w+)", _section(_read("docs", "migrating_from_optax.md"),
-                                              "## Added")))
+  said = set(re.findall(r"`(\w+)", _section(_read("docs", "migrating_from_optax.md"), "## Added")))
   assert [n for n in added if n not in said] == []
 
 
@@ -161,11 +167,16 @@ def test_pages_name_their_sources():
   internal numbers ("seed 003"), which no reader can look up: in the docs, the README, and
   the docstrings and examples the site and the demo show."""
   pages = [("README.md",)] + [
-      (top, *os.path.relpath(os.path.join(d, f), os.path.join(ROOT, top)).split(os.sep))
-      for top, ending in (("docs", ".md"), ("jaxopt_notes", ".py"), ("examples", ".py"))
-      for d, _, files in os.walk(os.path.join(ROOT, top)) for f in files if f.endswith(ending)]
-  jargon = {os.path.join(*page): re.findall(r"(?i)\bseeds?(?: \d{3}\b|'s?)|the seed says",
-                                           _read(*page)) for page in pages}
+    (top, *os.path.relpath(os.path.join(d, f), os.path.join(ROOT, top)).split(os.sep))
+    for top, ending in (("docs", ".md"), ("jaxopt_notes", ".py"), ("examples", ".py"))
+    for d, _, files in os.walk(os.path.join(ROOT, top))
+    for f in files
+    if f.endswith(ending)
+  ]
+  jargon = {
+    os.path.join(*page): re.findall(r"(?i)\bseeds?(?: \d{3}\b|'s?)|the seed says", _read(*page))
+    for page in pages
+  }
   assert {page: found for page, found in jargon.items() if found} == {}
 
 
@@ -173,15 +184,23 @@ def test_getting_started_runs(tmp_path):
   """The page's python blocks, in order, as one script in a fresh process (float32, as users
   run it)."""
   pytest.importorskip("flax")
-  blocks = re.findall(r"^```python\n(.*?)^```", _read("docs", "getting_started.md"),
-                      re.DOTALL | re.MULTILINE)
+  blocks = re.findall(
+    r"^```python\n(.*?)^```", _read("docs", "getting_started.md"), re.DOTALL | re.MULTILINE
+  )
   assert len(blocks) >= 4
   script = tmp_path / "getting_started.py"
   script.write_text("\n\n".join(blocks))
   env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT), JAX_PLATFORMS="cpu")
   env.pop("JAX_ENABLE_X64", None)
-  done = subprocess.run([sys.executable, str(script)], check=False, cwd=tmp_path,
-                        capture_output=True, text=True, timeout=300, env=env)
+  done = subprocess.run(
+    [sys.executable, str(script)],
+    check=False,
+    cwd=tmp_path,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+  )
   assert done.returncode == 0, done.stdout + done.stderr
   assert "loss" in done.stdout
 
@@ -191,8 +210,21 @@ class _Text(html.parser.HTMLParser):
   and the prose around it; code, scripts and styles left out."""
 
   SKIP = {"script", "style", "code", "pre", "textarea"}
-  VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-          "source", "track", "wbr"}
+  VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+  }
 
   def __init__(self):
     super().__init__(convert_charrefs=True)
@@ -217,8 +249,10 @@ def maths_problems(page_html):
   text = _Text()
   text.feed(page_html)
   prose = "".join(text.prose)
-  problems = [f"raw maths: {prose[max(0, m.start() - 40):m.end() + 40]!r}"
-              for m in re.finditer(r"\$+", prose)]
+  problems = [
+    f"raw maths: {prose[max(0, m.start() - 40) : m.end() + 40]!r}"
+    for m in re.finditer(r"\$+", prose)
+  ]
   texts = re.findall(r"\\text[a-z]*\{[^{}]*\}", "".join(text.maths))
   problems += [f"backslash shown: {t}" for t in texts if "\\_" in t]
   return problems
@@ -237,9 +271,15 @@ def test_docs_site_builds_strictly(tmp_path):
   if mkdocs is None:
     pytest.skip("mkdocs is not installed (pip install -e '.[test]')")
   env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-  done = subprocess.run([mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                        env=env)
+  done = subprocess.run(
+    [mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+    check=False,
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+  )
   assert done.returncode == 0, done.stdout + done.stderr
   site = tmp_path / "site"
   assert (site / "api" / "index.html").stat().st_size > 100_000
@@ -250,8 +290,10 @@ def test_docs_site_builds_strictly(tmp_path):
   # The argument texts jaxopt_notes._docargs fills in at import reach the pages too.
   assert "dtype in which the first moment (momentum) is stored" in adam_page
   # Every page's maths reaches MathJax: no dollars left as text, no "\\_" shown.
-  problems = {str(page.relative_to(site)): maths_problems(page.read_text())
-              for page in site.rglob("index.html")}
+  problems = {
+    str(page.relative_to(site)): maths_problems(page.read_text())
+    for page in site.rglob("index.html")
+  }
   assert {page: found for page, found in problems.items() if found} == {}
   # Findable: a sitemap of every page, and the source linked from the home page.
   sitemap = (site / "sitemap.xml").read_text()

@@ -18,9 +18,23 @@ import re
 
 from jaxopt_notes._docargs import SHARED, shared_args
 
-NAMESPACES = ("", "contrib", "transforms", "schedules", "projections", "tree", "tree_utils",
-              "losses", "second_order", "microbatching", "perturbations", "assignment",
-              "kronecker", "optimizers", "testing")
+NAMESPACES = (
+  "",
+  "contrib",
+  "transforms",
+  "schedules",
+  "projections",
+  "tree",
+  "tree_utils",
+  "losses",
+  "second_order",
+  "microbatching",
+  "perturbations",
+  "assignment",
+  "kronecker",
+  "optimizers",
+  "testing",
+)
 
 
 _SECTION = re.compile(r"^(\w[\w ]*):\s*$")
@@ -60,7 +74,7 @@ def parameters(obj):
   except (TypeError, ValueError):
     return []
   names = []
-  for p in list(sig.parameters.values())[1 if _is_protocol(obj) else 0:]:
+  for p in list(sig.parameters.values())[1 if _is_protocol(obj) else 0 :]:
     if p.kind is p.VAR_POSITIONAL:
       names.append("*" + p.name)
     elif p.kind is p.VAR_KEYWORD:
@@ -163,6 +177,7 @@ def test_a_missing_and_an_unknown_entry_are_found():
       c: no such parameter.
       **kw: extras.
     """
+
   assert problems(f) == (["b", "*rest"], ["c"])
 
 
@@ -177,6 +192,7 @@ def test_shared_texts_fill_in_what_a_docstring_leaves_out():
     Returns:
       Nothing.
     """
+
   doc = inspect.getdoc(shared_args(g))
   assert documented(doc, "Args") == ["learning_rate", "eps", "mine"]  # signature order
   assert " ".join(SHARED["learning_rate"].split()[:6]) in " ".join(doc.split())
@@ -185,6 +201,7 @@ def test_shared_texts_fill_in_what_a_docstring_leaves_out():
   @shared_args(like=g)
   def h(eps, mine, mask):
     """Summary."""
+
   doc = inspect.getdoc(h)
   assert documented(doc, "Args") == ["eps", "mine", "mask"]
   assert "my own eps" in doc and "mine: mine." in doc and "decayed" in doc

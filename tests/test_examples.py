@@ -18,6 +18,7 @@ def test_digits_classifier_learns_in_every_framework(framework):
 
 def test_trajectory_pictures_are_written(tmp_path):
   import trajectories
+
   trajectories.main(["--out", str(tmp_path)])
   for name in ("saddle_escape.png", "d2l_contour.png", "race.png"):
     assert (tmp_path / name).stat().st_size > 20_000, name
@@ -25,6 +26,7 @@ def test_trajectory_pictures_are_written(tmp_path):
 
 def test_every_racer_descends_on_rosenbrock_and_beale():
   import trajectories
+
   for _, loss, start, steps, *_ in trajectories.SURFACES[:2]:
     for name, make in trajectories.RACERS.items():
       end = trajectories.path(loss, make(), start, steps)[-1]
@@ -33,6 +35,7 @@ def test_every_racer_descends_on_rosenbrock_and_beale():
 
 def test_constrained_example_penalty_lagrangian_and_projection_reach_the_answer():
   import constrained
+
   out = constrained.main(["--outer", "4", "--inner", "25"])
   # the penalty's error falls like 1 / mu (ten times per round); the multiplier
   # method's converges at a fixed rho; projection is exact

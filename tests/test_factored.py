@@ -17,11 +17,14 @@ def transformer_like(width=64, hidden=256, vocab=1000, layers=4, dtype=jnp.float
   """Embeddings, then per layer two matrices, their biases and two layer-norm scales."""
   params = {"embed": jnp.zeros((vocab, width), dtype)}
   for i in range(layers):
-    params[f"layer{i}"] = {"up": jnp.zeros((width, hidden), dtype),
-                           "up_b": jnp.zeros(hidden, dtype),
-                           "down": jnp.zeros((hidden, width), dtype),
-                           "down_b": jnp.zeros(width, dtype), "ln1": jnp.ones(width, dtype),
-                           "ln2": jnp.ones(width, dtype)}
+    params[f"layer{i}"] = {
+      "up": jnp.zeros((width, hidden), dtype),
+      "up_b": jnp.zeros(hidden, dtype),
+      "down": jnp.zeros((hidden, width), dtype),
+      "down_b": jnp.zeros(width, dtype),
+      "ln1": jnp.ones(width, dtype),
+      "ln2": jnp.ones(width, dtype),
+    }
   return params
 
 
@@ -36,8 +39,12 @@ def test_adafactor_state_of_a_matrix_grows_as_n_plus_m(n, m):
 
 
 def test_adafactor_keeps_full_moments_below_min_dim_size_to_factor():
-  params = {"w": jnp.ones((127, 300)), "b": jnp.ones(300), "s": jnp.array(1.0),
-            "t": jnp.ones((2, 128, 130))}
+  params = {
+    "w": jnp.ones((127, 300)),
+    "b": jnp.ones(300),
+    "s": jnp.array(1.0),
+    "t": jnp.ones((2, 128, 130)),
+  }
   state = jon.scale_by_factored_rms().init(params)
   assert state.v["w"].shape == (127, 300) and state.v_row["w"].shape == (1,)
   assert state.v["b"].shape == (300,) and state.v["s"].shape == ()
@@ -56,7 +63,7 @@ def test_adafactor_unfactored_path_is_rmsprop_with_a_rising_decay():
   v = np.zeros(3)
   for t in range(1, 4):
     u, state = tx.update(g * t, state, g)
-    beta = 1 - t ** -0.8
+    beta = 1 - t**-0.8
     v = beta * v + (1 - beta) * (np.asarray(g) * t) ** 2
     np.testing.assert_allclose(u, np.asarray(g) * t / np.sqrt(v), rtol=1e-12)
 
@@ -65,12 +72,13 @@ def test_adafactor_state_bytes_on_a_transformer_like_tree():
   """The figures quoted in the docs (float32 params, 196,864 of them)."""
   params = transformer_like()
   sizes = {
-      "params": state_bytes(params),
-      "adam": state_bytes(jon.adam(1e-3).init(params)),
-      "adafactor": state_bytes(jon.adafactor(1e-3).init(params)),
-      "adafactor_64": state_bytes(jon.adafactor(1e-3, min_dim_size_to_factor=64).init(params)),
-      "optax_adafactor_64": state_bytes(optax.adafactor(1e-3, min_dim_size_to_factor=64)
-                                        .init(params)),
+    "params": state_bytes(params),
+    "adam": state_bytes(jon.adam(1e-3).init(params)),
+    "adafactor": state_bytes(jon.adafactor(1e-3).init(params)),
+    "adafactor_64": state_bytes(jon.adafactor(1e-3, min_dim_size_to_factor=64).init(params)),
+    "optax_adafactor_64": state_bytes(
+      optax.adafactor(1e-3, min_dim_size_to_factor=64).init(params)
+    ),
   }
   print(sizes)
   assert sizes["adam"] == 2 * sizes["params"] + 4

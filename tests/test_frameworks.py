@@ -21,8 +21,9 @@ def test_flax_linen_train_state():
   from flax.training import train_state
 
   model = nn.Dense(1)
-  state = train_state.TrainState.create(apply_fn=model.apply,
-                                        params=model.init(jax.random.key(0), X), tx=_opt())
+  state = train_state.TrainState.create(
+    apply_fn=model.apply, params=model.init(jax.random.key(0), X), tx=_opt()
+  )
 
   @jax.jit
   def step(state):

@@ -11,13 +11,21 @@ import pytest
 import jaxopt_notes as jon
 
 RNG = np.random.default_rng(7)
-PARAMS = {"w": RNG.normal(size=(6, 4)), "v": RNG.normal(size=(3, 5)), "b": RNG.normal(size=4),
-          "k": RNG.normal(size=(2, 3, 4))}
+PARAMS = {
+  "w": RNG.normal(size=(6, 4)),
+  "v": RNG.normal(size=(3, 5)),
+  "b": RNG.normal(size=4),
+  "k": RNG.normal(size=(2, 3, 4)),
+}
 
 
 def _loss(p):
-  return (jnp.sum(jnp.sin(p["w"]) ** 2) + 0.3 * jnp.sum(p["v"] ** 2) + jnp.sum(p["b"] ** 2)
-          + jnp.sum(jnp.cos(p["k"])))
+  return (
+    jnp.sum(jnp.sin(p["w"]) ** 2)
+    + 0.3 * jnp.sum(p["v"] ** 2)
+    + jnp.sum(p["b"] ** 2)
+    + jnp.sum(jnp.cos(p["k"]))
+  )
 
 
 def _run(opt, params, steps=7):
@@ -32,23 +40,52 @@ def _run(opt, params, steps=7):
 # (id, our kwargs, optax's kwargs); optax computes the SVD in float32, so the comparison
 # runs in float32 (ours keeps float64 gradients in float64: tests/test_references.py)
 GALORE_CASES = [
-    ("low_rank", dict(rank=2, update_proj_gap=3), None),
-    ("decay_masked", dict(rank=2, update_proj_gap=3, weight_decay=0.1,
-                          mask={"w": True, "v": False, "b": True, "k": False}), None),
-    ("lion_inside", dict(rank=3, base_optimizer=jon.scale_by_lion()),
-     dict(rank=3, base_optimizer=optax.scale_by_lion())),
-    ("wide_and_scaled", dict(rank=1, update_proj_gap=2, scale=0.25), None),
-    ("three_axes", dict(rank=2, update_proj_gap=2, weight_dimension_numbers=lambda p: {
-        "w": None, "v": jon.contrib.GaLoreDimensionNumbers(1, 0), "b": None,
-        "k": jon.contrib.GaLoreDimensionNumbers((0, 2), 1)}),
-     dict(rank=2, update_proj_gap=2, weight_dimension_numbers=lambda p: {
-         "w": None, "v": optax.contrib.GaLoreDimensionNumbers(1, 0), "b": None,
-         "k": optax.contrib.GaLoreDimensionNumbers((0, 2), 1)})),
+  ("low_rank", dict(rank=2, update_proj_gap=3), None),
+  (
+    "decay_masked",
+    dict(
+      rank=2,
+      update_proj_gap=3,
+      weight_decay=0.1,
+      mask={"w": True, "v": False, "b": True, "k": False},
+    ),
+    None,
+  ),
+  (
+    "lion_inside",
+    dict(rank=3, base_optimizer=jon.scale_by_lion()),
+    dict(rank=3, base_optimizer=optax.scale_by_lion()),
+  ),
+  ("wide_and_scaled", dict(rank=1, update_proj_gap=2, scale=0.25), None),
+  (
+    "three_axes",
+    dict(
+      rank=2,
+      update_proj_gap=2,
+      weight_dimension_numbers=lambda p: {
+        "w": None,
+        "v": jon.contrib.GaLoreDimensionNumbers(1, 0),
+        "b": None,
+        "k": jon.contrib.GaLoreDimensionNumbers((0, 2), 1),
+      },
+    ),
+    dict(
+      rank=2,
+      update_proj_gap=2,
+      weight_dimension_numbers=lambda p: {
+        "w": None,
+        "v": optax.contrib.GaLoreDimensionNumbers(1, 0),
+        "b": None,
+        "k": optax.contrib.GaLoreDimensionNumbers((0, 2), 1),
+      },
+    ),
+  ),
 ]
 
 
-@pytest.mark.parametrize("ours,theirs", [c[1:] for c in GALORE_CASES],
-                         ids=[c[0] for c in GALORE_CASES])
+@pytest.mark.parametrize(
+  "ours,theirs", [c[1:] for c in GALORE_CASES], ids=[c[0] for c in GALORE_CASES]
+)
 def test_galore_equals_optax(ours, theirs):
   params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), PARAMS)
   got, state = _run(jon.contrib.galore(0.1, **ours), params)
@@ -69,8 +106,8 @@ def test_galore_keeps_adam_moments_in_the_projected_shape_and_projects_onto_the_
   opt = jon.contrib.scale_by_galore(rank=2)
   params = jax.tree.map(jnp.asarray, PARAMS)
   state = opt.init(params)
-  assert state.base_optimizer_state.mu["w"].shape == (2, 4)   # rows >= cols: P^T G
-  assert state.base_optimizer_state.mu["v"].shape == (3, 2)   # rows < cols: G P
+  assert state.base_optimizer_state.mu["w"].shape == (2, 4)  # rows >= cols: P^T G
+  assert state.base_optimizer_state.mu["v"].shape == (3, 2)  # rows < cols: G P
   assert state.base_optimizer_state.mu["k"].shape == (2, 3, 4)  # three axes: not projected
   grads = jax.grad(_loss)(params)
   _, state = opt.update(grads, state)

@@ -63,11 +63,14 @@ def test_vmap_over_injected_state_equals_separate_runs(entry):
   lrs = jnp.array([0.003, 0.01, 0.05])
   state = opt.init(PARAMS)
   batched = state._replace(hyperparams={**state.hyperparams, entry.learning_rate_name: lrs})
-  axes = state._replace(count=None, inner_state=jax.tree.map(lambda _: None, state.inner_state),
-                        hyperparams={k: (0 if k == entry.learning_rate_name else None)
-                                     for k in state.hyperparams})
-  step = jax.vmap(lambda s: opt.update(GRADS[0], s, PARAMS, value=jnp.asarray(1.0))[0],
-                  in_axes=(axes,))
+  axes = state._replace(
+    count=None,
+    inner_state=jax.tree.map(lambda _: None, state.inner_state),
+    hyperparams={k: (0 if k == entry.learning_rate_name else None) for k in state.hyperparams},
+  )
+  step = jax.vmap(
+    lambda s: opt.update(GRADS[0], s, PARAMS, value=jnp.asarray(1.0))[0], in_axes=(axes,)
+  )
   swept = step(batched)
   for i, lr in enumerate(lrs):
     single = entry.make(float(lr))
@@ -113,6 +116,7 @@ def test_concrete_injected_values_are_still_validated_at_build():
 
 
 # ------------------------------------------------------------ reduce_on_plateau
+
 
 def _scales(tx, losses):
   state = tx.init(PARAMS)

@@ -20,14 +20,17 @@ import jaxopt_notes as jon
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
-@pytest.mark.parametrize("shape, sides", [
-    ((64, 64), [64, 64]),                # a matrix is never merged
+@pytest.mark.parametrize(
+  "shape, sides",
+  [
+    ((64, 64), [64, 64]),  # a matrix is never merged
     ((64, 256), [64, 256]),
-    ((3, 3, 16, 32), [9, 16, 32]),       # a conv kernel: 3 x 3 = 9 <= 32 merges
+    ((3, 3, 16, 32), [9, 16, 32]),  # a conv kernel: 3 x 3 = 9 <= 32 merges
     ((2, 4, 8), [8, 8]),
-    ((4096,), [4096]),                   # a vector: one diagonal factor
-    ((1024, 4), [512, 4]),               # blocks of block_size
-])
+    ((4096,), [4096]),  # a vector: one diagonal factor
+    ((1024, 4), [512, 4]),  # blocks of block_size
+  ],
+)
 def test_default_layout_has_no_factor_longer_than_the_longest_dim(shape, sides):
   state = jon.kron(1e-3).init({"w": jnp.zeros(shape)})[0]
   factors = state.Qs_preconditioners["w"]
@@ -42,8 +45,10 @@ def test_complex_least_squares_converges():
   """min |z - t|^2 over complex z, gradients conjugated after jax.grad as in optax
   (jax.grad of a real loss gives the conjugate of the steepest-ascent direction)."""
   rng = np.random.default_rng(0)
-  target = {"m": jnp.asarray(rng.normal(size=(6, 5)) + 1j * rng.normal(size=(6, 5))),
-            "v": jnp.asarray(rng.normal(size=4) + 1j * rng.normal(size=4))}
+  target = {
+    "m": jnp.asarray(rng.normal(size=(6, 5)) + 1j * rng.normal(size=(6, 5))),
+    "v": jnp.asarray(rng.normal(size=4) + 1j * rng.normal(size=4)),
+  }
 
   def loss(z):
     return sum(jnp.sum(jnp.abs(z[k] - target[k]) ** 2) for k in z)
@@ -82,11 +87,11 @@ def run_watched(command, env, stall_s: float = 60.0, limit_s: float = 900.0) -> 
   no CPU, as when all its threads wait on a lock. A busy but slow process (a
   CPU shared with other work) is not a stall.
   """
-  proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, env=env, cwd=ROOT)
+  proc = subprocess.Popen(
+    command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
+  )
   lines: queue.Queue = queue.Queue()
-  reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],
-                            daemon=True)
+  reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
   reader.start()
   out, start = [], time.monotonic()
   mark, mark_cpu = start, _cpu_seconds(proc.pid)
@@ -100,8 +105,10 @@ def run_watched(command, env, stall_s: float = 60.0, limit_s: float = 900.0) -> 
       if cpu - mark_cpu > 0.02 * stall_s:
         mark, mark_cpu = now, cpu
       if now - mark > stall_s:
-        pytest.fail(f"stalled: no output and {cpu - mark_cpu:.2f} s of CPU in the last "
-                    f"{now - mark:.0f} s; output so far:\n{''.join(out)}")
+        pytest.fail(
+          f"stalled: no output and {cpu - mark_cpu:.2f} s of CPU in the last "
+          f"{now - mark:.0f} s; output so far:\n{''.join(out)}"
+        )
       if now - start > limit_s:
         pytest.fail(f"still running after {limit_s} s; output so far:\n{''.join(out)}")
   finally:
@@ -120,8 +127,17 @@ def train_watched(package_root: str, steps: int = 24) -> list:
   """The default `kron` training the benchmark's small transformer, in its own process."""
   env = dict(os.environ, PYTHONPATH=package_root, JAX_PLATFORMS="cpu")
   env.pop("JAX_ENABLE_X64", None)
-  lines = run_watched([sys.executable, os.path.join(ROOT, "benchmarks", "kronecker_steps.py"),
-                       "--train", "kron", "--steps", str(steps)], env)
+  lines = run_watched(
+    [
+      sys.executable,
+      os.path.join(ROOT, "benchmarks", "kronecker_steps.py"),
+      "--train",
+      "kron",
+      "--steps",
+      str(steps),
+    ],
+    env,
+  )
   return [json.loads(line) for line in lines if line.startswith("{")]
 
 

@@ -19,8 +19,10 @@ STEPS = 9
 def _compare(opt, reference, shapes, steps=STEPS, rtol=1e-9, atol=1e-12):
   rng = np.random.default_rng(11)  # each case its own data, whichever cases ran before
   params = {k: rng.normal(size=s) for k, s in shapes.items()}
-  grads = [{k: rng.normal(size=s) * 10.0 ** rng.integers(-2, 2) for k, s in shapes.items()}
-           for _ in range(steps)]
+  grads = [
+    {k: rng.normal(size=s) * 10.0 ** rng.integers(-2, 2) for k, s in shapes.items()}
+    for _ in range(steps)
+  ]
   p = jax.tree.map(jnp.asarray, params)
   state, update = opt.init(p), jax.jit(opt.update)
   ours = []
@@ -35,17 +37,21 @@ def _compare(opt, reference, shapes, steps=STEPS, rtol=1e-9, atol=1e-12):
 
 
 SHAMPOO = [  # (id, keyword arguments shared by the library and the reference)
-    ("blocked_refresh_every_3", dict(block_size=4, start=2, every=3)),
-    ("adagrad_graft_ema_sum", dict(block_size=3, start=1, every=2, graft="adagrad", b2=1.0)),
-    ("rmsprop_graft_override", dict(start=3, graft="rmsprop", exponent=2, nesterov=False)),
-    ("sgd_graft_decay", dict(block_size=5, start=1, graft="sgd", weight_decay=0.1)),
-    ("no_graft", dict(start=1, every=1, graft="none", b1=0.5)),
-    # a ridge below the floor (sqrt of float64's eps): raised to it, or as published
-    ("floor_over_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12)),
-    ("published_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12, published=True)),
+  ("blocked_refresh_every_3", dict(block_size=4, start=2, every=3)),
+  ("adagrad_graft_ema_sum", dict(block_size=3, start=1, every=2, graft="adagrad", b2=1.0)),
+  ("rmsprop_graft_override", dict(start=3, graft="rmsprop", exponent=2, nesterov=False)),
+  ("sgd_graft_decay", dict(block_size=5, start=1, graft="sgd", weight_decay=0.1)),
+  ("no_graft", dict(start=1, every=1, graft="none", b1=0.5)),
+  # a ridge below the floor (sqrt of float64's eps): raised to it, or as published
+  ("floor_over_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12)),
+  ("published_tiny_epsilon", dict(start=2, matrix_epsilon=1e-12, published=True)),
 ]
-_RENAME = {"start": "start_preconditioning_step", "every": "preconditioning_compute_steps",
-           "graft": "graft_type", "exponent": "exponent_override"}
+_RENAME = {
+  "start": "start_preconditioning_step",
+  "every": "preconditioning_compute_steps",
+  "graft": "graft_type",
+  "exponent": "exponent_override",
+}
 
 
 @pytest.mark.parametrize("kwargs", [k for _, k in SHAMPOO], ids=[i for i, _ in SHAMPOO])
@@ -53,21 +59,34 @@ def test_shampoo_matches_numpy(kwargs):
   opt = jon.shampoo(0.05, **{_RENAME.get(k, k): v for k, v in kwargs.items()})
   # A factor of a few gradients has eigenvalues down at its ridge, whose inverse fourth
   # roots carry float64's rounding up to ~1e-10 of the step (the entries are O(0.01-1)).
-  _compare(opt, functools.partial(ref.shampoo, lr=0.05, **kwargs),
-           {"matrix": (6, 5), "tensor": (2, 3, 4), "vector": (4,), "scalar": ()}, atol=1e-10)
+  _compare(
+    opt,
+    functools.partial(ref.shampoo, lr=0.05, **kwargs),
+    {"matrix": (6, 5), "tensor": (2, 3, 4), "vector": (4,), "scalar": ()},
+    atol=1e-10,
+  )
 
 
 SOAP = [
-    ("defaults", {}, {"square": (4, 4), "tensor": (2, 3, 3), "vector": (5,)}),
-    ("refresh_every_2", dict(frequency=2, shampoo_beta=0.9, b1=0.9, b2=0.99),
-     {"square": (4, 4), "tensor": (2, 3, 3)}),
-    ("merged_and_too_long", dict(frequency=3, merge_dims=True, max_dim=4),
-     {"merged": (2, 2, 4), "wide": (3, 6)}),
-    # rank-deficient factors: a null space whose basis numpy and jax choose differently
-    ("rank_deficient", dict(frequency=3), {"tall": (7, 2), "wide": (2, 6, 1)}),
-    ("published", dict(published=True), {"square": (4, 4), "tensor": (2, 3, 3), "vector": (5,)}),
-    ("published_refresh_every_2", dict(published=True, frequency=2, shampoo_beta=0.9, b1=0.9,
-                                       b2=0.99), {"square": (4, 4), "tensor": (2, 3, 3)}),
+  ("defaults", {}, {"square": (4, 4), "tensor": (2, 3, 3), "vector": (5,)}),
+  (
+    "refresh_every_2",
+    dict(frequency=2, shampoo_beta=0.9, b1=0.9, b2=0.99),
+    {"square": (4, 4), "tensor": (2, 3, 3)},
+  ),
+  (
+    "merged_and_too_long",
+    dict(frequency=3, merge_dims=True, max_dim=4),
+    {"merged": (2, 2, 4), "wide": (3, 6)},
+  ),
+  # rank-deficient factors: a null space whose basis numpy and jax choose differently
+  ("rank_deficient", dict(frequency=3), {"tall": (7, 2), "wide": (2, 6, 1)}),
+  ("published", dict(published=True), {"square": (4, 4), "tensor": (2, 3, 3), "vector": (5,)}),
+  (
+    "published_refresh_every_2",
+    dict(published=True, frequency=2, shampoo_beta=0.9, b1=0.9, b2=0.99),
+    {"square": (4, 4), "tensor": (2, 3, 3)},
+  ),
 ]
 
 
@@ -96,11 +115,12 @@ def test_inverse_roots_stay_finite_for_rank_deficient_statistics():
 
 # ------------------------------------------------------ ill-conditioned race
 
+
 def _conditioned(rng, rows, cols, cond):
   u, _ = np.linalg.qr(rng.normal(size=(rows, rows)))
   v, _ = np.linalg.qr(rng.normal(size=(cols, cols)))
   s = np.geomspace(1.0, 1.0 / cond, min(rows, cols))
-  return u[:, :len(s)] * s @ v[:len(s)]
+  return u[:, : len(s)] * s @ v[: len(s)]
 
 
 def least_squares(seed=0):
@@ -153,8 +173,10 @@ def test_adam_needs_more_than_3000_steps_at_every_rate_of_the_grid():
 
 # ------------------------------------------------------------ complex params
 
-COMPLEX = {"shampoo": lambda: jon.shampoo(0.05, start_preconditioning_step=1),
-           "soap": lambda: jon.soap(0.05, weight_decay=0.0)}
+COMPLEX = {
+  "shampoo": lambda: jon.shampoo(0.05, start_preconditioning_step=1),
+  "soap": lambda: jon.soap(0.05, weight_decay=0.0),
+}
 
 
 def _complex_run(make, target, steps):
@@ -198,14 +220,16 @@ def test_complex_params_with_zero_imaginary_part_step_like_real_ones(name):
 
 # ------------------------------------------------------------------------ SPlus
 
+
 def test_splus_complex_step_and_averaged_params_match_numpy():
   """A complex matrix (sign z / |z| in the Hermitian factors' bases), a vector, a refresh
   every 2 steps; the params it evaluates at are the debiased average of those it saw."""
   rng = np.random.default_rng(3)
-  params = {"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)),
-            "b": rng.normal(size=4)}
-  grads = [{"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)),
-            "b": rng.normal(size=4)} for _ in range(5)]
+  params = {"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)), "b": rng.normal(size=4)}
+  grads = [
+    {"w": rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2)), "b": rng.normal(size=4)}
+    for _ in range(5)
+  ]
   kwargs = dict(b1=0.8, b2=0.9, inverse_every=2, weight_decay=0.1)
   opt = jon.splus(0.1, ema_rate=0.7, **kwargs)
   p, state, update = jax.tree.map(jnp.asarray, params), None, jax.jit(opt.update)
@@ -224,15 +248,35 @@ def test_splus_complex_step_and_averaged_params_match_numpy():
 # -------------------------------------------------------- KL-Shampoo and KL-SOAP
 
 KL = [  # (id, library optimizer, keyword arguments of the reference, shapes)
-    # eigenvalue estimates starting at 1e-4: their inverse roots (100) hit the clamp (10)
-    ("shampoo_rank_3_clamped", jon.kl_shampoo(0.05, b2=0.5, precondition_frequency=2,
-                                              init_factor=1e-4),
-     dict(b2=0.5, frequency=2, init_factor=1e-4), {"t": (2, 2, 3), "m": (3, 2), "v": (3,)}),
-    ("soap_merged_partial_1d", jon.kl_soap(0.05, shampoo_beta=0.8, precondition_frequency=2,
-                                           max_precond_dim=4, merge_dims=True,
-                                           precondition_1d=True, max_clamp_value=None),
-     dict(soap=True, shampoo_beta=0.8, frequency=2, max_dim=4, merge_dims=True,
-          precondition_1d=True, max_clamp=None), {"t": (2, 2, 3), "w": (5, 2), "v": (2,)}),
+  # eigenvalue estimates starting at 1e-4: their inverse roots (100) hit the clamp (10)
+  (
+    "shampoo_rank_3_clamped",
+    jon.kl_shampoo(0.05, b2=0.5, precondition_frequency=2, init_factor=1e-4),
+    dict(b2=0.5, frequency=2, init_factor=1e-4),
+    {"t": (2, 2, 3), "m": (3, 2), "v": (3,)},
+  ),
+  (
+    "soap_merged_partial_1d",
+    jon.kl_soap(
+      0.05,
+      shampoo_beta=0.8,
+      precondition_frequency=2,
+      max_precond_dim=4,
+      merge_dims=True,
+      precondition_1d=True,
+      max_clamp_value=None,
+    ),
+    dict(
+      soap=True,
+      shampoo_beta=0.8,
+      frequency=2,
+      max_dim=4,
+      merge_dims=True,
+      precondition_1d=True,
+      max_clamp=None,
+    ),
+    {"t": (2, 2, 3), "w": (5, 2), "v": (2,)},
+  ),
 ]
 
 

@@ -83,9 +83,12 @@ def test_same_minimizer_as_scipy_in_comparable_iterations(name):
   f, start, minimizer = CLASSICS[name]
   x, ours = _solve(f, start)
   theirs = scipy.optimize.minimize(
-      lambda z: float(f(jnp.asarray(z))), np.asarray(start),
-      jac=lambda z: np.asarray(jax.grad(f)(jnp.asarray(z))), method="L-BFGS-B",
-      options={"maxcor": 10, "gtol": 1e-8, "ftol": 1e-15})
+    lambda z: float(f(jnp.asarray(z))),
+    np.asarray(start),
+    jac=lambda z: np.asarray(jax.grad(f)(jnp.asarray(z))),
+    method="L-BFGS-B",
+    options={"maxcor": 10, "gtol": 1e-8, "ftol": 1e-15},
+  )
   np.testing.assert_allclose(x, minimizer, atol=1e-7)
   np.testing.assert_allclose(theirs.x, minimizer, atol=1e-6)
   assert ours <= theirs.nit + 5, (ours, theirs.nit)
@@ -122,6 +125,7 @@ def test_lbfgs_runs_under_vmap_and_checks_memory_size():
       value, grad = jax.value_and_grad(f)(x)
       updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=f)
       return x + updates, state
+
     return jax.lax.fori_loop(0, 30, step, (x, opt.init(x)))[0]
 
   ends = jax.jit(jax.vmap(run))(jnp.array([[1.0, 1.0], [2.0, 0.0]]))

@@ -23,11 +23,13 @@ def _counted(f):
   def wrapped(params):
     jax.debug.callback(lambda: calls.append(1))
     return f(params)
+
   return wrapped, calls
 
 
 def _descent_steps(opt, f, params, steps):
   """``steps`` jitted steps; returns [(params, grad, updates, state)] before each move."""
+
   @jax.jit
   def step(params, state):
     value, grad = jax.value_and_grad(f)(params)
@@ -44,8 +46,12 @@ def _descent_steps(opt, f, params, steps):
 
 def test_backtracking_meets_armijo_at_every_accepted_step():
   c1 = 0.3
-  opt = jon.chain(jon.scale(-1.0), jon.scale_by_backtracking_linesearch(
-      40, slope_rtol=c1, decrease_factor=0.5, max_learning_rate=1.0))
+  opt = jon.chain(
+    jon.scale(-1.0),
+    jon.scale_by_backtracking_linesearch(
+      40, slope_rtol=c1, decrease_factor=0.5, max_learning_rate=1.0
+    ),
+  )
   trace = _descent_steps(opt, rosenbrock, ROSEN_START, 60)
   for params, grad, updates, state in trace:
     search = state[-1]
@@ -61,15 +67,16 @@ def test_backtracking_meets_armijo_at_every_accepted_step():
 
 def test_backtracking_reports_the_step_and_its_evaluations():
   f, calls = _counted(lambda x: jnp.sum(x**2))
-  opt = jon.scale_by_backtracking_linesearch(30, decrease_factor=0.5, increase_factor=1.0,
-                                             max_learning_rate=8.0)
+  opt = jon.scale_by_backtracking_linesearch(
+    30, decrease_factor=0.5, increase_factor=1.0, max_learning_rate=8.0
+  )
   x = jnp.array([1.0, -2.0])
   value = f(x)
   calls.clear()
   updates, state = opt.update(-2 * x, opt.init(x), x, value=value, grad=2 * x, value_fn=f)
   # f(x - 2 eta x) = (1 - 2 eta)^2 f(x); Armijo with c1 = 1e-4 first holds at eta = 0.5
   assert float(state.learning_rate) == 0.5
-  assert int(state.info.num_linesearch_steps) == len(calls) == 5   # 8, 4, 2, 1, 0.5
+  assert int(state.info.num_linesearch_steps) == len(calls) == 5  # 8, 4, 2, 1, 0.5
   np.testing.assert_allclose(updates, -x)
 
 
@@ -80,7 +87,7 @@ def test_backtracking_gives_up_after_max_steps_and_zero_steps_on_nan():
   # an ascent direction never meets Armijo: the smallest trial is returned, flagged
   updates, state = opt.update(2 * x, opt.init(x), x, value_fn=f)
   assert int(state.info.num_linesearch_steps) == 5 and float(state.info.decrease_error) > 0
-  assert float(state.learning_rate) == 0.0625   # 1 shrunk four times
+  assert float(state.learning_rate) == 0.0625  # 1 shrunk four times
   # after a failure the next search starts at max_learning_rate again, not at the tiny step
   updates, state = opt.update(-2 * x, state, x, value_fn=f)
   assert float(state.learning_rate) == 0.5 and int(state.info.num_linesearch_steps) == 2
@@ -112,13 +119,16 @@ def test_backtracking_equals_optax_on_its_defaults():
 
 def _against_optax(ours, theirs, f, x, steps):
   """``steps`` jitted steps of both chains from ``x``: our trajectory, states, optax's."""
+
   def stepper(opt):
     @jax.jit
     def step(x, state):
       value, grad = jax.value_and_grad(f)(x)
       updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=f)
       return x + updates, state
+
     return step
+
   ours_step, theirs_step = stepper(ours), stepper(theirs)
   s_ours, s_theirs, y, trace = ours.init(x), theirs.init(x), x, []
   for _ in range(steps):
@@ -131,8 +141,12 @@ def _against_optax(ours, theirs, f, x, steps):
 def test_backtracking_increase_factor_inf_restarts_every_search_at_the_maximum():
   # optax: increase_factor=inf "amounts to start with max_learning_rate at each round"
   f = lambda p: rosenbrock({"x": p[0], "y": p[1]})  # noqa: E731
-  make = lambda m: m.chain(m.scale(-1.0), m.scale_by_backtracking_linesearch(  # noqa: E731
-      40, decrease_factor=0.5, increase_factor=math.inf, max_learning_rate=0.25))
+  make = lambda m: m.chain(
+    m.scale(-1.0),
+    m.scale_by_backtracking_linesearch(  # noqa: E731
+      40, decrease_factor=0.5, increase_factor=math.inf, max_learning_rate=0.25
+    ),
+  )
   for x, ours, y, theirs in _against_optax(make(jon), make(optax), f, jnp.array([-1.2, 1.0]), 8):
     np.testing.assert_allclose(x, y, rtol=1e-12)
     assert float(ours.learning_rate) == float(theirs.learning_rate)
@@ -144,8 +158,12 @@ def test_backtracking_increase_factor_inf_restarts_every_search_at_the_maximum()
 
 def test_backtracking_slope_rtol_zero_asks_for_plain_decrease():
   f = lambda p: rosenbrock({"x": p[0], "y": p[1]})  # noqa: E731
-  make = lambda m: m.chain(m.scale(-1.0), m.scale_by_backtracking_linesearch(  # noqa: E731
-      40, slope_rtol=0.0, decrease_factor=0.5, increase_factor=1.0))
+  make = lambda m: m.chain(
+    m.scale(-1.0),
+    m.scale_by_backtracking_linesearch(  # noqa: E731
+      40, slope_rtol=0.0, decrease_factor=0.5, increase_factor=1.0
+    ),
+  )
   previous = jnp.array([-1.2, 1.0])
   for x, ours, y, theirs in _against_optax(make(jon), make(optax), f, previous, 8):
     np.testing.assert_allclose(x, y, rtol=1e-12)
@@ -154,7 +172,8 @@ def test_backtracking_slope_rtol_zero_asks_for_plain_decrease():
     # the step before (twice as long) did not decrease f at all, or none was tried before
     step, d = float(ours.learning_rate), (x - previous) / float(ours.learning_rate)
     assert int(ours.info.num_linesearch_steps) == 1 or float(f(previous + 2 * step * d)) > float(
-        f(previous))
+      f(previous)
+    )
     previous = x
 
 
@@ -171,7 +190,7 @@ def test_zoom_approximate_wolfe_accepts_steps_rounding_hides_as_optax(approx_dec
     updates, state = opt.update(-g, opt.init(x), x, value=f(x), grad=g, value_fn=f)
     results.append((updates, state))
   (ours, s_ours), (theirs, s_theirs) = results
-  if approx_dec_rtol is None:   # sufficient decrease never holds: no step is taken
+  if approx_dec_rtol is None:  # sufficient decrease never holds: no step is taken
     assert float(s_ours.learning_rate) == 0 and int(s_ours.info.num_linesearch_steps) == 10
     return
   # (our cubic and optax's quadratic interpolation differ in the last digits)
@@ -197,8 +216,7 @@ def test_zoom_shrinks_below_steps_where_the_objective_is_not_finite():
     np.testing.assert_allclose(state.value, f(x + updates), rtol=1e-14)
   # where optax's search ends at a finite value (NaN past 2/3), the same step
   theirs = optax.scale_by_zoom_linesearch(15)
-  _, s_theirs = theirs.update(d, theirs.init(x), x, value=f(x), grad=jax.grad(f)(x),
-                              value_fn=f)
+  _, s_theirs = theirs.update(d, theirs.init(x), x, value=f(x), grad=jax.grad(f)(x), value_fn=f)
   assert float(state.learning_rate) == float(s_theirs.learning_rate)
   np.testing.assert_allclose(state.value, s_theirs.value, rtol=1e-14)
 
@@ -221,8 +239,9 @@ def test_zoom_meets_strong_wolfe_at_every_accepted_step():
     assert abs(float(jon.tree.vdot(new_grad, direction))) <= c2 * abs(slope0) + 1e-12
     # the value and gradient at the new params are kept for the next step
     np.testing.assert_allclose(search.value, new_value, rtol=1e-13)
-    np.testing.assert_allclose(jax.tree.leaves(search.grad), jax.tree.leaves(new_grad),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+      jax.tree.leaves(search.grad), jax.tree.leaves(new_grad), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_zoom_reports_the_step_and_its_evaluations():
@@ -247,7 +266,7 @@ def test_zoom_falls_back_when_the_curvature_condition_cannot_be_met():
   updates, state = opt.update(jnp.ones(2), opt.init(x), x, value_fn=f)
   np.testing.assert_allclose(updates, [4.0, 4.0])
   assert float(state.info.decrease_error) == 0 and float(state.info.curvature_error) > 0
-  assert int(state.info.num_linesearch_steps) == 3   # 1, 2, 4
+  assert int(state.info.num_linesearch_steps) == 3  # 1, 2, 4
   # With no trial decreasing f at all (an ascent direction), the step is zero.
   updates, state = opt.update(-jnp.ones(2), opt.init(x), x, value_fn=f)
   np.testing.assert_allclose(updates, [0.0, 0.0])
@@ -262,16 +281,16 @@ def test_value_and_grad_from_state_reuses_the_search_and_matches_fresh_gradients
   reference = [p for p, *_ in _descent_steps(opt, rosenbrock, ROSEN_START, 8)]
   calls.clear()
   for k in range(8):
-    np.testing.assert_allclose(jax.tree.leaves(params), jax.tree.leaves(reference[k]),
-                               rtol=1e-12)
+    np.testing.assert_allclose(jax.tree.leaves(params), jax.tree.leaves(reference[k]), rtol=1e-12)
     value, grad = value_and_grad(params, state=state)
     updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=f)
     params = jon.apply_updates(params, updates)
   searched = int(sum(1 for _ in calls))
   # one evaluation before the first step; all the others are the searches' own
   assert searched > 8 and searched == 1 + sum(
-      int(s[-1].info.num_linesearch_steps) for *_, s in _descent_steps(opt, rosenbrock,
-                                                                       ROSEN_START, 8))
+    int(s[-1].info.num_linesearch_steps)
+    for *_, s in _descent_steps(opt, rosenbrock, ROSEN_START, 8)
+  )
   with pytest.raises(ValueError, match="value"):
     jon.value_and_grad_from_state(f)(params, state=jon.sgd(0.1).init(params))
 
@@ -279,6 +298,7 @@ def test_value_and_grad_from_state_reuses_the_search_and_matches_fresh_gradients
 def test_extras_of_update_reach_value_fn_and_unknown_ones_are_refused():
   def f(w, data):
     return jnp.sum((w - data) ** 2)
+
   opt = jon.scale_by_backtracking_linesearch(10)
   w, data = jnp.zeros(2), jnp.array([1.0, 2.0])
   updates, _ = opt.update(2 * (data - w), opt.init(w), w, value_fn=f, data=data)
@@ -323,8 +343,9 @@ def test_exact_step_minimizes_along_any_direction():
   eta = float(state.learning_rate)
   line = lambda t: float(f(x + t * d))  # noqa: E731
   g = a @ np.asarray(x) - b
-  np.testing.assert_allclose(eta, -(g @ np.asarray(d)) / (np.asarray(d) @ a @ np.asarray(d)),
-                             rtol=1e-12)
+  np.testing.assert_allclose(
+    eta, -(g @ np.asarray(d)) / (np.asarray(d) @ a @ np.asarray(d)), rtol=1e-12
+  )
   assert line(eta) < min(line(eta * 0.99), line(eta * 1.01))
 
 
@@ -345,18 +366,29 @@ def test_line_searches_run_under_vmap_over_starting_points():
     np.testing.assert_allclose(batched[1][k], single[1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("make, argument", [
-    (functools.partial(jon.scale_by_backtracking_linesearch, 10, decrease_factor=1.5),
-     "decrease_factor"),
+@pytest.mark.parametrize(
+  "make, argument",
+  [
+    (
+      functools.partial(jon.scale_by_backtracking_linesearch, 10, decrease_factor=1.5),
+      "decrease_factor",
+    ),
     (functools.partial(jon.scale_by_backtracking_linesearch, 0), "max_backtracking_steps"),
     (functools.partial(jon.scale_by_zoom_linesearch, 10, curv_rtol=0.0), "curv_rtol"),
-    (functools.partial(jon.scale_by_zoom_linesearch, 10, slope_rtol=0.5, curv_rtol=0.4),
-     "slope_rtol"),
-    (functools.partial(jon.scale_by_zoom_linesearch, 10, initial_guess_strategy="max"),
-     "initial_guess_strategy"),
-    (functools.partial(jon.scale_by_zoom_linesearch, 10, max_learning_rate=-1.0),
-     "max_learning_rate"),
-])
+    (
+      functools.partial(jon.scale_by_zoom_linesearch, 10, slope_rtol=0.5, curv_rtol=0.4),
+      "slope_rtol",
+    ),
+    (
+      functools.partial(jon.scale_by_zoom_linesearch, 10, initial_guess_strategy="max"),
+      "initial_guess_strategy",
+    ),
+    (
+      functools.partial(jon.scale_by_zoom_linesearch, 10, max_learning_rate=-1.0),
+      "max_learning_rate",
+    ),
+  ],
+)
 def test_bad_hyperparameters_are_refused_by_name(make, argument):
   with pytest.raises(ValueError, match=argument):
     make()
@@ -366,13 +398,15 @@ def test_zoom_curv_rtol_inf_drops_the_curvature_condition_as_optax():
   # optax: "the curvature criterion can be avoided by setting curv_rtol=jnp.inf"
   f = lambda x: jnp.sum((x - 3.0) ** 2)  # noqa: E731
   x = jnp.zeros(2)
-  d = -0.01 * jax.grad(f)(x)   # a short direction: the first step is far from flat
+  d = -0.01 * jax.grad(f)(x)  # a short direction: the first step is far from flat
   steps = {}
   for lib in (jon, optax):
     for curv_rtol in (0.9, math.inf):
       opt = lib.scale_by_zoom_linesearch(10, curv_rtol=curv_rtol)
       _, state = opt.update(d, opt.init(x), x, value=f(x), grad=jax.grad(f)(x), value_fn=f)
-      steps[lib.__name__, curv_rtol] = (float(state.learning_rate),
-                                        int(state.info.num_linesearch_steps))
+      steps[lib.__name__, curv_rtol] = (
+        float(state.learning_rate),
+        int(state.info.num_linesearch_steps),
+      )
   assert steps["jaxopt_notes", math.inf] == steps["optax", math.inf] == (1.0, 1)
-  assert steps["jaxopt_notes", 0.9][1] > 1   # the curvature condition made it go on
+  assert steps["jaxopt_notes", 0.9][1] > 1  # the curvature condition made it go on

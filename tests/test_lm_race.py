@@ -44,7 +44,7 @@ class _FakeRace(lm_race.Race):
 
 def test_grid_is_extended_past_a_winning_edge_and_reports_it():
   center = lm_race.RACERS["adamw"].center
-  inside = _FakeRace(bottom=center / lm_race.GRID_FACTOR ** 0.5)  # the grid's lower point
+  inside = _FakeRace(bottom=center / lm_race.GRID_FACTOR**0.5)  # the grid's lower point
   inside.tune("adamw")
   info = next(iter(inside.cache["methods"].values()))
   assert info["extended"] == 1 and not info["at_edge"], info  # one more point below settles it
@@ -71,21 +71,40 @@ def test_corpus_and_model_shapes():
 @pytest.mark.slow  # 13 compiled steps: about 2 minutes on the loaded 2-core machine
 def test_quick_race_has_every_method_and_every_loss_falls(tmp_path):
   md, png, cache = tmp_path / "lm.md", tmp_path / "lm.png", tmp_path / "runs.json"
-  done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "lm_race.py"),
-                         "--quick", "--md", str(md), "--png", str(png), "--cache", str(cache)],
-                        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
-                        env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  done = subprocess.run(
+    [
+      sys.executable,
+      os.path.join(ROOT, "benchmarks", "lm_race.py"),
+      "--quick",
+      "--md",
+      str(md),
+      "--png",
+      str(png),
+      "--cache",
+      str(cache),
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=900,
+    check=False,
+    env=dict(os.environ, JAX_PLATFORMS="cpu"),
+  )
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
   present = [name for name in lm_race.RACERS if hasattr(jon, name)]
   assert {"adamw", "muon", "soap", "shampoo", "kron", "lion", "normuon"} <= set(present)
-  rows = {line.split("(`", 1)[1].split("`", 1)[0]: line.split(" | ")
-          for line in md.read_text().splitlines() if line.startswith("| ") and "(`" in line}
+  rows = {
+    line.split("(`", 1)[1].split("`", 1)[0]: line.split(" | ")
+    for line in md.read_text().splitlines()
+    if line.startswith("| ") and "(`" in line
+  }
   assert sorted(rows) == sorted(present)
   assert rows["adamw"][5].strip() == "1.00"  # AdamW's steps to its own loss, against itself
   runs = json.loads(cache.read_text())["runs"]
   assert {key.split("|")[0] for key in runs} == set(present)
   for name in present:  # every method learns: its best run ends well below where it began
-    drops = [run["curve"][0][1] - run["final"] for key, run in runs.items()
-             if key.startswith(name + "|")]
+    drops = [
+      run["curve"][0][1] - run["final"] for key, run in runs.items() if key.startswith(name + "|")
+    ]
     assert max(drops) > 0.3, (name, drops)
   assert png.stat().st_size > 10_000

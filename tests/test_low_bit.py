@@ -39,9 +39,11 @@ def _check_block(x, q, bits, dtype=jnp.float64):
   above = a >= smallest * scale
   np.testing.assert_array_less(err[above], rel * a[above] * (1 + 1e-5) + 1e-300)
   if signed:  # below the smallest level: 0 or the smallest level, whichever is nearer
-    assert np.all(err[~above] <= np.minimum(a[~above], smallest * scale - a[~above])
-                  * (1 + 1e-5) + rel * smallest * scale)
-  else:       # raised to the smallest level, never to zero
+    assert np.all(
+      err[~above]
+      <= np.minimum(a[~above], smallest * scale - a[~above]) * (1 + 1e-5) + rel * smallest * scale
+    )
+  else:  # raised to the smallest level, never to zero
     np.testing.assert_allclose(q[finite][~above & (a > 0)], smallest * scale, rtol=rel)
   assert np.all(q[finite][a == 0] == 0)
   assert np.all(np.isnan(q[~finite]))
@@ -53,9 +55,9 @@ def _check_block(x, q, bits, dtype=jnp.float64):
 def test_round_trip_error_is_bounded_in_every_block(bits, signed, dtype):
   block = 16
   x = _wide_range(bits + signed, (3, 5 * block - 3), signed)  # a padded last block
-  x[0, :block] = 0.0                                          # an all-zero block
+  x[0, :block] = 0.0  # an all-zero block
   x[1, 3] = 0.0
-  x = np.asarray(jnp.asarray(x, dtype).astype(jnp.float64))    # representable in dtype
+  x = np.asarray(jnp.asarray(x, dtype).astype(jnp.float64))  # representable in dtype
   q = jon.quantize_blockwise(jnp.asarray(x, dtype), bits, block)
   assert q.codes.dtype == jnp.uint8 and q.scale.dtype == dtype
   # 77 is no multiple of 16: the rows merge into one, in blocks of 16 and a padded one
@@ -73,7 +75,7 @@ def test_round_trip_error_is_bounded_in_every_block(bits, signed, dtype):
 def test_blocks_run_along_the_last_axis_when_it_holds_whole_blocks():
   q = jon.quantize_blockwise(jnp.ones((4, 3, 32)), 4, 16)
   assert q.codes.shape == (4, 3, 2, 8) and q.scale.shape == (4, 3, 2)
-  q = jon.quantize_blockwise(jnp.ones((4, 8, 2)), 8, 16)   # rows of 8 x 2 = 16
+  q = jon.quantize_blockwise(jnp.ones((4, 8, 2)), 8, 16)  # rows of 8 x 2 = 16
   assert q.codes.shape == (4, 1, 16)
 
 
@@ -82,7 +84,7 @@ def test_huge_and_tiny_values(bits):
   x = jnp.array([1e300, -3e299, 1e-300, 5e-310, 2.0, -1e-200, 0.0, 1e-320])
   back = jon.dequantize_blockwise(jon.quantize_blockwise(x, bits, 4), x.shape, bits)
   for i in range(2):
-    _check_block(np.asarray(x[4 * i:4 * i + 4]), np.asarray(back[4 * i:4 * i + 4]), bits)
+    _check_block(np.asarray(x[4 * i : 4 * i + 4]), np.asarray(back[4 * i : 4 * i + 4]), bits)
   assert np.all(np.isfinite(back))
   # float32 near its largest value: the scale stays finite
   big = jnp.array([3e38, -1e38, 1.0, 0.0], jnp.float32)
@@ -102,8 +104,9 @@ def test_non_finite_values_are_neither_hidden_nor_spread(bits):
   # the finite values of a block with a NaN come back as in the same block without it
   clean = x.copy()
   clean[~np.isfinite(x)] = 0.0
-  same = np.asarray(jon.dequantize_blockwise(jon.quantize_blockwise(jnp.asarray(clean), bits, 8),
-                                             x.shape, bits))
+  same = np.asarray(
+    jon.dequantize_blockwise(jon.quantize_blockwise(jnp.asarray(clean), bits, 8), x.shape, bits)
+  )
   np.testing.assert_array_equal(back[np.isfinite(x)], same[np.isfinite(x)])
 
 
@@ -120,9 +123,11 @@ def test_bad_arguments_are_named():
 
 # The wrapper around every registry optimizer: tiny float32 params, blocks of 4, leaves
 # of 8 elements and more quantized.
-PARAMS = {"w": jnp.linspace(-1.0, 1.0, 24, dtype=jnp.float32).reshape(3, 8),
-          "b": jnp.linspace(0.5, -0.5, 8, dtype=jnp.float32),
-          "s": jnp.array(0.3, jnp.float32)}
+PARAMS = {
+  "w": jnp.linspace(-1.0, 1.0, 24, dtype=jnp.float32).reshape(3, 8),
+  "b": jnp.linspace(0.5, -0.5, 8, dtype=jnp.float32),
+  "s": jnp.array(0.3, jnp.float32),
+}
 
 
 def _loss(params):
@@ -140,6 +145,7 @@ def _step(opt):
     loss, grads = jax.value_and_grad(_loss)(params)
     updates, state = opt.update(grads, state, params, value=loss)
     return jon.apply_updates(params, updates), state
+
   return step
 
 
@@ -150,11 +156,14 @@ def _shapes(tree):
 @pytest.mark.parametrize("entry", REGISTRY, ids=repr)
 def test_every_optimizer_keeps_its_low_bit_state_shapes(entry):
   """Traced only (no compile): the wrapped state's leaves keep their shapes and dtypes."""
-  bits = 4 if len(entry.name) % 2 else 8   # both widths, half the traces
+  bits = 4 if len(entry.name) % 2 else 8  # both widths, half the traces
   opt = _wrapped(entry, bits)
   state = opt.init(PARAMS)
-  quantized = [x for x in jax.tree.leaves(state, is_leaf=lambda x: isinstance(
-      x, jon.QuantizedArray)) if isinstance(x, jon.QuantizedArray)]
+  quantized = [
+    x
+    for x in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, jon.QuantizedArray))
+    if isinstance(x, jon.QuantizedArray)
+  ]
   assert bool(quantized) == entry.param_shaped_state
   step = _step(opt)
   after = jax.eval_shape(step, PARAMS, state)
@@ -201,6 +210,7 @@ def _quadratic_run(opt, steps):
     p, s = carry
     u, s = opt.update(jax.grad(loss)(p), s, p)
     return (jon.apply_updates(p, u), s), None
+
   p = jnp.zeros(512, jnp.float32)
   return float(loss(jax.jit(lambda p: jax.lax.scan(body, (p, opt.init(p)), length=steps)[0][0])(p)))
 
@@ -223,6 +233,7 @@ def test_state_round_trips_bitwise(via, tmp_path):
   template = opt.init(PARAMS)
   if via == "flax":
     from flax import serialization
+
     restored = serialization.from_bytes(template, serialization.to_bytes(state))
   else:
     ocp = pytest.importorskip("orbax.checkpoint")
@@ -241,6 +252,7 @@ def test_vmap_over_stacked_params_equals_each_run():
 
   def run(params):
     return _step(opt)(params, opt.init(params))
+
   stacked = jax.tree.map(lambda x: jnp.stack([x, 2 * x]), PARAMS)
   both = jax.jit(jax.vmap(run))(stacked)
   second = jax.jit(run)(jax.tree.map(lambda x: 2 * x, PARAMS))

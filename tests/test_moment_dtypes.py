@@ -7,8 +7,10 @@ import pytest
 
 from registry import REGISTRY
 
-PARAMS = {"w": jnp.linspace(-1.0, 1.0, 12, dtype=jnp.float32).reshape(3, 4),
-          "b": jnp.linspace(0.5, -0.5, 4, dtype=jnp.float32)}
+PARAMS = {
+  "w": jnp.linspace(-1.0, 1.0, 12, dtype=jnp.float32).reshape(3, 4),
+  "b": jnp.linspace(0.5, -0.5, 4, dtype=jnp.float32),
+}
 WITH_DTYPES = [e for e in REGISTRY if e.moment_dtypes]
 
 
@@ -29,6 +31,7 @@ def _step(opt):
     grads = jax.tree.map(lambda p: jnp.cos(p) * 0.1, params)
     updates, state = opt.update(grads, state, params, value=jnp.asarray(1.0))
     return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), state
+
   return step
 
 
@@ -40,12 +43,13 @@ def test_moment_dtypes_follow_their_arguments(entry, dtype):
   state = opt.init(PARAMS)
   fields = {f for names in entry.moment_dtypes.values() for f in names}
   found = _field_dtypes(state)
-  assert {f for f, _ in found} >= fields, found     # every named field is there
+  assert {f for f, _ in found} >= fields, found  # every named field is there
   for field, leaf_dtype in found:
     assert leaf_dtype == (dtype if field in fields else jnp.float32), (field, leaf_dtype)
   after = jax.eval_shape(_step(opt), PARAMS, state)[1]
   assert jax.tree.map(lambda x: (x.shape, x.dtype), after) == jax.tree.map(
-      lambda x: (x.shape, x.dtype), state)
+    lambda x: (x.shape, x.dtype), state
+  )
 
 
 @pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)

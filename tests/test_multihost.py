@@ -17,12 +17,12 @@ STEPS = 12
 # The step counters each state holds after 12 steps (MultiSteps steps its inner
 # optimizer every 2nd call).
 COUNTERS = {
-    "adam": {"[0].count": 12},
-    "adamw_injected": {".count": 12, ".inner_state[0].count": 12},
-    "multisteps": {".mini_step": 0, ".gradient_step": 6, ".inner_opt_state[0].count": 6},
-    "apply_if_finite": {".inner_state[0].count": 12, ".notfinite_count": 0},
-    "shampoo": {"[0].count": 12},
-    "soap": {"[0].count": 12},  # its first call only starts the factors, but counts
+  "adam": {"[0].count": 12},
+  "adamw_injected": {".count": 12, ".inner_state[0].count": 12},
+  "multisteps": {".mini_step": 0, ".gradient_step": 6, ".inner_opt_state[0].count": 6},
+  "apply_if_finite": {".inner_state[0].count": 12, ".notfinite_count": 0},
+  "shampoo": {"[0].count": 12},
+  "soap": {"[0].count": 12},  # its first call only starts the factors, but counts
 }
 # The share of the state a process holds: half, plus the replicated scalars. Kronecker
 # factors are spread over every device too (whole blocks, else rows), however their
@@ -36,8 +36,9 @@ pytestmark = pytest.mark.xdist_group("multihost")
 
 
 def _run(*args, processes=2, devices=2):
-  return multiprocess.launch([EXAMPLE, "--steps", str(STEPS), *args], processes, devices,
-                             timeout=DEADLINE)
+  return multiprocess.launch(
+    [EXAMPLE, "--steps", str(STEPS), *args], processes, devices, timeout=DEADLINE
+  )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +82,9 @@ def test_a_run_killed_mid_save_resumes_from_the_last_complete_checkpoint(two, tm
   # The kill came while step 9 was being written: its folder is still the
   # temporary one, and Orbax lists only the finalised steps.
   saved = folder / "adamw_injected"
-  assert any(p.name.startswith("9.") and "tmp" in p.name for p in saved.iterdir()), \
-      sorted(p.name for p in saved.iterdir())
+  assert any(p.name.startswith("9.") and "tmp" in p.name for p in saved.iterdir()), sorted(
+    p.name for p in saved.iterdir()
+  )
   with ocp.CheckpointManager(saved, options=ocp.CheckpointManagerOptions(read_only=True)) as m:
     assert m.all_steps() == [3, 6] and m.latest_step() == 6
 

@@ -37,8 +37,9 @@ def test_orthogonalised_update_has_its_singular_values_in_the_band(shape):
   np.testing.assert_allclose(np.sort(after), expected, rtol=1e-9)
   # and keeps the singular vectors: out = U f(S) V^T
   u, _, vt = np.linalg.svd(np.asarray(g), full_matrices=False)
-  np.testing.assert_allclose(out, u @ np.diag(_quintic(before / np.linalg.norm(before))) @ vt,
-                             atol=1e-9)
+  np.testing.assert_allclose(
+    out, u @ np.diag(_quintic(before / np.linalg.norm(before))) @ vt, atol=1e-9
+  )
 
 
 def _steps(opt, params, grads):
@@ -51,17 +52,24 @@ def _steps(opt, params, grads):
 
 
 RNG = np.random.default_rng(1)
-PARAMS = {"w": jnp.asarray(RNG.normal(size=(6, 4))), "b": jnp.asarray(RNG.normal(size=4)),
-          "s": jnp.asarray(0.5)}
+PARAMS = {
+  "w": jnp.asarray(RNG.normal(size=(6, 4))),
+  "b": jnp.asarray(RNG.normal(size=4)),
+  "s": jnp.asarray(0.5),
+}
 GRADS = [jax.tree.map(lambda x: jnp.asarray(RNG.normal(size=x.shape)), PARAMS) for _ in range(4)]
 
 
 @pytest.mark.parametrize("nesterov", [True, False])
 def test_non_matrix_leaves_follow_adamw_exactly(nesterov):
-  ours = _steps(jon.muon(0.01, adam_b1=0.8, adam_weight_decay=0.1, nesterov=nesterov), PARAMS,
-                GRADS)
-  adam = _steps(jon.adamw(0.01, b1=0.8, weight_decay=0.1, nesterov=nesterov),
-                {k: PARAMS[k] for k in "bs"}, [{k: g[k] for k in "bs"} for g in GRADS])
+  ours = _steps(
+    jon.muon(0.01, adam_b1=0.8, adam_weight_decay=0.1, nesterov=nesterov), PARAMS, GRADS
+  )
+  adam = _steps(
+    jon.adamw(0.01, b1=0.8, weight_decay=0.1, nesterov=nesterov),
+    {k: PARAMS[k] for k in "bs"},
+    [{k: g[k] for k in "bs"} for g in GRADS],
+  )
   for u, e in zip(ours, adam):
     chex.assert_trees_all_equal({k: u[k] for k in "bs"}, e)
 
@@ -112,6 +120,7 @@ def test_traced_step_count_gives_the_concrete_ones():
   def run(steps):
     opt = jon.scale_by_muon(ns_steps=steps)
     return opt.update(g, opt.init(g))[0]
+
   swept = jax.jit(jax.vmap(run))(jnp.array([5, 2]))
   for i, steps in enumerate((5, 2)):
     np.testing.assert_allclose(swept[i], run(steps), rtol=1e-12)
@@ -129,12 +138,18 @@ def test_a_coefficient_table_runs_one_row_per_step():
   np.testing.assert_allclose(out, x, rtol=1e-10)
 
 
-@pytest.mark.parametrize("kwargs,name", [({"beta": 1.5}, "beta"), ({"ns_steps": 0}, "ns_steps"),
-                                         ({"preconditioning": "qr"}, "preconditioning"),
-                                         ({"ns_coeffs": (1.0, 2.0)}, "ns_coeffs"),
-                                         ({"ns_coeffs": "fast"}, "ns_coeffs"),
-                                         ({"adam_b2": 2.0}, "adam_b2"),
-                                         ({"consistent_rms": -1.0}, "consistent_rms")])
+@pytest.mark.parametrize(
+  "kwargs,name",
+  [
+    ({"beta": 1.5}, "beta"),
+    ({"ns_steps": 0}, "ns_steps"),
+    ({"preconditioning": "qr"}, "preconditioning"),
+    ({"ns_coeffs": (1.0, 2.0)}, "ns_coeffs"),
+    ({"ns_coeffs": "fast"}, "ns_coeffs"),
+    ({"adam_b2": 2.0}, "adam_b2"),
+    ({"consistent_rms": -1.0}, "consistent_rms"),
+  ],
+)
 def test_invalid_arguments_are_named(kwargs, name):
   with pytest.raises(ValueError, match=name):
     jon.muon(0.1, **kwargs)
@@ -142,15 +157,20 @@ def test_invalid_arguments_are_named(kwargs, name):
 
 # --- Newton-Schulz presets: Polar Express (Amsel, Persson, Musco & Gower, 2025) ---
 
+
 def _compose(table, x):
   for a, b, c in table:
     x = a * x + b * x**3 + c * x**5
   return x
 
 
-@pytest.mark.parametrize("name,kwargs", [
+@pytest.mark.parametrize(
+  "name,kwargs",
+  [
     ("polar_express", {}),
-    ("polar_express_published", {"cushion": 0.02407327424182761, "safe_bounds": False})])
+    ("polar_express_published", {"cushion": 0.02407327424182761, "safe_bounds": False}),
+  ],
+)
 def test_polar_express_presets_are_the_construction(name, kwargs):
   table = jon.polar_express_coefficients(5, **kwargs)
   np.testing.assert_allclose(_muon._PRESETS[name], table, rtol=1e-14)
@@ -159,16 +179,24 @@ def test_polar_express_presets_are_the_construction(name, kwargs):
 def test_the_published_construction_gives_the_authors_table():
   """The first five rows of the table printed in the paper (its Implementation 1), before the
   1.01 safety its code applies to each."""
-  printed = np.array([(8.28721201814563, -23.595886519098837, 17.300387312530933),
-                      (4.107059111542203, -2.9478499167379106, 0.5448431082926601),
-                      (3.9486908534822946, -2.908902115962949, 0.5518191394370137),
-                      (3.3184196573706015, -2.488488024314874, 0.51004894012372),
-                      (2.300652019954817, -1.6689039845747493, 0.4188073119525673)])
-  ours = jon.polar_express_coefficients(5, cushion=_muon.PUBLISHED_CUSHION, safety=1.0,
-                                        safe_bounds=False)
+  printed = np.array(
+    [
+      (8.28721201814563, -23.595886519098837, 17.300387312530933),
+      (4.107059111542203, -2.9478499167379106, 0.5448431082926601),
+      (3.9486908534822946, -2.908902115962949, 0.5518191394370137),
+      (3.3184196573706015, -2.488488024314874, 0.51004894012372),
+      (2.300652019954817, -1.6689039845747493, 0.4188073119525673),
+    ]
+  )
+  ours = jon.polar_express_coefficients(
+    5, cushion=_muon.PUBLISHED_CUSHION, safety=1.0, safe_bounds=False
+  )
   np.testing.assert_allclose(ours, printed, rtol=1e-12)
-  np.testing.assert_allclose(_muon._PRESETS["polar_express_published"],
-                             printed / np.array([1.01, 1.01**3, 1.01**5]), rtol=1e-12)
+  np.testing.assert_allclose(
+    _muon._PRESETS["polar_express_published"],
+    printed / np.array([1.01, 1.01**3, 1.01**5]),
+    rtol=1e-12,
+  )
 
 
 @pytest.mark.parametrize("lower,upper", [(0.1, 1.0), (0.3, 1.7), (1e-3, 1.0)])
@@ -208,11 +236,13 @@ def test_every_preset_reaches_every_muon(make):
   g = jnp.asarray(RNG.normal(size=(4, 3)))
   by_name = make(ns_coeffs="polar_express")
   table = make(ns_coeffs=np.asarray(_muon._PRESETS["polar_express"]))
-  np.testing.assert_array_equal(by_name.update(g, by_name.init(g))[0],
-                                table.update(g, table.init(g))[0])
+  np.testing.assert_array_equal(
+    by_name.update(g, by_name.init(g))[0], table.update(g, table.init(g))[0]
+  )
 
 
 # --- conv kernels: (h, w, in, out) leaves ---
+
 
 def test_conv_rules_match_hand_reshaped_matrices_and_are_orthogonal():
   """'flatten' is Muon on the (h w in) x out matrix, 'per_tap' Muon on each tap's in x out."""

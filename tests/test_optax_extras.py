@@ -22,8 +22,7 @@ AT = microbatching.AccumulationType
 OPTAX_AT = optax.microbatching.AccumulationType
 
 
-@pytest.mark.parametrize("name", ["assignment", "microbatching", "perturbations",
-                                  "second_order"])
+@pytest.mark.parametrize("name", ["assignment", "microbatching", "perturbations", "second_order"])
 def test_every_optax_name_of_the_namespace_is_here(name):
   ours, theirs = getattr(jon, name), getattr(optax, name)
   public = lambda module: {n for n in dir(module) if not n.startswith("_")}
@@ -36,9 +35,11 @@ def test_every_optax_name_of_the_namespace_is_here(name):
 # loss(p, X, y) = |X a - y|^2 / 2 + sum(b^4) / 4 + a[:2] . b, params {"a": (3,), "b": (2,)}:
 # its Hessian over ravel order (a, b) is [[X^T X, E], [E^T, diag(3 b^2)]], E = [I_2; 0].
 
+
 def _curvature_loss(p, x, y):
-  return (0.5 * jnp.sum((x @ p["a"] - y) ** 2) + 0.25 * jnp.sum(p["b"] ** 4)
-          + jnp.dot(p["a"][:2], p["b"]))
+  return (
+    0.5 * jnp.sum((x @ p["a"] - y) ** 2) + 0.25 * jnp.sum(p["b"] ** 4) + jnp.dot(p["a"][:2], p["b"])
+  )
 
 
 def _curvature_problem(seed=0):
@@ -79,8 +80,9 @@ def test_hvp_is_the_hessian_times_v_as_a_params_tree():
   _assert_trees_close(got, theirs, rtol=1e-14, atol=0)
   # v may also be given shaped like the params.
   tree_v = {"a": v[:3], "b": v[3:]}
-  np.testing.assert_allclose(_jitted(second_order.hvp, tree_v, params, x, y)["b"],
-                             expected[3:], rtol=1e-12)
+  np.testing.assert_allclose(
+    _jitted(second_order.hvp, tree_v, params, x, y)["b"], expected[3:], rtol=1e-12
+  )
 
 
 def test_hessian_diag_and_fisher_diag_match_the_formulas_and_optax():
@@ -88,16 +90,19 @@ def test_hessian_diag_and_fisher_diag_match_the_formulas_and_optax():
   other = _curvature_problem(2)[0]
   # Under vmap over params: one Hessian diagonal per point.
   stacked = jax.tree.map(lambda *a: jnp.stack(a), params, other)
-  diags = _jitted(lambda f, p: jax.vmap(lambda q: second_order.hessian_diag(f, q, x, y))(p),
-                  stacked)
+  diags = _jitted(
+    lambda f, p: jax.vmap(lambda q: second_order.hessian_diag(f, q, x, y))(p), stacked
+  )
   for diag, point in zip(diags, (params, other)):
     np.testing.assert_allclose(diag, np.diag(_numpy_hessian(point, x)), rtol=1e-12)
-  np.testing.assert_allclose(diags[0], _optax_deprecated(
-      optax.second_order.hessian_diag, params, x, y), rtol=1e-14)
+  np.testing.assert_allclose(
+    diags[0], _optax_deprecated(optax.second_order.hessian_diag, params, x, y), rtol=1e-14
+  )
   fisher = _jitted(second_order.fisher_diag, params, x, y)
   np.testing.assert_allclose(fisher, _numpy_grad(params, x, y) ** 2, rtol=1e-12)
-  np.testing.assert_allclose(fisher, _optax_deprecated(
-      optax.second_order.fisher_diag, params, x, y), rtol=1e-14)
+  np.testing.assert_allclose(
+    fisher, _optax_deprecated(optax.second_order.fisher_diag, params, x, y), rtol=1e-14
+  )
 
 
 def test_fisher_diag_of_one_example_is_its_squared_gradient_and_micro_grad_averages_them():
@@ -106,11 +111,11 @@ def test_fisher_diag_of_one_example_is_its_squared_gradient_and_micro_grad_avera
   nll = lambda w, x, y: 0.5 * jnp.sum((x @ w - y) ** 2)
   per_example = (x @ w - y)[:, None] * x  # numpy gradients, one row per example
   one_each = jax.jit(jax.vmap(lambda a, b: second_order.fisher_diag(nll, w, a[None], b[None])))
-  np.testing.assert_allclose(one_each(x, y), per_example ** 2, rtol=1e-12)
+  np.testing.assert_allclose(one_each(x, y), per_example**2, rtol=1e-12)
   mean_square, _ = microbatching.micro_grad(
-      nll, batch_argnums=(1, 2), accumulator=AT.MEAN, transform_fn=jnp.square,
-      microbatch_size=2)(w, x, y)
-  np.testing.assert_allclose(mean_square, np.mean(per_example ** 2, axis=0), rtol=1e-12)
+    nll, batch_argnums=(1, 2), accumulator=AT.MEAN, transform_fn=jnp.square, microbatch_size=2
+  )(w, x, y)
+  np.testing.assert_allclose(mean_square, np.mean(per_example**2, axis=0), rtol=1e-12)
 
 
 def test_curvature_bad_v_names_the_argument():
@@ -121,10 +126,14 @@ def test_curvature_bad_v_names_the_argument():
 
 # ---------------------------------------------------------------- microbatching
 
+
 def _three_outputs(scale, x, y):
   """Per-example rows, a batch sum and a batch mean."""
-  return {"rows": x * y * scale, "total": jnp.sum(x + 2 * y, axis=0),
-          "mean": (jnp.mean(scale * x), {"y": jnp.mean(y)})}
+  return {
+    "rows": x * y * scale,
+    "total": jnp.sum(x + 2 * y, axis=0),
+    "mean": (jnp.mean(scale * x), {"y": jnp.mean(y)}),
+  }
 
 
 _KINDS = {"rows": "CONCAT", "total": "SUM", "mean": "MEAN"}
@@ -143,10 +152,12 @@ def _assert_trees_close(a, b, rtol=1e-13, atol=1e-13):
 @pytest.mark.parametrize("size", [1, 2, 3, 6])
 def test_microbatch_equals_the_full_batch_and_optax(size):
   x, y = _batch()
-  ours = jon.microbatch(_three_outputs, (1, 2), size,
-                        {k: getattr(AT, v) for k, v in _KINDS.items()})
-  theirs = optax.microbatch(_three_outputs, (1, 2), size,
-                            {k: getattr(OPTAX_AT, v) for k, v in _KINDS.items()})
+  ours = jon.microbatch(
+    _three_outputs, (1, 2), size, {k: getattr(AT, v) for k, v in _KINDS.items()}
+  )
+  theirs = optax.microbatch(
+    _three_outputs, (1, 2), size, {k: getattr(OPTAX_AT, v) for k, v in _KINDS.items()}
+  )
   got = jax.jit(ours)(0.5, x, y)
   _assert_trees_close(got, _three_outputs(0.5, x, y), rtol=1e-12)
   _assert_trees_close(got, theirs(0.5, x, y))
@@ -157,11 +168,12 @@ def test_microbatch_takes_strided_examples_and_stops_early():
   # Microbatches of 3 hold examples (0, 2, 4) and (1, 3, 5).
   dot = jon.microbatch(lambda v: v[:-1] @ v[1:], 0, 3)
   assert float(dot(x)) == 0 * 2 + 2 * 4 + 1 * 3 + 3 * 5
-  np.testing.assert_array_equal(microbatching.reshape_batch_axis(x, 3),
-                                [[0, 2, 4], [1, 3, 5]])
+  np.testing.assert_array_equal(microbatching.reshape_batch_axis(x, 3), [[0, 2, 4], [1, 3, 5]])
   leaf = jnp.arange(24.0).reshape(2, 6, 2)
-  np.testing.assert_array_equal(microbatching.reshape_batch_axis({"a": leaf}, 2, axis=1)["a"],
-                                optax.microbatching.reshape_batch_axis(leaf, 2, axis=1))
+  np.testing.assert_array_equal(
+    microbatching.reshape_batch_axis({"a": leaf}, 2, axis=1)["a"],
+    optax.microbatching.reshape_batch_axis(leaf, 2, axis=1),
+  )
 
   @jax.jit
   def first(x, steps):
@@ -171,8 +183,11 @@ def test_microbatch_takes_strided_examples_and_stops_early():
   np.testing.assert_array_equal(first(x + 1, 2), [1, 2, 0, 4, 5, 0])
   steps_mean = jon.microbatch(jnp.mean, 0, 2, AT.RUNNING_MEAN, num_real_microbatches=2)(x)
   assert float(steps_mean) == np.mean([0, 3, 1, 4])
-  np.testing.assert_allclose(steps_mean, optax.microbatch(
-      jnp.mean, 0, 2, OPTAX_AT.RUNNING_MEAN, num_real_microbatches=2)(x), rtol=1e-15)
+  np.testing.assert_allclose(
+    steps_mean,
+    optax.microbatch(jnp.mean, 0, 2, OPTAX_AT.RUNNING_MEAN, num_real_microbatches=2)(x),
+    rtol=1e-15,
+  )
 
 
 @pytest.mark.parametrize("kind", ["SUM", "MEAN", "RUNNING_MEAN", "CONCAT"])
@@ -180,8 +195,9 @@ def test_microbatch_in_axes_and_argnames_match_optax(kind):
   x = jnp.asarray(np.random.default_rng(4).normal(size=(4, 6, 2)))
   fun = lambda a, *, b: jnp.einsum("ibj,ibk->bjk", a, b)
   ours = jon.microbatch(fun, 0, 3, getattr(AT, kind), argnames="b", in_axes=(1, 1))(x, b=x)
-  theirs = optax.microbatch(fun, 0, 3, getattr(OPTAX_AT, kind), argnames="b",
-                            in_axes=(1, 1))(x, b=x)
+  theirs = optax.microbatch(fun, 0, 3, getattr(OPTAX_AT, kind), argnames="b", in_axes=(1, 1))(
+    x, b=x
+  )
   np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-13)
 
 
@@ -193,16 +209,21 @@ def test_micro_vmap_equals_vmap_and_reduces():
   mapped = microbatching.micro_vmap(fun, in_axes=(0, None), microbatch_size=4)
   np.testing.assert_allclose(jax.jit(mapped)(x, 2.0, k=k), expected, rtol=1e-13)
   for kind in ("SUM", "MEAN"):
-    ours = microbatching.micro_vmap(fun, in_axes=(0, None), microbatch_size=2,
-                                    accumulator=getattr(AT, kind))(x, 2.0, k=k)
-    theirs = optax.microbatching.micro_vmap(fun, in_axes=(0, None), microbatch_size=2,
-                                            accumulator=getattr(OPTAX_AT, kind))(x, 2.0, k=k)
+    ours = microbatching.micro_vmap(
+      fun, in_axes=(0, None), microbatch_size=2, accumulator=getattr(AT, kind)
+    )(x, 2.0, k=k)
+    theirs = optax.microbatching.micro_vmap(
+      fun, in_axes=(0, None), microbatch_size=2, accumulator=getattr(OPTAX_AT, kind)
+    )(x, 2.0, k=k)
     np.testing.assert_allclose(ours, theirs, rtol=1e-13)
     reduce = np.sum if kind == "SUM" else np.mean
     np.testing.assert_allclose(ours, reduce(expected), rtol=1e-12)
   # One integer in_axes maps every positional argument, as in jax.vmap.
-  np.testing.assert_allclose(microbatching.micro_vmap(jnp.dot, 1, microbatch_size=2)(x.T, y.T),
-                             jnp.sum(x * y, axis=1), rtol=1e-13)
+  np.testing.assert_allclose(
+    microbatching.micro_vmap(jnp.dot, 1, microbatch_size=2)(x.T, y.T),
+    jnp.sum(x * y, axis=1),
+    rtol=1e-13,
+  )
 
 
 @pytest.mark.parametrize("keep_batch_dim", [True, False])
@@ -212,14 +233,19 @@ def test_micro_grad_per_example_gradients_match_numpy_and_optax(keep_batch_dim):
 
   def loss(w, x, y):
     r = x @ w - y
-    return 0.5 * jnp.mean(r ** 2), r
+    return 0.5 * jnp.mean(r**2), r
 
-  kwargs = dict(has_aux=True, batch_argnums=(1, 2), keep_batch_dim=keep_batch_dim,
-                transform_fn=lambda g: (g, g ** 2), metrics_fn=jnp.linalg.norm)
+  kwargs = dict(
+    has_aux=True,
+    batch_argnums=(1, 2),
+    keep_batch_dim=keep_batch_dim,
+    transform_fn=lambda g: (g, g**2),
+    metrics_fn=jnp.linalg.norm,
+  )
   (g, g2), out = jax.jit(microbatching.micro_grad(loss, microbatch_size=3, **kwargs))(w, x, y)
   per_example = (x @ w - y)[:, None] * x
   np.testing.assert_allclose(g, per_example.sum(0), rtol=1e-12)
-  np.testing.assert_allclose(g2, (per_example ** 2).sum(0), rtol=1e-12)
+  np.testing.assert_allclose(g2, (per_example**2).sum(0), rtol=1e-12)
   np.testing.assert_allclose(out.values, 0.5 * (x @ w - y) ** 2, rtol=1e-12)
   np.testing.assert_allclose(out.metrics, np.linalg.norm(per_example, axis=1), rtol=1e-12)
   np.testing.assert_allclose(np.ravel(out.aux), x @ w - y, rtol=1e-12)
@@ -229,15 +255,18 @@ def test_micro_grad_per_example_gradients_match_numpy_and_optax(keep_batch_dim):
 
 def test_custom_accumulator_and_vmap_of_a_microbatched_function():
   biggest = microbatching.Accumulator(
-      init=lambda s: jnp.full(s.shape, -jnp.inf, s.dtype),
-      update=lambda carry, value, index: jnp.maximum(carry, value),
-      finalize=lambda carry: carry, aggregate=lambda values: jnp.max(values, axis=0))
+    init=lambda s: jnp.full(s.shape, -jnp.inf, s.dtype),
+    update=lambda carry, value, index: jnp.maximum(carry, value),
+    finalize=lambda carry: carry,
+    aggregate=lambda values: jnp.max(values, axis=0),
+  )
   x, _ = _batch((6, 2))
   top = jon.microbatch(lambda v: jnp.max(v, axis=0), 0, 2, biggest)
   np.testing.assert_array_equal(top(x), np.max(x, axis=0))
   stacked = jnp.stack([x, 2 * x])
-  np.testing.assert_allclose(jax.vmap(jon.microbatch(jnp.sum, 0, 3))(stacked),
-                             [jnp.sum(x), 2 * jnp.sum(x)], rtol=1e-13)
+  np.testing.assert_allclose(
+    jax.vmap(jon.microbatch(jnp.sum, 0, 3))(stacked), [jnp.sum(x), 2 * jnp.sum(x)], rtol=1e-13
+  )
 
 
 def test_microbatching_keeps_an_explicitly_sharded_batch_axis_sharded():
@@ -272,6 +301,7 @@ def test_microbatching_bad_input_names_the_argument():
 
 # ---------------------------------------------------------------- perturbations
 
+
 @pytest.mark.parametrize("noise,use_baseline", [("Gumbel", True), ("Normal", False)])
 def test_perturbed_fun_equals_optax_with_the_same_key(noise, use_baseline):
   def fun(x):  # piecewise constant: a one-hot argmax, and a pytree input
@@ -281,7 +311,8 @@ def test_perturbed_fun_equals_optax_with_the_same_key(noise, use_baseline):
   x = {"s": jnp.array([0.1, -0.3, 0.2]), "t": jnp.array([0.05, 0.0])}
   key = jax.random.key(7)
   make = lambda lib: lib.perturbations.make_perturbed_fun(
-      fun, 200, 0.3, getattr(lib.perturbations, noise)(), use_baseline)
+    fun, 200, 0.3, getattr(lib.perturbations, noise)(), use_baseline
+  )
   both = lambda f: jax.jit(lambda k, v: (f(k, v), jax.jacrev(f, argnums=1)(k, v)))
   ours, theirs = both(make(jon))(key, x), both(make(optax))(key, x)
   _assert_trees_close(ours, theirs, rtol=1e-11, atol=1e-12)
@@ -291,13 +322,16 @@ def test_perturbed_fun_equals_optax_with_the_same_key(noise, use_baseline):
 def test_perturbed_estimates_agree_with_the_smoothed_function():
   # E relu(x + s z), z ~ N(0, 1): value x Phi(x/s) + s phi(x/s), derivative Phi(x/s).
   from math import erf, exp, pi, sqrt
+
   x, s = np.array([-0.4, 0.0, 0.3]), 0.5
   cdf = np.array([0.5 * (1 + erf(t / s / sqrt(2))) for t in x])
-  pdf = np.array([exp(-(t / s) ** 2 / 2) / sqrt(2 * pi) for t in x])
-  make = perturbations.make_perturbed_fun(lambda v: jnp.maximum(v, 0.0), 20_000, s,
-                                          perturbations.Normal())
+  pdf = np.array([exp(-((t / s) ** 2) / 2) / sqrt(2 * pi) for t in x])
+  make = perturbations.make_perturbed_fun(
+    lambda v: jnp.maximum(v, 0.0), 20_000, s, perturbations.Normal()
+  )
   value, grad = jax.jit(jax.value_and_grad(lambda k, v: jnp.sum(make(k, v)), argnums=1))(
-      jax.random.key(0), jnp.asarray(x))
+    jax.random.key(0), jnp.asarray(x)
+  )
   np.testing.assert_allclose(value, np.sum(x * cdf + s * pdf), atol=0.02)
   np.testing.assert_allclose(grad, cdf, atol=0.04)
   # Gumbel noise on a linear function: value a.x + s * euler_gamma * sum(a), gradient a.
@@ -305,7 +339,8 @@ def test_perturbed_estimates_agree_with_the_smoothed_function():
   linear = perturbations.make_perturbed_fun(lambda v: a @ v, 20_000, s)
   keys = jax.random.split(jax.random.key(1), 2)
   values, grads = jax.jit(jax.vmap(jax.value_and_grad(linear, argnums=1), in_axes=(0, None)))(
-      keys, jnp.ones(2))
+    keys, jnp.ones(2)
+  )
   np.testing.assert_allclose(values, float(jnp.sum(a)) * (1 + s * np.euler_gamma), atol=0.03)
   np.testing.assert_allclose(grads, jnp.stack([a, a]), atol=0.1)
 
@@ -321,6 +356,7 @@ def test_perturbations_bad_input_names_the_argument():
 
 
 # ---------------------------------------------------------------- assignment
+
 
 def _brute_force_cost(c):
   c = c.T if c.shape[0] > c.shape[1] else c

@@ -20,8 +20,20 @@ import warnings
 
 import pytest
 
-NAMESPACES = ["", "contrib", "transforms", "schedules", "projections", "tree", "tree_utils",
-              "losses", "second_order", "microbatching", "perturbations", "assignment"]
+NAMESPACES = [
+  "",
+  "contrib",
+  "transforms",
+  "schedules",
+  "projections",
+  "tree",
+  "tree_utils",
+  "losses",
+  "second_order",
+  "microbatching",
+  "perturbations",
+  "assignment",
+]
 # optax's top level also holds these namespaces as attributes; `experimental` has no public names.
 SUBPACKAGES = [ns for ns in NAMESPACES if ns]
 
@@ -32,8 +44,9 @@ def _module(root, ns):
   module = importlib.import_module(root + ("." + ns if ns else ""))
   top = importlib.import_module(root)
   # An editable install of another checkout can supply a subpackage this one lacks.
-  if not os.path.realpath(module.__file__).startswith(os.path.dirname(
-      os.path.realpath(top.__file__))):
+  if not os.path.realpath(module.__file__).startswith(
+    os.path.dirname(os.path.realpath(top.__file__))
+  ):
     raise ImportError(f"{module.__name__} comes from another checkout: {module.__file__}")
   return module
 
@@ -49,8 +62,11 @@ def optax_public(ns):
   """optax's public names in ``ns``: its ``__all__`` and every public attribute but modules."""
   module = _module("optax", ns)
   names = set(getattr(module, "__all__", ()))
-  names |= {n for n in dir(module)
-            if not n.startswith("_") and not isinstance(getattr(module, n), types.ModuleType)}
+  names |= {
+    n
+    for n in dir(module)
+    if not n.startswith("_") and not isinstance(getattr(module, n), types.ModuleType)
+  }
   if not ns:
     names |= set(SUBPACKAGES)
   return names
@@ -78,8 +94,9 @@ def test_every_optax_name_is_here(ns):
     have = set()
   else:
     have = set(dir(ours))
-  missing = sorted(n for n in optax_public(ns)
-                   if n not in have and _qualified(ns, n) not in allowed)
+  missing = sorted(
+    n for n in optax_public(ns) if n not in have and _qualified(ns, n) not in allowed
+  )
   assert missing == [], f"jaxopt_notes{'.' + ns if ns else ''} lacks optax's {missing}"
 
 
@@ -95,6 +112,7 @@ def test_each_namespace_declares_all(ns):
 
 
 # ------------------------------------------------------------------ signatures
+
 
 def _same_default(a, b):
   if a is b:
@@ -134,12 +152,14 @@ def _signature_problems(theirs, ours):
   problems = []
   kind = inspect.Parameter
   p_t, p_o = list(sig_t.parameters.values()), list(sig_o.parameters.values())
-  positional_o = [p.name for p in p_o if p.kind in (kind.POSITIONAL_ONLY,
-                                                     kind.POSITIONAL_OR_KEYWORD)]
+  positional_o = [
+    p.name for p in p_o if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
+  ]
   named_o = {p.name: p for p in p_o}
   var_o = {p.kind for p in p_o if p.kind in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD)}
-  for i, p in enumerate(x for x in p_t if x.kind in (kind.POSITIONAL_ONLY,
-                                                       kind.POSITIONAL_OR_KEYWORD)):
+  for i, p in enumerate(
+    x for x in p_t if x.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
+  ):
     if i >= len(positional_o) or positional_o[i] != p.name:
       if kind.VAR_POSITIONAL not in var_o:
         problems.append(f"positional {i} is {p.name!r} in optax")
@@ -185,7 +205,7 @@ def signature_mismatches():
   for ns, name, theirs, ours in _pairs():
     if hasattr(theirs, "_fields"):
       fields = list(getattr(ours, "_fields", ()))
-      if list(theirs._fields) != fields[:len(theirs._fields)]:
+      if list(theirs._fields) != fields[: len(theirs._fields)]:
         found[_qualified(ns, name)] = [f"fields {fields}, optax {list(theirs._fields)}"]
       continue
     if not callable(theirs) or _is_protocol(theirs) or typing.get_origin(theirs) is not None:
@@ -213,7 +233,9 @@ if __name__ == "__main__":  # the per-namespace counts: python tests/test_optax_
       have = set()
     names = optax_public(ns)
     missing = sorted(names - have)
-    print(f"{ns or 'top'}: optax {len(names)}, ours {len(names) - len(missing)}, "
-          f"missing {len(missing)}: {' '.join(missing)}")
+    print(
+      f"{ns or 'top'}: optax {len(names)}, ours {len(names) - len(missing)}, "
+      f"missing {len(missing)}: {' '.join(missing)}"
+    )
   for key, problems in sorted(signature_mismatches().items()):
     print(key, problems)

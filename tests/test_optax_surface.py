@@ -12,8 +12,10 @@ import pytest
 import jaxopt_notes as jon
 
 RNG = np.random.default_rng(0)
-TREE = {"a": jnp.asarray(RNG.normal(size=(3, 2))), "b": [jnp.asarray(RNG.normal(size=4)),
-                                                       jnp.asarray(-1.5)]}
+TREE = {
+  "a": jnp.asarray(RNG.normal(size=(3, 2))),
+  "b": [jnp.asarray(RNG.normal(size=4)), jnp.asarray(-1.5)],
+}
 OTHER = jax.tree.map(lambda x: x + 0.25, TREE)
 SPD = (lambda m: m @ m.T + 0.5 * jnp.eye(4))(jnp.asarray(RNG.normal(size=(4, 4))))
 
@@ -24,13 +26,26 @@ def _close(ours, theirs, rtol=1e-12, atol=1e-12):
 
 # (name, arguments) for functions of optax.tree that compute something
 TREE_CASES = [
-    ("div", (TREE, OTHER)), ("mul", (TREE, OTHER)), ("conj", (TREE,)), ("real", (TREE,)),
-    ("max", (TREE,)), ("min", (TREE,)), ("size", (TREE,)), ("clip", (TREE, -0.5, 0.7)),
-    ("clip", (TREE, None, 0.1)), ("batch_shape", (TREE, (2, 1))),
-    ("allclose", (TREE, OTHER)), ("allclose", (TREE, TREE)),
-    ("add", (TREE, OTHER, TREE)), ("sum", (TREE,)), ("vdot", (TREE, OTHER)),
-    ("norm", (TREE,)), ("norm", (TREE, 1)), ("norm", (TREE, "inf")), ("norm", (TREE, 1, True)),
-    ("norm", (TREE, jnp.inf)),
+  ("div", (TREE, OTHER)),
+  ("mul", (TREE, OTHER)),
+  ("conj", (TREE,)),
+  ("real", (TREE,)),
+  ("max", (TREE,)),
+  ("min", (TREE,)),
+  ("size", (TREE,)),
+  ("clip", (TREE, -0.5, 0.7)),
+  ("clip", (TREE, None, 0.1)),
+  ("batch_shape", (TREE, (2, 1))),
+  ("allclose", (TREE, OTHER)),
+  ("allclose", (TREE, TREE)),
+  ("add", (TREE, OTHER, TREE)),
+  ("sum", (TREE,)),
+  ("vdot", (TREE, OTHER)),
+  ("norm", (TREE,)),
+  ("norm", (TREE, 1)),
+  ("norm", (TREE, "inf")),
+  ("norm", (TREE, 1, True)),
+  ("norm", (TREE, jnp.inf)),
 ]
 
 
@@ -64,10 +79,13 @@ def test_unwrap_random_key_data_matches_optax():
 def _states():
   """(our state, optax's state) of one optimizer after two steps with a scheduled rate."""
   schedule = lambda c: 0.1 / (c + 1)  # noqa: E731
-  ours = jon.chain(jon.add_noise(0.1, 0.5, key=0),
-                   jon.inject_hyperparams(jon.adam)(learning_rate=schedule, b1=0.8))
-  theirs = optax.chain(optax.add_noise(0.1, 0.5, key=0),
-                       optax.inject_hyperparams(optax.adam)(learning_rate=schedule, b1=0.8))
+  ours = jon.chain(
+    jon.add_noise(0.1, 0.5, key=0), jon.inject_hyperparams(jon.adam)(learning_rate=schedule, b1=0.8)
+  )
+  theirs = optax.chain(
+    optax.add_noise(0.1, 0.5, key=0),
+    optax.inject_hyperparams(optax.adam)(learning_rate=schedule, b1=0.8),
+  )
   s_o, s_t = ours.init(TREE), theirs.init(TREE)
   for _ in range(2):
     _, s_o = ours.update(TREE, s_o, TREE)
@@ -78,8 +96,9 @@ def _states():
 def test_tree_get_reads_the_injected_learning_rate_like_optax():
   ours, theirs = _states()
   is_array = lambda path, value: isinstance(value, jax.Array)  # noqa: E731
-  _close(jon.tree.get(ours, "learning_rate"),
-         optax.tree.get(theirs, "learning_rate", filtering=is_array))
+  _close(
+    jon.tree.get(ours, "learning_rate"), optax.tree.get(theirs, "learning_rate", filtering=is_array)
+  )
   # The value used by the last of the two steps, taken at count 1.
   assert float(jon.tree.get(ours, "learning_rate")) == pytest.approx(0.1 / 2, rel=1e-12)
   assert jon.tree.get(ours, "no_such_name", default=7) == 7
@@ -94,12 +113,15 @@ def test_tree_get_all_with_path_gives_optax_paths():
   ours, theirs = _states()
   keystr = jax.tree_util.keystr
   paths = [keystr(p) for p, _ in jon.tree.get_all_with_path(ours, "count")]
-  assert paths == ["[0]AddNoiseState.count", "[1]InjectHyperparamsState.count",
-                   "[1]InjectHyperparamsState.inner_state[0]ScaleByAdamState.count"]
+  assert paths == [
+    "[0]AddNoiseState.count",
+    "[1]InjectHyperparamsState.count",
+    "[1]InjectHyperparamsState.inner_state[0]ScaleByAdamState.count",
+  ]
   theirs_paths = [keystr(p) for p, _ in optax.tree.get_all_with_path(theirs, "mu")]
   assert [keystr(p) for p, _ in jon.tree.get_all_with_path(ours, "mu")] == [
-      p.replace("InjectStatefulHyperparamsState", "InjectHyperparamsState")
-      for p in theirs_paths]
+    p.replace("InjectStatefulHyperparamsState", "InjectHyperparamsState") for p in theirs_paths
+  ]
 
 
 def test_tree_set_replaces_values_and_rejects_unknown_names():
@@ -172,8 +194,10 @@ class _LossDriven:
   def update(self, state, value=None, **extra):
     del extra
     worse = value > state["best"]
-    return {"rate": jnp.where(worse, state["rate"] / 2, state["rate"]),
-            "best": jnp.minimum(state["best"], value)}
+    return {
+      "rate": jnp.where(worse, state["rate"] / 2, state["rate"]),
+      "best": jnp.minimum(state["best"], value),
+    }
 
   def __call__(self, state, **extra):
     del extra
@@ -202,18 +226,22 @@ def test_wrapped_schedule():
 @pytest.mark.parametrize("x", [jnp.zeros(3), jnp.array([3.0, 4.0]), jnp.array([1e-3, 0.0])])
 def test_safe_norm_and_rms_match_optax_with_gradients(x):
   both = jax.jit(lambda f, x: (f(x, 0.01), jax.grad(f)(x, 0.01)), static_argnums=0)
-  for ours, theirs in [(jon.safe_norm, optax.safe_norm),
-                       (jon.safe_root_mean_squares, optax.safe_root_mean_squares)]:
+  for ours, theirs in [
+    (jon.safe_norm, optax.safe_norm),
+    (jon.safe_root_mean_squares, optax.safe_root_mean_squares),
+  ]:
     _close(both(ours, x), both(theirs, x))
 
 
-@pytest.mark.parametrize("kwargs", [dict(ord=1), dict(axis=1), dict(axis=1, keepdims=True),
-                                    dict(ord=jnp.inf, axis=0)])
+@pytest.mark.parametrize(
+  "kwargs", [dict(ord=1), dict(axis=1), dict(axis=1, keepdims=True), dict(ord=jnp.inf, axis=0)]
+)
 def test_safe_norm_options_match_optax(kwargs):
   x = jnp.asarray([[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]])
-  both = jax.jit(lambda f, y: (f(y, 0.5, **kwargs),
-                               jax.grad(lambda z: jnp.sum(f(z, 0.5, **kwargs)))(y)),
-                 static_argnums=0)
+  both = jax.jit(
+    lambda f, y: (f(y, 0.5, **kwargs), jax.grad(lambda z: jnp.sum(f(z, 0.5, **kwargs)))(y)),
+    static_argnums=0,
+  )
   _close(both(jon.safe_norm, x), both(optax.safe_norm, x))
 
 
@@ -224,16 +252,25 @@ def test_safe_increment_saturates():
 
 
 def test_moment_helpers_match_optax():
-  for name, last in [("update_moment", 2), ("update_moment", 3),
-                     ("update_moment_per_elem_norm", 2), ("update_moment_per_elem_norm", 4),
-                     ("update_infinity_moment", 1e-3)]:
-    _close(getattr(jon, name)(TREE, OTHER, 0.9, last), getattr(optax.tree, name)(TREE, OTHER,
-                                                                                0.9, last))
+  for name, last in [
+    ("update_moment", 2),
+    ("update_moment", 3),
+    ("update_moment_per_elem_norm", 2),
+    ("update_moment_per_elem_norm", 4),
+    ("update_infinity_moment", 1e-3),
+  ]:
+    _close(
+      getattr(jon, name)(TREE, OTHER, 0.9, last), getattr(optax.tree, name)(TREE, OTHER, 0.9, last)
+    )
   # An odd order averages |g|^order, the norm's power (optax's averages g^order for real g).
-  _close(jon.update_moment_per_elem_norm(TREE, OTHER, 0.9, 3),
-         jax.tree.map(lambda g, m: 0.1 * np.abs(g) ** 3 + 0.9 * m, TREE, OTHER))
-  _close(jon.bias_correction(TREE, 0.9, jnp.asarray(3)),
-         optax.tree.bias_correction(TREE, 0.9, jnp.asarray(3)))
+  _close(
+    jon.update_moment_per_elem_norm(TREE, OTHER, 0.9, 3),
+    jax.tree.map(lambda g, m: 0.1 * np.abs(g) ** 3 + 0.9 * m, TREE, OTHER),
+  )
+  _close(
+    jon.bias_correction(TREE, 0.9, jnp.asarray(3)),
+    optax.tree.bias_correction(TREE, 0.9, jnp.asarray(3)),
+  )
 
 
 def test_global_norm_warns_like_optax():
@@ -250,8 +287,9 @@ def test_power_iteration_matches_optax_and_numpy():
   _close(vector, their_vector, rtol=1e-9, atol=1e-9)
   _close(value, np.linalg.eigvalsh(np.asarray(SPD))[-1], rtol=1e-10)
   mvp = lambda v: {"x": SPD @ v["x"]}  # noqa: E731
-  tree_value, _ = jon.power_iteration(mvp, v0={"x": jnp.ones(4)}, error_tolerance=1e-12,
-                                      num_iters=500)
+  tree_value, _ = jon.power_iteration(
+    mvp, v0={"x": jnp.ones(4)}, error_tolerance=1e-12, num_iters=500
+  )
   _close(tree_value, value, rtol=1e-10)
   with pytest.raises(ValueError, match="v0"):
     jon.power_iteration(mvp)
@@ -277,8 +315,10 @@ def test_matrix_inverse_pth_root_any_p_against_numpy():
 def test_nnls_matches_optax():
   a = jnp.asarray(RNG.normal(size=(5, 3)))
   for b in (jnp.asarray(RNG.normal(size=5)), jnp.asarray(RNG.normal(size=(5, 2)))):
-    _close(jax.jit(jon.nnls, static_argnums=2)(a, b, 200),
-           jax.jit(optax.nnls, static_argnums=2)(a, b, 200))
+    _close(
+      jax.jit(jon.nnls, static_argnums=2)(a, b, 200),
+      jax.jit(optax.nnls, static_argnums=2)(a, b, 200),
+    )
   _close(jon.nnls(a, b, 5, L=100.0), optax.nnls(a, b, 5, L=100.0))
   with pytest.raises(ValueError, match="shape"):
     jon.nnls(a, jnp.ones(4), 10)
@@ -291,8 +331,8 @@ def test_multi_normal_matches_optax():
   @functools.partial(jax.jit, static_argnums=0)
   def run(lib, loc, log_scale):
     dist = lib.multi_normal(loc, log_scale)
-    return dist.log_prob(x), dist.sample((3,), jax.random.PRNGKey(1)), dist.params, \
-        dist.log_scale
+    return dist.log_prob(x), dist.sample((3,), jax.random.PRNGKey(1)), dist.params, dist.log_scale
+
   _close(run(jon, loc, log_scale), run(optax, loc, log_scale))
 
 
@@ -300,18 +340,26 @@ def test_unitwise_norm_and_clip_match_optax():
   @functools.partial(jax.jit, static_argnums=0)
   def run(lib, x):
     g_norm = lib.transforms.unitwise_norm(x)
-    return (g_norm, lib.transforms.unitwise_norm(x, axis=-1),
-            lib.transforms.unitwise_clip(g_norm, jnp.full(x.shape, 0.7), x))
-  for x in (jnp.asarray(RNG.normal(size=(3, 4))), jnp.asarray(RNG.normal(size=(2, 2, 3, 4))),
-            jnp.asarray(RNG.normal(size=5))):
+    return (
+      g_norm,
+      lib.transforms.unitwise_norm(x, axis=-1),
+      lib.transforms.unitwise_clip(g_norm, jnp.full(x.shape, 0.7), x),
+    )
+
+  for x in (
+    jnp.asarray(RNG.normal(size=(3, 4))),
+    jnp.asarray(RNG.normal(size=(2, 2, 3, 4))),
+    jnp.asarray(RNG.normal(size=5)),
+  ):
     _close(run(jon, x), run(optax, x))
   with pytest.raises(ValueError, match="one shape"):
     jon.transforms.unitwise_clip(jnp.ones(2), jnp.ones(3), jnp.ones(2))
 
 
 def test_projection_vector_matches_optax():
-  _close(jon.projections.projection_vector(TREE, OTHER),
-         optax.projections.projection_vector(TREE, OTHER))
+  _close(
+    jon.projections.projection_vector(TREE, OTHER), optax.projections.projection_vector(TREE, OTHER)
+  )
   zero = jax.tree.map(jnp.zeros_like, TREE)
   _close(jon.projections.projection_vector(TREE, zero), zero)
 
@@ -322,9 +370,9 @@ def test_masked_masks_compatible_extra_args_like_optax():
 
   def inner():
     def update(updates, state, params=None, *, scale_tree):
-      seen["keys"] = sorted(k for k, v in scale_tree.items()
-                            if not isinstance(v, jon.MaskedNode))
+      seen["keys"] = sorted(k for k, v in scale_tree.items() if not isinstance(v, jon.MaskedNode))
       return updates, state
+
     return jon.GradientTransformationExtraArgs(lambda p: jon.EmptyState(), update)
 
   mask = {"a": True, "b": False}
@@ -332,22 +380,24 @@ def test_masked_masks_compatible_extra_args_like_optax():
     tx = jon.masked(inner(), mask, mask_compatible_extra_args=flag)
     tx.update(params, tx.init(params), params, scale_tree=params)
     assert seen["keys"] == expected
-  tx = jon.partition({"x": inner(), "y": jon.identity()}, {"a": "x", "b": "y"},
-                     mask_compatible_extra_args=True)
+  tx = jon.partition(
+    {"x": inner(), "y": jon.identity()}, {"a": "x", "b": "y"}, mask_compatible_extra_args=True
+  )
   tx.update(params, tx.init(params), params, scale_tree=params)
   assert seen["keys"] == ["a"]
 
 
 def test_state_classes_are_optax_s():
   params = jnp.ones(2)
-  for ours, state in [(jon.clip(1.0), jon.ClipState), (jon.scale(2.0), jon.ScaleState),
-                      (jon.clip_by_global_norm(1.0), jon.ClipByGlobalNormState),
-                      (jon.adaptive_grad_clip(1.0), jon.AdaptiveGradClipState),
-                      (jon.add_decayed_weights(0.1), jon.AddDecayedWeightsState),
-                      (jon.scale_by_trust_ratio(), jon.ScaleByTrustRatioState),
-                      (jon.keep_params_nonnegative(), jon.NonNegativeParamsState)]:
+  for ours, state in [
+    (jon.clip(1.0), jon.ClipState),
+    (jon.scale(2.0), jon.ScaleState),
+    (jon.clip_by_global_norm(1.0), jon.ClipByGlobalNormState),
+    (jon.adaptive_grad_clip(1.0), jon.AdaptiveGradClipState),
+    (jon.add_decayed_weights(0.1), jon.AddDecayedWeightsState),
+    (jon.scale_by_trust_ratio(), jon.ScaleByTrustRatioState),
+    (jon.keep_params_nonnegative(), jon.NonNegativeParamsState),
+  ]:
     assert isinstance(ours.init(params), state)
   tx = jon.multi_transform({"x": jon.sgd(0.1)}, "x")
   assert isinstance(tx.init(params), jon.MultiTransformState)
-
-

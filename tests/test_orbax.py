@@ -72,6 +72,10 @@ def test_every_state_round_trips_through_orbax_and_resumes_on_another_mesh(tmp_p
     # Two processes and 4 devices to one process and 2: resharding moves the
     # bytes and changes none; training then agrees within OTHER_MESH.
     assert moved["restored"][name] == two["saved"][name], name
-    np.testing.assert_allclose(_numbers(moved["resumed"][name]), _numbers(two["final"][name]),
-                               **OTHER_MESH_OF.get(name, OTHER_MESH), err_msg=name)
+    np.testing.assert_allclose(
+      _numbers(moved["resumed"][name]),
+      _numbers(two["final"][name]),
+      **OTHER_MESH_OF.get(name, OTHER_MESH),
+      err_msg=name,
+    )
     assert moved["resumed"][name] != moved["restored"][name], name  # it did train

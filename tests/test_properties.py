@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 import jaxopt_notes as jon
 from registry import REGISTRY
 
-BOUNDED = settings(max_examples=12, deadline=None, derandomize=True,
-                   suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(
+  max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 # Per optimizer of the registry (63 of them), fewer: each example runs 3 eager steps, and
 # every added entry pays for each of its examples.
 PER_OPTIMIZER = settings(BOUNDED, max_examples=5)
@@ -39,10 +40,12 @@ def leaf_values(draw, shape, dtype, extreme):
   with a random sign per element; else ordinary floats."""
   size = int(np.prod(shape))
   if extreme:
-    magnitude = min(draw(st.sampled_from(EXTREMES + (1.0,))),
-                    HEADROOM * float(jnp.finfo(dtype).max))
-    values = magnitude * np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]),
-                                                min_size=size, max_size=size)))
+    magnitude = min(
+      draw(st.sampled_from(EXTREMES + (1.0,))), HEADROOM * float(jnp.finfo(dtype).max)
+    )
+    values = magnitude * np.array(
+      draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=size, max_size=size))
+    )
   else:
     values = draw(st.lists(st.floats(-10, 10), min_size=size, max_size=size))
   return jnp.asarray(np.reshape(values, shape), dtype)
@@ -58,8 +61,9 @@ def trees(draw, dtype=jnp.float32, extreme=True, shapes=None):
 def _like(tree, values):
   """A tree of ``tree``'s structure whose leaves are ``values`` (recycled), per leaf."""
   leaves, treedef = jax.tree.flatten(tree)
-  return jax.tree.unflatten(treedef, [jnp.full(x.shape, v, x.dtype)
-                                      for x, v in zip(leaves, values * len(leaves))])
+  return jax.tree.unflatten(
+    treedef, [jnp.full(x.shape, v, x.dtype) for x, v in zip(leaves, values * len(leaves))]
+  )
 
 
 @st.composite
@@ -93,15 +97,16 @@ def test_updates_stay_finite_for_extreme_gradients(entry, data):
 
 
 POOL = {
-    "scale": lambda v: jon.scale(v),
-    "trace": lambda v: jon.trace(decay=abs(v) % 1),
-    "clip": lambda v: jon.clip(abs(v) + 0.1),
-    "adam": lambda v: jon.scale_by_adam(b1=abs(v) % 1),
-    "rms": lambda v: jon.scale_by_rms(decay=abs(v) % 1),
-    "decay": lambda v: jon.add_decayed_weights(abs(v)),
+  "scale": lambda v: jon.scale(v),
+  "trace": lambda v: jon.trace(decay=abs(v) % 1),
+  "clip": lambda v: jon.clip(abs(v) + 0.1),
+  "adam": lambda v: jon.scale_by_adam(b1=abs(v) % 1),
+  "rms": lambda v: jon.scale_by_rms(decay=abs(v) % 1),
+  "decay": lambda v: jon.add_decayed_weights(abs(v)),
 }
-transforms = st.builds(lambda name, v: POOL[name](v), st.sampled_from(sorted(POOL)),
-                       st.floats(-2, 2, allow_nan=False))
+transforms = st.builds(
+  lambda name, v: POOL[name](v), st.sampled_from(sorted(POOL)), st.floats(-2, 2, allow_nan=False)
+)
 
 
 def _run(opt, grads, params):
@@ -119,10 +124,12 @@ def test_chain_is_associative_and_identity_is_its_unit(a, b, c, tree):
   grads = [tree, jax.tree.map(lambda x: -2 * x + 1, tree)]
   params = jax.tree.map(lambda x: x / 3, tree)
   flat = _run(jon.chain(a, b, c), grads, params)
-  chex.assert_trees_all_close(_run(jon.chain(jon.chain(a, b), c), grads, params), flat,
-                              rtol=0, atol=0)
-  chex.assert_trees_all_close(_run(jon.chain(a, jon.chain(b, c)), grads, params), flat,
-                              rtol=0, atol=0)
+  chex.assert_trees_all_close(
+    _run(jon.chain(jon.chain(a, b), c), grads, params), flat, rtol=0, atol=0
+  )
+  chex.assert_trees_all_close(
+    _run(jon.chain(a, jon.chain(b, c)), grads, params), flat, rtol=0, atol=0
+  )
   alone = _run(a, grads, params)
   for with_unit in (jon.chain(jon.identity(), a), jon.chain(a, jon.identity())):
     chex.assert_trees_all_close(_run(with_unit, grads, params), alone, rtol=0, atol=0)
@@ -137,8 +144,9 @@ def test_scale_then_scale_is_scale_of_the_product(a, b, tree):
 
 
 @pytest.mark.slow
-@settings(max_examples=20, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+  max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_jit_equals_eager(data):
   entry = data.draw(st.sampled_from(REGISTRY), label="optimizer")

@@ -37,10 +37,12 @@ def _climb(lib, rho):
 
 @pytest.mark.parametrize("sync_period,reset_state", [(2, True), (3, True), (3, False)])
 def test_transparent_equals_optax(sync_period, reset_state):
-  ours, _, _ = _transparent_run(jon.sam(jon.adam(0.05), _climb(jon, 0.1), sync_period,
-                                        reset_state), 9)
-  theirs, _, _ = _transparent_run(optax.contrib.sam(optax.adam(0.05), _climb(optax, 0.1),
-                                                    sync_period, reset_state), 9)
+  ours, _, _ = _transparent_run(
+    jon.sam(jon.adam(0.05), _climb(jon, 0.1), sync_period, reset_state), 9
+  )
+  theirs, _, _ = _transparent_run(
+    optax.contrib.sam(optax.adam(0.05), _climb(optax, 0.1), sync_period, reset_state), 9
+  )
   for t, (u, e) in enumerate(zip(ours, theirs)):
     for k in PARAMS:
       np.testing.assert_allclose(u[k], e[k], rtol=1e-12, atol=1e-15, err_msg=f"step {t + 1}")
@@ -64,8 +66,12 @@ def test_opaque_equals_optax():
 def test_classic_sam_matches_numpy_reference():
   opt = jon.sam(jon.sgd(0.05), jon.chain(jon.normalize(), jon.sgd(0.1)))
   ours, params, _ = _transparent_run(opt, 8)
-  grad = lambda p: {k: np.asarray(v) for k, v in jax.grad(loss)(  # noqa: E731
-      {k: jnp.asarray(x) for k, x in p.items()}).items()}
+  grad = lambda p: {
+    k: np.asarray(v)
+    for k, v in jax.grad(loss)(  # noqa: E731
+      {k: jnp.asarray(x) for k, x in p.items()}
+    ).items()
+  }
   expected = ref.sam(grad, PARAMS, 4, 0.05, 0.1)
   after = jax.tree.map(jnp.asarray, PARAMS)
   for t, u in enumerate(ours):

@@ -29,7 +29,7 @@ def test_with_b1_zero_the_params_follow_sgd_and_the_evaluation_point_averages_th
   for t, (params, x, _) in enumerate(trail, start=1):
     np.testing.assert_allclose(params, sgd[t], rtol=1e-14)  # SGD up to rounding: y = z
     # constant lr: every weight is lr^power, so x is the plain mean of z_1..z_t
-    np.testing.assert_allclose(x, np.mean(sgd[1:t + 1], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(x, np.mean(sgd[1 : t + 1], axis=0), rtol=1e-12)
 
 
 def test_warmup_weights_follow_the_largest_rate_to_the_power():
@@ -44,7 +44,7 @@ def test_warmup_weights_follow_the_largest_rate_to_the_power():
     np.testing.assert_allclose(params, z[t], rtol=1e-12)
     np.testing.assert_allclose(state.weight_sum, sum(weights[:t]), rtol=1e-12)
     np.testing.assert_allclose(state.max_lr, max(rates[:t]), rtol=1e-12)
-    expected = sum(w * zi for w, zi in zip(weights[:t], z[1:t + 1])) / sum(weights[:t])
+    expected = sum(w * zi for w, zi in zip(weights[:t], z[1 : t + 1])) / sum(weights[:t])
     np.testing.assert_allclose(x, expected, rtol=1e-12)
     assert int(state.step_count) == t + 1  # counts from 1, as optax's
 

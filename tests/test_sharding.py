@@ -22,26 +22,52 @@ SHARDS = 3  # test_sharded_state.py runs every optimizer: split over processes
 KRONECKER = "test_kronecker_sharding.py test_kron_sharding.py test_kronecker_meshes.py"
 
 
-@pytest.mark.parametrize("target,shard", [
-    *[("test_sharded_state.py", f"{i}/{SHARDS}") for i in range(SHARDS)], (KRONECKER, "")])
+@pytest.mark.parametrize(
+  "target,shard",
+  [*[("test_sharded_state.py", f"{i}/{SHARDS}") for i in range(SHARDS)], (KRONECKER, "")],
+)
 def test_sharded_state_on_8_simulated_devices(target, shard):
-  env = dict(os.environ, JAXOPT_NOTES_MULTIDEVICE="1", JAX_PLATFORMS="cpu",
-             XLA_FLAGS=EIGHT_DEVICES, JAXOPT_NOTES_SHARD=shard)
+  env = dict(
+    os.environ,
+    JAXOPT_NOTES_MULTIDEVICE="1",
+    JAX_PLATFORMS="cpu",
+    XLA_FLAGS=EIGHT_DEVICES,
+    JAXOPT_NOTES_SHARD=shard,
+  )
   done = subprocess.run(
-      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-       *[os.path.join(HERE, "multidevice", name) for name in target.split()]],
-      cwd=os.path.join(HERE, ".."), env=env, capture_output=True, text=True, timeout=600,
-      check=False)
+    [
+      sys.executable,
+      "-m",
+      "pytest",
+      "-q",
+      "-p",
+      "no:cacheprovider",
+      "-p",
+      "no:xdist",
+      *[os.path.join(HERE, "multidevice", name) for name in target.split()],
+    ],
+    cwd=os.path.join(HERE, ".."),
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
   assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
   assert " passed" in done.stdout and "failed" not in done.stdout
 
 
 def test_fsdp_example_trains_with_an_eighth_of_the_state_per_device():
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS=EIGHT_DEVICES)
-  done = subprocess.run([sys.executable, "sharded_training.py", "--steps", "80"],
-                        cwd=os.path.join(HERE, "..", "examples"), env=env, capture_output=True,
-                        text=True, timeout=300, check=False)
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=EIGHT_DEVICES)
+  done = subprocess.run(
+    [sys.executable, "sharded_training.py", "--steps", "80"],
+    cwd=os.path.join(HERE, "..", "examples"),
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
   assert done.returncode == 0, done.stdout + done.stderr[-3000:]
   lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line)
   assert done.stdout.startswith("8 devices")

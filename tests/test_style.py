@@ -43,7 +43,7 @@ def _absolute(node: ast.ImportFrom, path: pathlib.Path) -> str:
   package = _dotted_name(path).split(".")
   if path.name != "__init__.py":
     package = package[:-1]
-  package = package[:len(package) - node.level + 1]
+  package = package[: len(package) - node.level + 1]
   return ".".join(package + ([node.module] if node.module else []))
 
 
@@ -58,7 +58,8 @@ def reach_ins(path: pathlib.Path) -> list[str]:
       for alias in node.names:
         if _module_path(alias.name):
           modules[alias.asname or alias.name.split(".")[0]] = (
-              alias.name if alias.asname else alias.name.split(".")[0])
+            alias.name if alias.asname else alias.name.split(".")[0]
+          )
     elif isinstance(node, ast.ImportFrom):
       source = _absolute(node, path)
       if not _module_path(source):
@@ -91,8 +92,10 @@ def reach_ins(path: pathlib.Path) -> list[str]:
 
 def test_no_private_reach_ins():
   found = sorted({hit for path in sorted(PACKAGE.rglob("*.py")) for hit in reach_ins(path)})
-  assert not found, ("private names used outside their module (give the helper a public name "
-                     "in a module named for what it holds):\n" + "\n".join(found))
+  assert not found, (
+    "private names used outside their module (give the helper a public name "
+    "in a module named for what it holds):\n" + "\n".join(found)
+  )
 
 
 def test_the_check_sees_a_reach_in(tmp_path, monkeypatch):
@@ -103,14 +106,16 @@ def test_the_check_sees_a_reach_in(tmp_path, monkeypatch):
   (package / "sub" / "__init__.py").write_text("")
   (package / "_helpers.py").write_text("def _hidden(): pass\ndef shown(): pass\n")
   bad = package / "sub" / "_user.py"
-  bad.write_text("from .. import _helpers\n"
-                 "from .._helpers import _hidden, shown\n"
-                 "import jaxopt_notes._helpers as h\n"
-                 "a = _helpers._hidden, _helpers.shown, h._hidden, _helpers.__name__\n")
+  bad.write_text(
+    "from .. import _helpers\n"
+    "from .._helpers import _hidden, shown\n"
+    "import jaxopt_notes._helpers as h\n"
+    "a = _helpers._hidden, _helpers.shown, h._hidden, _helpers.__name__\n"
+  )
   monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
   monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
   assert reach_ins(bad) == [
-      "jaxopt_notes/sub/_user.py:2: from jaxopt_notes._helpers import _hidden",
-      "jaxopt_notes/sub/_user.py:4: jaxopt_notes._helpers._hidden",
-      "jaxopt_notes/sub/_user.py:4: jaxopt_notes._helpers._hidden",
+    "jaxopt_notes/sub/_user.py:2: from jaxopt_notes._helpers import _hidden",
+    "jaxopt_notes/sub/_user.py:4: jaxopt_notes._helpers._hidden",
+    "jaxopt_notes/sub/_user.py:4: jaxopt_notes._helpers._hidden",
   ]

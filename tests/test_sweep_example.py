@@ -33,12 +33,14 @@ def test_sweep_example_runs_end_to_end_and_plots(tmp_path):
 def test_schedule_gallery_plots_every_schedule(tmp_path):
   import schedule_gallery
   import jaxopt_notes as jon
+
   path = tmp_path / "schedules.png"
   schedule_gallery.main(["--out", str(path)])
   assert path.stat().st_size > 20_000
   public = {n for n in jon.__all__ if n.endswith("_schedule") and not n.startswith("scale_by")}
   public.add("exponential_decay")
   shown = {title.split("(")[0].split(" ")[0] for title in schedule_gallery.GALLERY}
-  shown = {n if n.endswith("_schedule") or n == "exponential_decay" else n + "_schedule"
-           for n in shown}
+  shown = {
+    n if n.endswith("_schedule") or n == "exponential_decay" else n + "_schedule" for n in shown
+  }
   assert public <= shown

@@ -10,7 +10,6 @@ from test_conformance import _rollout
 
 
 class JitEqualsEager(chex.TestCase):
-
   @chex.variants(with_jit=True, without_jit=True)
   @parameterized.named_parameters((entry.name, entry) for entry in REGISTRY)
   def test_rollout_matches_eager(self, entry):

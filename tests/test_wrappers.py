@@ -20,14 +20,16 @@ NAN_GRADS = {"w": jnp.array([jnp.nan, 1.0, 0.0]), "b": jnp.array(0.1, jnp.float6
 # (partition with one group runs its optimizer through masked with an all-True mask;
 # average_params, chained after an optimizer, never reads its state: its own tests are below.)
 WRAPPERS = {
-    "partition_one_group": lambda opt: jon.partition({"all": opt},
-                                                     jax.tree.map(lambda _: "all", PARAMS)),
-    "apply_if_finite": lambda opt: jon.apply_if_finite(opt, 3),
-    "multisteps_k1": lambda opt: jon.MultiSteps(opt, 1).gradient_transformation(),
-    "conditionally_transform_always": lambda opt: jon.conditionally_transform(
-        opt, lambda step: step >= 0),
-    "flatten": jon.flatten,
-    "pack_leaves": jon.pack_leaves,
+  "partition_one_group": lambda opt: jon.partition(
+    {"all": opt}, jax.tree.map(lambda _: "all", PARAMS)
+  ),
+  "apply_if_finite": lambda opt: jon.apply_if_finite(opt, 3),
+  "multisteps_k1": lambda opt: jon.MultiSteps(opt, 1).gradient_transformation(),
+  "conditionally_transform_always": lambda opt: jon.conditionally_transform(
+    opt, lambda step: step >= 0
+  ),
+  "flatten": jon.flatten,
+  "pack_leaves": jon.pack_leaves,
 }
 
 
@@ -61,9 +63,11 @@ def test_every_optimizer_inside_every_wrapper(entry):
 
 # ------------------------------------------------------------- partition / freeze
 
+
 def test_partition_uses_each_groups_transform_and_holds_no_state_for_others():
-  opt = jon.partition({"mom": jon.sgd(0.1, momentum=0.9), "frozen": jon.set_to_zero()},
-                      {"w": "mom", "b": "frozen"})
+  opt = jon.partition(
+    {"mom": jon.sgd(0.1, momentum=0.9), "frozen": jon.set_to_zero()}, {"w": "mom", "b": "frozen"}
+  )
   state = opt.init(PARAMS)
   traces = [x.shape for x in jax.tree.leaves(state.inner_states["mom"])]
   assert traces == [(3,)]  # momentum kept for "w" only
@@ -87,9 +91,11 @@ def test_partition_equals_optax():
   labels = {"w": "a", "b": "b"}
   ours = jon.partition({"a": jon.adam(0.1), "b": jon.sgd(0.2, 0.5)}, labels)
   theirs = optax.partition({"a": optax.adam(0.1), "b": optax.sgd(0.2, 0.5)}, labels)
-  chex.assert_trees_all_close(_rollout(ours, ours.update)[0],
-                              _rollout(theirs, lambda g, s, p, value: theirs.update(g, s, p))[0],
-                              rtol=1e-12)
+  chex.assert_trees_all_close(
+    _rollout(ours, ours.update)[0],
+    _rollout(theirs, lambda g, s, p, value: theirs.update(g, s, p))[0],
+    rtol=1e-12,
+  )
 
 
 def test_freeze_zeroes_and_keeps_no_state():
@@ -102,6 +108,7 @@ def test_freeze_zeroes_and_keeps_no_state():
 
 # ------------------------------------------------------------ apply_if_finite
 
+
 def test_apply_if_finite_loses_nothing_on_a_nan_step():
   opt = jon.apply_if_finite(jon.adam(0.1), max_consecutive_errors=2)
   state = opt.init(PARAMS)
@@ -109,7 +116,7 @@ def test_apply_if_finite_loses_nothing_on_a_nan_step():
   before = state
   u, state = jax.jit(opt.update)(NAN_GRADS, state, PARAMS)
   params = jon.apply_updates(PARAMS, u)
-  chex.assert_trees_all_equal(params, PARAMS)                       # bitwise
+  chex.assert_trees_all_equal(params, PARAMS)  # bitwise
   chex.assert_trees_all_equal(state.inner_state, before.inner_state)  # bitwise
   assert int(state.notfinite_count) == 1 and int(state.total_notfinite) == 1
   assert not bool(state.last_finite)
@@ -150,6 +157,7 @@ def test_zero_nans():
 
 # ----------------------------------------------------------------- MultiSteps
 
+
 def _batch_loss(params, x, y):
   return jnp.mean((x @ params["w"] + params["b"] - y) ** 2)
 
@@ -162,8 +170,9 @@ def test_multisteps_equals_one_step_on_the_concatenated_batch():
   ms = jon.MultiSteps(jon.sgd(0.1), every_k_schedule=3)
   state = ms.init(PARAMS)
   for i in range(3):
-    u, state = ms.update(jax.grad(_batch_loss)(PARAMS, x[4 * i:4 * i + 4], y[4 * i:4 * i + 4]),
-                         state, PARAMS)
+    u, state = ms.update(
+      jax.grad(_batch_loss)(PARAMS, x[4 * i : 4 * i + 4], y[4 * i : 4 * i + 4]), state, PARAMS
+    )
     assert bool(ms.has_updated(state)) == (i == 2)
   chex.assert_trees_all_close(u, u_big, rtol=1e-12)
   assert int(state.gradient_step) == 1 and int(state.mini_step) == 0
@@ -218,6 +227,7 @@ def test_multisteps_equals_optax_and_passes_extras():
 
 # ------------------------------------------------------------------ lookahead
 
+
 def test_lookahead_hand_worked_and_equals_optax():
   opt = jon.lookahead(jon.sgd(1.0), sync_period=2, slow_step_size=0.5)
   params = jon.LookaheadParams.init_synced({"x": jnp.array(0.0)})
@@ -248,6 +258,7 @@ def test_lookahead_update_rejects_plain_params():
 
 
 # ------------------------------------------------------------ parameter averages
+
 
 @pytest.mark.parametrize("rate,start", [(None, 0), (0.3, 0), (None, 2), (0.3, 2)])
 def test_average_params_equals_the_numpy_formula(rate, start):
@@ -286,6 +297,7 @@ def test_average_params_before_its_start_follows_the_params_and_needs_them():
 
 # ----------------------------------------- flatten, conditional, small constraints
 
+
 def test_flatten_keeps_one_flat_state():
   opt = jon.flatten(jon.adam(0.1))
   state = opt.init(PARAMS)
@@ -297,9 +309,15 @@ def test_flatten_keeps_one_flat_state():
 # Leaves of two float dtypes, a scalar, a frozen integer leaf, and one leaf above the
 # packing threshold: with max_leaf_size=20 and max_group_leaves=2 the float64 leaves
 # a, b share a buffer, c and s another, h (float32) has its own, and big passes through.
-MIXED = {"a": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.arange(5.0),
-         "big": jnp.linspace(0.0, 1.0, 40).reshape(8, 5), "c": jnp.array([0.5, -0.25]),
-         "h": jnp.array([1.0, -2.0], jnp.float32), "n": jnp.array([3, 4]), "s": jnp.array(2.0)}
+MIXED = {
+  "a": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4),
+  "b": jnp.arange(5.0),
+  "big": jnp.linspace(0.0, 1.0, 40).reshape(8, 5),
+  "c": jnp.array([0.5, -0.25]),
+  "h": jnp.array([1.0, -2.0], jnp.float32),
+  "n": jnp.array([3, 4]),
+  "s": jnp.array(2.0),
+}
 
 
 def _mixed_grads(k):
@@ -307,19 +325,30 @@ def _mixed_grads(k):
   return {**grads, "n": np.zeros((2,), jax.dtypes.float0)}
 
 
-@pytest.mark.parametrize("make", [lambda: jon.adam(0.1), lambda: jon.sgd(0.1, momentum=0.9),
-                                  lambda: jon.rmsprop(0.1), lambda: jon.adagrad(0.1),
-                                  lambda: jon.chain(jon.clip_by_global_norm(0.5), jon.lion(0.1))],
-                         ids=["adam", "sgd_momentum", "rmsprop", "adagrad", "clip_then_lion"])
+@pytest.mark.parametrize(
+  "make",
+  [
+    lambda: jon.adam(0.1),
+    lambda: jon.sgd(0.1, momentum=0.9),
+    lambda: jon.rmsprop(0.1),
+    lambda: jon.adagrad(0.1),
+    lambda: jon.chain(jon.clip_by_global_norm(0.5), jon.lion(0.1)),
+  ],
+  ids=["adam", "sgd_momentum", "rmsprop", "adagrad", "clip_then_lion"],
+)
 def test_pack_leaves_packs_small_leaves_and_matches_the_bare_optimizer(make):
   packed, bare = jon.pack_leaves(make(), max_leaf_size=20, max_group_leaves=2), make()
   layout = jax.tree.map(jnp.shape, packed.init(MIXED), is_leaf=lambda x: x is None)
-  trees = [x for x in jax.tree.leaves(layout, is_leaf=lambda x: isinstance(x, jon.PackedLeaves))
-           if isinstance(x, jon.PackedLeaves)]
+  trees = [
+    x
+    for x in jax.tree.leaves(layout, is_leaf=lambda x: isinstance(x, jon.PackedLeaves))
+    if isinstance(x, jon.PackedLeaves)
+  ]
   assert trees and all(t == jon.PackedLeaves(((17,), (3,), (2,)), ((8, 5),)) for t in trees)
   # no state bytes beyond the bare optimizer's
-  assert (sum(x.nbytes for x in jax.tree.leaves(packed.init(MIXED)))
-          == sum(x.nbytes for x in jax.tree.leaves(bare.init(MIXED))))
+  assert sum(x.nbytes for x in jax.tree.leaves(packed.init(MIXED))) == sum(
+    x.nbytes for x in jax.tree.leaves(bare.init(MIXED))
+  )
 
   def run(lr_scale):
     outs = {}
@@ -327,8 +356,9 @@ def test_pack_leaves_packs_small_leaves_and_matches_the_bare_optimizer(make):
       state, params, got = opt.init(MIXED), MIXED, []
       for k in range(3):
         # h's gradient comes in float64 (times the traced scale): packed by its param's dtype
-        grads = jax.tree.map(lambda g: g * lr_scale if g.dtype != jax.dtypes.float0 else g,
-                             _mixed_grads(k))
+        grads = jax.tree.map(
+          lambda g: g * lr_scale if g.dtype != jax.dtypes.float0 else g, _mixed_grads(k)
+        )
         updates, state = opt.update(grads, state, params)
         params = jon.apply_updates(params, updates)
         got.append(updates)
@@ -352,16 +382,19 @@ def _mixed_loss(params):
 
 def test_pack_params_round_trips_and_trains_like_the_tree():
   packed, unpack = jon.pack_params(MIXED)
-  assert [(x.shape, x.dtype) for x in packed.buffers] == [((60,), jnp.float64),
-                                                          ((2,), jnp.float32)]
+  assert [(x.shape, x.dtype) for x in packed.buffers] == [((60,), jnp.float64), ((2,), jnp.float32)]
   chex.assert_trees_all_equal(unpack(packed), MIXED)  # bitwise, dtypes and the int leaf
   chex.assert_trees_all_equal_shapes_and_dtypes(unpack(packed), MIXED)
   stacked = jax.tree.map(lambda x: jnp.stack([x, x + 1]), packed)  # a batch of two
-  chex.assert_trees_all_equal(jax.vmap(unpack)(stacked),
-                              jax.tree.map(lambda x: jnp.stack([x, x + 1]), MIXED))
-  makes = {"adam": lambda: jon.adam(0.1), "sgd_momentum": lambda: jon.sgd(0.1, momentum=0.9),
-           "rmsprop": lambda: jon.rmsprop(0.1),
-           "clip_then_lion": lambda: jon.chain(jon.clip_by_global_norm(0.5), jon.lion(0.1))}
+  chex.assert_trees_all_equal(
+    jax.vmap(unpack)(stacked), jax.tree.map(lambda x: jnp.stack([x, x + 1]), MIXED)
+  )
+  makes = {
+    "adam": lambda: jon.adam(0.1),
+    "sgd_momentum": lambda: jon.sgd(0.1, momentum=0.9),
+    "rmsprop": lambda: jon.rmsprop(0.1),
+    "clip_then_lion": lambda: jon.chain(jon.clip_by_global_norm(0.5), jon.lion(0.1)),
+  }
 
   @jax.jit
   def run(packed):
@@ -390,8 +423,12 @@ def test_pack_params_round_trips_and_trains_like_the_tree():
 
 
 def test_pack_leaves_rejects_a_bad_layout_and_names_a_mismatched_leaf():
-  for kwargs in ({"max_leaf_size": -1}, {"max_group_leaves": 0}, {"max_leaf_size": 1.5},
-                 {"max_group_leaves": True}):
+  for kwargs in (
+    {"max_leaf_size": -1},
+    {"max_group_leaves": 0},
+    {"max_leaf_size": 1.5},
+    {"max_group_leaves": True},
+  ):
     name = next(iter(kwargs))
     with pytest.raises(ValueError, match=f"pack_leaves: argument `{name}`"):
       jon.pack_leaves(jon.sgd(0.1), **kwargs)
@@ -403,23 +440,25 @@ def test_pack_leaves_rejects_a_bad_layout_and_names_a_mismatched_leaf():
 
 def test_conditionally_transform_and_mask():
   every_other = lambda step: step % 2 == 0  # noqa: E731
-  for make, otherwise in ((jon.conditionally_transform, lambda g: g),
-                          (jon.conditionally_mask, lambda g: 0 * g)):
+  for make, otherwise in (
+    (jon.conditionally_transform, lambda g: g),
+    (jon.conditionally_mask, lambda g: 0 * g),
+  ):
     opt = make(jon.sgd(0.5, momentum=0.5), every_other)
     state = opt.init(PARAMS)
     for k, g in enumerate(GRADS[:4]):
       u, state = opt.update(g, state)
       if k % 2:
         chex.assert_trees_all_close(u, jax.tree.map(otherwise, g))
-    np.testing.assert_allclose(state.inner_state[0].trace["w"],
-                               GRADS[2]["w"] + 0.5 * GRADS[0]["w"])
+    np.testing.assert_allclose(state.inner_state[0].trace["w"], GRADS[2]["w"] + 0.5 * GRADS[0]["w"])
     assert int(state.step) == 4
 
 
 def test_keep_params_nonnegative_and_centralize():
   params = {"p": jnp.array([1.0, 0.5, 2.0])}
-  u, _ = jon.keep_params_nonnegative().update({"p": jnp.array([-2.0, 0.2, -1.0])},
-                                              jon.EmptyState(), params)
+  u, _ = jon.keep_params_nonnegative().update(
+    {"p": jnp.array([-2.0, 0.2, -1.0])}, jon.EmptyState(), params
+  )
   np.testing.assert_allclose(u["p"], [-1.0, 0.2, -1.0])
   m = jnp.arange(6.0).reshape(2, 3)
   u, _ = jon.centralize().update({"m": m, "v": jnp.arange(3.0)}, jon.EmptyState())
@@ -431,10 +470,14 @@ def test_keep_params_nonnegative_and_centralize():
 
 
 def test_wrappers_pass_the_loss_to_eve():
-  for wrap in (lambda o: jon.masked(o, {"w": True, "b": True}), jon.flatten, jon.pack_leaves,
-               lambda o: jon.apply_if_finite(o, 1),
-               lambda o: jon.conditionally_transform(o, lambda s: True),
-               lambda o: jon.partition({"x": o}, {"w": "x", "b": "x"})):
+  for wrap in (
+    lambda o: jon.masked(o, {"w": True, "b": True}),
+    jon.flatten,
+    jon.pack_leaves,
+    lambda o: jon.apply_if_finite(o, 1),
+    lambda o: jon.conditionally_transform(o, lambda s: True),
+    lambda o: jon.partition({"x": o}, {"w": "x", "b": "x"}),
+  ):
     opt = wrap(jon.eve(0.1))
     with pytest.raises(ValueError, match="loss value"):
       opt.update(GRADS[0], opt.init(PARAMS), PARAMS)
@@ -442,8 +485,8 @@ def test_wrappers_pass_the_loss_to_eve():
     chex.assert_tree_all_finite(u)
 
 
-
 # ------------------------------------------------------------------ cautious
+
 
 @pytest.mark.parametrize("entry", REGISTRY, ids=repr)
 def test_cautious_keeps_the_downhill_components_of_every_optimizer(entry):
@@ -453,8 +496,8 @@ def test_cautious_keeps_the_downhill_components_of_every_optimizer(entry):
   expected, bare_state = _rollout(bare, jax.jit(bare.update), move=False)
   got, state = _rollout(wrapped, jax.jit(wrapped.update), move=False)
   raw = lambda tree: jax.tree.map(  # noqa: E731  PRNG keys as their bits
-      lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x,
-      tree)
+    lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
+  )
   chex.assert_trees_all_close(raw(state.inner_state), raw(bare_state), rtol=1e-14)
   for u, e, g in zip(got, expected, GRADS):
     for k in PARAMS:

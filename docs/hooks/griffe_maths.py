@@ -35,8 +35,7 @@ def four_space_display_maths(text: str) -> str:
   out = []
   for is_item, lines in _items(text.split("\n")):
     if is_item and any(re.match(r" {1,3}\$\$", line) for line in lines[1:]):
-      lines = [lines[0]] + [("  " + line) if line.startswith("  ") else line
-                            for line in lines[1:]]
+      lines = [lines[0]] + [("  " + line) if line.startswith("  ") else line for line in lines[1:]]
       if lines[-1].strip():
         lines.append("")  # the next item starts after a blank line, not inside this one
     out.extend(lines)

@@ -19,19 +19,21 @@ import jax.numpy as jnp
 
 class _Search(NamedTuple):
   """Dijkstra's state while row ``start`` looks for a free column."""
-  u: jax.Array          # (n,) row potentials
-  v: jax.Array          # (m,) column potentials
-  settled: jax.Array    # (m,) columns whose shortest distance is final
-  in_tree: jax.Array    # (n,) rows reached so far
-  dist: jax.Array       # (m,) tentative reduced distance to each column
-  way: jax.Array        # (m,) the column before each on its path, -1 for the start row
-  row: jax.Array        # the row being expanded
-  col: jax.Array        # the column settled last (-1 before the first)
-  steps: jax.Array      # columns settled so far
+
+  u: jax.Array  # (n,) row potentials
+  v: jax.Array  # (m,) column potentials
+  settled: jax.Array  # (m,) columns whose shortest distance is final
+  in_tree: jax.Array  # (n,) rows reached so far
+  dist: jax.Array  # (m,) tentative reduced distance to each column
+  way: jax.Array  # (m,) the column before each on its path, -1 for the start row
+  row: jax.Array  # the row being expanded
+  col: jax.Array  # the column settled last (-1 before the first)
+  steps: jax.Array  # columns settled so far
 
 
-def _add_row(costs: jax.Array, start: jax.Array, u: jax.Array, v: jax.Array,
-             row4col: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _add_row(
+  costs: jax.Array, start: jax.Array, u: jax.Array, v: jax.Array, row4col: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Matches row ``start``: one shortest augmenting path, then the flip along it."""
   n, m = costs.shape
 
@@ -58,10 +60,21 @@ def _add_row(costs: jax.Array, start: jax.Array, u: jax.Array, v: jax.Array,
     reached_free = (s.col >= 0) & (row4col[jnp.maximum(s.col, 0)] < 0)
     return ~reached_free & (s.steps < m)
 
-  search = jax.lax.while_loop(searching, expand, _Search(
-      u=u, v=v, settled=jnp.zeros(m, bool), in_tree=jnp.zeros(n, bool).at[start].set(True),
-      dist=jnp.full(m, jnp.inf, costs.dtype), way=jnp.full(m, -1), row=start,
-      col=jnp.array(-1), steps=jnp.array(0)))
+  search = jax.lax.while_loop(
+    searching,
+    expand,
+    _Search(
+      u=u,
+      v=v,
+      settled=jnp.zeros(m, bool),
+      in_tree=jnp.zeros(n, bool).at[start].set(True),
+      dist=jnp.full(m, jnp.inf, costs.dtype),
+      way=jnp.full(m, -1),
+      row=start,
+      col=jnp.array(-1),
+      steps=jnp.array(0),
+    ),
+  )
 
   def flip(carry):
     row4col, col = carry
@@ -77,8 +90,9 @@ def _solve(owner: str, cost_matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
   """The optimal pairs ``(rows, cols)``, sorted by row."""
   costs = jnp.asarray(cost_matrix)
   if costs.ndim != 2:
-    raise ValueError(f"{owner}: argument `cost_matrix` must be a 2-D array; got shape "
-                     f"{costs.shape}")
+    raise ValueError(
+      f"{owner}: argument `cost_matrix` must be a 2-D array; got shape {costs.shape}"
+    )
   if jnp.issubdtype(costs.dtype, jnp.complexfloating):
     raise ValueError(f"{owner}: argument `cost_matrix` must be real; got {costs.dtype}")
   if costs.size == 0:
@@ -95,8 +109,7 @@ def _solve(owner: str, cost_matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
   (_, _, row4col), _ = jax.lax.scan(body, init, jnp.arange(n))
   # Every row of `costs` is matched: invert column -> row into row -> column.
   matched = row4col >= 0
-  col4row = jnp.zeros(n, int).at[jnp.where(matched, row4col, n)].set(
-      jnp.arange(m), mode="drop")
+  col4row = jnp.zeros(n, int).at[jnp.where(matched, row4col, n)].set(jnp.arange(m), mode="drop")
   if not tall:
     return jnp.arange(n), col4row
   order = jnp.argsort(col4row)

@@ -34,6 +34,7 @@ class Blocks:
   changes nothing (a zero row of a gradient adds a zero row and column to each
   Gram matrix, and the padded part of the step is cut off again).
   """
+
   shape: tuple
   counts: tuple
   sizes: tuple
@@ -72,20 +73,22 @@ def gram(xb: jax.Array, axis: int, batch: int, precision: Any = HIGHEST) -> jax.
   For complex ``xb`` the second factor is conjugated, so the result is Hermitian;
   ``precision=None`` leaves it to the enclosing ``jax.default_matmul_precision``.
   """
-  grid, block = _GRID[:batch], _BLOCK[:xb.ndim - batch]
+  grid, block = _GRID[:batch], _BLOCK[: xb.ndim - batch]
   other = block.replace(block[axis], "z")
-  return jnp.einsum(f"{grid}{block},{grid}{other}->{grid}{block[axis]}z", xb, jnp.conj(xb),
-                    precision=precision)
+  return jnp.einsum(
+    f"{grid}{block},{grid}{other}->{grid}{block[axis]}z", xb, jnp.conj(xb), precision=precision
+  )
 
 
-def along(xb: jax.Array, mats: Sequence[Any], batch: int, transpose: bool = False,
-          precision: Any = HIGHEST) -> jax.Array:
+def along(
+  xb: jax.Array, mats: Sequence[Any], batch: int, transpose: bool = False, precision: Any = HIGHEST
+) -> jax.Array:
   """Multiplies block axis ``i`` of ``xb`` by ``mats[i]`` (``mats[i].T`` with ``transpose``).
 
   ``mats[i]`` has shape ``(grid..., b_i, b_i)``; ``None`` leaves axis ``i`` as it is.
   ``precision`` as in `gram`.
   """
-  grid, block = _GRID[:batch], _BLOCK[:xb.ndim - batch]
+  grid, block = _GRID[:batch], _BLOCK[: xb.ndim - batch]
   for i, m in enumerate(mats):
     if m is None:
       continue
@@ -141,8 +144,9 @@ def _eigh(stats: jax.Array) -> tuple:
   return jnp.linalg.eigh(stats, symmetrize_input=True)
 
 
-def inverse_root(stats: jax.Array, exponent: Any, epsilon: Any, relative: bool,
-                 floor: Any = 0.0) -> jax.Array:
+def inverse_root(
+  stats: jax.Array, exponent: Any, epsilon: Any, relative: bool, floor: Any = 0.0
+) -> jax.Array:
   """$(S + r I)^{-1/p}$ of each Hermitian matrix of ``stats``, by ``eigh``.
 
   The ridge is $r = \\max(\\epsilon\\lambda_{\\max}, f\\lambda_{\\max})$ with ``relative``
@@ -161,8 +165,9 @@ def inverse_root(stats: jax.Array, exponent: Any, epsilon: Any, relative: bool,
   if not (isinstance(floor, (int, float)) and floor == 0):
     ridge = jnp.maximum(ridge, floor * top)
   scale = (w + ridge) ** (-1.0 / exponent)
-  root = jnp.einsum("...ij,...j,...kj->...ik", v, scale.astype(v.dtype), jnp.conj(v),
-                    precision=HIGHEST)
+  root = jnp.einsum(
+    "...ij,...j,...kj->...ik", v, scale.astype(v.dtype), jnp.conj(v), precision=HIGHEST
+  )
   ok = jnp.all(jnp.isfinite(stats), axis=(-2, -1), keepdims=True)
   return jnp.where(ok, root, 0).astype(stats.dtype)  # an overflowed statistic: no step
 
@@ -189,8 +194,9 @@ def eigengroups(stats: jax.Array, floor: Any) -> tuple:
   top = jnp.maximum(w[..., :1], 1e-16)
   w = jnp.maximum(w, floor * top)
   cut = (w[..., :-1] - w[..., 1:]) > floor * top
-  groups = jnp.concatenate([jnp.zeros(w.shape[:-1] + (1,), jnp.int32),
-                            jnp.cumsum(cut, axis=-1, dtype=jnp.int32)], axis=-1)
+  groups = jnp.concatenate(
+    [jnp.zeros(w.shape[:-1] + (1,), jnp.int32), jnp.cumsum(cut, axis=-1, dtype=jnp.int32)], axis=-1
+  )
   return v, groups
 
 
@@ -215,8 +221,7 @@ def power_step(stats: jax.Array, basis: jax.Array) -> tuple:
   Returns the new basis and the permutation applied to the old columns (for
   moments kept in that basis).
   """
-  estimates = jnp.real(jnp.einsum("ji,jk,ki->i", jnp.conj(basis), stats, basis,
-                                  precision=HIGHEST))
+  estimates = jnp.real(jnp.einsum("ji,jk,ki->i", jnp.conj(basis), stats, basis, precision=HIGHEST))
   order = jnp.argsort(-estimates, stable=True)
   q, _ = jnp.linalg.qr(jnp.matmul(stats, basis[:, order], precision=HIGHEST))
   ok = jnp.all(jnp.isfinite(q))
@@ -273,7 +278,8 @@ def spread_spec(mesh: Any, shape: Sequence[int]) -> jax.sharding.PartitionSpec:
         axes.append(name)
         break
   return jax.sharding.PartitionSpec(
-      *(None if not a else a[0] if len(a) == 1 else tuple(a) for a in taken))
+    *(None if not a else a[0] if len(a) == 1 else tuple(a) for a in taken)
+  )
 
 
 def _axis_size(mesh: Any, axes: tuple) -> int:
@@ -330,8 +336,9 @@ def gathered(x: Any) -> Any:
   sharding = _typed_sharding(x)
   if sharding is None or all(a is None for a in sharding.spec):
     return x
-  return jax.sharding.reshard(x, jax.sharding.NamedSharding(sharding.mesh,
-                                                            jax.sharding.PartitionSpec()))
+  return jax.sharding.reshard(
+    x, jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+  )
 
 
 def sharded_like(x: Any, like: Any) -> Any:

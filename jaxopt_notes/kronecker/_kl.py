@@ -79,10 +79,11 @@ class ScaleByKlShampooState(NamedTuple):
     bases: per leaf, the matching bases $Q_i$ (``None``: the identity).
     eigenvalues: per leaf, the estimates $\\lambda_i$ of every axis, in its basis.
   """
+
   count: jax.Array  # int32 calls taken (the first only starts the factors), saturating
-  mu: Any           # momentum M_t, like the params
-  stats: Any        # per leaf, a factor S_i or None for each (merged) axis
-  bases: Any        # per leaf, the matching bases Q_i (None: the identity)
+  mu: Any  # momentum M_t, like the params
+  stats: Any  # per leaf, a factor S_i or None for each (merged) axis
+  bases: Any  # per leaf, the matching bases Q_i (None: the identity)
   eigenvalues: Any  # per leaf, the estimates lambda_i of every axis, in its basis
 
 
@@ -98,16 +99,18 @@ class ScaleByKlSoapState(NamedTuple):
     bases: per leaf, the matching bases $Q_i$ (``None``: the identity).
     eigenvalues: per leaf, the estimates $\\lambda_i$ of every axis, in its basis.
   """
+
   count: jax.Array  # int32 calls taken (the first only starts the factors), saturating
-  mu: Any           # first moment m_t, in the bases
-  nu: Any           # second moment v_t, in the bases
-  stats: Any        # per leaf, a factor S_i or None for each (merged) axis
-  bases: Any        # per leaf, the matching bases Q_i (None: the identity)
+  mu: Any  # first moment m_t, in the bases
+  nu: Any  # second moment v_t, in the bases
+  stats: Any  # per leaf, a factor S_i or None for each (merged) axis
+  bases: Any  # per leaf, the matching bases Q_i (None: the identity)
   eigenvalues: Any  # per leaf, the estimates lambda_i of every axis, in its basis
 
 
 class _Fit(NamedTuple):
   """What the two optimizers share: the layout of a leaf, and the factor estimation."""
+
   beta: Any
   init_factor: Any
   max_precond_dim: int
@@ -125,19 +128,27 @@ class _Fit(NamedTuple):
 
   def init(self, params):
     """Zero factors, identity bases, every eigenvalue ``init_factor`` (spread like params)."""
+
     def leaf(x, fill):
       shape, which = self.layout(x)
       dtype = _factors.stats_dtype(x)
       return tuple(fill(d, dtype) if yes else None for d, yes in zip(shape, which))
+
     stats = per_leaf(lambda x: leaf(x, lambda d, dt: jnp.zeros((d, d), dt)), params)
     bases = per_leaf(lambda x: leaf(x, lambda d, dt: jnp.eye(d, dtype=dt)), params)
+
     def start(x):
       dtype = jnp.finfo(_factors.stats_dtype(x)).dtype
       if self.like_param(x):  # a vector's diagonal second moment: placed like its param
-        return (jnp.where(jnp.zeros_like(x, bool), jnp.real(x).astype(dtype),
-                          jnp.asarray(self.init_factor, dtype)),)
-      return tuple(_factors.spread(jnp.full((d,), self.init_factor, dtype), params)
-                   for d in self.layout(x)[0])
+        return (
+          jnp.where(
+            jnp.zeros_like(x, bool), jnp.real(x).astype(dtype), jnp.asarray(self.init_factor, dtype)
+          ),
+        )
+      return tuple(
+        _factors.spread(jnp.full((d,), self.init_factor, dtype), params) for d in self.layout(x)[0]
+      )
+
     return (*_factors.spread((stats, bases), params), per_leaf(start, params))
 
   def like_param(self, x):
@@ -148,8 +159,10 @@ class _Fit(NamedTuple):
   def place(self, new, old, x, *like):
     """New eigenvalue vectors where `init` put the old ones."""
     if self.like_param(x):
-      return tuple(jnp.where(jnp.zeros_like(o, bool), o, _factors.sharded_like(n, o).astype(
-          o.dtype)) for n, o in zip(new, old))
+      return tuple(
+        jnp.where(jnp.zeros_like(o, bool), o, _factors.sharded_like(n, o).astype(o.dtype))
+        for n, o in zip(new, old)
+      )
     return _factors.spread(new, *like)
 
   def along(self, x, mats, transpose=False):
@@ -187,8 +200,12 @@ class _Fit(NamedTuple):
   def first(self, x, stats):
     """The first call: factors from ``x`` alone and their exact eigenbases."""
     n = x.size
-    new = tuple(None if s is None else ((1 - self.beta) * x.shape[i] / n) * _factors.gram(
-        x.astype(s.dtype), i, 0) for i, s in enumerate(stats))
+    new = tuple(
+      None
+      if s is None
+      else ((1 - self.beta) * x.shape[i] / n) * _factors.gram(x.astype(s.dtype), i, 0)
+      for i, s in enumerate(stats)
+    )
     return new, tuple(None if s is None else _factors.eigenbasis(s) for s in new)
 
   def fit(self, x, stats, bases, eigenvalues):
@@ -201,11 +218,9 @@ class _Fit(NamedTuple):
         new_stats.append(None)
         continue
       others = [None if j == i else q for j, q in enumerate(bases)]
-      y = self.rotate(x, others) * self.outer([None if j == i else cj
-                                               for j, cj in enumerate(c)])
+      y = self.rotate(x, others) * self.outer([None if j == i else cj for j, cj in enumerate(c)])
       gram = _factors.gram(y, i, 0) * (x.shape[i] / n)
-      new_stats.append((self.beta * _factors.gathered(s) + (1 - self.beta) * gram
-                        ).astype(s.dtype))
+      new_stats.append((self.beta * _factors.gathered(s) + (1 - self.beta) * gram).astype(s.dtype))
     squares = _factors.abs2(self.rotate(x, bases))
     squares = jnp.minimum(squares, jnp.finfo(squares.dtype).max)  # inf * 0 (a zero root): 0
     new_eig = []
@@ -213,8 +228,9 @@ class _Fit(NamedTuple):
       weights = self.outer([None if j == i else cj * cj for j, cj in enumerate(c)])
       axes = tuple(j for j in range(r) if j != i)
       diag = jnp.mean(squares * weights, axis=axes) if axes else squares
-      new_eig.append((self.beta * _factors.gathered(lam) + (1 - self.beta) * diag
-                      ).astype(lam.dtype))
+      new_eig.append(
+        (self.beta * _factors.gathered(lam) + (1 - self.beta) * diag).astype(lam.dtype)
+      )
     return tuple(new_stats), tuple(new_eig)
 
   @staticmethod
@@ -230,22 +246,39 @@ class _Fit(NamedTuple):
     return tuple(out)
 
 
-def _check(owner, b1, b2, eps, beta, precondition_frequency, init_factor, max_precond_dim,
-           max_clamp_value):
+def _check(
+  owner, b1, b2, eps, beta, precondition_frequency, init_factor, max_precond_dim, max_clamp_value
+):
   check_moments(owner, b1, b2, eps)
-  _validate.check(owner, shampoo_beta=(beta, _validate.UNIT),
-                  precondition_frequency=(precondition_frequency, _validate.AT_LEAST_ONE),
-                  init_factor=(init_factor, _validate.POSITIVE))
+  _validate.check(
+    owner,
+    shampoo_beta=(beta, _validate.UNIT),
+    precondition_frequency=(precondition_frequency, _validate.AT_LEAST_ONE),
+    init_factor=(init_factor, _validate.POSITIVE),
+  )
   _validate.check_positive_int(owner, "max_precond_dim", max_precond_dim)
   if max_clamp_value is not None:
     _validate.check_positive_int(owner, "max_clamp_value", max_clamp_value)
 
 
-def _kl_transform(owner, b1, b2, eps, beta, precondition_frequency, init_factor,
-                  max_precond_dim, merge_dims, precondition_1d, max_clamp_value, adam):
+def _kl_transform(
+  owner,
+  b1,
+  b2,
+  eps,
+  beta,
+  precondition_frequency,
+  init_factor,
+  max_precond_dim,
+  merge_dims,
+  precondition_1d,
+  max_clamp_value,
+  adam,
+):
   """The update of `scale_by_kl_shampoo` (``adam=False``) or `scale_by_kl_soap`."""
-  _check(owner, b1, b2, eps, beta, precondition_frequency, init_factor, max_precond_dim,
-         max_clamp_value)
+  _check(
+    owner, b1, b2, eps, beta, precondition_frequency, init_factor, max_precond_dim, max_clamp_value
+  )
   kl = _Fit(beta, init_factor, max_precond_dim, merge_dims, precondition_1d, max_clamp_value)
 
   def init_fn(params):
@@ -254,8 +287,13 @@ def _kl_transform(owner, b1, b2, eps, beta, precondition_frequency, init_factor,
     if adam:
       moments["nu"] = _tree.zeros_like(params)
     kind = ScaleByKlSoapState if adam else ScaleByKlShampooState
-    return kind(count=_placement.zero_count(params), stats=stats, bases=bases,
-                eigenvalues=eigenvalues, **moments)
+    return kind(
+      count=_placement.zero_count(params),
+      stats=stats,
+      bases=bases,
+      eigenvalues=eigenvalues,
+      **moments,
+    )
 
   def shaped(x):
     return _factors.gathered(x).reshape(kl.layout(x)[0])
@@ -280,10 +318,14 @@ def _kl_transform(owner, b1, b2, eps, beta, precondition_frequency, init_factor,
     xs = per_leaf(lambda g: shaped(g).astype(_factors.stats_dtype(g)), updates)
     ms = per_leaf(shaped, state.mu)
     vs = per_leaf(shaped, state.nu) if adam else per_leaf(lambda g: None, updates)
-    bases = per_leaf(lambda g, q: tuple(None if b is None else _factors.gathered(b) for b in q),
-                     updates, state.bases)
-    eigen = per_leaf(lambda g, e: tuple(_factors.gathered(lam) for lam in e), updates,
-                     state.eigenvalues)
+    bases = per_leaf(
+      lambda g, q: tuple(None if b is None else _factors.gathered(b) for b in q),
+      updates,
+      state.bases,
+    )
+    eigen = per_leaf(
+      lambda g, e: tuple(_factors.gathered(lam) for lam in e), updates, state.eigenvalues
+    )
     pick = lambda tree, k: per_leaf(lambda g, o: o[k], updates, tree)  # noqa: E731
 
     def start():
@@ -294,13 +336,20 @@ def _kl_transform(owner, b1, b2, eps, beta, precondition_frequency, init_factor,
       steps = per_leaf(direction, xs, ms, vs, bases, eigen)
       fits = per_leaf(kl.fit, xs, state.stats, bases, eigen)
       stats = pick(fits, 0)
-      new = jax.lax.cond(t % precondition_frequency == 0,
-                         lambda: per_leaf(lambda x, s, q: kl.power(s, q), xs, stats, bases),
-                         lambda: bases)
+      new = jax.lax.cond(
+        t % precondition_frequency == 0,
+        lambda: per_leaf(lambda x, s, q: kl.power(s, q), xs, stats, bases),
+        lambda: bases,
+      )
       m = pick(steps, 1)
       if adam:  # the first moment into the new bases
-        m = per_leaf(lambda x, mm, q, qn: kl.rotate(kl.rotate(mm, q, back=True), qn)
-                     .astype(mm.dtype), xs, m, bases, new)
+        m = per_leaf(
+          lambda x, mm, q, qn: kl.rotate(kl.rotate(mm, q, back=True), qn).astype(mm.dtype),
+          xs,
+          m,
+          bases,
+          new,
+        )
       u = per_leaf(lambda x, s: s[0].astype(x.dtype), xs, steps)
       return u, m, pick(steps, 2), stats, new, pick(fits, 1)
 
@@ -308,26 +357,41 @@ def _kl_transform(owner, b1, b2, eps, beta, precondition_frequency, init_factor,
     back = lambda y, z: _factors.sharded_like(y.reshape(jnp.shape(z)), z)  # noqa: E731
     keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
     stats, bases = _factors.spread((stats, bases), state.stats, updates)
-    eigenvalues = per_leaf(lambda g, n, o: kl.place(n, o, g, state.stats, updates), updates,
-                           eigenvalues, state.eigenvalues)
-    rest = dict(stats=stats, bases=bases, eigenvalues=eigenvalues,
-                count=_numerics.safe_increment(state.count),
-                mu=_tree.map(keep, state.mu, per_leaf(back, m, state.mu)))
+    eigenvalues = per_leaf(
+      lambda g, n, o: kl.place(n, o, g, state.stats, updates),
+      updates,
+      eigenvalues,
+      state.eigenvalues,
+    )
+    rest = dict(
+      stats=stats,
+      bases=bases,
+      eigenvalues=eigenvalues,
+      count=_numerics.safe_increment(state.count),
+      mu=_tree.map(keep, state.mu, per_leaf(back, m, state.mu)),
+    )
     out = _tree.cast_like(per_leaf(back, u, updates), updates)
     if adam:
-      return out, ScaleByKlSoapState(nu=_tree.map(keep, state.nu, per_leaf(back, v, state.nu)),
-                                     **rest)
+      return out, ScaleByKlSoapState(
+        nu=_tree.map(keep, state.nu, per_leaf(back, v, state.nu)), **rest
+      )
     return out, ScaleByKlShampooState(**rest)
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def scale_by_kl_shampoo(b1: Float = 0.9, b2: Float = 0.95, eps: Float = 1e-8,
-                        precondition_frequency: Any = 10, init_factor: Float = 0.1,
-                        max_precond_dim: int = 2048, merge_dims: bool = False,
-                        precondition_1d: bool = False,
-                        max_clamp_value: int | None = 4000) -> GradientTransformation:
+def scale_by_kl_shampoo(
+  b1: Float = 0.9,
+  b2: Float = 0.95,
+  eps: Float = 1e-8,
+  precondition_frequency: Any = 10,
+  init_factor: Float = 0.1,
+  max_precond_dim: int = 2048,
+  merge_dims: bool = False,
+  precondition_1d: bool = False,
+  max_clamp_value: int | None = 4000,
+) -> GradientTransformation:
   """KL-Shampoo's direction; see `kl_shampoo`.
 
   Args:
@@ -342,17 +406,35 @@ def scale_by_kl_shampoo(b1: Float = 0.9, b2: Float = 0.95, eps: Float = 1e-8,
     precondition_1d: give leaves of rank 1 a factor too.
     max_clamp_value: the cap on the inverse roots, as in `kl_shampoo`; ``None``: not capped.
   """
-  return _kl_transform("scale_by_kl_shampoo", b1, b2, eps, b2, precondition_frequency,
-                       init_factor, max_precond_dim, merge_dims, precondition_1d,
-                       max_clamp_value, adam=False)
+  return _kl_transform(
+    "scale_by_kl_shampoo",
+    b1,
+    b2,
+    eps,
+    b2,
+    precondition_frequency,
+    init_factor,
+    max_precond_dim,
+    merge_dims,
+    precondition_1d,
+    max_clamp_value,
+    adam=False,
+  )
 
 
 @shared_args
-def scale_by_kl_soap(b1: Float = 0.9, b2: Float = 0.95, shampoo_beta: Any = None,
-                     eps: Float = 1e-8, precondition_frequency: Any = 10,
-                     init_factor: Float = 0.1, max_precond_dim: int = 2048,
-                     merge_dims: bool = False, precondition_1d: bool = False,
-                     max_clamp_value: int | None = 4000) -> GradientTransformation:
+def scale_by_kl_soap(
+  b1: Float = 0.9,
+  b2: Float = 0.95,
+  shampoo_beta: Any = None,
+  eps: Float = 1e-8,
+  precondition_frequency: Any = 10,
+  init_factor: Float = 0.1,
+  max_precond_dim: int = 2048,
+  merge_dims: bool = False,
+  precondition_1d: bool = False,
+  max_clamp_value: int | None = 4000,
+) -> GradientTransformation:
   """KL-SOAP's direction; see `kl_soap`.
 
   Args:
@@ -372,16 +454,36 @@ def scale_by_kl_soap(b1: Float = 0.9, b2: Float = 0.95, shampoo_beta: Any = None
   if _numerics.is_concrete(shampoo_beta) and shampoo_beta < 0:
     shampoo_beta = None  # the authors' -1
   beta = b2 if shampoo_beta is None else shampoo_beta
-  return _kl_transform("scale_by_kl_soap", b1, b2, eps, beta, precondition_frequency,
-                       init_factor, max_precond_dim, merge_dims, precondition_1d,
-                       max_clamp_value, adam=True)
+  return _kl_transform(
+    "scale_by_kl_soap",
+    b1,
+    b2,
+    eps,
+    beta,
+    precondition_frequency,
+    init_factor,
+    max_precond_dim,
+    merge_dims,
+    precondition_1d,
+    max_clamp_value,
+    adam=True,
+  )
 
 
-def kl_shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.95,
-               eps: Float = 1e-8, weight_decay: Float = 0.01, precondition_frequency: Any = 10,
-               init_factor: Float = 0.1, max_precond_dim: int = 2048, merge_dims: bool = False,
-               precondition_1d: bool = False, max_clamp_value: int | None = 4000,
-               mask: Any = None) -> GradientTransformation:
+def kl_shampoo(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.95,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.01,
+  precondition_frequency: Any = 10,
+  init_factor: Float = 0.1,
+  max_precond_dim: int = 2048,
+  merge_dims: bool = False,
+  precondition_1d: bool = False,
+  max_clamp_value: int | None = 4000,
+  mask: Any = None,
+) -> GradientTransformation:
   """KL-Shampoo: momentum whitened by Kronecker factors fitted by KL minimisation.
 
   The update is in the module docstring (and on the docs page "KL-Shampoo and
@@ -423,20 +525,43 @@ def kl_shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9
   Reference: Lin et al., 2025, "Understanding and Improving Shampoo and SOAP via
   Kullback-Leibler Minimization".
   """
-  _validate.check("kl_shampoo", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_kl_shampoo(b1, b2, eps, precondition_frequency, init_factor,
-                                   max_precond_dim, merge_dims, precondition_1d,
-                                   max_clamp_value),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "kl_shampoo",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_kl_shampoo(
+      b1,
+      b2,
+      eps,
+      precondition_frequency,
+      init_factor,
+      max_precond_dim,
+      merge_dims,
+      precondition_1d,
+      max_clamp_value,
+    ),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )
 
 
-def kl_soap(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.95,
-            shampoo_beta: Any = None, eps: Float = 1e-8, weight_decay: Float = 0.01,
-            precondition_frequency: Any = 10, init_factor: Float = 0.1,
-            max_precond_dim: int = 2048, merge_dims: bool = False,
-            precondition_1d: bool = False, max_clamp_value: int | None = 4000,
-            mask: Any = None) -> GradientTransformation:
+def kl_soap(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.95,
+  shampoo_beta: Any = None,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.01,
+  precondition_frequency: Any = 10,
+  init_factor: Float = 0.1,
+  max_precond_dim: int = 2048,
+  merge_dims: bool = False,
+  precondition_1d: bool = False,
+  max_clamp_value: int | None = 4000,
+  mask: Any = None,
+) -> GradientTransformation:
   """KL-SOAP: Adam in the eigenbases of Kronecker factors fitted by KL minimisation.
 
   The update is in the module docstring (and on the docs page "KL-Shampoo and
@@ -475,9 +600,24 @@ def kl_soap(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.95,
   Reference: Lin et al., 2025, "Understanding and Improving Shampoo and SOAP via
   Kullback-Leibler Minimization".
   """
-  _validate.check("kl_soap", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_kl_soap(b1, b2, shampoo_beta, eps, precondition_frequency,
-                                init_factor, max_precond_dim, merge_dims, precondition_1d,
-                                max_clamp_value),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "kl_soap",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_kl_soap(
+      b1,
+      b2,
+      shampoo_beta,
+      eps,
+      precondition_frequency,
+      init_factor,
+      max_precond_dim,
+      merge_dims,
+      precondition_1d,
+      max_clamp_value,
+    ),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -61,9 +61,9 @@ _MODES = (None, "one_diag", "smart_one_diag", "all_diag")
 _RMS_CAP = 1.1
 
 
-def precond_update_prob_schedule(max_prob: Float = 1.0, min_prob: Float = 0.03,
-                                 decay: Float = 0.001,
-                                 flat_start: Float = 500) -> Callable:
+def precond_update_prob_schedule(
+  max_prob: Float = 1.0, min_prob: Float = 0.03, decay: Float = 0.001, flat_start: Float = 500
+) -> Callable:
   """The default preconditioner update probability of `kron`: flat, then decaying.
 
   $p(n) = \\operatorname{clip}(p_{max}\\, e^{-\\text{decay}\\,(n - \\text{flat\\_start})},
@@ -83,11 +83,16 @@ def precond_update_prob_schedule(max_prob: Float = 1.0, min_prob: Float = 0.03,
     >>> [round(float(schedule(n)), 3) for n in (0, 500, 1500, 5000)]
     [1.0, 1.0, 0.368, 0.03]
   """
-  _validate.check("precond_update_prob_schedule", max_prob=(max_prob, _validate.UNIT),
-                  min_prob=(min_prob, _validate.UNIT), decay=(decay, _validate.NONNEGATIVE))
+  _validate.check(
+    "precond_update_prob_schedule",
+    max_prob=(max_prob, _validate.UNIT),
+    min_prob=(min_prob, _validate.UNIT),
+    decay=(decay, _validate.NONNEGATIVE),
+  )
 
   def schedule(n):
     return jnp.clip(max_prob * jnp.exp(-decay * (n - flat_start)), min_prob, max_prob)
+
   return schedule
 
 
@@ -100,16 +105,19 @@ class ScaleByKronState(NamedTuple):
     Qs_preconditioners: per param, a tuple of its Kronecker factors, stacked over blocks.
     rng_key: the PRNG key the next step splits.
   """
-  count: jax.Array         # int32 steps taken, saturating
-  mu: Any                  # momentum m_t, like the params
+
+  count: jax.Array  # int32 steps taken, saturating
+  mu: Any  # momentum m_t, like the params
   Qs_preconditioners: Any  # per param: a tuple of factors, stacked over blocks
-  rng_key: jax.Array       # the key the next step splits
+  rng_key: jax.Array  # the key the next step splits
 
 
 # ------------------------------------------------------------------ settings
 
+
 class _Settings(NamedTuple):
   """The arguments of `scale_by_kron`, as given (see `kron` for each)."""
+
   b1: Any
   preconditioner_update_probability: Any
   max_size_triangular: int
@@ -136,6 +144,7 @@ class _Settings(NamedTuple):
 
 # ------------------------------------------------------------------ layout
 
+
 class _Layout(NamedTuple):
   """How one param becomes a stack of equally shaped blocks (all static).
 
@@ -143,9 +152,10 @@ class _Layout(NamedTuple):
   grid is ``(scan, *counts)`` and whose blocks are ``(1, *extents)``; the grid is
   flattened into one stack axis, over which the factors are stacked too.
   """
-  shape: tuple               # the param's shape
-  blocks: _factors.Blocks    # the cut of the param reshaped to (scan, *merged dims)
-  diag: tuple                # per merged dim: diagonal factor?
+
+  shape: tuple  # the param's shape
+  blocks: _factors.Blocks  # the cut of the param reshaped to (scan, *merged dims)
+  diag: tuple  # per merged dim: diagonal factor?
 
   @property
   def extents(self) -> tuple:
@@ -161,8 +171,9 @@ class _Layout(NamedTuple):
 
   def merge(self, xb: jax.Array) -> jax.Array:
     """The inverse of `split`."""
-    return self.blocks.merge(xb.reshape(self.blocks.counts + (1,) + self.extents)
-                             ).reshape(self.shape)
+    return self.blocks.merge(xb.reshape(self.blocks.counts + (1,) + self.extents)).reshape(
+      self.shape
+    )
 
 
 def _diagonal_dims(shape, max_size, min_ndim, mode) -> list:
@@ -171,8 +182,9 @@ def _diagonal_dims(shape, max_size, min_ndim, mode) -> list:
     order = sorted(range(len(shape)), key=lambda i: shape[i], reverse=True)
     tie = len(shape) > 1 and shape[order[0]] == shape[order[1]]
     diag[order[0]] = not (mode == "smart_one_diag" and tie)
-  return [d or size == 1 or size > max_size or len(shape) < min_ndim
-          for d, size in zip(diag, shape)]
+  return [
+    d or size == 1 or size > max_size or len(shape) < min_ndim for d, size in zip(diag, shape)
+  ]
 
 
 def _merge_limit(shape: tuple, target: int) -> int:
@@ -190,21 +202,25 @@ def _merge_limit(shape: tuple, target: int) -> int:
 def _layout(shape, scanned, s: _Settings) -> _Layout:
   scan = shape[0] if scanned else 1
   layer = tuple(shape[1:] if scanned else shape) or (1,)
-  diag = _diagonal_dims(layer, s.max_size_triangular, s.min_ndim_triangular,
-                        s.memory_save_mode)
-  groups = (_factors.merge_groups(layer, _merge_limit(layer, s.target_merged_dim_size))
-            if s.merge_small_dims else [[i] for i in range(len(layer))])
+  diag = _diagonal_dims(layer, s.max_size_triangular, s.min_ndim_triangular, s.memory_save_mode)
+  groups = (
+    _factors.merge_groups(layer, _merge_limit(layer, s.target_merged_dim_size))
+    if s.merge_small_dims
+    else [[i] for i in range(len(layer))]
+  )
   merged = tuple(math.prod(layer[i] for i in g) for g in groups)
   mdiag = tuple(all(diag[i] for i in g) for g in groups)
   block = s.block_size if s.partition_grads_into_blocks else None
-  counts = tuple(-(-d // block) if block and not dg and d > block else 1
-                 for d, dg in zip(merged, mdiag))
+  counts = tuple(
+    -(-d // block) if block and not dg and d > block else 1 for d, dg in zip(merged, mdiag)
+  )
   extents = tuple(block if c > 1 else d for d, c in zip(merged, counts))
   blocks = _factors.Blocks((scan,) + merged, (scan,) + counts, (1,) + extents)
   return _Layout(tuple(shape), blocks, mdiag)
 
 
 # ------------------------------------------------------ one block's maths
+
 
 def _abs2(x):
   """$|x|^2$, real (``x * x`` for a real ``x``)."""
@@ -213,8 +229,9 @@ def _abs2(x):
 
 def _solve_h(q, y):
   """$Q^{-\\mathsf{H}} Y$ for an upper triangular ``q``."""
-  return jax.lax.linalg.triangular_solve(q, y, left_side=True, lower=False, transpose_a=True,
-                                         conjugate_a=True)
+  return jax.lax.linalg.triangular_solve(
+    q, y, left_side=True, lower=False, transpose_a=True, conjugate_a=True
+  )
 
 
 # XLA:CPU runs a batched triangular solve by splitting its batch over the intra-op thread
@@ -232,8 +249,9 @@ def _times(x, q, i, inverse=False):
   if not inverse:
     return _factors.along(x, [None] * i + [q], 0, precision=None)
   moved = jnp.moveaxis(x, i, 0)
-  flat = jax.lax.platform_dependent(q, moved.reshape(moved.shape[0], -1),
-                                    cpu=_solve_h_per_block, default=_solve_h)
+  flat = jax.lax.platform_dependent(
+    q, moved.reshape(moved.shape[0], -1), cpu=_solve_h_per_block, default=_solve_h
+  )
   return jnp.moveaxis(flat.reshape(moved.shape), 0, i)
 
 
@@ -243,8 +261,9 @@ def _precondition(qs, g):
     if q.ndim == 1:
       g = _times(g, _abs2(q).astype(q.dtype), i)
     else:
-      g = _factors.along(_times(g, q, i), [None] * i + [jnp.conj(q)], 0, transpose=True,
-                         precision=None)
+      g = _factors.along(
+        _times(g, q, i), [None] * i + [jnp.conj(q)], 0, transpose=True, precision=None
+      )
   return g
 
 
@@ -307,6 +326,7 @@ def _rms_cap(u):
 
 # ------------------------------------------------------------- transform
 
+
 def _draw(key, count, like):
   """The default randomness: a uniform for the fit decision and normal probes."""
   del count
@@ -319,6 +339,7 @@ def _mapper(lax_map, batch_size):
     if lax_map:
       return jax.lax.map(lambda args: f(*args), xs, batch_size=batch_size)
     return jax.vmap(f)(*xs)
+
   return over_stack
 
 
@@ -345,8 +366,11 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
     scanned = s.scanned_layers
     if scanned is None:
       scanned = jax.tree.map(lambda _: False, tree)
-    return jax.tree.map(lambda x, sc: None if _tree.is_frozen(x) else
-                        _layout(jnp.shape(x), bool(sc), s), tree, scanned)
+    return jax.tree.map(
+      lambda x, sc: None if _tree.is_frozen(x) else _layout(jnp.shape(x), bool(sc), s),
+      tree,
+      scanned,
+    )
 
   def init_fn(params):
     def factors(p, lay):
@@ -355,15 +379,29 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
       dtype = _compute_dtype(p, precond_dtype)
       scale = jnp.asarray(s.preconditioner_init_scale, jnp.finfo(dtype).dtype)
       scale = (scale ** (1 / len(lay.diag))).astype(dtype)
-      return tuple(scale * (jnp.ones((lay.stack, e), dtype) if dg else jnp.broadcast_to(
-          jnp.eye(e, dtype=dtype), (lay.stack, e, e))) for e, dg in zip(lay.extents, lay.diag))
-    key = s.key if isinstance(s.key, jax.Array) and jnp.issubdtype(
-        s.key.dtype, jax.dtypes.prng_key) else jax.random.key(0 if s.key is None else s.key)
+      return tuple(
+        scale
+        * (
+          jnp.ones((lay.stack, e), dtype)
+          if dg
+          else jnp.broadcast_to(jnp.eye(e, dtype=dtype), (lay.stack, e, e))
+        )
+        for e, dg in zip(lay.extents, lay.diag)
+      )
+
+    key = (
+      s.key
+      if isinstance(s.key, jax.Array) and jnp.issubdtype(s.key.dtype, jax.dtypes.prng_key)
+      else jax.random.key(0 if s.key is None else s.key)
+    )
     return ScaleByKronState(
-        count=_placement.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype),
-        Qs_preconditioners=_factors.spread(
-            jax.tree.map(factors, params, layouts(params), is_leaf=_tree.is_none), params),
-        rng_key=_placement.replicate_like(key, params))
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params, dtype=mu_dtype),
+      Qs_preconditioners=_factors.spread(
+        jax.tree.map(factors, params, layouts(params), is_leaf=_tree.is_none), params
+      ),
+      rng_key=_placement.replicate_like(key, params),
+    )
 
   def update_fn(updates, state, params=None):
     del params
@@ -372,8 +410,11 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
     direction = _moments.bias_correction(mu, b1, count)
     lays = layouts(updates)
     work = _tree.map(lambda g: g.astype(_compute_dtype(g, precond_dtype)), direction)
-    fit_in = work if s.momentum_into_precond_update else _tree.map(
-        lambda g, w: g.astype(w.dtype), updates, work)
+    fit_in = (
+      work
+      if s.momentum_into_precond_update
+      else _tree.map(lambda g, w: g.astype(w.dtype), updates, work)
+    )
     rng_key, sub = jax.random.split(state.rng_key)
     uniform, probes = draw(sub, state.count, fit_in)
     p = prob(state.count) if callable(prob) else prob
@@ -387,6 +428,7 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
         fit = lambda qs, h, v: _fit(_balance(qs), h, v, s.preconditioner_lr)  # noqa: E731
         new = over_stack(fit, qs, lay.split(h), lay.split(v))
         return tuple(_factors.sharded_like(n, q) for n, q in zip(new, qs))
+
       with _precision(s.precond_update_precision):
         return jax.tree.map(one, fit_in, probes, qs_tree, lays, is_leaf=_tree.is_none)
 
@@ -398,45 +440,57 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
       with _precision(s.precond_grads_precision):
         out = over_stack(_precondition, qs, lay.split(g))
       return _rms_cap(lay.merge(out))
+
     out = jax.tree.map(apply, work, qs, lays, is_leaf=_tree.is_none)
     return _tree.cast_like(out, updates), ScaleByKronState(
-        count=count, mu=_tree.cast_like(mu, state.mu),
-        Qs_preconditioners=_factors.spread(qs, state.Qs_preconditioners, updates),
-        rng_key=rng_key)
+      count=count,
+      mu=_tree.cast_like(mu, state.mu),
+      Qs_preconditioners=_factors.spread(qs, state.Qs_preconditioners, updates),
+      rng_key=rng_key,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 def _check(owner: str, s: _Settings) -> None:
-  _validate.check(owner, b1=(s.b1, _validate.UNIT),
-                  preconditioner_update_probability=(s.preconditioner_update_probability,
-                                                     _validate.UNIT),
-                  preconditioner_lr=(s.preconditioner_lr, _validate.NONNEGATIVE),
-                  preconditioner_init_scale=(s.preconditioner_init_scale, _validate.POSITIVE))
-  for name in ("max_size_triangular", "lax_map_batch_size", "target_merged_dim_size",
-               "block_size"):
+  _validate.check(
+    owner,
+    b1=(s.b1, _validate.UNIT),
+    preconditioner_update_probability=(s.preconditioner_update_probability, _validate.UNIT),
+    preconditioner_lr=(s.preconditioner_lr, _validate.NONNEGATIVE),
+    preconditioner_init_scale=(s.preconditioner_init_scale, _validate.POSITIVE),
+  )
+  for name in ("max_size_triangular", "lax_map_batch_size", "target_merged_dim_size", "block_size"):
     _validate.check_positive_int(owner, name, getattr(s, name))
   if s.min_ndim_triangular != 0:
     _validate.check_positive_int(owner, "min_ndim_triangular", s.min_ndim_triangular)
   _validate.check_choice(owner, "memory_save_mode", s.memory_save_mode, _MODES)
 
 
-def scale_by_kron(b1: Float = 0.9,
-                  preconditioner_update_probability: ScalarOrSchedule =
-                  precond_update_prob_schedule(),
-                  max_size_triangular: int = 8192, min_ndim_triangular: int = 2,
-                  memory_save_mode: str | None = None,
-                  momentum_into_precond_update: bool = True,
-                  preconditioner_lr: Float = 0.1, preconditioner_init_scale: Float = 1.0,
-                  mu_dtype: Any = None, precond_dtype: Any = None,
-                  precond_update_precision: str | None = "tensorfloat32",
-                  precond_grads_precision: str | None = None,
-                  scanned_layers: Any = None, lax_map_scanned_layers: bool = False,
-                  lax_map_batch_size: int = 8, merge_small_dims: bool = True,
-                  target_merged_dim_size: int = 4096,
-                  partition_grads_into_blocks: bool = True, block_size: int = 512,
-                  params_sharding: Any = None, preconditioner_sharding: Any = None,
-                  key: Any = None) -> GradientTransformation:
+def scale_by_kron(
+  b1: Float = 0.9,
+  preconditioner_update_probability: ScalarOrSchedule = precond_update_prob_schedule(),
+  max_size_triangular: int = 8192,
+  min_ndim_triangular: int = 2,
+  memory_save_mode: str | None = None,
+  momentum_into_precond_update: bool = True,
+  preconditioner_lr: Float = 0.1,
+  preconditioner_init_scale: Float = 1.0,
+  mu_dtype: Any = None,
+  precond_dtype: Any = None,
+  precond_update_precision: str | None = "tensorfloat32",
+  precond_grads_precision: str | None = None,
+  scanned_layers: Any = None,
+  lax_map_scanned_layers: bool = False,
+  lax_map_batch_size: int = 8,
+  merge_small_dims: bool = True,
+  target_merged_dim_size: int = 4096,
+  partition_grads_into_blocks: bool = True,
+  block_size: int = 512,
+  params_sharding: Any = None,
+  preconditioner_sharding: Any = None,
+  key: Any = None,
+) -> GradientTransformation:
   """PSGD-Kron's preconditioned direction; see `kron` (and the module docstring for the maths).
 
   Args:
@@ -484,21 +538,33 @@ def scale_by_kron(b1: Float = 0.9,
 
 
 @shared_args(like=scale_by_kron)
-def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
-         weight_decay: Float = 0.0, weight_decay_mask: Any = None,
-         preconditioner_update_probability: ScalarOrSchedule =
-         precond_update_prob_schedule(),
-         max_size_triangular: int = 8192, min_ndim_triangular: int = 2,
-         memory_save_mode: str | None = None, momentum_into_precond_update: bool = True,
-         preconditioner_lr: Float = 0.1, preconditioner_init_scale: Float = 1.0,
-         mu_dtype: Any = None, precond_dtype: Any = None,
-         precond_update_precision: str | None = "tensorfloat32",
-         precond_grads_precision: str | None = None, scanned_layers: Any = None,
-         lax_map_scanned_layers: bool = False, lax_map_batch_size: int = 8,
-         merge_small_dims: bool = True, target_merged_dim_size: int = 4096,
-         partition_grads_into_blocks: bool = True, block_size: int = 512,
-         params_sharding: Any = None, preconditioner_sharding: Any = None,
-         key: Any = None) -> GradientTransformation:
+def kron(
+  learning_rate: ScalarOrSchedule = 0.0003,
+  b1: Float = 0.9,
+  weight_decay: Float = 0.0,
+  weight_decay_mask: Any = None,
+  preconditioner_update_probability: ScalarOrSchedule = precond_update_prob_schedule(),
+  max_size_triangular: int = 8192,
+  min_ndim_triangular: int = 2,
+  memory_save_mode: str | None = None,
+  momentum_into_precond_update: bool = True,
+  preconditioner_lr: Float = 0.1,
+  preconditioner_init_scale: Float = 1.0,
+  mu_dtype: Any = None,
+  precond_dtype: Any = None,
+  precond_update_precision: str | None = "tensorfloat32",
+  precond_grads_precision: str | None = None,
+  scanned_layers: Any = None,
+  lax_map_scanned_layers: bool = False,
+  lax_map_batch_size: int = 8,
+  merge_small_dims: bool = True,
+  target_merged_dim_size: int = 4096,
+  partition_grads_into_blocks: bool = True,
+  block_size: int = 512,
+  params_sharding: Any = None,
+  preconditioner_sharding: Any = None,
+  key: Any = None,
+) -> GradientTransformation:
   """PSGD-Kron: momentum SGD preconditioned by fitted Kronecker factors.
 
   The update is in the module docstring (and on the docs page "PSGD-Kron"); the argument
@@ -523,15 +589,36 @@ def kron(learning_rate: ScalarOrSchedule = 0.0003, b1: Float = 0.9,
   References: Li, 2018, "Preconditioned Stochastic Gradient Descent", IEEE TNNLS
   (arXiv:1512.04202); Li, 2019, "Preconditioner on Matrix Lie Group for SGD", ICLR.
   """
-  _validate.check("kron", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_kron(b1, preconditioner_update_probability, max_size_triangular,
-                             min_ndim_triangular, memory_save_mode,
-                             momentum_into_precond_update, preconditioner_lr,
-                             preconditioner_init_scale, mu_dtype, precond_dtype,
-                             precond_update_precision, precond_grads_precision, scanned_layers,
-                             lax_map_scanned_layers, lax_map_batch_size, merge_small_dims,
-                             target_merged_dim_size, partition_grads_into_blocks, block_size,
-                             params_sharding, preconditioner_sharding, key),
-               add_decayed_weights(weight_decay, weight_decay_mask),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "kron",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_kron(
+      b1,
+      preconditioner_update_probability,
+      max_size_triangular,
+      min_ndim_triangular,
+      memory_save_mode,
+      momentum_into_precond_update,
+      preconditioner_lr,
+      preconditioner_init_scale,
+      mu_dtype,
+      precond_dtype,
+      precond_update_precision,
+      precond_grads_precision,
+      scanned_layers,
+      lax_map_scanned_layers,
+      lax_map_batch_size,
+      merge_small_dims,
+      target_merged_dim_size,
+      partition_grads_into_blocks,
+      block_size,
+      params_sharding,
+      preconditioner_sharding,
+      key,
+    ),
+    add_decayed_weights(weight_decay, weight_decay_mask),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -66,11 +66,12 @@ class ScaleByShampooState(NamedTuple):
     diagonal: the graft's second moment (``None`` for the ``'sgd'`` and ``'none'`` grafts).
     mu: the momentum $m_t$, shaped like params.
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  stats: Any        # per leaf, factors S^(i) of shape (blocks..., b_i, b_i); () if diagonal
-  preconds: Any     # per leaf, their inverse roots P^(i), as last refreshed
-  diagonal: Any     # the graft's second moment (None for "sgd" and "none")
-  mu: Any           # momentum m_t
+  stats: Any  # per leaf, factors S^(i) of shape (blocks..., b_i, b_i); () if diagonal
+  preconds: Any  # per leaf, their inverse roots P^(i), as last refreshed
+  diagonal: Any  # the graft's second moment (None for "sgd" and "none")
+  mu: Any  # momentum m_t
 
 
 def _blocks(x: Any, block_size: int, rank_lt: int, dim_gt: int) -> Any:
@@ -94,18 +95,27 @@ def _graft_direction(graft_type, g, v, count, b2, eps):
   if graft_type in ("none", "sgd"):
     return g
   if graft_type == "adam":
-    v = v / (1 - b2 ** count).astype(v.dtype)
+    v = v / (1 - b2**count).astype(v.dtype)
   return _numerics.rms_scale(g, v, eps, 0.0)
 
 
-def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
-                     diagonal_epsilon: Float = 1e-10, matrix_epsilon: Float = 1e-6,
-                     start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 10,
-                     graft_type: str = "adam", nesterov: bool = True,
-                     exponent_override: Any = 0, skip_preconditioning_dim_size_gt: int = 4096,
-                     skip_preconditioning_rank_lt: int = 2, relative_matrix_epsilon: bool = True,
-                     moving_average_for_momentum: bool = False,
-                     published: bool = False) -> GradientTransformation:
+def scale_by_shampoo(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  block_size: int = 1024,
+  diagonal_epsilon: Float = 1e-10,
+  matrix_epsilon: Float = 1e-6,
+  start_preconditioning_step: Any = 5,
+  preconditioning_compute_steps: Any = 10,
+  graft_type: str = "adam",
+  nesterov: bool = True,
+  exponent_override: Any = 0,
+  skip_preconditioning_dim_size_gt: int = 4096,
+  skip_preconditioning_rank_lt: int = 2,
+  relative_matrix_epsilon: bool = True,
+  moving_average_for_momentum: bool = False,
+  published: bool = False,
+) -> GradientTransformation:
   """Shampoo's direction with grafting and momentum; see `shampoo`.
 
   Args:
@@ -140,19 +150,28 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
       statistic by about $\\sqrt{\\varepsilon}$, not by percent.
   """
   owner = "scale_by_shampoo"
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  diagonal_epsilon=(diagonal_epsilon, _validate.NONNEGATIVE),
-                  matrix_epsilon=(matrix_epsilon, _validate.POSITIVE),
-                  start_preconditioning_step=(start_preconditioning_step, _validate.NONNEGATIVE),
-                  preconditioning_compute_steps=(preconditioning_compute_steps,
-                                                 _validate.AT_LEAST_ONE),
-                  exponent_override=(exponent_override, _validate.NONNEGATIVE))
-  for name, value in (("block_size", block_size),
-                      ("skip_preconditioning_dim_size_gt", skip_preconditioning_dim_size_gt)):
+  _validate.check(
+    owner,
+    b1=(b1, _validate.UNIT),
+    b2=(b2, _validate.UNIT),
+    diagonal_epsilon=(diagonal_epsilon, _validate.NONNEGATIVE),
+    matrix_epsilon=(matrix_epsilon, _validate.POSITIVE),
+    start_preconditioning_step=(start_preconditioning_step, _validate.NONNEGATIVE),
+    preconditioning_compute_steps=(preconditioning_compute_steps, _validate.AT_LEAST_ONE),
+    exponent_override=(exponent_override, _validate.NONNEGATIVE),
+  )
+  for name, value in (
+    ("block_size", block_size),
+    ("skip_preconditioning_dim_size_gt", skip_preconditioning_dim_size_gt),
+  ):
     _validate.check_positive_int(owner, name, value)
   _validate.check_choice(owner, "graft_type", graft_type, GRAFTS)
-  plan = lambda x: _blocks(x, block_size, skip_preconditioning_rank_lt,  # noqa: E731
-                           skip_preconditioning_dim_size_gt)
+  plan = lambda x: _blocks(
+    x,
+    block_size,
+    skip_preconditioning_rank_lt,  # noqa: E731
+    skip_preconditioning_dim_size_gt,
+  )
 
   def factors(x, fill):
     """One array per axis of a preconditioned leaf: zeros or identities."""
@@ -166,11 +185,12 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     zeros = lambda b, dt: jnp.zeros((b, b), dt)  # noqa: E731
     eye = lambda b, dt: jnp.eye(b, dtype=dt)  # noqa: E731
     return ScaleByShampooState(
-        count=_placement.zero_count(params),
-        stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
-        preconds=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
-        diagonal=_tree.zeros_like(params) if graft_type in _DIAGONAL else None,
-        mu=_tree.zeros_like(params))
+      count=_placement.zero_count(params),
+      stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
+      preconds=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
+      diagonal=_tree.zeros_like(params) if graft_type in _DIAGONAL else None,
+      mu=_tree.zeros_like(params),
+    )
 
   def new_stats(g, stats):
     blocks = plan(g)
@@ -179,8 +199,10 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     keep, add = _factors.ema_weights(b2)
     gb = blocks.split(_factors.gathered(g).astype(stats[0].dtype))
     r = blocks.rank
-    return tuple((keep * s + add * _factors.sharded_like(_factors.gram(gb, i, r), s)
-                  ).astype(s.dtype) for i, s in enumerate(stats))
+    return tuple(
+      (keep * s + add * _factors.sharded_like(_factors.gram(gb, i, r), s)).astype(s.dtype)
+      for i, s in enumerate(stats)
+    )
 
   def roots(stats):
     if not stats:
@@ -188,9 +210,19 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     p = 2 * len(stats)
     if not (_numerics.is_concrete(exponent_override) and exponent_override == 0):
       p = jnp.where(exponent_override > 0, exponent_override, p)
-    return tuple(_factors.sharded_like(_factors.inverse_root(
-        _factors.gathered(s), p, matrix_epsilon, relative_matrix_epsilon,
-        0.0 if published else _factors.rounding_floor(s.dtype)), s) for s in stats)
+    return tuple(
+      _factors.sharded_like(
+        _factors.inverse_root(
+          _factors.gathered(s),
+          p,
+          matrix_epsilon,
+          relative_matrix_epsilon,
+          0.0 if published else _factors.rounding_floor(s.dtype),
+        ),
+        s,
+      )
+      for s in stats
+    )
 
   def direction(g, preconds, graft):
     """The grafted Shampoo direction of one leaf (the graft where it has no factors)."""
@@ -211,17 +243,18 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     since = count - start_preconditioning_step
     refresh = (since >= 0) & (since % preconditioning_compute_steps == 0)
     stats = per_leaf(new_stats, updates, state.stats)
-    preconds = jax.lax.cond(refresh, lambda: per_leaf(lambda g, s: roots(s), updates, stats),
-                            lambda: state.preconds)
+    preconds = jax.lax.cond(
+      refresh, lambda: per_leaf(lambda g, s: roots(s), updates, stats), lambda: state.preconds
+    )
     wide = per_leaf(lambda g, s: g.astype(_factors.stats_dtype(g)), updates, state.stats)
     if graft_type in _DIAGONAL:
       keep, add = _factors.ema_weights(1.0 if graft_type == "adagrad" else b2)
-      diagonal = _tree.map(lambda g, v: keep * v + add * _factors.abs2(g), wide,
-                            state.diagonal)
+      diagonal = _tree.map(lambda g, v: keep * v + add * _factors.abs2(g), wide, state.diagonal)
     else:
       diagonal = wide
-    graft = _tree.map(lambda g, v: _graft_direction(graft_type, g, v, count, b2,
-                                                     diagonal_epsilon), wide, diagonal)
+    graft = _tree.map(
+      lambda g, v: _graft_direction(graft_type, g, v, count, b2, diagonal_epsilon), wide, diagonal
+    )
     shampoo = per_leaf(direction, wide, preconds, graft)
     step = _tree.where(since >= 0, shampoo, graft)
     add = (1 - b1) if moving_average_for_momentum else 1.0
@@ -230,22 +263,37 @@ def scale_by_shampoo(b1: Float = 0.9, b2: Float = 0.999, block_size: int = 1024,
     # each factor back where init put it
     stats, preconds = _factors.spread((stats, preconds), state.stats, updates)
     return _tree.cast_like(out, updates), ScaleByShampooState(
-        count=count, stats=stats, preconds=preconds,
-        diagonal=_tree.cast_like(diagonal, state.diagonal) if graft_type in _DIAGONAL else None,
-        mu=_tree.cast_like(mu, state.mu))
+      count=count,
+      stats=stats,
+      preconds=preconds,
+      diagonal=_tree.cast_like(diagonal, state.diagonal) if graft_type in _DIAGONAL else None,
+      mu=_tree.cast_like(mu, state.mu),
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_shampoo)
-def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-            block_size: int = 1024, diagonal_epsilon: Float = 1e-10,
-            matrix_epsilon: Float = 1e-6, weight_decay: Float = 0.0,
-            start_preconditioning_step: Any = 5, preconditioning_compute_steps: Any = 10,
-            graft_type: str = "adam", nesterov: bool = True, exponent_override: Any = 0,
-            skip_preconditioning_dim_size_gt: int = 4096, skip_preconditioning_rank_lt: int = 2,
-            relative_matrix_epsilon: bool = True, moving_average_for_momentum: bool = False,
-            mask: Any = None, published: bool = False) -> GradientTransformation:
+def shampoo(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  block_size: int = 1024,
+  diagonal_epsilon: Float = 1e-10,
+  matrix_epsilon: Float = 1e-6,
+  weight_decay: Float = 0.0,
+  start_preconditioning_step: Any = 5,
+  preconditioning_compute_steps: Any = 10,
+  graft_type: str = "adam",
+  nesterov: bool = True,
+  exponent_override: Any = 0,
+  skip_preconditioning_dim_size_gt: int = 4096,
+  skip_preconditioning_rank_lt: int = 2,
+  relative_matrix_epsilon: bool = True,
+  moving_average_for_momentum: bool = False,
+  mask: Any = None,
+  published: bool = False,
+) -> GradientTransformation:
   """Shampoo with grafting, momentum and decoupled weight decay (module docstring).
 
   Args:
@@ -265,12 +313,29 @@ def shampoo(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
     Optimization"; Anil, Gupta, Koren, Regan & Singer, 2020, "Scalable Second
     Order Optimization for Deep Learning".
   """
-  _validate.check("shampoo", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
+  _validate.check(
+    "shampoo",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
   return chain(
-      scale_by_shampoo(b1, b2, block_size, diagonal_epsilon, matrix_epsilon,
-                       start_preconditioning_step, preconditioning_compute_steps, graft_type,
-                       nesterov, exponent_override, skip_preconditioning_dim_size_gt,
-                       skip_preconditioning_rank_lt, relative_matrix_epsilon,
-                       moving_average_for_momentum, published),
-      add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+    scale_by_shampoo(
+      b1,
+      b2,
+      block_size,
+      diagonal_epsilon,
+      matrix_epsilon,
+      start_preconditioning_step,
+      preconditioning_compute_steps,
+      graft_type,
+      nesterov,
+      exponent_override,
+      skip_preconditioning_dim_size_gt,
+      skip_preconditioning_rank_lt,
+      relative_matrix_epsilon,
+      moving_average_for_momentum,
+      published,
+    ),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -65,12 +65,13 @@ class ScaleBySoapState(NamedTuple):
     bases: per leaf, the matching eigenbases $Q^{(i)}$.
     groups: per leaf, the int32 eigenvalue cluster of each column of $Q^{(i)}$.
   """
+
   count: jax.Array  # int32 calls taken (the first only starts the factors), saturating
-  mu: Any           # first moment m_t, in the eigenbasis
-  nu: Any           # second moment v_t, in the eigenbasis
-  stats: Any        # per leaf, a tuple with a factor S^(i) or None for each (merged) axis
-  bases: Any        # per leaf, the matching eigenbases Q^(i)
-  groups: Any       # per leaf, the eigenvalue cluster of each column of Q^(i) (int32)
+  mu: Any  # first moment m_t, in the eigenbasis
+  nu: Any  # second moment v_t, in the eigenbasis
+  stats: Any  # per leaf, a tuple with a factor S^(i) or None for each (merged) axis
+  bases: Any  # per leaf, the matching eigenbases Q^(i)
+  groups: Any  # per leaf, the eigenvalue cluster of each column of Q^(i) (int32)
 
 
 def merged_shape(shape: tuple, max_precond_dim: int) -> tuple:
@@ -105,11 +106,20 @@ def _whole(groups: Any, *like: Any) -> Any:
   return jax.tree.map(lambda g: _factors.place(g, mesh, jax.sharding.PartitionSpec()), groups)
 
 
-def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
-                  eps: Float = 1e-8, precondition_frequency: Any = 10,
-                  max_precond_dim: int = 10000, merge_dims: bool = False,
-                  precondition_1d: bool = False, published: bool = False, *,
-                  mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
+def scale_by_soap(
+  b1: Float = 0.95,
+  b2: Float = 0.95,
+  shampoo_beta: Any = None,
+  eps: Float = 1e-8,
+  precondition_frequency: Any = 10,
+  max_precond_dim: int = 10000,
+  merge_dims: bool = False,
+  precondition_1d: bool = False,
+  published: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """SOAP's direction; see `soap`.
 
   Args:
@@ -135,35 +145,51 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
   mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
   if _numerics.is_concrete(shampoo_beta) and shampoo_beta < 0:
     shampoo_beta = None  # the reference code's -1
-  _validate.check("scale_by_soap", shampoo_beta=(shampoo_beta, _validate.UNIT),
-                  precondition_frequency=(precondition_frequency, _validate.AT_LEAST_ONE))
+  _validate.check(
+    "scale_by_soap",
+    shampoo_beta=(shampoo_beta, _validate.UNIT),
+    precondition_frequency=(precondition_frequency, _validate.AT_LEAST_ONE),
+  )
   _validate.check_positive_int("scale_by_soap", "max_precond_dim", max_precond_dim)
   beta_s = b2 if shampoo_beta is None else shampoo_beta
-  layout = lambda x: _layout(jnp.shape(x), max_precond_dim, merge_dims,  # noqa: E731
-                             precondition_1d)
+  layout = lambda x: _layout(
+    jnp.shape(x),
+    max_precond_dim,
+    merge_dims,  # noqa: E731
+    precondition_1d,
+  )
 
   def factors(x, fill):
     shape, which = layout(x)
     if not any(which):
       return ()
-    return tuple(fill(d, _factors.stats_dtype(x)) if yes else None
-                 for d, yes in zip(shape, which))
+    return tuple(fill(d, _factors.stats_dtype(x)) if yes else None for d, yes in zip(shape, which))
 
   def singletons(x):
     """Each column of each basis a cluster of its own (replicated: a few integers)."""
     shape, which = layout(x)
-    return tuple(_placement.replicate_like(jnp.arange(d, dtype=jnp.int32), x) if yes else None
-                 for d, yes in zip(shape, which)) if any(which) else ()
+    return (
+      tuple(
+        _placement.replicate_like(jnp.arange(d, dtype=jnp.int32), x) if yes else None
+        for d, yes in zip(shape, which)
+      )
+      if any(which)
+      else ()
+    )
 
   def init_fn(params):
     zeros = lambda d, dt: jnp.zeros((d, d), dt)  # noqa: E731
-    stats, bases = (_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params)
-                    for _ in range(2))
-    return ScaleBySoapState(count=_placement.zero_count(params),
-                            mu=_tree.zeros_like(params, dtype=mu_dtype),
-                            nu=_tree.zeros_like(params, dtype=nu_dtype),
-                            stats=stats, bases=bases,
-                            groups=_whole(per_leaf(singletons, params), params))
+    stats, bases = (
+      _factors.spread(per_leaf(lambda x: factors(x, zeros), params), params) for _ in range(2)
+    )
+    return ScaleBySoapState(
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params, dtype=mu_dtype),
+      nu=_tree.zeros_like(params, dtype=nu_dtype),
+      stats=stats,
+      bases=bases,
+      groups=_whole(per_leaf(singletons, params), params),
+    )
 
   def along(x, mats, transpose=False):
     """``x`` multiplied along each axis of the factors' shape by ``mats`` (see `_factors.along`)."""
@@ -192,18 +218,27 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     keep, add = beta_s, 1 - beta_s
     shape, _ = layout(g)
     x = _factors.gathered(g).astype(_factors.stats_dtype(g)).reshape(shape)
-    return tuple(None if s is None else (
-        keep * s + add * _factors.sharded_like(_factors.gram(x, i, 0), s)).astype(s.dtype)
-                 for i, s in enumerate(stats))
+    return tuple(
+      None
+      if s is None
+      else (keep * s + add * _factors.sharded_like(_factors.gram(x, i, 0), s)).astype(s.dtype)
+      for i, s in enumerate(stats)
+    )
 
   def eigen(stats):
     """The eigenbasis and clusters of each factor (``None`` where an axis has none)."""
-    pairs = [None if s is None else _factors.eigengroups(
-        _factors.gathered(s), 0.0 if published else _factors.rounding_floor(s.dtype, 4))
-             for s in stats]
-    return (tuple(None if p is None else _factors.sharded_like(p[0], s)
-                  for p, s in zip(pairs, stats)),
-            tuple(None if p is None else p[1] for p in pairs))
+    pairs = [
+      None
+      if s is None
+      else _factors.eigengroups(
+        _factors.gathered(s), 0.0 if published else _factors.rounding_floor(s.dtype, 4)
+      )
+      for s in stats
+    ]
+    return (
+      tuple(None if p is None else _factors.sharded_like(p[0], s) for p, s in zip(pairs, stats)),
+      tuple(None if p is None else p[1] for p in pairs),
+    )
 
   def carried(nu, old, new, groups):
     """The second moment moved to the new basis: each new column takes the old
@@ -215,8 +250,7 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
         mats.append(None)
         continue
       w = _factors.overlap(_factors.gathered(qn), _factors.gathered(q))
-      mats.append(jnp.matmul(_factors.group_mean(gr, w.dtype), w,
-                             precision=_factors.HIGHEST))
+      mats.append(jnp.matmul(_factors.group_mean(gr, w.dtype), w, precision=_factors.HIGHEST))
     return along(_capped(nu), mats).astype(nu.dtype)
 
   def refreshed(stats, bases, nu):
@@ -254,10 +288,13 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     mu = _tree.map(lambda m, r: b1 * m + (1 - b1) * r, state.mu, rotated)
     nu = _tree.map(lambda v, r2: b2 * v + (1 - b2) * r2, state.nu, squares)
     t1 = jnp.maximum(t, 1)  # the first call's step is dropped; keep its gradient finite
-    scale = jnp.sqrt(1 - b2 ** t1) / (1 - b1 ** t1)
+    scale = jnp.sqrt(1 - b2**t1) / (1 - b1**t1)
     ratio = per_leaf(lambda m, v, q: scale * m / denominator(v, q), mu, nu, state.bases)
-    out = _tree.where(first, _tree.zeros_like(updates),
-                      per_leaf(lambda r, q: rotate(r, q, back=True), ratio, state.bases))
+    out = _tree.where(
+      first,
+      _tree.zeros_like(updates),
+      per_leaf(lambda r, q: rotate(r, q, back=True), ratio, state.bases),
+    )
     mu = _tree.where(first, state.mu, mu)
     nu = _tree.where(first, state.nu, nu)
     stats = per_leaf(new_stats, updates, state.stats)
@@ -272,15 +309,20 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
 
     def power():
       pairs = per_leaf(lambda v, s, q: refreshed(s, q, v), nu, stats, state.bases)
-      return (per_leaf(lambda v, p: p[0], nu, pairs), state.groups,
-              per_leaf(lambda v, p: p[1], nu, pairs))
+      return (
+        per_leaf(lambda v, p: p[0], nu, pairs),
+        state.groups,
+        per_leaf(lambda v, p: p[1], nu, pairs),
+      )
 
     due = (t > 0) & (t % precondition_frequency == 0)
     branch = jnp.where(first, 0, jnp.where(due, 1, 2))
     bases, groups, nu = jax.lax.switch(
-        branch, [exact, power if published else exact, lambda: (state.bases, state.groups, nu)])
-    mu = per_leaf(lambda m, old, new: rotate(rotate(m, old, back=True), new), mu,
-                  state.bases, bases)
+      branch, [exact, power if published else exact, lambda: (state.bases, state.groups, nu)]
+    )
+    mu = per_leaf(
+      lambda m, old, new: rotate(rotate(m, old, back=True), new), mu, state.bases, bases
+    )
     # A select on the old moments: the new ones then keep their placement (sharding)
     # rather than whatever the rotations' einsums would give them.
     keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
@@ -288,19 +330,35 @@ def scale_by_soap(b1: Float = 0.95, b2: Float = 0.95, shampoo_beta: Any = None,
     stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
     groups = _whole(groups, state.stats, updates)
     return _tree.cast_like(out, updates), ScaleBySoapState(
-        count=_numerics.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
-        nu=_tree.cast_like(nu, state.nu), stats=stats, bases=bases, groups=groups)
+      count=_numerics.safe_increment(state.count),
+      mu=_tree.cast_like(mu, state.mu),
+      nu=_tree.cast_like(nu, state.nu),
+      stats=stats,
+      bases=bases,
+      groups=groups,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_soap)
-def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
-         shampoo_beta: Any = None, eps: Float = 1e-8, weight_decay: Float = 0.01,
-         precondition_frequency: Any = 10, max_precond_dim: int = 10000,
-         merge_dims: bool = False, precondition_1d: bool = False,
-         mask: Any = None, published: bool = False, *, mu_dtype: Any = None,
-         nu_dtype: Any = None) -> GradientTransformation:
+def soap(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.95,
+  b2: Float = 0.95,
+  shampoo_beta: Any = None,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.01,
+  precondition_frequency: Any = 10,
+  max_precond_dim: int = 10000,
+  merge_dims: bool = False,
+  precondition_1d: bool = False,
+  mask: Any = None,
+  published: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """SOAP with decoupled weight decay (module docstring).
 
   Args:
@@ -319,9 +377,25 @@ def soap(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.95,
   Reference: Vyas, Morwani, Zhao, Shapira, Brandfonbrener, Janson & Kakade,
   2024, "SOAP: Improving and Stabilizing Shampoo using Adam".
   """
-  _validate.check("soap", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_soap(b1, b2, shampoo_beta, eps, precondition_frequency,
-                             max_precond_dim, merge_dims, precondition_1d, published,
-                             mu_dtype=mu_dtype, nu_dtype=nu_dtype),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "soap",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_soap(
+      b1,
+      b2,
+      shampoo_beta,
+      eps,
+      precondition_frequency,
+      max_precond_dim,
+      merge_dims,
+      precondition_1d,
+      published,
+      mu_dtype=mu_dtype,
+      nu_dtype=nu_dtype,
+    ),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -65,17 +65,23 @@ class ScaleBySplusState(NamedTuple):
     stats: per matrix leaf, $(L, R)$ (``None`` on an axis longer than ``max_dim``); else ``()``.
     bases: per matrix leaf, their eigenbases as last refreshed.
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  mu: Any           # momentum M_t
-  params_ema: Any   # the debiased average of the params given to update (for evaluation)
-  stats: Any        # per matrix leaf, (L, R) (None on an axis longer than max_dim); else ()
-  bases: Any        # per matrix leaf, their eigenbases as last refreshed
+  mu: Any  # momentum M_t
+  params_ema: Any  # the debiased average of the params given to update (for evaluation)
+  stats: Any  # per matrix leaf, (L, R) (None on an axis longer than max_dim); else ()
+  bases: Any  # per matrix leaf, their eigenbases as last refreshed
 
 
 @shared_args
-def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
-                   eps: Float = 1e-30, inverse_every: Any = 100,
-                   max_dim: int = 10000) -> GradientTransformation:
+def scale_by_splus(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  ema_rate: Float = 0.999,
+  eps: Float = 1e-30,
+  inverse_every: Any = 100,
+  max_dim: int = 10000,
+) -> GradientTransformation:
   """SPlus's direction $D_t$ and its average of the params; see `splus`.
 
   Args:
@@ -88,9 +94,14 @@ def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
     max_dim: axes longer than this get no factor.
   """
   owner = "scale_by_splus"
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  ema_rate=(ema_rate, _BELOW_ONE), eps=(eps, _validate.NONNEGATIVE),
-                  inverse_every=(inverse_every, _validate.AT_LEAST_ONE))
+  _validate.check(
+    owner,
+    b1=(b1, _validate.UNIT),
+    b2=(b2, _validate.UNIT),
+    ema_rate=(ema_rate, _BELOW_ONE),
+    eps=(eps, _validate.NONNEGATIVE),
+    inverse_every=(inverse_every, _validate.AT_LEAST_ONE),
+  )
   _validate.check_positive_int(owner, "max_dim", max_dim)
 
   def factors(x, fill):
@@ -103,10 +114,12 @@ def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
     zeros = lambda d, dt: jnp.zeros((d, d), dt)  # noqa: E731
     eye = lambda d, dt: jnp.eye(d, dtype=dt)  # noqa: E731
     return ScaleBySplusState(
-        count=_placement.zero_count(params), mu=_tree.zeros_like(params),
-        params_ema=_tree.zeros_like(params),
-        stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
-        bases=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params))
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params),
+      params_ema=_tree.zeros_like(params),
+      stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
+      bases=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
+    )
 
   def along(x, mats, transpose=False):
     if not mats:
@@ -122,13 +135,24 @@ def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
 
   def new_stats(g, stats):
     x = _factors.gathered(g)
-    return tuple(None if s is None else (
+    return tuple(
+      None
+      if s is None
+      else (
         b2 * s + (1 - b2) * _factors.sharded_like(_factors.gram(x.astype(s.dtype), i, 0), s)
-    ).astype(s.dtype) for i, s in enumerate(stats))
+      ).astype(s.dtype)
+      for i, s in enumerate(stats)
+    )
 
   def eigen(stats):
-    return tuple(None if s is None else _factors.sharded_like(_factors.eigenbasis(
-        _factors.gathered(s) + eps * jnp.eye(s.shape[-1], dtype=s.dtype)), s) for s in stats)
+    return tuple(
+      None
+      if s is None
+      else _factors.sharded_like(
+        _factors.eigenbasis(_factors.gathered(s) + eps * jnp.eye(s.shape[-1], dtype=s.dtype)), s
+      )
+      for s in stats
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -140,15 +164,20 @@ def scale_by_splus(b1: Float = 0.9, b2: Float = 0.999, ema_rate: Float = 0.999,
     out = per_leaf(direction, mu, state.bases)
     stats = per_leaf(new_stats, wide, state.stats)
     refresh = (count == 1) | (count % inverse_every == 0)
-    bases = jax.lax.cond(refresh, lambda: per_leaf(lambda g, s: eigen(s), updates, stats),
-                         lambda: state.bases)
+    bases = jax.lax.cond(
+      refresh, lambda: per_leaf(lambda g, s: eigen(s), updates, stats), lambda: state.bases
+    )
     rho = jnp.asarray(ema_rate, _tree.scalar_dtype(params))
     weight = (1 - rho) / (1 - rho ** count.astype(rho.dtype))
     params_ema = _tree.map(lambda e, p: e + weight * (p - e), state.params_ema, params)
     stats, bases = _factors.spread((stats, bases), state.stats, updates)  # where init put them
     return _tree.cast_like(out, updates), ScaleBySplusState(
-        count=count, mu=_tree.cast_like(mu, state.mu),
-        params_ema=_tree.cast_like(params_ema, state.params_ema), stats=stats, bases=bases)
+      count=count,
+      mu=_tree.cast_like(mu, state.mu),
+      params_ema=_tree.cast_like(params_ema, state.params_ema),
+      stats=stats,
+      bases=bases,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
@@ -162,9 +191,11 @@ def _shape_scale(x: Any, path: str, constant: Any, strings: Sequence[str], max_d
   return constant
 
 
-def scale_by_shape(nonstandard_constant: Float = 0.001,
-                   nonstandard_strings: Sequence[str] = ("embed", "layernorm"),
-                   max_dim: int = 10000) -> GradientTransformation:
+def scale_by_shape(
+  nonstandard_constant: Float = 0.001,
+  nonstandard_strings: Sequence[str] = ("embed", "layernorm"),
+  max_dim: int = 10000,
+) -> GradientTransformation:
   """SPlus's shape-aware scaling: each leaf times $2/(m+n)$ or a constant.
 
   An $m \\times n$ matrix with both sides at most ``max_dim`` whose pytree path
@@ -188,17 +219,28 @@ def scale_by_shape(nonstandard_constant: Float = 0.001,
     >>> [round(float(u[k].ravel()[0]), 6) for k in ("w", "embed", "b")]
     [0.25, 0.001, 0.001]
   """
-  _validate.check("scale_by_shape", nonstandard_constant=(nonstandard_constant,
-                                                          _validate.FINITE))
+  _validate.check("scale_by_shape", nonstandard_constant=(nonstandard_constant, _validate.FINITE))
   _validate.check_positive_int("scale_by_shape", "max_dim", max_dim)
   strings = tuple(s.lower() for s in nonstandard_strings)
 
   def apply(updates, params):
     del params
     return jax.tree_util.tree_map_with_path(
-        lambda path, u: None if u is None else u * jnp.asarray(_shape_scale(
-            u, jax.tree_util.keystr(path).lower(), nonstandard_constant, strings, max_dim),
-            jnp.real(u).dtype), updates, is_leaf=_tree.is_none)
+      lambda path, u: (
+        None
+        if u is None
+        else u
+        * jnp.asarray(
+          _shape_scale(
+            u, jax.tree_util.keystr(path).lower(), nonstandard_constant, strings, max_dim
+          ),
+          jnp.real(u).dtype,
+        )
+      ),
+      updates,
+      is_leaf=_tree.is_none,
+    )
+
   return stateless(apply)
 
 
@@ -223,20 +265,32 @@ def splus_eval_params(state: Any) -> Any:
     >>> [round(float(v), 5) for v in jon.kronecker.splus_eval_params(state)]  # (w0 + 2 w1) / 3
     [0.99993, -1.99993]
   """
-  found = [s for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, ScaleBySplusState))
-           if isinstance(s, ScaleBySplusState)]
+  found = [
+    s
+    for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, ScaleBySplusState))
+    if isinstance(s, ScaleBySplusState)
+  ]
   if len(found) != 1:
-    raise TypeError("splus_eval_params: `state` must hold exactly one ScaleBySplusState "
-                    f"(the state of splus or scale_by_splus), found {len(found)}")
+    raise TypeError(
+      "splus_eval_params: `state` must hold exactly one ScaleBySplusState "
+      f"(the state of splus or scale_by_splus), found {len(found)}"
+    )
   return found[0].params_ema
 
 
-def splus(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-          ema_rate: Float = 0.999, eps: Float = 1e-30, inverse_every: Any = 100,
-          nonstandard_constant: Float = 0.001,
-          nonstandard_strings: Sequence[str] = ("embed", "layernorm"),
-          weight_decay: Float = 1e-2, mask: Any = None,
-          max_dim: int = 10000) -> GradientTransformation:
+def splus(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  ema_rate: Float = 0.999,
+  eps: Float = 1e-30,
+  inverse_every: Any = 100,
+  nonstandard_constant: Float = 0.001,
+  nonstandard_strings: Sequence[str] = ("embed", "layernorm"),
+  weight_decay: Float = 1e-2,
+  mask: Any = None,
+  max_dim: int = 10000,
+) -> GradientTransformation:
   """SPlus: sign descent in Shampoo's eigenbasis, shape-scaled, with iterate averaging.
 
   The update is in the module docstring (and on the docs page "SPlus"):
@@ -275,9 +329,14 @@ def splus(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
   Reference: Frans, Levine & Abbeel, 2025, "A Stable Whitening Optimizer for
   Efficient Neural Network Training" (arXiv:2506.07254).
   """
-  _validate.check("splus", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_splus(b1, b2, ema_rate, eps, inverse_every, max_dim),
-               add_decayed_weights(weight_decay, mask),
-               scale_by_shape(nonstandard_constant, nonstandard_strings, max_dim),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "splus",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_splus(b1, b2, ema_rate, eps, inverse_every, max_dim),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_shape(nonstandard_constant, nonstandard_strings, max_dim),
+    scale_by_learning_rate(learning_rate),
+  )

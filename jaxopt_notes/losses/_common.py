@@ -39,8 +39,9 @@ def same_shape(owner: str, **arrays: Any) -> None:
 def rank(owner: str, name: str, x: Any, expected: int) -> None:
   """A ValueError naming ``name`` unless ``x`` has ``expected`` dimensions."""
   if np.ndim(x) != expected:
-    raise ValueError(f"{owner}: argument `{name}` must have {expected} dimensions, "
-                     f"got shape {np.shape(x)}")
+    raise ValueError(
+      f"{owner}: argument `{name}` must have {expected} dimensions, got shape {np.shape(x)}"
+    )
 
 
 def mask_like(where: Any, x: jnp.ndarray, axis: Any) -> Any:
@@ -57,10 +58,10 @@ def normalize_axes(owner: str, axis: Any, ndim: int) -> tuple[int, ...]:
   try:
     axes = tuple(operator.index(a) for a in axes)
   except TypeError:
-    raise ValueError(f"{owner}: argument `axis` must be an int or a tuple of ints, "
-                     f"got {axis!r}") from None
+    raise ValueError(
+      f"{owner}: argument `axis` must be an int or a tuple of ints, got {axis!r}"
+    ) from None
   bad = [a for a in axes if not -ndim <= a < ndim]
   if bad:
-    raise ValueError(f"{owner}: argument `axis`={axis!r} is out of bounds for "
-                     f"{ndim} dimensions")
+    raise ValueError(f"{owner}: argument `axis`={axis!r} is out of bounds for {ndim} dimensions")
   return tuple(a % ndim for a in axes)

@@ -23,8 +23,9 @@ from jaxopt_notes.losses import _common
 from jaxopt_notes.losses._common import Axis
 
 
-def softmax_cross_entropy(logits: Any, labels: Any, axis: Axis = -1,
-                          where: Any = None) -> jax.Array:
+def softmax_cross_entropy(
+  logits: Any, labels: Any, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Cross-entropy between target distributions and the softmax of logits.
 
   $\ell = -\sum_k y_k \log \operatorname{softmax}(x)_k$ over the class axis
@@ -61,11 +62,12 @@ def _classes_last(x: jnp.ndarray, axes: tuple[int, ...]) -> jnp.ndarray:
   """Moves ``axes`` to the end (in the order given) and flattens them into one."""
   batch = tuple(a for a in range(x.ndim) if a not in axes)
   x = jnp.transpose(x, batch + axes)
-  return x.reshape(x.shape[:len(batch)] + (-1,))
+  return x.reshape(x.shape[: len(batch)] + (-1,))
 
 
-def softmax_cross_entropy_with_integer_labels(logits: Any, labels: Any, axis: Axis = -1,
-                                              where: Any = None) -> jax.Array:
+def softmax_cross_entropy_with_integer_labels(
+  logits: Any, labels: Any, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Softmax cross-entropy with the target class given as an integer.
 
   $\ell = \log \sum_k e^{x_k} - x_y$, which equals `softmax_cross_entropy`
@@ -139,8 +141,9 @@ def safe_softmax_cross_entropy(logits: Any, labels: Any) -> jax.Array:
   return -jnp.sum(labels * jnp.where(counted, log_p, 0.0), axis=-1)
 
 
-def poly_loss_cross_entropy(logits: Any, labels: Any, *, epsilon: Any = 2.0,
-                            axis: Axis = -1, where: Any = None) -> jax.Array:
+def poly_loss_cross_entropy(
+  logits: Any, labels: Any, *, epsilon: Any = 2.0, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""PolyLoss: cross-entropy plus $\epsilon$ times the first polynomial term.
 
   $\ell = \text{CE}(x, y) + \epsilon \sum_k y_k \big(1 - \operatorname{softmax}(x)_k\big)$
@@ -197,8 +200,9 @@ def sigmoid_binary_cross_entropy(logits: Any, labels: Any) -> jax.Array:
   return -labels * jax.nn.log_sigmoid(logits) - (1 - labels) * jax.nn.log_sigmoid(-logits)
 
 
-def sigmoid_focal_loss(logits: Any, labels: Any, *, alpha: Any | None = None,
-                       gamma: Any = 2.0) -> jax.Array:
+def sigmoid_focal_loss(
+  logits: Any, labels: Any, *, alpha: Any | None = None, gamma: Any = 2.0
+) -> jax.Array:
   r"""Focal loss: binary cross-entropy scaled down on confident predictions.
 
   $\ell = \alpha_t (1 - p_t)^\gamma \, \text{BCE}(x, y)$ with $p = \sigma(x)$,
@@ -224,8 +228,7 @@ def sigmoid_focal_loss(logits: Any, labels: Any, *, alpha: Any | None = None,
   labels = jnp.asarray(labels).astype(logits.dtype)
   log_p, log_not_p = jax.nn.log_sigmoid(logits), jax.nn.log_sigmoid(-logits)
   # log(1 - p_t) = log((1 - y) p + y (1 - p)), summed in log space.
-  log_miss = logsumexp(jnp.stack([log_p, log_not_p]), axis=0,
-                       b=jnp.stack([1 - labels, labels]))
+  log_miss = logsumexp(jnp.stack([log_p, log_not_p]), axis=0, b=jnp.stack([1 - labels, labels]))
   loss = jnp.exp(gamma * log_miss) * sigmoid_binary_cross_entropy(logits, labels)
   if alpha is None:
     return loss

@@ -33,9 +33,15 @@ def _have_read(beta: jnp.ndarray, lam: jnp.ndarray) -> jnp.ndarray:
   return jnp.concatenate([beta[:, :1], jnp.logaddexp(beta[:, 1:], lam)], axis=1)
 
 
-def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
-                                label_paddings: Any, *, blank_id: int = 0,
-                                log_epsilon: Any = -1e5) -> tuple[jax.Array, jax.Array, jax.Array]:
+def ctc_loss_with_forward_probs(
+  logits: Any,
+  logit_paddings: Any,
+  labels: Any,
+  label_paddings: Any,
+  *,
+  blank_id: int = 0,
+  log_epsilon: Any = -1e5,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
   r"""CTC loss $-\log p(l \mid x)$, with the forward variables in log space.
 
   See the module docstring above for the recursion. The returned blank
@@ -69,27 +75,29 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
   _common.rank(owner, "logits", logits, 3)
   _common.rank(owner, "labels", labels, 2)
   _common.same_shape(owner, labels=labels, label_paddings=label_paddings)
-  _common.same_shape(owner, **{"logits[..., 0]": logits[..., 0],
-                               "logit_paddings": logit_paddings})
+  _common.same_shape(owner, **{"logits[..., 0]": logits[..., 0], "logit_paddings": logit_paddings})
   batch, frames, classes = logits.shape
   if labels.shape[0] != batch:
-    raise ValueError(f"{owner}: argument `labels` must have the batch size {batch} of "
-                     f"`logits`, got shape {labels.shape}")
+    raise ValueError(
+      f"{owner}: argument `labels` must have the batch size {batch} of "
+      f"`logits`, got shape {labels.shape}"
+    )
   num_labels = labels.shape[1]
   log_probs = jax.nn.log_softmax(logits)
   log_zero = jnp.asarray(log_epsilon, log_probs.dtype)
 
   in_range = (labels >= 0) & (labels < classes)
-  index = jnp.broadcast_to(jnp.clip(labels, 0, classes - 1)[:, None, :],
-                           (batch, frames, num_labels))
+  index = jnp.broadcast_to(
+    jnp.clip(labels, 0, classes - 1)[:, None, :], (batch, frames, num_labels)
+  )
   emit = jnp.take_along_axis(log_probs, index, axis=2)
-  emit = jnp.where(in_range[:, None, :], emit, 0.0)                     # (B, T, N)
-  blank = log_probs[:, :, blank_id]                                     # (B, T)
+  emit = jnp.where(in_range[:, None, :], emit, 0.0)  # (B, T, N)
+  blank = log_probs[:, :, blank_id]  # (B, T)
   # No direct step from label n - 1 to label n when they are equal.
   no_skip = jnp.where(labels[:, 1:] == labels[:, :-1], log_zero, 0.0)  # (B, N - 1)
 
   def frame(carry, inputs):
-    beta, lam = carry                     # (B, N + 1), (B, N)
+    beta, lam = carry  # (B, N + 1), (B, N)
     emit_t, blank_t, padded = inputs
     new_beta = _have_read(beta, lam) + blank_t[:, None]
     into_label = jnp.logaddexp(lam, beta[:, :-1])
@@ -111,8 +119,15 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
   return loss, betas, lams
 
 
-def ctc_loss(logits: Any, logit_paddings: Any, labels: Any, label_paddings: Any, *,
-             blank_id: int = 0, log_epsilon: Any = -1e5) -> jax.Array:
+def ctc_loss(
+  logits: Any,
+  logit_paddings: Any,
+  labels: Any,
+  label_paddings: Any,
+  *,
+  blank_id: int = 0,
+  log_epsilon: Any = -1e5,
+) -> jax.Array:
   r"""CTC loss $-\log p(l \mid x)$ per sequence (see `ctc_loss_with_forward_probs`).
 
   Args:
@@ -126,6 +141,7 @@ def ctc_loss(logits: Any, logit_paddings: Any, labels: Any, label_paddings: Any,
   Returns:
     The loss per sequence, shape ``(B,)``.
   """
-  loss, _, _ = ctc_loss_with_forward_probs(logits, logit_paddings, labels, label_paddings,
-                                           blank_id=blank_id, log_epsilon=log_epsilon)
+  loss, _, _ = ctc_loss_with_forward_probs(
+    logits, logit_paddings, labels, label_paddings, blank_id=blank_id, log_epsilon=log_epsilon
+  )
   return loss

@@ -17,8 +17,10 @@ import jax.numpy as jnp
 from jaxopt_notes.losses import _common
 from jaxopt_notes.losses._common import Axis
 
-def kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -1,
-                  where: Any = None) -> jax.Array:
+
+def kl_divergence(
+  log_predictions: Any, targets: Any, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Kullback-Leibler divergence $\sum_k p_k (\log p_k - \log q_k)$ of targets from predictions.
 
   Args:
@@ -49,8 +51,9 @@ def kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -1,
   return jnp.sum(terms, axis=axis, where=where)
 
 
-def kl_divergence_with_log_targets(log_predictions: Any, log_targets: Any, axis: Axis = -1,
-                                   where: Any = None) -> jax.Array:
+def kl_divergence_with_log_targets(
+  log_predictions: Any, log_targets: Any, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Kullback-Leibler divergence with the targets given as log-probabilities.
 
   $\sum_k e^{\log p_k} (\log p_k - \log q_k)$; a target of $-\infty$ adds nothing.
@@ -73,8 +76,9 @@ def kl_divergence_with_log_targets(log_predictions: Any, log_targets: Any, axis:
   return jnp.sum(terms, axis=axis, where=where)
 
 
-def generalized_kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -1,
-                              where: Any = None) -> jax.Array:
+def generalized_kl_divergence(
+  log_predictions: Any, targets: Any, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Generalized KL divergence $\sum_k p_k (\log p_k - \log q_k) - p_k + q_k$.
 
   The Bregman divergence of $x \log x - x$: defined for unnormalized $p$ and
@@ -97,8 +101,9 @@ def generalized_kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -
   return kl + jnp.sum(jnp.exp(log_predictions) - targets, axis=axis, where=where)
 
 
-def convex_kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -1,
-                         where: Any = None) -> jax.Array:
+def convex_kl_divergence(
+  log_predictions: Any, targets: Any, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Deprecated name of `generalized_kl_divergence` (warns, as optax does).
 
   $\sum_k p_k (\log p_k - \log q_k) - p_k + q_k$.
@@ -112,8 +117,9 @@ def convex_kl_divergence(log_predictions: Any, targets: Any, axis: Axis = -1,
   Returns:
     `generalized_kl_divergence` of the arguments.
   """
-  warnings.warn("convex_kl_divergence is deprecated; use generalized_kl_divergence",
-                DeprecationWarning, stacklevel=2)
+  warnings.warn(
+    "convex_kl_divergence is deprecated; use generalized_kl_divergence",
+    DeprecationWarning,
+    stacklevel=2,
+  )
   return generalized_kl_divergence(log_predictions, targets, axis=axis, where=where)
-
-

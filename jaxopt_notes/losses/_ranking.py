@@ -13,9 +13,14 @@ import jax.numpy as jnp
 from jaxopt_notes.losses import _common
 
 
-def ranking_softmax_loss(logits: Any, labels: Any, *, where: Any | None = None,
-                         weights: Any | None = None,
-                         reduce_fn: Callable[..., Any] | None = jnp.mean) -> jax.Array:
+def ranking_softmax_loss(
+  logits: Any,
+  labels: Any,
+  *,
+  where: Any | None = None,
+  weights: Any | None = None,
+  reduce_fn: Callable[..., Any] | None = jnp.mean,
+) -> jax.Array:
   r"""Ranking softmax loss $-\sum_i w_i y_i \log \operatorname{softmax}(s)_i$ per list.
 
   Items outside ``where`` take no part, neither in the softmax nor in the sum;

@@ -47,7 +47,7 @@ def squared_error(predictions: Any, targets: Any | None = None) -> jax.Array:
   e = _errors("squared_error", predictions, targets, complex_ok=True)
   if jnp.iscomplexobj(e):
     return jnp.real(e) ** 2 + jnp.imag(e) ** 2
-  return e ** 2
+  return e**2
 
 
 def l2_loss(predictions: Any, targets: Any | None = None) -> jax.Array:
@@ -89,7 +89,7 @@ def huber_loss(predictions: Any, targets: Any | None = None, *, delta: Any = 1.0
   predictions = _common.floating("huber_loss", "predictions", predictions)
   e = predictions if targets is None else predictions - targets
   size = jnp.abs(e)
-  return jnp.where(size <= delta, 0.5 * e ** 2, delta * (size - 0.5 * delta))
+  return jnp.where(size <= delta, 0.5 * e**2, delta * (size - 0.5 * delta))
 
 
 def log_cosh(predictions: Any, targets: Any | None = None) -> jax.Array:
@@ -114,8 +114,9 @@ def log_cosh(predictions: Any, targets: Any | None = None) -> jax.Array:
   return size + jnp.log1p(jnp.exp(-2 * size)) - math.log(2)
 
 
-def cosine_similarity(predictions: Any, targets: Any, *, epsilon: Any = 0.0, axis: Axis = -1,
-                      where: Any = None) -> jax.Array:
+def cosine_similarity(
+  predictions: Any, targets: Any, *, epsilon: Any = 0.0, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Cosine of the angle between vectors, $\langle a, b\rangle / (\|a\| \|b\|)$.
 
   Each squared norm is first raised to at least $\epsilon$:
@@ -141,8 +142,9 @@ def cosine_similarity(predictions: Any, targets: Any, *, epsilon: Any = 0.0, axi
   return jnp.sum(a * b, axis=axis, where=where) / (norm(a) * norm(b))
 
 
-def cosine_distance(predictions: Any, targets: Any, *, epsilon: Any = 0.0, axis: Axis = -1,
-                    where: Any = None) -> jax.Array:
+def cosine_distance(
+  predictions: Any, targets: Any, *, epsilon: Any = 0.0, axis: Axis = -1, where: Any = None
+) -> jax.Array:
   r"""Cosine distance $1 - \cos(a, b)$, in $[0, 2]$.
 
   Args:

@@ -24,10 +24,19 @@ from jaxopt_notes.losses import _common
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def dice_loss(predictions: Any, targets: Any, *, class_weights: Any | None = None,
-              smooth: Any = 1.0, alpha: Any = 0.5, beta: Any = 0.5, apply_softmax: bool = True,
-              reduction: str = "mean", ignore_background: bool = False,
-              axis: Any | None = None) -> jax.Array:
+def dice_loss(
+  predictions: Any,
+  targets: Any,
+  *,
+  class_weights: Any | None = None,
+  smooth: Any = 1.0,
+  alpha: Any = 0.5,
+  beta: Any = 0.5,
+  apply_softmax: bool = True,
+  reduction: str = "mean",
+  ignore_background: bool = False,
+  axis: Any | None = None,
+) -> jax.Array:
   r"""Soft Dice / Tversky loss per class, reduced over the classes.
 
   $\ell_c$ of the module docstring, times ``class_weights``. Predictions are
@@ -68,15 +77,20 @@ def dice_loss(predictions: Any, targets: Any, *, class_weights: Any | None = Non
     targets = targets[..., None]
   _common.same_shape(owner, predictions=predictions, targets=targets)
   if apply_softmax:
-    probs = (jax.nn.sigmoid(predictions) if predictions.shape[-1] == 1
-             else jax.nn.softmax(predictions, axis=-1))
+    probs = (
+      jax.nn.sigmoid(predictions)
+      if predictions.shape[-1] == 1
+      else jax.nn.softmax(predictions, axis=-1)
+    )
   else:
     probs = predictions
     if not isinstance(probs, jax.core.Tracer):
       sums = np.asarray(jnp.sum(probs, axis=-1))
       if not np.allclose(sums, 1.0, rtol=1e-5):
-        raise ValueError(f"{owner}: with apply_softmax=False, `predictions` must sum to 1 "
-                         f"over the last axis, got sums in [{sums.min()}, {sums.max()}]")
+        raise ValueError(
+          f"{owner}: with apply_softmax=False, `predictions` must sum to 1 "
+          f"over the last axis, got sums in [{sums.min()}, {sums.max()}]"
+        )
   if axis is None:
     axis = tuple(range(1, probs.ndim - 1))
   overlap = jnp.sum(probs * targets, axis=axis)
@@ -96,9 +110,14 @@ def dice_loss(predictions: Any, targets: Any, *, class_weights: Any | None = Non
   return loss
 
 
-def multiclass_generalized_dice_loss(predictions: Any, targets: Any, *, smooth: Any = 1.0,
-                                     apply_softmax: bool = True,
-                                     ignore_background: bool = False) -> jax.Array:
+def multiclass_generalized_dice_loss(
+  predictions: Any,
+  targets: Any,
+  *,
+  smooth: Any = 1.0,
+  apply_softmax: bool = True,
+  ignore_background: bool = False,
+) -> jax.Array:
   r"""Generalized Dice loss: Dice weighted by inverse squared class frequency.
 
   $w_c \propto 1 / (F_c^2 + 10^{-7})$ with $F_c$ the number of target pixels of
@@ -119,20 +138,26 @@ def multiclass_generalized_dice_loss(predictions: Any, targets: Any, *, smooth: 
     Sudre et al., Generalised Dice Overlap as a Deep Learning Loss Function for
     Highly Unbalanced Segmentations, 2017.
   """
-  _common.same_shape("multiclass_generalized_dice_loss", predictions=predictions,
-                     targets=targets)
+  _common.same_shape("multiclass_generalized_dice_loss", predictions=predictions, targets=targets)
   targets = jnp.asarray(targets)
   frequency = jnp.sum(targets, axis=tuple(range(targets.ndim - 1)))
-  weights = 1 / (frequency ** 2 + 1e-7)
+  weights = 1 / (frequency**2 + 1e-7)
   weights = weights * (weights.shape[0] / jnp.sum(weights))
-  per_class = dice_loss(predictions, targets, class_weights=weights, smooth=smooth,
-                        apply_softmax=apply_softmax, reduction="none",
-                        ignore_background=ignore_background)
+  per_class = dice_loss(
+    predictions,
+    targets,
+    class_weights=weights,
+    smooth=smooth,
+    apply_softmax=apply_softmax,
+    reduction="none",
+    ignore_background=ignore_background,
+  )
   return jnp.mean(per_class)
 
 
-def binary_dice_loss(predictions: Any, targets: Any, *, smooth: Any = 1.0,
-                     apply_sigmoid: bool = True) -> jax.Array:
+def binary_dice_loss(
+  predictions: Any, targets: Any, *, smooth: Any = 1.0, apply_sigmoid: bool = True
+) -> jax.Array:
   r"""Dice loss of a single foreground class, from logits through a sigmoid.
 
   $1 - (2 I + 2 s) / (P + T + 2 s)$ per example (the Dice case of

@@ -34,8 +34,10 @@ def ntxent(embeddings: Any, labels: Any, temperature: Any = 0.07) -> jax.Array:
   embeddings = _common.floating("ntxent", "embeddings", embeddings)
   labels = jnp.asarray(labels)
   if labels.shape[:1] != embeddings.shape[:1]:
-    raise ValueError(f"ntxent: `labels` and `embeddings` must have the same leading "
-                     f"dimension, got shapes {labels.shape} and {embeddings.shape}")
+    raise ValueError(
+      f"ntxent: `labels` and `embeddings` must have the same leading "
+      f"dimension, got shapes {labels.shape} and {embeddings.shape}"
+    )
   eps = jnp.finfo(embeddings.dtype).eps
   sim = cosine_similarity(embeddings[None, :, :], embeddings[:, None, :], epsilon=eps)
   sim = sim / temperature
@@ -46,8 +48,15 @@ def ntxent(embeddings: Any, labels: Any, temperature: Any = 0.07) -> jax.Array:
   return -jnp.sum(jnp.where(positive, log_prob, 0.0)) / jnp.sum(positive)
 
 
-def triplet_margin_loss(anchors: Any, positives: Any, negatives: Any, axis: int = -1,
-                        norm_degree: Any = 2, margin: Any = 1.0, eps: Any = 1e-6) -> jax.Array:
+def triplet_margin_loss(
+  anchors: Any,
+  positives: Any,
+  negatives: Any,
+  axis: int = -1,
+  norm_degree: Any = 2,
+  margin: Any = 1.0,
+  eps: Any = 1e-6,
+) -> jax.Array:
   r"""Triplet margin loss $\max(0,\ d(a, p) - d(a, n) + m)$.
 
   $d(x, y) = (\sum_i |x_i - y_i|^q + \epsilon)^{1/q}$, the $q$-norm distance

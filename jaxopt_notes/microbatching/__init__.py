@@ -8,8 +8,18 @@ values and metrics. `microbatch` is also at the top level, as in optax.
 """
 
 from jaxopt_notes.microbatching._accumulators import AccumulationType, Accumulator
-from jaxopt_notes.microbatching._microbatching import (micro_grad, micro_vmap, microbatch,
-                                                       reshape_batch_axis)
+from jaxopt_notes.microbatching._microbatching import (
+  micro_grad,
+  micro_vmap,
+  microbatch,
+  reshape_batch_axis,
+)
 
-__all__ = ["AccumulationType", "Accumulator", "micro_grad", "micro_vmap", "microbatch",
-           "reshape_batch_axis"]
+__all__ = [
+  "AccumulationType",
+  "Accumulator",
+  "micro_grad",
+  "micro_vmap",
+  "microbatch",
+  "reshape_batch_axis",
+]

@@ -69,11 +69,11 @@ class AccumulationType(enum.Enum):
 def _per_leaf(init, update, finalize, aggregate) -> Accumulator:
   """An accumulator applying array-level functions to every leaf of its part."""
   return Accumulator(
-      init=lambda shapes: jax.tree.map(init, shapes),
-      update=lambda carry, value, index: jax.tree.map(
-          lambda c, v: update(c, v, index), carry, value),
-      finalize=lambda carry: jax.tree.map(finalize, carry),
-      aggregate=lambda values: jax.tree.map(aggregate, values))
+    init=lambda shapes: jax.tree.map(init, shapes),
+    update=lambda carry, value, index: jax.tree.map(lambda c, v: update(c, v, index), carry, value),
+    finalize=lambda carry: jax.tree.map(finalize, carry),
+    aggregate=lambda values: jax.tree.map(aggregate, values),
+  )
 
 
 def _zeros(shape: jax.ShapeDtypeStruct) -> jax.Array:
@@ -82,19 +82,24 @@ def _zeros(shape: jax.ShapeDtypeStruct) -> jax.Array:
 
 def _float_zeros(kind: str, shape: jax.ShapeDtypeStruct) -> jax.Array:
   if not jnp.issubdtype(shape.dtype, jnp.floating):
-    raise ValueError(f"microbatch: AccumulationType.{kind} averages, so the results it "
-                     f"combines must be floating point; got a leaf of dtype {shape.dtype}")
+    raise ValueError(
+      f"microbatch: AccumulationType.{kind} averages, so the results it "
+      f"combines must be floating point; got a leaf of dtype {shape.dtype}"
+    )
   return _zeros(shape)
 
 
 def _sum() -> Accumulator:
-  return _per_leaf(_zeros, lambda c, v, _: c + v, lambda c: c,
-                   functools.partial(jnp.sum, axis=0))
+  return _per_leaf(_zeros, lambda c, v, _: c + v, lambda c: c, functools.partial(jnp.sum, axis=0))
 
 
 def _mean(count: int) -> Accumulator:
-  return _per_leaf(functools.partial(_float_zeros, "MEAN"), lambda c, v, _: c + v,
-                   lambda c: c / count, functools.partial(jnp.mean, axis=0))
+  return _per_leaf(
+    functools.partial(_float_zeros, "MEAN"),
+    lambda c, v, _: c + v,
+    lambda c: c / count,
+    functools.partial(jnp.mean, axis=0),
+  )
 
 
 def _running_mean_update(carry: jax.Array, value: jax.Array, index: jax.Array) -> jax.Array:
@@ -104,8 +109,12 @@ def _running_mean_update(carry: jax.Array, value: jax.Array, index: jax.Array) -
 
 
 def _running_mean() -> Accumulator:
-  return _per_leaf(functools.partial(_float_zeros, "RUNNING_MEAN"), _running_mean_update,
-                   lambda c: c, functools.partial(jnp.mean, axis=0))
+  return _per_leaf(
+    functools.partial(_float_zeros, "RUNNING_MEAN"),
+    _running_mean_update,
+    lambda c: c,
+    functools.partial(jnp.mean, axis=0),
+  )
 
 
 def _concat(count: int) -> Accumulator:
@@ -120,31 +129,42 @@ def _concat(count: int) -> Accumulator:
       return jnp.reshape(carry, (-1, *rest), order="F", out_sharding=out)
     return jnp.reshape(carry, (-1, *rest), order="F")
 
-  return _per_leaf(lambda s: jnp.broadcast_to(_zeros(s), (count, *s.shape)),
-                   lambda c, v, index: c.at[index].set(v), finalize, lambda values: values)
+  return _per_leaf(
+    lambda s: jnp.broadcast_to(_zeros(s), (count, *s.shape)),
+    lambda c, v, index: c.at[index].set(v),
+    finalize,
+    lambda values: values,
+  )
 
 
 def resolve(accumulator: Any, count: int) -> Accumulator:
   """One `Accumulator` from a pytree (a prefix of the results) of accumulators or names."""
   if count < 1:
     raise ValueError(f"microbatch: the batch must hold at least one microbatch; got {count}")
-  builders = {AccumulationType.SUM: _sum, AccumulationType.RUNNING_MEAN: _running_mean,
-              AccumulationType.MEAN: lambda: _mean(count),
-              AccumulationType.CONCAT: lambda: _concat(count)}
+  builders = {
+    AccumulationType.SUM: _sum,
+    AccumulationType.RUNNING_MEAN: _running_mean,
+    AccumulationType.MEAN: lambda: _mean(count),
+    AccumulationType.CONCAT: lambda: _concat(count),
+  }
 
   def one(acc):
     if isinstance(acc, Accumulator):
       return acc
     if isinstance(acc, AccumulationType):
       return builders[acc]()
-    raise ValueError("microbatch: argument `accumulator` must be an Accumulator, an "
-                     "AccumulationType or a pytree of them (a prefix of the function's "
-                     f"output); found {acc!r}")
+    raise ValueError(
+      "microbatch: argument `accumulator` must be an Accumulator, an "
+      "AccumulationType or a pytree of them (a prefix of the function's "
+      f"output); found {acc!r}"
+    )
 
   parts = jax.tree.map(one, accumulator)
   return Accumulator(
-      init=lambda shapes: jax.tree.map(lambda a, s: a.init(s), parts, shapes),
-      update=lambda carry, value, index: jax.tree.map(
-          lambda a, c, v: a.update(c, v, index), parts, carry, value),
-      finalize=lambda carry: jax.tree.map(lambda a, c: a.finalize(c), parts, carry),
-      aggregate=lambda values: jax.tree.map(lambda a, v: a.aggregate(v), parts, values))
+    init=lambda shapes: jax.tree.map(lambda a, s: a.init(s), parts, shapes),
+    update=lambda carry, value, index: jax.tree.map(
+      lambda a, c, v: a.update(c, v, index), parts, carry, value
+    ),
+    finalize=lambda carry: jax.tree.map(lambda a, c: a.finalize(c), parts, carry),
+    aggregate=lambda values: jax.tree.map(lambda a, v: a.aggregate(v), parts, values),
+  )

@@ -15,8 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes.microbatching._accumulators import (AccumulationType,
-                                                      resolve)
+from jaxopt_notes.microbatching._accumulators import AccumulationType, resolve
 
 
 class PerExampleOutputs(NamedTuple):
@@ -35,10 +34,14 @@ class PerExampleOutputs(NamedTuple):
 
 
 def _check_size(owner: str, microbatch_size: Any) -> None:
-  if isinstance(microbatch_size, bool) or not isinstance(microbatch_size, int) or (
-      microbatch_size < 1):
-    raise ValueError(f"{owner}: argument `microbatch_size`={microbatch_size!r} must be a "
-                     "positive integer or None")
+  if (
+    isinstance(microbatch_size, bool)
+    or not isinstance(microbatch_size, int)
+    or (microbatch_size < 1)
+  ):
+    raise ValueError(
+      f"{owner}: argument `microbatch_size`={microbatch_size!r} must be a positive integer or None"
+    )
 
 
 def _as_tuple(value: Any) -> tuple:
@@ -81,20 +84,25 @@ def reshape_batch_axis(tree: Any, microbatch_size: int, axis: int = 0) -> Any:
     x = jnp.asarray(x)
     ax = axis + x.ndim if axis < 0 else axis
     if not 0 <= ax < x.ndim or x.shape[ax] % microbatch_size:
-      raise ValueError(f"reshape_batch_axis: the leaf at {jax.tree_util.keystr(path) or 'root'}"
-                       f" of shape {x.shape} has no batch axis {axis} divisible by "
-                       f"`microbatch_size`={microbatch_size}")
-    shape = x.shape[:ax] + (x.shape[ax] // microbatch_size, microbatch_size) + x.shape[ax + 1:]
+      raise ValueError(
+        f"reshape_batch_axis: the leaf at {jax.tree_util.keystr(path) or 'root'}"
+        f" of shape {x.shape} has no batch axis {axis} divisible by "
+        f"`microbatch_size`={microbatch_size}"
+      )
+    shape = x.shape[:ax] + (x.shape[ax] // microbatch_size, microbatch_size) + x.shape[ax + 1 :]
     sharding = jax.typeof(x).sharding
     if not (sharding.mesh.are_all_axes_explicit and sharding.mesh.axis_names):
       return jnp.reshape(x, shape, order="F")
     spec = tuple(sharding.spec) + (None,) * (x.ndim - len(sharding.spec))
     shards = x.shape[ax] // sharding.shard_shape(x.shape)[ax]
     if microbatch_size % shards:
-      raise ValueError(f"reshape_batch_axis: the batch axis is split over {shards} devices, "
-                       f"which must divide `microbatch_size`={microbatch_size}")
-    out = jax.sharding.NamedSharding(sharding.mesh,
-                                     jax.P(*spec[:ax], None, spec[ax], *spec[ax + 1:]))
+      raise ValueError(
+        f"reshape_batch_axis: the batch axis is split over {shards} devices, "
+        f"which must divide `microbatch_size`={microbatch_size}"
+      )
+    out = jax.sharding.NamedSharding(
+      sharding.mesh, jax.P(*spec[:ax], None, spec[ax], *spec[ax + 1 :])
+    )
     return jnp.reshape(x, shape, order="F", out_sharding=out)
 
   return jax.tree_util.tree_map_with_path(split, tree)
@@ -103,28 +111,36 @@ def reshape_batch_axis(tree: Any, microbatch_size: int, axis: int = 0) -> Any:
 def _batch_size(argnums, argnames, in_axes, args, kwargs) -> int:
   """The common size of every batch axis, with an error naming the mismatch."""
   sizes = {}
-  for where, ax, tree in ([(f"argument {i}", ax, args[i]) for i, ax in zip(argnums, in_axes)]
-                          + [(f"keyword argument {n!r}", ax, kwargs[n])
-                             for n, ax in zip(argnames, in_axes[len(argnums):])]):
+  for where, ax, tree in [(f"argument {i}", ax, args[i]) for i, ax in zip(argnums, in_axes)] + [
+    (f"keyword argument {n!r}", ax, kwargs[n]) for n, ax in zip(argnames, in_axes[len(argnums) :])
+  ]:
     for path, x in jax.tree_util.tree_leaves_with_path(tree):
       shape = jnp.shape(x)
       if not -len(shape) <= ax < len(shape):
-        raise ValueError(f"microbatch: {where}{jax.tree_util.keystr(path)} of shape {shape} "
-                         f"has no batch axis {ax} (`in_axes`)")
+        raise ValueError(
+          f"microbatch: {where}{jax.tree_util.keystr(path)} of shape {shape} "
+          f"has no batch axis {ax} (`in_axes`)"
+        )
       sizes[f"{where}{jax.tree_util.keystr(path)}"] = shape[ax]
   if not sizes:
-    raise ValueError("microbatch: no argument named by `argnums`/`argnames` holds an array "
-                     "to split")
+    raise ValueError(
+      "microbatch: no argument named by `argnums`/`argnames` holds an array to split"
+    )
   if len(set(sizes.values())) > 1:
-    raise ValueError(f"microbatch: batch arguments must have batch axes of equal size; got "
-                     f"{sizes}")
+    raise ValueError(f"microbatch: batch arguments must have batch axes of equal size; got {sizes}")
   return next(iter(sizes.values()))
 
 
-def microbatch(fun: Callable, argnums: int | Sequence[int], microbatch_size: int | None,
-               accumulator: Any = AccumulationType.SUM, *,
-               argnames: str | Sequence[str] = (), in_axes: int | Sequence[int] = 0,
-               num_real_microbatches: int | jax.Array | None = None) -> Callable:
+def microbatch(
+  fun: Callable,
+  argnums: int | Sequence[int],
+  microbatch_size: int | None,
+  accumulator: Any = AccumulationType.SUM,
+  *,
+  argnames: str | Sequence[str] = (),
+  in_axes: int | Sequence[int] = 0,
+  num_real_microbatches: int | jax.Array | None = None,
+) -> Callable:
   r"""Evaluates ``fun`` one microbatch at a time and combines the results.
 
   With the batch arguments cut into microbatches $b_0, \dots, b_{n-1}$ (see
@@ -174,29 +190,36 @@ def microbatch(fun: Callable, argnums: int | Sequence[int], microbatch_size: int
   if len(in_axes) == 1:
     in_axes = in_axes * (len(argnums) + len(argnames))
   if len(in_axes) != len(argnums) + len(argnames):
-    raise ValueError(f"microbatch: argument `in_axes` has {len(in_axes)} entries for "
-                     f"{len(argnums) + len(argnames)} batch arguments (`argnums` + `argnames`)")
+    raise ValueError(
+      f"microbatch: argument `in_axes` has {len(in_axes)} entries for "
+      f"{len(argnums) + len(argnames)} batch arguments (`argnums` + `argnames`)"
+    )
 
   @functools.wraps(fun)
   def microbatched(*args, **kwargs):
     missing = [i for i in argnums if not -len(args) <= i < len(args)]
     missing += [n for n in argnames if n not in kwargs]
     if missing:
-      raise ValueError(f"microbatch: batch arguments {missing} (`argnums`/`argnames`) were "
-                       "not passed")
+      raise ValueError(
+        f"microbatch: batch arguments {missing} (`argnums`/`argnames`) were not passed"
+      )
     size = _batch_size(argnums, argnames, in_axes, args, kwargs)
     if size % microbatch_size:
-      raise ValueError(f"microbatch: the batch size {size} must be divisible by "
-                       f"`microbatch_size`={microbatch_size}")
+      raise ValueError(
+        f"microbatch: the batch size {size} must be divisible by "
+        f"`microbatch_size`={microbatch_size}"
+      )
     count = size // microbatch_size
     steps = count if num_real_microbatches is None else num_real_microbatches
     if not isinstance(steps, jax.core.Tracer) and not 0 <= int(steps) <= count:
-      raise ValueError(f"microbatch: argument `num_real_microbatches`={steps!r} must lie in "
-                       f"[0, {count}], the number of microbatches")
+      raise ValueError(
+        f"microbatch: argument `num_real_microbatches`={steps!r} must lie in "
+        f"[0, {count}], the number of microbatches"
+      )
     split_args, split_kwargs = list(args), dict(kwargs)
     for i, ax in zip(argnums, in_axes):
       split_args[i] = reshape_batch_axis(args[i], microbatch_size, ax)
-    for n, ax in zip(argnames, in_axes[len(argnums):]):
+    for n, ax in zip(argnames, in_axes[len(argnums) :]):
       split_kwargs[n] = reshape_batch_axis(kwargs[n], microbatch_size, ax)
 
     def on_microbatch(k):
@@ -206,23 +229,28 @@ def microbatch(fun: Callable, argnums: int | Sequence[int], microbatch_size: int
       call_args, call_kwargs = list(split_args), dict(split_kwargs)
       for i, ax in zip(argnums, in_axes):
         call_args[i] = jax.tree.map(take(ax), split_args[i])
-      for n, ax in zip(argnames, in_axes[len(argnums):]):
+      for n, ax in zip(argnames, in_axes[len(argnums) :]):
         call_kwargs[n] = jax.tree.map(take(ax), split_kwargs[n])
       return fun(*call_args, **call_kwargs)
 
     acc = resolve(accumulator, count)
     carry = acc.init(jax.eval_shape(on_microbatch, 0))
-    carry = jax.lax.fori_loop(
-        0, steps, lambda k, c: acc.update(c, on_microbatch(k), k), carry)
+    carry = jax.lax.fori_loop(0, steps, lambda k, c: acc.update(c, on_microbatch(k), k), carry)
     return acc.finalize(carry)
 
   return microbatched
 
 
-def micro_vmap(fun: Callable, in_axes: int | Sequence[int | None] = 0, out_axes: Any = 0, *,
-               microbatch_size: int | None = None, vmap_fn: Callable = jax.vmap,
-               accumulator: Any = AccumulationType.CONCAT,
-               num_real_microbatches: int | jax.Array | None = None) -> Callable:
+def micro_vmap(
+  fun: Callable,
+  in_axes: int | Sequence[int | None] = 0,
+  out_axes: Any = 0,
+  *,
+  microbatch_size: int | None = None,
+  vmap_fn: Callable = jax.vmap,
+  accumulator: Any = AccumulationType.CONCAT,
+  num_real_microbatches: int | jax.Array | None = None,
+) -> Callable:
   r"""``jax.vmap`` over a batch processed a microbatch at a time, optionally reduced.
 
   Each microbatch is mapped with ``vmap_fn`` and reduced with the accumulator's
@@ -258,12 +286,14 @@ def micro_vmap(fun: Callable, in_axes: int | Sequence[int | None] = 0, out_axes:
     Array([ 0,  1,  4,  9, 16, 25], dtype=int32)
   """
   if not (isinstance(out_axes, int) and out_axes == 0):
-    raise NotImplementedError(f"micro_vmap: argument `out_axes`={out_axes!r} is not supported; "
-                              "only 0 is")
+    raise NotImplementedError(
+      f"micro_vmap: argument `out_axes`={out_axes!r} is not supported; only 0 is"
+    )
   for ax in _as_tuple(in_axes):
     if ax is not None and (isinstance(ax, bool) or not isinstance(ax, int)):
-      raise ValueError(f"micro_vmap: argument `in_axes` must hold integers or None; got "
-                       f"{in_axes!r}")
+      raise ValueError(
+        f"micro_vmap: argument `in_axes` must hold integers or None; got {in_axes!r}"
+      )
 
   def mapped(*args, **kwargs):
     axes = (in_axes,) * len(args) if isinstance(in_axes, int) else tuple(in_axes)
@@ -273,20 +303,33 @@ def micro_vmap(fun: Callable, in_axes: int | Sequence[int | None] = 0, out_axes:
       return resolve(accumulator, jax.tree.leaves(out)[0].shape[0]).aggregate(out)
 
     batched = [i for i, ax in enumerate(axes) if ax is not None]
-    run = microbatch(map_and_reduce, batched, microbatch_size, accumulator,
-                     argnames="kwargs", in_axes=[axes[i] for i in batched] + [0],
-                     num_real_microbatches=num_real_microbatches)
+    run = microbatch(
+      map_and_reduce,
+      batched,
+      microbatch_size,
+      accumulator,
+      argnames="kwargs",
+      in_axes=[axes[i] for i in batched] + [0],
+      num_real_microbatches=num_real_microbatches,
+    )
     return run(*args, kwargs=kwargs)
 
   return mapped
 
 
-def micro_grad(fun: Callable, has_aux: bool = False, argnums: int | Sequence[int] = 0, *,
-               batch_argnums: int | Sequence[int] = 1, keep_batch_dim: bool = True,
-               microbatch_size: int | None = None, accumulator: Any = AccumulationType.SUM,
-               transform_fn: Callable = lambda x: x,
-               metrics_fn: Callable = lambda x: None,
-               num_real_microbatches: int | jax.Array | None = None) -> Callable:
+def micro_grad(
+  fun: Callable,
+  has_aux: bool = False,
+  argnums: int | Sequence[int] = 0,
+  *,
+  batch_argnums: int | Sequence[int] = 1,
+  keep_batch_dim: bool = True,
+  microbatch_size: int | None = None,
+  accumulator: Any = AccumulationType.SUM,
+  transform_fn: Callable = lambda x: x,
+  metrics_fn: Callable = lambda x: None,
+  num_real_microbatches: int | jax.Array | None = None,
+) -> Callable:
   r"""Per-example gradients, transformed and combined over the batch, a microbatch at a time.
 
   For each example $i$ of the batch, $g_i = \nabla f(\theta; x_i)$ (with
@@ -345,15 +388,21 @@ def micro_grad(fun: Callable, has_aux: bool = False, argnums: int | Sequence[int
   def run(*args, **kwargs):
     missing = [i for i in batch_argnums if not 0 <= i < len(args)]
     if missing:
-      raise ValueError(f"micro_grad: argument `batch_argnums` names positions {missing}, but "
-                       f"only {len(args)} positional arguments were passed")
+      raise ValueError(
+        f"micro_grad: argument `batch_argnums` names positions {missing}, but "
+        f"only {len(args)} positional arguments were passed"
+      )
     args = list(args)
     if keep_batch_dim:
       for i in batch_argnums:
         args[i] = jax.tree.map(lambda x: jnp.expand_dims(x, 1), args[i])
     axes = [0 if i in batch_argnums else None for i in range(len(args))]
-    return micro_vmap(per_example, axes, microbatch_size=microbatch_size,
-                      accumulator=(accumulator, AccumulationType.CONCAT),
-                      num_real_microbatches=num_real_microbatches)(*args, **kwargs)
+    return micro_vmap(
+      per_example,
+      axes,
+      microbatch_size=microbatch_size,
+      accumulator=(accumulator, AccumulationType.CONCAT),
+      num_real_microbatches=num_real_microbatches,
+    )(*args, **kwargs)
 
   return run

@@ -38,8 +38,9 @@ from jaxopt_notes._docargs import shared_args
 
 
 @shared_args
-def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
-                    eps_root: Float = 1e-16) -> GradientTransformation:
+def scale_by_acprop(
+  b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16, eps_root: Float = 1e-16
+) -> GradientTransformation:
   """ACProp's direction $g_t / (\\sqrt{\\hat s_{t-1}} + \\epsilon)$; see `acprop`.
 
   Args:
@@ -56,8 +57,10 @@ def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
     _, new_state = belief.update(updates, state)
     first = state.count == 0
     earlier = jnp.maximum(state.count, 1)
-    nu_hat = _tree.map(lambda s: jnp.where(first, jnp.ones_like(s), s),
-                        _moments.bias_correction(state.nu, b2, earlier))
+    nu_hat = _tree.map(
+      lambda s: jnp.where(first, jnp.ones_like(s), s),
+      _moments.bias_correction(state.nu, b2, earlier),
+    )
     out = _tree.map(lambda g, v: _numerics.rms_scale(g, v, eps, 0.0), updates, nu_hat)
     return _tree.cast_like(out, updates), new_state
 
@@ -65,9 +68,15 @@ def scale_by_acprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
 
 
 @shared_args(like=scale_by_acprop)
-def acprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-           eps: Float = 1e-16, eps_root: Float = 1e-16, weight_decay: Float = 0.0,
-           mask: Any = None) -> GradientTransformation:
+def acprop(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-16,
+  eps_root: Float = 1e-16,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """ACProp (module docstring); ``weight_decay`` is added to the step before the learning rate.
 
   Examples:
@@ -80,8 +89,13 @@ def acprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
   Reference: Zhuang, Ding, Tang, Dvornek, Tatikonda & Duncan, 2021, "Momentum
   Centering and Asynchronous Update for Adaptive Gradient Methods".
   """
-  _validate.check("acprop", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_acprop(b1, b2, eps, eps_root), add_decayed_weights(weight_decay, mask),
-               scale_by_learning_rate(learning_rate))
-
+  _validate.check(
+    "acprop",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_acprop(b1, b2, eps, eps_root),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

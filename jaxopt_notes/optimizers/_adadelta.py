@@ -38,12 +38,16 @@ class ScaleByAdaDeltaState(NamedTuple):
     e_g: $E[g^2]_t$, the running mean of the squared gradients, shaped like params.
     e_x: $E[\\Delta^2]_t$, the running mean of the squared steps, shaped like params.
   """
+
   e_g: Any  # running mean of squared gradients
   e_x: Any  # running mean of squared steps
 
 
-def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
-                      eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
+def scale_by_adadelta(
+  rho: jax.typing.ArrayLike = 0.9,
+  eps: jax.typing.ArrayLike = 0.0,
+  eps_root: jax.typing.ArrayLike = 1e-6,
+) -> GradientTransformation:
   """Adadelta's scaling $\\Delta_t$ (positive along the gradient); see `adadelta`.
 
   Args:
@@ -52,8 +56,12 @@ def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
     eps_root: Zeiler's $\\epsilon$, added inside both square roots; > 0 lets the first steps move
       (their numerator is $\\sqrt{\\epsilon_{root}}$).
   """
-  _validate.check("scale_by_adadelta", rho=(rho, _validate.UNIT),
-                  eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_adadelta",
+    rho=(rho, _validate.UNIT),
+    eps=(eps, _validate.NONNEGATIVE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+  )
 
   def init_fn(params):
     return ScaleByAdaDeltaState(e_g=_tree.zeros_like(params), e_x=_tree.zeros_like(params))
@@ -62,21 +70,30 @@ def scale_by_adadelta(rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
     del params
     e_g = _moments.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
     step = _tree.map(
-        lambda g, eg, ex: (_numerics.rms_scale(g, eg, eps, eps_root)
-                           * (jnp.sqrt(jnp.real(ex) + eps_root) + eps)),
-        updates, e_g, state.e_x)
+      lambda g, eg, ex: (
+        _numerics.rms_scale(g, eg, eps, eps_root) * (jnp.sqrt(jnp.real(ex) + eps_root) + eps)
+      ),
+      updates,
+      e_g,
+      state.e_x,
+    )
     e_x = _moments.update_moment_per_elem_norm(step, state.e_x, rho, 2)
     return _tree.cast_like(step, updates), ScaleByAdaDeltaState(
-        e_g=_tree.cast_like(e_g, state.e_g), e_x=_tree.cast_like(e_x, state.e_x))
+      e_g=_tree.cast_like(e_g, state.e_g), e_x=_tree.cast_like(e_x, state.e_x)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_adadelta)
-def adadelta(learning_rate: ScalarOrSchedule | None = None, rho: jax.typing.ArrayLike = 0.9,
-             eps: jax.typing.ArrayLike = 0.0, weight_decay: jax.typing.ArrayLike = 0.0,
-             weight_decay_mask: Any = None,
-             eps_root: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
+def adadelta(
+  learning_rate: ScalarOrSchedule | None = None,
+  rho: jax.typing.ArrayLike = 0.9,
+  eps: jax.typing.ArrayLike = 0.0,
+  weight_decay: jax.typing.ArrayLike = 0.0,
+  weight_decay_mask: Any = None,
+  eps_root: jax.typing.ArrayLike = 1e-6,
+) -> GradientTransformation:
   """Adadelta; the update and the ``learning_rate=None`` rule are in the module docstring.
 
   Args:
@@ -93,6 +110,8 @@ def adadelta(learning_rate: ScalarOrSchedule | None = None, rho: jax.typing.Arra
   Reference: Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method".
   """
   _validate.check("adadelta", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(add_decayed_weights(weight_decay, mask=weight_decay_mask),
-               scale_by_adadelta(rho=rho, eps=eps, eps_root=eps_root),
-               scale_by_learning_rate(1.0 if learning_rate is None else learning_rate))
+  return chain(
+    add_decayed_weights(weight_decay, mask=weight_decay_mask),
+    scale_by_adadelta(rho=rho, eps=eps, eps_root=eps_root),
+    scale_by_learning_rate(1.0 if learning_rate is None else learning_rate),
+  )

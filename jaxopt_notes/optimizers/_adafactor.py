@@ -62,10 +62,11 @@ class FactoredState(NamedTuple):
     v_col: $C_t$ of each factored leaf (its second largest axis reduced); one zero for other leaves.
     v: $V_t$ of each leaf that is not factored; one zero for factored leaves.
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  v_row: Any        # R_t for factored leaves (the largest axis removed)
-  v_col: Any        # C_t for factored leaves (the second largest axis removed)
-  v: Any            # V_t for leaves that are not factored
+  v_row: Any  # R_t for factored leaves (the largest axis removed)
+  v_col: Any  # C_t for factored leaves (the second largest axis removed)
+  v: Any  # V_t for leaves that are not factored
 
 
 def _stat_dtype(p) -> Any:
@@ -93,10 +94,14 @@ def factored_dims(shape: tuple, factored: bool, min_dim_size_to_factor: int):
   return second, largest
 
 
-def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
-                          step_offset: Any = 0, min_dim_size_to_factor: int = 128,
-                          epsilon: Float = 1e-30,
-                          decay_rate_fn: Callable = decay_rate_pow) -> GradientTransformation:
+def scale_by_factored_rms(
+  factored: bool = True,
+  decay_rate: Float = 0.8,
+  step_offset: Any = 0,
+  min_dim_size_to_factor: int = 128,
+  epsilon: Float = 1e-30,
+  decay_rate_fn: Callable = decay_rate_pow,
+) -> GradientTransformation:
   """Adafactor's scaling $g_t / \\sqrt{\\hat V_t}$; see `adafactor`.
 
   ``decay_rate_fn(step - step_offset, decay_rate)`` gives $\\hat\\beta_{2,t}$
@@ -115,9 +120,12 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
     decay_rate_fn: ``(step, decay_rate) -> decay`` giving $\\hat\\beta_{2,t}$ (steps from 0);
       `decay_rate_pow` by default.
   """
-  _validate.check("scale_by_factored_rms", decay_rate=(decay_rate, _validate.NONNEGATIVE),
-                  epsilon=(epsilon, _validate.NONNEGATIVE),
-                  min_dim_size_to_factor=(min_dim_size_to_factor, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_factored_rms",
+    decay_rate=(decay_rate, _validate.NONNEGATIVE),
+    epsilon=(epsilon, _validate.NONNEGATIVE),
+    min_dim_size_to_factor=(min_dim_size_to_factor, _validate.NONNEGATIVE),
+  )
 
   def dims(x):
     return factored_dims(jnp.shape(x), factored, min_dim_size_to_factor)
@@ -130,15 +138,19 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
     if d is None:
       return placeholder(p), placeholder(p), _tree.zeros_like(p, dtype)
     second, largest = d
-    return (_tree.zeros_reduced(p, largest, dtype), _tree.zeros_reduced(p, second, dtype),
-            placeholder(p))
+    return (
+      _tree.zeros_reduced(p, largest, dtype),
+      _tree.zeros_reduced(p, second, dtype),
+      placeholder(p),
+    )
 
   def init_fn(params):
     flat, treedef = jax.tree.flatten(params, is_leaf=_tree.is_none)
     parts = [None if p is None or _tree.is_frozen(p) else init_one(p) for p in flat]
     field = lambda i: treedef.unflatten([None if x is None else x[i] for x in parts])  # noqa: E731
-    return FactoredState(count=_placement.zero_count(params), v_row=field(0), v_col=field(1),
-                         v=field(2))
+    return FactoredState(
+      count=_placement.zero_count(params), v_row=field(0), v_col=field(1), v=field(2)
+    )
 
   def update_one(g, v_row, v_col, v, decay):
     compute = jnp.promote_types(v.dtype, jnp.float32)
@@ -155,8 +167,7 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
     new_col = average(v_col, jnp.mean(sq, axis=second))
     row_axis = second - 1 if second > largest else second  # `second` once `largest` is gone
     row_factor = jax.lax.rsqrt(new_row / jnp.mean(new_row, axis=row_axis, keepdims=True))
-    out = (g * jnp.expand_dims(row_factor, largest)
-           * jnp.expand_dims(jax.lax.rsqrt(new_col), second))
+    out = g * jnp.expand_dims(row_factor, largest) * jnp.expand_dims(jax.lax.rsqrt(new_col), second)
     # Statistics that overflowed (inf / inf) scale a finite gradient to 0, as Adam's
     # g / sqrt(inf) does; a non-finite gradient still shows.
     out = jnp.where(jnp.isfinite(g) & ~jnp.isfinite(out), 0, out)
@@ -164,31 +175,42 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Float = 0.8,
 
   def update_fn(updates, state, params=None):
     # only shapes are read: those of the updates, checked against the params when given
-    _tree.check_match(updates, *([state.v_row] if params is None else [state.v_row, params]),
-                      shapes=False)
+    _tree.check_match(
+      updates, *([state.v_row] if params is None else [state.v_row, params]), shapes=False
+    )
     if params is not None:
       _tree.check_match(updates, params)
     decay = jnp.asarray(decay_rate_fn(state.count - step_offset, decay_rate))
     flat, treedef = jax.tree.flatten(updates, is_leaf=_tree.is_none)
     rows, cols, vs = (treedef.flatten_up_to(x) for x in (state.v_row, state.v_col, state.v))
-    parts = [None if r is None else update_one(g, r, c, v, decay)
-             for g, r, c, v in zip(flat, rows, cols, vs)]
+    parts = [
+      None if r is None else update_one(g, r, c, v, decay)
+      for g, r, c, v in zip(flat, rows, cols, vs)
+    ]
     field = lambda i: treedef.unflatten([None if x is None else x[i] for x in parts])  # noqa: E731
-    new_state = FactoredState(count=_numerics.safe_increment(state.count), v_row=field(1),
-                              v_col=field(2), v=field(3))
+    new_state = FactoredState(
+      count=_numerics.safe_increment(state.count), v_row=field(1), v_col=field(2), v=field(3)
+    )
     return _tree.cast_like(field(0), updates), new_state
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def adafactor(learning_rate: ScalarOrSchedule | None = None, min_dim_size_to_factor: int = 128,
-              decay_rate: Float = 0.8, decay_offset: Any = 0,
-              multiply_by_parameter_scale: bool = True,
-              clipping_threshold: Float | None = 1.0, momentum: Float | None = None,
-              dtype_momentum: Any = jnp.float32, weight_decay_rate: ScalarOrSchedule | None = None,
-              eps: Float = 1e-30, factored: bool = True,
-              weight_decay_mask: Any = None) -> GradientTransformation:
+def adafactor(
+  learning_rate: ScalarOrSchedule | None = None,
+  min_dim_size_to_factor: int = 128,
+  decay_rate: Float = 0.8,
+  decay_offset: Any = 0,
+  multiply_by_parameter_scale: bool = True,
+  clipping_threshold: Float | None = 1.0,
+  momentum: Float | None = None,
+  dtype_momentum: Any = jnp.float32,
+  weight_decay_rate: ScalarOrSchedule | None = None,
+  eps: Float = 1e-30,
+  factored: bool = True,
+  weight_decay_mask: Any = None,
+) -> GradientTransformation:
   """Adafactor (module docstring).
 
   ``learning_rate`` is the step size $\\rho_t$ (a number or schedule; ``None``
@@ -231,8 +253,11 @@ def adafactor(learning_rate: ScalarOrSchedule | None = None, min_dim_size_to_fac
   Reference: Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with
   Sublinear Memory Cost".
   """
-  _validate.check("adafactor", clipping_threshold=(clipping_threshold, _validate.POSITIVE_OR_INF),
-                  momentum=(momentum, _validate.UNIT))
+  _validate.check(
+    "adafactor",
+    clipping_threshold=(clipping_threshold, _validate.POSITIVE_OR_INF),
+    momentum=(momentum, _validate.UNIT),
+  )
   parts = [scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps)]
   if clipping_threshold is not None:
     parts.append(clip_by_block_rms(clipping_threshold))

@@ -29,22 +29,28 @@ class ScaleByRssState(NamedTuple):
     sum_of_squares: $s_t$, the sum of the squared gradients so far (plus the initial value), shaped
       like params.
   """
+
   sum_of_squares: Any  # s_t, one leaf per param
 
 
 @shared_args
-def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
-                 eps: jax.typing.ArrayLike = 0.0,
-                 eps_root: jax.typing.ArrayLike = 1e-7) -> GradientTransformation:
+def scale_by_rss(
+  initial_accumulator_value: jax.typing.ArrayLike = 0.1,
+  eps: jax.typing.ArrayLike = 0.0,
+  eps_root: jax.typing.ArrayLike = 1e-7,
+) -> GradientTransformation:
   """AdaGrad's scaling by the root of the summed squared gradients; see `adagrad`.
 
   Args:
     initial_accumulator_value: $s_0$, the value every sum of squares starts from; >= 0. A positive
       value bounds the first steps.
   """
-  _validate.check("scale_by_rss",
-                  initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE),
-                  eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_rss",
+    initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE),
+    eps=(eps, _validate.NONNEGATIVE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+  )
 
   def init_fn(params):
     return ScaleByRssState(sum_of_squares=_tree.full_like(params, initial_accumulator_value))
@@ -53,8 +59,10 @@ def scale_by_rss(initial_accumulator_value: jax.typing.ArrayLike = 0.1,
     del params
     s = _tree.map(lambda g, s: s + _numerics.abs_sq(g), updates, state.sum_of_squares)
     out = _tree.map(lambda g, s: _numerics.rms_scale(g, s, eps, eps_root), updates, s)
-    return (_tree.cast_like(out, updates),
-            ScaleByRssState(sum_of_squares=_tree.cast_like(s, state.sum_of_squares)))
+    return (
+      _tree.cast_like(out, updates),
+      ScaleByRssState(sum_of_squares=_tree.cast_like(s, state.sum_of_squares)),
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
@@ -64,10 +72,12 @@ scale_by_adagrad = scale_by_rss
 
 
 @shared_args
-def adagrad(learning_rate: ScalarOrSchedule,
-            initial_accumulator_value: jax.typing.ArrayLike = 0.1,
-            eps: jax.typing.ArrayLike = 0.0,
-            eps_root: jax.typing.ArrayLike = 1e-7) -> GradientTransformation:
+def adagrad(
+  learning_rate: ScalarOrSchedule,
+  initial_accumulator_value: jax.typing.ArrayLike = 0.1,
+  eps: jax.typing.ArrayLike = 0.0,
+  eps_root: jax.typing.ArrayLike = 1e-7,
+) -> GradientTransformation:
   """AdaGrad; the update is in the module docstring.
 
   The defaults give optax's ``adagrad`` numbers (its ``eps`` sits inside the
@@ -88,5 +98,7 @@ def adagrad(learning_rate: ScalarOrSchedule,
   Online Learning and Stochastic Optimization".
   """
   _validate.check("adagrad", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_rss(initial_accumulator_value, eps=eps, eps_root=eps_root),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_rss(initial_accumulator_value, eps=eps, eps_root=eps_root),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -28,8 +28,7 @@ import jax.numpy as jnp
 from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes._moments import (Float, check_moments, debiased_first_moment,
-                                   init_moments)
+from jaxopt_notes._moments import Float, check_moments, debiased_first_moment, init_moments
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
@@ -42,9 +41,10 @@ class ScaleByAdamState(NamedTuple):
   Attributes:
     nu: the second moment $v_t$ (Adamax: the infinity norm $u_t$), shaped like params.
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  mu: Any           # first moment m_t
-  nu: Any           # second moment v_t (Adamax: the infinity norm u_t)
+  mu: Any  # first moment m_t
+  nu: Any  # second moment v_t (Adamax: the infinity norm u_t)
 
 
 @shared_args
@@ -55,14 +55,24 @@ class ScaleByAmsgradState(NamedTuple):
     nu_max: $\\max_{s \\le t} \\hat v_s$, the running maximum of the (debiased) second moment,
       shaped like params.
   """
+
   count: jax.Array
   mu: Any
   nu: Any
-  nu_max: Any       # running max of the debiased second moment
+  nu_max: Any  # running max of the debiased second moment
 
 
-def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, b2: Float,
-                   eps: Float, eps_root: Float, nesterov: bool = False) -> Any:
+def adam_direction(
+  updates: Any,
+  mu: Any,
+  nu: Any,
+  count: jax.Array,
+  b1: Float,
+  b2: Float,
+  eps: Float,
+  eps_root: Float,
+  nesterov: bool = False,
+) -> Any:
   """$\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$ from updated moments."""
   mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
   nu_hat = _moments.bias_correction(nu, b2, count)
@@ -70,9 +80,16 @@ def adam_direction(updates: Any, mu: Any, nu: Any, count: jax.Array, b1: Float, 
 
 
 @shared_args
-def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
-                  eps_root: Float = 0.0, mu_dtype: Any = None,
-                  nesterov: bool = False, *, nu_dtype: Any = None) -> GradientTransformation:
+def scale_by_adam(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  nesterov: bool = False,
+  *,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """Adam's direction $\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
 
   See `adam`.
@@ -90,17 +107,24 @@ def scale_by_adam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     count = _numerics.safe_increment(state.count)
     out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root, nesterov)
     return _tree.cast_like(out, updates), ScaleByAdamState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
-                     eps_root: Float = 0.0, mu_dtype: Any = None,
-                     bias_correction_mu: bool = True,
-                     bias_correction_nu: bool = True, *,
-                     nu_dtype: Any = None) -> GradientTransformation:
+def scale_by_amsgrad(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  bias_correction_mu: bool = True,
+  bias_correction_nu: bool = True,
+  *,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """AMSGrad's direction; see `amsgrad`.
 
   Args:
@@ -114,10 +138,12 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
   mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return ScaleByAmsgradState(count=_placement.zero_count(params),
-                               mu=_tree.zeros_like(params, dtype=mu_dtype),
-                               nu=_tree.zeros_like(params, dtype=nu_dtype),
-                               nu_max=_tree.zeros_like(params, dtype=nu_dtype))
+    return ScaleByAmsgradState(
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params, dtype=mu_dtype),
+      nu=_tree.zeros_like(params, dtype=nu_dtype),
+      nu_max=_tree.zeros_like(params, dtype=nu_dtype),
+    )
 
   def update_fn(updates, state, params=None):
     del params
@@ -129,15 +155,19 @@ def scale_by_amsgrad(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     nu_max = _tree.map(jnp.maximum, nu_hat, state.nu_max)
     out = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), mu_hat, nu_max)
     return _tree.cast_like(out, updates), ScaleByAmsgradState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
-        nu_max=_tree.cast_like(nu_max, state.nu_max))
+      count=count,
+      mu=_tree.cast_like(mu, state.mu),
+      nu=_tree.cast_like(nu, state.nu),
+      nu_max=_tree.cast_like(nu_max, state.nu_max),
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
-                    eps: Float = 1e-8) -> GradientTransformation:
+def scale_by_adamax(
+  b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
+) -> GradientTransformation:
   """Adamax's direction $\\hat m_t / u_t$; see `adamax`.
 
   Args:
@@ -148,8 +178,9 @@ def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
   check_moments("scale_by_adamax", b1, b2, eps)
 
   def init_fn(params):
-    return ScaleByAdamState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
-                            nu=_tree.zeros_like(params))
+    return ScaleByAdamState(
+      count=_placement.zero_count(params), mu=_tree.zeros_like(params), nu=_tree.zeros_like(params)
+    )
 
   def update_fn(updates, state, params=None):
     del params
@@ -159,21 +190,33 @@ def scale_by_adamax(b1: Float = 0.9, b2: Float = 0.999,
     mu_hat = _moments.bias_correction(mu, b1, count)
     out = _tree.map(_numerics.safe_div, mu_hat, nu)
     return _tree.cast_like(out, updates), ScaleByAdamState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 def _lr(owner, learning_rate, weight_decay=0.0):
-  _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
+  _validate.check(
+    owner,
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
   return scale_by_learning_rate(learning_rate)
 
 
 @shared_args
-def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-         eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-         nesterov: bool = False, *, nu_dtype: Any = None) -> GradientTransformation:
+def adam(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  nesterov: bool = False,
+  *,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """Adam; the update is in the module docstring.
 
   Examples:
@@ -185,14 +228,24 @@ def adam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
 
   Reference: Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization".
   """
-  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
-               _lr("adam", learning_rate))
+  return chain(
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
+    _lr("adam", learning_rate),
+  )
 
 
 @shared_args
-def nadam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-          eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-          nesterov: bool = True, *, nu_dtype: Any = None) -> GradientTransformation:
+def nadam(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  nesterov: bool = True,
+  *,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """NAdam: `adam` with ``nesterov=True``. Reference: Dozat, 2016,
   "Incorporating Nesterov Momentum into Adam".
 
@@ -203,49 +256,82 @@ def nadam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
 
 
 @shared_args
-def adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-          eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-          weight_decay: Float = 1e-4, mask: Any = None,
-          nesterov: bool = False, *, nu_dtype: Any = None) -> GradientTransformation:
+def adamw(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  weight_decay: Float = 1e-4,
+  mask: Any = None,
+  nesterov: bool = False,
+  *,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """AdamW: Adam with decoupled weight decay (module docstring).
 
   Reference: Loshchilov & Hutter, 2019, "Decoupled Weight Decay Regularization".
   """
-  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
-               add_decayed_weights(weight_decay, mask),
-               _lr("adamw", learning_rate, weight_decay))
+  return chain(
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
+    add_decayed_weights(weight_decay, mask),
+    _lr("adamw", learning_rate, weight_decay),
+  )
 
 
 @shared_args
-def nadamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-           eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-           weight_decay: Float = 1e-4, mask: Any = None,
-           nesterov: bool = True, *, nu_dtype: Any = None) -> GradientTransformation:
+def nadamw(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  weight_decay: Float = 1e-4,
+  mask: Any = None,
+  nesterov: bool = True,
+  *,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """NAdamW: `adamw` with ``nesterov=True``.
 
   Args:
     nesterov: use NAdam's look-ahead first moment; True here (False gives `adamw`).
   """
-  return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov,
-               nu_dtype=nu_dtype)
+  return adamw(
+    learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov, nu_dtype=nu_dtype
+  )
 
 
 @shared_args(like=scale_by_amsgrad)
-def amsgrad(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-            eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-            bias_correction_mu: bool = True,
-            bias_correction_nu: bool = True, *, nu_dtype: Any = None) -> GradientTransformation:
+def amsgrad(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  bias_correction_mu: bool = True,
+  bias_correction_nu: bool = True,
+  *,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """AMSGrad (module docstring). Reference: Reddi, Kale & Kumar, 2018, "On the
   Convergence of Adam and Beyond".
   """
-  return chain(scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
-                                bias_correction_nu, nu_dtype=nu_dtype),
-               _lr("amsgrad", learning_rate))
+  return chain(
+    scale_by_amsgrad(
+      b1, b2, eps, eps_root, mu_dtype, bias_correction_mu, bias_correction_nu, nu_dtype=nu_dtype
+    ),
+    _lr("amsgrad", learning_rate),
+  )
 
 
 @shared_args(like=scale_by_adamax)
-def adamax(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-           eps: Float = 1e-8) -> GradientTransformation:
+def adamax(
+  learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
+) -> GradientTransformation:
   """Adamax, Adam with the infinity norm (module docstring). Reference: Kingma &
   Ba, 2015, section 7.1.
   """
@@ -253,9 +339,14 @@ def adamax(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
 
 
 @shared_args
-def adamaxw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-            eps: Float = 1e-8, weight_decay: Float = 1e-4,
-            mask: Any = None) -> GradientTransformation:
+def adamaxw(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  weight_decay: Float = 1e-4,
+  mask: Any = None,
+) -> GradientTransformation:
   """Adamax with decoupled weight decay.
 
   Args:
@@ -263,5 +354,8 @@ def adamaxw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
       [0, 1].
     eps: added to $|g_t|$ inside the max, so that $u_t > 0$; >= 0.
   """
-  return chain(scale_by_adamax(b1, b2, eps), add_decayed_weights(weight_decay, mask),
-               _lr("adamaxw", learning_rate, weight_decay))
+  return chain(
+    scale_by_adamax(b1, b2, eps),
+    add_decayed_weights(weight_decay, mask),
+    _lr("adamaxw", learning_rate, weight_decay),
+  )

@@ -38,8 +38,13 @@ import jax.numpy as jnp
 from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._moments import Float, debiased_first_moment
-from jaxopt_notes.optimizers._muon import (ns_coefficients, orthogonalize, per_matrix,
-                                           resolve_dimension_numbers, widen_float16)
+from jaxopt_notes.optimizers._muon import (
+  ns_coefficients,
+  orthogonalize,
+  per_matrix,
+  resolve_dimension_numbers,
+  widen_float16,
+)
 from jaxopt_notes.optimizers._normuon import matrices_and_adamw, rms_aligned
 from jaxopt_notes._docargs import shared_args
 
@@ -53,17 +58,26 @@ class ScaleByAdaMuonState(NamedTuple):
     nu: the element-wise second moment $v_t$ of the orthogonalised update.
     ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
   """
-  count: jax.Array      # int32 steps taken, saturating
-  mu: Any               # momentum m_t
-  nu: Any               # element-wise second moment v_t of the orthogonal update
+
+  count: jax.Array  # int32 steps taken, saturating
+  mu: Any  # momentum m_t
+  nu: Any  # element-wise second moment v_t of the orthogonal update
   ns_coeffs: jax.Array  # Newton-Schulz coefficients
 
 
 @shared_args
-def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float = 0.95,
-                     b2: Float = 0.999, eps: Float = 1e-8, mu_dtype: Any = None, *,
-                     nesterov: bool = True, sign_momentum: bool = True,
-                     weight_dimension_numbers: Any = None) -> GradientTransformation:
+def scale_by_adamuon(
+  ns_coeffs: Any = "standard",
+  ns_steps: Any = 5,
+  b1: Float = 0.95,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = True,
+  sign_momentum: bool = True,
+  weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """AdaMuon's direction (rescaled to RMS 0.2) for every matrix leaf; see `adamuon`.
 
   Leaves whose dimension number is ``None`` get the debiased momentum.
@@ -85,47 +99,70 @@ def scale_by_adamuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
   """
   owner = "scale_by_adamuon"
   ns_coeffs = ns_coefficients(owner, ns_coeffs)
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE)
+  )
   _validate.check_positive_int(owner, "ns_steps", ns_steps)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
   steps = ns_steps if isinstance(ns_steps, jax.core.Tracer) else int(ns_steps)
 
   def init_fn(params):
-    return ScaleByAdaMuonState(count=_placement.zero_count(params),
-                               mu=_tree.zeros_like(params, dtype=mu_dtype),
-                               nu=_tree.zeros_like(params),
-                               ns_coeffs=_placement.replicate_like(jnp.asarray(ns_coeffs), params))
+    return ScaleByAdaMuonState(
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params, dtype=mu_dtype),
+      nu=_tree.zeros_like(params),
+      ns_coeffs=_placement.replicate_like(jnp.asarray(ns_coeffs), params),
+    )
 
   def update_fn(updates, state, params=None):
     del params
     mu = _moments.update_moment(updates, state.mu, b1, 1)
     count = _numerics.safe_increment(state.count)
-    mu_hat = debiased_first_moment(widen_float16(mu), widen_float16(updates), b1, count,
-                                   nesterov)
+    mu_hat = debiased_first_moment(widen_float16(mu), widen_float16(updates), b1, count, nesterov)
     specs = resolve_dimension_numbers(weight_dimension_numbers, updates)
-    o = per_matrix(lambda s, m: orthogonalize(jnp.sign(m) if sign_momentum else m, s,
-                                              state.ns_coeffs, steps, "frobenius", eps),
-                   specs, mu_hat)
+    o = per_matrix(
+      lambda s, m: orthogonalize(
+        jnp.sign(m) if sign_momentum else m, s, state.ns_coeffs, steps, "frobenius", eps
+      ),
+      specs,
+      mu_hat,
+    )
     nu = _moments.update_moment_per_elem_norm(o, widen_float16(state.nu), b2, 2)
     nu_hat = _moments.bias_correction(nu, b2, count)
-    out = per_matrix(lambda s, x, v: rms_aligned(s, _numerics.rms_scale(x, v, eps, 0.0)),
-                     specs, o, nu_hat)
+    out = per_matrix(
+      lambda s, x, v: rms_aligned(s, _numerics.rms_scale(x, v, eps, 0.0)), specs, o, nu_hat
+    )
     return _tree.cast_like(out, updates), ScaleByAdaMuonState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
-        ns_coeffs=state.ns_coeffs)
+      count=count,
+      mu=_tree.cast_like(mu, state.mu),
+      nu=_tree.cast_like(nu, state.nu),
+      ns_coeffs=state.ns_coeffs,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_adamuon)
-def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
-            b1: Float = 0.95, b2: Float = 0.999, eps: Float = 1e-8, weight_decay: Float = 0.0,
-            weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
-            sign_momentum: bool = True, adam_b1: Float = 0.9, adam_b2: Float = 0.999,
-            adam_eps_root: Float = 0.0, adam_weight_decay: Float = 0.0,
-            adam_learning_rate: ScalarOrSchedule | None = None,
-            muon_weight_dimension_numbers: Any = None) -> GradientTransformation:
+def adamuon(
+  learning_rate: ScalarOrSchedule,
+  ns_coeffs: Any = "standard",
+  ns_steps: Any = 5,
+  b1: Float = 0.95,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.0,
+  weight_decay_mask: Any = None,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = True,
+  sign_momentum: bool = True,
+  adam_b1: Float = 0.9,
+  adam_b2: Float = 0.999,
+  adam_eps_root: Float = 0.0,
+  adam_weight_decay: Float = 0.0,
+  adam_learning_rate: ScalarOrSchedule | None = None,
+  muon_weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """AdaMuon on the matrix leaves, AdamW on the others (module docstring).
 
   Args:
@@ -161,8 +198,28 @@ def adamuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
   Reference: Si, Zhang & Shen, 2025, "AdaMuon: Adaptive Muon Optimizer".
   """
   return matrices_and_adamw(
-      "adamuon", lambda specs_of: scale_by_adamuon(
-          ns_coeffs, ns_steps, b1, b2, eps, mu_dtype, nesterov=nesterov,
-          sign_momentum=sign_momentum, weight_dimension_numbers=specs_of),
-      learning_rate, eps, weight_decay, weight_decay_mask, mu_dtype, nesterov, adam_b1, adam_b2,
-      adam_eps_root, adam_weight_decay, adam_learning_rate, muon_weight_dimension_numbers)
+    "adamuon",
+    lambda specs_of: scale_by_adamuon(
+      ns_coeffs,
+      ns_steps,
+      b1,
+      b2,
+      eps,
+      mu_dtype,
+      nesterov=nesterov,
+      sign_momentum=sign_momentum,
+      weight_dimension_numbers=specs_of,
+    ),
+    learning_rate,
+    eps,
+    weight_decay,
+    weight_decay_mask,
+    mu_dtype,
+    nesterov,
+    adam_b1,
+    adam_b2,
+    adam_eps_root,
+    adam_weight_decay,
+    adam_learning_rate,
+    muon_weight_dimension_numbers,
+  )

@@ -47,16 +47,18 @@ class ScaleByAdanState(NamedTuple):
     g: the previous gradient $g_{t-1}$ (zeros before the first step).
     t: int32 number of updates taken, saturating.
   """
-  m: Any        # m_t
-  v: Any        # v_t, moment of gradient differences
-  n: Any        # n_t, second moment
-  g: Any        # g_{t-1}
+
+  m: Any  # m_t
+  v: Any  # v_t, moment of gradient differences
+  n: Any  # n_t, second moment
+  g: Any  # g_{t-1}
   t: jax.Array  # int32 steps taken, saturating
 
 
 @shared_args
-def scale_by_adan(b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Float = 1e-8,
-                  eps_root: Float = 0.0) -> GradientTransformation:
+def scale_by_adan(
+  b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Float = 1e-8, eps_root: Float = 0.0
+) -> GradientTransformation:
   """Adan's direction; see `adan`.
 
   Args:
@@ -68,40 +70,57 @@ def scale_by_adan(b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Flo
 
   def init_fn(params):
     zeros = lambda: _tree.zeros_like(params)  # noqa: E731
-    return ScaleByAdanState(m=zeros(), v=zeros(), n=zeros(), g=zeros(),
-                            t=_placement.zero_count(params))
+    return ScaleByAdanState(
+      m=zeros(), v=zeros(), n=zeros(), g=zeros(), t=_placement.zero_count(params)
+    )
 
   def update_fn(updates, state, params=None):
     del params
     first = state.t == 0
-    diff = _tree.map(lambda g, prev: jnp.where(first, 0, g - prev).astype(g.dtype),
-                      updates, state.g)
+    diff = _tree.map(
+      lambda g, prev: jnp.where(first, 0, g - prev).astype(g.dtype), updates, state.g
+    )
     m = _moments.update_moment(updates, state.m, b1, 1)
     v = _moments.update_moment(diff, state.v, b2, 1)
     n = _moments.update_moment_per_elem_norm(_tree.add_scale(updates, 1 - b2, diff), state.n, b3, 2)
     t = _numerics.safe_increment(state.t)
-    m_hat, v_hat, n_hat = (_moments.bias_correction(x, b, t)
-                           for x, b in ((m, b1), (v, b2), (n, b3)))
-    out = _tree.map(lambda a, b, c: _numerics.rms_scale(a + (1 - b2) * b, c, eps, eps_root),
-                     m_hat, v_hat, n_hat)
+    m_hat, v_hat, n_hat = (
+      _moments.bias_correction(x, b, t) for x, b in ((m, b1), (v, b2), (n, b3))
+    )
+    out = _tree.map(
+      lambda a, b, c: _numerics.rms_scale(a + (1 - b2) * b, c, eps, eps_root), m_hat, v_hat, n_hat
+    )
     like = lambda x, s: _tree.cast_like(x, s)  # noqa: E731
     return _tree.cast_like(out, updates), ScaleByAdanState(
-        m=like(m, state.m), v=like(v, state.v), n=like(n, state.n),
-        g=like(updates, state.g), t=t)
+      m=like(m, state.m), v=like(v, state.v), n=like(n, state.n), g=like(updates, state.g), t=t
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_adan)
-def adan(learning_rate: ScalarOrSchedule, b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99,
-         eps: Float = 1e-8, eps_root: Float = 1e-8, weight_decay: ScalarOrSchedule = 0.0,
-         mask: Any = None) -> GradientTransformation:
+def adan(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.98,
+  b2: Float = 0.92,
+  b3: Float = 0.99,
+  eps: Float = 1e-8,
+  eps_root: Float = 1e-8,
+  weight_decay: ScalarOrSchedule = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """Adan (module docstring); ``mask`` limits the weight decay to selected leaves.
 
   Reference: Xie, Zhou, Li, Lin & Yan, 2022, "Adan: Adaptive Nesterov Momentum
   Algorithm for Faster Optimizing Deep Models".
   """
-  _validate.check("adan", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_adan(b1, b2, b3, eps, eps_root), add_decayed_weights(weight_decay, mask),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "adan",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_adan(b1, b2, b3, eps, eps_root),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

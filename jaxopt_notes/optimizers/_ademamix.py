@@ -50,11 +50,12 @@ class ScaleByAdemamixState(NamedTuple):
     m1: $m^{(1)}_t$, the fast moving average of the gradient.
     m2: $m^{(2)}_t$, the slow moving average of the gradient.
   """
+
   count: jax.Array
   count_m2: jax.Array  # the step at which the b3 and alpha schedules are read
-  m1: Any              # fast EMA of g
-  m2: Any              # slow EMA of g
-  nu: Any              # EMA of g^2
+  m1: Any  # fast EMA of g
+  m2: Any  # slow EMA of g
+  nu: Any  # EMA of g^2
 
 
 class ScaleBySimplifiedAdEMAMixState(NamedTuple):
@@ -65,6 +66,7 @@ class ScaleBySimplifiedAdEMAMixState(NamedTuple):
     m: $m_t$, the discounted sum of the gradients.
     n: the moving average of the squared gradient.
   """
+
   t: jax.Array
   m: Any  # the discounted sum of gradients
   n: Any  # EMA of g^2
@@ -81,9 +83,15 @@ def _adaptive(num: Any, nu: Any, b2: Float, count: jax.Array, eps: Float, eps_ro
 
 
 @shared_args
-def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule = 0.9999,
-                      alpha: ScalarOrSchedule = 6.0, eps: Float = 1e-8, eps_root: Float = 0.0,
-                      mu_dtype: Any = None) -> GradientTransformation:
+def scale_by_ademamix(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  b3: ScalarOrSchedule = 0.9999,
+  alpha: ScalarOrSchedule = 6.0,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+) -> GradientTransformation:
   """AdEMAMix's direction; see `ademamix`.
 
   Args:
@@ -93,16 +101,26 @@ def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule =
     alpha: weight $\\alpha$ of the slow moving average in the numerator, or a schedule of the step
       returning it.
   """
-  check_moments("scale_by_ademamix", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT),
-                alpha=(alpha, _validate.FINITE))
+  check_moments(
+    "scale_by_ademamix",
+    b1,
+    b2,
+    eps,
+    eps_root,
+    b3=(b3, _validate.UNIT),
+    alpha=(alpha, _validate.FINITE),
+  )
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
     count = _placement.zero_count(params)
-    return ScaleByAdemamixState(count=count, count_m2=count,
-                                m1=_tree.zeros_like(params, dtype=mu_dtype),
-                                m2=_tree.zeros_like(params, dtype=mu_dtype),
-                                nu=_tree.zeros_like(params))
+    return ScaleByAdemamixState(
+      count=count,
+      count_m2=count,
+      m1=_tree.zeros_like(params, dtype=mu_dtype),
+      m2=_tree.zeros_like(params, dtype=mu_dtype),
+      nu=_tree.zeros_like(params),
+    )
 
   def update_fn(updates, state, params=None):
     del params
@@ -114,33 +132,54 @@ def scale_by_ademamix(b1: Float = 0.9, b2: Float = 0.999, b3: ScalarOrSchedule =
     num = _tree.add_scale(_moments.bias_correction(m1, b1, count), alpha_now, m2)
     out = _adaptive(num, nu, b2, count, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleByAdemamixState(
-        count=count, count_m2=_numerics.safe_increment(state.count_m2),
-        m1=_tree.cast_like(m1, state.m1), m2=_tree.cast_like(m2, state.m2),
-        nu=_tree.cast_like(nu, state.nu))
+      count=count,
+      count_m2=_numerics.safe_increment(state.count_m2),
+      m1=_tree.cast_like(m1, state.m1),
+      m2=_tree.cast_like(m2, state.m2),
+      nu=_tree.cast_like(nu, state.nu),
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_ademamix)
-def ademamix(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-             b3: ScalarOrSchedule = 0.9999, alpha: ScalarOrSchedule = 5.0, eps: Float = 1e-8,
-             eps_root: Float = 0.0, mu_dtype: Any = None, weight_decay: Float = 0.0,
-             mask: Any = None) -> GradientTransformation:
+def ademamix(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  b3: ScalarOrSchedule = 0.9999,
+  alpha: ScalarOrSchedule = 5.0,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """AdEMAMix (module docstring).
 
   Reference: Pagliardini, Ablin & Grangier, 2024, "The AdEMAMix Optimizer:
   Better, Faster, Older".
   """
-  _validate.check("ademamix", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "ademamix",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )
 
 
 @shared_args
-def scale_by_simplified_ademamix(b1: Float = 0.99, b2: Float = 0.95,
-                                 alpha: ScalarOrSchedule = 0.0, eps: Float = 1e-8,
-                                 eps_root: Float = 0.0) -> GradientTransformation:
+def scale_by_simplified_ademamix(
+  b1: Float = 0.99,
+  b2: Float = 0.95,
+  alpha: ScalarOrSchedule = 0.0,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+) -> GradientTransformation:
   """Simplified AdEMAMix's direction; see `simplified_ademamix`.
 
   Args:
@@ -149,13 +188,14 @@ def scale_by_simplified_ademamix(b1: Float = 0.99, b2: Float = 0.95,
     alpha: weight $\\alpha$ of the current gradient added to the momentum, or a schedule of the step
       returning it; 0 gives Adam-like steps with a summed momentum.
   """
-  check_moments("scale_by_simplified_ademamix", b1, b2, eps, eps_root,
-                alpha=(alpha, _validate.FINITE))
+  check_moments(
+    "scale_by_simplified_ademamix", b1, b2, eps, eps_root, alpha=(alpha, _validate.FINITE)
+  )
 
   def init_fn(params):
-    return ScaleBySimplifiedAdEMAMixState(t=_placement.zero_count(params),
-                                          m=_tree.zeros_like(params),
-                                          n=_tree.zeros_like(params))
+    return ScaleBySimplifiedAdEMAMixState(
+      t=_placement.zero_count(params), m=_tree.zeros_like(params), n=_tree.zeros_like(params)
+    )
 
   def update_fn(updates, state, params=None):
     del params
@@ -165,21 +205,35 @@ def scale_by_simplified_ademamix(b1: Float = 0.99, b2: Float = 0.95,
     t = _numerics.safe_increment(state.t)
     out = _adaptive(_tree.add_scale(m, alpha_now, updates), n, b2, t, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleBySimplifiedAdEMAMixState(
-        t=t, m=_tree.cast_like(m, state.m), n=_tree.cast_like(n, state.n))
+      t=t, m=_tree.cast_like(m, state.m), n=_tree.cast_like(n, state.n)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_simplified_ademamix)
-def simplified_ademamix(learning_rate: ScalarOrSchedule, b1: Float = 0.99, b2: Float = 0.95,
-                        alpha: ScalarOrSchedule = 0.0, eps: Float = 1e-8, eps_root: Float = 0.0,
-                        weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:
+def simplified_ademamix(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.99,
+  b2: Float = 0.95,
+  alpha: ScalarOrSchedule = 0.0,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """Simplified AdEMAMix (module docstring).
 
   Reference: Morwani, Vyas, Kakade et al., 2024, "Connections between
   Schedule-Free Optimizers, AdEMAMix, and Accelerated SGD Variants".
   """
-  _validate.check("simplified_ademamix", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "simplified_ademamix",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -36,9 +36,16 @@ def _quarter_power(count):
 
 
 @shared_args
-def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
-                   mu_dtype: Any = None, *, nesterov: bool = False, use_clipping: bool = True,
-                   clip_value_fn: Callable = _quarter_power) -> GradientTransformation:
+def scale_by_adopt(
+  b1: Float = 0.9,
+  b2: Float = 0.9999,
+  eps: Float = 1e-6,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = False,
+  use_clipping: bool = True,
+  clip_value_fn: Callable = _quarter_power,
+) -> GradientTransformation:
   """ADOPT's direction $m_t$ (a `ScaleByAdamState`, as in optax); see `adopt`.
 
   Args:
@@ -54,8 +61,11 @@ def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
 
   def init_fn(params):
     if use_clipping:
-      _validate.reject_complex("scale_by_adopt", params, "`clip_value_fn` clips to a real "
-                               "interval (pass use_clipping=False for complex params)")
+      _validate.reject_complex(
+        "scale_by_adopt",
+        params,
+        "`clip_value_fn` clips to a real interval (pass use_clipping=False for complex params)",
+      )
     return init_moments(ScaleByAdamState, params, mu_dtype)
 
   def update_fn(updates, state, params=None):
@@ -68,27 +78,46 @@ def scale_by_adopt(b1: Float = 0.9, b2: Float = 0.9999, eps: Float = 1e-6,
     def normalised(g, v):
       x = _numerics.safe_div(g, jnp.maximum(jnp.sqrt(v), eps))
       return x if bound is None else jnp.clip(x, -bound, bound)
+
     direction = _tree.map(normalised, updates, state.nu)
     mu = _moments.update_moment(direction, state.mu, b1_now, 1)
     out = _moments.update_moment(direction, mu, b1_now, 1) if nesterov else mu
     return _tree.cast_like(out, updates), ScaleByAdamState(
-        count=_numerics.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu),
-        nu=_tree.cast_like(nu, state.nu))
+      count=_numerics.safe_increment(state.count),
+      mu=_tree.cast_like(mu, state.mu),
+      nu=_tree.cast_like(nu, state.nu),
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_adopt)
-def adopt(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9999,
-          eps: Float = 1e-6, mu_dtype: Any = None, *, nesterov: bool = False,
-          use_clipping: bool = True,
-          clip_value_fn: Callable = _quarter_power) -> GradientTransformation:
+def adopt(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.9999,
+  eps: Float = 1e-6,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = False,
+  use_clipping: bool = True,
+  clip_value_fn: Callable = _quarter_power,
+) -> GradientTransformation:
   """ADOPT (module docstring).
 
   Reference: Taniguchi et al., 2024, "ADOPT: Modified Adam Can Converge with
   Any beta2 with the Optimal Rate", algorithm 2 (with clipping).
   """
   _validate.check("adopt", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_adopt(b1, b2, eps, mu_dtype, nesterov=nesterov,
-                              use_clipping=use_clipping, clip_value_fn=clip_value_fn),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_adopt(
+      b1,
+      b2,
+      eps,
+      mu_dtype,
+      nesterov=nesterov,
+      use_clipping=use_clipping,
+      clip_value_fn=clip_value_fn,
+    ),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -30,15 +30,23 @@ class ScaleByBeliefState(NamedTuple):
     nu: $s_t$, the moving average of $(g_t - m_t)^2$ (plus $\\epsilon_{root}$ each step), shaped
       like params.
   """
+
   count: jax.Array
   mu: Any
   nu: Any  # s_t, the EMA of (g - m)^2
 
 
 @shared_args
-def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
-                    eps_root: Float = 1e-16, nesterov: bool = False, *, mu_dtype: Any = None,
-                    nu_dtype: Any = None) -> GradientTransformation:
+def scale_by_belief(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-16,
+  eps_root: Float = 1e-16,
+  nesterov: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """AdaBelief's direction; see `adabelief`.
 
   Args:
@@ -57,23 +65,32 @@ def scale_by_belief(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16,
     del params
     mu = _moments.update_moment(updates, state.mu, b1, 1)
     surprise = _tree.sub(updates, mu)
-    nu = _tree.map(lambda s, n: jnp.real((1 - b2) * s * jnp.conj(s)) + b2 * n + eps_root,
-                    surprise, state.nu)  # |s|^2, real also for complex s
+    nu = _tree.map(
+      lambda s, n: jnp.real((1 - b2) * s * jnp.conj(s)) + b2 * n + eps_root, surprise, state.nu
+    )  # |s|^2, real also for complex s
     count = _numerics.safe_increment(state.count)
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
     nu_hat = _moments.bias_correction(nu, b2, count)
     out = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleByBeliefState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-              eps: Float = 1e-16, eps_root: Float = 1e-16,
-              nesterov: bool = False, *, mu_dtype: Any = None,
-              nu_dtype: Any = None) -> GradientTransformation:
+def adabelief(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-16,
+  eps_root: Float = 1e-16,
+  nesterov: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """AdaBelief (module docstring). Reference: Zhuang et al., 2020, "AdaBelief
   Optimizer: Adapting Stepsizes by the Belief in Observed Gradients".
 
@@ -83,6 +100,7 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.99
       as in the paper's algorithm 2; >= 0.
   """
   _validate.check("adabelief", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov, mu_dtype=mu_dtype,
-                               nu_dtype=nu_dtype),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_belief(b1, b2, eps, eps_root, nesterov, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+    scale_by_learning_rate(learning_rate),
+  )

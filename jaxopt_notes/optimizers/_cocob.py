@@ -41,11 +41,12 @@ class COCOBState(NamedTuple):
     subgradients: $G_t$, the sum of the gradient magnitudes.
     reward: $R_t$, the wealth won so far (>= 0).
   """
-  init_particles: Any        # w_1
+
+  init_particles: Any  # w_1
   cumulative_gradients: Any  # theta_t
-  scale: Any                 # L_t
-  subgradients: Any          # G_t
-  reward: Any                # R_t
+  scale: Any  # L_t
+  subgradients: Any  # G_t
+  reward: Any  # R_t
 
 
 def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransformation:
@@ -56,38 +57,54 @@ def scale_by_cocob(alpha: Float = 100.0, eps: Float = 1e-8) -> GradientTransform
       (the $\\max(G_t + L_t, \\alpha L_t)$ term); >= 0.
     eps: $L_0$, the initial scale of every coordinate; >= 0.
   """
-  _validate.check("scale_by_cocob", alpha=(alpha, _validate.NONNEGATIVE),
-                  eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_cocob", alpha=(alpha, _validate.NONNEGATIVE), eps=(eps, _validate.NONNEGATIVE)
+  )
 
   def init_fn(params):
-    return COCOBState(init_particles=_tree.copy(params),
-                      cumulative_gradients=_tree.zeros_like(params),
-                      scale=_tree.full_like(params, eps), subgradients=_tree.zeros_like(params),
-                      reward=_tree.zeros_like(params))
+    return COCOBState(
+      init_particles=_tree.copy(params),
+      cumulative_gradients=_tree.zeros_like(params),
+      scale=_tree.full_like(params, eps),
+      subgradients=_tree.zeros_like(params),
+      reward=_tree.zeros_like(params),
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError("scale_by_cocob needs the params: call update(grads, state, params)")
     scale = _tree.map(lambda g, lt: jnp.maximum(lt, jnp.abs(g)), updates, state.scale)
     sums = _tree.map(lambda g, gt: gt + jnp.abs(g), updates, state.subgradients)
-    reward = _tree.map(lambda g, rt, w, w1: jnp.maximum(rt - jnp.real(jnp.conj(g) * (w - w1)), 0),
-                        updates, state.reward, params, state.init_particles)
+    reward = _tree.map(
+      lambda g, rt, w, w1: jnp.maximum(rt - jnp.real(jnp.conj(g) * (w - w1)), 0),
+      updates,
+      state.reward,
+      params,
+      state.init_particles,
+    )
     theta = _tree.map(lambda g, c: c - g, updates, state.cumulative_gradients)
 
     def move(w, w1, c, lt, gt, rt):
       bet = _numerics.safe_div(c, lt * jnp.maximum(gt + lt, alpha * lt))
       return w1 + bet * (lt + rt) - w
+
     out = _tree.map(move, params, state.init_particles, theta, scale, sums, reward)
     new = COCOBState(state.init_particles, theta, scale, sums, reward)
     return _tree.cast_like(out, updates), COCOBState(
-        *[_tree.cast_like(x, old) for x, old in zip(new, state)])
+      *[_tree.cast_like(x, old) for x, old in zip(new, state)]
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_cocob)
-def cocob(learning_rate: ScalarOrSchedule = 1.0, alpha: Float = 100.0, eps: Float = 1e-8,
-          weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:
+def cocob(
+  learning_rate: ScalarOrSchedule = 1.0,
+  alpha: Float = 100.0,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """COCOB-Backprop (module docstring).
 
   Args:
@@ -107,8 +124,13 @@ def cocob(learning_rate: ScalarOrSchedule = 1.0, alpha: Float = 100.0, eps: Floa
   Reference: Orabona & Tommasi, 2017, "Training Deep Networks without
   Learning Rates Through Coin Betting".
   """
-  _validate.check("cocob", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(add_decayed_weights(weight_decay, mask),
-               scale_by_learning_rate(learning_rate, flip_sign=False),
-               scale_by_cocob(alpha, eps))
+  _validate.check(
+    "cocob",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate, flip_sign=False),
+    scale_by_cocob(alpha, eps),
+  )

@@ -68,12 +68,13 @@ class DAdaptAdamWState(NamedTuple):
     estim_lr: $d_t$, the distance estimate (a scalar, at least float32).
     numerator_weighted: $r_t$, the scalar weighted sum (a scalar).
   """
-  exp_avg: Any                   # m_t
-  exp_avg_sq: Any                # v_t
-  grad_sum: Any                  # s_t
-  estim_lr: jax.Array            # d_t
+
+  exp_avg: Any  # m_t
+  exp_avg_sq: Any  # v_t
+  grad_sum: Any  # s_t
+  estim_lr: jax.Array  # d_t
   numerator_weighted: jax.Array  # r_t
-  count: jax.Array               # int32 steps taken
+  count: jax.Array  # int32 steps taken
 
 
 @shared_args(like=DAdaptAdamWState)
@@ -83,10 +84,11 @@ class ProdigyState(NamedTuple):
   Attributes:
     params0: $x_0$, the params at initialisation.
   """
+
   exp_avg: Any
   exp_avg_sq: Any
   grad_sum: Any
-  params0: Any                   # x_0
+  params0: Any  # x_0
   estim_lr: jax.Array
   numerator_weighted: jax.Array
   count: jax.Array
@@ -96,18 +98,27 @@ def _check(owner, learning_rate, betas, eps, estim_lr0, weight_decay, eps_root, 
   b1, b2 = betas
   for beta in (b1, b2):
     _validate.check(owner, betas=(beta, _validate.UNIT))
-  _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
-                  eps=(eps, _validate.NONNEGATIVE), estim_lr0=(estim_lr0, _validate.POSITIVE),
-                  weight_decay=(weight_decay, _validate.NONNEGATIVE),
-                  eps_root=(eps_root, _validate.NONNEGATIVE), **more)
+  _validate.check(
+    owner,
+    learning_rate=(learning_rate, _validate.FINITE),
+    eps=(eps, _validate.NONNEGATIVE),
+    estim_lr0=(estim_lr0, _validate.POSITIVE),
+    weight_decay=(weight_decay, _validate.NONNEGATIVE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+    **more,
+  )
 
 
 def _init(params, estim_lr0):
   """The moments and sums shaped like the params, and the scalars."""
-  return dict(exp_avg=_tree.zeros_like(params), exp_avg_sq=_tree.zeros_like(params),
-              grad_sum=_tree.zeros_like(params), estim_lr=_placement.scalar_like(estim_lr0, params),
-              numerator_weighted=_placement.scalar_like(0.0, params),
-              count=_placement.zero_count(params))
+  return dict(
+    exp_avg=_tree.zeros_like(params),
+    exp_avg_sq=_tree.zeros_like(params),
+    grad_sum=_tree.zeros_like(params),
+    estim_lr=_placement.scalar_like(estim_lr0, params),
+    numerator_weighted=_placement.scalar_like(0.0, params),
+    count=_placement.zero_count(params),
+  )
 
 
 def _step_size(owner, updates, state, params, learning_rate, betas):
@@ -140,9 +151,14 @@ def _state(cls, old, **new):
 
 
 @shared_args
-def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
-                 eps: Float = 1e-8, estim_lr0: Float = 1e-6, weight_decay: Float = 0.0,
-                 eps_root: Float = 0.0) -> GradientTransformationExtraArgs:
+def dadapt_adamw(
+  learning_rate: ScalarOrSchedule = 1.0,
+  betas: tuple = (0.9, 0.999),
+  eps: Float = 1e-8,
+  estim_lr0: Float = 1e-6,
+  weight_decay: Float = 0.0,
+  eps_root: Float = 0.0,
+) -> GradientTransformationExtraArgs:
   """D-Adapted AdamW (module docstring); ``update`` needs the params.
 
   Args:
@@ -176,8 +192,9 @@ def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.9
     del extra_args
     lam, count = _step_size("dadapt_adamw", updates, state, params, learning_rate, betas)
     rho = jnp.sqrt(jnp.asarray(b2, lam.dtype))
-    weighted = _tree.map(lambda s, v: _numerics.rms_scale(s, v, eps, eps_root),
-                          state.grad_sum, state.exp_avg_sq)
+    weighted = _tree.map(
+      lambda s, v: _numerics.rms_scale(s, v, eps, eps_root), state.grad_sum, state.exp_avg_sq
+    )
     numerator = rho * state.numerator_weighted + (1 - rho) * lam * _tree.inner(updates, weighted)
     exp_avg = _moments.update_moment(_tree.scale(lam, updates), state.exp_avg, b1, 1)
     exp_avg_sq = _moments.update_moment_per_elem_norm(updates, state.exp_avg_sq, b2, 2)
@@ -185,18 +202,31 @@ def dadapt_adamw(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.9
     d = _raised(state.estim_lr, 1 / (1 - rho), numerator, grad_sum)
     step = _tree.map(lambda m, v: _numerics.rms_scale(m, v, eps, eps_root), exp_avg, exp_avg_sq)
     return _tree.cast_like(_decayed(step, params, weight_decay, lam), updates), _state(
-        DAdaptAdamWState, state, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, grad_sum=grad_sum,
-        estim_lr=d, numerator_weighted=numerator, count=count)
+      DAdaptAdamWState,
+      state,
+      exp_avg=exp_avg,
+      exp_avg_sq=exp_avg_sq,
+      grad_sum=grad_sum,
+      estim_lr=d,
+      numerator_weighted=numerator,
+      count=count,
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 @shared_args(like=dadapt_adamw)
-def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
-            beta3: Float | None = None, eps: Float = 1e-8, estim_lr0: Float = 1e-6,
-            estim_lr_coef: Float = 1.0, weight_decay: Float = 0.0,
-            safeguard_warmup: bool = False,
-            eps_root: Float = 0.0) -> GradientTransformationExtraArgs:
+def prodigy(
+  learning_rate: ScalarOrSchedule = 1.0,
+  betas: tuple = (0.9, 0.999),
+  beta3: Float | None = None,
+  eps: Float = 1e-8,
+  estim_lr0: Float = 1e-6,
+  estim_lr_coef: Float = 1.0,
+  weight_decay: Float = 0.0,
+  safeguard_warmup: bool = False,
+  eps_root: Float = 0.0,
+) -> GradientTransformationExtraArgs:
   """Prodigy (module docstring); ``update`` needs the params.
 
   Args:
@@ -220,8 +250,17 @@ def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
   Reference: Mishchenko & Defazio, 2023, "Prodigy: An Expeditiously Adaptive
   Parameter-Free Learner".
   """
-  _check("prodigy", learning_rate, betas, eps, estim_lr0, weight_decay, eps_root,
-         beta3=(beta3, _validate.UNIT), estim_lr_coef=(estim_lr_coef, _validate.NONNEGATIVE))
+  _check(
+    "prodigy",
+    learning_rate,
+    betas,
+    eps,
+    estim_lr0,
+    weight_decay,
+    eps_root,
+    beta3=(beta3, _validate.UNIT),
+    estim_lr_coef=(estim_lr_coef, _validate.NONNEGATIVE),
+  )
   b1, b2 = betas
 
   def init_fn(params):
@@ -233,17 +272,28 @@ def prodigy(learning_rate: ScalarOrSchedule = 1.0, betas: tuple = (0.9, 0.999),
     d = state.estim_lr
     b3 = jnp.sqrt(jnp.asarray(b2, d.dtype)) if beta3 is None else beta3
     weight = d / estim_lr0 * (d if safeguard_warmup else lam)
-    numerator = (b3 * state.numerator_weighted
-                 + d / estim_lr0 * lam * _tree.inner(updates, _tree.sub(state.params0, params)))
+    numerator = b3 * state.numerator_weighted + d / estim_lr0 * lam * _tree.inner(
+      updates, _tree.sub(state.params0, params)
+    )
     grad_sum = _tree.map(lambda g, s: b3 * s + weight * g, updates, state.grad_sum)
     exp_avg = _moments.update_moment(_tree.scale(d, updates), state.exp_avg, b1, 1)
-    exp_avg_sq = _moments.update_moment_per_elem_norm(_tree.scale(d, updates), state.exp_avg_sq,
-                                                     b2, 2)
+    exp_avg_sq = _moments.update_moment_per_elem_norm(
+      _tree.scale(d, updates), state.exp_avg_sq, b2, 2
+    )
     new_d = _raised(d, estim_lr_coef, numerator, grad_sum)
-    step = _tree.map(lambda m, v: lam * _numerics.rms_scale(m, v, new_d * eps, eps_root),
-                      exp_avg, exp_avg_sq)
+    step = _tree.map(
+      lambda m, v: lam * _numerics.rms_scale(m, v, new_d * eps, eps_root), exp_avg, exp_avg_sq
+    )
     return _tree.cast_like(_decayed(step, params, weight_decay, lam), updates), _state(
-        ProdigyState, state, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, grad_sum=grad_sum,
-        params0=state.params0, estim_lr=new_d, numerator_weighted=numerator, count=count)
+      ProdigyState,
+      state,
+      exp_avg=exp_avg,
+      exp_avg_sq=exp_avg_sq,
+      grad_sum=grad_sum,
+      params0=state.params0,
+      estim_lr=new_d,
+      numerator_weighted=numerator,
+      count=count,
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -51,8 +51,12 @@ import jax.numpy as jnp
 from jaxopt_notes import _numerics, _placement, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._moments import Float
-from jaxopt_notes.optimizers._muon import (is_spec, matrix_axes,
-                                           resolve_dimension_numbers, widen_float16)
+from jaxopt_notes.optimizers._muon import (
+  is_spec,
+  matrix_axes,
+  resolve_dimension_numbers,
+  widen_float16,
+)
 from jaxopt_notes.transforms._masking import MaskedNode
 from jaxopt_notes.optimizers._normuon import matrices_and_adamw
 
@@ -72,9 +76,10 @@ class ScaleByDionState(NamedTuple):
     q: the right factors $Q_t$ of the power iteration, ``(batch, min(m, n), r)`` per matrix
       leaf.
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  mu: Any           # momentum M_t, the residual of the low-rank steps
-  q: Any            # right factors Q_t: (batch, min(m, n), r) per matrix leaf
+  mu: Any  # momentum M_t, the residual of the low-rank steps
+  q: Any  # right factors Q_t: (batch, min(m, n), r) per matrix leaf
 
 
 def _rank(rank: Any, m: int, n: int) -> int:
@@ -98,6 +103,7 @@ def _as_matrices(spec: Any, x: jax.Array) -> tuple[jax.Array, Any]:
   def back(y):
     y = y if tall else y.transpose(0, 2, 1)
     return y.reshape(shape).transpose(inverse)
+
   return stack, back
 
 
@@ -113,8 +119,15 @@ def _dion_matrix(b, q, mu, eps):
   return p @ new.conj().T, residual, jnp.where(kept, new, q)
 
 
-def scale_by_dion(rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8, mu_dtype: Any = None,
-                  *, key: Any = 0, weight_dimension_numbers: Any = None) -> GradientTransformation:
+def scale_by_dion(
+  rank: Any = 1.0,
+  mu: Float = 0.95,
+  eps: Float = 1e-8,
+  mu_dtype: Any = None,
+  *,
+  key: Any = 0,
+  weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """Dion's low-rank orthonormal direction for every matrix leaf; see `dion`.
 
   The shape factor $\\sqrt{\\text{fan\\_out}/\\text{fan\\_in}}$ is included.
@@ -134,10 +147,15 @@ def scale_by_dion(rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8, mu_dtype
   """
   owner = "scale_by_dion"
   _validate.check(owner, mu=(mu, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE))
-  if isinstance(rank, bool) or not isinstance(rank, (int, float)) or rank <= 0 or (
-      isinstance(rank, float) and rank > 1):
-    raise ValueError(f"{owner}: argument `rank` must be a float in (0, 1] or a positive int, "
-                     f"got {rank!r}")
+  if (
+    isinstance(rank, bool)
+    or not isinstance(rank, (int, float))
+    or rank <= 0
+    or (isinstance(rank, float) and rank > 1)
+  ):
+    raise ValueError(
+      f"{owner}: argument `rank` must be a float in (0, 1] or a positive int, got {rank!r}"
+    )
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
@@ -153,11 +171,22 @@ def scale_by_dion(rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8, mu_dtype
       k = jax.random.fold_in(base, next(counter))
       q = jax.random.normal(k, (zeros.shape[0], n, _rank(rank, m, n)))
       return jnp.sum(zeros, axis=1)[..., None] + _placement.replicate_like(q.astype(zeros.dtype), x)
-    q = jax.tree.map(lambda spec, sub: sub if isinstance(spec, MaskedNode) else None
-                     if spec is None else _tree.map(lambda x: start(spec, x), sub),
-                     specs, params, is_leaf=is_spec)
-    return ScaleByDionState(count=_placement.zero_count(params),
-                            mu=_tree.zeros_like(params, dtype=mu_dtype), q=q)
+
+    q = jax.tree.map(
+      lambda spec, sub: (
+        sub
+        if isinstance(spec, MaskedNode)
+        else None
+        if spec is None
+        else _tree.map(lambda x: start(spec, x), sub)
+      ),
+      specs,
+      params,
+      is_leaf=is_spec,
+    )
+    return ScaleByDionState(
+      count=_placement.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype), q=q
+    )
 
   def update_fn(updates, state, params=None):
     del params
@@ -171,27 +200,41 @@ def scale_by_dion(rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8, mu_dtype
       _, red, out = matrix_axes(x, spec)
       shape = math.sqrt(math.prod(x.shape[a] for a in out) / math.prod(x.shape[a] for a in red))
       return _Step(shape * back(u), back(res), q)
+
     def one(spec, g, m, bb, q):  # leaves without a matrix spec: the gradient, as it is
       if spec is None or isinstance(spec, MaskedNode):
         return jax.tree.map(lambda x, y: _Step(x, y, None), g, m)
       return jax.tree.map(lambda x, f: step(spec, x, f), bb, q)
+
     steps = jax.tree.map(one, specs, updates, state.mu, b, state.q, is_leaf=is_spec)
     is_step = lambda t: isinstance(t, _Step)  # noqa: E731
-    out, residual, q = (jax.tree.map(lambda t, i=i: t[i], steps, is_leaf=is_step)
-                        for i in range(3))
+    out, residual, q = (jax.tree.map(lambda t, i=i: t[i], steps, is_leaf=is_step) for i in range(3))
     q = jax.tree.map(lambda new, old: new.astype(old.dtype), q, state.q)
     return _tree.cast_like(out, updates), ScaleByDionState(
-        count=_numerics.safe_increment(state.count), mu=_tree.cast_like(residual, state.mu), q=q)
+      count=_numerics.safe_increment(state.count), mu=_tree.cast_like(residual, state.mu), q=q
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
-def dion(learning_rate: ScalarOrSchedule, rank: Any = 1.0, mu: Float = 0.95, eps: Float = 1e-8,
-         weight_decay: Float = 0.0, weight_decay_mask: Any = None, mu_dtype: Any = None, *,
-         key: Any = 0, nesterov: bool = True, adam_b1: Float = 0.9, adam_b2: Float = 0.999,
-         adam_eps_root: Float = 0.0, adam_weight_decay: Float = 0.0,
-         adam_learning_rate: ScalarOrSchedule | None = None,
-         muon_weight_dimension_numbers: Any = None) -> GradientTransformation:
+def dion(
+  learning_rate: ScalarOrSchedule,
+  rank: Any = 1.0,
+  mu: Float = 0.95,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.0,
+  weight_decay_mask: Any = None,
+  mu_dtype: Any = None,
+  *,
+  key: Any = 0,
+  nesterov: bool = True,
+  adam_b1: Float = 0.9,
+  adam_b2: Float = 0.999,
+  adam_eps_root: Float = 0.0,
+  adam_weight_decay: Float = 0.0,
+  adam_learning_rate: ScalarOrSchedule | None = None,
+  muon_weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """Dion on the matrix leaves, AdamW on the others (module docstring).
 
   Args:
@@ -229,7 +272,20 @@ def dion(learning_rate: ScalarOrSchedule, rank: Any = 1.0, mu: Float = 0.95, eps
   Reference: Ahn et al., 2025, "Dion: Distributed Orthonormalized Updates".
   """
   return matrices_and_adamw(
-      "dion", lambda specs_of: scale_by_dion(rank, mu, eps, mu_dtype, key=key,
-                                             weight_dimension_numbers=specs_of),
-      learning_rate, eps, weight_decay, weight_decay_mask, mu_dtype, nesterov, adam_b1, adam_b2,
-      adam_eps_root, adam_weight_decay, adam_learning_rate, muon_weight_dimension_numbers)
+    "dion",
+    lambda specs_of: scale_by_dion(
+      rank, mu, eps, mu_dtype, key=key, weight_dimension_numbers=specs_of
+    ),
+    learning_rate,
+    eps,
+    weight_decay,
+    weight_decay_mask,
+    mu_dtype,
+    nesterov,
+    adam_b1,
+    adam_b2,
+    adam_eps_root,
+    adam_weight_decay,
+    adam_learning_rate,
+    muon_weight_dimension_numbers,
+  )

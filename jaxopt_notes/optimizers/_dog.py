@@ -50,9 +50,10 @@ class ScaleByDistanceOverGradientsState(NamedTuple):
     grad_sum_of_squares: $G_t$ per leaf.
     init_params: $x_0$, stored in ``param_dtype``.
   """
-  max_dist: Any             # per leaf: r-bar_t
+
+  max_dist: Any  # per leaf: r-bar_t
   grad_sum_of_squares: Any  # per leaf: G_t
-  init_params: Any          # x_0 in param_dtype
+  init_params: Any  # x_0 in param_dtype
 
 
 class DoGState(NamedTuple):
@@ -64,9 +65,10 @@ class DoGState(NamedTuple):
     max_dist: $\\bar r_t$, over the whole tree.
     sum_sq_norm_grads: $G_t$, the sum of the squared gradient norms.
   """
+
   is_init_step: jax.Array
   init_params: Any
-  max_dist: jax.Array           # r-bar_t over the whole tree
+  max_dist: jax.Array  # r-bar_t over the whole tree
   sum_sq_norm_grads: jax.Array  # G_t
 
 
@@ -78,9 +80,10 @@ class DoWGState(NamedTuple):
     weighted_sq_norm_grads: $v_t = \\sum_s \\bar r_s^2 \\|g_s\\|^2$.
     estim_sq_dist: $\\bar r_t^2$, the squared distance estimate.
   """
+
   init_params: Any
   weighted_sq_norm_grads: jax.Array  # v_t
-  estim_sq_dist: jax.Array           # r-bar_t^2
+  estim_sq_dist: jax.Array  # r-bar_t^2
 
 
 def _leaf_norm(x, y=None):
@@ -89,14 +92,21 @@ def _leaf_norm(x, y=None):
 
 
 def _per_trained_leaf(f, tree):
-  return jax.tree.map(lambda x: None if x is None or _tree.is_frozen(x) else f(jnp.asarray(x)),
-                      tree, is_leaf=_tree.is_none)
+  return jax.tree.map(
+    lambda x: None if x is None or _tree.is_frozen(x) else f(jnp.asarray(x)),
+    tree,
+    is_leaf=_tree.is_none,
+  )
 
 
 @shared_args
-def scale_by_distance_over_gradients(reps_rel: Float = 1e-6, eps: Float = 0.0,
-                                     param_dtype: Any = jnp.float32, global_scale: Float = 1.0,
-                                     eps_root: Float = 1e-8) -> GradientTransformation:
+def scale_by_distance_over_gradients(
+  reps_rel: Float = 1e-6,
+  eps: Float = 0.0,
+  param_dtype: Any = jnp.float32,
+  global_scale: Float = 1.0,
+  eps_root: Float = 1e-8,
+) -> GradientTransformation:
   """Layer-wise DoG's step per leaf (module docstring), times ``global_scale``.
 
   The state keeps $x_0$ and two scalars per leaf. Reference: Ivgi, Hinder &
@@ -109,29 +119,49 @@ def scale_by_distance_over_gradients(reps_rel: Float = 1e-6, eps: Float = 0.0,
     param_dtype: dtype in which $x_0$ is stored.
     global_scale: multiplies every step (e.g. a sign or a learning rate).
   """
-  _validate.check("scale_by_distance_over_gradients",
-                  reps_rel=(reps_rel, _validate.NONNEGATIVE), eps=(eps, _validate.NONNEGATIVE),
-                  global_scale=(global_scale, _validate.FINITE),
-                  eps_root=(eps_root, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_distance_over_gradients",
+    reps_rel=(reps_rel, _validate.NONNEGATIVE),
+    eps=(eps, _validate.NONNEGATIVE),
+    global_scale=(global_scale, _validate.FINITE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+  )
 
   def init_fn(params):
     return ScaleByDistanceOverGradientsState(
-        max_dist=_per_trained_leaf(lambda x: reps_rel * (1 + _leaf_norm(x)), params),
-        grad_sum_of_squares=_per_trained_leaf(lambda x: jnp.zeros_like(_leaf_norm(x)), params),
-        init_params=_tree.copy(params, _tree.canonical_dtype(param_dtype)))
+      max_dist=_per_trained_leaf(lambda x: reps_rel * (1 + _leaf_norm(x)), params),
+      grad_sum_of_squares=_per_trained_leaf(lambda x: jnp.zeros_like(_leaf_norm(x)), params),
+      init_params=_tree.copy(params, _tree.canonical_dtype(param_dtype)),
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
-      raise ValueError("scale_by_distance_over_gradients needs the params: "
-                       "call update(grads, state, params)")
-    max_dist = _tree.map(lambda d, x, x0: jnp.maximum(d, _leaf_norm(x, x0)).astype(d.dtype),
-                          state.max_dist, params, state.init_params, broadcast=True)
-    sums = _tree.map(lambda g, s: (s + _leaf_norm(g) ** 2).astype(s.dtype),
-                      updates, state.grad_sum_of_squares, broadcast=True)
-    out = _tree.map(lambda g, d, s: global_scale * _numerics.rms_scale(d, s, eps, eps_root) * g,
-                     updates, max_dist, sums, broadcast=True)
+      raise ValueError(
+        "scale_by_distance_over_gradients needs the params: call update(grads, state, params)"
+      )
+    max_dist = _tree.map(
+      lambda d, x, x0: jnp.maximum(d, _leaf_norm(x, x0)).astype(d.dtype),
+      state.max_dist,
+      params,
+      state.init_params,
+      broadcast=True,
+    )
+    sums = _tree.map(
+      lambda g, s: (s + _leaf_norm(g) ** 2).astype(s.dtype),
+      updates,
+      state.grad_sum_of_squares,
+      broadcast=True,
+    )
+    out = _tree.map(
+      lambda g, d, s: global_scale * _numerics.rms_scale(d, s, eps, eps_root) * g,
+      updates,
+      max_dist,
+      sums,
+      broadcast=True,
+    )
     return _tree.cast_like(out, updates), ScaleByDistanceOverGradientsState(
-        max_dist, sums, state.init_params)
+      max_dist, sums, state.init_params
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
@@ -144,8 +174,9 @@ def _check_init_step(owner: str, init_step: tuple) -> None:
 
 
 @shared_args
-def scale_by_dog(init_step: tuple = ("heuristic", 1e-6), eps: Float = 0.0,
-                 eps_root: Float = 1e-8) -> GradientTransformation:
+def scale_by_dog(
+  init_step: tuple = ("heuristic", 1e-6), eps: Float = 0.0, eps_root: Float = 1e-8
+) -> GradientTransformation:
   """DoG's step $\\bar r_t / (\\sqrt{G_t + \\epsilon_{root}} + \\epsilon)\\, g_t$; see `dog`.
 
   Args:
@@ -154,16 +185,23 @@ def scale_by_dog(init_step: tuple = ("heuristic", 1e-6), eps: Float = 0.0,
       step size.
   """
   _check_init_step("scale_by_dog", init_step)
-  _validate.check("scale_by_dog", eps=(eps, _validate.NONNEGATIVE),
-                  eps_root=(eps_root, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_dog", eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE)
+  )
   kind, value = init_step
 
   def init_fn(params):
-    r_eps = {"distance": value, "heuristic": value * (1 + _tree.norm(params)),
-             "learning_rate": 0.0}[kind]
-    return DoGState(is_init_step=_placement.replicate_like(jnp.asarray(True), params),
-                    init_params=_tree.copy(params), max_dist=_placement.scalar_like(r_eps, params),
-                    sum_sq_norm_grads=_placement.scalar_like(0.0, params))
+    r_eps = {
+      "distance": value,
+      "heuristic": value * (1 + _tree.norm(params)),
+      "learning_rate": 0.0,
+    }[kind]
+    return DoGState(
+      is_init_step=_placement.replicate_like(jnp.asarray(True), params),
+      init_params=_tree.copy(params),
+      max_dist=_placement.scalar_like(r_eps, params),
+      sum_sq_norm_grads=_placement.scalar_like(0.0, params),
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -177,8 +215,11 @@ def scale_by_dog(init_step: tuple = ("heuristic", 1e-6), eps: Float = 0.0,
       step = jnp.where(state.is_init_step, value, step)
     out = _tree.map(lambda g: step * g, updates)
     return _tree.cast_like(out, updates), DoGState(
-        is_init_step=jnp.zeros_like(state.is_init_step), init_params=state.init_params,
-        max_dist=max_dist, sum_sq_norm_grads=sums)
+      is_init_step=jnp.zeros_like(state.is_init_step),
+      init_params=state.init_params,
+      max_dist=max_dist,
+      sum_sq_norm_grads=sums,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
@@ -188,9 +229,14 @@ def _decay(weight_decay, mask):
 
 
 @shared_args(like=scale_by_dog)
-def dog(learning_rate: ScalarOrSchedule = 1.0, init_step: tuple = ("heuristic", 1e-6),
-        eps: Float = 0.0, weight_decay: Float | None = None, mask: Any = None,
-        eps_root: Float = 1e-8) -> GradientTransformation:
+def dog(
+  learning_rate: ScalarOrSchedule = 1.0,
+  init_step: tuple = ("heuristic", 1e-6),
+  eps: Float = 0.0,
+  weight_decay: Float | None = None,
+  mask: Any = None,
+  eps_root: Float = 1e-8,
+) -> GradientTransformation:
   """DoG (module docstring); weight decay, when given, is added to the gradient first.
 
   Args:
@@ -214,27 +260,37 @@ def dog(learning_rate: ScalarOrSchedule = 1.0, init_step: tuple = ("heuristic", 
   Parameter-Free Dynamic Step Size Schedule".
   """
   _validate.check("dog", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(_decay(weight_decay, mask), scale_by_dog(init_step, eps, eps_root),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    _decay(weight_decay, mask),
+    scale_by_dog(init_step, eps, eps_root),
+    scale_by_learning_rate(learning_rate),
+  )
 
 
 @shared_args
-def scale_by_dowg(init_estim_sq_dist: Float | None = None, eps: Float = 1e-4,
-                  eps_root: Float = 0.0) -> GradientTransformation:
+def scale_by_dowg(
+  init_estim_sq_dist: Float | None = None, eps: Float = 1e-4, eps_root: Float = 0.0
+) -> GradientTransformation:
   """DoWG's step $\\bar r_t^2 / (\\sqrt{v_t + \\epsilon_{root}} + \\epsilon)\\, g_t$; see `dowg`.
 
   Args:
     init_estim_sq_dist: $\\bar r_0^2$, the initial squared distance estimate; >= 0, ``None`` uses
       ``eps``.
   """
-  _validate.check("scale_by_dowg", init_estim_sq_dist=(init_estim_sq_dist, _validate.NONNEGATIVE),
-                  eps=(eps, _validate.NONNEGATIVE), eps_root=(eps_root, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_dowg",
+    init_estim_sq_dist=(init_estim_sq_dist, _validate.NONNEGATIVE),
+    eps=(eps, _validate.NONNEGATIVE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+  )
   start = eps if init_estim_sq_dist is None else init_estim_sq_dist
 
   def init_fn(params):
-    return DoWGState(init_params=_tree.copy(params),
-                     weighted_sq_norm_grads=_placement.scalar_like(0.0, params),
-                     estim_sq_dist=_placement.scalar_like(start, params))
+    return DoWGState(
+      init_params=_tree.copy(params),
+      weighted_sq_norm_grads=_placement.scalar_like(0.0, params),
+      estim_sq_dist=_placement.scalar_like(start, params),
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -251,14 +307,22 @@ def scale_by_dowg(init_estim_sq_dist: Float | None = None, eps: Float = 1e-4,
 
 
 @shared_args(like=(scale_by_dowg, dog))
-def dowg(learning_rate: ScalarOrSchedule = 1.0, init_estim_sq_dist: Float | None = None,
-         eps: Float = 1e-4, weight_decay: Float | None = None, mask: Any = None,
-         eps_root: Float = 0.0) -> GradientTransformation:
+def dowg(
+  learning_rate: ScalarOrSchedule = 1.0,
+  init_estim_sq_dist: Float | None = None,
+  eps: Float = 1e-4,
+  weight_decay: Float | None = None,
+  mask: Any = None,
+  eps_root: Float = 0.0,
+) -> GradientTransformation:
   """DoWG (module docstring); weight decay, when given, is added to the gradient first.
 
   Reference: Khaled, Mishchenko & Jin, 2023, "DoWG Unleashed: An Efficient
   Universal Parameter-Free Gradient Descent Method".
   """
   _validate.check("dowg", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(_decay(weight_decay, mask), scale_by_dowg(init_estim_sq_dist, eps, eps_root),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    _decay(weight_decay, mask),
+    scale_by_dowg(init_estim_sq_dist, eps, eps_root),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -37,13 +37,17 @@ class DifferentiallyPrivateAggregateState(NamedTuple):
   Attributes:
     rng_key: the PRNG key the next step splits.
   """
+
   rng_key: jax.Array  # the key the next step splits
 
 
-def differentially_private_aggregate(l2_norm_clip: jax.typing.ArrayLike,
-                                     noise_multiplier: jax.typing.ArrayLike,
-                                     key: Any = None, *,
-                                     seed: int | None = None) -> GradientTransformation:
+def differentially_private_aggregate(
+  l2_norm_clip: jax.typing.ArrayLike,
+  noise_multiplier: jax.typing.ArrayLike,
+  key: Any = None,
+  *,
+  seed: int | None = None,
+) -> GradientTransformation:
   """Clips per-example gradients, sums them, adds Gaussian noise and averages (module docstring).
 
   Each step splits the key in the state into the next state's key and one key
@@ -59,9 +63,11 @@ def differentially_private_aggregate(l2_norm_clip: jax.typing.ArrayLike,
     A `GradientTransformation` taking per-example gradients (batch on axis 0)
     and returning their noisy average.
   """
-  _validate.check("differentially_private_aggregate",
-                  l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE),
-                  noise_multiplier=(noise_multiplier, _validate.NONNEGATIVE))
+  _validate.check(
+    "differentially_private_aggregate",
+    l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE),
+    noise_multiplier=(noise_multiplier, _validate.NONNEGATIVE),
+  )
   if key is not None and seed is not None:
     raise ValueError("differentially_private_aggregate: give `key` or `seed`, not both")
   key = as_key(0 if key is None and seed is None else (seed if key is None else key))
@@ -77,18 +83,24 @@ def differentially_private_aggregate(l2_norm_clip: jax.typing.ArrayLike,
     batch = leaves[0].shape[0]
     clipped, _ = per_example_global_norm_clip(leaves, l2_norm_clip)
     next_key, *keys = jax.random.split(state.rng_key, len(leaves) + 1)
-    noisy = [(g + noise_std * jax.random.normal(k, g.shape, g.dtype)) / batch
-             for g, k in zip(clipped, keys)]
+    noisy = [
+      (g + noise_std * jax.random.normal(k, g.shape, g.dtype)) / batch
+      for g, k in zip(clipped, keys)
+    ]
     return treedef.unflatten(noisy), DifferentiallyPrivateAggregateState(rng_key=next_key)
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def dpsgd(learning_rate: ScalarOrSchedule, l2_norm_clip: jax.typing.ArrayLike,
-          noise_multiplier: jax.typing.ArrayLike, seed: int,
-          momentum: jax.typing.ArrayLike | None = None,
-          nesterov: bool = False) -> GradientTransformation:
+def dpsgd(
+  learning_rate: ScalarOrSchedule,
+  l2_norm_clip: jax.typing.ArrayLike,
+  noise_multiplier: jax.typing.ArrayLike,
+  seed: int,
+  momentum: jax.typing.ArrayLike | None = None,
+  nesterov: bool = False,
+) -> GradientTransformation:
   """DP-SGD: `differentially_private_aggregate`, then SGD with optional momentum.
 
   Example:
@@ -112,8 +124,11 @@ def dpsgd(learning_rate: ScalarOrSchedule, l2_norm_clip: jax.typing.ArrayLike,
   Reference: Abadi, Chu, Goodfellow, McMahan, Mironov, Talwar & Zhang, 2016,
   "Deep Learning with Differential Privacy".
   """
-  _validate.check("dpsgd", learning_rate=(learning_rate, _validate.FINITE),
-                  momentum=(momentum, _validate.UNIT))
-  return chain(differentially_private_aggregate(l2_norm_clip, noise_multiplier, seed=seed),
-               identity() if momentum is None else trace(decay=momentum, nesterov=nesterov),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "dpsgd", learning_rate=(learning_rate, _validate.FINITE), momentum=(momentum, _validate.UNIT)
+  )
+  return chain(
+    differentially_private_aggregate(l2_norm_clip, noise_multiplier, seed=seed),
+    identity() if momentum is None else trace(decay=momentum, nesterov=nesterov),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -33,8 +33,9 @@ from jaxopt_notes.optimizers._adam import adam_direction
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
 
-NEEDS_VALUE = ("needs the loss value at the current params: call "
-               "update(grads, state, params, value=loss)")
+NEEDS_VALUE = (
+  "needs the loss value at the current params: call update(grads, state, params, value=loss)"
+)
 
 
 @shared_args
@@ -45,10 +46,11 @@ class ScaleByEveState(NamedTuple):
     d: $\\tilde d_t$, the smoothed loss-change ratio (1 before the second step).
     f_prev: the loss at the previous step.
   """
+
   count: jax.Array  # int32 steps taken
-  mu: Any           # m_t
-  nu: Any           # v_t
-  d: jax.Array      # the smoothed loss-change ratio d~_t (1 before step 2)
+  mu: Any  # m_t
+  nu: Any  # v_t
+  d: jax.Array  # the smoothed loss-change ratio d~_t (1 before step 2)
   f_prev: jax.Array  # the loss at the previous step
 
 
@@ -61,9 +63,15 @@ def relative_change(f, f_prev, f_star, c):
 
 
 @shared_args
-def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float = 10.0,
-                 eps: Float = 1e-8, eps_root: Float = 0.0,
-                 f_star: Float = 0.0) -> GradientTransformationExtraArgs:
+def scale_by_eve(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  b3: Float = 0.999,
+  c: Float = 10.0,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  f_star: Float = 0.0,
+) -> GradientTransformationExtraArgs:
   """Eve's direction, divided by $\\tilde d_t$; see `eve`.
 
   Args:
@@ -71,15 +79,26 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
     c: the clip bound of the loss ratio, which is kept in $[1/c, c]$; > 0.
     f_star: $f^\\star$, a lower bound of the loss (0 for non-negative losses).
   """
-  check_moments("scale_by_eve", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT),
-                c=(c, _validate.AT_LEAST_ONE), f_star=(f_star, _validate.FINITE))
+  check_moments(
+    "scale_by_eve",
+    b1,
+    b2,
+    eps,
+    eps_root,
+    b3=(b3, _validate.UNIT),
+    c=(c, _validate.AT_LEAST_ONE),
+    f_star=(f_star, _validate.FINITE),
+  )
 
   def init_fn(params):
     real = jnp.result_type(float)
-    return ScaleByEveState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
-                           nu=_tree.zeros_like(params),
-                           d=_placement.replicate_like(jnp.ones([], real), params),
-                           f_prev=_placement.replicate_like(jnp.zeros([], real), params))
+    return ScaleByEveState(
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params),
+      nu=_tree.zeros_like(params),
+      d=_placement.replicate_like(jnp.ones([], real), params),
+      f_prev=_placement.replicate_like(jnp.zeros([], real), params),
+    )
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del params, extra_args
@@ -96,16 +115,23 @@ def scale_by_eve(b1: Float = 0.9, b2: Float = 0.999, b3: Float = 0.999, c: Float
     direction = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root)
     out = _tree.map(lambda u: u / d.astype(u.dtype), direction)
     return _tree.cast_like(out, updates), ScaleByEveState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
-        d=d, f_prev=f)
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu), d=d, f_prev=f
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_eve)
-def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.999,
-        b3: Float = 0.999, c: Float = 10.0, eps: Float = 1e-8, eps_root: Float = 0.0,
-        f_star: Float = 0.0) -> GradientTransformationExtraArgs:
+def eve(
+  learning_rate: ScalarOrSchedule = 1e-3,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  b3: Float = 0.999,
+  c: Float = 10.0,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  f_star: Float = 0.0,
+) -> GradientTransformationExtraArgs:
   """Eve (module docstring); ``update`` needs ``value=loss``.
 
   Examples:
@@ -122,5 +148,6 @@ def eve(learning_rate: ScalarOrSchedule = 1e-3, b1: Float = 0.9, b2: Float = 0.9
   Method with Locally and Globally Adaptive Learning Rates" (arXiv:1611.01505).
   """
   _validate.check("eve", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_eve(b1, b2, b3, c, eps, eps_root, f_star),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_eve(b1, b2, b3, c, eps, eps_root, f_star), scale_by_learning_rate(learning_rate)
+  )

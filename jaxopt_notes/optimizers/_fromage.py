@@ -45,13 +45,17 @@ def fromage(learning_rate: ScalarOrSchedule, min_norm: Float = 1e-6) -> Gradient
   Reference: Bernstein, Vahdat, Yue & Liu, 2020, "On the distance between
   two neural networks and the stability of learning".
   """
-  _validate.check("fromage", learning_rate=(learning_rate, _validate.FINITE),
-                  min_norm=(min_norm, _validate.NONNEGATIVE))
+  _validate.check(
+    "fromage",
+    learning_rate=(learning_rate, _validate.FINITE),
+    min_norm=(min_norm, _validate.NONNEGATIVE),
+  )
   if callable(learning_rate):
     step = lambda count: _shrink(learning_rate(count)) * learning_rate(count)  # noqa: E731
     decay = lambda count: _shrink(learning_rate(count)) - 1  # noqa: E731
   else:
     step = _shrink(learning_rate) * learning_rate
     decay = _shrink(learning_rate) - 1
-  return chain(scale_by_trust_ratio(min_norm), scale_by_learning_rate(step),
-               add_decayed_weights(decay))
+  return chain(
+    scale_by_trust_ratio(min_norm), scale_by_learning_rate(step), add_decayed_weights(decay)
+  )

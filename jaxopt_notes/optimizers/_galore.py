@@ -49,6 +49,7 @@ class GaLoreDimensionNumbers(NamedTuple):
     output_axis: the axis or axes that form its columns; with ``reduction_axis`` they must name
       every axis.
   """
+
   reduction_axis: Sequence[int] | int = 0
   output_axis: Sequence[int] | int = 1
 
@@ -61,9 +62,10 @@ class GaLoreState(NamedTuple):
     base_optimizer_state: the inner optimizer's state, on the projected shapes.
     projector: $P$ of each projected leaf; ``None`` for a leaf that is not projected.
   """
-  count: jax.Array            # int32 steps taken, saturating
-  base_optimizer_state: Any   # the inner optimizer's state, on the projected shapes
-  projector: Any              # P per leaf; None for a leaf that is not projected
+
+  count: jax.Array  # int32 steps taken, saturating
+  base_optimizer_state: Any  # the inner optimizer's state, on the projected shapes
+  projector: Any  # P per leaf; None for a leaf that is not projected
 
 
 def _replicated(x: jax.Array) -> jax.Array:
@@ -85,8 +87,9 @@ def _is_spec(x: Any) -> bool:
 
 class _Matrix(NamedTuple):
   """How a leaf is read as an (m, n) matrix and written back."""
-  order: tuple   # the leaf's axes, rows first
-  shape: tuple   # the leaf's shape in that order
+
+  order: tuple  # the leaf's axes, rows first
+  shape: tuple  # the leaf's shape in that order
   m: int
   n: int
 
@@ -97,26 +100,32 @@ class _Matrix(NamedTuple):
     cols = tuple(a % x.ndim for a in as_tuple(spec.output_axis))
     if x.ndim < 2 or set(rows) & set(cols) or sorted(rows + cols) != list(range(x.ndim)):
       raise ValueError(
-          f"galore: a projected leaf needs two or more axes, each named once by "
-          f"`reduction_axis` or `output_axis`; got {spec} for a leaf of shape {x.shape}")
+        f"galore: a projected leaf needs two or more axes, each named once by "
+        f"`reduction_axis` or `output_axis`; got {spec} for a leaf of shape {x.shape}"
+      )
     shape = tuple(x.shape[a] for a in rows + cols)
-    return cls(rows + cols, shape, math.prod(shape[:len(rows)]), math.prod(shape[len(rows):]))
+    return cls(rows + cols, shape, math.prod(shape[: len(rows)]), math.prod(shape[len(rows) :]))
 
   def to_matrix(self, x: jax.Array) -> jax.Array:
     return x.transpose(self.order).reshape(self.m, self.n)
 
   def from_matrix(self, x: jax.Array) -> jax.Array:
-    return x.reshape(self.shape).transpose(sorted(range(len(self.order)),
-                                                  key=self.order.__getitem__))
+    return x.reshape(self.shape).transpose(
+      sorted(range(len(self.order)), key=self.order.__getitem__)
+    )
 
 
 def _svd_dtype(dtype: Any) -> Any:
   return jnp.promote_types(dtype, jnp.float32)
 
 
-def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 1.0,
-                    base_optimizer: GradientTransformation | None = None,
-                    weight_dimension_numbers: Any = None) -> GradientTransformation:
+def scale_by_galore(
+  rank: int = 128,
+  update_proj_gap: int = 200,
+  scale: float = 1.0,
+  base_optimizer: GradientTransformation | None = None,
+  weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """Runs ``base_optimizer`` on low-rank projections of matrix gradients (module docstring).
 
   ``base_optimizer`` sees projected gradients and no params, so it must be a
@@ -151,8 +160,9 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
     if spec is None or isinstance(spec, GaLoreDimensionNumbers):
       ndim_ok = (lambda n: n == 2) if spec is None else (lambda n: n >= 2)  # noqa: E731
       every = GaLoreDimensionNumbers() if spec is None else spec
-      return jax.tree.map(lambda x: every if ndim_ok(jnp.ndim(x)) and not _tree.is_frozen(x)
-                          else None, tree)
+      return jax.tree.map(
+        lambda x: every if ndim_ok(jnp.ndim(x)) and not _tree.is_frozen(x) else None, tree
+      )
     return spec(tree) if callable(spec) else spec
 
   def layout(x, spec):
@@ -172,8 +182,9 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
   def unzip(tree, pairs):
     """Two trees from a tree of pairs built by `per_leaf` over ``tree``."""
     specs = specs_of(tree)
-    return tuple(jax.tree.map(lambda _, pair, i=i: pair[i], specs, pairs, is_leaf=_is_spec)
-                 for i in (0, 1))
+    return tuple(
+      jax.tree.map(lambda _, pair, i=i: pair[i], specs, pairs, is_leaf=_is_spec) for i in (0, 1)
+    )
 
   def init_fn(params):
     def shapes(spec, p):
@@ -183,6 +194,7 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
       proj = _placement.replicate_like(_replicated(jnp.zeros(proj_shape, p.dtype)), p)
       # the projection of zeros: placed as a jitted update places a projected gradient
       return proj, project_matrix(left, mat.to_matrix(_tree.zeros_like(p)), proj)
+
     if not jax.tree.leaves(params):
       return GaLoreState(_placement.zero_count(params), base.init(params), params)
     projectors, proxies = unzip(params, per_leaf(shapes, params))
@@ -203,6 +215,7 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
         u, _, vh = jnp.linalg.svd(g2.astype(_svd_dtype(g2.dtype)), full_matrices=False)
         basis = u[:, :r] if left else vh[:r].conj().T
         return basis.astype(p.dtype)
+
       p = _replicated(jax.lax.cond(refresh, fresh, lambda: p))
       return project_matrix(left, g2, p), p
 
@@ -223,10 +236,16 @@ def scale_by_galore(rank: int = 128, update_proj_gap: int = 200, scale: float = 
 
 
 @shared_args
-def galore(learning_rate: ScalarOrSchedule, rank: int = 128, update_proj_gap: int = 200,
-           scale: float = 1.0, base_optimizer: GradientTransformation | None = None,
-           weight_decay: jax.typing.ArrayLike = 0.0, mask: Any = None,
-           weight_dimension_numbers: Any = None) -> GradientTransformation:
+def galore(
+  learning_rate: ScalarOrSchedule,
+  rank: int = 128,
+  update_proj_gap: int = 200,
+  scale: float = 1.0,
+  base_optimizer: GradientTransformation | None = None,
+  weight_decay: jax.typing.ArrayLike = 0.0,
+  mask: Any = None,
+  weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """GaLore: `scale_by_galore`, decoupled weight decay on the full params, the learning rate.
 
   Example:
@@ -255,8 +274,8 @@ def galore(learning_rate: ScalarOrSchedule, rank: int = 128, update_proj_gap: in
     A `GradientTransformation`.
   """
   _validate.check("galore", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_galore(rank, update_proj_gap, scale, base_optimizer,
-                               weight_dimension_numbers),
-               add_decayed_weights(weight_decay, mask),
-               scale_by_learning_rate(learning_rate))
-
+  return chain(
+    scale_by_galore(rank, update_proj_gap, scale, base_optimizer, weight_dimension_numbers),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

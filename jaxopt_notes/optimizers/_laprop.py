@@ -38,14 +38,20 @@ class ScaleByLaPropState(NamedTuple):
   Attributes:
     mu: $m_t$, the momentum of the normalised gradient, shaped like params.
   """
+
   count: jax.Array
   mu: Any  # momentum of the normalised gradient, m_t
   nu: Any  # second moment v_t
 
 
 @shared_args
-def scale_by_laprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-15,
-                    eps_root: Float = 0.0, mu_dtype: Any = None) -> GradientTransformation:
+def scale_by_laprop(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-15,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+) -> GradientTransformation:
   """LaProp's direction $m_t / (1-\\beta_1^t)$; see `laprop`."""
   check_moments("scale_by_laprop", b1, b2, eps, eps_root)
   mu_dtype = _tree.canonical_dtype(mu_dtype)
@@ -62,15 +68,23 @@ def scale_by_laprop(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-15,
     mu = _moments.update_moment(normalised, state.mu, b1, 1)
     out = _moments.bias_correction(mu, b1, count)
     return _tree.cast_like(out, updates), ScaleByLaPropState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def laprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-           eps: Float = 1e-15, eps_root: Float = 0.0, mu_dtype: Any = None,
-           weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:
+def laprop(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-15,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """LaProp (module docstring); ``weight_decay`` is decoupled, as in AdamW.
 
   Examples:
@@ -83,7 +97,13 @@ def laprop(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
   Reference: Ziyin, Wang & Ueda, 2020, "LaProp: Separating Momentum and
   Adaptivity in Adam".
   """
-  _validate.check("laprop", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_laprop(b1, b2, eps, eps_root, mu_dtype),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "laprop",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_laprop(b1, b2, eps, eps_root, mu_dtype),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

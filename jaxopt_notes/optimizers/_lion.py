@@ -24,9 +24,9 @@ from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
 
 _SIGNS = {
-    "hard": lambda x, beta: jnp.sign(x),
-    "smooth": lambda x, beta: jnp.tanh(beta * x),
-    "refined": lambda x, beta: jnp.where(jnp.abs(x) < 1, x, jnp.sign(x)),
+  "hard": lambda x, beta: jnp.sign(x),
+  "smooth": lambda x, beta: jnp.tanh(beta * x),
+  "refined": lambda x, beta: jnp.where(jnp.abs(x) < 1, x, jnp.sign(x)),
 }
 
 
@@ -37,12 +37,18 @@ class ScaleByLionState(NamedTuple):
   Attributes:
     mu: the momentum $m_t$, shaped like params.
   """
+
   count: jax.Array
   mu: Any  # m_t
 
 
-def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
-                  mode: str = "hard", smooth_beta: Float = 1.0) -> GradientTransformation:
+def scale_by_lion(
+  b1: Float = 0.9,
+  b2: Float = 0.99,
+  mu_dtype: Any = None,
+  mode: str = "hard",
+  smooth_beta: Float = 1.0,
+) -> GradientTransformation:
   """Lion's direction; see `lion`.
 
   Args:
@@ -62,28 +68,40 @@ def scale_by_lion(b1: Float = 0.9, b2: Float = 0.99, mu_dtype: Any = None,
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    return ScaleByLionState(count=_placement.zero_count(params),
-                            mu=_tree.zeros_like(params, dtype=mu_dtype))
+    return ScaleByLionState(
+      count=_placement.zero_count(params), mu=_tree.zeros_like(params, dtype=mu_dtype)
+    )
 
   def update_fn(updates, state, params=None):
     del params
-    out = _tree.map(lambda g, m: sign((1 - b1) * g + b1 * m, smooth_beta),
-                     updates, state.mu)
+    out = _tree.map(lambda g, m: sign((1 - b1) * g + b1 * m, smooth_beta), updates, state.mu)
     mu = _moments.update_moment(updates, state.mu, b2, 1)
     return _tree.cast_like(out, updates), ScaleByLionState(
-        count=_numerics.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu))
+      count=_numerics.safe_increment(state.count), mu=_tree.cast_like(mu, state.mu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_lion)
-def lion(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.99,
-         mu_dtype: Any = None, weight_decay: Float = 1e-3,
-         mask: Any = None) -> GradientTransformation:
+def lion(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.99,
+  mu_dtype: Any = None,
+  weight_decay: Float = 1e-3,
+  mask: Any = None,
+) -> GradientTransformation:
   """Lion (module docstring). Reference: Chen et al., 2023, "Symbolic Discovery
   of Optimization Algorithms".
   """
-  _validate.check("lion", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_lion(b1, b2, mu_dtype), add_decayed_weights(weight_decay, mask),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "lion",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_lion(b1, b2, mu_dtype),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

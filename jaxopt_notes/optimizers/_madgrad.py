@@ -41,14 +41,16 @@ class MadgradState(NamedTuple):
     s: $s_k$, the $\\lambda$-weighted sum of gradients.
     x0: $x_0$, the params at initialisation.
   """
+
   count: jax.Array
   grad_sum_sq: Any  # nu_k, the lambda-weighted sum of g^2
-  s: Any            # s_k, the lambda-weighted sum of g
-  x0: Any           # the starting params
+  s: Any  # s_k, the lambda-weighted sum of g
+  x0: Any  # the starting params
 
 
-def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
-                     eps: Float = 1e-6) -> GradientTransformation:
+def scale_by_madgrad(
+  learning_rate: ScalarOrSchedule, momentum: Float = 0.9, eps: Float = 1e-6
+) -> GradientTransformation:
   """MADGRAD's step $x_{k+1} - x_k$ (it needs the params); see `madgrad`.
 
   Args:
@@ -58,35 +60,53 @@ def scale_by_madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9,
       steps straight to $z_{k+1}$.
     eps: added to $\\eta_k$ in $\\lambda_k$ and to the cube root in the denominator; >= 0.
   """
-  _validate.check("scale_by_madgrad", learning_rate=(learning_rate, _validate.FINITE),
-                  momentum=(momentum, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_madgrad",
+    learning_rate=(learning_rate, _validate.FINITE),
+    momentum=(momentum, _validate.UNIT),
+    eps=(eps, _validate.NONNEGATIVE),
+  )
 
   def init_fn(params):
-    return MadgradState(count=_placement.zero_count(params), grad_sum_sq=_tree.zeros_like(params),
-                        s=_tree.zeros_like(params), x0=_tree.copy(params))
+    return MadgradState(
+      count=_placement.zero_count(params),
+      grad_sum_sq=_tree.zeros_like(params),
+      s=_tree.zeros_like(params),
+      x0=_tree.copy(params),
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError("scale_by_madgrad: update needs the params")
     lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
     weight = (lr + eps) * jnp.sqrt(jnp.asarray(state.count, float) + 1)
-    grad_sum_sq = _tree.map(lambda g, v: v + jnp.real(weight * g * jnp.conj(g)),  # |g|^2
-                             updates, state.grad_sum_sq)
+    grad_sum_sq = _tree.map(
+      lambda g, v: v + jnp.real(weight * g * jnp.conj(g)),  # |g|^2
+      updates,
+      state.grad_sum_sq,
+    )
     s = _tree.map(lambda g, si: si + weight * g, updates, state.s)
-    z = _tree.map(lambda x0, si, v: x0 - si / (jnp.cbrt(jnp.real(v)) + eps),
-                   state.x0, s, grad_sum_sq)
+    z = _tree.map(
+      lambda x0, si, v: x0 - si / (jnp.cbrt(jnp.real(v)) + eps), state.x0, s, grad_sum_sq
+    )
     out = _tree.map(lambda g, zi, x: (1 - momentum) * (zi - x), updates, z, params)
     return _tree.cast_like(out, updates), MadgradState(
-        count=_numerics.safe_increment(state.count),
-        grad_sum_sq=_tree.cast_like(grad_sum_sq, state.grad_sum_sq),
-        s=_tree.cast_like(s, state.s), x0=state.x0)
+      count=_numerics.safe_increment(state.count),
+      grad_sum_sq=_tree.cast_like(grad_sum_sq, state.grad_sum_sq),
+      s=_tree.cast_like(s, state.s),
+      x0=state.x0,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_madgrad)
-def madgrad(learning_rate: ScalarOrSchedule, momentum: Float = 0.9, weight_decay: Float = 0.0,
-            eps: Float = 1e-6) -> GradientTransformation:
+def madgrad(
+  learning_rate: ScalarOrSchedule,
+  momentum: Float = 0.9,
+  weight_decay: Float = 0.0,
+  eps: Float = 1e-6,
+) -> GradientTransformation:
   """MADGRAD (module docstring).
 
   Args:

@@ -32,8 +32,12 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _placement, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                ScalarOrSchedule, with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  ScalarOrSchedule,
+  with_extra_args_support,
+)
 from jaxopt_notes._docargs import shared_args
 from jaxopt_notes._moments import Float
 from jaxopt_notes.optimizers._adam import adamw
@@ -49,21 +53,22 @@ class MarsState(NamedTuple):
     prev_grad: the previous gradient $g_{t-1}$.
     inner_state: the wrapped optimizer's state.
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  prev_grad: Any    # the last gradient g_{t-1}
+  prev_grad: Any  # the last gradient g_{t-1}
   inner_state: Any  # the wrapped optimizer's state
 
 
 def _clip_to_unit_norm(c: Any, per_leaf: bool) -> Any:
   if per_leaf:
-    return _tree.map(lambda x: x / jnp.maximum(1, jnp.linalg.norm(x.ravel())).astype(x.dtype),
-                      c)
+    return _tree.map(lambda x: x / jnp.maximum(1, jnp.linalg.norm(x.ravel())).astype(x.dtype), c)
   norm = _tree.norm(c, dtype=_tree.scalar_dtype(c))
   return _tree.map(lambda x: x / jnp.maximum(1, norm).astype(x.dtype), c)
 
 
-def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
-         per_leaf: bool = False) -> GradientTransformationExtraArgs:
+def mars(
+  inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025, per_leaf: bool = False
+) -> GradientTransformationExtraArgs:
   """Wraps ``inner`` so that it sees MARS's corrected, clipped gradient (module docstring).
 
   Args:
@@ -92,29 +97,46 @@ def mars(inner: GradientTransformation, b1: Float = 0.95, gamma: Float = 0.025,
   inner = with_extra_args_support(inner)
 
   def init_fn(params):
-    return MarsState(count=_placement.zero_count(params), prev_grad=_tree.zeros_like(params),
-                     inner_state=inner.init(params))
+    return MarsState(
+      count=_placement.zero_count(params),
+      prev_grad=_tree.zeros_like(params),
+      inner_state=inner.init(params),
+    )
 
   def update_fn(updates, state, params=None, **extra_args):
     first = state.count == 0
     scale = gamma * b1 / (1 - b1)
-    c = _tree.map(lambda g, p: g + (scale * jnp.where(first, 0, g - p)).astype(g.dtype),
-                   updates, state.prev_grad)
+    c = _tree.map(
+      lambda g, p: g + (scale * jnp.where(first, 0, g - p)).astype(g.dtype),
+      updates,
+      state.prev_grad,
+    )
     c = _tree.cast_like(c, updates)  # frozen leaves (no previous gradient) as frozen updates
-    out, inner_state = inner.update(_clip_to_unit_norm(c, per_leaf), state.inner_state, params,
-                                    **extra_args)
-    return out, MarsState(count=_numerics.safe_increment(state.count),
-                          prev_grad=_tree.cast_like(updates, state.prev_grad),
-                          inner_state=inner_state)
+    out, inner_state = inner.update(
+      _clip_to_unit_norm(c, per_leaf), state.inner_state, params, **extra_args
+    )
+    return out, MarsState(
+      count=_numerics.safe_increment(state.count),
+      prev_grad=_tree.cast_like(updates, state.prev_grad),
+      inner_state=inner_state,
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 @shared_args
-def mars_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.99,
-               eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-               weight_decay: Float = 0.0, mask: Any = None, gamma: Float = 0.025,
-               per_leaf: bool = False) -> GradientTransformationExtraArgs:
+def mars_adamw(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.95,
+  b2: Float = 0.99,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+  gamma: Float = 0.025,
+  per_leaf: bool = False,
+) -> GradientTransformationExtraArgs:
   """MARS-AdamW: `adamw` fed MARS's corrected, clipped gradient (module docstring).
 
   Args:
@@ -139,5 +161,9 @@ def mars_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.95, b2: Float = 0.
   Reference: Yuan, Liu, Wu, Zhou & Gu, 2024, "MARS: Unleashing the Power of
   Variance Reduction for Training Large Models".
   """
-  return mars(adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay=weight_decay,
-                    mask=mask), b1, gamma, per_leaf)
+  return mars(
+    adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay=weight_decay, mask=mask),
+    b1,
+    gamma,
+    per_leaf,
+  )

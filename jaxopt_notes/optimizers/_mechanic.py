@@ -37,8 +37,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _placement, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 from jaxopt_notes._docargs import shared_args
 from jaxopt_notes._moments import Float
 
@@ -55,13 +58,14 @@ class MechanicState(NamedTuple):
     s: $s_t$, the scales of the bettors; the step uses their sum $S_t$.
     x0: $x_{ref}$, the params at the first update.
   """
+
   base_optimizer_state: Any
   count: jax.Array  # int32 steps taken
-  r: jax.Array      # rewards r_t
-  m: jax.Array      # running max m_t of |h|
-  v: jax.Array      # decayed sum v_t of h^2
-  s: jax.Array      # scales s_t
-  x0: Any           # x_ref
+  r: jax.Array  # rewards r_t
+  m: jax.Array  # running max m_t of |h|
+  v: jax.Array  # decayed sum v_t of h^2
+  s: jax.Array  # scales s_t
+  x0: Any  # x_ref
 
 
 def _norm(tree, dtype):
@@ -74,9 +78,13 @@ def _norm(tree, dtype):
   return big * _tree.norm(_tree.map(lambda x: _numerics.widen(x, dtype) / big, tree))
 
 
-def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2,
-              eps: Float = 1e-8, s_init: Float = 1e-6,
-              num_betas: int = 6) -> GradientTransformationExtraArgs:
+def mechanize(
+  base_optimizer: GradientTransformation,
+  weight_decay: Float = 1e-2,
+  eps: Float = 1e-8,
+  s_init: Float = 1e-6,
+  num_betas: int = 6,
+) -> GradientTransformationExtraArgs:
   """Mechanic around ``base_optimizer`` (module docstring); ``update`` needs the params.
 
   Give the base optimizer a learning rate (or schedule peak) of 1, or any
@@ -103,18 +111,28 @@ def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2
 
   Reference: Cutkosky, Defazio & Mehta, 2023, "Mechanic: A Learning Rate Tuner".
   """
-  _validate.check("mechanize", weight_decay=(weight_decay, _validate.NONNEGATIVE),
-                  eps=(eps, _validate.NONNEGATIVE), s_init=(s_init, _validate.NONNEGATIVE))
+  _validate.check(
+    "mechanize",
+    weight_decay=(weight_decay, _validate.NONNEGATIVE),
+    eps=(eps, _validate.NONNEGATIVE),
+    s_init=(s_init, _validate.NONNEGATIVE),
+  )
   _validate.check_positive_int("mechanize", "num_betas", num_betas)
   base = with_extra_args_support(base_optimizer)
 
   def init_fn(params):
     bettors = lambda value: _placement.replicate_like(  # noqa: E731
-        jnp.full([num_betas], value, _tree.scalar_dtype(params)), params)
-    return MechanicState(base_optimizer_state=base.init(params),
-                         count=_placement.zero_count(params),
-                         r=bettors(0.0), m=bettors(0.0), v=bettors(0.0), s=bettors(s_init),
-                         x0=_tree.copy(params))
+      jnp.full([num_betas], value, _tree.scalar_dtype(params)), params
+    )
+    return MechanicState(
+      base_optimizer_state=base.init(params),
+      count=_placement.zero_count(params),
+      r=bettors(0.0),
+      m=bettors(0.0),
+      v=bettors(0.0),
+      s=bettors(s_init),
+      x0=_tree.copy(params),
+    )
 
   def update_fn(updates, state, params=None, **extra_args):
     if params is None:
@@ -131,11 +149,15 @@ def mechanize(base_optimizer: GradientTransformation, weight_decay: Float = 1e-2
     v = betas**2 * state.v + h**2
     r = betas * state.r - state.s * jnp.clip(h, -state.m, state.m)
     s = (s_init / num_betas * m + jnp.maximum(r, 0)) / (_numerics.safe_sqrt(v) + eps)
-    out = _tree.map(lambda x, x0, d, u: x0 + jnp.sum(s) * (d + u) - x,
-                     params, x_ref, delta, moves)
+    out = _tree.map(lambda x, x0, d, u: x0 + jnp.sum(s) * (d + u) - x, params, x_ref, delta, moves)
     return _tree.cast_like(out, updates), MechanicState(
-        base_optimizer_state=base_state, count=_numerics.safe_increment(state.count),
-        r=r.astype(dtype), m=m.astype(dtype), v=v.astype(dtype), s=s.astype(dtype),
-        x0=_tree.cast_like(x_ref, state.x0))
+      base_optimizer_state=base_state,
+      count=_numerics.safe_increment(state.count),
+      r=r.astype(dtype),
+      m=m.astype(dtype),
+      v=v.astype(dtype),
+      s=s.astype(dtype),
+      x0=_tree.cast_like(x_ref, state.x0),
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -49,11 +49,12 @@ class MomoState(NamedTuple):
     gamma: $\\gamma_t$, the moving average of $\\langle g_t, x_t\\rangle$.
     lb: the lower bound $f_*$ in use.
   """
-  exp_avg: Any       # d_t
-  barf: jax.Array    # f-bar_t
-  gamma: jax.Array   # gamma_t
-  lb: jax.Array      # the lower bound in use
-  count: jax.Array   # int32 steps taken
+
+  exp_avg: Any  # d_t
+  barf: jax.Array  # f-bar_t
+  gamma: jax.Array  # gamma_t
+  lb: jax.Array  # the lower bound in use
+  count: jax.Array  # int32 steps taken
 
 
 @shared_args
@@ -67,22 +68,25 @@ class MomoAdamState(NamedTuple):
     lb: the lower bound $f_*$ in use.
     exp_avg_sq: $v_t$, Adam's second moment.
   """
+
   exp_avg: Any
-  exp_avg_sq: Any    # v_t
+  exp_avg_sq: Any  # v_t
   barf: jax.Array
   gamma: jax.Array
   lb: jax.Array
   count: jax.Array
 
 
-def _momo_step(alpha, weight_decay, barf, gamma, lb, iprod, sq_norm, lower_bound, bc1,
-               adapt_lower_bound, cap):
+def _momo_step(
+  alpha, weight_decay, barf, gamma, lb, iprod, sq_norm, lower_bound, bc1, adapt_lower_bound, cap
+):
   """$\\tau_t$ and the next lower bound; ``bc1`` is 1 for plain MoMo."""
   shrink = 1 + alpha * weight_decay
   if adapt_lower_bound:
     model = shrink * (barf - gamma) + iprod
-    lb = jnp.where(model < shrink * bc1 * lb,
-                   jnp.maximum(model / (2 * bc1 * shrink), lower_bound), lb)
+    lb = jnp.where(
+      model < shrink * bc1 * lb, jnp.maximum(model / (2 * bc1 * shrink), lower_bound), lb
+    )
   gap = jnp.maximum(shrink * (barf - bc1 * lb - gamma) + iprod, 0)
   tau = jnp.minimum(cap, _numerics.safe_div(gap, sq_norm))
   if adapt_lower_bound:
@@ -91,14 +95,22 @@ def _momo_step(alpha, weight_decay, barf, gamma, lb, iprod, sq_norm, lower_bound
 
 
 def _check(owner, learning_rate, lower_bound, weight_decay, **more):
-  _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
-                  lower_bound=(lower_bound, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.NONNEGATIVE), **more)
+  _validate.check(
+    owner,
+    learning_rate=(learning_rate, _validate.FINITE),
+    lower_bound=(lower_bound, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.NONNEGATIVE),
+    **more,
+  )
 
 
 def _scalars(params, lower_bound):
-  return dict(barf=_placement.scalar_like(0.0, params), gamma=_placement.scalar_like(0.0, params),
-              lb=_placement.scalar_like(lower_bound, params), count=_placement.zero_count(params))
+  return dict(
+    barf=_placement.scalar_like(0.0, params),
+    gamma=_placement.scalar_like(0.0, params),
+    lb=_placement.scalar_like(lower_bound, params),
+    count=_placement.zero_count(params),
+  )
 
 
 def _inputs(owner, params, value, state, learning_rate):
@@ -110,9 +122,13 @@ def _inputs(owner, params, value, state, learning_rate):
 
 
 @shared_args
-def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: Float = 0.0,
-         weight_decay: Float = 0.0,
-         adapt_lower_bound: bool = False) -> GradientTransformationExtraArgs:
+def momo(
+  learning_rate: ScalarOrSchedule = 1.0,
+  beta: Float = 0.9,
+  lower_bound: Float = 0.0,
+  weight_decay: Float = 0.0,
+  adapt_lower_bound: bool = False,
+) -> GradientTransformationExtraArgs:
   """MoMo (module docstring); ``update`` needs the params and ``value=loss``.
 
   Args:
@@ -150,22 +166,42 @@ def momo(learning_rate: ScalarOrSchedule = 1.0, beta: Float = 0.9, lower_bound: 
     barf = (b * state.barf + (1 - b) * f).astype(state.barf.dtype)
     exp_avg = _moments.update_moment(updates, state.exp_avg, b, 1)
     gamma = (b * state.gamma + (1 - b) * _tree.inner(updates, params)).astype(barf.dtype)
-    tau, shrink, lb = _momo_step(alpha, weight_decay, barf, gamma, state.lb,
-                                 _tree.inner(exp_avg, params), _tree.norm(exp_avg, squared=True),
-                                 lower_bound, 1.0, adapt_lower_bound, alpha)
+    tau, shrink, lb = _momo_step(
+      alpha,
+      weight_decay,
+      barf,
+      gamma,
+      state.lb,
+      _tree.inner(exp_avg, params),
+      _tree.norm(exp_avg, squared=True),
+      lower_bound,
+      1.0,
+      adapt_lower_bound,
+      alpha,
+    )
     out = _tree.map(lambda d, x: -(alpha * weight_decay) / shrink * x - tau * d, exp_avg, params)
     return _tree.cast_like(out, updates), MomoState(
-        exp_avg=_tree.cast_like(exp_avg, state.exp_avg), barf=barf, gamma=gamma,
-        lb=lb.astype(state.lb.dtype), count=_numerics.safe_increment(state.count))
+      exp_avg=_tree.cast_like(exp_avg, state.exp_avg),
+      barf=barf,
+      gamma=gamma,
+      lb=lb.astype(state.lb.dtype),
+      count=_numerics.safe_increment(state.count),
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 @shared_args(like=momo)
-def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float = 0.999,
-              eps: Float = 1e-8, lower_bound: Float = 0.0, weight_decay: Float = 0.0,
-              adapt_lower_bound: bool = False,
-              eps_root: Float = 0.0) -> GradientTransformationExtraArgs:
+def momo_adam(
+  learning_rate: ScalarOrSchedule = 1e-2,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  lower_bound: Float = 0.0,
+  weight_decay: Float = 0.0,
+  adapt_lower_bound: bool = False,
+  eps_root: Float = 0.0,
+) -> GradientTransformationExtraArgs:
   """MoMo-Adam (module docstring); ``update`` needs the params and ``value=loss``.
 
   Args:
@@ -175,13 +211,23 @@ def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float
   Reference: Schaipp et al., 2023, "MoMo: Momentum Models for Adaptive
   Learning Rates", MoMo-Adam.
   """
-  _check("momo_adam", learning_rate, lower_bound, weight_decay, b1=(b1, _validate.UNIT),
-         b2=(b2, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE),
-         eps_root=(eps_root, _validate.NONNEGATIVE))
+  _check(
+    "momo_adam",
+    learning_rate,
+    lower_bound,
+    weight_decay,
+    b1=(b1, _validate.UNIT),
+    b2=(b2, _validate.UNIT),
+    eps=(eps, _validate.NONNEGATIVE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+  )
 
   def init_fn(params):
-    return MomoAdamState(exp_avg=_tree.zeros_like(params), exp_avg_sq=_tree.zeros_like(params),
-                         **_scalars(params, lower_bound))
+    return MomoAdamState(
+      exp_avg=_tree.zeros_like(params),
+      exp_avg_sq=_tree.zeros_like(params),
+      **_scalars(params, lower_bound),
+    )
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del extra_args
@@ -191,18 +237,35 @@ def momo_adam(learning_rate: ScalarOrSchedule = 1e-2, b1: Float = 0.9, b2: Float
     barf = (b1 * state.barf + (1 - b1) * f).astype(dtype)
     exp_avg = _moments.update_moment(updates, state.exp_avg, b1, 1)
     exp_avg_sq = _moments.update_moment_per_elem_norm(updates, state.exp_avg_sq, b2, 2)
-    bc1 = (1 - jnp.asarray(b1, dtype) ** count)
-    bc2 = (1 - jnp.asarray(b2, dtype) ** count)
-    precond = _tree.map(lambda d, v: _numerics.rms_scale(d, v / bc2.astype(v.dtype), eps, eps_root),
-                         exp_avg, exp_avg_sq)  # D^{-1} d
+    bc1 = 1 - jnp.asarray(b1, dtype) ** count
+    bc2 = 1 - jnp.asarray(b2, dtype) ** count
+    precond = _tree.map(
+      lambda d, v: _numerics.rms_scale(d, v / bc2.astype(v.dtype), eps, eps_root),
+      exp_avg,
+      exp_avg_sq,
+    )  # D^{-1} d
     gamma = (b1 * state.gamma + (1 - b1) * _tree.inner(updates, params)).astype(dtype)
-    tau, shrink, lb = _momo_step(alpha, weight_decay, barf, gamma, state.lb,
-                                 _tree.inner(exp_avg, params), _tree.inner(exp_avg, precond),
-                                 lower_bound, bc1, adapt_lower_bound, alpha / bc1)
+    tau, shrink, lb = _momo_step(
+      alpha,
+      weight_decay,
+      barf,
+      gamma,
+      state.lb,
+      _tree.inner(exp_avg, params),
+      _tree.inner(exp_avg, precond),
+      lower_bound,
+      bc1,
+      adapt_lower_bound,
+      alpha / bc1,
+    )
     out = _tree.map(lambda p, x: -(alpha * weight_decay) / shrink * x - tau * p, precond, params)
     return _tree.cast_like(out, updates), MomoAdamState(
-        exp_avg=_tree.cast_like(exp_avg, state.exp_avg),
-        exp_avg_sq=_tree.cast_like(exp_avg_sq, state.exp_avg_sq), barf=barf, gamma=gamma,
-        lb=lb.astype(state.lb.dtype), count=count)
+      exp_avg=_tree.cast_like(exp_avg, state.exp_avg),
+      exp_avg_sq=_tree.cast_like(exp_avg_sq, state.exp_avg_sq),
+      barf=barf,
+      gamma=gamma,
+      lb=lb.astype(state.lb.dtype),
+      count=count,
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -62,25 +62,31 @@ from jaxopt_notes._docargs import shared_args
 
 _STANDARD = (3.4445, -4.7750, 2.0315)
 _PRESETS = {
-    "standard": _STANDARD,
-    "dion": ((4.0848, -6.8946, 2.9270), (3.9505, -6.3029, 2.6377),
-             (3.7418, -5.5913, 2.3037), (2.8769, -3.1427, 1.2046),
-             (2.8366, -3.0525, 1.2012)),
-    # polar_express_coefficients(5): the paper's text (cushion u / 10)
-    "polar_express": (
-        (7.605392872224708, -18.47180646673436, 12.694828602730299),
-        (3.7763535513877664, -2.3105195122976006, 0.4000151033710504),
-        (3.6670959883854604, -2.291992392741813, 0.405353401050727),
-        (3.323074703887898, -2.2481744308997236, 0.43037760001662645),
-        (2.4816958900772, -1.7938453897058921, 0.4170896292580866)),
-    # polar_express_coefficients(5, cushion=PUBLISHED_CUSHION, safe_bounds=False):
-    # the authors' published table, its first five rows
-    "polar_express_published": (
-        (8.205160414005569, -22.90193498705604, 16.460724910180307),
-        (4.066395159942772, -2.8611540867551404, 0.5183995226694739),
-        (3.90959490443791, -2.8233517350395116, 0.5250369769390015),
-        (3.285564017198617, -2.4153019596359457, 0.48529406552790877),
-        (2.277873287083979, -1.6198217652654423, 0.39848078704168355)),
+  "standard": _STANDARD,
+  "dion": (
+    (4.0848, -6.8946, 2.9270),
+    (3.9505, -6.3029, 2.6377),
+    (3.7418, -5.5913, 2.3037),
+    (2.8769, -3.1427, 1.2046),
+    (2.8366, -3.0525, 1.2012),
+  ),
+  # polar_express_coefficients(5): the paper's text (cushion u / 10)
+  "polar_express": (
+    (7.605392872224708, -18.47180646673436, 12.694828602730299),
+    (3.7763535513877664, -2.3105195122976006, 0.4000151033710504),
+    (3.6670959883854604, -2.291992392741813, 0.405353401050727),
+    (3.323074703887898, -2.2481744308997236, 0.43037760001662645),
+    (2.4816958900772, -1.7938453897058921, 0.4170896292580866),
+  ),
+  # polar_express_coefficients(5, cushion=PUBLISHED_CUSHION, safe_bounds=False):
+  # the authors' published table, its first five rows
+  "polar_express_published": (
+    (8.205160414005569, -22.90193498705604, 16.460724910180307),
+    (4.066395159942772, -2.8611540867551404, 0.5183995226694739),
+    (3.90959490443791, -2.8233517350395116, 0.5250369769390015),
+    (3.285564017198617, -2.4153019596359457, 0.48529406552790877),
+    (2.277873287083979, -1.6198217652654423, 0.39848078704168355),
+  ),
 }
 PUBLISHED_CUSHION = 0.02407327424182761  # the cushion of the Polar Express authors' code
 _PRECONDITIONINGS = ("frobenius", "spectral", "aol", "schatten")
@@ -94,6 +100,7 @@ class MuonDimensionNumbers(NamedTuple):
     reduction_axis: the axis or axes of a leaf that form the matrix's rows (fan-in).
     output_axis: the axis or axes that form its columns (fan-out); all others are batch axes.
   """
+
   reduction_axis: Sequence[int] | int = 0
   output_axis: Sequence[int] | int = 1
 
@@ -106,8 +113,9 @@ class MuonState(NamedTuple):
     mu: the momentum $m_t$, shaped like params.
     ns_coeffs: the Newton-Schulz coefficients in use, shape ``(3,)`` or ``(n, 3)``.
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  mu: Any           # momentum m_t
+  mu: Any  # momentum m_t
   ns_coeffs: jax.Array  # (3,) or (n, 3) Newton-Schulz coefficients
 
 
@@ -130,8 +138,10 @@ def matrix_axes(x: jax.Array, spec: MuonDimensionNumbers) -> tuple[tuple, tuple,
   red = tuple(a % x.ndim for a in as_tuple(spec.reduction_axis))
   out = tuple(a % x.ndim for a in as_tuple(spec.output_axis))
   if set(red) & set(out) or not out:
-    raise ValueError(f"muon: the reduction axes {red} and output axes {out} of a leaf of "
-                     f"shape {x.shape} must be disjoint, with at least one output axis")
+    raise ValueError(
+      f"muon: the reduction axes {red} and output axes {out} of a leaf of "
+      f"shape {x.shape} must be disjoint, with at least one output axis"
+    )
   batch = tuple(a for a in range(x.ndim) if a not in red + out)
   return batch, red, out
 
@@ -235,18 +245,26 @@ def _orthogonalize_matrix(x, ns_coeffs, ns_steps, preconditioning, eps):
   return x if wide else x.T
 
 
-def orthogonalize(x: jax.Array, spec: MuonDimensionNumbers, ns_coeffs: jax.Array,
-                  ns_steps: Any = 5, preconditioning: str = "frobenius",
-                  eps: Float = 1e-8) -> jax.Array:
+def orthogonalize(
+  x: jax.Array,
+  spec: MuonDimensionNumbers,
+  ns_coeffs: jax.Array,
+  ns_steps: Any = 5,
+  preconditioning: str = "frobenius",
+  eps: Float = 1e-8,
+) -> jax.Array:
   """Newton-Schulz orthogonalisation of each matrix of ``x`` (module docstring)."""
   batch, red, out = matrix_axes(x, spec)
   order = batch + red + out
   shape = [x.shape[a] for a in order]
-  flat = x.transpose(order).reshape(math.prod(shape[:len(batch)]),
-                                    math.prod(x.shape[a] for a in red),
-                                    math.prod(x.shape[a] for a in out))
-  done = jax.vmap(lambda m: _orthogonalize_matrix(m, ns_coeffs, ns_steps,
-                                                  preconditioning, eps))(flat)
+  flat = x.transpose(order).reshape(
+    math.prod(shape[: len(batch)]),
+    math.prod(x.shape[a] for a in red),
+    math.prod(x.shape[a] for a in out),
+  )
+  done = jax.vmap(lambda m: _orthogonalize_matrix(m, ns_coeffs, ns_steps, preconditioning, eps))(
+    flat
+  )
   return done.reshape(shape).transpose(sorted(range(x.ndim), key=order.__getitem__))
 
 
@@ -275,8 +293,11 @@ def resolve_dimension_numbers(weight_dimension_numbers: Any, updates: Any) -> An
   Returns:
     A (prefix) tree of `MuonDimensionNumbers` and ``None``.
   """
-  specs = (weight_dimension_numbers(updates) if callable(weight_dimension_numbers)
-           else weight_dimension_numbers)
+  specs = (
+    weight_dimension_numbers(updates)
+    if callable(weight_dimension_numbers)
+    else weight_dimension_numbers
+  )
   return MuonDimensionNumbers() if specs is None else specs
 
 
@@ -294,10 +315,12 @@ def per_matrix(f: Callable, specs: Any, tree: Any, *rest: Any, broadcast: bool =
   Returns:
     A tree like ``tree``.
   """
+
   def one(spec, sub, *subs):
     if spec is None or isinstance(spec, MaskedNode):
       return sub
     return _tree.map(lambda x, *r: f(spec, x, *r), sub, *subs, broadcast=broadcast)
+
   return jax.tree.map(one, specs, tree, *rest, is_leaf=is_spec)
 
 
@@ -317,8 +340,7 @@ def ns_coefficients(owner: str, ns_coeffs: Any) -> Any:
     return _PRESETS[ns_coeffs]
   shape = np.shape(ns_coeffs)
   if len(shape) not in (1, 2) or shape[-1] != 3:
-    raise ValueError(f"{owner}: argument `ns_coeffs` must have shape (3,) or (n, 3), "
-                     f"got {shape}")
+    raise ValueError(f"{owner}: argument `ns_coeffs` must have shape (3,) or (n, 3), got {shape}")
   return ns_coeffs
 
 
@@ -356,7 +378,8 @@ def minimax_quintic(lower: float, upper: float) -> tuple[float, float, float]:
     error = np.inf
     for _ in range(100):
       a, b, c, new_error = np.linalg.solve(
-          np.stack([nodes, nodes**3, nodes**5, signs], axis=1), np.ones(4))
+        np.stack([nodes, nodes**3, nodes**5, signs], axis=1), np.ones(4)
+      )
       root = math.sqrt(9 * b * b - 20 * a * c)
       nodes[1:3] = np.sqrt((-3 * b + np.array([-root, root])) / (10 * c))
       if abs(new_error - error) <= 1e-15:
@@ -365,9 +388,14 @@ def minimax_quintic(lower: float, upper: float) -> tuple[float, float, float]:
   return float(a) / upper, float(b) / upper**3, float(c) / upper**5
 
 
-def polar_express_coefficients(num_steps: int = 5, lower: float = 1e-3, cushion: float = 0.1,
-                               safety: float = 1.01, *,
-                               safe_bounds: bool = True) -> np.ndarray:
+def polar_express_coefficients(
+  num_steps: int = 5,
+  lower: float = 1e-3,
+  cushion: float = 0.1,
+  safety: float = 1.01,
+  *,
+  safe_bounds: bool = True,
+) -> np.ndarray:
   """Polar Express's Newton-Schulz coefficients, one optimal quintic per step.
 
   Greedily, from $[\\ell_1, u_1] = [\\ell, 1]$: $p_t$ is the odd quintic
@@ -415,10 +443,18 @@ def polar_express_coefficients(num_steps: int = 5, lower: float = 1e-3, cushion:
 
 
 @shared_args
-def scale_by_muon(ns_coeffs: Any = _STANDARD, ns_steps: Any = 5, beta: Float = 0.95,
-                  eps: Float = 1e-8, mu_dtype: Any = None, *, nesterov: bool = True,
-                  adaptive: bool = False, preconditioning: str = "frobenius",
-                  weight_dimension_numbers: Any = None) -> GradientTransformation:
+def scale_by_muon(
+  ns_coeffs: Any = _STANDARD,
+  ns_steps: Any = 5,
+  beta: Float = 0.95,
+  eps: Float = 1e-8,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = True,
+  adaptive: bool = False,
+  preconditioning: str = "frobenius",
+  weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """Muon's orthogonalised momentum for every leaf; see `muon`.
 
   ``weight_dimension_numbers`` is a tree (or a prefix, or a callable of the
@@ -451,29 +487,33 @@ def scale_by_muon(ns_coeffs: Any = _STANDARD, ns_steps: Any = 5, beta: Float = 0
   steps = ns_steps if isinstance(ns_steps, jax.core.Tracer) else int(ns_steps)
 
   def init_fn(params):
-    return MuonState(count=_placement.zero_count(params),
-                     mu=_tree.zeros_like(params, dtype=mu_dtype),
-                     ns_coeffs=_placement.replicate_like(jnp.asarray(ns_coeffs), params))
+    return MuonState(
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params, dtype=mu_dtype),
+      ns_coeffs=_placement.replicate_like(jnp.asarray(ns_coeffs), params),
+    )
 
   def update_fn(updates, state, params=None):
     del params
     mu = _moments.update_moment(updates, state.mu, beta, 1)
     count = _numerics.safe_increment(state.count)
-    mu_hat = debiased_first_moment(widen_float16(mu), widen_float16(updates), beta, count,
-                                   nesterov)
+    mu_hat = debiased_first_moment(widen_float16(mu), widen_float16(updates), beta, count, nesterov)
     specs = resolve_dimension_numbers(weight_dimension_numbers, updates)
-    out = per_matrix(lambda s, m: orthogonalize(m, s, state.ns_coeffs, steps,
-                                                 preconditioning, eps), specs, mu_hat)
+    out = per_matrix(
+      lambda s, m: orthogonalize(m, s, state.ns_coeffs, steps, preconditioning, eps), specs, mu_hat
+    )
     if adaptive:
       out = per_matrix(lambda s, o, m: jnp.sum(m.conj() * o) * o, specs, out, mu_hat)
     return _tree.cast_like(out, updates), MuonState(
-        count=count, mu=_tree.cast_like(mu, state.mu), ns_coeffs=state.ns_coeffs)
+      count=count, mu=_tree.cast_like(mu, state.mu), ns_coeffs=state.ns_coeffs
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 def _scale_by_shape(weight_dimension_numbers: Any, consistent_rms: Any) -> GradientTransformation:
   """Muon's shape factor (module docstring)."""
+
   def factor(spec, u):
     fan_in, fan_out = _fans(u, spec)
     if consistent_rms is None:
@@ -484,19 +524,33 @@ def _scale_by_shape(weight_dimension_numbers: Any, consistent_rms: Any) -> Gradi
     del params
     specs = resolve_dimension_numbers(weight_dimension_numbers, updates)
     return per_matrix(factor, specs, updates), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
 @shared_args(like=scale_by_muon)
-def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: Any = 5,
-         beta: Float = 0.95, eps: Float = 1e-8, weight_decay: Float = 0.0,
-         weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
-         adaptive: bool = False, preconditioning: str = "frobenius", adam_b1: Float = 0.9,
-         adam_b2: Float = 0.999, adam_eps_root: Float = 0.0, adam_weight_decay: Float = 0.0,
-         adam_learning_rate: ScalarOrSchedule | None = None,
-         muon_weight_dimension_numbers: Any = None,
-         consistent_rms: Float | None = None,
-         nu_dtype: Any = None) -> GradientTransformation:
+def muon(
+  learning_rate: ScalarOrSchedule,
+  ns_coeffs: Any = _STANDARD,
+  ns_steps: Any = 5,
+  beta: Float = 0.95,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.0,
+  weight_decay_mask: Any = None,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = True,
+  adaptive: bool = False,
+  preconditioning: str = "frobenius",
+  adam_b1: Float = 0.9,
+  adam_b2: Float = 0.999,
+  adam_eps_root: Float = 0.0,
+  adam_weight_decay: Float = 0.0,
+  adam_learning_rate: ScalarOrSchedule | None = None,
+  muon_weight_dimension_numbers: Any = None,
+  consistent_rms: Float | None = None,
+  nu_dtype: Any = None,
+) -> GradientTransformation:
   """Muon on the matrix leaves, AdamW on the others (module docstring).
 
   ``muon_weight_dimension_numbers`` is a tree (or prefix, or callable of the
@@ -541,33 +595,58 @@ def muon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = _STANDARD, ns_steps: 
   neural networks"; Liu et al., 2025, "Muon is Scalable for LLM Training".
   """
   owner = "muon"
-  _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE),
-                  adam_b1=(adam_b1, _validate.UNIT), adam_b2=(adam_b2, _validate.UNIT),
-                  adam_eps_root=(adam_eps_root, _validate.NONNEGATIVE),
-                  adam_weight_decay=(adam_weight_decay, _validate.FINITE),
-                  adam_learning_rate=(adam_learning_rate, _validate.FINITE),
-                  consistent_rms=(consistent_rms, _validate.NONNEGATIVE))
+  _validate.check(
+    owner,
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+    adam_b1=(adam_b1, _validate.UNIT),
+    adam_b2=(adam_b2, _validate.UNIT),
+    adam_eps_root=(adam_eps_root, _validate.NONNEGATIVE),
+    adam_weight_decay=(adam_weight_decay, _validate.FINITE),
+    adam_learning_rate=(adam_learning_rate, _validate.FINITE),
+    consistent_rms=(consistent_rms, _validate.NONNEGATIVE),
+  )
   ns_coeffs = ns_coefficients(owner, ns_coeffs)
   if adam_learning_rate is None:
     adam_learning_rate = learning_rate
 
   return split_matrices(
-      lambda specs_of: chain(
-          scale_by_muon(ns_coeffs, ns_steps, beta, eps, mu_dtype, nesterov=nesterov,
-                        adaptive=adaptive, preconditioning=preconditioning,
-                        weight_dimension_numbers=specs_of),
-          _scale_by_shape(specs_of, consistent_rms),
-          add_decayed_weights(weight_decay, weight_decay_mask),
-          scale_by_learning_rate(learning_rate)),
-      adamw(adam_learning_rate, adam_b1, adam_b2, eps, adam_eps_root, mu_dtype,
-            weight_decay=adam_weight_decay, nesterov=nesterov, nu_dtype=nu_dtype),
-      muon_weight_dimension_numbers)
+    lambda specs_of: chain(
+      scale_by_muon(
+        ns_coeffs,
+        ns_steps,
+        beta,
+        eps,
+        mu_dtype,
+        nesterov=nesterov,
+        adaptive=adaptive,
+        preconditioning=preconditioning,
+        weight_dimension_numbers=specs_of,
+      ),
+      _scale_by_shape(specs_of, consistent_rms),
+      add_decayed_weights(weight_decay, weight_decay_mask),
+      scale_by_learning_rate(learning_rate),
+    ),
+    adamw(
+      adam_learning_rate,
+      adam_b1,
+      adam_b2,
+      eps,
+      adam_eps_root,
+      mu_dtype,
+      weight_decay=adam_weight_decay,
+      nesterov=nesterov,
+      nu_dtype=nu_dtype,
+    ),
+    muon_weight_dimension_numbers,
+  )
 
 
-def split_matrices(matrix: Callable[[Callable], GradientTransformation],
-                   other: GradientTransformation,
-                   weight_dimension_numbers: Any = None) -> GradientTransformation:
+def split_matrices(
+  matrix: Callable[[Callable], GradientTransformation],
+  other: GradientTransformation,
+  weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """``matrix`` on the matrix leaves and ``other`` on the rest, as `muon` splits a tree.
 
   Args:
@@ -581,18 +660,28 @@ def split_matrices(matrix: Callable[[Callable], GradientTransformation],
   Returns:
     The combined transform (a `partition`).
   """
+
   def specs_of(params):
     if weight_dimension_numbers is None:
-      return jax.tree.map(lambda x: None if _tree.is_frozen(x) or jnp.ndim(x) != 2
-                          else MuonDimensionNumbers(), params)
-    specs = (weight_dimension_numbers(params) if callable(weight_dimension_numbers)
-             else weight_dimension_numbers)
+      return jax.tree.map(
+        lambda x: None if _tree.is_frozen(x) or jnp.ndim(x) != 2 else MuonDimensionNumbers(), params
+      )
+    specs = (
+      weight_dimension_numbers(params)
+      if callable(weight_dimension_numbers)
+      else weight_dimension_numbers
+    )
     # spread a prefix tree of specs over the leaves; frozen leaves go to AdamW
-    return jax.tree.map(lambda s, sub: jax.tree.map(
-        lambda x: None if _tree.is_frozen(x) else s, sub), specs, params, is_leaf=is_spec)
+    return jax.tree.map(
+      lambda s, sub: jax.tree.map(lambda x: None if _tree.is_frozen(x) else s, sub),
+      specs,
+      params,
+      is_leaf=is_spec,
+    )
 
   def labels(params):
-    return jax.tree.map(lambda s: "adam" if s is None else "muon", specs_of(params),
-                        is_leaf=is_spec)
+    return jax.tree.map(
+      lambda s: "adam" if s is None else "muon", specs_of(params), is_leaf=is_spec
+    )
 
   return partition({"muon": matrix(specs_of), "adam": other}, labels)

@@ -40,9 +40,16 @@ from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.optimizers._adam import adamw
-from jaxopt_notes.optimizers._muon import (MuonState, matrix_axes, ns_coefficients, per_matrix,
-                                           resolve_dimension_numbers, scale_by_muon,
-                                           split_matrices, widen_float16)
+from jaxopt_notes.optimizers._muon import (
+  MuonState,
+  matrix_axes,
+  ns_coefficients,
+  per_matrix,
+  resolve_dimension_numbers,
+  scale_by_muon,
+  split_matrices,
+  widen_float16,
+)
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
@@ -61,9 +68,10 @@ class ScaleByNorMuonState(NamedTuple):
     nu: the per-neuron second moment $v_t$ of the orthogonalised update (the reduction axes kept, of
       size 1).
   """
-  count: jax.Array      # int32 steps taken, saturating
-  mu: Any               # momentum m_t
-  nu: Any               # per-neuron second moment v_t (the reduction axes kept, of size 1)
+
+  count: jax.Array  # int32 steps taken, saturating
+  mu: Any  # momentum m_t
+  nu: Any  # per-neuron second moment v_t (the reduction axes kept, of size 1)
   ns_coeffs: jax.Array  # Newton-Schulz coefficients
 
 
@@ -95,10 +103,18 @@ def _reduced_zeros(spec: Any, x: jax.Array) -> jax.Array:
 
 
 @shared_args
-def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float = 0.95,
-                     b2: Float = 0.95, eps: Float = 1e-8, mu_dtype: Any = None, *,
-                     nesterov: bool = True, rescale: str = "rms",
-                     weight_dimension_numbers: Any = None) -> GradientTransformation:
+def scale_by_normuon(
+  ns_coeffs: Any = "standard",
+  ns_steps: Any = 5,
+  b1: Float = 0.95,
+  b2: Float = 0.95,
+  eps: Float = 1e-8,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = True,
+  rescale: str = "rms",
+  weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """NorMuon's direction for every leaf; see `normuon` (shape factor included).
 
   Args:
@@ -116,11 +132,19 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
     The transform; its state is `ScaleByNorMuonState`.
   """
   owner = "scale_by_normuon"
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE)
+  )
   _validate.check_choice(owner, "rescale", rescale, _RESCALES)
-  muon = scale_by_muon(ns_coefficients(owner, ns_coeffs), ns_steps, b1, eps, mu_dtype,
-                       nesterov=nesterov, weight_dimension_numbers=weight_dimension_numbers)
+  muon = scale_by_muon(
+    ns_coefficients(owner, ns_coeffs),
+    ns_steps,
+    b1,
+    eps,
+    mu_dtype,
+    nesterov=nesterov,
+    weight_dimension_numbers=weight_dimension_numbers,
+  )
 
   def init_fn(params):
     first = muon.init(params)
@@ -137,6 +161,7 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
     def second_moment(spec, x, v):
       _, red, _ = matrix_axes(x, spec)
       return b2 * v + (1 - b2) * jnp.mean(jnp.abs(x) ** 2, axis=red, keepdims=True)
+
     nu = per_matrix(second_moment, specs, o, state.nu, broadcast=True)
 
     def direction(spec, x, v):
@@ -144,28 +169,47 @@ def scale_by_normuon(ns_coeffs: Any = "standard", ns_steps: Any = 5, b1: Float =
       if rescale == "rms":
         return rms_aligned(spec, y)
       _, red, out = matrix_axes(x, spec)
-      norm_of = lambda z: jnp.sqrt(jnp.sum(jnp.abs(z) ** 2, axis=red + out,  # noqa: E731
-                                           keepdims=True))
+      norm_of = lambda z: jnp.sqrt(
+        jnp.sum(
+          jnp.abs(z) ** 2,
+          axis=red + out,  # noqa: E731
+          keepdims=True,
+        )
+      )
       fan_in = math.prod(x.shape[a] for a in red)
       fan_out = math.prod(x.shape[a] for a in out)
       shape = math.sqrt(max(1.0, fan_out / fan_in))
       return shape * _numerics.safe_div(norm_of(x) * y, norm_of(y))
+
     out = per_matrix(direction, specs, o, nu, broadcast=True)
     return _tree.cast_like(out, updates), ScaleByNorMuonState(
-        count=first.count, mu=first.mu, nu=_tree.cast_like(nu, state.nu),
-        ns_coeffs=first.ns_coeffs)
+      count=first.count, mu=first.mu, nu=_tree.cast_like(nu, state.nu), ns_coeffs=first.ns_coeffs
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_normuon)
-def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_steps: Any = 5,
-            b1: Float = 0.95, b2: Float = 0.95, eps: Float = 1e-8, weight_decay: Float = 0.0,
-            weight_decay_mask: Any = None, mu_dtype: Any = None, *, nesterov: bool = True,
-            rescale: str = "rms", adam_b1: Float = 0.9, adam_b2: Float = 0.999,
-            adam_eps_root: Float = 0.0, adam_weight_decay: Float = 0.0,
-            adam_learning_rate: ScalarOrSchedule | None = None,
-            muon_weight_dimension_numbers: Any = None) -> GradientTransformation:
+def normuon(
+  learning_rate: ScalarOrSchedule,
+  ns_coeffs: Any = "standard",
+  ns_steps: Any = 5,
+  b1: Float = 0.95,
+  b2: Float = 0.95,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.0,
+  weight_decay_mask: Any = None,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = True,
+  rescale: str = "rms",
+  adam_b1: Float = 0.9,
+  adam_b2: Float = 0.999,
+  adam_eps_root: Float = 0.0,
+  adam_weight_decay: Float = 0.0,
+  adam_learning_rate: ScalarOrSchedule | None = None,
+  muon_weight_dimension_numbers: Any = None,
+) -> GradientTransformation:
   """NorMuon on the matrix leaves, AdamW on the others (module docstring).
 
   Args:
@@ -200,18 +244,49 @@ def normuon(learning_rate: ScalarOrSchedule, ns_coeffs: Any = "standard", ns_ste
   Reference: Li et al., 2025, "NorMuon: Making Muon more efficient and scalable".
   """
   return matrices_and_adamw(
-      "normuon", lambda specs_of: scale_by_normuon(
-          ns_coeffs, ns_steps, b1, b2, eps, mu_dtype, nesterov=nesterov, rescale=rescale,
-          weight_dimension_numbers=specs_of),
-      learning_rate, eps, weight_decay, weight_decay_mask, mu_dtype, nesterov, adam_b1, adam_b2,
-      adam_eps_root, adam_weight_decay, adam_learning_rate, muon_weight_dimension_numbers)
+    "normuon",
+    lambda specs_of: scale_by_normuon(
+      ns_coeffs,
+      ns_steps,
+      b1,
+      b2,
+      eps,
+      mu_dtype,
+      nesterov=nesterov,
+      rescale=rescale,
+      weight_dimension_numbers=specs_of,
+    ),
+    learning_rate,
+    eps,
+    weight_decay,
+    weight_decay_mask,
+    mu_dtype,
+    nesterov,
+    adam_b1,
+    adam_b2,
+    adam_eps_root,
+    adam_weight_decay,
+    adam_learning_rate,
+    muon_weight_dimension_numbers,
+  )
 
 
-def matrices_and_adamw(owner: str, scale: Any, learning_rate: ScalarOrSchedule, eps: Float,
-                       weight_decay: Float, weight_decay_mask: Any, mu_dtype: Any,
-                       nesterov: bool, adam_b1: Float, adam_b2: Float, adam_eps_root: Float,
-                       adam_weight_decay: Float, adam_learning_rate: Any,
-                       muon_weight_dimension_numbers: Any) -> GradientTransformation:
+def matrices_and_adamw(
+  owner: str,
+  scale: Any,
+  learning_rate: ScalarOrSchedule,
+  eps: Float,
+  weight_decay: Float,
+  weight_decay_mask: Any,
+  mu_dtype: Any,
+  nesterov: bool,
+  adam_b1: Float,
+  adam_b2: Float,
+  adam_eps_root: Float,
+  adam_weight_decay: Float,
+  adam_learning_rate: Any,
+  muon_weight_dimension_numbers: Any,
+) -> GradientTransformation:
   """``scale``, weight decay and the learning rate on the matrices, AdamW on the rest.
 
   The layout of `normuon` and `adamuon` (and `muon`), its arguments checked.
@@ -236,18 +311,33 @@ def matrices_and_adamw(owner: str, scale: Any, learning_rate: ScalarOrSchedule, 
   Returns:
     The optimizer.
   """
-  _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE),
-                  adam_b1=(adam_b1, _validate.UNIT), adam_b2=(adam_b2, _validate.UNIT),
-                  adam_eps_root=(adam_eps_root, _validate.NONNEGATIVE),
-                  adam_weight_decay=(adam_weight_decay, _validate.FINITE),
-                  adam_learning_rate=(adam_learning_rate, _validate.FINITE))
+  _validate.check(
+    owner,
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+    adam_b1=(adam_b1, _validate.UNIT),
+    adam_b2=(adam_b2, _validate.UNIT),
+    adam_eps_root=(adam_eps_root, _validate.NONNEGATIVE),
+    adam_weight_decay=(adam_weight_decay, _validate.FINITE),
+    adam_learning_rate=(adam_learning_rate, _validate.FINITE),
+  )
   if adam_learning_rate is None:
     adam_learning_rate = learning_rate
   return split_matrices(
-      lambda specs_of: chain(scale(specs_of),
-                             add_decayed_weights(weight_decay, weight_decay_mask),
-                             scale_by_learning_rate(learning_rate)),
-      adamw(adam_learning_rate, adam_b1, adam_b2, eps, adam_eps_root, mu_dtype,
-            weight_decay=adam_weight_decay, nesterov=nesterov),
-      muon_weight_dimension_numbers)
+    lambda specs_of: chain(
+      scale(specs_of),
+      add_decayed_weights(weight_decay, weight_decay_mask),
+      scale_by_learning_rate(learning_rate),
+    ),
+    adamw(
+      adam_learning_rate,
+      adam_b1,
+      adam_b2,
+      eps,
+      adam_eps_root,
+      mu_dtype,
+      weight_decay=adam_weight_decay,
+      nesterov=nesterov,
+    ),
+    muon_weight_dimension_numbers,
+  )

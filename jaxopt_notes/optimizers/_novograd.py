@@ -35,6 +35,7 @@ class ScaleByNovogradState(NamedTuple):
     mu: $m_t$, the momentum, shaped like params.
     nu: $v^l_t$, one scalar per leaf.
   """
+
   count: jax.Array
   mu: Any  # m_t, like the params
   nu: Any  # v_t, a scalar per leaf
@@ -45,9 +46,14 @@ def _sq_norm(g: jax.Array) -> jax.Array:
 
 
 @shared_args
-def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
-                      eps_root: Float = 0.0, weight_decay: ScalarOrSchedule = 0.0,
-                      mu_dtype: Any = None) -> GradientTransformation:
+def scale_by_novograd(
+  b1: Float = 0.9,
+  b2: Float = 0.25,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  weight_decay: ScalarOrSchedule = 0.0,
+  mu_dtype: Any = None,
+) -> GradientTransformation:
   """NovoGrad's momentum $m_t$; see `novograd`. ``weight_decay`` may be a schedule.
 
   Args:
@@ -59,16 +65,22 @@ def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
     weight_decay: coefficient of ``weight_decay * params``, added to the normalised gradient before
       the momentum (a number or a schedule of the step); 0 turns it off.
   """
-  check_moments("scale_by_novograd", b1, b2, eps, eps_root,
-                weight_decay=(weight_decay, _validate.FINITE))
+  check_moments(
+    "scale_by_novograd", b1, b2, eps, eps_root, weight_decay=(weight_decay, _validate.FINITE)
+  )
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
-    nu = jax.tree.map(lambda p: None if p is None or _tree.is_frozen(p)
-                      else jnp.zeros([], jnp.result_type(p)), params, is_leaf=_tree.is_none)
-    return ScaleByNovogradState(count=_placement.zero_count(params),
-                                mu=_tree.zeros_like(params, dtype=mu_dtype),
-                                nu=_placement.replicate_like(nu, params))
+    nu = jax.tree.map(
+      lambda p: None if p is None or _tree.is_frozen(p) else jnp.zeros([], jnp.result_type(p)),
+      params,
+      is_leaf=_tree.is_none,
+    )
+    return ScaleByNovogradState(
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params, dtype=mu_dtype),
+      nu=_placement.replicate_like(nu, params),
+    )
 
   def update_fn(updates, state, params=None):
     decay = weight_decay(state.count) if callable(weight_decay) else weight_decay
@@ -77,32 +89,47 @@ def scale_by_novograd(b1: Float = 0.9, b2: Float = 0.25, eps: Float = 1e-8,
       raise ValueError(f"scale_by_novograd {NO_PARAMS}")
     _tree.check_match(updates, state.mu)
     first = state.count == 0
-    nu = _tree.map(lambda g, v: jnp.where(first, _sq_norm(g), b2 * v + (1 - b2) * _sq_norm(g)),
-                    updates, state.nu, broadcast=True)
+    nu = _tree.map(
+      lambda g, v: jnp.where(first, _sq_norm(g), b2 * v + (1 - b2) * _sq_norm(g)),
+      updates,
+      state.nu,
+      broadcast=True,
+    )
 
     def momentum(g, m, v, p=None):
       step = _numerics.rms_scale(g, v, eps, eps_root)
       if p is not None:
         step = step + decay * p
       return b1 * m + step  # m is 0 at the first step
-    mu = (_tree.map(momentum, updates, state.mu, nu, broadcast=True) if no_decay else
-          _tree.map(momentum, updates, state.mu, nu, params, broadcast=True))
+
+    mu = (
+      _tree.map(momentum, updates, state.mu, nu, broadcast=True)
+      if no_decay
+      else _tree.map(momentum, updates, state.mu, nu, params, broadcast=True)
+    )
     mu = _tree.cast_like(mu, state.mu)
     return _tree.cast_like(mu, updates), ScaleByNovogradState(
-        count=_numerics.safe_increment(state.count), mu=mu, nu=_tree.cast_like(nu, state.nu))
+      count=_numerics.safe_increment(state.count), mu=mu, nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_novograd)
-def novograd(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.25,
-             eps: Float = 1e-6, eps_root: Float = 0.0,
-             weight_decay: ScalarOrSchedule = 0.0) -> GradientTransformation:
+def novograd(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.25,
+  eps: Float = 1e-6,
+  eps_root: Float = 0.0,
+  weight_decay: ScalarOrSchedule = 0.0,
+) -> GradientTransformation:
   """NovoGrad (module docstring).
 
   Reference: Ginsburg et al., 2019, "Stochastic Gradient Methods with
   Layer-wise Adaptive Moments for Training of Deep Networks".
   """
   _validate.check("novograd", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_novograd(b1, b2, eps, eps_root, weight_decay), scale_by_learning_rate(learning_rate)
+  )

@@ -40,19 +40,21 @@ class ScaleByOptimisticGradientState(NamedTuple):
     is_initial_step: True until the first update (no previous direction yet).
     previous_gradient: $g_{t-1}$, the incoming direction of the last step.
   """
+
   is_initial_step: jax.Array  # bool: no previous direction yet
-  previous_gradient: Any      # g_{t-1}, the incoming direction of the last step
+  previous_gradient: Any  # g_{t-1}, the incoming direction of the last step
 
 
 def _no_schedule(owner: str, **arguments: Any) -> None:
   for name, value in arguments.items():
     if callable(value):
-      raise TypeError(f"{owner}: argument `{name}` must be a number or an array, not a "
-                      "schedule (the transform keeps no step count)")
+      raise TypeError(
+        f"{owner}: argument `{name}` must be a number or an array, not a "
+        "schedule (the transform keeps no step count)"
+      )
 
 
-def scale_by_optimistic_gradient(alpha: Float = 1.0,
-                                 beta: Float = 1.0) -> GradientTransformation:
+def scale_by_optimistic_gradient(alpha: Float = 1.0, beta: Float = 1.0) -> GradientTransformation:
   """$(\\alpha + \\beta) g_t - \\beta g_{t-1}$; see `optimistic_gradient_descent`.
 
   Args:
@@ -62,29 +64,35 @@ def scale_by_optimistic_gradient(alpha: Float = 1.0,
       schedule).
   """
   _no_schedule("scale_by_optimistic_gradient", alpha=alpha, beta=beta)
-  _validate.check("scale_by_optimistic_gradient", alpha=(alpha, _validate.FINITE),
-                  beta=(beta, _validate.FINITE))
+  _validate.check(
+    "scale_by_optimistic_gradient", alpha=(alpha, _validate.FINITE), beta=(beta, _validate.FINITE)
+  )
 
   def init_fn(params):
     return ScaleByOptimisticGradientState(
-        is_initial_step=_placement.replicate_like(jnp.asarray(True), params),
-        previous_gradient=_tree.zeros_like(params))
+      is_initial_step=_placement.replicate_like(jnp.asarray(True), params),
+      previous_gradient=_tree.zeros_like(params),
+    )
 
   def update_fn(updates, state, params=None):
     del params
     out = _tree.map(
-        lambda g, prev: (alpha + beta) * g - beta * jnp.where(state.is_initial_step, g, prev),
-        updates, state.previous_gradient)
+      lambda g, prev: (alpha + beta) * g - beta * jnp.where(state.is_initial_step, g, prev),
+      updates,
+      state.previous_gradient,
+    )
     return _tree.cast_like(out, updates), ScaleByOptimisticGradientState(
-        is_initial_step=jnp.zeros_like(state.is_initial_step),
-        previous_gradient=_tree.cast_like(updates, state.previous_gradient))
+      is_initial_step=jnp.zeros_like(state.is_initial_step),
+      previous_gradient=_tree.cast_like(updates, state.previous_gradient),
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args
-def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: Float = 1.0,
-                                beta: Float = 1.0) -> GradientTransformation:
+def optimistic_gradient_descent(
+  learning_rate: ScalarOrSchedule, alpha: Float = 1.0, beta: Float = 1.0
+) -> GradientTransformation:
   """Optimistic gradient descent (module docstring).
 
   ``alpha`` and ``beta`` are numbers or (traced) arrays; only the learning rate
@@ -109,15 +117,22 @@ def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: Float = 
   Extra-gradient and Optimistic Gradient Methods for Saddle Point Problems:
   Proximal Point Approach".
   """
-  _validate.check("optimistic_gradient_descent",
-                  learning_rate=(learning_rate, _validate.FINITE))
+  _validate.check("optimistic_gradient_descent", learning_rate=(learning_rate, _validate.FINITE))
   return chain(scale_by_optimistic_gradient(alpha, beta), scale_by_learning_rate(learning_rate))
 
 
 @shared_args
-def optimistic_adam(learning_rate: Float, optimism: Float | None = None, b1: Float = 0.9,
-                    b2: Float = 0.999, eps: Float = 1e-8, eps_root: Float = 0.0,
-                    mu_dtype: Any = None, *, nesterov: bool = True) -> GradientTransformation:
+def optimistic_adam(
+  learning_rate: Float,
+  optimism: Float | None = None,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  *,
+  nesterov: bool = True,
+) -> GradientTransformation:
   """Optimistic Adam (module docstring); ``optimism`` defaults to ``learning_rate``.
 
   The learning rate is a number or a (traced) array, not a schedule: it is
@@ -133,22 +148,40 @@ def optimistic_adam(learning_rate: Float, optimism: Float | None = None, b1: Flo
   Optimism".
   """
   if callable(learning_rate):
-    raise TypeError("optimistic_adam: argument `learning_rate` must be a number or an "
-                     "array, not a schedule; optimistic_adam_v2 takes schedules")
-  check_moments("optimistic_adam", b1, b2, eps, eps_root,
-                learning_rate=(learning_rate, _validate.FINITE),
-                optimism=(optimism, _validate.FINITE))
+    raise TypeError(
+      "optimistic_adam: argument `learning_rate` must be a number or an "
+      "array, not a schedule; optimistic_adam_v2 takes schedules"
+    )
+  check_moments(
+    "optimistic_adam",
+    b1,
+    b2,
+    eps,
+    eps_root,
+    learning_rate=(learning_rate, _validate.FINITE),
+    optimism=(optimism, _validate.FINITE),
+  )
   optimism = learning_rate if optimism is None else optimism
-  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
-               scale_by_optimistic_gradient(learning_rate, optimism),
-               scale_by_learning_rate(1.0))
+  return chain(
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+    scale_by_optimistic_gradient(learning_rate, optimism),
+    scale_by_learning_rate(1.0),
+  )
 
 
 @shared_args
-def optimistic_adam_v2(learning_rate: ScalarOrSchedule, *, alpha: Float = 1.0,
-                       beta: Float = 1.0, b1: Float = 0.9, b2: Float = 0.999,
-                       eps: Float = 1e-8, eps_root: Float = 0.0, mu_dtype: Any = None,
-                       nesterov: bool = True) -> GradientTransformation:
+def optimistic_adam_v2(
+  learning_rate: ScalarOrSchedule,
+  *,
+  alpha: Float = 1.0,
+  beta: Float = 1.0,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  mu_dtype: Any = None,
+  nesterov: bool = True,
+) -> GradientTransformation:
   """Optimistic Adam with the extrapolation of `optimistic_gradient_descent` (module docstring).
 
   $\\theta_t = \\theta_{t-1} - \\eta\\,((\\alpha + \\beta) r_t - \\beta r_{t-1})$.
@@ -161,6 +194,8 @@ def optimistic_adam_v2(learning_rate: ScalarOrSchedule, *, alpha: Float = 1.0,
     nesterov: use NAdam's look-ahead first moment (True by default here).
   """
   _validate.check("optimistic_adam_v2", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
-               scale_by_optimistic_gradient(alpha, beta),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+    scale_by_optimistic_gradient(alpha, beta),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -18,8 +18,7 @@ is exactly 0 the step is 0.
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _tree, _validate
-from jaxopt_notes._base import (GradientTransformationExtraArgs, ScalarOrSchedule,
-                                init_empty_state)
+from jaxopt_notes._base import GradientTransformationExtraArgs, ScalarOrSchedule, init_empty_state
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
@@ -29,16 +28,19 @@ from jaxopt_notes._docargs import shared_args
 def loss_value(owner: str, value, dtype):
   """The scalar loss fed as ``value=``, in ``dtype``; a clear error when it is missing."""
   if value is None:
-    raise ValueError(f"{owner} needs the loss value at the current params: call "
-                     "update(grads, state, params, value=loss)")
+    raise ValueError(
+      f"{owner} needs the loss value at the current params: call "
+      "update(grads, state, params, value=loss)"
+    )
   value = jnp.asarray(value)
   if value.shape != ():
     raise ValueError(f"{owner}: `value` must be the scalar loss, got shape {value.shape}")
   return value.astype(dtype)
 
 
-def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Float = 0.0,
-                    variant: str = "sps") -> GradientTransformationExtraArgs:
+def scale_by_polyak(
+  f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Float = 0.0, variant: str = "sps"
+) -> GradientTransformationExtraArgs:
   """Scales the updates by Polyak's step size $\\gamma_t$; see `polyak_sgd`.
 
   Args:
@@ -49,9 +51,12 @@ def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Flo
       is clipped at zero).
   """
   _validate.check_choice("scale_by_polyak", "variant", variant, ("sps", "sps+"))
-  _validate.check("scale_by_polyak", f_min=(f_min, _validate.FINITE),
-                  max_learning_rate=(max_learning_rate, _validate.NONNEGATIVE_OR_INF),
-                  eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_polyak",
+    f_min=(f_min, _validate.FINITE),
+    max_learning_rate=(max_learning_rate, _validate.NONNEGATIVE_OR_INF),
+    eps=(eps, _validate.NONNEGATIVE),
+  )
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del params, extra_args
@@ -66,9 +71,13 @@ def scale_by_polyak(f_min: Float = 0.0, max_learning_rate: Float = 1.0, eps: Flo
 
 
 @shared_args(like=scale_by_polyak)
-def polyak_sgd(max_learning_rate: Float = 1.0, scaling: ScalarOrSchedule = 1.0,
-               f_min: Float = 0.0, eps: Float = 0.0,
-               variant: str = "sps") -> GradientTransformationExtraArgs:
+def polyak_sgd(
+  max_learning_rate: Float = 1.0,
+  scaling: ScalarOrSchedule = 1.0,
+  f_min: Float = 0.0,
+  eps: Float = 0.0,
+  variant: str = "sps",
+) -> GradientTransformationExtraArgs:
   """SGD with Polyak's step size (module docstring); ``update`` needs ``value=loss``.
 
   Unlike optax, which sets the step to 0 once $\\|g\\|^2 + \\epsilon$ falls
@@ -92,6 +101,6 @@ def polyak_sgd(max_learning_rate: Float = 1.0, scaling: ScalarOrSchedule = 1.0,
   Polyak Step-size for SGD: An Adaptive Learning Rate for Fast Convergence".
   """
   _validate.check("polyak_sgd", scaling=(scaling, _validate.FINITE))
-  return chain(scale_by_polyak(f_min, max_learning_rate, eps, variant),
-               scale_by_learning_rate(scaling))
-
+  return chain(
+    scale_by_polyak(f_min, max_learning_rate, eps, variant), scale_by_learning_rate(scaling)
+  )

@@ -27,21 +27,26 @@ _AT_LEAST_FOUR = _validate.Range(4.0, float("inf"))  # inf: never rectified
 
 
 @shared_args
-def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
-                   eps_root: Float = 0.0, threshold: Float = 5.0,
-                   nesterov: bool = False) -> GradientTransformation:
+def scale_by_radam(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  threshold: Float = 5.0,
+  nesterov: bool = False,
+) -> GradientTransformation:
   """RAdam's direction; see `radam`.
 
   Args:
     threshold: while $\\rho_t$ is below this (>= 4, where $r_t$ is real; ``inf`` never rectifies)
       the step is the momentum $\\hat m_t$ alone.
   """
-  check_moments("scale_by_radam", b1, b2, eps, eps_root,
-                threshold=(threshold, _AT_LEAST_FOUR))
+  check_moments("scale_by_radam", b1, b2, eps, eps_root, threshold=(threshold, _AT_LEAST_FOUR))
 
   def init_fn(params):
-    return ScaleByAdamState(count=_placement.zero_count(params), mu=_tree.zeros_like(params),
-                            nu=_tree.zeros_like(params))
+    return ScaleByAdamState(
+      count=_placement.zero_count(params), mu=_tree.zeros_like(params), nu=_tree.zeros_like(params)
+    )
 
   def update_fn(updates, state, params=None):
     del params
@@ -54,27 +59,40 @@ def scale_by_radam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     rectified = rho >= threshold
     # Evaluate r_t only where it is defined, so neither value nor gradient is NaN.
     safe_rho = jnp.where(rectified, rho, rho_inf)
-    r = jnp.sqrt((safe_rho - 4) * (safe_rho - 2) * rho_inf
-                 / ((rho_inf - 4) * (rho_inf - 2) * safe_rho))
+    r = jnp.sqrt(
+      (safe_rho - 4) * (safe_rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe_rho)
+    )
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
     nu_hat = _moments.bias_correction(nu, b2, count)
     out = _tree.map(
-        lambda m, v: jnp.where(rectified,
-                               r.astype(m.dtype) * _numerics.rms_scale(m, v, eps, eps_root), m),
-        mu_hat, nu_hat)
+      lambda m, v: jnp.where(
+        rectified, r.astype(m.dtype) * _numerics.rms_scale(m, v, eps, eps_root), m
+      ),
+      mu_hat,
+      nu_hat,
+    )
     return _tree.cast_like(out, updates), ScaleByAdamState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_radam)
-def radam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-          eps: Float = 1e-8, eps_root: Float = 0.0, threshold: Float = 5.0,
-          nesterov: bool = False) -> GradientTransformation:
+def radam(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  threshold: Float = 5.0,
+  nesterov: bool = False,
+) -> GradientTransformation:
   """RAdam (module docstring). Reference: Liu et al., 2020, "On the Variance of
   the Adaptive Learning Rate and Beyond".
   """
   _validate.check("radam", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -32,6 +32,7 @@ class ScaleByRmsState(NamedTuple):
   Attributes:
     nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
   """
+
   nu: Any  # EMA of squared gradients
 
 
@@ -42,6 +43,7 @@ class ScaleByRmsWithCountState(NamedTuple):
   Attributes:
     nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
   """
+
   count: jax.Array  # int32 steps taken, for bias correction
   nu: Any
 
@@ -53,6 +55,7 @@ class ScaleByRStdDevState(NamedTuple):
     mu: $\\mu_t$, the moving average of the gradient, shaped like params.
     nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
   """
+
   mu: Any  # EMA of gradients
   nu: Any  # EMA of squared gradients
 
@@ -65,6 +68,7 @@ class ScaleByRStdDevWithCountState(NamedTuple):
     mu: $\\mu_t$, the moving average of the gradient, shaped like params.
     nu: $\\nu_t$, the moving average of the squared gradient, shaped like params.
   """
+
   count: jax.Array
   mu: Any
   nu: Any
@@ -76,13 +80,18 @@ def _roots(eps, eps_root, eps_in_sqrt):
 
 
 def _check(owner, decay, eps, eps_root, initial_scale):
-  _validate.check(owner, decay=(decay, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE),
-                  eps_root=(eps_root, _validate.NONNEGATIVE),
-                  initial_scale=(initial_scale, _validate.NONNEGATIVE))
+  _validate.check(
+    owner,
+    decay=(decay, _validate.UNIT),
+    eps=(eps, _validate.NONNEGATIVE),
+    eps_root=(eps_root, _validate.NONNEGATIVE),
+    initial_scale=(initial_scale, _validate.NONNEGATIVE),
+  )
 
 
-def _scale_by_rms_family(owner: str, centered: bool, decay, eps, initial_scale,
-                         eps_in_sqrt, bias_correction, eps_root) -> GradientTransformation:
+def _scale_by_rms_family(
+  owner: str, centered: bool, decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root
+) -> GradientTransformation:
   """RMSProp's scaling, plain or centered, with or without bias correction."""
   _check(owner, decay, eps, eps_root, initial_scale)
   out_eps, in_eps = _roots(eps, eps_root, eps_in_sqrt)
@@ -110,8 +119,11 @@ def _scale_by_rms_family(owner: str, centered: bool, decay, eps, initial_scale,
       mu = _moments.bias_correction(mu, decay, count) if centered else None
     if centered:  # a variance estimate; rounding can push it just below zero, and
       # an overflowed second moment (inf - inf) stays an infinite variance
-      nu = _tree.map(lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(
-          jnp.real(n) - _numerics.abs_sq(m), 0)), nu, mu)
+      nu = _tree.map(
+        lambda n, m: jnp.where(jnp.isinf(n), n, jnp.maximum(jnp.real(n) - _numerics.abs_sq(m), 0)),
+        nu,
+        mu,
+      )
     out = _tree.map(lambda g, n: _numerics.rms_scale(g, n, out_eps, in_eps), updates, nu)
     return _tree.cast_like(out, updates), _state_class(centered, bias_correction)(**fields)
 
@@ -125,10 +137,14 @@ def _state_class(centered: bool, counted: bool):
 
 
 @shared_args
-def scale_by_rms(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
-                 initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
-                 bias_correction: bool = False,
-                 eps_root: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:
+def scale_by_rms(
+  decay: jax.typing.ArrayLike = 0.9,
+  eps: jax.typing.ArrayLike = 0.0,
+  initial_scale: jax.typing.ArrayLike = 0.0,
+  eps_in_sqrt: bool = False,
+  bias_correction: bool = False,
+  eps_root: jax.typing.ArrayLike = 1e-8,
+) -> GradientTransformation:
   """RMSProp's scaling by the root of the mean square; see `rmsprop`.
 
   Args:
@@ -137,15 +153,20 @@ def scale_by_rms(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 
     eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
     bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
   """
-  return _scale_by_rms_family("scale_by_rms", False, decay, eps, initial_scale,
-                              eps_in_sqrt, bias_correction, eps_root)
+  return _scale_by_rms_family(
+    "scale_by_rms", False, decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root
+  )
 
 
 @shared_args
-def scale_by_stddev(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 0.0,
-                    initial_scale: jax.typing.ArrayLike = 0.0, eps_in_sqrt: bool = False,
-                    bias_correction: bool = False,
-                    eps_root: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:
+def scale_by_stddev(
+  decay: jax.typing.ArrayLike = 0.9,
+  eps: jax.typing.ArrayLike = 0.0,
+  initial_scale: jax.typing.ArrayLike = 0.0,
+  eps_in_sqrt: bool = False,
+  bias_correction: bool = False,
+  eps_root: jax.typing.ArrayLike = 1e-8,
+) -> GradientTransformation:
   """Centered RMSProp's scaling by the root of the running variance; see `rmsprop`.
 
   Args:
@@ -154,17 +175,24 @@ def scale_by_stddev(decay: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike
     eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
     bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
   """
-  return _scale_by_rms_family("scale_by_stddev", True, decay, eps, initial_scale,
-                              eps_in_sqrt, bias_correction, eps_root)
+  return _scale_by_rms_family(
+    "scale_by_stddev", True, decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root
+  )
 
 
 @shared_args
-def rmsprop(learning_rate: ScalarOrSchedule, decay: jax.typing.ArrayLike = 0.9,
-            eps: jax.typing.ArrayLike = 0.0, initial_scale: jax.typing.ArrayLike = 0.0,
-            eps_in_sqrt: bool = False, centered: bool = False,
-            momentum: jax.typing.ArrayLike | None = None, nesterov: bool = False,
-            bias_correction: bool = False,
-            eps_root: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:
+def rmsprop(
+  learning_rate: ScalarOrSchedule,
+  decay: jax.typing.ArrayLike = 0.9,
+  eps: jax.typing.ArrayLike = 0.0,
+  initial_scale: jax.typing.ArrayLike = 0.0,
+  eps_in_sqrt: bool = False,
+  centered: bool = False,
+  momentum: jax.typing.ArrayLike | None = None,
+  nesterov: bool = False,
+  bias_correction: bool = False,
+  eps_root: jax.typing.ArrayLike = 1e-8,
+) -> GradientTransformation:
   """RMSProp, optionally centered, with optional (Nesterov) momentum on the scaled step.
 
   The update is in the module docstring. Defaults give optax's ``rmsprop``
@@ -193,10 +221,19 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: jax.typing.ArrayLike = 0.9,
   Machine Learning"; Graves, 2013, "Generating Sequences With Recurrent Neural
   Networks" (centered).
   """
-  _validate.check("rmsprop", learning_rate=(learning_rate, _validate.FINITE),
-                  momentum=(momentum, _validate.UNIT))
+  _validate.check(
+    "rmsprop", learning_rate=(learning_rate, _validate.FINITE), momentum=(momentum, _validate.UNIT)
+  )
   scaling = (scale_by_stddev if centered else scale_by_rms)(
-      decay=decay, eps=eps, initial_scale=initial_scale, eps_in_sqrt=eps_in_sqrt,
-      bias_correction=bias_correction, eps_root=eps_root)
-  return chain(scaling, scale_by_learning_rate(learning_rate),
-               identity() if momentum is None else trace(decay=momentum, nesterov=nesterov))
+    decay=decay,
+    eps=eps,
+    initial_scale=initial_scale,
+    eps_in_sqrt=eps_in_sqrt,
+    bias_correction=bias_correction,
+    eps_root=eps_root,
+  )
+  return chain(
+    scaling,
+    scale_by_learning_rate(learning_rate),
+    identity() if momentum is None else trace(decay=momentum, nesterov=nesterov),
+  )

@@ -37,13 +37,18 @@ class ScaleByRpropState(NamedTuple):
     step_sizes: $\\Delta_t$, the step size of every coordinate.
     prev_updates: $\\Delta_t \\operatorname{sign}(g_t)$, zero after a sign change.
   """
-  step_sizes: Any    # Delta_t
+
+  step_sizes: Any  # Delta_t
   prev_updates: Any  # Delta_t sign(g_t), zero after a sign change
 
 
-def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
-                   min_step_size: Float = 1e-6,
-                   max_step_size: Float = 50.0) -> GradientTransformation:
+def scale_by_rprop(
+  learning_rate: Float,
+  eta_minus: Float = 0.5,
+  eta_plus: Float = 1.2,
+  min_step_size: Float = 1e-6,
+  max_step_size: Float = 50.0,
+) -> GradientTransformation:
   """Rprop's step $\\Delta_t \\operatorname{sign}(g_t)$ (ascent direction); see `rprop`.
 
   Args:
@@ -55,24 +60,35 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
     max_step_size: $\\Delta_{\\max}$, the largest step size.
   """
   if callable(learning_rate):
-    raise TypeError("scale_by_rprop: argument `learning_rate` is the initial step size held "
-                    "in the state, a number; a schedule cannot apply to it")
-  _validate.check("scale_by_rprop", learning_rate=(learning_rate, _validate.NONNEGATIVE),
-                  eta_minus=(eta_minus, _validate.UNIT),
-                  eta_plus=(eta_plus, _validate.AT_LEAST_ONE),
-                  min_step_size=(min_step_size, _validate.NONNEGATIVE),
-                  max_step_size=(max_step_size, _validate.NONNEGATIVE_OR_INF))
+    raise TypeError(
+      "scale_by_rprop: argument `learning_rate` is the initial step size held "
+      "in the state, a number; a schedule cannot apply to it"
+    )
+  _validate.check(
+    "scale_by_rprop",
+    learning_rate=(learning_rate, _validate.NONNEGATIVE),
+    eta_minus=(eta_minus, _validate.UNIT),
+    eta_plus=(eta_plus, _validate.AT_LEAST_ONE),
+    min_step_size=(min_step_size, _validate.NONNEGATIVE),
+    max_step_size=(max_step_size, _validate.NONNEGATIVE_OR_INF),
+  )
 
   def init_fn(params):
-    _validate.reject_complex("scale_by_rprop", params, "Rprop adapts a step size by whether "
-                             "the gradient kept its sign, which a complex number has not")
-    return ScaleByRpropState(step_sizes=_tree.full_like(params, learning_rate),
-                             prev_updates=_tree.zeros_like(params))
+    _validate.reject_complex(
+      "scale_by_rprop",
+      params,
+      "Rprop adapts a step size by whether "
+      "the gradient kept its sign, which a complex number has not",
+    )
+    return ScaleByRpropState(
+      step_sizes=_tree.full_like(params, learning_rate), prev_updates=_tree.zeros_like(params)
+    )
 
   def new_step_size(g, delta, prev):
     agree = jnp.sign(g) * jnp.sign(prev)
-    changed = jnp.clip(delta * jnp.where(agree > 0, eta_plus, eta_minus),
-                       min_step_size, max_step_size)
+    changed = jnp.clip(
+      delta * jnp.where(agree > 0, eta_plus, eta_minus), min_step_size, max_step_size
+    )
     return jnp.where(agree == 0, delta, changed).astype(delta.dtype)
 
   def signed_step(g, delta, prev):
@@ -88,8 +104,13 @@ def scale_by_rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float
 
 
 @shared_args(like=scale_by_rprop)
-def rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
-          min_step_size: Float = 1e-6, max_step_size: Float = 50.0) -> GradientTransformation:
+def rprop(
+  learning_rate: Float,
+  eta_minus: Float = 0.5,
+  eta_plus: Float = 1.2,
+  min_step_size: Float = 1e-6,
+  max_step_size: Float = 50.0,
+) -> GradientTransformation:
   """Rprop (module docstring). ``learning_rate`` is the initial step size
   $\\Delta_0$ of every coordinate; the step sizes then live in the state, so
   it is a number, not a schedule.
@@ -107,5 +128,6 @@ def rprop(learning_rate: Float, eta_minus: Float = 0.5, eta_plus: Float = 1.2,
   Backpropagation Learning: The RPROP Algorithm"; Igel & Hüsken, 2000,
   "Improving the Rprop Learning Algorithm".
   """
-  return chain(scale_by_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size),
-               scale(-1.0))
+  return chain(
+    scale_by_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size), scale(-1.0)
+  )

@@ -27,8 +27,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _placement, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 
 
 class NormalizeState(NamedTuple):
@@ -44,6 +47,7 @@ def normalize() -> GradientTransformation:
     >>> [round(float(u), 4) for u in updates]
     [0.6, -0.8]
   """
+
   def update_fn(updates, state, params=None):
     del params
     size = _tree.norm(updates)
@@ -61,6 +65,7 @@ class SAMState(NamedTuple):
     adv_state: the state of ``adv_optimizer``.
     cache: the params at the start of the cycle (``None`` in opaque mode).
   """
+
   steps_since_sync: jax.Array
   opt_state: Any
   adv_state: Any
@@ -71,9 +76,14 @@ def _negate(tree: Any) -> Any:
   return _tree.map(jnp.negative, tree)
 
 
-def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation,
-        sync_period: int = 2, reset_state: bool = True, opaque_mode: bool = False,
-        batch_axis_name: str | None = None) -> GradientTransformationExtraArgs:
+def sam(
+  optimizer: GradientTransformation,
+  adv_optimizer: GradientTransformation,
+  sync_period: int = 2,
+  reset_state: bool = True,
+  opaque_mode: bool = False,
+  batch_axis_name: str | None = None,
+) -> GradientTransformationExtraArgs:
   """SAM around any outer ``optimizer`` and climbing ``adv_optimizer`` (module docstring).
 
   Args:
@@ -104,10 +114,12 @@ def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation
   optimizer, adv_optimizer = map(with_extra_args_support, (optimizer, adv_optimizer))
 
   def init_fn(params):
-    return SAMState(steps_since_sync=_placement.zero_count(params),
-                    opt_state=optimizer.init(params),
-                    adv_state=adv_optimizer.init(params),
-                    cache=None if opaque_mode else _tree.copy(params))
+    return SAMState(
+      steps_since_sync=_placement.zero_count(params),
+      opt_state=optimizer.init(params),
+      adv_state=adv_optimizer.init(params),
+      cache=None if opaque_mode else _tree.copy(params),
+    )
 
   def transparent_update(updates, state, params=None, grad_fn=None, **extra_args):
     del grad_fn
@@ -116,16 +128,23 @@ def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation
     adv_updates, adv_state = adv_optimizer.update(updates, state.adv_state, params, **extra_args)
     outer, opt_state = optimizer.update(updates, state.opt_state, state.cache, **extra_args)
     # back to the cached start, then the outer step (frozen leaves have no cache: their zero update)
-    home = jax.tree.map(lambda u, c, p: u if c is None else (c - p + u).astype(u.dtype),
-                        outer, state.cache, params, is_leaf=_tree.is_none)
+    home = jax.tree.map(
+      lambda u, c, p: u if c is None else (c - p + u).astype(u.dtype),
+      outer,
+      state.cache,
+      params,
+      is_leaf=_tree.is_none,
+    )
     if reset_state:
       adv_state = pick(last, adv_optimizer.init(params), adv_state)
     else:
       adv_state = pick(last, state.adv_state, adv_state)
     return pick(last, home, _negate(adv_updates)), SAMState(
-        steps_since_sync=(state.steps_since_sync + 1) % sync_period,
-        opt_state=pick(last, opt_state, state.opt_state), adv_state=adv_state,
-        cache=pick(first, _tree.copy(params), state.cache))
+      steps_since_sync=(state.steps_since_sync + 1) % sync_period,
+      opt_state=pick(last, opt_state, state.opt_state),
+      adv_state=adv_state,
+      cache=pick(first, _tree.copy(params), state.cache),
+    )
 
   def opaque_update(updates, state, params=None, grad_fn: Callable | None = None, **extra_args):
     if grad_fn is None:
@@ -133,16 +152,20 @@ def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation
     adv_params, adv_state = params, state.adv_state
     for i in range(sync_period - 1):
       climb, adv_state = adv_optimizer.update(updates, adv_state, adv_params, **extra_args)
-      adv_params = jax.tree.map(lambda p, u: p if _tree.is_frozen(p) else p - u,
-                                adv_params, climb)
+      adv_params = jax.tree.map(lambda p, u: p if _tree.is_frozen(p) else p - u, adv_params, climb)
       updates = grad_fn(adv_params, i)
       if batch_axis_name is not None:
         updates = jax.lax.pmean(updates, axis_name=batch_axis_name)
     if reset_state:
       adv_state = adv_optimizer.init(params)
     out, opt_state = optimizer.update(updates, state.opt_state, params, **extra_args)
-    return out, SAMState(steps_since_sync=jnp.zeros_like(state.steps_since_sync),
-                         opt_state=opt_state, adv_state=adv_state, cache=None)
+    return out, SAMState(
+      steps_since_sync=jnp.zeros_like(state.steps_since_sync),
+      opt_state=opt_state,
+      adv_state=adv_state,
+      cache=None,
+    )
 
-  return GradientTransformationExtraArgs(init_fn, opaque_update if opaque_mode
-                                         else transparent_update)
+  return GradientTransformationExtraArgs(
+    init_fn, opaque_update if opaque_mode else transparent_update
+  )

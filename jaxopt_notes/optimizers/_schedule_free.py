@@ -38,8 +38,12 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _placement, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                ScalarOrSchedule, with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  ScalarOrSchedule,
+  with_extra_args_support,
+)
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float, check_moments
 from jaxopt_notes.optimizers._rmsprop import scale_by_rms
@@ -60,18 +64,20 @@ class ScheduleFreeState(NamedTuple):
     base_optimizer_state: the state of the base optimizer.
     z: the base optimizer's iterate $z$ (the average $x$ when $\\beta_1 = 0$).
   """
-  b1: jax.Array           # the interpolation weight beta_1, kept for schedule_free_eval_params
-  weight_sum: jax.Array   # sum of the averaging weights w_s so far
-  step_count: jax.Array   # int32, the number of the coming step counted from 1, saturating
-  max_lr: jax.Array       # the largest learning rate seen so far
+
+  b1: jax.Array  # the interpolation weight beta_1, kept for schedule_free_eval_params
+  weight_sum: jax.Array  # sum of the averaging weights w_s so far
+  step_count: jax.Array  # int32, the number of the coming step counted from 1, saturating
+  max_lr: jax.Array  # the largest learning rate seen so far
   base_optimizer_state: Any
-  z: Any                  # the base optimizer's iterate (the average x when b1 = 0)
+  z: Any  # the base optimizer's iterate (the average x when b1 = 0)
 
 
 def _evaluation_point(b1: Any, params: Any, z: Any) -> Any:
   """$x = (y - (1-\\beta_1) z) / \\beta_1$, or the stored $x$ when $\\beta_1 = 0$."""
-  return _tree.map(lambda y, zi: jnp.where(b1 == 0, zi, _numerics.safe_div(y - (1 - b1) * zi, b1)),
-                    params, z)
+  return _tree.map(
+    lambda y, zi: jnp.where(b1 == 0, zi, _numerics.safe_div(y - (1 - b1) * zi, b1)), params, z
+  )
 
 
 def schedule_free_eval_params(state: ScheduleFreeState, params: Any) -> Any:
@@ -93,8 +99,10 @@ def schedule_free_eval_params(state: ScheduleFreeState, params: Any) -> Any:
     [0.72, -1.44]
   """
   if not isinstance(state, ScheduleFreeState):
-    raise TypeError("schedule_free_eval_params: `state` must be the ScheduleFreeState of "
-                    f"schedule_free, got {type(state).__name__}")
+    raise TypeError(
+      "schedule_free_eval_params: `state` must be the ScheduleFreeState of "
+      f"schedule_free, got {type(state).__name__}"
+    )
   x = _evaluation_point(state.b1, params, state.z)
   return _tree.cast_like(x, params)
 
@@ -104,9 +112,13 @@ def _state_scalar_dtype(params: Any) -> Any:
   return jnp.promote_types(jnp.result_type(*floats) if floats else jnp.float32, jnp.float32)
 
 
-def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarOrSchedule,
-                  b1: Float = 0.9, weight_lr_power: Float = 2.0,
-                  state_dtype: Any = None) -> GradientTransformationExtraArgs:
+def schedule_free(
+  base_optimizer: GradientTransformation,
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  weight_lr_power: Float = 2.0,
+  state_dtype: Any = None,
+) -> GradientTransformationExtraArgs:
   """Makes ``base_optimizer`` schedule-free (module docstring).
 
   ``base_optimizer`` should have no momentum of its own (the interpolation
@@ -128,18 +140,27 @@ def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarO
   Reference: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, 2024,
   "The Road Less Scheduled".
   """
-  _validate.check("schedule_free", learning_rate=(learning_rate, _validate.FINITE),
-                  b1=(b1, _validate.UNIT), weight_lr_power=(weight_lr_power, _validate.FINITE))
+  _validate.check(
+    "schedule_free",
+    learning_rate=(learning_rate, _validate.FINITE),
+    b1=(b1, _validate.UNIT),
+    weight_lr_power=(weight_lr_power, _validate.FINITE),
+  )
   base = with_extra_args_support(base_optimizer)
   state_dtype = _tree.canonical_dtype(state_dtype)
 
   def init_fn(params):
     scalar = _state_scalar_dtype(params)
     z = _tree.copy(params, state_dtype)
-    scalars = dict(b1=jnp.asarray(b1, scalar), weight_sum=jnp.zeros([], scalar),
-                   step_count=jnp.ones([], jnp.int32), max_lr=jnp.zeros([], scalar))
-    return ScheduleFreeState(**_placement.replicate_like(scalars, params),
-                             base_optimizer_state=base.init(params), z=z)
+    scalars = dict(
+      b1=jnp.asarray(b1, scalar),
+      weight_sum=jnp.zeros([], scalar),
+      step_count=jnp.ones([], jnp.int32),
+      max_lr=jnp.zeros([], scalar),
+    )
+    return ScheduleFreeState(
+      **_placement.replicate_like(scalars, params), base_optimizer_state=base.init(params), z=z
+    )
 
   def update_fn(updates, state, params=None, **extra_args):
     if params is None:
@@ -147,20 +168,26 @@ def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarO
     _tree.check_match(updates, params)
     lr = learning_rate(state.step_count - 1) if callable(learning_rate) else learning_rate
     max_lr = jnp.maximum(state.max_lr, jnp.asarray(lr, state.max_lr.dtype))
-    weight = max_lr ** weight_lr_power
+    weight = max_lr**weight_lr_power
     weight_sum = state.weight_sum + weight
     c = _numerics.safe_div(weight, weight_sum)
     steps, base_state = base.update(updates, state.base_optimizer_state, params, **extra_args)
     z_prev = _tree.map(lambda y, zi: jnp.where(state.b1 == 0, y, zi), params, state.z)
     z = _tree.map(lambda zi, d: zi + d, z_prev, steps)
-    x = _tree.map(lambda xi, zi: (1 - c) * xi + c * zi,
-                   _evaluation_point(state.b1, params, state.z), z)
+    x = _tree.map(
+      lambda xi, zi: (1 - c) * xi + c * zi, _evaluation_point(state.b1, params, state.z), z
+    )
     y = _tree.map(lambda xi, zi: state.b1 * xi + (1 - state.b1) * zi, x, z)
     stored = _tree.map(lambda xi, zi: jnp.where(state.b1 == 0, xi, zi), x, z)
     out = _tree.cast_like(_tree.sub(y, params), updates)
     return out, ScheduleFreeState(
-        b1=state.b1, weight_sum=weight_sum, step_count=_numerics.safe_increment(state.step_count),
-        max_lr=max_lr, base_optimizer_state=base_state, z=_tree.cast_like(stored, state.z))
+      b1=state.b1,
+      weight_sum=weight_sum,
+      step_count=_numerics.safe_increment(state.step_count),
+      max_lr=max_lr,
+      base_optimizer_state=base_state,
+      z=_tree.cast_like(stored, state.z),
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -169,14 +196,20 @@ def _warmed_up(learning_rate: ScalarOrSchedule, warmup_steps: Any) -> ScalarOrSc
   """The paper's linear warmup, $\\gamma \\min(1, (t+1)/T)$ for step $t$ from 0."""
   if warmup_steps is None:
     return learning_rate
-  return lambda count: learning_rate * jnp.minimum(
-      1.0, (jnp.asarray(count, float) + 1) / warmup_steps)
+  return lambda count: (
+    learning_rate * jnp.minimum(1.0, (jnp.asarray(count, float) + 1) / warmup_steps)
+  )
 
 
 @shared_args(like=schedule_free)
-def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: Float = 0.9,
-                      weight_decay: Float | None = None, weight_lr_power: Float = 2.0,
-                      state_dtype: Any = None) -> GradientTransformationExtraArgs:
+def schedule_free_sgd(
+  learning_rate: Float = 1.0,
+  warmup_steps: Any = None,
+  b1: Float = 0.9,
+  weight_decay: Float | None = None,
+  weight_lr_power: Float = 2.0,
+  state_dtype: Any = None,
+) -> GradientTransformationExtraArgs:
   """Schedule-free SGD (module docstring); ``weight_decay`` is added to the gradient.
 
   Args:
@@ -188,8 +221,11 @@ def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: 
 
   Reference: Defazio et al., 2024, "The Road Less Scheduled", algorithm 1.
   """
-  _validate.check("schedule_free_sgd", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
+  _validate.check(
+    "schedule_free_sgd",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
   _validate.check_positive_int("schedule_free_sgd", "warmup_steps", warmup_steps)
   lr = _warmed_up(learning_rate, warmup_steps)
   base = sgd(lr) if weight_decay is None else chain(add_decayed_weights(weight_decay), sgd(lr))
@@ -197,11 +233,17 @@ def schedule_free_sgd(learning_rate: Float = 1.0, warmup_steps: Any = None, b1: 
 
 
 @shared_args(like=schedule_free_sgd)
-def schedule_free_adamw(learning_rate: Float = 0.0025, warmup_steps: Any = None,
-                        b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
-                        weight_decay: Float = 0.0, weight_lr_power: Float = 2.0,
-                        state_dtype: Any = None,
-                        eps_root: Float = 0.0) -> GradientTransformationExtraArgs:
+def schedule_free_adamw(
+  learning_rate: Float = 0.0025,
+  warmup_steps: Any = None,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  weight_decay: Float = 0.0,
+  weight_lr_power: Float = 2.0,
+  state_dtype: Any = None,
+  eps_root: Float = 0.0,
+) -> GradientTransformationExtraArgs:
   """Schedule-free AdamW (module docstring): the base step is
   $-\\gamma_t\\,(g_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon) + \\lambda y_t)$
   with $\\hat v_t$ the debiased EMA of $g^2$ (rate ``b2``); ``b1`` is the
@@ -209,11 +251,20 @@ def schedule_free_adamw(learning_rate: Float = 0.0025, warmup_steps: Any = None,
 
   Reference: Defazio et al., 2024, "The Road Less Scheduled", algorithm 2.
   """
-  check_moments("schedule_free_adamw", b1, b2, eps, eps_root,
-                learning_rate=(learning_rate, _validate.FINITE),
-                weight_decay=(weight_decay, _validate.FINITE))
+  check_moments(
+    "schedule_free_adamw",
+    b1,
+    b2,
+    eps,
+    eps_root,
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
   _validate.check_positive_int("schedule_free_adamw", "warmup_steps", warmup_steps)
   lr = _warmed_up(learning_rate, warmup_steps)
-  base = chain(scale_by_rms(b2, eps, eps_in_sqrt=False, bias_correction=True, eps_root=eps_root),
-               add_decayed_weights(weight_decay), scale_by_learning_rate(lr))
+  base = chain(
+    scale_by_rms(b2, eps, eps_in_sqrt=False, bias_correction=True, eps_root=eps_root),
+    add_decayed_weights(weight_decay),
+    scale_by_learning_rate(lr),
+  )
   return schedule_free(base, lr, b1, weight_lr_power, state_dtype)

@@ -24,8 +24,12 @@ from jaxopt_notes._docargs import shared_args
 
 
 @shared_args
-def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None = None,
-        nesterov: bool = False, accumulator_dtype: Any = None) -> GradientTransformation:
+def sgd(
+  learning_rate: ScalarOrSchedule,
+  momentum: jax.typing.ArrayLike | None = None,
+  nesterov: bool = False,
+  accumulator_dtype: Any = None,
+) -> GradientTransformation:
   """Stochastic gradient descent, with optional (Nesterov) momentum.
 
   See the module docstring for the update; ``momentum=None`` keeps no state.
@@ -48,22 +52,29 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: jax.typing.ArrayLike | None =
 
   References: Polyak, 1964; Sutskever et al., 2013.
   """
-  _validate.check("sgd", learning_rate=(learning_rate, _validate.FINITE),
-                  momentum=(momentum, _validate.UNIT))
-  return chain(identity() if momentum is None else
-               trace(decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "sgd", learning_rate=(learning_rate, _validate.FINITE), momentum=(momentum, _validate.UNIT)
+  )
+  return chain(
+    identity()
+    if momentum is None
+    else trace(decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
+    scale_by_learning_rate(learning_rate),
+  )
 
 
 @shared_args(like=add_noise)
-def noisy_sgd(learning_rate: ScalarOrSchedule, eta: jax.typing.ArrayLike = 0.01,
-              gamma: jax.typing.ArrayLike = 0.55, key: Any = None,
-              seed: Any = None) -> GradientTransformation:
+def noisy_sgd(
+  learning_rate: ScalarOrSchedule,
+  eta: jax.typing.ArrayLike = 0.01,
+  gamma: jax.typing.ArrayLike = 0.55,
+  key: Any = None,
+  seed: Any = None,
+) -> GradientTransformation:
   """SGD on gradients with annealed Gaussian noise of variance ``eta / t**gamma``.
 
   See `jaxopt_notes.add_noise`. Reference: Neelakantan et al., 2015,
   "Adding Gradient Noise Improves Learning for Very Deep Networks".
   """
   _validate.check("noisy_sgd", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(add_noise(eta, gamma, key=key, seed=seed),
-               scale_by_learning_rate(learning_rate))
+  return chain(add_noise(eta, gamma, key=key, seed=seed), scale_by_learning_rate(learning_rate))

@@ -29,9 +29,11 @@ from jaxopt_notes._docargs import shared_args
 
 def scale_by_sign() -> GradientTransformation:
   """Replaces each update by its sign (``0`` stays ``0``); see `sign_sgd`."""
+
   def update_fn(updates, state, params=None):
     del params
     return _tree.map(jnp.sign, updates), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -54,8 +56,9 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
 
 
 @shared_args
-def signum(learning_rate: ScalarOrSchedule, beta: Float = 0.9,
-           accumulator_dtype: Any = None) -> GradientTransformation:
+def signum(
+  learning_rate: ScalarOrSchedule, beta: Float = 0.9, accumulator_dtype: Any = None
+) -> GradientTransformation:
   """Signum (module docstring): the sign of a momentum of decay ``beta``.
 
   ``accumulator_dtype`` stores the momentum (e.g. ``jnp.bfloat16``). Reference:
@@ -66,7 +69,11 @@ def signum(learning_rate: ScalarOrSchedule, beta: Float = 0.9,
     accumulator_dtype: dtype in which the momentum is stored (e.g. ``jnp.bfloat16``); ``None`` keeps
       each param's dtype.
   """
-  _validate.check("signum", learning_rate=(learning_rate, _validate.FINITE),
-                  beta=(beta, _validate.UNIT))
-  return chain(ema(beta, debias=False, accumulator_dtype=accumulator_dtype), scale_by_sign(),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "signum", learning_rate=(learning_rate, _validate.FINITE), beta=(beta, _validate.UNIT)
+  )
+  return chain(
+    ema(beta, debias=False, accumulator_dtype=accumulator_dtype),
+    scale_by_sign(),
+    scale_by_learning_rate(learning_rate),
+  )

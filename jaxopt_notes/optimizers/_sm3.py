@@ -41,6 +41,7 @@ class ScaleBySM3State(NamedTuple):
       below 2-D).
     nu: $m_t$, the momentum, shaped like params.
   """
+
   mu: Any  # per leaf, a list with one accumulator per axis (one of its own shape below 2-D)
   nu: Any  # m_t, the momentum, like the params
 
@@ -66,8 +67,9 @@ def _cover_min(accumulators: list, ndim: int):
   return out
 
 
-def scale_by_sm3(b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0,
-                 eps_root: Float = 1e-8) -> GradientTransformation:
+def scale_by_sm3(
+  b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0, eps_root: Float = 1e-8
+) -> GradientTransformation:
   """SM3's direction $m_t$; see `sm3`.
 
   optax's ``eps`` sits inside the square root: it is our ``eps_root`` (whose
@@ -103,8 +105,10 @@ def scale_by_sm3(b1: Float = 0.9, b2: Float = 1.0, eps: Float = 0.0,
     del params
     _tree.check_match(updates, state.nu)
     treedef, flat = _structure(updates)
-    pairs = [step(g, a, m) for g, a, m in zip(flat, treedef.flatten_up_to(state.mu),
-                                                treedef.flatten_up_to(state.nu))]
+    pairs = [
+      step(g, a, m)
+      for g, a, m in zip(flat, treedef.flatten_up_to(state.mu), treedef.flatten_up_to(state.nu))
+    ]
     mu, nu = (treedef.unflatten([pair[i] for pair in pairs]) for i in (0, 1))
     return _tree.cast_like(nu, updates), ScaleBySM3State(mu=mu, nu=nu)
 
@@ -139,6 +143,7 @@ def sm3(learning_rate: ScalarOrSchedule, momentum: Float = 0.9) -> GradientTrans
   Reference: Anil, Gupta, Koren & Singer, 2019, "Memory-Efficient Adaptive
   Optimization".
   """
-  _validate.check("sm3", learning_rate=(learning_rate, _validate.FINITE),
-                  momentum=(momentum, _validate.UNIT))
+  _validate.check(
+    "sm3", learning_rate=(learning_rate, _validate.FINITE), momentum=(momentum, _validate.UNIT)
+  )
   return chain(scale_by_sm3(momentum), scale_by_learning_rate(learning_rate))

@@ -35,8 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_notes import _moments, _numerics, _placement, _random, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                ScalarOrSchedule, with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  ScalarOrSchedule,
+  with_extra_args_support,
+)
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.transforms._adding import add_decayed_weights
@@ -50,6 +54,7 @@ class HutchinsonState(NamedTuple):
   Attributes:
     key: the PRNG key the next probe is drawn from.
   """
+
   key: jax.Array
 
 
@@ -60,8 +65,9 @@ def _tangent(x: jax.Array) -> Any:
   return x
 
 
-def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None
-                                      ) -> GradientTransformationExtraArgs:
+def hutchinson_estimator_diag_hessian(
+  random_seed: jax.Array | None = None,
+) -> GradientTransformationExtraArgs:
   """Hutchinson's estimate $r \\odot (\\nabla^2 f(\\theta)\\, r)$ of the Hessian diagonal.
 
   $r$ has independent $\\pm 1$ entries drawn from the key in the state (split
@@ -72,6 +78,7 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None
   Args:
     random_seed: the JAX PRNG key of the probes; ``None`` means ``jax.random.PRNGKey(0)``.
   """
+
   def init_fn(params):
     del params
     return HutchinsonState(key=jax.random.PRNGKey(0) if random_seed is None else random_seed)
@@ -82,8 +89,7 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None
       raise ValueError("hutchinson_estimator_diag_hessian: update needs `params` and `obj_fn`")
     key, probe_key = jax.random.split(state.key)
     probe = _random.random_like(probe_key, params, jax.random.rademacher)
-    hvp = jax.jvp(jax.grad(obj_fn, allow_int=True), (params,),
-                  (jax.tree.map(_tangent, probe),))[1]
+    hvp = jax.jvp(jax.grad(obj_fn, allow_int=True), (params,), (jax.tree.map(_tangent, probe),))[1]
     return _tree.map(lambda r, h: r * h, probe, hvp), HutchinsonState(key=key)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -97,6 +103,7 @@ class SophiaState(NamedTuple):
     nu: $h_t$, the moving average of the Hessian-diagonal estimates.
     hessian_fn_state: the state of ``hessian_diagonal_fn``.
   """
+
   count: jax.Array
   mu: Any  # m_t
   nu: Any  # h_t, the EMA of the Hessian diagonal estimates
@@ -104,19 +111,30 @@ class SophiaState(NamedTuple):
 
 
 def _check(owner, b1, b2, eps, gamma, clip_threshold, update_interval):
-  _validate.check(owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT),
-                  eps=(eps, _validate.NONNEGATIVE), gamma=(gamma, _validate.NONNEGATIVE),
-                  clip_threshold=(clip_threshold, _validate.POSITIVE))
+  _validate.check(
+    owner,
+    b1=(b1, _validate.UNIT),
+    b2=(b2, _validate.UNIT),
+    eps=(eps, _validate.NONNEGATIVE),
+    gamma=(gamma, _validate.NONNEGATIVE),
+    clip_threshold=(clip_threshold, _validate.POSITIVE),
+  )
   _validate.check_positive_int(owner, "update_interval", update_interval)
 
 
 @shared_args
-def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamma: Float = 0.01,
-                    clip_threshold: Float | None = 1.0, update_interval: Any = 10,
-                    hessian_diagonal_fn: GradientTransformation = (
-                        hutchinson_estimator_diag_hessian()),
-                    mu_dtype: Any = None, verbose: bool = False,
-                    print_win_rate_every_n_steps: Any = 0) -> GradientTransformationExtraArgs:
+def scale_by_sophia(
+  b1: Float = 0.965,
+  b2: Float = 0.99,
+  eps: Float = 1e-8,
+  gamma: Float = 0.01,
+  clip_threshold: Float | None = 1.0,
+  update_interval: Any = 10,
+  hessian_diagonal_fn: GradientTransformation = (hutchinson_estimator_diag_hessian()),
+  mu_dtype: Any = None,
+  verbose: bool = False,
+  print_win_rate_every_n_steps: Any = 0,
+) -> GradientTransformationExtraArgs:
   """Sophia's clipped direction $u_t$; see `sophia`.
 
   Args:
@@ -136,16 +154,22 @@ def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamm
   """
   _check("scale_by_sophia", b1, b2, eps, gamma, clip_threshold, update_interval)
   if verbose:
-    _validate.check_positive_int("scale_by_sophia", "print_win_rate_every_n_steps",
-                                 print_win_rate_every_n_steps)
+    _validate.check_positive_int(
+      "scale_by_sophia", "print_win_rate_every_n_steps", print_win_rate_every_n_steps
+    )
   mu_dtype = _tree.canonical_dtype(mu_dtype)
   estimator = with_extra_args_support(hessian_diagonal_fn)
 
   def init_fn(params):
-    _validate.reject_complex("scale_by_sophia", params, "Sophia clips each coordinate's "
-                             "m / h to the real interval [-1, 1]")
-    return SophiaState(count=_placement.zero_count(params), mu=_tree.zeros_like(params, mu_dtype),
-                       nu=_tree.zeros_like(params), hessian_fn_state=estimator.init(params))
+    _validate.reject_complex(
+      "scale_by_sophia", params, "Sophia clips each coordinate's m / h to the real interval [-1, 1]"
+    )
+    return SophiaState(
+      count=_placement.zero_count(params),
+      mu=_tree.zeros_like(params, mu_dtype),
+      nu=_tree.zeros_like(params),
+      hessian_fn_state=estimator.init(params),
+    )
 
   def update_fn(updates, state, params=None, **extra_args):
     if params is None:
@@ -158,29 +182,47 @@ def scale_by_sophia(b1: Float = 0.965, b2: Float = 0.99, eps: Float = 1e-8, gamm
       if verbose:
         kept = _tree.sum(_tree.map(lambda u: jnp.sum(jnp.abs(u) < clip_threshold), out))
         size = sum(jnp.size(x) for x in _tree.leaves(out))
-        jax.lax.cond(count % print_win_rate_every_n_steps == 0,
-                     lambda: jax.debug.print("Sophia win rate: {}", kept / size), lambda: None)
+        jax.lax.cond(
+          count % print_win_rate_every_n_steps == 0,
+          lambda: jax.debug.print("Sophia win rate: {}", kept / size),
+          lambda: None,
+        )
       out = _tree.map(lambda u: jnp.clip(u, -clip_threshold, clip_threshold), out)
 
     def refresh(hess_state, nu):
       diag, hess_state = estimator.update(updates, hess_state, params, **extra_args)
       return hess_state, _tree.cast_like(_moments.update_moment(diag, nu, b2, 1), nu)
 
-    hess_state, nu = jax.lax.cond(state.count % update_interval == 0, refresh,
-                                  lambda h, n: (h, n), state.hessian_fn_state, state.nu)
+    hess_state, nu = jax.lax.cond(
+      state.count % update_interval == 0,
+      refresh,
+      lambda h, n: (h, n),
+      state.hessian_fn_state,
+      state.nu,
+    )
     return _tree.cast_like(out, updates), SophiaState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=nu, hessian_fn_state=hess_state)
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=nu, hessian_fn_state=hess_state
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_sophia)
-def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
-           eps: Float = 1e-8, weight_decay: Float = 1e-4, weight_decay_mask: Any = None,
-           gamma: Float = 0.01, clip_threshold: Float | None = 1.0, update_interval: Any = 10,
-           hessian_diagonal_fn: GradientTransformation = hutchinson_estimator_diag_hessian(),
-           mu_dtype: Any = None, verbose: bool = False,
-           print_win_rate_every_n_steps: Any = 0) -> GradientTransformationExtraArgs:
+def sophia(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.965,
+  b2: Float = 0.99,
+  eps: Float = 1e-8,
+  weight_decay: Float = 1e-4,
+  weight_decay_mask: Any = None,
+  gamma: Float = 0.01,
+  clip_threshold: Float | None = 1.0,
+  update_interval: Any = 10,
+  hessian_diagonal_fn: GradientTransformation = hutchinson_estimator_diag_hessian(),
+  mu_dtype: Any = None,
+  verbose: bool = False,
+  print_win_rate_every_n_steps: Any = 0,
+) -> GradientTransformationExtraArgs:
   """Sophia (module docstring); ``weight_decay`` is decoupled, scaled by the learning rate.
 
   ``verbose`` prints the fraction of unclipped coordinates (the paper's "win
@@ -201,10 +243,24 @@ def sophia(learning_rate: ScalarOrSchedule, b1: Float = 0.965, b2: Float = 0.99,
   Reference: Liu, Li, Hall, Liang & Ma, 2023, "Sophia: A Scalable Stochastic
   Second-order Optimizer for Language Model Pre-training".
   """
-  _validate.check("sophia", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_sophia(b1, b2, eps, gamma, clip_threshold, update_interval,
-                               hessian_diagonal_fn, mu_dtype, verbose,
-                               print_win_rate_every_n_steps),
-               add_decayed_weights(weight_decay, weight_decay_mask),
-               scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "sophia",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_sophia(
+      b1,
+      b2,
+      eps,
+      gamma,
+      clip_threshold,
+      update_interval,
+      hessian_diagonal_fn,
+      mu_dtype,
+      verbose,
+      print_win_rate_every_n_steps,
+    ),
+    add_decayed_weights(weight_decay, weight_decay_mask),
+    scale_by_learning_rate(learning_rate),
+  )

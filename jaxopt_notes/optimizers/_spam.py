@@ -46,9 +46,10 @@ from jaxopt_notes._docargs import shared_args
 @shared_args
 class ScaleBySpamState(NamedTuple):
   """State of `scale_by_spam`."""
+
   count: jax.Array  # int32 steps taken, saturating
-  mu: Any           # first moment m_t (zeroed every reset_interval steps)
-  nu: Any           # second moment v_t (zeroed with it)
+  mu: Any  # first moment m_t (zeroed every reset_interval steps)
+  nu: Any  # second moment v_t (zeroed with it)
 
 
 def _check_counts(owner: str, **counts: Any) -> None:
@@ -60,10 +61,16 @@ def _check_counts(owner: str, **counts: Any) -> None:
 
 
 @shared_args
-def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
-                  threshold: Float = 5000.0, reset_interval: int = 500,
-                  warmup_steps: int = 150, clip_delay: int = 20,
-                  mu_dtype: Any = None) -> GradientTransformation:
+def scale_by_spam(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-6,
+  threshold: Float = 5000.0,
+  reset_interval: int = 500,
+  warmup_steps: int = 150,
+  clip_delay: int = 20,
+  mu_dtype: Any = None,
+) -> GradientTransformation:
   """SPAM's warmed-up Adam direction $w_t \\hat m_t / (\\sqrt{\\hat v_t} + \\epsilon)$; see `spam`.
 
   Args:
@@ -99,6 +106,7 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
       bound = jnp.sqrt(threshold * jnp.where(seen, v, 1)).astype(g.dtype)
       spike = clip & seen & (jnp.abs(g) ** 2 > threshold * v)
       return jnp.where(spike, jnp.sign(g) * bound, g)
+
     grads = _tree.map(despike, updates, nu)
     mu = _moments.update_moment(grads, mu, b1, 1)
     nu = _moments.update_moment_per_elem_norm(grads, nu, b2, 2)
@@ -111,16 +119,26 @@ def scale_by_spam(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-6,
       warm = 1.0
     out = _tree.map(lambda m, v: warm * _numerics.rms_scale(m, v, eps, 0.0), mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleBySpamState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_spam)
-def spam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-         eps: Float = 1e-6, threshold: Float = 5000.0, reset_interval: int = 500,
-         warmup_steps: int = 150, clip_delay: int = 20, mu_dtype: Any = None,
-         weight_decay: Float = 0.0, mask: Any = None) -> GradientTransformation:
+def spam(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-6,
+  threshold: Float = 5000.0,
+  reset_interval: int = 500,
+  warmup_steps: int = 150,
+  clip_delay: int = 20,
+  mu_dtype: Any = None,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """SPAM: Adam with momentum resets, spike clipping and warmups (module docstring).
 
   Args:
@@ -143,8 +161,13 @@ def spam(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
   Reference: Huang et al., 2025, "SPAM: Spike-Aware Adam with Momentum Reset
   for Stable LLM Training".
   """
-  _validate.check("spam", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_spam(b1, b2, eps, threshold, reset_interval, warmup_steps, clip_delay,
-                             mu_dtype),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "spam",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_spam(b1, b2, eps, threshold, reset_interval, warmup_steps, clip_delay, mu_dtype),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -45,8 +45,14 @@ from jaxopt_notes._docargs import shared_args
 
 
 @shared_args
-def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: Float = 1.0,
-                        mu_dtype: Any = None, nesterov: bool = False) -> GradientTransformation:
+def scale_by_adam_atan2(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  a: Float = 1.27,
+  b: Float = 1.0,
+  mu_dtype: Any = None,
+  nesterov: bool = False,
+) -> GradientTransformation:
   """Adam-atan2's direction $a \\operatorname{atan2}(\\hat m_t, b\\sqrt{\\hat v_t})$ (`adam_atan2`).
 
   Args:
@@ -57,8 +63,9 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
   Returns:
     The transform; its state is `ScaleByAdamState`.
   """
-  check_moments("scale_by_adam_atan2", b1, b2, a=(a, _validate.FINITE),
-                b=(b, _validate.NONNEGATIVE))
+  check_moments(
+    "scale_by_adam_atan2", b1, b2, a=(a, _validate.FINITE), b=(b, _validate.NONNEGATIVE)
+  )
   mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
@@ -71,6 +78,7 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
     count = _numerics.safe_increment(state.count)
     mu_hat = debiased_first_moment(mu, updates, b1, count, nesterov)
     nu_hat = _moments.bias_correction(nu, b2, count)
+
     def angle(m, v):
       if not jnp.iscomplexobj(m):
         return a * jnp.arctan2(m, b * jnp.sqrt(v))
@@ -78,18 +86,27 @@ def scale_by_adam_atan2(b1: Float = 0.9, b2: Float = 0.999, a: Float = 1.27, b: 
       r = jnp.abs(m)
       phase = jnp.where(r > 0, m / jnp.where(r > 0, r, 1), 0)
       return a * phase * jnp.arctan2(r, b * jnp.sqrt(jnp.real(v)))
+
     out = _tree.map(angle, mu_hat, nu_hat)
     return _tree.cast_like(out, updates), ScaleByAdamState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu))
+      count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu)
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_adam_atan2)
-def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-               a: Float = 1.27, b: Float = 1.0, mu_dtype: Any = None,
-               weight_decay: Float = 0.0, mask: Any = None,
-               nesterov: bool = False) -> GradientTransformation:
+def adam_atan2(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  a: Float = 1.27,
+  b: Float = 1.0,
+  mu_dtype: Any = None,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+  nesterov: bool = False,
+) -> GradientTransformation:
   """Adam-atan2: Adam with $\\operatorname{atan2}$ in place of the quotient (module docstring).
 
   Args:
@@ -109,10 +126,16 @@ def adam_atan2(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.9
   Reference: Everett et al., 2024, "Scaling Exponents Across Parameterizations
   and Optimizers".
   """
-  _validate.check("adam_atan2", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_adam_atan2(b1, b2, a, b, mu_dtype, nesterov),
-               add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "adam_atan2",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_adam_atan2(b1, b2, a, b, mu_dtype, nesterov),
+    add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )
 
 
 @shared_args
@@ -122,9 +145,10 @@ class ScaleByStableAdamWState(NamedTuple):
   Attributes:
     decay_state: the state of the weight decay (a step count for a scheduled decay).
   """
+
   count: jax.Array  # int32 steps taken, saturating
-  mu: Any           # first moment m_t
-  nu: Any           # second moment v_t
+  mu: Any  # first moment m_t
+  nu: Any  # second moment v_t
   decay_state: Any  # the state of the weight decay (a step count for a scheduled decay)
 
 
@@ -139,9 +163,14 @@ def _clip_factor(g: jax.Array, v_hat: jax.Array, eps: Any) -> jax.Array:
 
 
 @shared_args
-def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
-                          mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 0.0,
-                          mask: Any = None) -> GradientTransformation:
+def scale_by_stable_adamw(
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  mu_dtype: Any = None,
+  weight_decay: ScalarOrSchedule = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """StableAdamW's step, weight decay included, before the learning rate; see `stable_adamw`.
 
   Args:
@@ -157,8 +186,9 @@ def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
 
   def init_fn(params):
     first = init_moments(ScaleByAdamState, params, mu_dtype)
-    return ScaleByStableAdamWState(count=first.count, mu=first.mu, nu=first.nu,
-                                   decay_state=decay.init(params))
+    return ScaleByStableAdamWState(
+      count=first.count, mu=first.mu, nu=first.nu, decay_state=decay.init(params)
+    )
 
   def update_fn(updates, state, params=None):
     mu = _moments.update_moment(updates, state.mu, b1, 1)
@@ -170,16 +200,25 @@ def scale_by_stable_adamw(b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8,
     out, decay_state = decay.update(_tree.cast_like(out, updates), state.decay_state, params)
     out = _tree.map(lambda u, g, v: u * _clip_factor(g, v, eps), out, updates, nu_hat)
     return _tree.cast_like(out, updates), ScaleByStableAdamWState(
-        count=count, mu=_tree.cast_like(mu, state.mu), nu=_tree.cast_like(nu, state.nu),
-        decay_state=decay_state)
+      count=count,
+      mu=_tree.cast_like(mu, state.mu),
+      nu=_tree.cast_like(nu, state.nu),
+      decay_state=decay_state,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_stable_adamw)
-def stable_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-                 eps: Float = 1e-8, mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 1e-4,
-                 mask: Any = None) -> GradientTransformation:
+def stable_adamw(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  mu_dtype: Any = None,
+  weight_decay: ScalarOrSchedule = 1e-4,
+  mask: Any = None,
+) -> GradientTransformation:
   """StableAdamW: AdamW with its learning rate clipped per leaf (module docstring).
 
   Args:
@@ -201,5 +240,7 @@ def stable_adamw(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0
   large-scale vision-language models".
   """
   _validate.check("stable_adamw", learning_rate=(learning_rate, _validate.FINITE))
-  return chain(scale_by_stable_adamw(b1, b2, eps, mu_dtype, weight_decay, mask),
-               scale_by_learning_rate(learning_rate))
+  return chain(
+    scale_by_stable_adamw(b1, b2, eps, mu_dtype, weight_decay, mask),
+    scale_by_learning_rate(learning_rate),
+  )

@@ -16,8 +16,12 @@ from typing import Any
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _tree, _validate
-from jaxopt_notes._base import (EmptyState, GradientTransformation, ScalarOrSchedule,
-                                init_empty_state)
+from jaxopt_notes._base import (
+  EmptyState,
+  GradientTransformation,
+  ScalarOrSchedule,
+  init_empty_state,
+)
 from jaxopt_notes._combine import chain
 from jaxopt_notes._moments import Float
 from jaxopt_notes.optimizers._adam import scale_by_adam
@@ -30,8 +34,10 @@ from jaxopt_notes._docargs import shared_args
 ScaleByTrustRatioState = EmptyState
 """State of `scale_by_trust_ratio` (it keeps none): `EmptyState`, under optax's name."""
 
-def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
-                         eps: Float = 0.0) -> GradientTransformation:
+
+def scale_by_trust_ratio(
+  min_norm: Float = 0.0, trust_coefficient: Float = 1.0, eps: Float = 0.0
+) -> GradientTransformation:
   """Rescales each leaf by its trust ratio (module docstring).
 
   Args:
@@ -39,9 +45,12 @@ def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
     trust_coefficient: multiplies the trust ratio $\\|\\theta\\| / (\\|u\\| + \\epsilon)$; >= 0.
     eps: added to the norm of the direction in the trust ratio; >= 0.
   """
-  _validate.check("scale_by_trust_ratio", min_norm=(min_norm, _validate.NONNEGATIVE),
-                  trust_coefficient=(trust_coefficient, _validate.NONNEGATIVE),
-                  eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    "scale_by_trust_ratio",
+    min_norm=(min_norm, _validate.NONNEGATIVE),
+    trust_coefficient=(trust_coefficient, _validate.NONNEGATIVE),
+    eps=(eps, _validate.NONNEGATIVE),
+  )
 
   def one(u, p):
     p_norm = _numerics.safe_norm(p, min_norm)
@@ -51,8 +60,9 @@ def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
     den = (u_norm + eps).astype(u.dtype)
     degenerate = (p_norm == 0) | (den < jnp.finfo(den.dtype).tiny)
     unit = u / jnp.where(degenerate, 1, den)
-    return jnp.where(degenerate, u, unit * (trust_coefficient * p_norm).astype(u.dtype)
-                     ).astype(u.dtype)
+    return jnp.where(degenerate, u, unit * (trust_coefficient * p_norm).astype(u.dtype)).astype(
+      u.dtype
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -63,10 +73,16 @@ def scale_by_trust_ratio(min_norm: Float = 0.0, trust_coefficient: Float = 1.0,
 
 
 @shared_args
-def lars(learning_rate: ScalarOrSchedule, weight_decay: Float = 0.0,
-         weight_decay_mask: Any = True, trust_coefficient: Float = 0.001,
-         eps: Float = 0.0, trust_ratio_mask: Any = True, momentum: Float = 0.9,
-         nesterov: bool = False) -> GradientTransformation:
+def lars(
+  learning_rate: ScalarOrSchedule,
+  weight_decay: Float = 0.0,
+  weight_decay_mask: Any = True,
+  trust_coefficient: Float = 0.001,
+  eps: Float = 0.0,
+  trust_ratio_mask: Any = True,
+  momentum: Float = 0.9,
+  nesterov: bool = False,
+) -> GradientTransformation:
   """LARS (module docstring). Reference: You, Gitman & Ginsburg, 2017, "Large
   Batch Training of Convolutional Networks".
 
@@ -82,20 +98,30 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: Float = 0.0,
     momentum: decay of the heavy-ball momentum applied after the learning rate, in [0, 1].
     nesterov: use Nesterov's form of that momentum.
   """
-  _validate.check("lars", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE),
-                  momentum=(momentum, _validate.UNIT))
-  return chain(add_decayed_weights(weight_decay, mask=weight_decay_mask),
-               masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps),
-                      trust_ratio_mask),
-               scale_by_learning_rate(learning_rate),
-               trace(decay=momentum, nesterov=nesterov))
+  _validate.check(
+    "lars",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+    momentum=(momentum, _validate.UNIT),
+  )
+  return chain(
+    add_decayed_weights(weight_decay, mask=weight_decay_mask),
+    masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask),
+    scale_by_learning_rate(learning_rate),
+    trace(decay=momentum, nesterov=nesterov),
+  )
 
 
 @shared_args
-def lamb(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
-         eps: Float = 1e-6, eps_root: Float = 0.0, weight_decay: Float = 0.0,
-         mask: Any = None) -> GradientTransformation:
+def lamb(
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-6,
+  eps_root: Float = 0.0,
+  weight_decay: Float = 0.0,
+  mask: Any = None,
+) -> GradientTransformation:
   """LAMB (module docstring). Reference: You et al., 2020, "Large Batch
   Optimization for Deep Learning: Training BERT in 76 minutes".
 
@@ -103,8 +129,14 @@ def lamb(learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999,
     weight_decay: coefficient of ``weight_decay * params``, added to Adam's direction before the
       trust ratio; 0 turns it off.
   """
-  _validate.check("lamb", learning_rate=(learning_rate, _validate.FINITE),
-                  weight_decay=(weight_decay, _validate.FINITE))
-  return chain(scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
-               add_decayed_weights(weight_decay=weight_decay, mask=mask),
-               scale_by_trust_ratio(), scale_by_learning_rate(learning_rate))
+  _validate.check(
+    "lamb",
+    learning_rate=(learning_rate, _validate.FINITE),
+    weight_decay=(weight_decay, _validate.FINITE),
+  )
+  return chain(
+    scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
+    add_decayed_weights(weight_decay=weight_decay, mask=mask),
+    scale_by_trust_ratio(),
+    scale_by_learning_rate(learning_rate),
+  )

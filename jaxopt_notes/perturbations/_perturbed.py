@@ -30,8 +30,9 @@ class _StandardNoise:
   _draw: Callable[..., jax.Array]
   _log_density: Callable[[jax.Array], jax.Array]
 
-  def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = (),
-             dtype: Any = float) -> jax.Array:
+  def sample(
+    self, key: jax.Array, sample_shape: tuple[int, ...] = (), dtype: Any = float
+  ) -> jax.Array:
     """Draws independent numbers from this distribution.
 
     Args:
@@ -85,9 +86,13 @@ def _score_weight(log_prob: jax.Array) -> jax.Array:
   return jnp.exp(log_prob - jax.lax.stop_gradient(log_prob))
 
 
-def make_perturbed_fun(fun: Callable[[Any], Any], num_samples: int = 1000,
-                       sigma: Any = 0.1, noise: Any = Gumbel(),
-                       use_baseline: bool = True) -> Callable[[jax.Array, Any], Any]:
+def make_perturbed_fun(
+  fun: Callable[[Any], Any],
+  num_samples: int = 1000,
+  sigma: Any = 0.1,
+  noise: Any = Gumbel(),
+  use_baseline: bool = True,
+) -> Callable[[jax.Array, Any], Any]:
   r"""A Monte Carlo estimate of a smoothed function, differentiable to any order.
 
   The returned function draws $z_1, \dots, z_N$ from ``noise`` and returns
@@ -133,19 +138,25 @@ def make_perturbed_fun(fun: Callable[[Any], Any], num_samples: int = 1000,
   """
   _validate.check_positive_int("make_perturbed_fun", "num_samples", num_samples)
   _validate.check("make_perturbed_fun", sigma=(sigma, _validate.FINITE))
-  if not isinstance(sigma, jax.core.Tracer) and not callable(sigma) and bool(
-      jnp.any(jnp.asarray(sigma) == 0)):
+  if (
+    not isinstance(sigma, jax.core.Tracer)
+    and not callable(sigma)
+    and bool(jnp.any(jnp.asarray(sigma) == 0))
+  ):
     raise ValueError("make_perturbed_fun: argument `sigma` must be nonzero; got 0")
   if not (callable(getattr(noise, "sample", None)) and callable(getattr(noise, "log_prob", None))):
-    raise TypeError("make_perturbed_fun: argument `noise` must have methods `sample(key, "
-                    f"shape, dtype)` and `log_prob(z)`, like Gumbel() or Normal(); got {noise!r}")
+    raise TypeError(
+      "make_perturbed_fun: argument `noise` must have methods `sample(key, "
+      f"shape, dtype)` and `log_prob(z)`, like Gumbel() or Normal(); got {noise!r}"
+    )
 
   def one_sample(key, x, baseline):
     z = _random.random_like(key, x, sampler=noise.sample)
     y = jax.lax.stop_gradient(jax.tree.map(lambda xi, zi: xi + sigma * zi, x, z))
     z = jax.tree.map(lambda xi, yi: (yi - xi) / sigma, x, y)  # z again, carrying d/dx
-    weight = _score_weight(sum(jnp.sum(lp) for lp in jax.tree.leaves(
-        jax.tree.map(noise.log_prob, z))))
+    weight = _score_weight(
+      sum(jnp.sum(lp) for lp in jax.tree.leaves(jax.tree.map(noise.log_prob, z)))
+    )
     # Plain tree maps: `fun` may return integers (a one-hot argmax, say).
     if baseline is None:
       return jax.tree.map(lambda v: weight * v, fun(y))

@@ -38,7 +38,7 @@ def _simplex(v: jnp.ndarray, scale: Any) -> jnp.ndarray:
   u = jnp.sort(v)[::-1]
   excess = jnp.cumsum(u) - scale
   k = jnp.arange(1, v.size + 1, dtype=v.dtype)
-  support = jnp.sum(u - excess / k > 0)       # the number of positive entries
+  support = jnp.sum(u - excess / k > 0)  # the number of positive entries
   theta = excess[support - 1] / support.astype(v.dtype)
   return jnp.maximum(v - theta, 0)
 
@@ -92,9 +92,11 @@ def projection_l1_ball(tree: Any, scale: Any = 1) -> Any:
     >>> projections.projection_l1_ball(jnp.array([2.0, 0.5])).tolist()
     [1.0, 0.0]
   """
+
   def project(v):
     inside = jnp.sum(jnp.abs(v)) <= scale
     return jnp.where(inside, v, _signs(v) * _simplex(jnp.abs(v), scale))
+
   return _on_flat(tree, project)
 
 
@@ -111,9 +113,11 @@ def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
     >>> projections.projection_l2_ball({'a': jnp.array([3.0]), 'b': jnp.array(4.0)})
     {'a': Array([0.6], dtype=float32), 'b': Array(0.8, dtype=float32)}
   """
+
   def project(v):
     norm = _numerics.safe_sqrt(jnp.real(jnp.vdot(v, v)))  # no 0/0 in its gradient at 0
     return jnp.where(norm <= scale, v, v * _numerics.safe_div(scale, norm))
+
   return _on_flat(tree, project)
 
 
@@ -130,8 +134,10 @@ def projection_l2_sphere(tree: Any, scale: Any = 1) -> Any:
     >>> projections.projection_l2_sphere(jnp.array([0.0, 0.5]), 2.0).tolist()
     [0.0, 2.0]
   """
+
   def project(v):
     norm = jnp.linalg.norm(v)
     first = jnp.zeros_like(v).at[0].set(scale)
     return jnp.where(norm > 0, v * _numerics.safe_div(scale, norm), first)
+
   return _on_flat(tree, project)

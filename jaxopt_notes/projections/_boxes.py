@@ -56,8 +56,13 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
     >>> projections.projection_box(jnp.array([-3.0, 0.5, 9.0]), -1.0, 1.0).tolist()
     [-1.0, 0.5, 1.0]
   """
-  return _tree.map(lambda x, lo, hi: jnp.clip(x, lo, hi).astype(jnp.asarray(x).dtype),
-                    tree, _broadcast(lower, tree), _broadcast(upper, tree), broadcast=True)
+  return _tree.map(
+    lambda x, lo, hi: jnp.clip(x, lo, hi).astype(jnp.asarray(x).dtype),
+    tree,
+    _broadcast(lower, tree),
+    _broadcast(upper, tree),
+    broadcast=True,
+  )
 
 
 @shared_args

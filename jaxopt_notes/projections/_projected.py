@@ -17,8 +17,7 @@ from jaxopt_notes import _tree
 from jaxopt_notes._base import GradientTransformationExtraArgs, with_extra_args_support
 
 
-def projected(inner: Any, projection: Callable[[Any], Any]
-              ) -> GradientTransformationExtraArgs:
+def projected(inner: Any, projection: Callable[[Any], Any]) -> GradientTransformationExtraArgs:
   """Makes ``inner`` a projected optimizer: ``params + updates`` lies in the set.
 
   The math is in the module docstring. The state is ``inner``'s; keyword

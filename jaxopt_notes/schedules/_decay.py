@@ -62,8 +62,9 @@ def constant_schedule(value: Num) -> Schedule:
 
 
 @shared_args
-def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_steps: Num,
-                        transition_begin: Num = 0) -> Schedule:
+def polynomial_schedule(
+  init_value: Num, end_value: Num, power: Num, transition_steps: Num, transition_begin: Num = 0
+) -> Schedule:
   """Polynomial decay from ``init_value`` to ``end_value``.
 
   $$
@@ -80,21 +81,28 @@ def polynomial_schedule(init_value: Num, end_value: Num, power: Num, transition_
     transition_steps: $T$, the length of the transition in steps; 0 gives the constant
       ``init_value``.
   """
-  check("polynomial_schedule", init_value=(init_value, _validate.FINITE),
-        end_value=(end_value, _validate.FINITE), power=(power, _validate.FINITE),
-        transition_steps=(transition_steps, STEPS), transition_begin=(transition_begin, STEPS))
+  check(
+    "polynomial_schedule",
+    init_value=(init_value, _validate.FINITE),
+    end_value=(end_value, _validate.FINITE),
+    power=(power, _validate.FINITE),
+    transition_steps=(transition_steps, STEPS),
+    transition_begin=(transition_begin, STEPS),
+  )
 
   def schedule(count):
     steps = positive_or_one(transition_steps)
     s = jnp.clip(as_real(since(count, transition_begin)), 0, steps)
     value = (init_value - end_value) * (1 - s / steps) ** power + end_value
     return jnp.where(transition_steps > 0, value, init_value + 0.0 * value)
+
   return schedule
 
 
 @shared_args
-def linear_schedule(init_value: Num, end_value: Num, transition_steps: Num,
-                    transition_begin: Num = 0) -> Schedule:
+def linear_schedule(
+  init_value: Num, end_value: Num, transition_steps: Num, transition_begin: Num = 0
+) -> Schedule:
   """Linear interpolation: `polynomial_schedule` with ``power=1``.
 
   Args:
@@ -106,9 +114,14 @@ def linear_schedule(init_value: Num, end_value: Num, transition_steps: Num,
 
 
 @shared_args
-def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
-                      transition_begin: Num = 0, staircase: bool = False,
-                      end_value: Num | None = None) -> Schedule:
+def exponential_decay(
+  init_value: Num,
+  transition_steps: Num,
+  decay_rate: Num,
+  transition_begin: Num = 0,
+  staircase: bool = False,
+  end_value: Num | None = None,
+) -> Schedule:
   """Multiplicative decay by ``decay_rate`` every ``transition_steps`` steps.
 
   $$
@@ -126,9 +139,14 @@ def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
     end_value: a bound of the value: a floor when ``decay_rate < 1``, a ceiling when it is > 1;
       ``None`` for none.
   """
-  check("exponential_decay", init_value=(init_value, _validate.FINITE),
-        transition_steps=(transition_steps, STEPS), decay_rate=(decay_rate, _validate.NONNEGATIVE),
-        transition_begin=(transition_begin, STEPS), end_value=(end_value, _validate.FINITE))
+  check(
+    "exponential_decay",
+    init_value=(init_value, _validate.FINITE),
+    transition_steps=(transition_steps, STEPS),
+    decay_rate=(decay_rate, _validate.NONNEGATIVE),
+    transition_begin=(transition_begin, STEPS),
+    end_value=(end_value, _validate.FINITE),
+  )
 
   def schedule(count):
     elapsed = as_real(since(count, transition_begin))
@@ -137,16 +155,19 @@ def exponential_decay(init_value: Num, transition_steps: Num, decay_rate: Num,
       p = jnp.floor(p)
     value = jnp.where(elapsed <= 0, init_value, init_value * jnp.power(decay_rate, p))
     if end_value is not None:
-      value = jnp.where(decay_rate < 1, jnp.maximum(value, end_value),
-                        jnp.minimum(value, end_value))
+      value = jnp.where(
+        decay_rate < 1, jnp.maximum(value, end_value), jnp.minimum(value, end_value)
+      )
     constant = (transition_steps <= 0) | (decay_rate == 0)
     return jnp.where(constant, init_value, value)
+
   return schedule
 
 
 @shared_args
-def cosine_decay_schedule(init_value: Num, decay_steps: Num, alpha: Num = 0.0,
-                          exponent: Num = 1.0) -> Schedule:
+def cosine_decay_schedule(
+  init_value: Num, decay_steps: Num, alpha: Num = 0.0, exponent: Num = 1.0
+) -> Schedule:
   """Cosine decay (Loshchilov & Hutter, 2017) to ``alpha * init_value``.
 
   $$
@@ -159,13 +180,18 @@ def cosine_decay_schedule(init_value: Num, decay_steps: Num, alpha: Num = 0.0,
     decay_steps: $T$, the step at which the decay ends (> 0); the value is constant after.
     alpha: $\\alpha$, the final value as a fraction of ``init_value``.
   """
-  check("cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
-        decay_steps=(decay_steps, POSITIVE_STEPS), alpha=(alpha, _validate.FINITE),
-        exponent=(exponent, _validate.FINITE))
+  check(
+    "cosine_decay_schedule",
+    init_value=(init_value, _validate.FINITE),
+    decay_steps=(decay_steps, POSITIVE_STEPS),
+    alpha=(alpha, _validate.FINITE),
+    exponent=(exponent, _validate.FINITE),
+  )
 
   def schedule(count):
     count = as_real(count)
     steps = positive_or_one(decay_steps)
     cosine = 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(count, steps) / steps))
     return init_value * ((1 - alpha) * cosine**exponent + alpha)
+
   return schedule

@@ -16,8 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_notes import _numerics, _placement
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 from jaxopt_notes._docargs import shared_args
 
 
@@ -30,7 +33,8 @@ class InjectHyperparamsState(NamedTuple):
     hyperparams: ``{name: value}``, the current hyperparameters as arrays; readable and writable
       between steps.
   """
-  count: jax.Array   # int32 steps taken: the step at which schedules are evaluated
+
+  count: jax.Array  # int32 steps taken: the step at which schedules are evaluated
   hyperparams: dict  # name -> current value (an array), readable and writable
   inner_state: Any
 
@@ -57,6 +61,7 @@ class StatefulSchedule(Protocol):
 
 class WrappedScheduleState(NamedTuple):
   """State of a `WrappedSchedule`: the step count."""
+
   count: jax.Array  # int32 steps taken
 
 
@@ -93,8 +98,9 @@ class InjectStatefulHyperparamsState(NamedTuple):
       between steps.
     hyperparams_states: ``{name: state}``, the state of each hyperparameter's schedule.
   """
-  count: jax.Array         # int32 steps taken
-  hyperparams: dict        # name -> current value (an array), readable and writable
+
+  count: jax.Array  # int32 steps taken
+  hyperparams: dict  # name -> current value (an array), readable and writable
   hyperparams_states: dict  # name -> the state of that hyperparameter's schedule
   inner_state: Any
 
@@ -102,8 +108,11 @@ class InjectStatefulHyperparamsState(NamedTuple):
 def _float_dtype(params, requested):
   if requested is not None:
     return requested
-  floats = [jnp.asarray(x).dtype for x in jax.tree.leaves(params)
-            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+  floats = [
+    jnp.asarray(x).dtype
+    for x in jax.tree.leaves(params)
+    if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)
+  ]
   return jnp.result_type(*floats) if floats else jnp.result_type(float)
 
 
@@ -112,10 +121,11 @@ def _as_hyperparam(value, dtype):
   return value.astype(dtype) if jnp.issubdtype(value.dtype, jnp.floating) else value
 
 
-def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
-                       static_args: str | Iterable[str] = (),
-                       hyperparam_dtype: Any = None
-                       ) -> Callable[..., GradientTransformationExtraArgs]:
+def inject_hyperparams(
+  inner_factory: Callable[..., GradientTransformation],
+  static_args: str | Iterable[str] = (),
+  hyperparam_dtype: Any = None,
+) -> Callable[..., GradientTransformationExtraArgs]:
   """Wraps an optimizer factory so that its numeric hyperparameters live in the state.
 
   ``inject_hyperparams(adam)(learning_rate=schedule, b1=0.9)`` builds an
@@ -157,8 +167,9 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
   def factory(*args, **kwargs) -> GradientTransformationExtraArgs:
     schedules, numeric, fixed = _split(signature, static, args, kwargs)
     if any(isinstance(f, StatefulSchedule) for f in schedules.values()):
-      return inject_stateful_hyperparams(inner_factory, static_args,
-                                         hyperparam_dtype)(*args, **kwargs)
+      return inject_stateful_hyperparams(inner_factory, static_args, hyperparam_dtype)(
+        *args, **kwargs
+      )
 
     def current(hyperparams, count, dtype):
       values = {k: _as_hyperparam(v, dtype) for k, v in hyperparams.items()}
@@ -170,16 +181,20 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
       count = _placement.zero_count(params)
       hyperparams = _placement.replicate_like(current(numeric, count, dtype), params)
       inner = inner_factory(**fixed, **hyperparams)
-      return InjectHyperparamsState(count=count, hyperparams=hyperparams,
-                                    inner_state=inner.init(params))
+      return InjectHyperparamsState(
+        count=count, hyperparams=hyperparams, inner_state=inner.init(params)
+      )
 
     def update_fn(updates, state, params=None, **extra_args):
       dtype = _float_dtype(params if params is not None else updates, hyperparam_dtype)
       hyperparams = current(state.hyperparams, state.count, dtype)
       inner = with_extra_args_support(inner_factory(**fixed, **hyperparams))
       updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
-      return updates, InjectHyperparamsState(count=_numerics.safe_increment(state.count),
-                                             hyperparams=hyperparams, inner_state=inner_state)
+      return updates, InjectHyperparamsState(
+        count=_numerics.safe_increment(state.count),
+        hyperparams=hyperparams,
+        inner_state=inner_state,
+      )
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -191,8 +206,10 @@ def _static_names(owner, inner_factory, static_args):
   signature = inspect.signature(inner_factory)
   unknown = static - set(signature.parameters)
   if unknown:
-    raise ValueError(f"{owner}: `static_args` names {sorted(unknown)}, which are not "
-                     f"arguments of {inner_factory.__name__}")
+    raise ValueError(
+      f"{owner}: `static_args` names {sorted(unknown)}, which are not "
+      f"arguments of {inner_factory.__name__}"
+    )
   return static, signature
 
 
@@ -214,9 +231,10 @@ def _split(signature, static, args, kwargs):
 
 
 def inject_stateful_hyperparams(
-    inner_factory: Callable[..., GradientTransformation],
-    static_args: str | Iterable[str] = (),
-    hyperparam_dtype: Any = None) -> Callable[..., GradientTransformationExtraArgs]:
+  inner_factory: Callable[..., GradientTransformation],
+  static_args: str | Iterable[str] = (),
+  hyperparam_dtype: Any = None,
+) -> Callable[..., GradientTransformationExtraArgs]:
   """`inject_hyperparams` whose schedules may keep a state of their own.
 
   Each argument given a `StatefulSchedule` is evaluated every step as
@@ -253,8 +271,9 @@ def inject_stateful_hyperparams(
   @functools.wraps(inner_factory)
   def factory(*args, **kwargs) -> GradientTransformationExtraArgs:
     schedules, numeric, fixed = _split(signature, static, args, kwargs)
-    schedules = {k: f if isinstance(f, StatefulSchedule) else WrappedSchedule(f)
-                 for k, f in schedules.items()}
+    schedules = {
+      k: f if isinstance(f, StatefulSchedule) else WrappedSchedule(f) for k, f in schedules.items()
+    }
 
     def init_fn(params):
       dtype = _float_dtype(params, hyperparam_dtype)
@@ -263,22 +282,33 @@ def inject_stateful_hyperparams(
       hyperparams.update({k: _as_hyperparam(f(states[k]), dtype) for k, f in schedules.items()})
       hyperparams = _placement.replicate_like(hyperparams, params)
       inner = inner_factory(**fixed, **hyperparams)
-      return InjectStatefulHyperparamsState(count=_placement.zero_count(params),
-                                            hyperparams=hyperparams, hyperparams_states=states,
-                                            inner_state=inner.init(params))
+      return InjectStatefulHyperparamsState(
+        count=_placement.zero_count(params),
+        hyperparams=hyperparams,
+        hyperparams_states=states,
+        inner_state=inner.init(params),
+      )
 
     def update_fn(updates, state, params=None, **extra_args):
       dtype = _float_dtype(params if params is not None else updates, hyperparam_dtype)
       hyperparams = {k: _as_hyperparam(v, dtype) for k, v in state.hyperparams.items()}
-      hyperparams.update({k: _as_hyperparam(f(state.hyperparams_states[k], **extra_args), dtype)
-                          for k, f in schedules.items()})
-      states = {k: f.update(state.hyperparams_states[k], **extra_args)
-                for k, f in schedules.items()}
+      hyperparams.update(
+        {
+          k: _as_hyperparam(f(state.hyperparams_states[k], **extra_args), dtype)
+          for k, f in schedules.items()
+        }
+      )
+      states = {
+        k: f.update(state.hyperparams_states[k], **extra_args) for k, f in schedules.items()
+      }
       inner = with_extra_args_support(inner_factory(**fixed, **hyperparams))
       updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
       return updates, InjectStatefulHyperparamsState(
-          count=_numerics.safe_increment(state.count), hyperparams=hyperparams,
-          hyperparams_states=states, inner_state=inner_state)
+        count=_numerics.safe_increment(state.count),
+        hyperparams=hyperparams,
+        hyperparams_states=states,
+        inner_state=inner_state,
+      )
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
 

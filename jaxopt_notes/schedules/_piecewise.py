@@ -13,8 +13,14 @@ import jax.numpy as jnp
 from jaxopt_notes import _validate
 from jaxopt_notes._base import Schedule
 from jaxopt_notes.schedules._checks import OPEN_UNIT, POSITIVE_STEPS, STEPS, check
-from jaxopt_notes.schedules._decay import (Num, as_real, exponential_decay, linear_schedule,
-                                           positive_or_one, since)
+from jaxopt_notes.schedules._decay import (
+  Num,
+  as_real,
+  exponential_decay,
+  linear_schedule,
+  positive_or_one,
+  since,
+)
 from jaxopt_notes._docargs import shared_args
 
 
@@ -30,8 +36,10 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Num]) -> 
       array).
   """
   if len(schedules) != len(boundaries) + 1:
-    raise ValueError(f"join_schedules: {len(schedules)} schedules need {len(schedules) - 1} "
-                     f"boundaries, got {len(boundaries)}")
+    raise ValueError(
+      f"join_schedules: {len(schedules)} schedules need {len(schedules) - 1} "
+      f"boundaries, got {len(boundaries)}"
+    )
 
   def schedule(count):
     value = schedules[0](count)
@@ -39,6 +47,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Num]) -> 
       elapsed = since(count, boundaries[i])
       value = jnp.where(elapsed < 0, value, later(elapsed))
     return value
+
   return schedule
 
 
@@ -50,8 +59,9 @@ def _scales(owner, boundaries_and_scales):
   return [b for b, _ in items], [s for _, s in items]
 
 
-def piecewise_constant_schedule(init_value: Num,
-                                boundaries_and_scales: dict | None = None) -> Schedule:
+def piecewise_constant_schedule(
+  init_value: Num, boundaries_and_scales: dict | None = None
+) -> Schedule:
   """Multiplies the value by ``scale`` from each ``boundary`` step on.
 
   $$
@@ -71,6 +81,7 @@ def piecewise_constant_schedule(init_value: Num,
     for b, s in zip(bounds, scales):
       value = jnp.where(since(count, b) < 0, value, value * s)
     return value
+
   return schedule
 
 
@@ -86,8 +97,9 @@ def _interpolate(kind: str, count, bounds, values):
   return jnp.sum(jnp.where(inside, between, 0)) + jnp.where(bounds[-1] <= count, values[-1], 0)
 
 
-def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
-                                   boundaries_and_scales: dict | None = None) -> Schedule:
+def piecewise_interpolate_schedule(
+  interpolate_type: str, init_value: Num, boundaries_and_scales: dict | None = None
+) -> Schedule:
   """Interpolates (``'linear'`` or ``'cosine'``) between the cumulative values
   $\\eta_0, \\eta_0 s_1, \\eta_0 s_1 s_2, \\dots$ reached at the boundaries.
 
@@ -97,8 +109,9 @@ def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
     boundaries_and_scales: ``{boundary step: scale}``: the value reached at each boundary is the
       previous one times its scale (>= 0); ``None`` for none.
   """
-  _validate.check_choice("piecewise_interpolate_schedule", "interpolate_type",
-                         interpolate_type, ("linear", "cosine"))
+  _validate.check_choice(
+    "piecewise_interpolate_schedule", "interpolate_type", interpolate_type, ("linear", "cosine")
+  )
   check("piecewise_interpolate_schedule", init_value=(init_value, _validate.FINITE))
   bounds, scales = _scales("piecewise_interpolate_schedule", boundaries_and_scales)
 
@@ -108,6 +121,7 @@ def piecewise_interpolate_schedule(interpolate_type: str, init_value: Num,
     for s in scales:
       values.append(values[-1] * s)
     return _interpolate(interpolate_type, count, [0, *bounds], values)
+
   return schedule
 
 
@@ -119,16 +133,29 @@ def warmup_constant_schedule(init_value: Num, peak_value: Num, warmup_steps: Num
     init_value: the value at step 0.
     peak_value: the value from the end of the warmup on.
   """
-  check("warmup_constant_schedule", peak_value=(peak_value, _validate.FINITE),
-        warmup_steps=(warmup_steps, STEPS))
-  return join_schedules([linear_schedule(init_value, peak_value, warmup_steps),
-                         lambda count: peak_value + jnp.zeros_like(as_real(count))], [warmup_steps])
+  check(
+    "warmup_constant_schedule",
+    peak_value=(peak_value, _validate.FINITE),
+    warmup_steps=(warmup_steps, STEPS),
+  )
+  return join_schedules(
+    [
+      linear_schedule(init_value, peak_value, warmup_steps),
+      lambda count: peak_value + jnp.zeros_like(as_real(count)),
+    ],
+    [warmup_steps],
+  )
 
 
 @shared_args
-def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps: Num,
-                                 decay_steps: Num, end_value: Num = 0.0,
-                                 exponent: Num = 1.0) -> Schedule:
+def warmup_cosine_decay_schedule(
+  init_value: Num,
+  peak_value: Num,
+  warmup_steps: Num,
+  decay_steps: Num,
+  end_value: Num = 0.0,
+  exponent: Num = 1.0,
+) -> Schedule:
   """Linear warmup to ``peak_value``, then cosine decay to ``end_value`` at ``decay_steps``.
 
   $$
@@ -147,10 +174,15 @@ def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps:
       ``warmup_steps``.
     end_value: $\\eta_{end}$, the value from step ``decay_steps`` on.
   """
-  check("warmup_cosine_decay_schedule", init_value=(init_value, _validate.FINITE),
-        peak_value=(peak_value, _validate.FINITE), warmup_steps=(warmup_steps, STEPS),
-        decay_steps=(decay_steps, POSITIVE_STEPS), end_value=(end_value, _validate.FINITE),
-        exponent=(exponent, _validate.FINITE))
+  check(
+    "warmup_cosine_decay_schedule",
+    init_value=(init_value, _validate.FINITE),
+    peak_value=(peak_value, _validate.FINITE),
+    warmup_steps=(warmup_steps, STEPS),
+    decay_steps=(decay_steps, POSITIVE_STEPS),
+    end_value=(end_value, _validate.FINITE),
+    exponent=(exponent, _validate.FINITE),
+  )
   _check_order("warmup_cosine_decay_schedule", warmup_steps, decay_steps)
 
   def cosine_phase(count):
@@ -159,22 +191,32 @@ def warmup_cosine_decay_schedule(init_value: Num, peak_value: Num, warmup_steps:
     cosine = 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(count, length) / length))
     value = end_value + (peak_value - end_value) * cosine**exponent
     return jnp.where(jnp.asarray(peak_value) == 0, jnp.zeros_like(value), value)
-  return join_schedules([linear_schedule(init_value, peak_value, warmup_steps), cosine_phase],
-                        [warmup_steps])
+
+  return join_schedules(
+    [linear_schedule(init_value, peak_value, warmup_steps), cosine_phase], [warmup_steps]
+  )
 
 
 def _check_order(owner, warmup_steps, decay_steps):
   if not any(isinstance(x, jax.core.Tracer) for x in (warmup_steps, decay_steps)):
     if decay_steps <= warmup_steps:
-      raise ValueError(f"{owner}: argument `decay_steps`={decay_steps!r} must exceed "
-                       f"`warmup_steps`={warmup_steps!r} (it counts the warmup too)")
+      raise ValueError(
+        f"{owner}: argument `decay_steps`={decay_steps!r} must exceed "
+        f"`warmup_steps`={warmup_steps!r} (it counts the warmup too)"
+      )
 
 
 @shared_args
-def warmup_exponential_decay_schedule(init_value: Num, peak_value: Num, warmup_steps: Num,
-                                      transition_steps: Num, decay_rate: Num,
-                                      transition_begin: Num = 0, staircase: bool = False,
-                                      end_value: Num | None = None) -> Schedule:
+def warmup_exponential_decay_schedule(
+  init_value: Num,
+  peak_value: Num,
+  warmup_steps: Num,
+  transition_steps: Num,
+  decay_rate: Num,
+  transition_begin: Num = 0,
+  staircase: bool = False,
+  end_value: Num | None = None,
+) -> Schedule:
   """Linear warmup to ``peak_value``, then `exponential_decay` from it.
 
   Args:
@@ -186,9 +228,14 @@ def warmup_exponential_decay_schedule(init_value: Num, peak_value: Num, warmup_s
   """
   check("warmup_exponential_decay_schedule", warmup_steps=(warmup_steps, STEPS))
   return join_schedules(
-      [linear_schedule(init_value, peak_value, warmup_steps),
-       exponential_decay(peak_value, transition_steps, decay_rate, transition_begin, staircase,
-                         end_value)], [warmup_steps])
+    [
+      linear_schedule(init_value, peak_value, warmup_steps),
+      exponential_decay(
+        peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value
+      ),
+    ],
+    [warmup_steps],
+  )
 
 
 def sgdr_schedule(cosine_kwargs: Sequence[dict]) -> Schedule:
@@ -207,8 +254,13 @@ def sgdr_schedule(cosine_kwargs: Sequence[dict]) -> Schedule:
   return join_schedules(schedules, ends)
 
 
-def cosine_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: Num = 0.3,
-                             div_factor: Num = 25.0, final_div_factor: Num = 1e4) -> Schedule:
+def cosine_onecycle_schedule(
+  transition_steps: Num,
+  peak_value: Num,
+  pct_start: Num = 0.3,
+  div_factor: Num = 25.0,
+  final_div_factor: Num = 1e4,
+) -> Schedule:
   """One cycle (Smith & Topin, 2018): cosine up from ``peak / div_factor`` to the peak
   at ``pct_start * T``, then cosine down to ``peak / (div_factor * final_div_factor)``.
 
@@ -219,21 +271,27 @@ def cosine_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: 
     div_factor: the value at step 0 is ``peak_value / div_factor``.
     final_div_factor: the value at the end is ``peak_value / (div_factor * final_div_factor)``.
   """
-  _check_onecycle("cosine_onecycle_schedule", transition_steps, pct_start, div_factor,
-                  final_div_factor)
+  _check_onecycle(
+    "cosine_onecycle_schedule", transition_steps, pct_start, div_factor, final_div_factor
+  )
 
   def schedule(count):
     count = as_real(count)
     start = peak_value / div_factor
     bounds = [0, jnp.floor(pct_start * as_real(transition_steps)), transition_steps]
-    return _interpolate("cosine", count, bounds,
-                        [start, peak_value, start / final_div_factor])
+    return _interpolate("cosine", count, bounds, [start, peak_value, start / final_div_factor])
+
   return schedule
 
 
-def linear_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: Num = 0.3,
-                             pct_final: Num = 0.85, div_factor: Num = 25.0,
-                             final_div_factor: Num = 1e4) -> Schedule:
+def linear_onecycle_schedule(
+  transition_steps: Num,
+  peak_value: Num,
+  pct_start: Num = 0.3,
+  pct_final: Num = 0.85,
+  div_factor: Num = 25.0,
+  final_div_factor: Num = 1e4,
+) -> Schedule:
   """One cycle with linear pieces: up to the peak at ``pct_start * T``, down to
   ``peak / div_factor`` at ``pct_final * T``, then to ``peak / (div_factor * final_div_factor)``.
 
@@ -246,8 +304,9 @@ def linear_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: 
     div_factor: the value at step 0 is ``peak_value / div_factor``.
     final_div_factor: the value at the end is ``peak_value / (div_factor * final_div_factor)``.
   """
-  _check_onecycle("linear_onecycle_schedule", transition_steps, pct_start, div_factor,
-                  final_div_factor)
+  _check_onecycle(
+    "linear_onecycle_schedule", transition_steps, pct_start, div_factor, final_div_factor
+  )
   check("linear_onecycle_schedule", pct_final=(pct_final, OPEN_UNIT))
 
   def schedule(count):
@@ -255,12 +314,18 @@ def linear_onecycle_schedule(transition_steps: Num, peak_value: Num, pct_start: 
     start = peak_value / div_factor
     steps = as_real(transition_steps)
     bounds = [0, jnp.floor(pct_start * steps), jnp.floor(pct_final * steps), transition_steps]
-    return _interpolate("linear", count, bounds,
-                        [start, peak_value, start, start / final_div_factor])
+    return _interpolate(
+      "linear", count, bounds, [start, peak_value, start, start / final_div_factor]
+    )
+
   return schedule
 
 
 def _check_onecycle(owner, transition_steps, pct_start, div_factor, final_div_factor):
-  check(owner, transition_steps=(transition_steps, POSITIVE_STEPS),
-        pct_start=(pct_start, OPEN_UNIT), div_factor=(div_factor, POSITIVE_STEPS),
-        final_div_factor=(final_div_factor, POSITIVE_STEPS))
+  check(
+    owner,
+    transition_steps=(transition_steps, POSITIVE_STEPS),
+    pct_start=(pct_start, OPEN_UNIT),
+    div_factor=(div_factor, POSITIVE_STEPS),
+    final_div_factor=(final_div_factor, POSITIVE_STEPS),
+  )

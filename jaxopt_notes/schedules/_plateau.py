@@ -22,17 +22,24 @@ class ReduceLROnPlateauState(NamedTuple):
     count: int32 losses accumulated in the current window.
     avg_value: the running mean of the current window's losses.
   """
-  scale: jax.Array           # the factor applied to the updates now
-  best_value: jax.Array      # the best window-averaged loss seen
-  plateau_count: jax.Array   # windows since the last improvement (int32)
+
+  scale: jax.Array  # the factor applied to the updates now
+  best_value: jax.Array  # the best window-averaged loss seen
+  plateau_count: jax.Array  # windows since the last improvement (int32)
   cooldown_count: jax.Array  # windows left before counting again (int32)
-  count: jax.Array           # losses accumulated in the current window (int32)
-  avg_value: jax.Array       # their running mean
+  count: jax.Array  # losses accumulated in the current window (int32)
+  avg_value: jax.Array  # their running mean
 
 
-def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-4,
-                      atol: float = 0.0, cooldown: int = 0, accumulation_size: int = 1,
-                      min_scale: float = 0.0) -> GradientTransformationExtraArgs:
+def reduce_on_plateau(
+  factor: float = 0.1,
+  patience: int = 10,
+  rtol: float = 1e-4,
+  atol: float = 0.0,
+  cooldown: int = 0,
+  accumulation_size: int = 1,
+  min_scale: float = 0.0,
+) -> GradientTransformationExtraArgs:
   """Multiplies the updates by a scale that drops by ``factor`` on a plateau.
 
   ``update(updates, state, params, value=loss)`` averages the losses of
@@ -61,10 +68,14 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
     >>> float(state.scale)
     0.5
   """
-  _validate.check("reduce_on_plateau", factor=(factor, _OPEN_UNIT),
-                  rtol=(rtol, _validate.UNIT), atol=(atol, _validate.NONNEGATIVE),
-                  min_scale=(min_scale, _validate.NONNEGATIVE),
-                  cooldown=(cooldown, _validate.NONNEGATIVE))
+  _validate.check(
+    "reduce_on_plateau",
+    factor=(factor, _OPEN_UNIT),
+    rtol=(rtol, _validate.UNIT),
+    atol=(atol, _validate.NONNEGATIVE),
+    min_scale=(min_scale, _validate.NONNEGATIVE),
+    cooldown=(cooldown, _validate.NONNEGATIVE),
+  )
   _validate.check_positive_int("reduce_on_plateau", "patience", patience)
   _validate.check_positive_int("reduce_on_plateau", "accumulation_size", accumulation_size)
   if not isinstance(rtol, jax.core.Tracer) and not isinstance(atol, jax.core.Tracer):
@@ -74,9 +85,17 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
   def init_fn(params):
     real = jnp.result_type(float)
     zero = jnp.zeros([], jnp.int32)
-    return _placement.replicate_like(ReduceLROnPlateauState(
-        scale=jnp.ones([], real), best_value=jnp.full([], jnp.inf, real), plateau_count=zero,
-        cooldown_count=zero, count=zero, avg_value=jnp.zeros([], real)), params)
+    return _placement.replicate_like(
+      ReduceLROnPlateauState(
+        scale=jnp.ones([], real),
+        best_value=jnp.full([], jnp.inf, real),
+        plateau_count=zero,
+        cooldown_count=zero,
+        count=zero,
+        avg_value=jnp.zeros([], real),
+      ),
+      params,
+    )
 
   def end_of_window(state, mean):
     improved = mean < (1 - rtol) * state.best_value - atol
@@ -86,17 +105,22 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
     drop = ~cooling & (waiting == patience)
     scale = jnp.where(drop, jnp.maximum(state.scale * factor, min_scale), state.scale)
     return ReduceLROnPlateauState(
-        scale=scale.astype(state.scale.dtype), best_value=best,
-        plateau_count=jnp.where(cooling | drop, 0, waiting).astype(jnp.int32),
-        cooldown_count=jnp.where(cooling, state.cooldown_count - 1,
-                                 jnp.where(drop, cooldown, 0)).astype(jnp.int32),
-        count=jnp.zeros([], jnp.int32), avg_value=jnp.zeros_like(state.avg_value))
+      scale=scale.astype(state.scale.dtype),
+      best_value=best,
+      plateau_count=jnp.where(cooling | drop, 0, waiting).astype(jnp.int32),
+      cooldown_count=jnp.where(
+        cooling, state.cooldown_count - 1, jnp.where(drop, cooldown, 0)
+      ).astype(jnp.int32),
+      count=jnp.zeros([], jnp.int32),
+      avg_value=jnp.zeros_like(state.avg_value),
+    )
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del params, extra_args
     if value is None:
-      raise ValueError("reduce_on_plateau needs the loss: call update(updates, state, params, "
-                       "value=loss)")
+      raise ValueError(
+        "reduce_on_plateau needs the loss: call update(updates, state, params, value=loss)"
+      )
     count = _numerics.safe_increment(state.count)
     mean = (state.count * state.avg_value + jnp.asarray(value, state.avg_value.dtype)) / count
     ongoing = state._replace(count=count, avg_value=mean.astype(state.avg_value.dtype))

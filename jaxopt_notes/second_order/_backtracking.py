@@ -33,8 +33,9 @@ class BacktrackingLinesearchInfo(NamedTuple):
     num_linesearch_steps: int32 evaluations of ``value_fn`` in the last search.
     decrease_error: how far the returned step misses Armijo's condition (0: it holds).
   """
+
   num_linesearch_steps: jax.Array  # evaluations of value_fn (int32)
-  decrease_error: jax.Array        # how far the returned step misses Armijo (0: it holds)
+  decrease_error: jax.Array  # how far the returned step misses Armijo (0: it holds)
 
 
 class ScaleByBacktrackingLinesearchState(NamedTuple):
@@ -46,9 +47,10 @@ class ScaleByBacktrackingLinesearchState(NamedTuple):
     grad: the gradient at the new params with ``store_grad``, else ``None``.
     info: a `BacktrackingLinesearchInfo` on the last search.
   """
+
   learning_rate: jax.Array  # the step size returned last (0 after a non-finite search)
-  value: jax.Array          # f at the new params (inf before the first step)
-  grad: Any                 # gradient at the new params with store_grad, else None
+  value: jax.Array  # f at the new params (inf before the first step)
+  grad: Any  # gradient at the new params with store_grad, else None
   info: BacktrackingLinesearchInfo
 
 
@@ -62,9 +64,15 @@ def _decrease_error(step, new_value, value, slope, slope_rtol, atol, rtol):
 
 
 def scale_by_backtracking_linesearch(
-    max_backtracking_steps: int, slope_rtol: float = 1e-4, decrease_factor: float = 0.8,
-    increase_factor: float = 1.5, max_learning_rate: float = 1.0, atol: float = 0.0,
-    rtol: float = 0.0, store_grad: bool = False, verbose: bool = False,
+  max_backtracking_steps: int,
+  slope_rtol: float = 1e-4,
+  decrease_factor: float = 0.8,
+  increase_factor: float = 1.5,
+  max_learning_rate: float = 1.0,
+  atol: float = 0.0,
+  rtol: float = 0.0,
+  store_grad: bool = False,
+  verbose: bool = False,
 ) -> GradientTransformationExtraArgs:
   """Scales the updates by a step size meeting Armijo's sufficient-decrease condition.
 
@@ -112,35 +120,41 @@ def scale_by_backtracking_linesearch(
   """
   owner = "scale_by_backtracking_linesearch"
   _validate.check_positive_int(owner, "max_backtracking_steps", max_backtracking_steps)
-  _validate.check(owner, slope_rtol=(slope_rtol, _RIGHT_OPEN_UNIT),
-                  decrease_factor=(decrease_factor, _OPEN_UNIT),
-                  increase_factor=(increase_factor, _validate.AT_LEAST_ONE_OR_INF),
-                  max_learning_rate=(max_learning_rate, _validate.POSITIVE),
-                  atol=(atol, _validate.NONNEGATIVE), rtol=(rtol, _validate.NONNEGATIVE))
+  _validate.check(
+    owner,
+    slope_rtol=(slope_rtol, _RIGHT_OPEN_UNIT),
+    decrease_factor=(decrease_factor, _OPEN_UNIT),
+    increase_factor=(increase_factor, _validate.AT_LEAST_ONE_OR_INF),
+    max_learning_rate=(max_learning_rate, _validate.POSITIVE),
+    atol=(atol, _validate.NONNEGATIVE),
+    rtol=(rtol, _validate.NONNEGATIVE),
+  )
 
   def init_fn(params):
     dtype = _common.value_dtype(params)
     return ScaleByBacktrackingLinesearchState(
-        learning_rate=jnp.asarray(max_learning_rate, dtype),
-        value=jnp.asarray(jnp.inf, dtype),
-        grad=_tree.zeros_like(params) if store_grad else None,
-        info=BacktrackingLinesearchInfo(jnp.zeros([], jnp.int32), jnp.asarray(jnp.inf, dtype)))
+      learning_rate=jnp.asarray(max_learning_rate, dtype),
+      value=jnp.asarray(jnp.inf, dtype),
+      grad=_tree.zeros_like(params) if store_grad else None,
+      info=BacktrackingLinesearchInfo(jnp.zeros([], jnp.int32), jnp.asarray(jnp.inf, dtype)),
+    )
 
-  def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None,
-                **extra_args):
+  def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra_args):
     f = _common.bind_value_fn(owner, value_fn, extra_args)
     value, grad = _common.value_and_grad(f, params, value, grad)
     dtype = state.value.dtype
     slope = _common.slope(grad, updates)
     previous = state.learning_rate
     succeeded = (previous > 0) & (state.info.decrease_error <= 0)
-    first = jnp.where(succeeded, jnp.minimum(increase_factor * previous, max_learning_rate),
-                      max_learning_rate).astype(dtype)
+    first = jnp.where(
+      succeeded, jnp.minimum(increase_factor * previous, max_learning_rate), max_learning_rate
+    ).astype(dtype)
 
     def trial(step):
       new_value = f(_tree.add_scale(params, step, updates)).astype(dtype)
-      return new_value, _decrease_error(step, new_value, value, slope, slope_rtol, atol,
-                                        rtol).astype(dtype)
+      return new_value, _decrease_error(
+        step, new_value, value, slope, slope_rtol, atol, rtol
+      ).astype(dtype)
 
     def keep_going(carry):
       _, _, error, count = carry
@@ -159,12 +173,16 @@ def scale_by_backtracking_linesearch(
       jax.debug.callback(_report_failure, error > 0, step, error)
     new_grad = None
     if store_grad:
-      new_grad = _tree.cast_like(_common.conj_value_and_grad(f)(
-          _tree.add_scale(params, step, updates))[1], params)
+      new_grad = _tree.cast_like(
+        _common.conj_value_and_grad(f)(_tree.add_scale(params, step, updates))[1], params
+      )
     out = _tree.cast_like(_tree.scale(step, updates), updates)
     return out, ScaleByBacktrackingLinesearchState(
-        learning_rate=step, value=new_value, grad=new_grad,
-        info=BacktrackingLinesearchInfo(count, error))
+      learning_rate=step,
+      value=new_value,
+      grad=new_grad,
+      info=BacktrackingLinesearchInfo(count, error),
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -175,5 +193,7 @@ _RIGHT_OPEN_UNIT = _validate.Range(0.0, 1.0, hi_closed=False)
 
 def _report_failure(failed, step, error):
   if failed:
-    print(f"scale_by_backtracking_linesearch: no step met Armijo's condition; "
-          f"returning step {step} (decrease error {error})")
+    print(
+      f"scale_by_backtracking_linesearch: no step met Armijo's condition; "
+      f"returning step {step} (decrease error {error})"
+    )

@@ -22,19 +22,21 @@ from jaxopt_notes.transforms._scaling import scale, scale_by_learning_rate
 _KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
-def bind_value_fn(owner: str, value_fn: Callable | None,
-                  extra_args: dict[str, Any]) -> Callable[[Any], jax.Array]:
+def bind_value_fn(
+  owner: str, value_fn: Callable | None, extra_args: dict[str, Any]
+) -> Callable[[Any], jax.Array]:
   """``params -> value_fn(params, **extra_args)``, checking every extra is taken."""
   if value_fn is None:
-    raise TypeError(f"{owner}: `update` needs the objective as the keyword argument "
-                    "`value_fn`")
+    raise TypeError(f"{owner}: `update` needs the objective as the keyword argument `value_fn`")
   if extra_args:
     parameters = inspect.signature(value_fn).parameters.values()
     if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters):
       unknown = set(extra_args) - {p.name for p in parameters if p.kind in _KEYWORD}
       if unknown:
-        raise TypeError(f"{owner}: `value_fn` takes no keyword argument "
-                        f"{sorted(unknown)}; extras of `update` are passed to it")
+        raise TypeError(
+          f"{owner}: `value_fn` takes no keyword argument "
+          f"{sorted(unknown)}; extras of `update` are passed to it"
+        )
   return lambda params: value_fn(params, **extra_args)
 
 
@@ -45,14 +47,17 @@ def conj_value_and_grad(f: Callable) -> Callable:
   steepest ascent, what an optimizer is fed); for real params the gradient itself.
   Every gradient a line search takes, computes or keeps follows this convention.
   """
+
   def wrapped(params, *args, **kwargs):
     value, grad = jax.value_and_grad(f)(params, *args, **kwargs)
     return value, jax.tree.map(lambda g: jnp.conj(g) if jnp.iscomplexobj(g) else g, grad)
+
   return wrapped
 
 
-def value_and_grad(f: Callable, params: Any, value: Any = None, grad: Any = None
-                   ) -> tuple[jax.Array, Any]:
+def value_and_grad(
+  f: Callable, params: Any, value: Any = None, grad: Any = None
+) -> tuple[jax.Array, Any]:
   """``(f(params), grad f(params))``, computing only what the caller did not give.
 
   A computed gradient follows `conj_value_and_grad`'s convention.
@@ -132,21 +137,33 @@ def value_and_grad_from_state(value_fn: Callable[..., jax.Array]) -> Callable:
     >>> [round(float(v), 4) for v in x]
     [1.0, 1.0]
   """
+
   def wrapped(params, *args, state, **kwargs):
     value = _find_field(state, "value")
     grad = _find_field(state, "grad")
     if value is None or grad is None:
-      raise ValueError("value_and_grad_from_state: the optimizer state keeps no "
-                       "`value` and `grad`; use a line search that stores them")
-    return jax.lax.cond(jnp.isfinite(value),
-                        lambda p, a, k: (value, grad),
-                        lambda p, a, k: conj_value_and_grad(value_fn)(p, *a, **k),
-                        params, args, kwargs)
+      raise ValueError(
+        "value_and_grad_from_state: the optimizer state keeps no "
+        "`value` and `grad`; use a line search that stores them"
+      )
+    return jax.lax.cond(
+      jnp.isfinite(value),
+      lambda p, a, k: (value, grad),
+      lambda p, a, k: conj_value_and_grad(value_fn)(p, *a, **k),
+      params,
+      args,
+      kwargs,
+    )
+
   return wrapped
 
 
-def descend(direction: GradientTransformation, learning_rate: Any,
-            linesearch: GradientTransformation | None, owner: str):
+def descend(
+  direction: GradientTransformation,
+  learning_rate: Any,
+  linesearch: GradientTransformation | None,
+  owner: str,
+):
   """``direction``, then ``-learning_rate`` (or ``-1`` for ``None``), then the line search."""
   _validate.check(owner, learning_rate=(learning_rate, _validate.FINITE))
   sign = scale(-1.0) if learning_rate is None else scale_by_learning_rate(learning_rate)

@@ -28,9 +28,11 @@ def _flat_vector(owner: str, v: Any, params: Any) -> jax.Array:
     v = ravel_pytree(v)[0]
   v = jnp.asarray(v)
   if v.shape != flat.shape:
-    raise ValueError(f"{owner}: argument `v` must be a flat vector of shape {flat.shape} "
-                     "(one entry per scalar of `params`, in `ravel_pytree` order) or a "
-                     f"pytree shaped like `params`; got shape {v.shape}")
+    raise ValueError(
+      f"{owner}: argument `v` must be a flat vector of shape {flat.shape} "
+      "(one entry per scalar of `params`, in `ravel_pytree` order) or a "
+      f"pytree shaped like `params`; got shape {v.shape}"
+    )
   return v
 
 
@@ -100,8 +102,9 @@ def hessian_diag(loss: LossFn, params: Any, inputs: Any, targets: Any) -> jax.Ar
   return jnp.diagonal(jax.vmap(column)(jnp.eye(flat.size, dtype=flat.dtype)))
 
 
-def fisher_diag(negative_log_likelihood: LossFn, params: Any, inputs: Any,
-                targets: Any) -> jax.Array:
+def fisher_diag(
+  negative_log_likelihood: LossFn, params: Any, inputs: Any, targets: Any
+) -> jax.Array:
   r"""The squared gradient of a negative log-likelihood: the observed Fisher diagonal.
 
   $$F_{ii} = \big(\partial_{\theta_i}\, \mathcal{L}(\theta; x, y)\big)^2$$

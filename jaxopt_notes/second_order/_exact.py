@@ -34,7 +34,8 @@ class ScaleByExactLinesearchState(NamedTuple):
     learning_rate: the step size returned last.
     num_linesearch_steps: int32 Hessian-vector products the last search took (1 per step).
   """
-  learning_rate: jax.Array         # the step size returned last
+
+  learning_rate: jax.Array  # the step size returned last
   num_linesearch_steps: jax.Array  # Hessian-vector products it took (1 per step; int32)
 
 
@@ -65,20 +66,22 @@ def scale_by_exact_linesearch() -> GradientTransformationExtraArgs:
   owner = "scale_by_exact_linesearch"
 
   def init_fn(params):
-    return ScaleByExactLinesearchState(jnp.zeros([], _common.value_dtype(params)),
-                                       jnp.zeros([], jnp.int32))
+    return ScaleByExactLinesearchState(
+      jnp.zeros([], _common.value_dtype(params)), jnp.zeros([], jnp.int32)
+    )
 
-  def update_fn(updates, state, params=None, *, value_fn=None, grad=None, value=None,
-                **extra_args):
+  def update_fn(updates, state, params=None, *, value_fn=None, grad=None, value=None, **extra_args):
     del value
     f = _common.bind_value_fn(owner, value_fn, extra_args)
     grad = jax.grad(f)(params) if grad is None else grad
     curvature = _tree.inner(updates, _common.hessian_vector_product(f, params, updates))
-    step = _numerics.safe_div(-_common.slope(grad, updates),
-                          jnp.where(curvature > 0, curvature, 0.0))
+    step = _numerics.safe_div(
+      -_common.slope(grad, updates), jnp.where(curvature > 0, curvature, 0.0)
+    )
     step = step.astype(state.learning_rate.dtype)
     return _tree.cast_like(_tree.scale(step, updates), updates), ScaleByExactLinesearchState(
-        step, jnp.ones([], jnp.int32))
+      step, jnp.ones([], jnp.int32)
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 

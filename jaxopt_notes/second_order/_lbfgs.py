@@ -27,8 +27,11 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from jaxopt_notes import _numerics, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                ScalarOrSchedule)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  ScalarOrSchedule,
+)
 from jaxopt_notes.second_order import _common
 from jaxopt_notes.second_order._zoom import scale_by_zoom_linesearch
 
@@ -45,18 +48,19 @@ class ScaleByLBFGSState(NamedTuple):
     diff_updates_memory: $y_k$, the matching differences of gradients, stacked likewise.
     weights_memory: $\\rho_k = 1 / \\langle s_k, y_k\\rangle$ (0 for a skipped pair).
   """
-  count: jax.Array           # steps taken (int32)
-  params: Any                # the params of the last step
-  updates: Any               # the gradient of the last step
-  diff_params_memory: Any    # s_k, stacked along a leading axis
-  diff_updates_memory: Any   # y_k, stacked likewise
+
+  count: jax.Array  # steps taken (int32)
+  params: Any  # the params of the last step
+  updates: Any  # the gradient of the last step
+  diff_params_memory: Any  # s_k, stacked along a leading axis
+  diff_updates_memory: Any  # y_k, stacked likewise
   weights_memory: jax.Array  # rho_k = 1 / <s_k, y_k> (0 for a skipped pair)
 
 
 def _two_loop(g, s, y, rho, newest, gamma):
   """$H g$ over flat arrays; row ``newest`` of the circular memory is the latest pair."""
   m = rho.shape[0]
-  order = (newest - jnp.arange(m)) % m          # newest to oldest
+  order = (newest - jnp.arange(m)) % m  # newest to oldest
 
   def backward(q, i):
     k = order[i]
@@ -74,8 +78,9 @@ def _two_loop(g, s, y, rho, newest, gamma):
   return r
 
 
-def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
-                   ) -> GradientTransformation:
+def scale_by_lbfgs(
+  memory_size: int = 10, scale_init_precond: bool = True
+) -> GradientTransformation:
   """The L-BFGS direction $H g$ (module docstring); see `lbfgs`. Needs ``params``.
 
   Args:
@@ -89,11 +94,16 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
   def init_fn(params):
     flat, _ = ravel_pytree(params)
     stack = lambda: jax.tree.map(  # noqa: E731
-        lambda x: jnp.zeros((memory_size, *jnp.shape(x)), jnp.asarray(x).dtype), params)
+      lambda x: jnp.zeros((memory_size, *jnp.shape(x)), jnp.asarray(x).dtype), params
+    )
     return ScaleByLBFGSState(
-        count=jnp.zeros([], jnp.int32), params=_tree.zeros_like(params),
-        updates=_tree.zeros_like(params), diff_params_memory=stack(),
-        diff_updates_memory=stack(), weights_memory=jnp.zeros(memory_size, flat.dtype))
+      count=jnp.zeros([], jnp.int32),
+      params=_tree.zeros_like(params),
+      updates=_tree.zeros_like(params),
+      diff_params_memory=stack(),
+      diff_updates_memory=stack(),
+      weights_memory=jnp.zeros(memory_size, flat.dtype),
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -112,22 +122,26 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
     s_mem = s_mem.at[newest].set(jnp.where(started, s_new, s_mem[newest]))
     y_mem = y_mem.at[newest].set(jnp.where(started, y_new, y_mem[newest]))
     rho = state.weights_memory.at[newest].set(
-        jnp.where(started, rho_new, state.weights_memory[newest]))
+      jnp.where(started, rho_new, state.weights_memory[newest])
+    )
     if scale_init_precond:
       yy = jnp.real(jnp.vdot(y_new, y_new))
       gamma = jnp.where((rho_new > 0) & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), 1.0)
-      gamma = jnp.where(started, gamma,
-                        jnp.minimum(1.0, _numerics.safe_div(1.0, jnp.linalg.norm(g))))
+      gamma = jnp.where(
+        started, gamma, jnp.minimum(1.0, _numerics.safe_div(1.0, jnp.linalg.norm(g)))
+      )
     else:
       gamma = jnp.ones([], g.dtype)
     direction = _two_loop(g, s_mem, y_mem, rho, newest, gamma.astype(g.dtype))
     unravel_rows = jax.vmap(unravel)
     new_state = ScaleByLBFGSState(
-        count=_numerics.safe_increment(state.count), params=_tree.cast_like(params, state.params),
-        updates=_tree.cast_like(updates, state.updates),
-        diff_params_memory=_tree.cast_like(unravel_rows(s_mem), state.diff_params_memory),
-        diff_updates_memory=_tree.cast_like(unravel_rows(y_mem), state.diff_updates_memory),
-        weights_memory=rho.astype(state.weights_memory.dtype))
+      count=_numerics.safe_increment(state.count),
+      params=_tree.cast_like(params, state.params),
+      updates=_tree.cast_like(updates, state.updates),
+      diff_params_memory=_tree.cast_like(unravel_rows(s_mem), state.diff_params_memory),
+      diff_updates_memory=_tree.cast_like(unravel_rows(y_mem), state.diff_updates_memory),
+      weights_memory=rho.astype(state.weights_memory.dtype),
+    )
     return _tree.cast_like(unravel(direction), updates), new_state
 
   return GradientTransformation(init_fn, update_fn)
@@ -136,10 +150,12 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
 _ZOOM = scale_by_zoom_linesearch(max_linesearch_steps=20, initial_guess_strategy="one")
 
 
-def lbfgs(learning_rate: ScalarOrSchedule | None = None, memory_size: int = 10,
-          scale_init_precond: bool = True,
-          linesearch: GradientTransformation | None = _ZOOM,
-          ) -> GradientTransformationExtraArgs:
+def lbfgs(
+  learning_rate: ScalarOrSchedule | None = None,
+  memory_size: int = 10,
+  scale_init_precond: bool = True,
+  linesearch: GradientTransformation | None = _ZOOM,
+) -> GradientTransformationExtraArgs:
   """L-BFGS with a strong-Wolfe (zoom) line search (module docstring).
 
   ``update(grads, state, params, *, value, grad, value_fn, **extras)``; see
@@ -174,5 +190,6 @@ def lbfgs(learning_rate: ScalarOrSchedule | None = None, memory_size: int = 10,
     Liu & Nocedal, 1989, "On the limited memory BFGS method for large scale
     optimization"; Nocedal & Wright, 2006, "Numerical Optimization", algorithm 7.4.
   """
-  return _common.descend(scale_by_lbfgs(memory_size, scale_init_precond), learning_rate,
-                         linesearch, "lbfgs")
+  return _common.descend(
+    scale_by_lbfgs(memory_size, scale_init_precond), learning_rate, linesearch, "lbfgs"
+  )

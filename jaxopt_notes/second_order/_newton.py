@@ -31,8 +31,11 @@ import jax.scipy.linalg as jsl
 from jax.flatten_util import ravel_pytree
 
 from jaxopt_notes import _numerics, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                ScalarOrSchedule)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  ScalarOrSchedule,
+)
 from jaxopt_notes.second_order import _common
 from jaxopt_notes._docargs import shared_args
 
@@ -43,6 +46,7 @@ class ScaleByNewtonState(NamedTuple):
   Attributes:
     is_positive_definite: whether $H + \\lambda I$ was positive definite at the last step.
   """
+
   is_positive_definite: jax.Array  # whether H + damping I was, at the last step
 
 
@@ -53,12 +57,14 @@ class ScaleByNewtonCGState(NamedTuple):
     num_hvp: int32 Hessian-vector products taken at the last step.
     negative_curvature: whether CG stopped on a non-positive curvature.
   """
-  num_hvp: jax.Array           # Hessian-vector products taken at the last step (int32)
+
+  num_hvp: jax.Array  # Hessian-vector products taken at the last step (int32)
   negative_curvature: jax.Array  # whether CG stopped on a non-positive curvature
 
 
-def scale_by_newton(damping: float = 0.0, fallback_to_gradient: bool = True
-                    ) -> GradientTransformationExtraArgs:
+def scale_by_newton(
+  damping: float = 0.0, fallback_to_gradient: bool = True
+) -> GradientTransformationExtraArgs:
   """The Newton direction $(\\nabla^2 f + \\lambda I)^{-1} g$ from a dense Hessian; see `newton`.
 
   ``update(grads, state, params, *, value_fn, **extras)``.
@@ -70,8 +76,7 @@ def scale_by_newton(damping: float = 0.0, fallback_to_gradient: bool = True
   """
   _validate.check("scale_by_newton", damping=(damping, _validate.NONNEGATIVE))
 
-  def update_fn(updates, state, params=None, *, value_fn=None, value=None, grad=None,
-                **extra_args):
+  def update_fn(updates, state, params=None, *, value_fn=None, value=None, grad=None, **extra_args):
     del state, value, grad
     f = _common.bind_value_fn("scale_by_newton", value_fn, extra_args)
     hessian, _ = _common.dense_hessian(f, params)
@@ -79,8 +84,7 @@ def scale_by_newton(damping: float = 0.0, fallback_to_gradient: bool = True
     system = hessian + damping * jnp.eye(g.size, dtype=hessian.dtype)
     factor = jnp.linalg.cholesky(system)
     positive = jnp.all(jnp.isfinite(factor))
-    newton_step = jnp.where(positive, jsl.cho_solve((factor, True), g),
-                            jnp.linalg.solve(system, g))
+    newton_step = jnp.where(positive, jsl.cho_solve((factor, True), g), jnp.linalg.solve(system, g))
     direction = jnp.where(positive | (not fallback_to_gradient), newton_step, g)
     return _tree.cast_like(unravel(direction), updates), ScaleByNewtonState(positive)
 
@@ -96,6 +100,7 @@ def _truncated_cg(hvp, g, tol, maxiter):
 
   Returns ``(d, products taken, stopped on curvature)``.
   """
+
   def keep_going(c):
     _, r, _, rr, k, stop = c
     return (~stop) & (k < maxiter) & (jnp.sqrt(rr) > tol * _tree.norm(g))
@@ -111,8 +116,14 @@ def _truncated_cg(hvp, g, tol, maxiter):
     rr_next = _tree.vdot(r_next, r_next)
     p_next = _tree.add_scale(r_next, _numerics.safe_div(rr_next, rr), p)
     d_out = _tree.where(bad, _tree.where(k == 0, g, d), d_next)
-    return (d_out, _tree.where(bad, r, r_next), _tree.where(bad, p, p_next),
-            jnp.where(bad, rr, rr_next), k + 1, bad)
+    return (
+      d_out,
+      _tree.where(bad, r, r_next),
+      _tree.where(bad, p, p_next),
+      jnp.where(bad, rr, rr_next),
+      k + 1,
+      bad,
+    )
 
   zero = _tree.zeros_like(g)
   start = (zero, g, g, _tree.vdot(g, g), jnp.zeros([], jnp.int32), jnp.asarray(False))
@@ -120,8 +131,9 @@ def _truncated_cg(hvp, g, tol, maxiter):
   return d, k, stop
 
 
-def scale_by_newton_cg(damping: float = 0.0, tol: float = 1e-5, maxiter: int | None = None
-                       ) -> GradientTransformationExtraArgs:
+def scale_by_newton_cg(
+  damping: float = 0.0, tol: float = 1e-5, maxiter: int | None = None
+) -> GradientTransformationExtraArgs:
   """The Newton direction by conjugate gradients on Hessian-vector products; see `newton_cg`.
 
   ``update(grads, state, params, *, value_fn, **extras)``.
@@ -133,8 +145,7 @@ def scale_by_newton_cg(damping: float = 0.0, tol: float = 1e-5, maxiter: int | N
       scalars in the params.
   """
   owner = "scale_by_newton_cg"
-  _validate.check(owner, damping=(damping, _validate.NONNEGATIVE),
-                  tol=(tol, _validate.NONNEGATIVE))
+  _validate.check(owner, damping=(damping, _validate.NONNEGATIVE), tol=(tol, _validate.NONNEGATIVE))
   if maxiter is not None:
     _validate.check_positive_int(owner, "maxiter", maxiter)
 
@@ -142,25 +153,28 @@ def scale_by_newton_cg(damping: float = 0.0, tol: float = 1e-5, maxiter: int | N
     del params
     return ScaleByNewtonCGState(jnp.zeros([], jnp.int32), jnp.asarray(False))
 
-  def update_fn(updates, state, params=None, *, value_fn=None, value=None, grad=None,
-                **extra_args):
+  def update_fn(updates, state, params=None, *, value_fn=None, value=None, grad=None, **extra_args):
     del state, value, grad
     f = _common.bind_value_fn(owner, value_fn, extra_args)
     hvp = lambda v: _tree.add_scale(  # noqa: E731
-        _common.hessian_vector_product(f, params, v), damping, v)
+      _common.hessian_vector_product(f, params, v), damping, v
+    )
     size = sum(jnp.size(x) for x in _tree.leaves(updates))
-    direction, count, stopped = _truncated_cg(hvp, updates, tol,
-                                              size if maxiter is None else maxiter)
+    direction, count, stopped = _truncated_cg(
+      hvp, updates, tol, size if maxiter is None else maxiter
+    )
     return _tree.cast_like(direction, updates), ScaleByNewtonCGState(count, stopped)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 @shared_args(like=scale_by_newton)
-def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
-           fallback_to_gradient: bool = True,
-           linesearch: GradientTransformation | None = None
-           ) -> GradientTransformationExtraArgs:
+def newton(
+  learning_rate: ScalarOrSchedule | None = None,
+  damping: float = 0.0,
+  fallback_to_gradient: bool = True,
+  linesearch: GradientTransformation | None = None,
+) -> GradientTransformationExtraArgs:
   """Newton's method with a dense Hessian (module docstring).
 
   ``update(grads, state, params, *, value_fn, value=None, grad=None, **extras)``;
@@ -190,15 +204,19 @@ def newton(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
     Nocedal & Wright, 2006, "Numerical Optimization", sections 3.3 and 3.4;
     Levenberg, 1944; d2l.ai, chapter 11.3.3.
   """
-  return _common.descend(scale_by_newton(damping, fallback_to_gradient), learning_rate,
-                         linesearch, "newton")
+  return _common.descend(
+    scale_by_newton(damping, fallback_to_gradient), learning_rate, linesearch, "newton"
+  )
 
 
 @shared_args(like=scale_by_newton_cg)
-def newton_cg(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.0,
-              tol: float = 1e-5, maxiter: int | None = None,
-              linesearch: GradientTransformation | None = None
-              ) -> GradientTransformationExtraArgs:
+def newton_cg(
+  learning_rate: ScalarOrSchedule | None = None,
+  damping: float = 0.0,
+  tol: float = 1e-5,
+  maxiter: int | None = None,
+  linesearch: GradientTransformation | None = None,
+) -> GradientTransformationExtraArgs:
   """Hessian-free (truncated) Newton: CG on Hessian-vector products (module docstring).
 
   For params too large for a dense Hessian. Arguments as `newton`, and:
@@ -222,5 +240,6 @@ def newton_cg(learning_rate: ScalarOrSchedule | None = None, damping: float = 0.
     Nocedal & Wright, 2006, "Numerical Optimization", algorithm 7.1;
     Martens, 2010, "Deep learning via Hessian-free optimization".
   """
-  return _common.descend(scale_by_newton_cg(damping, tol, maxiter), learning_rate,
-                         linesearch, "newton_cg")
+  return _common.descend(
+    scale_by_newton_cg(damping, tol, maxiter), learning_rate, linesearch, "newton_cg"
+  )

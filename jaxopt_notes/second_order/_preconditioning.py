@@ -32,21 +32,22 @@ def _apply(preconditioner: Any, updates: Any) -> Any:
     return preconditioner(updates)
   structure = jax.tree.structure(updates)
   if jax.tree.structure(preconditioner) == structure and all(
-      jnp.ndim(p) == 0 or jnp.shape(p) == jnp.shape(u)
-      for p, u in zip(jax.tree.leaves(preconditioner), jax.tree.leaves(updates), strict=True)):
-    return _tree.map(lambda u, p: (p * u).astype(u.dtype), updates, preconditioner,
-                      broadcast=True)
+    jnp.ndim(p) == 0 or jnp.shape(p) == jnp.shape(u)
+    for p, u in zip(jax.tree.leaves(preconditioner), jax.tree.leaves(updates), strict=True)
+  ):
+    return _tree.map(lambda u, p: (p * u).astype(u.dtype), updates, preconditioner, broadcast=True)
   flat, unravel = ravel_pytree(updates)
   matrix = jnp.asarray(preconditioner)
   if matrix.shape != (flat.size, flat.size):
-    raise ValueError("scale_by_preconditioner: the preconditioner must be a tree shaped "
-                     f"like the updates, a ({flat.size}, {flat.size}) matrix or a "
-                     f"function; got shape {matrix.shape}")
+    raise ValueError(
+      "scale_by_preconditioner: the preconditioner must be a tree shaped "
+      f"like the updates, a ({flat.size}, {flat.size}) matrix or a "
+      f"function; got shape {matrix.shape}"
+    )
   return _tree.cast_like(unravel(matrix @ flat), updates)
 
 
-def scale_by_preconditioner(preconditioner: Any | Callable[[Any], Any]
-                            ) -> GradientTransformation:
+def scale_by_preconditioner(preconditioner: Any | Callable[[Any], Any]) -> GradientTransformation:
   """Multiplies the updates by a fixed preconditioner $P$; see `preconditioned_sgd`.
 
   Args:
@@ -59,8 +60,9 @@ def scale_by_preconditioner(preconditioner: Any | Callable[[Any], Any]
   return stateless(lambda updates, params: _apply(preconditioner, updates))
 
 
-def preconditioned_sgd(learning_rate: ScalarOrSchedule, preconditioner: Any
-                       ) -> GradientTransformation:
+def preconditioned_sgd(
+  learning_rate: ScalarOrSchedule, preconditioner: Any
+) -> GradientTransformation:
   """Preconditioned gradient descent $x_{t+1} = x_t - \\eta P \\nabla f(x_t)$ (module docstring).
 
   Args:

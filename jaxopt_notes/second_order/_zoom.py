@@ -55,9 +55,10 @@ class ZoomLinesearchInfo(NamedTuple):
     decrease_error: how far the step misses sufficient decrease (0: it holds).
     curvature_error: how far it misses the curvature condition (0: it holds).
   """
+
   num_linesearch_steps: jax.Array  # evaluations of value_fn and its gradient (int32)
-  decrease_error: jax.Array        # how far the step misses sufficient decrease (0: holds)
-  curvature_error: jax.Array       # how far it misses the curvature condition (0: holds)
+  decrease_error: jax.Array  # how far the step misses sufficient decrease (0: holds)
+  curvature_error: jax.Array  # how far it misses the curvature condition (0: holds)
 
 
 class ScaleByZoomLinesearchState(NamedTuple):
@@ -69,9 +70,10 @@ class ScaleByZoomLinesearchState(NamedTuple):
     grad: the gradient at the new params.
     info: a `ZoomLinesearchInfo` on the last search.
   """
+
   learning_rate: jax.Array  # the step size returned last
-  value: jax.Array          # f at the new params (inf before the first step)
-  grad: Any                 # gradient at the new params
+  value: jax.Array  # f at the new params (inf before the first step)
+  grad: Any  # gradient at the new params
   info: ZoomLinesearchInfo
 
 
@@ -82,17 +84,17 @@ class _Point(NamedTuple):
 
 
 class _Search(NamedTuple):
-  stage: jax.Array   # 0: growing the step, 1: zooming, 2: accepted
+  stage: jax.Array  # 0: growing the step, 1: zooming, 2: accepted
   count: jax.Array
-  trial: jax.Array   # the next step size to evaluate
-  prev: _Point       # growing: the last trial
-  lo: _Point         # zooming: the end with the lower value (meets sufficient decrease)
-  hi: _Point         # zooming: the other end
-  safe: _Point       # lowest value among trials meeting sufficient decrease
+  trial: jax.Array  # the next step size to evaluate
+  prev: _Point  # growing: the last trial
+  lo: _Point  # zooming: the end with the lower value (meets sufficient decrease)
+  hi: _Point  # zooming: the other end
+  safe: _Point  # lowest value among trials meeting sufficient decrease
   safe_grad: Any
-  best: _Point       # lowest value among all trials
+  best: _Point  # lowest value among all trials
   best_grad: Any
-  done: _Point       # the accepted step
+  done: _Point  # the accepted step
   done_grad: Any
 
 
@@ -115,11 +117,16 @@ def _select(condition, a: _Point, b: _Point) -> _Point:
 
 
 def scale_by_zoom_linesearch(
-    max_linesearch_steps: int, max_learning_rate: float | None = None, tol: float = 0.0,
-    increase_factor: float = 2.0, slope_rtol: float = 1e-4, curv_rtol: float = 0.9,
-    approx_dec_rtol: float | None = 1e-6, stepsize_precision: float = 1e-5,
-    initial_guess_strategy: str = "keep",
-    verbose: bool = False,
+  max_linesearch_steps: int,
+  max_learning_rate: float | None = None,
+  tol: float = 0.0,
+  increase_factor: float = 2.0,
+  slope_rtol: float = 1e-4,
+  curv_rtol: float = 0.9,
+  approx_dec_rtol: float | None = 1e-6,
+  stepsize_precision: float = 1e-5,
+  initial_guess_strategy: str = "keep",
+  verbose: bool = False,
 ) -> GradientTransformationExtraArgs:
   """Scales the updates by a step size meeting the strong Wolfe conditions.
 
@@ -164,30 +171,38 @@ def scale_by_zoom_linesearch(
   """
   owner = "scale_by_zoom_linesearch"
   _validate.check_positive_int(owner, "max_linesearch_steps", max_linesearch_steps)
-  _validate.check_choice(owner, "initial_guess_strategy", initial_guess_strategy,
-                         ("keep", "one"))
-  _validate.check(owner, max_learning_rate=(max_learning_rate, _validate.POSITIVE_OR_INF),
-                  tol=(tol, _validate.NONNEGATIVE),
-                  increase_factor=(increase_factor, _ABOVE_ONE),
-                  slope_rtol=(slope_rtol, _OPEN_UNIT),
-                  curv_rtol=(curv_rtol, _validate.POSITIVE_OR_INF),
-                  approx_dec_rtol=(approx_dec_rtol, _validate.NONNEGATIVE),
-                  stepsize_precision=(stepsize_precision, _validate.NONNEGATIVE))
-  if (isinstance(slope_rtol, (int, float)) and isinstance(curv_rtol, (int, float))
-      and not slope_rtol < curv_rtol):
-    raise ValueError(f"{owner}: `slope_rtol`={slope_rtol!r} must be below "
-                     f"`curv_rtol`={curv_rtol!r}")
+  _validate.check_choice(owner, "initial_guess_strategy", initial_guess_strategy, ("keep", "one"))
+  _validate.check(
+    owner,
+    max_learning_rate=(max_learning_rate, _validate.POSITIVE_OR_INF),
+    tol=(tol, _validate.NONNEGATIVE),
+    increase_factor=(increase_factor, _ABOVE_ONE),
+    slope_rtol=(slope_rtol, _OPEN_UNIT),
+    curv_rtol=(curv_rtol, _validate.POSITIVE_OR_INF),
+    approx_dec_rtol=(approx_dec_rtol, _validate.NONNEGATIVE),
+    stepsize_precision=(stepsize_precision, _validate.NONNEGATIVE),
+  )
+  if (
+    isinstance(slope_rtol, (int, float))
+    and isinstance(curv_rtol, (int, float))
+    and not slope_rtol < curv_rtol
+  ):
+    raise ValueError(
+      f"{owner}: `slope_rtol`={slope_rtol!r} must be below `curv_rtol`={curv_rtol!r}"
+    )
   top = jnp.inf if max_learning_rate is None else max_learning_rate
 
   def init_fn(params):
     dtype = _common.value_dtype(params)
     inf = jnp.asarray(jnp.inf, dtype)
     return ScaleByZoomLinesearchState(
-        learning_rate=jnp.asarray(1.0, dtype), value=inf, grad=_tree.zeros_like(params),
-        info=ZoomLinesearchInfo(jnp.zeros([], jnp.int32), inf, inf))
+      learning_rate=jnp.asarray(1.0, dtype),
+      value=inf,
+      grad=_tree.zeros_like(params),
+      info=ZoomLinesearchInfo(jnp.zeros([], jnp.int32), inf, inf),
+    )
 
-  def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None,
-                **extra_args):
+  def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra_args):
     f = _common.bind_value_fn(owner, value_fn, extra_args)
     value, grad = _common.value_and_grad(f, params, value, grad)
     dtype = state.value.dtype
@@ -199,8 +214,10 @@ def scale_by_zoom_linesearch(
     def decrease_error(p: _Point):
       error = p.value - value - slope_rtol * p.step * slope0
       if approx_dec_rtol is not None:
-        approximate = jnp.maximum(p.slope - (2 * slope_rtol - 1) * slope0,
-                                  p.value - value - approx_dec_rtol * jnp.abs(value))
+        approximate = jnp.maximum(
+          p.slope - (2 * slope_rtol - 1) * slope0,
+          p.value - value - approx_dec_rtol * jnp.abs(value),
+        )
         error = jnp.minimum(error, approximate)
       error = error - tol
       return jnp.where(jnp.isnan(error), jnp.inf, jnp.maximum(error, 0.0))
@@ -241,15 +258,27 @@ def scale_by_zoom_linesearch(
       accepted = wolfe
       interval_found = jnp.where(growing, rose | turned, True)
       narrow = jnp.abs(hi.step - lo.step) <= stepsize_precision * jnp.maximum(
-          jnp.abs(hi.step), jnp.abs(lo.step))
+        jnp.abs(hi.step), jnp.abs(lo.step)
+      )
       give_up = jnp.where(growing, at_top & ~(rose | turned), narrow)
       stage = jnp.where(accepted, 2, jnp.where(give_up, 3, jnp.where(interval_found, 1, 0)))
       grown = jnp.minimum(increase_factor * s.trial, top).astype(dtype)
       next_trial = jnp.where(stage == 0, grown, _cubic_minimizer(lo, hi, 0.1)).astype(dtype)
       done, done_grad = pick(accepted, p, g, s.done, s.done_grad)
-      return _Search(stage=stage.astype(jnp.int32), count=s.count + 1, trial=next_trial,
-                     prev=p, lo=lo, hi=hi, safe=safe, safe_grad=safe_grad, best=best,
-                     best_grad=best_grad, done=done, done_grad=done_grad)
+      return _Search(
+        stage=stage.astype(jnp.int32),
+        count=s.count + 1,
+        trial=next_trial,
+        prev=p,
+        lo=lo,
+        hi=hi,
+        safe=safe,
+        safe_grad=safe_grad,
+        best=best,
+        best_grad=best_grad,
+        done=done,
+        done_grad=done_grad,
+      )
 
     def keep_going(s: _Search):
       return (s.stage < 2) & (s.count < max_linesearch_steps)
@@ -257,28 +286,45 @@ def scale_by_zoom_linesearch(
     if initial_guess_strategy == "one":
       first = jnp.minimum(jnp.ones([], dtype), top)
     else:
-      first = jnp.where(state.learning_rate > 0, jnp.minimum(state.learning_rate, top),
-                        jnp.minimum(1.0, top))
+      first = jnp.where(
+        state.learning_rate > 0, jnp.minimum(state.learning_rate, top), jnp.minimum(1.0, top)
+      )
     zeros = _tree.zeros_like(params)
-    search = _Search(stage=jnp.zeros([], jnp.int32), count=jnp.zeros([], jnp.int32),
-                     trial=first.astype(dtype), prev=origin, lo=origin, hi=origin,
-                     safe=nowhere, safe_grad=zeros, best=nowhere, best_grad=zeros,
-                     done=nowhere, done_grad=zeros)
+    search = _Search(
+      stage=jnp.zeros([], jnp.int32),
+      count=jnp.zeros([], jnp.int32),
+      trial=first.astype(dtype),
+      prev=origin,
+      lo=origin,
+      hi=origin,
+      safe=nowhere,
+      safe_grad=zeros,
+      best=nowhere,
+      best_grad=zeros,
+      done=nowhere,
+      done_grad=zeros,
+    )
     s = jax.lax.while_loop(keep_going, body, search)
     # The accepted step; else the fallback of the module docstring.
     use_safe = jnp.isfinite(s.safe.value)
     use_best = jnp.isfinite(s.best.value) & (s.best.value < value)
     chosen, chosen_grad = pick(use_safe, s.safe, s.safe_grad, s.best, s.best_grad)
-    chosen, chosen_grad = pick(use_safe | use_best, chosen, chosen_grad,
-                               _Point(jnp.zeros([], dtype), value, slope0), grad)
+    chosen, chosen_grad = pick(
+      use_safe | use_best, chosen, chosen_grad, _Point(jnp.zeros([], dtype), value, slope0), grad
+    )
     chosen, chosen_grad = pick(s.stage == 2, s.done, s.done_grad, chosen, chosen_grad)
     if verbose:
       jax.debug.callback(_report_fallback, s.stage != 2, chosen.step)
-    info = ZoomLinesearchInfo(s.count, decrease_error(chosen).astype(dtype),
-                              curvature_error(chosen).astype(dtype))
+    info = ZoomLinesearchInfo(
+      s.count, decrease_error(chosen).astype(dtype), curvature_error(chosen).astype(dtype)
+    )
     out = _tree.cast_like(_tree.scale(chosen.step, updates), updates)
-    return out, ScaleByZoomLinesearchState(learning_rate=chosen.step, value=chosen.value,
-                                           grad=_tree.cast_like(chosen_grad, params), info=info)
+    return out, ScaleByZoomLinesearchState(
+      learning_rate=chosen.step,
+      value=chosen.value,
+      grad=_tree.cast_like(chosen_grad, params),
+      info=info,
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -289,5 +335,7 @@ _ABOVE_ONE = _validate.Range(1.0, float("inf"), lo_closed=False, hi_closed=False
 
 def _report_fallback(fell_back, step):
   if fell_back:
-    print(f"scale_by_zoom_linesearch: no step met the strong Wolfe conditions; "
-          f"falling back to step {step}")
+    print(
+      f"scale_by_zoom_linesearch: no step met the strong Wolfe conditions; "
+      f"falling back to step {step}"
+    )

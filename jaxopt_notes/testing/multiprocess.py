@@ -30,8 +30,12 @@ from typing import Any
 
 LOOPBACK = "127.0.0.1"
 _DEVICE_COUNT = "xla_force_host_platform_device_count"
-_RANK, _COUNT, _ADDRESS, _RESULT = ("JAXOPT_NOTES_RANK", "JAXOPT_NOTES_NUM_PROCESSES",
-                                    "JAXOPT_NOTES_COORDINATOR", "JAXOPT_NOTES_RESULT")
+_RANK, _COUNT, _ADDRESS, _RESULT = (
+  "JAXOPT_NOTES_RANK",
+  "JAXOPT_NOTES_NUM_PROCESSES",
+  "JAXOPT_NOTES_COORDINATOR",
+  "JAXOPT_NOTES_RESULT",
+)
 
 
 class WorkerFailed(RuntimeError):
@@ -72,8 +76,9 @@ def _start(rank: int, argv: Sequence[str], env: dict, folder: str) -> _Worker:
   log, result = os.path.join(folder, f"rank{rank}.log"), os.path.join(folder, f"rank{rank}.json")
   env = dict(env, **{_RANK: str(rank), _RESULT: result})
   with open(log, "w") as out:
-    process = subprocess.Popen([sys.executable, *argv], env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+      [sys.executable, *argv], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
   return _Worker(rank, process, log, result)
 
 
@@ -85,8 +90,13 @@ def _kill(workers: Sequence[_Worker]) -> None:
     w.process.wait()
 
 
-def launch(argv: Sequence[str], num_processes: int = 2, devices_per_process: int = 2,
-           timeout: float = 120.0, env: dict | None = None) -> list[Any]:
+def launch(
+  argv: Sequence[str],
+  num_processes: int = 2,
+  devices_per_process: int = 2,
+  timeout: float = 120.0,
+  env: dict | None = None,
+) -> list[Any]:
   """Runs ``python *argv`` as ``num_processes`` ranks of one JAX job; returns their results.
 
   Args:
@@ -111,9 +121,14 @@ def launch(argv: Sequence[str], num_processes: int = 2, devices_per_process: int
     >>> results = multiprocess.launch(["train.py"], num_processes=2)  # doctest: +SKIP
   """
   env = dict(os.environ if env is None else env)
-  env.update({_COUNT: str(num_processes), _ADDRESS: f"{LOOPBACK}:{free_port()}",
-              "JAX_PLATFORMS": "cpu",
-              "XLA_FLAGS": _with_device_count(env.get("XLA_FLAGS", ""), devices_per_process)})
+  env.update(
+    {
+      _COUNT: str(num_processes),
+      _ADDRESS: f"{LOOPBACK}:{free_port()}",
+      "JAX_PLATFORMS": "cpu",
+      "XLA_FLAGS": _with_device_count(env.get("XLA_FLAGS", ""), devices_per_process),
+    }
+  )
   with tempfile.TemporaryDirectory(prefix="jaxopt_notes_mp_") as folder:
     workers = [_start(rank, argv, env, folder) for rank in range(num_processes)]
     try:
@@ -139,14 +154,21 @@ def _wait(workers: Sequence[_Worker], deadline: float, timeout: float) -> None:
       running.remove(w)
       if code != 0:
         _kill(workers)
-        how = (f"was killed by {signal.Signals(-code).name}" if code < 0
-               else f"exited with status {code}")
+        how = (
+          f"was killed by {signal.Signals(-code).name}"
+          if code < 0
+          else f"exited with status {code}"
+        )
         raise WorkerFailed(f"rank {w.rank} {how}", w.rank, code, _tail(w.log))
     if time.monotonic() > deadline:
       _kill(workers)
       ranks = [w.rank for w in running]
-      raise WorkerFailed(f"ranks {ranks} still running after {timeout:g} s", None, None,
-                         "\n".join(f"[rank {w.rank}]\n{_tail(w.log, 1500)}" for w in running))
+      raise WorkerFailed(
+        f"ranks {ranks} still running after {timeout:g} s",
+        None,
+        None,
+        "\n".join(f"[rank {w.rank}]\n{_tail(w.log, 1500)}" for w in running),
+      )
     time.sleep(0.05)
 
 
@@ -158,6 +180,7 @@ def _read(path: str) -> Any:
 
 
 # ------------------------------------------------------------- inside a rank
+
 
 def rank() -> int:
   """This process's rank in the job the launcher started (0 outside of one)."""
@@ -174,12 +197,16 @@ def initialize() -> None:
   if _ADDRESS not in os.environ:
     return
   import jax  # only in a worker: the launcher itself needs no jax
+
   if jax.distributed.is_initialized():
     return
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  jax.distributed.initialize(coordinator_address=os.environ[_ADDRESS],
-                             num_processes=int(os.environ[_COUNT]), process_id=rank(),
-                             initialization_timeout=60)
+  jax.distributed.initialize(
+    coordinator_address=os.environ[_ADDRESS],
+    num_processes=int(os.environ[_COUNT]),
+    process_id=rank(),
+    initialization_timeout=60,
+  )
 
 
 def report(value: Any) -> None:

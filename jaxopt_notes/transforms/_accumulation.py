@@ -15,11 +15,13 @@ class TraceState(NamedTuple):
   Attributes:
     trace: the momentum buffer $v_t$, shaped like params.
   """
+
   trace: Any  # the momentum buffer, one leaf per param
 
 
-def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
-          accumulator_dtype: Any = None) -> GradientTransformation:
+def trace(
+  decay: jax.typing.ArrayLike, nesterov: bool = False, accumulator_dtype: Any = None
+) -> GradientTransformation:
   """Heavy-ball momentum, optionally Nesterov's.
 
   $$
@@ -49,8 +51,10 @@ def trace(decay: jax.typing.ArrayLike, nesterov: bool = False,
     step = lambda g, v: g + decay * v  # noqa: E731
     new_trace = _tree.map(step, updates, state.trace)
     out = _tree.map(step, updates, new_trace) if nesterov else new_trace
-    return (_tree.cast_like(out, updates),
-            TraceState(trace=_tree.cast_like(new_trace, state.trace)))
+    return (
+      _tree.cast_like(out, updates),
+      TraceState(trace=_tree.cast_like(new_trace, state.trace)),
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
@@ -62,12 +66,14 @@ class EmaState(NamedTuple):
   Attributes:
     ema: the moving average $m_t$, shaped like params.
   """
+
   count: jax.Array  # int32 steps taken, for the debiasing
-  ema: Any          # the moving average, one leaf per param
+  ema: Any  # the moving average, one leaf per param
 
 
-def ema(decay: jax.typing.ArrayLike, debias: bool = True,
-        accumulator_dtype: Any = None) -> GradientTransformation:
+def ema(
+  decay: jax.typing.ArrayLike, debias: bool = True, accumulator_dtype: Any = None
+) -> GradientTransformation:
   """Exponential moving average of the updates, optionally debiased.
 
   $$
@@ -85,15 +91,18 @@ def ema(decay: jax.typing.ArrayLike, debias: bool = True,
   accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
 
   def init_fn(params):
-    return EmaState(count=_placement.zero_count(params),
-                    ema=_tree.zeros_like(params, dtype=accumulator_dtype))
+    return EmaState(
+      count=_placement.zero_count(params), ema=_tree.zeros_like(params, dtype=accumulator_dtype)
+    )
 
   def update_fn(updates, state, params=None):
     del params
     new_ema = _moments.update_moment(updates, state.ema, decay, 1)
     count = _numerics.safe_increment(state.count)
     out = _moments.bias_correction(new_ema, decay, count) if debias else new_ema
-    return (_tree.cast_like(out, updates),
-            EmaState(count=count, ema=_tree.cast_like(new_ema, state.ema)))
+    return (
+      _tree.cast_like(out, updates),
+      EmaState(count=count, ema=_tree.cast_like(new_ema, state.ema)),
+    )
 
   return GradientTransformation(init_fn, update_fn)

@@ -6,8 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _placement, _random, _tree, _validate
-from jaxopt_notes._base import (EmptyState, GradientTransformation,
-                                ScalarOrSchedule)
+from jaxopt_notes._base import EmptyState, GradientTransformation, ScalarOrSchedule
 from jaxopt_notes.transforms._masking import masked
 from jaxopt_notes._docargs import shared_args
 
@@ -20,12 +19,14 @@ AddDecayedWeightsState = EmptyState
 @shared_args
 class WeightDecaySchedule(NamedTuple):
   """State of `add_decayed_weights` with a scheduled decay: the step count."""
+
   count: jax.Array  # int32 steps taken, for a scheduled weight decay
 
 
 @shared_args
-def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0,
-                        mask: Any = None) -> GradientTransformation:
+def add_decayed_weights(
+  weight_decay: ScalarOrSchedule = 0.0, mask: Any = None
+) -> GradientTransformation:
   """Adds ``weight_decay * params`` to the updates (decoupled weight decay).
 
   ``weight_decay`` may be a schedule of the step count; ``mask`` (a tree of
@@ -61,7 +62,8 @@ class AddNoiseState(NamedTuple):
   Attributes:
     rng_key: the PRNG key the next step splits.
   """
-  count: jax.Array    # int32 steps taken
+
+  count: jax.Array  # int32 steps taken
   rng_key: jax.Array  # the key the next step splits
 
 
@@ -72,8 +74,12 @@ def as_key(key: Any) -> jax.Array:
   return jax.random.key(key)
 
 
-def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.55,
-              key: Any = None, seed: Any = None) -> GradientTransformation:
+def add_noise(
+  eta: jax.typing.ArrayLike = 0.01,
+  gamma: jax.typing.ArrayLike = 0.55,
+  key: Any = None,
+  seed: Any = None,
+) -> GradientTransformation:
   """Adds annealed Gaussian noise (Neelakantan et al., 2015).
 
   $$
@@ -91,16 +97,18 @@ def add_noise(eta: jax.typing.ArrayLike = 0.01, gamma: jax.typing.ArrayLike = 0.
       ``None`` with no ``seed`` means seed 0.
     seed: an older spelling of an integer ``key``; give at most one of the two.
   """
-  _validate.check("add_noise", eta=(eta, _validate.NONNEGATIVE),
-                  gamma=(gamma, _validate.NONNEGATIVE))
+  _validate.check(
+    "add_noise", eta=(eta, _validate.NONNEGATIVE), gamma=(gamma, _validate.NONNEGATIVE)
+  )
   if key is not None and seed is not None:
     raise ValueError("add_noise: give `key` or `seed`, not both")
   key = seed if key is None else key
   key = 0 if key is None else key
 
   def init_fn(params):
-    return AddNoiseState(count=_placement.zero_count(params),
-                         rng_key=_placement.replicate_like(as_key(key), params))
+    return AddNoiseState(
+      count=_placement.zero_count(params), rng_key=_placement.replicate_like(as_key(key), params)
+    )
 
   def update_fn(updates, state, params=None):
     del params

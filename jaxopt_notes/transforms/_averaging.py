@@ -28,13 +28,15 @@ class AverageParamsState(NamedTuple):
     num_averaged: int32 number of params averaged so far.
     average: the averaged params.
   """
-  count: jax.Array         # steps taken (int32)
+
+  count: jax.Array  # steps taken (int32)
   num_averaged: jax.Array  # params averaged so far (int32)
-  average: Any             # the averaged params
+  average: Any  # the averaged params
 
 
-def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0,
-                   accumulator_dtype: Any = None) -> GradientTransformation:
+def average_params(
+  rate: jax.typing.ArrayLike | None = None, start_step: int = 0, accumulator_dtype: Any = None
+) -> GradientTransformation:
   """Keeps an average of the params in the state; passes the updates through unchanged.
 
   Put it *last* in a `jaxopt_notes.chain` (it averages
@@ -57,17 +59,20 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
     >>> float(jon.averaged_params(state)[0])   # (1 + 2 + 3) / 3
     2.0
   """
-  _validate.check("average_params", rate=(rate, _validate.UNIT),
-                  start_step=(start_step, _validate.NONNEGATIVE))
+  _validate.check(
+    "average_params", rate=(rate, _validate.UNIT), start_step=(start_step, _validate.NONNEGATIVE)
+  )
   dtype = _tree.canonical_dtype(accumulator_dtype)
 
   def init_fn(params):
     # A copy, so that donating the params' buffers never frees the average.
     average = _tree.full_like(params, 0, dtype)  # no state for frozen leaves
     average = _tree.map(lambda a, p: jnp.array(p, dtype=a.dtype, copy=True), average, params)
-    return AverageParamsState(count=_placement.zero_count(params),
-                              num_averaged=_placement.zero_count(params),
-                              average=average)
+    return AverageParamsState(
+      count=_placement.zero_count(params),
+      num_averaged=_placement.zero_count(params),
+      average=average,
+    )
 
   def update_fn(updates, state, params=None):
     if params is None:
@@ -81,10 +86,11 @@ def average_params(rate: jax.typing.ArrayLike | None = None, start_step: int = 0
     moved = _tree.where(n == 0, theta, moved)
     active = state.count >= start_step
     average = _tree.cast_like(_tree.where(active, moved, theta), state.average)
-    return updates, AverageParamsState(count=_numerics.safe_increment(state.count),
-                                       num_averaged=jnp.where(active, _numerics.safe_increment(n),
-                                                              n),
-                                       average=average)
+    return updates, AverageParamsState(
+      count=_numerics.safe_increment(state.count),
+      num_averaged=jnp.where(active, _numerics.safe_increment(n), n),
+      average=average,
+    )
 
   return GradientTransformation(init_fn, update_fn)
 
@@ -100,14 +106,17 @@ def averaged_params(opt_state: Any, params: Any = None) -> Any:
     params: the params, to fill in the frozen (integer, boolean) leaves that are not averaged;
       ``None`` leaves them ``None``.
   """
-  found = [s for s in jax.tree.leaves(opt_state,
-                                      is_leaf=lambda x: isinstance(x, AverageParamsState))
-           if isinstance(s, AverageParamsState)]
+  found = [
+    s
+    for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AverageParamsState))
+    if isinstance(s, AverageParamsState)
+  ]
   if not found:
-    raise ValueError("averaged_params: the optimizer state holds no average_params state; "
-                     "add average_params() at the end of the chain")
+    raise ValueError(
+      "averaged_params: the optimizer state holds no average_params state; "
+      "add average_params() at the end of the chain"
+    )
   average = found[0].average
   if params is None:
     return average
-  return jax.tree.map(lambda a, p: p if a is None else a, average, params,
-                      is_leaf=_tree.is_none)
+  return jax.tree.map(lambda a, p: p if a is None else a, average, params, is_leaf=_tree.is_none)

@@ -18,19 +18,23 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _tree
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 from jaxopt_notes._docargs import shared_args
 
 
 @shared_args
 class CautiousState(NamedTuple):
   """State of `cautious`: the inner optimizer's state."""
+
   inner_state: Any
 
 
 def _cautious_leaf(u: Any, g: Any) -> Any:
-  keep = (jnp.real(u * jnp.conj(g)) < 0)
+  keep = jnp.real(u * jnp.conj(g)) < 0
   fraction = jnp.mean(keep.astype(u.real.dtype))
   return _numerics.safe_div(jnp.where(keep, u, 0), fraction).astype(u.dtype)
 

@@ -28,8 +28,8 @@ def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
 
   def update_fn(updates, state, params=None):
     del params
-    return _tree.map(lambda u: jnp.clip(u, -max_delta, max_delta).astype(u.dtype),
-                      updates), state
+    return _tree.map(lambda u: jnp.clip(u, -max_delta, max_delta).astype(u.dtype), updates), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -52,9 +52,10 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
     keep = g_norm < max_norm
     # Divide first, then multiply, so a huge norm cannot overflow the product.
     updates = _tree.map(
-        lambda u: jnp.where(keep, u, (u / g_norm.astype(u.dtype)) * max_norm).astype(u.dtype),
-        updates)
+      lambda u: jnp.where(keep, u, (u / g_norm.astype(u.dtype)) * max_norm).astype(u.dtype), updates
+    )
     return updates, state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -74,7 +75,9 @@ def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation
       over = sq > jnp.square(threshold)  # the root only where it is taken: a zero
       rms = jnp.sqrt(jnp.where(over, sq, 1))  # update keeps a finite gradient
       return (u / jnp.where(over, rms / threshold, 1)).astype(u.dtype)
+
     return _tree.map(one, updates), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -102,14 +105,20 @@ def unitwise_norm(x: jax.typing.ArrayLike, axis: int | tuple[int, ...] | None = 
     elif x.ndim in (4, 5):
       axis = tuple(range(x.ndim - 1))
     else:
-      raise ValueError(f"unitwise_norm: no default unit for a leaf of shape {x.shape}; "
-                       "pass `axis` to name the axes to reduce over")
+      raise ValueError(
+        f"unitwise_norm: no default unit for a leaf of shape {x.shape}; "
+        "pass `axis` to name the axes to reduce over"
+      )
   sq = jnp.sum(jnp.square(jnp.abs(x)), axis=axis, keepdims=True)
   return jnp.broadcast_to(jnp.sqrt(sq), x.shape)
 
 
-def unitwise_clip(g_norm: jax.typing.ArrayLike, max_norm: jax.typing.ArrayLike,
-                  grad: jax.typing.ArrayLike, div_eps: jax.typing.ArrayLike = 1e-6) -> jax.Array:
+def unitwise_clip(
+  g_norm: jax.typing.ArrayLike,
+  max_norm: jax.typing.ArrayLike,
+  grad: jax.typing.ArrayLike,
+  div_eps: jax.typing.ArrayLike = 1e-6,
+) -> jax.Array:
   """Rescales ``grad`` to norm ``max_norm`` where its unit norm ``g_norm`` exceeds it.
 
   $g \\leftarrow g \\cdot \\text{max\\_norm} / \\max(\\text{g\\_norm}, \\text{div\\_eps})$ where
@@ -126,14 +135,17 @@ def unitwise_clip(g_norm: jax.typing.ArrayLike, max_norm: jax.typing.ArrayLike,
   """
   shapes = {jnp.shape(g_norm), jnp.shape(max_norm), jnp.shape(grad)}
   if len(shapes) != 1:
-    raise ValueError(f"unitwise_clip: `g_norm`, `max_norm` and `grad` must have one shape; got "
-                     f"{jnp.shape(g_norm)}, {jnp.shape(max_norm)}, {jnp.shape(grad)}")
+    raise ValueError(
+      f"unitwise_clip: `g_norm`, `max_norm` and `grad` must have one shape; got "
+      f"{jnp.shape(g_norm)}, {jnp.shape(max_norm)}, {jnp.shape(grad)}"
+    )
   clipped = grad * (max_norm / jnp.maximum(g_norm, div_eps))
   return jnp.where(g_norm < max_norm, grad, clipped)
 
 
-def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike = 1e-3,
-                       axis: int | tuple | None = None) -> GradientTransformation:
+def adaptive_grad_clip(
+  clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike = 1e-3, axis: int | tuple | None = None
+) -> GradientTransformation:
   """Adaptive gradient clipping (Brock et al., 2021): unit-wise, relative to the params.
 
   For each unit $i$ (see below), with $W_i$ its params and $G_i$ its update:
@@ -160,8 +172,11 @@ def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
   Reference: Brock, De, Smith & Simonyan, 2021, "High-Performance Large-Scale
   Image Recognition Without Normalization".
   """
-  _validate.check("adaptive_grad_clip", clipping=(clipping, _validate.NONNEGATIVE_OR_INF),
-                  eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    "adaptive_grad_clip",
+    clipping=(clipping, _validate.NONNEGATIVE_OR_INF),
+    eps=(eps, _validate.NONNEGATIVE),
+  )
 
   def one(u, p):
     max_norm = clipping * jnp.maximum(unitwise_norm(p, axis), eps)
@@ -171,13 +186,16 @@ def adaptive_grad_clip(clipping: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
     if params is None:
       raise ValueError(f"adaptive_grad_clip {NO_PARAMS}")
     return _tree.map(one, updates, params), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
 def _batched(owner: str, grads: Any) -> None:
   if not all(jnp.ndim(g) >= 1 for g in jax.tree.leaves(grads)):
-    raise ValueError(f"{owner}: expects per-example gradients with the batch on axis 0 of "
-                     f"every leaf; got shapes {jax.tree.map(jnp.shape, grads)}")
+    raise ValueError(
+      f"{owner}: expects per-example gradients with the batch on axis 0 of "
+      f"every leaf; got shapes {jax.tree.map(jnp.shape, grads)}"
+    )
 
 
 def _inexact(g: Any) -> jax.Array:
@@ -209,8 +227,9 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike)
   Reference: Abadi et al., 2016, "Deep Learning with Differential Privacy".
   """
   _batched("per_example_global_norm_clip", grads)
-  _validate.check("per_example_global_norm_clip",
-                  l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE_OR_INF))
+  _validate.check(
+    "per_example_global_norm_clip", l2_norm_clip=(l2_norm_clip, _validate.NONNEGATIVE_OR_INF)
+  )
   grads = jax.tree.map(_inexact, grads)
   norms = jax.vmap(_tree.norm)(grads)
   factors = jnp.where(norms > l2_norm_clip, l2_norm_clip / jnp.where(norms > 0, norms, 1), 1.0)
@@ -218,8 +237,9 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: jax.typing.ArrayLike)
   return clipped, jnp.sum(factors < 1)
 
 
-def per_example_layer_norm_clip(grads: Any, global_l2_norm_clip: jax.typing.ArrayLike,
-                                uniform: bool = True):
+def per_example_layer_norm_clip(
+  grads: Any, global_l2_norm_clip: jax.typing.ArrayLike, uniform: bool = True
+):
   """Clips each example's gradient leaf by leaf (layer by layer), then sums them.
 
   Each leaf $l$ gets its own bound $C_l$, chosen so that
@@ -240,7 +260,8 @@ def per_example_layer_norm_clip(grads: Any, global_l2_norm_clip: jax.typing.Arra
   _batched("per_example_layer_norm_clip", grads)
   leaves, treedef = jax.tree.flatten(grads)
   sizes = [math.prod(jnp.shape(g)[1:]) for g in leaves]
-  bounds = [global_l2_norm_clip * ((1 / len(leaves)) if uniform else (n / sum(sizes))) ** 0.5
-            for n in sizes]
+  bounds = [
+    global_l2_norm_clip * ((1 / len(leaves)) if uniform else (n / sum(sizes))) ** 0.5 for n in sizes
+  ]
   pairs = [per_example_global_norm_clip(g, c) for g, c in zip(leaves, bounds)]
   return (treedef.unflatten([p[0] for p in pairs]), treedef.unflatten([p[1] for p in pairs]))

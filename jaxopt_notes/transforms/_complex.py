@@ -14,13 +14,17 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _tree
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 from jaxopt_notes._docargs import shared_args
 
 
 class SplitRealAndImaginaryArrays(NamedTuple):
   """The real and imaginary parts of one complex leaf, as two real leaves."""
+
   real: Any
   imaginary: Any
 
@@ -28,6 +32,7 @@ class SplitRealAndImaginaryArrays(NamedTuple):
 @shared_args
 class SplitRealAndImaginaryState(NamedTuple):
   """State of `split_real_and_imaginary`: the inner state, over the split params."""
+
   inner_state: Any
 
 
@@ -78,10 +83,12 @@ def split_real_and_imaginary(inner: GradientTransformation) -> GradientTransform
     return SplitRealAndImaginaryState(inner_state=inner.init(_split_tree(params)))
 
   def update_fn(updates, state, params=None, **extra_args):
-    split_updates, inner_state = inner.update(_split_tree(updates), state.inner_state,
-                                              _split_tree(params), **extra_args)
-    merged = jax.tree.map(_merge, split_updates,
-                          is_leaf=lambda x: isinstance(x, SplitRealAndImaginaryArrays))
+    split_updates, inner_state = inner.update(
+      _split_tree(updates), state.inner_state, _split_tree(params), **extra_args
+    )
+    merged = jax.tree.map(
+      _merge, split_updates, is_leaf=lambda x: isinstance(x, SplitRealAndImaginaryArrays)
+    )
     return merged, SplitRealAndImaginaryState(inner_state=inner_state)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

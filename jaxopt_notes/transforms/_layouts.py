@@ -17,14 +17,18 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from jaxopt_notes import _tree
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 
 
 def _trained(tree):
   """``tree`` with its frozen (integer, boolean) leaves replaced by None."""
-  return jax.tree.map(lambda x: None if x is None or _tree.is_frozen(x) else x, tree,
-                      is_leaf=_tree.is_none)
+  return jax.tree.map(
+    lambda x: None if x is None or _tree.is_frozen(x) else x, tree, is_leaf=_tree.is_none
+  )
 
 
 def flatten(inner: GradientTransformation) -> GradientTransformationExtraArgs:
@@ -66,8 +70,9 @@ class PackedLeaves(NamedTuple):
     buffers: 1-D arrays, each holding leaves of one dtype raveled and concatenated.
     leaves: the leaves kept as they are.
   """
+
   buffers: tuple  # 1-D arrays: leaves of one dtype, raveled and concatenated
-  leaves: tuple   # leaves as they are
+  leaves: tuple  # leaves as they are
 
 
 def _layout(leaves: list, max_leaf_size: int, max_group_leaves: int) -> tuple:
@@ -94,8 +99,9 @@ def _layout(leaves: list, max_leaf_size: int, max_group_leaves: int) -> tuple:
 def _pack(leaves: list, layout: tuple) -> PackedLeaves:
   groups, large = layout
   return PackedLeaves(
-      tuple(jnp.concatenate([jnp.ravel(leaves[i]) for i in group]) for group in groups),
-      tuple(leaves[i] for i in large))
+    tuple(jnp.concatenate([jnp.ravel(leaves[i]) for i in group]) for group in groups),
+    tuple(leaves[i] for i in large),
+  )
 
 
 def _unpack(packed: PackedLeaves, layout: tuple, like: list) -> list:
@@ -117,8 +123,9 @@ def _unpack(packed: PackedLeaves, layout: tuple, like: list) -> list:
   return out
 
 
-def pack_leaves(inner: GradientTransformation, max_leaf_size: int = 16384,
-                max_group_leaves: int = 16) -> GradientTransformationExtraArgs:
+def pack_leaves(
+  inner: GradientTransformation, max_leaf_size: int = 16384, max_group_leaves: int = 16
+) -> GradientTransformationExtraArgs:
   """Runs ``inner`` with the small leaves packed into shared buffers: a fast path for many leaves.
 
   An optimizer step is elementwise work, but XLA runs it as a few kernels per
@@ -163,11 +170,15 @@ def pack_leaves(inner: GradientTransformation, max_leaf_size: int = 16384,
     >>> updates["b07"].shape, updates["w"].shape
     ((3,), (200, 100))
   """
-  for name, value, least in (("max_leaf_size", max_leaf_size, 0),
-                             ("max_group_leaves", max_group_leaves, 1)):
+  for name, value, least in (
+    ("max_leaf_size", max_leaf_size, 0),
+    ("max_group_leaves", max_group_leaves, 1),
+  ):
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-      raise ValueError(f"pack_leaves: argument `{name}`={value!r} must be a Python int of at "
-                       f"least {least} (the layout is fixed when the step is traced)")
+      raise ValueError(
+        f"pack_leaves: argument `{name}`={value!r} must be a Python int of at "
+        f"least {least} (the layout is fixed when the step is traced)"
+      )
   inner = with_extra_args_support(inner)
 
   def layout_of(tree):
@@ -185,8 +196,9 @@ def pack_leaves(inner: GradientTransformation, max_leaf_size: int = 16384,
       layout = _layout(leaves, max_leaf_size, max_group_leaves)
     else:  # the layout of init, even where a gradient's dtype differs
       _tree.check_match(updates, params)
-      param_leaves, layout = layout_of(jax.tree.map(
-          lambda u, p: None if u is None else p, updates, params, is_leaf=_tree.is_none))
+      param_leaves, layout = layout_of(
+        jax.tree.map(lambda u, p: None if u is None else p, updates, params, is_leaf=_tree.is_none)
+      )
       packed_params = _pack(param_leaves, layout)
     new, state = inner.update(_pack(leaves, layout), state, packed_params, **extra_args)
     treedef = jax.tree.structure(updates, is_leaf=_tree.is_none)

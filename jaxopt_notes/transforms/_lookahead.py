@@ -12,8 +12,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _placement, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 
 
 class LookaheadParams(NamedTuple):
@@ -23,6 +26,7 @@ class LookaheadParams(NamedTuple):
     fast: the fast weights $\\phi$, which the inner optimizer steps.
     slow: the slow weights $\\theta$ (evaluate with these).
   """
+
   fast: Any
   slow: Any
 
@@ -39,13 +43,17 @@ class LookaheadState(NamedTuple):
     fast_state: the inner optimizer's state.
     steps_since_sync: int32 steps since the last synchronisation (0 right after one).
   """
-  fast_state: Any              # the inner optimizer's state
+
+  fast_state: Any  # the inner optimizer's state
   steps_since_sync: jax.Array  # int32, 0 right after a synchronisation
 
 
-def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
-              slow_step_size: jax.typing.ArrayLike,
-              reset_state: bool = False) -> GradientTransformationExtraArgs:
+def lookahead(
+  fast_optimizer: GradientTransformation,
+  sync_period: int,
+  slow_step_size: jax.typing.ArrayLike,
+  reset_state: bool = False,
+) -> GradientTransformationExtraArgs:
   """Wraps ``fast_optimizer`` in Lookahead; see the module docstring.
 
   Params are `LookaheadParams`; ``update`` takes the gradient at the
@@ -66,13 +74,16 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
 
   def init_fn(params):
     fast = params.fast if isinstance(params, LookaheadParams) else params
-    return LookaheadState(fast_state=inner.init(fast),
-                          steps_since_sync=_placement.zero_count(params))
+    return LookaheadState(
+      fast_state=inner.init(fast), steps_since_sync=_placement.zero_count(params)
+    )
 
   def update_fn(updates, state, params=None, **extra_args):
     if not isinstance(params, LookaheadParams):
-      raise TypeError("lookahead: update needs the params as LookaheadParams(fast, slow); "
-                      "build them with LookaheadParams.init_synced(params)")
+      raise TypeError(
+        "lookahead: update needs the params as LookaheadParams(fast, slow); "
+        "build them with LookaheadParams.init_synced(params)"
+      )
     fast_updates, fast_state = inner.update(updates, state.fast_state, params.fast, **extra_args)
     sync = state.steps_since_sync + 1 >= sync_period
     fast = _tree.add(params.fast, fast_updates)
@@ -82,13 +93,13 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int,
     if reset_state:
       fresh = inner.init(slow)
       fast_state = jax.tree.map(lambda a, b: jnp.where(sync, a, b), fresh, fast_state)
-    out = LookaheadParams(fast=_tree.cast_like(_tree.sub(fast, params.fast), params.fast),
-                          slow=_tree.cast_like(_tree.sub(slow, params.slow), params.slow))
-    return out, LookaheadState(fast_state=fast_state,
-                               steps_since_sync=jnp.where(sync, 0, state.steps_since_sync + 1)
-                               .astype(jnp.int32))
+    out = LookaheadParams(
+      fast=_tree.cast_like(_tree.sub(fast, params.fast), params.fast),
+      slow=_tree.cast_like(_tree.sub(slow, params.slow), params.slow),
+    )
+    return out, LookaheadState(
+      fast_state=fast_state,
+      steps_since_sync=jnp.where(sync, 0, state.steps_since_sync + 1).astype(jnp.int32),
+    )
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-

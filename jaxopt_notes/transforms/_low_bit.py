@@ -41,8 +41,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_notes import _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 
 
 class QuantizedArray(NamedTuple):
@@ -54,8 +57,9 @@ class QuantizedArray(NamedTuple):
     signed: bool ``(..., blocks)``: whether the block holds a negative value (and so uses
       the signed map).
   """
-  codes: jax.Array   # uint8, (..., blocks, block_size), two codes a byte with 4 bits
-  scale: jax.Array   # (..., blocks) in the array's dtype: each block's largest finite |x|
+
+  codes: jax.Array  # uint8, (..., blocks, block_size), two codes a byte with 4 bits
+  scale: jax.Array  # (..., blocks) in the array's dtype: each block's largest finite |x|
   signed: jax.Array  # bool (..., blocks): the block holds a negative value (signed map)
 
 
@@ -66,13 +70,14 @@ class LowBitState(NamedTuple):
     inner_state: the wrapped optimizer's state, its large param-shaped float leaves stored as
       `QuantizedArray`.
   """
+
   inner_state: Any
 
 
 def _levels(bits: int, signed: bool) -> tuple[int, int]:
   """(magnitudes per sign, levels per factor of two) of a map."""
   per_octave = 8 if bits == 8 else (2 if signed else 1)
-  magnitudes = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 2
+  magnitudes = 2 ** (bits - 1) - 1 if signed else 2**bits - 2
   return magnitudes, per_octave
 
 
@@ -108,14 +113,17 @@ def _check(bits: int, block_size: int | None) -> int:
     raise ValueError(f"low_bit_state: bits must be 4 or 8, got {bits!r}")
   block_size = (256 if bits == 8 else 128) if block_size is None else block_size
   if not isinstance(block_size, int) or block_size < 1 or block_size % (16 // bits):
-    raise ValueError(f"low_bit_state: block_size must be a positive integer"
-                     f"{' (even with 4 bits)' if bits == 4 else ''}, got {block_size!r}")
+    raise ValueError(
+      f"low_bit_state: block_size must be a positive integer"
+      f"{' (even with 4 bits)' if bits == 4 else ''}, got {block_size!r}"
+    )
   return block_size
 
 
 @functools.partial(jax.jit, static_argnames=("bits", "block_size"))
-def quantize_blockwise(x: jax.Array, bits: int = 8,
-                       block_size: int | None = None) -> QuantizedArray:
+def quantize_blockwise(
+  x: jax.Array, bits: int = 8, block_size: int | None = None
+) -> QuantizedArray:
   """Quantizes a real float array blockwise to 8 or 4 bits (module docstring).
 
   Args:
@@ -156,7 +164,7 @@ def quantize_blockwise(x: jax.Array, bits: int = 8,
   # log2(scale / |x|) as a difference of logarithms: no division, which would flush to
   # zero (1 / scale subnormal) for a scale near the dtype's largest value
   wide = jnp.promote_types(x.dtype, jnp.float32)
-  depth = (jnp.log2(scale.astype(wide))[..., None] - jnp.log2(magnitude.astype(wide)))
+  depth = jnp.log2(scale.astype(wide))[..., None] - jnp.log2(magnitude.astype(wide))
   positive, negative = finite & (x > 0), finite & (x < 0)
   s_magnitudes, s_octave = _levels(bits, True)
   k = _index(depth, bits, True)
@@ -165,8 +173,9 @@ def quantize_blockwise(x: jax.Array, bits: int = 8,
   s_code = jnp.where(depth > (s_magnitudes - 1) / s_octave + 1, 0, s_code)
   u_code = jnp.where(positive, 1 + _index(depth, bits, False), 0)
   codes = jnp.where(signed[..., None], s_code, u_code)
-  codes = jnp.where(finite, codes, jnp.where(signed[..., None], s_magnitudes + 1,
-                                             2 ** bits - 1)).astype(jnp.uint8)
+  codes = jnp.where(
+    finite, codes, jnp.where(signed[..., None], s_magnitudes + 1, 2**bits - 1)
+  ).astype(jnp.uint8)
   if bits == 4:
     codes = codes[..., 0::2] | (codes[..., 1::2] << 4)
   return QuantizedArray(codes=codes, scale=scale, signed=signed)
@@ -191,15 +200,16 @@ def dequantize_blockwise(q: QuantizedArray, shape: tuple[int, ...], bits: int = 
     codes = jnp.stack([codes & 15, codes >> 4], axis=-1).reshape(*codes.shape[:-1], -1)
   dtype = q.scale.dtype
   wide = jnp.promote_types(dtype, jnp.float32)  # one rounding to a narrow dtype, at the end
-  index = codes.astype(jnp.int32) + jnp.where(q.signed, 0, 2 ** bits)[..., None]
+  index = codes.astype(jnp.int32) + jnp.where(q.signed, 0, 2**bits)[..., None]
   table = jnp.asarray(np.concatenate([_table(bits, True), _table(bits, False)]), wide)
   x = (table[index] * q.scale.astype(wide)[..., None]).astype(dtype)
   lead, row = _blocked(tuple(shape), x.shape[-1])
   return x.reshape(*lead, -1)[..., :row].reshape(shape)
 
 
-def low_bit_state(inner: GradientTransformation, bits: int = 8, block_size: int | None = None,
-                  min_size: int = 4096) -> GradientTransformationExtraArgs:
+def low_bit_state(
+  inner: GradientTransformation, bits: int = 8, block_size: int | None = None, min_size: int = 4096
+) -> GradientTransformationExtraArgs:
   """Keeps ``inner``'s moments in 8 or 4 bits (module docstring).
 
   The state leaves of ``inner`` shaped like a param, of a real float dtype and of at
@@ -247,10 +257,15 @@ def low_bit_state(inner: GradientTransformation, bits: int = 8, block_size: int 
     shapes = {jnp.shape(p) for p in jax.tree.leaves(params)}
 
     def one(x):
-      if (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)
-          and jnp.shape(x) in shapes and math.prod(jnp.shape(x)) >= min_size):
+      if (
+        hasattr(x, "dtype")
+        and jnp.issubdtype(x.dtype, jnp.floating)
+        and jnp.shape(x) in shapes
+        and math.prod(jnp.shape(x)) >= min_size
+      ):
         return quantize_blockwise(x, bits, block_size)
       return x
+
     return jax.tree.map(one, state)
 
   def init_fn(params):
@@ -259,12 +274,18 @@ def low_bit_state(inner: GradientTransformation, bits: int = 8, block_size: int 
   def update_fn(updates, state, params=None, **extra_args):
     template = jax.eval_shape(inner.init, updates)
     inner_state = jax.tree.map(
-        lambda t, s: dequantize_blockwise(s, t.shape, bits) if isinstance(s, QuantizedArray)
-        else s, template, state.inner_state)
+      lambda t, s: dequantize_blockwise(s, t.shape, bits) if isinstance(s, QuantizedArray) else s,
+      template,
+      state.inner_state,
+    )
     updates, inner_state = inner.update(updates, inner_state, params, **extra_args)
     inner_state = jax.tree.map(
-        lambda new, old: quantize_blockwise(new, bits, block_size)
-        if isinstance(old, QuantizedArray) else new, inner_state, state.inner_state)
+      lambda new, old: (
+        quantize_blockwise(new, bits, block_size) if isinstance(old, QuantizedArray) else new
+      ),
+      inner_state,
+      state.inner_state,
+    )
     return updates, LowBitState(inner_state=inner_state)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

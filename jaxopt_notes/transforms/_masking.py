@@ -6,9 +6,11 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxopt_notes import _tree
-from jaxopt_notes._base import (GradientTransformation,
-                                GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 from jaxopt_notes._docargs import shared_args
 
 
@@ -24,6 +26,7 @@ class MaskedNode(NamedTuple):
 @shared_args
 class MaskedState(NamedTuple):
   """State of `masked`: the inner transform's state over the selected leaves."""
+
   inner_state: Any
 
 
@@ -31,8 +34,12 @@ def _select(tree: Any, mask_tree: Any) -> Any:
   return jax.tree.map(lambda m, x: x if m else MaskedNode(), mask_tree, tree)
 
 
-def masked(inner: GradientTransformation, mask: Any | Callable[[Any], Any], *,
-           mask_compatible_extra_args: bool = False) -> GradientTransformationExtraArgs:
+def masked(
+  inner: GradientTransformation,
+  mask: Any | Callable[[Any], Any],
+  *,
+  mask_compatible_extra_args: bool = False,
+) -> GradientTransformationExtraArgs:
   """Applies ``inner`` to the leaves where ``mask`` is True; others pass unchanged.
 
   ``mask`` is a tree of booleans with the params' structure (or a prefix of it),
@@ -64,13 +71,20 @@ def masked(inner: GradientTransformation, mask: Any | Callable[[Any], Any], *,
     picked_params = None if params is None else _select(params, mask_tree)
     if mask_compatible_extra_args:
       structure = jax.tree.structure(updates)
-      extra_args = {k: _select(v, mask_tree) if jax.tree.structure(v) == structure else v
-                    for k, v in extra_args.items()}
-    new, inner_state = inner.update(_select(updates, mask_tree), state.inner_state,
-                                    picked_params, **extra_args)
-    merged = jax.tree.map(lambda m, n, old: n if m else old, mask_tree, new,
-                          _tree.zero_frozen(updates),
-                          is_leaf=lambda x: isinstance(x, MaskedNode))
+      extra_args = {
+        k: _select(v, mask_tree) if jax.tree.structure(v) == structure else v
+        for k, v in extra_args.items()
+      }
+    new, inner_state = inner.update(
+      _select(updates, mask_tree), state.inner_state, picked_params, **extra_args
+    )
+    merged = jax.tree.map(
+      lambda m, n, old: n if m else old,
+      mask_tree,
+      new,
+      _tree.zero_frozen(updates),
+      is_leaf=lambda x: isinstance(x, MaskedNode),
+    )
     return merged, MaskedState(inner_state=inner_state)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

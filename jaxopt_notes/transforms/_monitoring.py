@@ -11,8 +11,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                stateless, with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  stateless,
+  with_extra_args_support,
+)
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._accumulation import ema
 
@@ -23,6 +27,7 @@ class SnapshotState(NamedTuple):
   Attributes:
     measurement: ``{measure_name: measure(updates)}``, the last measurement.
   """
+
   measurement: dict  # {measure_name: measure(updates)}
 
 
@@ -44,12 +49,14 @@ def snapshot(measure_name: str, measure: Callable[[Any], Any]) -> GradientTransf
     >>> float(state[0].measurement['grad_norm'])
     5.0
   """
+
   def init_fn(params):
     return SnapshotState({measure_name: measure(params)})
 
   def update_fn(updates, state, params=None):
     del state, params
     return updates, SnapshotState({measure_name: measure(updates)})
+
   return GradientTransformation(init_fn, update_fn)
 
 
@@ -60,8 +67,9 @@ class MonitorState(NamedTuple):
     measurements: ``{name: value}``, the last measurements.
     measure_states: the state of each measure, in the order given.
   """
-  measurements: dict       # {name: value}, empty before the first step
-  measure_states: tuple    # the state of each measure, in the order given
+
+  measurements: dict  # {name: value}, empty before the first step
+  measure_states: tuple  # the state of each measure, in the order given
 
 
 def monitor(measures: Mapping[str, Any]) -> GradientTransformationExtraArgs:
@@ -83,9 +91,12 @@ def monitor(measures: Mapping[str, Any]) -> GradientTransformationExtraArgs:
       are the measurement.
   """
   names = tuple(measures)
-  as_tx = {n: with_extra_args_support(m if isinstance(m, GradientTransformation) else
-                                      stateless(lambda u, _, f=m: f(u)))
-           for n, m in measures.items()}
+  as_tx = {
+    n: with_extra_args_support(
+      m if isinstance(m, GradientTransformation) else stateless(lambda u, _, f=m: f(u))
+    )
+    for n, m in measures.items()
+  }
 
   def init_fn(params):
     states = tuple(as_tx[n].init(params) for n in names)
@@ -97,13 +108,16 @@ def monitor(measures: Mapping[str, Any]) -> GradientTransformationExtraArgs:
       values[n], new = as_tx[n].update(updates, inner, params, **extra_args)
       states.append(new)
     return updates, MonitorState(values, tuple(states))
+
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def _first_measurements(as_tx: dict, names: tuple, states: tuple, params: Any) -> dict:
   """Zeros shaped like what each measure returns for updates shaped like ``params``."""
+
   def measure_all(params, states):
     return {n: as_tx[n].update(params, s, params)[0] for n, s in zip(names, states)}
+
   try:
     shapes = jax.eval_shape(measure_all, params, states)
   except (TypeError, KeyError, ValueError):  # a measure needing extra arguments
@@ -111,9 +125,12 @@ def _first_measurements(as_tx: dict, names: tuple, states: tuple, params: Any) -
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
-def measure_with_ema(measure: Callable[[Any], Any], decay: jax.typing.ArrayLike,
-                     debias: bool = True,
-                     accumulator_dtype: Any = None) -> GradientTransformation:
+def measure_with_ema(
+  measure: Callable[[Any], Any],
+  decay: jax.typing.ArrayLike,
+  debias: bool = True,
+  accumulator_dtype: Any = None,
+) -> GradientTransformation:
   """A transform whose output is the moving average of ``measure(updates)``.
 
   Meant as a measure of `monitor` (its output replaces the updates), to
@@ -141,6 +158,7 @@ def measure_with_ema(measure: Callable[[Any], Any], decay: jax.typing.ArrayLike,
     5.0
   """
   average = ema(decay, debias, accumulator_dtype)
-  of_measurement = GradientTransformation(lambda params: average.init(measure(params)),
-                                          average.update)
+  of_measurement = GradientTransformation(
+    lambda params: average.init(measure(params)), average.update
+  )
   return chain(stateless(lambda updates, _: measure(updates)), of_measurement)

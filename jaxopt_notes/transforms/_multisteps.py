@@ -7,8 +7,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _placement, _tree, _validate
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                with_extra_args_support)
+from jaxopt_notes._base import (
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  with_extra_args_support,
+)
 from jaxopt_notes.transforms._conditionality import all_finite
 from jaxopt_notes._docargs import shared_args
 
@@ -24,18 +27,20 @@ class MultiStepsState(NamedTuple):
     skip_state: the state returned by ``should_skip_update_fn`` at the last mini-step (``()``
       without one).
   """
-  mini_step: jax.Array       # mini-steps accumulated towards the next step (int32)
-  gradient_step: jax.Array   # optimizer steps taken (int32)
+
+  mini_step: jax.Array  # mini-steps accumulated towards the next step (int32)
+  gradient_step: jax.Array  # optimizer steps taken (int32)
   inner_opt_state: Any
-  acc_grads: Any             # the running mean (or sum) of this window's gradients
+  acc_grads: Any  # the running mean (or sum) of this window's gradients
   skip_state: Any = ()
 
 
 class ShouldSkipUpdateFunction(Protocol):
   """The ``should_skip_update_fn`` of `MultiSteps` (`skip_not_finite`, `skip_large_updates`)."""
 
-  def __call__(self, updates: Any, gradient_step: jax.typing.ArrayLike,
-               params: Any) -> tuple[jax.typing.ArrayLike, Any]:
+  def __call__(
+    self, updates: Any, gradient_step: jax.typing.ArrayLike, params: Any
+  ) -> tuple[jax.typing.ArrayLike, Any]:
     """Whether to drop this mini-step's gradients.
 
     Args:
@@ -67,8 +72,9 @@ def skip_not_finite(updates: Any, gradient_step: jax.Array, params: Any):
 
 
 @shared_args
-def skip_large_updates(updates: Any, gradient_step: jax.Array, params: Any,
-                       max_squared_norm: float):
+def skip_large_updates(
+  updates: Any, gradient_step: jax.Array, params: Any, max_squared_norm: float
+):
   """A ``should_skip_update_fn``: skip a mini-step whose squared global norm reaches
   ``max_squared_norm`` (or is not finite). Bind ``max_squared_norm`` with
   ``functools.partial``.
@@ -117,11 +123,14 @@ class MultiSteps:
     [0.0, -2.0, True]
   """
 
-  def __init__(self, opt: GradientTransformation,
-               every_k_schedule: int | Callable[[jax.Array], jax.Array],
-               use_grad_mean: bool = True,
-               should_skip_update_fn: Callable | None = None,
-               accumulator_dtype: Any = None):
+  def __init__(
+    self,
+    opt: GradientTransformation,
+    every_k_schedule: int | Callable[[jax.Array], jax.Array],
+    use_grad_mean: bool = True,
+    should_skip_update_fn: Callable | None = None,
+    accumulator_dtype: Any = None,
+  ):
     self._opt = with_extra_args_support(opt)
     self._every_k = every_k_schedule if callable(every_k_schedule) else (lambda _: every_k_schedule)
     self._use_grad_mean = use_grad_mean
@@ -137,13 +146,18 @@ class MultiSteps:
     _, skip_state = self._skip(_tree.zero_updates(params), zero, params)
     skip_state = _placement.replicate_like(skip_state, params)
     if self._accumulator_dtype is None:  # the params' dtype, at least float32
-      acc = _tree.map(lambda z: z.astype(jnp.promote_types(z.dtype, jnp.float32)),
-                       _tree.zeros_like(params))
+      acc = _tree.map(
+        lambda z: z.astype(jnp.promote_types(z.dtype, jnp.float32)), _tree.zeros_like(params)
+      )
     else:
       acc = _tree.zeros_like(params, dtype=self._accumulator_dtype)
-    return MultiStepsState(mini_step=zero, gradient_step=zero,
-                           inner_opt_state=self._opt.init(params), acc_grads=acc,
-                           skip_state=skip_state)
+    return MultiStepsState(
+      mini_step=zero,
+      gradient_step=zero,
+      inner_opt_state=self._opt.init(params),
+      acc_grads=acc,
+      skip_state=skip_state,
+    )
 
   def update(self, updates: Any, state: MultiStepsState, params: Any = None, **extra_args):
     k = self._every_k(state.gradient_step)
@@ -157,8 +171,9 @@ class MultiSteps:
     emit = (n + 1 >= k) & ~skip
 
     def step():
-      return self._opt.update(_tree.cast_like(acc, updates), state.inner_opt_state, params,
-                              **extra_args)
+      return self._opt.update(
+        _tree.cast_like(acc, updates), state.inner_opt_state, params, **extra_args
+      )
 
     def wait():
       return _tree.zero_updates(updates), state.inner_opt_state
@@ -166,12 +181,14 @@ class MultiSteps:
     new_updates, inner_state = jax.lax.cond(emit, step, wait)
     keep = lambda new, old: _tree.where(skip, old, new)  # noqa: E731
     new_state = MultiStepsState(
-        mini_step=jnp.where(skip, n, jnp.where(emit, 0, n + 1)).astype(jnp.int32),
-        gradient_step=jnp.where(emit, _numerics.safe_increment(state.gradient_step),
-                                state.gradient_step).astype(jnp.int32),
-        inner_opt_state=inner_state,
-        acc_grads=keep(_tree.where(emit, _tree.zeros_like(acc), acc), state.acc_grads),
-        skip_state=skip_state)
+      mini_step=jnp.where(skip, n, jnp.where(emit, 0, n + 1)).astype(jnp.int32),
+      gradient_step=jnp.where(
+        emit, _numerics.safe_increment(state.gradient_step), state.gradient_step
+      ).astype(jnp.int32),
+      inner_opt_state=inner_state,
+      acc_grads=keep(_tree.where(emit, _tree.zeros_like(acc), acc), state.acc_grads),
+      skip_state=skip_state,
+    )
     return new_updates, new_state
 
   def has_updated(self, state: MultiStepsState) -> jax.Array:
@@ -190,8 +207,9 @@ class ApplyEvery(NamedTuple):
   Attributes:
     grad_acc: the sum of this window's updates.
   """
+
   count: jax.Array  # int32 mini-steps since the last emitted sum
-  grad_acc: Any     # the sum of this window's updates
+  grad_acc: Any  # the sum of this window's updates
 
 
 def apply_every(k: jax.typing.ArrayLike = 1) -> GradientTransformation:
@@ -229,7 +247,8 @@ def apply_every(k: jax.typing.ArrayLike = 1) -> GradientTransformation:
     grad_acc = _tree.cast_like(grad_acc, state.grad_acc)
     emit = c == k - 1
     new_updates = _tree.map(lambda a, g: (emit * a).astype(g.dtype), grad_acc, updates)
-    return new_updates, ApplyEvery(count=_numerics.safe_increment(state.count) % k,
-                                   grad_acc=grad_acc)
+    return new_updates, ApplyEvery(
+      count=_numerics.safe_increment(state.count) % k, grad_acc=grad_acc
+    )
 
   return GradientTransformation(init_fn, update_fn)

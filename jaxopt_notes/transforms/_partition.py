@@ -5,8 +5,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from jaxopt_notes._base import (GradientTransformation, GradientTransformationExtraArgs,
-                                set_to_zero)
+from jaxopt_notes._base import GradientTransformation, GradientTransformationExtraArgs, set_to_zero
 from jaxopt_notes.transforms._masking import masked
 
 
@@ -16,6 +15,7 @@ class PartitionState(NamedTuple):
   Attributes:
     inner_states: ``{label: MaskedState}``, each group's masked inner state.
   """
+
   inner_states: dict  # label -> MaskedState of that group's transform
 
 
@@ -23,9 +23,12 @@ MultiTransformState = PartitionState
 """`PartitionState` under its older name (optax keeps both, for `multi_transform`)."""
 
 
-def partition(transforms: Mapping[Hashable, GradientTransformation],
-              param_labels: Any | Callable[[Any], Any], *,
-              mask_compatible_extra_args: bool = False) -> GradientTransformationExtraArgs:
+def partition(
+  transforms: Mapping[Hashable, GradientTransformation],
+  param_labels: Any | Callable[[Any], Any],
+  *,
+  mask_compatible_extra_args: bool = False,
+) -> GradientTransformationExtraArgs:
   """Applies ``transforms[label]`` to the leaves labelled ``label``.
 
   ``param_labels`` is a tree of labels with the params' structure (or a
@@ -51,6 +54,7 @@ def partition(transforms: Mapping[Hashable, GradientTransformation],
     >>> [round(float(updates[k][0]), 6) for k in ('body', 'head')]
     [-0.01, -0.1]
   """
+
   def labels_of(params):
     return param_labels(params) if callable(param_labels) else param_labels
 
@@ -61,12 +65,15 @@ def partition(transforms: Mapping[Hashable, GradientTransformation],
     used = set(jax.tree.leaves(labels_of(params)))
     missing = used - set(transforms)
     if missing:
-      raise ValueError(f"partition: labels {sorted(map(str, missing))} have no transform; "
-                       f"transforms are given for {sorted(map(str, transforms))}")
+      raise ValueError(
+        f"partition: labels {sorted(map(str, missing))} have no transform; "
+        f"transforms are given for {sorted(map(str, transforms))}"
+      )
 
-  groups = {label: masked(tx, mask_for(label),
-                          mask_compatible_extra_args=mask_compatible_extra_args)
-            for label, tx in transforms.items()}
+  groups = {
+    label: masked(tx, mask_for(label), mask_compatible_extra_args=mask_compatible_extra_args)
+    for label, tx in transforms.items()
+  }
 
   def init_fn(params):
     check(params)
@@ -75,8 +82,9 @@ def partition(transforms: Mapping[Hashable, GradientTransformation],
   def update_fn(updates, state, params=None, **extra_args):
     inner_states = {}
     for label, group in groups.items():
-      updates, inner_states[label] = group.update(updates, state.inner_states[label], params,
-                                                  **extra_args)
+      updates, inner_states[label] = group.update(
+        updates, state.inner_states[label], params, **extra_args
+      )
     return updates, PartitionState(inner_states)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -96,8 +104,9 @@ def freeze(mask: Any | Callable[[Any], Any]) -> GradientTransformationExtraArgs:
   return masked(set_to_zero(), mask)
 
 
-def selective_transform(optimizer: GradientTransformation, *,
-                        freeze_mask: Any) -> GradientTransformationExtraArgs:
+def selective_transform(
+  optimizer: GradientTransformation, *, freeze_mask: Any
+) -> GradientTransformationExtraArgs:
   """Runs ``optimizer`` on the leaves where ``freeze_mask`` is False; the rest get zero updates.
 
   ``freeze_mask`` is a tree of booleans with the params' structure (or a

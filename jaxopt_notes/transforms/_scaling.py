@@ -6,9 +6,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_notes import _numerics, _placement, _tree, _validate
-from jaxopt_notes._base import (EmptyState, GradientTransformation,
-                                ScalarOrSchedule, Schedule, identity,
-                                init_empty_state)
+from jaxopt_notes._base import (
+  EmptyState,
+  GradientTransformation,
+  ScalarOrSchedule,
+  Schedule,
+  identity,
+  init_empty_state,
+)
 from jaxopt_notes.transforms._adding import NO_PARAMS
 from jaxopt_notes._docargs import shared_args
 
@@ -32,12 +37,14 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
   def update_fn(updates, state, params=None):
     del params
     return _times(step_size, updates), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
 @shared_args
 class ScaleByScheduleState(NamedTuple):
   """State of `scale_by_schedule`: the step count fed to the schedule."""
+
   count: jax.Array  # int32 number of updates made so far, saturating
 
 
@@ -48,8 +55,10 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     step_size_fn: a schedule: the int32 step count (from 0) to the factor of that step.
   """
   if not callable(step_size_fn):
-    raise TypeError(f"scale_by_schedule: argument `step_size_fn` must be a callable "
-                    f"of the step count, got {step_size_fn!r}")
+    raise TypeError(
+      f"scale_by_schedule: argument `step_size_fn` must be a callable "
+      f"of the step count, got {step_size_fn!r}"
+    )
 
   def init_fn(params):
     return ScaleByScheduleState(count=_placement.zero_count(params))
@@ -58,11 +67,13 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     del params
     updates = _times(step_size_fn(state.count), updates)
     return updates, ScaleByScheduleState(count=_numerics.safe_increment(state.count))
+
   return GradientTransformation(init_fn, update_fn)
 
 
-def scale_by_learning_rate(learning_rate: ScalarOrSchedule | None = None, *,
-                           flip_sign: bool = True) -> GradientTransformation:
+def scale_by_learning_rate(
+  learning_rate: ScalarOrSchedule | None = None, *, flip_sign: bool = True
+) -> GradientTransformation:
   """Scales by ``-learning_rate`` (or ``+learning_rate`` with ``flip_sign=False``).
 
   A callable ``learning_rate`` is a schedule of the step count; ``None`` gives
@@ -75,13 +86,11 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule | None = None, *,
   """
   if learning_rate is None:
     return identity()
-  _validate.check("scale_by_learning_rate",
-                  learning_rate=(learning_rate, _validate.FINITE))
+  _validate.check("scale_by_learning_rate", learning_rate=(learning_rate, _validate.FINITE))
   sign = -1 if flip_sign else 1
   if callable(learning_rate):
     return scale_by_schedule(lambda count: sign * learning_rate(count))
   return scale(sign * learning_rate)
-
 
 
 def _by_param_block(owner: str, measure, min_scale) -> GradientTransformation:
@@ -91,8 +100,10 @@ def _by_param_block(owner: str, measure, min_scale) -> GradientTransformation:
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError(f"{owner} {NO_PARAMS}")
-    return _tree.map(lambda u, p: (u * measure(p, min_scale).astype(u.dtype)).astype(u.dtype),
-                      updates, params), state
+    return _tree.map(
+      lambda u, p: (u * measure(p, min_scale).astype(u.dtype)).astype(u.dtype), updates, params
+    ), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 
@@ -127,8 +138,9 @@ def scale_by_param_block_rms(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradient
   return _by_param_block("scale_by_param_block_rms", _numerics.safe_rms, min_scale)
 
 
-def normalize_by_update_norm(scale_factor: jax.typing.ArrayLike = 1.0,
-                             eps: jax.typing.ArrayLike = 1e-6) -> GradientTransformation:
+def normalize_by_update_norm(
+  scale_factor: jax.typing.ArrayLike = 1.0, eps: jax.typing.ArrayLike = 1e-6
+) -> GradientTransformation:
   """Divides all updates by their global l2 norm (plus ``eps``), times ``scale_factor``.
 
   $$
@@ -149,13 +161,17 @@ def normalize_by_update_norm(scale_factor: jax.typing.ArrayLike = 1.0,
     >>> [round(float(x), 4) for x in u['w']]
     [0.6, 0.8]
   """
-  _validate.check("normalize_by_update_norm", scale_factor=(scale_factor, _validate.FINITE),
-                  eps=(eps, _validate.NONNEGATIVE))
+  _validate.check(
+    "normalize_by_update_norm",
+    scale_factor=(scale_factor, _validate.FINITE),
+    eps=(eps, _validate.NONNEGATIVE),
+  )
 
   def update_fn(updates, state, params=None):
     del params
     factor = scale_factor / (_tree.norm(updates) + eps)
     return _tree.map(lambda u: (u * factor.astype(u.dtype)).astype(u.dtype), updates), state
+
   return GradientTransformation(init_empty_state, update_fn)
 
 

@@ -19,21 +19,22 @@ SHAPES = {"w": (64, 32), "v": (32, 64), "b": (64,)}
 
 
 def _opt():
-  return jon.kron(0.01, block_size=32, merge_small_dims=False,
-                  preconditioner_update_probability=0.8, key=3)
+  return jon.kron(
+    0.01, block_size=32, merge_small_dims=False, preconditioner_update_probability=0.8, key=3
+  )
 
 
 def _params(mesh=None):
-  values = {k: jnp.sin(jnp.arange(int(np.prod(s)), dtype=jnp.float64)).reshape(s)
-            for k, s in SHAPES.items()}
+  values = {
+    k: jnp.sin(jnp.arange(int(np.prod(s)), dtype=jnp.float64)).reshape(s) for k, s in SHAPES.items()
+  }
   if mesh is None:
     return values
   return {k: jax.device_put(v, NamedSharding(mesh, SPECS[k])) for k, v in values.items()}
 
 
 def _mesh(n):
-  return jax.make_mesh((n,), ("fsdp",), devices=jax.devices()[:n],
-                       axis_types=(AxisType.Auto,))
+  return jax.make_mesh((n,), ("fsdp",), devices=jax.devices()[:n], axis_types=(AxisType.Auto,))
 
 
 def _bytes_per_device(state):
@@ -90,5 +91,6 @@ def test_sharded_steps_equal_one_device_and_keep_the_factor_shardings():
     assert b.sharding.is_equivalent_to(a.sharding, b.ndim), (a.sharding, b.sharding)
   alone, alone_state = _train(_params())
   chex.assert_trees_all_close(sharded, alone, rtol=1e-10, atol=1e-13)
-  chex.assert_trees_all_close(state[0].Qs_preconditioners, alone_state[0].Qs_preconditioners,
-                              rtol=1e-10, atol=1e-13)
+  chex.assert_trees_all_close(
+    state[0].Qs_preconditioners, alone_state[0].Qs_preconditioners, rtol=1e-10, atol=1e-13
+  )

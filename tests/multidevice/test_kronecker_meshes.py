@@ -17,8 +17,9 @@ import pytest
 from jax.sharding import AxisType
 
 _SPEC = importlib.util.spec_from_file_location(
-    "kronecker_meshes", os.path.join(os.path.dirname(__file__), "..", "workers",
-                                     "kronecker_meshes.py"))
+  "kronecker_meshes",
+  os.path.join(os.path.dirname(__file__), "..", "workers", "kronecker_meshes.py"),
+)
 problem = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(problem)
 
@@ -27,10 +28,11 @@ AGREEMENT = 1e-4  # relative to the largest entry of each param
 
 @pytest.mark.parametrize("name", list(problem.OPTIMIZERS))
 def test_params_after_6_steps_agree_across_meshes_of_1_to_8_devices(name):
-  meshes = {n: jax.make_mesh((n,), ("d",), devices=jax.devices()[:n],
-                             axis_types=(AxisType.Auto,)) for n in (1, 2, 4, 8)}
+  meshes = {
+    n: jax.make_mesh((n,), ("d",), devices=jax.devices()[:n], axis_types=(AxisType.Auto,))
+    for n in (1, 2, 4, 8)
+  }
   alone = problem.train(name, meshes.pop(1))
-  seen = {n: problem.disagreement(problem.train(name, mesh), alone)
-          for n, mesh in meshes.items()}
+  seen = {n: problem.disagreement(problem.train(name, mesh), alone) for n, mesh in meshes.items()}
   print(name, seen)
   assert all(max(d) <= AGREEMENT for d in seen.values()), (name, seen)

@@ -21,20 +21,29 @@ MIN_GAP = 1e-4  # smallest eigengap of a factor, relative to its largest eigenva
 # (optimizer, expected spec of each factor of a (16, 16) param sharded (data, model),
 #  absolute tolerance on the params after 4 steps against one device)
 CASES = {
-    # Inverse roots are smooth in the statistics: only the order of the Gram
-    # matrices' sums differs, as for a diagonal method.
-    "shampoo_blocked": (lambda: jon.shampoo(0.05, block_size=4, start_preconditioning_step=1),
-                        [P("data", "model", None, None)] * 2, 1e-10),
-    "shampoo_whole": (lambda: jon.shampoo(0.05, start_preconditioning_step=1),
-                      [P(None, None, ("data", "model"), None)] * 2, 1e-10),
-    # SOAP runs Adam coordinate-wise in the eigenbasis, so its step moves with the
-    # eigenvectors, which a rounding difference of the statistics moves by about
-    # EPS / gap (Davis-Kahan); the gaps are checked to be >= MIN_GAP below, which
-    # bounds that by 2e-12 per refresh; 1e-9 leaves room for the Adam ratio over
-    # 4 steps. (A factor with a repeated eigenvalue has no defined basis within
-    # its eigenspace, and rounding alone then changes SOAP's step by 1e-2.)
-    "soap": (lambda: jon.soap(0.05, precondition_frequency=2), [P(("data", "model"), None)] * 2,
-             1e3 * EPS / MIN_GAP),
+  # Inverse roots are smooth in the statistics: only the order of the Gram
+  # matrices' sums differs, as for a diagonal method.
+  "shampoo_blocked": (
+    lambda: jon.shampoo(0.05, block_size=4, start_preconditioning_step=1),
+    [P("data", "model", None, None)] * 2,
+    1e-10,
+  ),
+  "shampoo_whole": (
+    lambda: jon.shampoo(0.05, start_preconditioning_step=1),
+    [P(None, None, ("data", "model"), None)] * 2,
+    1e-10,
+  ),
+  # SOAP runs Adam coordinate-wise in the eigenbasis, so its step moves with the
+  # eigenvectors, which a rounding difference of the statistics moves by about
+  # EPS / gap (Davis-Kahan); the gaps are checked to be >= MIN_GAP below, which
+  # bounds that by 2e-12 per refresh; 1e-9 leaves room for the Adam ratio over
+  # 4 steps. (A factor with a repeated eigenvalue has no defined basis within
+  # its eigenspace, and rounding alone then changes SOAP's step by 1e-2.)
+  "soap": (
+    lambda: jon.soap(0.05, precondition_frequency=2),
+    [P(("data", "model"), None)] * 2,
+    1e3 * EPS / MIN_GAP,
+  ),
 }
 KINDS = {"auto": AxisType.Auto, "explicit": AxisType.Explicit}
 
@@ -55,6 +64,7 @@ def _train(opt, w, x, steps=4):
     g = jax.grad(_loss)(w, x)
     u, state = opt.update(g, state, w)
     return jon.apply_updates(w, u), state
+
   state, stats = opt.init(w), []
   for _ in range(steps):
     w, state = step(w, state)
@@ -104,14 +114,15 @@ def test_factors_follow_the_param_and_the_step_equals_one_device(name, kind):
     assert per_device < total / 3, (per_device, total)
     new_w, state, _ = _train(opt, w, jax.device_put(x, NamedSharding(mesh, P())))
   for before, after in zip(jax.tree.leaves(state0), jax.tree.leaves(state)):
-    assert after.sharding.is_equivalent_to(before.sharding, after.ndim), (before.sharding,
-                                                                          after.sharding)
+    assert after.sharding.is_equivalent_to(before.sharding, after.ndim), (
+      before.sharding,
+      after.sharding,
+    )
   alone_w, alone_state, stats = _train(make(), w_host, x)
   assert min(_relative_gap(s) for s in stats) >= MIN_GAP  # what the tolerance assumes
   chex.assert_trees_all_close(new_w, alone_w, rtol=0, atol=atol)
   host = lambda tree: _signs_fixed(jax.device_get(tree))  # noqa: E731
-  chex.assert_trees_all_close(host(state), host(alone_state), rtol=1e-6,
-                              atol=100 * atol)
+  chex.assert_trees_all_close(host(state), host(alone_state), rtol=1e-6, atol=100 * atol)
   assert not np.allclose(new_w, w_host)
 
 
@@ -123,9 +134,11 @@ def test_a_repeated_eigenvalue_leaves_only_published_soaps_step_undefined():
   x = jnp.cos(jnp.arange(32 * 16, dtype=jnp.float64)).reshape(32, 16)  # rank 2
   nudged = x + 1e-15 * jnp.asarray(np.random.default_rng(1).normal(size=x.shape))
   published = lambda: jon.soap(0.05, precondition_frequency=2, published=True)  # noqa: E731
-  for name, make, bound in (("published soap", published, None),
-                            ("soap", CASES["soap"][0], 1e-10),
-                            ("shampoo", CASES["shampoo_whole"][0], 1e-10)):
+  for name, make, bound in (
+    ("published soap", published, None),
+    ("soap", CASES["soap"][0], 1e-10),
+    ("shampoo", CASES["shampoo_whole"][0], 1e-10),
+  ):
     change = float(jnp.max(jnp.abs(_train(make(), w, x)[0] - _train(make(), w, nudged)[0])))
     assert change > 1e-5 if bound is None else change < bound, (name, change)
 
@@ -138,13 +151,21 @@ def test_abstract_state_and_jitted_init_place_factors_as_eager_init(name, kind):
   same program as the one that never stopped."""
   make, specs, _ = CASES[name]
   mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(KINDS[kind],) * 2)
-  params = {"w": jax.device_put(_data()[0], NamedSharding(mesh, SPEC)),
-            "b": jax.device_put(jnp.zeros(16), NamedSharding(mesh, P("model")))}
+  params = {
+    "w": jax.device_put(_data()[0], NamedSharding(mesh, SPEC)),
+    "b": jax.device_put(jnp.zeros(16), NamedSharding(mesh, P("model"))),
+  }
   opt = make()
   state = opt.init(params)
   targets = [jon.abstract_state(opt, params)]
-  targets += [jon.abstract_state(opt, jax.tree.map(  # abstract params
-      lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=p.sharding), params))]
+  targets += [
+    jon.abstract_state(
+      opt,
+      jax.tree.map(  # abstract params
+        lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=p.sharding), params
+      ),
+    )
+  ]
   if kind == "explicit":  # with Auto axes a trace cannot see the params' shardings
     with jax.set_mesh(mesh):
       targets.append(jax.jit(opt.init)(params))
@@ -162,18 +183,23 @@ def test_abstract_state_and_jitted_init_place_factors_as_eager_init(name, kind):
 FSDP_SHAPES = {"w1": (32, 64), "w2": (64, 32), "b": (64,)}
 FSDP_SPECS = {"w1": P(None, "fsdp"), "w2": P("fsdp", None), "b": P("fsdp")}
 SPREAD = {
-    "shampoo": lambda: jon.shampoo(0.05, start_preconditioning_step=1),
-    # grids of 4 x 8 and 8 x 4 blocks: a grid axis divisible by 2, 4 and 8 devices
-    "shampoo_blocked": lambda: jon.shampoo(0.05, block_size=8, start_preconditioning_step=1),
-    "soap": lambda: jon.soap(0.05, precondition_frequency=2),
-    "kron": lambda: jon.kron(0.05, key=1),
+  "shampoo": lambda: jon.shampoo(0.05, start_preconditioning_step=1),
+  # grids of 4 x 8 and 8 x 4 blocks: a grid axis divisible by 2, 4 and 8 devices
+  "shampoo_blocked": lambda: jon.shampoo(0.05, block_size=8, start_preconditioning_step=1),
+  "soap": lambda: jon.soap(0.05, precondition_frequency=2),
+  "kron": lambda: jon.kron(0.05, key=1),
 }
 
 
 def _fsdp_params(n):
   mesh = jax.make_mesh((n,), ("fsdp",), devices=jax.devices()[:n], axis_types=(AxisType.Auto,))
-  return {k: jax.device_put(jnp.sin(jnp.arange(np.prod(s), dtype=jnp.float64)).reshape(s),
-                            NamedSharding(mesh, FSDP_SPECS[k])) for k, s in FSDP_SHAPES.items()}
+  return {
+    k: jax.device_put(
+      jnp.sin(jnp.arange(np.prod(s), dtype=jnp.float64)).reshape(s),
+      NamedSharding(mesh, FSDP_SPECS[k]),
+    )
+    for k, s in FSDP_SHAPES.items()
+  }
 
 
 def _device_fraction(state):

@@ -49,13 +49,14 @@ def _batch(mesh=None):
 
 
 WRAPPED = {
-    "masked": lambda: jon.masked(jon.adam(0.1), lambda p: {k: k != "s" for k in p}),
-    "multisteps": lambda: jon.MultiSteps(jon.adamw(0.1), 2).gradient_transformation(),
-    "apply_if_finite": lambda: jon.apply_if_finite(jon.rmsprop(0.1), 3),
-    "inject_hyperparams": lambda: jon.inject_hyperparams(jon.adamw)(learning_rate=0.1),
-    "average_params": lambda: jon.chain(jon.sgd(0.1, momentum=0.9), jon.average_params(0.1)),
-    "partition": lambda: jon.partition({"a": jon.adam(0.1), "b": jon.lion(0.01)},
-                                       {"w": "a", "b": "b", "s": "a"}),
+  "masked": lambda: jon.masked(jon.adam(0.1), lambda p: {k: k != "s" for k in p}),
+  "multisteps": lambda: jon.MultiSteps(jon.adamw(0.1), 2).gradient_transformation(),
+  "apply_if_finite": lambda: jon.apply_if_finite(jon.rmsprop(0.1), 3),
+  "inject_hyperparams": lambda: jon.inject_hyperparams(jon.adamw)(learning_rate=0.1),
+  "average_params": lambda: jon.chain(jon.sgd(0.1, momentum=0.9), jon.average_params(0.1)),
+  "partition": lambda: jon.partition(
+    {"a": jon.adam(0.1), "b": jon.lion(0.01)}, {"w": "a", "b": "b", "s": "a"}
+  ),
 }
 PARAM_SHAPED = {e.name: e.param_shaped_state for e in REGISTRY}
 OPTIMIZERS = {e.name: (lambda e=e, **kw: e.make(0.05, **kw)) for e in REGISTRY} | WRAPPED
@@ -81,8 +82,11 @@ def _check_state_sharding(state, params, mesh):
     name = _param_of(path)
     where = jax.tree_util.keystr(path)
     if name is not None and leaf.shape == SHAPES[name]:
-      assert leaf.sharding.is_equivalent_to(params[name].sharding, leaf.ndim), \
-          (where, leaf.sharding, params[name].sharding)
+      assert leaf.sharding.is_equivalent_to(params[name].sharding, leaf.ndim), (
+        where,
+        leaf.sharding,
+        params[name].sharding,
+      )
       moments += 1
     elif leaf.ndim == 0:  # counters and other scalars: on every device of the mesh
       assert leaf.sharding.is_fully_replicated, (where, leaf.sharding)
@@ -129,8 +133,10 @@ def test_jitted_step_on_a_4x2_mesh_keeps_shardings_and_equals_one_device(name):
   for k, p in new_params.items():
     assert p.sharding.is_equivalent_to(params[k].sharding, p.ndim), (k, p.sharding)
   for before, after in zip(jax.tree.leaves(state0), jax.tree.leaves(state)):
-    assert after.sharding.is_equivalent_to(before.sharding, after.ndim), (before.sharding,
-                                                                          after.sharding)
+    assert after.sharding.is_equivalent_to(before.sharding, after.ndim), (
+      before.sharding,
+      after.sharding,
+    )
   alone_params, alone_state = _train(opt, _params(), _batch())
   # The same maths; only the order of the loss's reductions may differ.
   chex.assert_trees_all_close(new_params, alone_params, rtol=1e-12, atol=1e-14)
@@ -139,8 +145,9 @@ def test_jitted_step_on_a_4x2_mesh_keeps_shardings_and_equals_one_device(name):
 
 def _numbers(tree):
   """Random keys as their raw bits, so that they compare like the other leaves."""
-  return jax.tree.map(lambda x: jax.random.key_data(x)
-                      if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+  return jax.tree.map(
+    lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
+  )
 
 
 @pytest.mark.parametrize("kind", list(MESH_KINDS))
@@ -152,24 +159,34 @@ def test_abstract_state_places_each_leaf_where_a_plain_jitted_update_leaves_it(k
   in one trace, and one ``abstract_state`` traces all their ``init``."""
   mesh = _mesh(kind)
   params = _params(mesh)
-  opts = {name: OPTIMIZERS[name]() for name in NAMES
-          if kind == "auto" or name not in EXPLICIT_AXES_UPDATE_UNSUPPORTED}
-  target = jon.abstract_state(jon.GradientTransformation(
-      lambda p: {name: opt.init(p) for name, opt in opts.items()}, None), params)
+  opts = {
+    name: OPTIMIZERS[name]()
+    for name in NAMES
+    if kind == "auto" or name not in EXPLICIT_AXES_UPDATE_UNSUPPORTED
+  }
+  target = jon.abstract_state(
+    jon.GradientTransformation(lambda p: {name: opt.init(p) for name, opt in opts.items()}, None),
+    params,
+  )
 
   @jax.jit
   def step(params, states):
     # Elementwise gradients keep their params' shardings with Explicit axes too.
     grads = jax.tree.map(lambda p: jnp.cos(3 * p) + 0.1 * p, params)
     loss = sum(jnp.sum(g * g) for g in jax.tree.leaves(grads))
-    return {name: opt.update(grads, states[name], params, value=loss)[1]
-            for name, opt in opts.items()}
+    return {
+      name: opt.update(grads, states[name], params, value=loss)[1] for name, opt in opts.items()
+    }
+
   stepped = step(params, {name: opt.init(params) for name, opt in opts.items()})
   chex.assert_trees_all_equal_structs(stepped, target)
-  wrong = [(jax.tree_util.keystr(path), x.sharding.spec, t.sharding.spec)
-           for (path, x), t in zip(jax.tree_util.tree_flatten_with_path(stepped)[0],
-                                   jax.tree.leaves(target), strict=True)
-           if not t.sharding.is_equivalent_to(x.sharding, x.ndim)]
+  wrong = [
+    (jax.tree_util.keystr(path), x.sharding.spec, t.sharding.spec)
+    for (path, x), t in zip(
+      jax.tree_util.tree_flatten_with_path(stepped)[0], jax.tree.leaves(target), strict=True
+    )
+    if not t.sharding.is_equivalent_to(x.sharding, x.ndim)
+  ]
   assert not wrong, wrong
 
 

@@ -26,8 +26,12 @@ import jaxopt_notes as jon  # noqa: E402
 SHAPES = {"w": (64, 8), "v": (8, 16), "a": (8, 8), "b": (8, 8)}
 RANK_DEFICIENT, FULL_RANK = ("w", "v"), ("a", "b")
 STEPS = 6
-OPTIMIZERS = {"shampoo": lambda: jon.shampoo(0.01), "soap": lambda: jon.soap(0.01),
-              "kron": lambda: jon.kron(0.01), "kl_shampoo": lambda: jon.kl_shampoo(0.01)}
+OPTIMIZERS = {
+  "shampoo": lambda: jon.shampoo(0.01),
+  "soap": lambda: jon.soap(0.01),
+  "kron": lambda: jon.kron(0.01),
+  "kl_shampoo": lambda: jon.kl_shampoo(0.01),
+}
 
 
 def host_params():
@@ -53,9 +57,12 @@ def train(name, mesh=None):
   params = host_params()
   x, y = _data()
   if mesh is not None:
+
     def put(v, spec):
-      return jax.make_array_from_callback(v.shape, NamedSharding(mesh, spec),
-                                          lambda index: v[index])
+      return jax.make_array_from_callback(
+        v.shape, NamedSharding(mesh, spec), lambda index: v[index]
+      )
+
     params = {k: put(v, P("d")) for k, v in params.items()}
     x, y = put(np.asarray(x), P()), put(np.asarray(y), P())
   opt = OPTIMIZERS[name]()
@@ -81,13 +88,16 @@ def disagreement(got, alone):
 
 
 def main():
-  mesh = jax.make_mesh((jax.device_count(),), ("d",),
-                       axis_types=(jax.sharding.AxisType.Auto,))
+  mesh = jax.make_mesh((jax.device_count(),), ("d",), axis_types=(jax.sharding.AxisType.Auto,))
   with jax.default_device(jax.local_devices()[0]):
     alone = {name: train(name) for name in OPTIMIZERS}
-  multiprocess.report({"processes": jax.process_count(), "devices": jax.device_count(),
-                       **{name: disagreement(train(name, mesh), alone[name])
-                          for name in OPTIMIZERS}})
+  multiprocess.report(
+    {
+      "processes": jax.process_count(),
+      "devices": jax.device_count(),
+      **{name: disagreement(train(name, mesh), alone[name]) for name in OPTIMIZERS},
+    }
+  )
 
 
 if __name__ == "__main__":

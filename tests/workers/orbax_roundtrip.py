@@ -31,8 +31,10 @@ from registry import REGISTRY  # noqa: E402
 
 SAVED_AT, MORE = 2, 2
 OPTIMIZERS = {e.name: e.make(0.02) for e in REGISTRY} | {
-    name: make(SAVED_AT + MORE) for name, make in mt.OPTIMIZERS.items()
-    if name not in {e.name for e in REGISTRY}}
+  name: make(SAVED_AT + MORE)
+  for name, make in mt.OPTIMIZERS.items()
+  if name not in {e.name for e in REGISTRY}
+}
 STEPS = {name: mt.train_step(opt) for name, opt in OPTIMIZERS.items()}
 
 
@@ -58,10 +60,13 @@ def _target(params):
   The params are their own target; one `jaxopt_notes.abstract_state` call, of a
   transformation whose state is every optimizer's, traces all the ``init`` at once.
   """
-  states = jon.abstract_state(jon.GradientTransformation(
-      lambda p: {name: s for name, (_, s) in _start(p).items()}, None), params)
-  abstract = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=p.sharding),
-                          params)
+  states = jon.abstract_state(
+    jon.GradientTransformation(lambda p: {name: s for name, (_, s) in _start(p).items()}, None),
+    params,
+  )
+  abstract = jax.tree.map(
+    lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=p.sharding), params
+  )
   return {name: (abstract, state) for name, state in states.items()}
 
 
@@ -76,9 +81,14 @@ _step = jax.jit(step_all)
 
 def _drifted(runs, target):
   """Names of the runs with a leaf not on the sharding ``target`` gives it."""
-  return sorted(name for name, run in runs.items()
-                if not all(t.sharding.is_equivalent_to(x.sharding, x.ndim) for x, t in zip(
-                    jax.tree.leaves(run), jax.tree.leaves(target[name]), strict=True)))
+  return sorted(
+    name
+    for name, run in runs.items()
+    if not all(
+      t.sharding.is_equivalent_to(x.sharding, x.ndim)
+      for x, t in zip(jax.tree.leaves(run), jax.tree.leaves(target[name]), strict=True)
+    )
+  )
 
 
 def _checkpointed(runs):
@@ -112,7 +122,7 @@ def _placed_like_params(runs, mesh):
     by_path = {_dict_keys(path): p for path, p in jax.tree_util.tree_flatten_with_path(params)[0]}
     for path, x in jax.tree_util.tree_flatten_with_path(state)[0]:
       keys = _dict_keys(path)
-      param = next((p for k, p in by_path.items() if keys and keys[-len(k):] == k), None)
+      param = next((p for k, p in by_path.items() if keys and keys[-len(k) :] == k), None)
       if param is not None and param.shape == x.shape and x.ndim:
         placed = x.sharding.is_equivalent_to(param.sharding, x.ndim)
       else:
@@ -134,10 +144,14 @@ def save(folder, mesh, data):
   restored = _restore(folder, target)
   more = range(SAVED_AT, SAVED_AT + MORE)
   final = _train(_step, runs, more, mesh, data)
-  return {"saved": mt.to_host(runs), "restored": mt.to_host(restored),
-          "final": mt.to_host(final),
-          "resumed": mt.to_host(_train(_step, restored, more, mesh, data)),
-          "misplaced": _placed_like_params(restored, mesh), "drifted": _drifted(final, target)}
+  return {
+    "saved": mt.to_host(runs),
+    "restored": mt.to_host(restored),
+    "final": mt.to_host(final),
+    "resumed": mt.to_host(_train(_step, restored, more, mesh, data)),
+    "misplaced": _placed_like_params(restored, mesh),
+    "drifted": _drifted(final, target),
+  }
 
 
 def restore(folder, mesh, data, part="0/1"):
@@ -149,15 +163,18 @@ def restore(folder, mesh, data, part="0/1"):
   names = sorted(restored)[i::n]
   restored, target = ({k: tree[k] for k in names} for tree in (restored, target))
   resumed = _train(_step, restored, range(SAVED_AT, SAVED_AT + MORE), mesh, data)
-  return {"restored": mt.to_host(restored), "resumed": mt.to_host(resumed),
-          "misplaced": _placed_like_params(restored, mesh), "drifted": _drifted(resumed, target)}
+  return {
+    "restored": mt.to_host(restored),
+    "resumed": mt.to_host(resumed),
+    "misplaced": _placed_like_params(restored, mesh),
+    "drifted": _drifted(resumed, target),
+  }
 
 
 def main():
   phase, folder, *part = sys.argv[1], os.path.abspath(sys.argv[2]), *sys.argv[3:]
   result = {"save": save, "restore": restore}[phase](folder, mt.global_mesh(), mt.data(), *part)
-  multiprocess.report({"processes": jax.process_count(), "devices": jax.device_count(),
-                       **result})
+  multiprocess.report({"processes": jax.process_count(), "devices": jax.device_count(), **result})
 
 
 if __name__ == "__main__":
