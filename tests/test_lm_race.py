@@ -99,7 +99,8 @@ def test_quick_race_has_every_method_and_every_loss_falls(tmp_path):
     if line.startswith("| ") and "(`" in line
   }
   assert sorted(rows) == sorted(present)
-  assert rows["adamw"][5].strip() == "1.00"  # AdamW's steps to its own loss, against itself
+  # AdamW's steps to its own loss, against itself
+  assert rows["adamw"][4].strip().endswith("(1.00x) |"), rows["adamw"]
   runs = json.loads(cache.read_text())["runs"]
   assert {key.split("|")[0] for key in runs} == set(present)
   for name in present:  # every method learns: its best run ends well below where it began
