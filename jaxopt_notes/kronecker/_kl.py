@@ -404,7 +404,9 @@ def scale_by_kl_shampoo(
     merge_dims: merge neighbouring axes while their product stays within
       ``max_precond_dim``.
     precondition_1d: give leaves of rank 1 a factor too.
-    max_clamp_value: the cap on the inverse roots, as in `kl_shampoo`; ``None``: not capped.
+    max_clamp_value: the inverse roots $\\lambda^{-1/2}$ of an axis of length $d$ are
+      capped at $\\max(10, \\min(d, K))$, $K$ this value, as in the authors' code;
+      ``None``: not capped.
   """
   return _kl_transform(
     "scale_by_kl_shampoo",
@@ -449,7 +451,7 @@ def scale_by_kl_soap(
     merge_dims: merge neighbouring axes while their product stays within
       ``max_precond_dim``.
     precondition_1d: give leaves of rank 1 a factor too.
-    max_clamp_value: the cap on the inverse roots, as in `kl_shampoo`; ``None``: not capped.
+    max_clamp_value: as in `scale_by_kl_shampoo` (the estimates still whiten the factors).
   """
   if _numerics.is_concrete(shampoo_beta) and shampoo_beta < 0:
     shampoo_beta = None  # the authors' -1
@@ -470,6 +472,7 @@ def scale_by_kl_soap(
   )
 
 
+@shared_args(like=scale_by_kl_shampoo)
 def kl_shampoo(
   learning_rate: ScalarOrSchedule,
   b1: Float = 0.9,
@@ -493,19 +496,7 @@ def kl_shampoo(
 
   Args:
     learning_rate: a number, traced array or schedule.
-    b1: momentum decay.
-    b2: decay of the factors and of their eigenvalue estimates.
-    eps: damping of the step, $\\rho(M) C / (1 + \\epsilon C)$.
     weight_decay: decoupled weight decay; ``mask`` selects the leaves.
-    precondition_frequency: steps between the power steps that refresh the bases.
-    init_factor: the eigenvalue estimates' starting value.
-    max_precond_dim: axes longer than this get no factor (identity basis).
-    merge_dims: merge neighbouring axes while their product stays within
-      ``max_precond_dim``.
-    precondition_1d: give leaves of rank 1 a factor too.
-    max_clamp_value: the inverse roots $\\lambda^{-1/2}$ of an axis of length $d$ are
-      capped at $\\max(10, \\min(d, K))$, $K$ this value, as in the authors' code;
-      ``None``: not capped.
     mask: tree or callable selecting the leaves weight decay applies to.
 
   Returns:
@@ -547,6 +538,7 @@ def kl_shampoo(
   )
 
 
+@shared_args(like=scale_by_kl_soap)
 def kl_soap(
   learning_rate: ScalarOrSchedule,
   b1: Float = 0.9,
@@ -570,18 +562,7 @@ def kl_soap(
 
   Args:
     learning_rate: a number, traced array or schedule.
-    b1: decay of the first moment (kept in the bases).
-    b2: decay of the second moment (kept in the bases).
-    shampoo_beta: decay of the factors and eigenvalue estimates; ``None`` (or a
-      negative number, as in the authors' code) uses ``b2``.
-    eps: added outside Adam's square root.
     weight_decay: as in `kl_shampoo`.
-    precondition_frequency: as in `kl_shampoo`.
-    init_factor: as in `kl_shampoo`.
-    max_precond_dim: as in `kl_shampoo`.
-    merge_dims: as in `kl_shampoo`.
-    precondition_1d: as in `kl_shampoo`.
-    max_clamp_value: as in `kl_shampoo` (the estimates still whiten the factors).
     mask: as in `kl_shampoo`.
 
   Returns:
