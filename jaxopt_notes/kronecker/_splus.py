@@ -278,6 +278,7 @@ def splus_eval_params(state: Any) -> Any:
   return found[0].params_ema
 
 
+@shared_args(like=scale_by_splus)
 def splus(
   learning_rate: ScalarOrSchedule,
   b1: Float = 0.9,
@@ -301,12 +302,6 @@ def splus(
   Args:
     learning_rate: a number, traced array or schedule; far larger than Adam's
       because of the shape scale (the authors suggest 0.2 for common transformers).
-    b1: momentum decay.
-    b2: decay of the factors $L$, $R$.
-    ema_rate: decay $\\rho$ of the average of the params (below 1).
-    eps: added to the factors' diagonal before their ``eigh``.
-    inverse_every: steps between refreshes of the eigenbases (also refreshed after
-      the first step).
     nonstandard_constant: the step's scale on leaves that are not standard matrices.
     nonstandard_strings: substrings of a leaf's path (lower case) that make it
       nonstandard (embeddings, norms).
