@@ -80,6 +80,14 @@ SHARED = types.MappingProxyType(
     "accumulator_dtype": (
       "dtype in which the accumulator is stored; ``None`` keeps each param's dtype."
     ),
+    # ---- the AdamW part of Muon-like methods (the leaves they do not orthogonalise)
+    "adam_b1": "``b1`` of AdamW on the other leaves.",
+    "adam_b2": "``b2`` of AdamW on the other leaves.",
+    "adam_eps_root": "``eps_root`` of AdamW on the other leaves.",
+    "adam_weight_decay": "``weight_decay`` of AdamW on the other leaves.",
+    "adam_learning_rate": (
+      "the learning rate of AdamW on the other leaves; ``None`` uses ``learning_rate``."
+    ),
     "nesterov": (
       "use Nesterov's look-ahead momentum: the step uses the momentum as it will "
       "be after this gradient, not as it was before."

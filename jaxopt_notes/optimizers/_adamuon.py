@@ -174,11 +174,6 @@ def adamuon(
     nesterov: whether to use NAdam's look-ahead momentum (both parts).
     sign_momentum: orthogonalise $\\mathrm{sign}(\\hat m_t)$ (the paper) rather
       than $\\hat m_t$ (the published code).
-    adam_b1: AdamW's $\\beta_1$ for the other leaves.
-    adam_b2: AdamW's $\\beta_2$.
-    adam_eps_root: AdamW's $\\epsilon_{root}$.
-    adam_weight_decay: AdamW's weight decay.
-    adam_learning_rate: AdamW's learning rate (default: ``learning_rate``).
     muon_weight_dimension_numbers: a tree (or prefix, or callable of the params)
       of `MuonDimensionNumbers` and ``None`` (``None``: AdamW); left out, the 2-D
       leaves are AdaMuon's.

@@ -58,6 +58,7 @@ from jaxopt_notes.optimizers._muon import (
   widen_float16,
 )
 from jaxopt_notes.transforms._masking import MaskedNode
+from jaxopt_notes._docargs import shared_args
 from jaxopt_notes.optimizers._normuon import matrices_and_adamw
 
 
@@ -217,6 +218,7 @@ def scale_by_dion(
   return GradientTransformation(init_fn, update_fn)
 
 
+@shared_args
 def dion(
   learning_rate: ScalarOrSchedule,
   rank: Any = 1.0,
@@ -248,11 +250,6 @@ def dion(
     mu_dtype: the momentum's dtype (``None``: the params').
     key: a PRNG key or an int seed for the random start of $Q$.
     nesterov: whether AdamW uses NAdam's look-ahead momentum.
-    adam_b1: AdamW's $\\beta_1$ for the other leaves.
-    adam_b2: AdamW's $\\beta_2$.
-    adam_eps_root: AdamW's $\\epsilon_{root}$.
-    adam_weight_decay: AdamW's weight decay.
-    adam_learning_rate: AdamW's learning rate (default: ``learning_rate``).
     muon_weight_dimension_numbers: a tree (or prefix, or callable of the params)
       of `MuonDimensionNumbers` and ``None`` (``None``: AdamW); left out, the 2-D
       leaves are Dion's.

@@ -565,12 +565,6 @@ def muon(
   Args:
     learning_rate: the step size $\\eta$ of the matrix leaves: a number, a traced array or a
       schedule of the step.
-    adam_b1: ``b1`` of AdamW on the other leaves.
-    adam_b2: ``b2`` of AdamW on the other leaves.
-    adam_eps_root: ``eps_root`` of AdamW on the other leaves.
-    adam_weight_decay: ``weight_decay`` of AdamW on the other leaves.
-    adam_learning_rate: the learning rate of AdamW on the other leaves; ``None`` uses
-      ``learning_rate``.
     muon_weight_dimension_numbers: a tree (or prefix, or callable of the params) of
       `MuonDimensionNumbers` and ``None`` (a ``None`` leaf goes to AdamW); ``None`` makes the 2-D
       leaves Muon's and the others AdamW's.

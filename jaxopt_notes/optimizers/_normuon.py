@@ -220,11 +220,6 @@ def normuon(
     weight_decay_mask: which matrices decay (a tree of booleans or a callable).
     nesterov: whether to use NAdam's look-ahead momentum (both parts).
     rescale: ``'rms'`` (the paper's) or ``'norm'`` (the published code's).
-    adam_b1: AdamW's $\\beta_1$ for the other leaves.
-    adam_b2: AdamW's $\\beta_2$.
-    adam_eps_root: AdamW's $\\epsilon_{root}$.
-    adam_weight_decay: AdamW's weight decay.
-    adam_learning_rate: AdamW's learning rate (default: ``learning_rate``).
     muon_weight_dimension_numbers: a tree (or prefix, or callable of the params)
       of `MuonDimensionNumbers` and ``None`` (``None``: AdamW); left out, the 2-D
       leaves are NorMuon's.
@@ -271,6 +266,7 @@ def normuon(
   )
 
 
+@shared_args
 def matrices_and_adamw(
   owner: str,
   scale: Any,
@@ -301,11 +297,6 @@ def matrices_and_adamw(
     weight_decay_mask: which matrices decay.
     mu_dtype: AdamW's first moment's dtype.
     nesterov: whether AdamW uses NAdam's look-ahead.
-    adam_b1: AdamW's $\\beta_1$.
-    adam_b2: AdamW's $\\beta_2$.
-    adam_eps_root: AdamW's $\\epsilon_{root}$.
-    adam_weight_decay: AdamW's weight decay.
-    adam_learning_rate: AdamW's learning rate (``None``: ``learning_rate``).
     muon_weight_dimension_numbers: which leaves are matrices (see `split_matrices`).
 
   Returns:
