@@ -6,7 +6,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 
-from jaxopt_notes import _tree
+from jaxopt_notes import _numerics, _tree
 from jaxopt_notes._docargs import shared_args
 
 Params = Any
@@ -271,4 +271,6 @@ def periodic_update(
     steps: the current step count (an int, possibly traced).
     update_period: the new values are returned every this many steps.
   """
-  return jax.lax.cond(jnp.mod(steps, update_period) == 0, lambda: new_tensors, lambda: old_tensors)
+  return _numerics.cond(
+    jnp.mod(steps, update_period) == 0, lambda: new_tensors, lambda: old_tensors
+  )

@@ -163,3 +163,42 @@ def _is_normal(x: Any, dtype: Any) -> bool:
 def is_concrete(x: Any) -> bool:
   """A Python number (not an array, not traced): safe to branch on at trace time."""
   return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def cond(pred: Any, true_fn: Any, false_fn: Any, *operands: Any) -> Any:
+  """``jax.lax.cond``, taking only the chosen branch when ``pred`` is concrete.
+
+  An eager ``lax.cond`` compiles both branches at every call (its branches are new
+  closures each time, so no compiled program is reused); run eagerly, the branch
+  taken is executed op by op, as under ``jax.disable_jit``. Traced predicates
+  (inside ``jit``, ``vmap``, ``grad``) go to ``lax.cond`` unchanged.
+
+  Args:
+    pred: a boolean scalar.
+    true_fn: called on ``operands`` when ``pred`` is true.
+    false_fn: called on ``operands`` otherwise.
+    *operands: the branches' arguments.
+
+  Returns:
+    The chosen branch's result.
+  """
+  if isinstance(pred, jax.core.Tracer):
+    return jax.lax.cond(pred, true_fn, false_fn, *operands)
+  return true_fn(*operands) if bool(pred) else false_fn(*operands)
+
+
+def switch(index: Any, branches: Any, *operands: Any) -> Any:
+  """``jax.lax.switch``, taking only the chosen branch when ``index`` is concrete
+  (see `cond`); the index is clamped into range, as ``lax.switch`` does.
+
+  Args:
+    index: an integer scalar.
+    branches: a sequence of callables.
+    *operands: the branches' arguments.
+
+  Returns:
+    The chosen branch's result.
+  """
+  if isinstance(index, jax.core.Tracer):
+    return jax.lax.switch(index, branches, *operands)
+  return branches[min(max(int(index), 0), len(branches) - 1)](*operands)

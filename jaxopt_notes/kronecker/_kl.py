@@ -336,7 +336,7 @@ def _kl_transform(
       steps = per_leaf(direction, xs, ms, vs, bases, eigen)
       fits = per_leaf(kl.fit, xs, state.stats, bases, eigen)
       stats = pick(fits, 0)
-      new = jax.lax.cond(
+      new = _numerics.cond(
         t % precondition_frequency == 0,
         lambda: per_leaf(lambda x, s, q: kl.power(s, q), xs, stats, bases),
         lambda: bases,
@@ -353,7 +353,7 @@ def _kl_transform(
       u = per_leaf(lambda x, s: s[0].astype(x.dtype), xs, steps)
       return u, m, pick(steps, 2), stats, new, pick(fits, 1)
 
-    u, m, v, stats, bases, eigenvalues = jax.lax.cond(t == 0, start, later)
+    u, m, v, stats, bases, eigenvalues = _numerics.cond(t == 0, start, later)
     back = lambda y, z: _factors.sharded_like(y.reshape(jnp.shape(z)), z)  # noqa: E731
     keep = lambda o, n: jnp.where(jnp.zeros_like(o, bool), o, n.astype(o.dtype))  # noqa: E731
     stats, bases = _factors.spread((stats, bases), state.stats, updates)

@@ -432,7 +432,7 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
       with _precision(s.precond_update_precision):
         return jax.tree.map(one, fit_in, probes, qs_tree, lays, is_leaf=_tree.is_none)
 
-    qs = jax.lax.cond(uniform < p, fit_all, lambda q: q, state.Qs_preconditioners)
+    qs = _numerics.cond(uniform < p, fit_all, lambda q: q, state.Qs_preconditioners)
 
     def apply(g, qs, lay):
       if lay is None:

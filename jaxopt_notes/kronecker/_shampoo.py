@@ -243,7 +243,7 @@ def scale_by_shampoo(
     since = count - start_preconditioning_step
     refresh = (since >= 0) & (since % preconditioning_compute_steps == 0)
     stats = per_leaf(new_stats, updates, state.stats)
-    preconds = jax.lax.cond(
+    preconds = _numerics.cond(
       refresh, lambda: per_leaf(lambda g, s: roots(s), updates, stats), lambda: state.preconds
     )
     wide = per_leaf(lambda g, s: g.astype(_factors.stats_dtype(g)), updates, state.stats)

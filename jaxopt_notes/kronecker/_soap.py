@@ -317,7 +317,7 @@ def scale_by_soap(
 
     due = (t > 0) & (t % precondition_frequency == 0)
     branch = jnp.where(first, 0, jnp.where(due, 1, 2))
-    bases, groups, nu = jax.lax.switch(
+    bases, groups, nu = _numerics.switch(
       branch, [exact, power if published else exact, lambda: (state.bases, state.groups, nu)]
     )
     mu = per_leaf(

@@ -164,7 +164,7 @@ def scale_by_splus(
     out = per_leaf(direction, mu, state.bases)
     stats = per_leaf(new_stats, wide, state.stats)
     refresh = (count == 1) | (count % inverse_every == 0)
-    bases = jax.lax.cond(
+    bases = _numerics.cond(
       refresh, lambda: per_leaf(lambda g, s: eigen(s), updates, stats), lambda: state.bases
     )
     rho = jnp.asarray(ema_rate, _tree.scalar_dtype(params))

@@ -216,7 +216,7 @@ def scale_by_galore(
         basis = u[:, :r] if left else vh[:r].conj().T
         return basis.astype(p.dtype)
 
-      p = _replicated(jax.lax.cond(refresh, fresh, lambda: p))
+      p = _replicated(_numerics.cond(refresh, fresh, lambda: p))
       return project_matrix(left, g2, p), p
 
     low, projectors = unzip(updates, per_leaf(project, updates, state.projector))

@@ -182,7 +182,7 @@ def scale_by_sophia(
       if verbose:
         kept = _tree.sum(_tree.map(lambda u: jnp.sum(jnp.abs(u) < clip_threshold), out))
         size = sum(jnp.size(x) for x in _tree.leaves(out))
-        jax.lax.cond(
+        _numerics.cond(
           count % print_win_rate_every_n_steps == 0,
           lambda: jax.debug.print("Sophia win rate: {}", kept / size),
           lambda: None,
@@ -193,7 +193,7 @@ def scale_by_sophia(
       diag, hess_state = estimator.update(updates, hess_state, params, **extra_args)
       return hess_state, _tree.cast_like(_moments.update_moment(diag, nu, b2, 1), nu)
 
-    hess_state, nu = jax.lax.cond(
+    hess_state, nu = _numerics.cond(
       state.count % update_interval == 0,
       refresh,
       lambda h, n: (h, n),

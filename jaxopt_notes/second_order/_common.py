@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxopt_notes import _tree, _validate
+from jaxopt_notes import _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, identity
 from jaxopt_notes._combine import chain
 from jaxopt_notes.transforms._scaling import scale, scale_by_learning_rate
@@ -146,7 +146,7 @@ def value_and_grad_from_state(value_fn: Callable[..., jax.Array]) -> Callable:
         "value_and_grad_from_state: the optimizer state keeps no "
         "`value` and `grad`; use a line search that stores them"
       )
-    return jax.lax.cond(
+    return _numerics.cond(
       jnp.isfinite(value),
       lambda p, a, k: (value, grad),
       lambda p, a, k: conj_value_and_grad(value_fn)(p, *a, **k),

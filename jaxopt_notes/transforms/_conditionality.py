@@ -89,7 +89,7 @@ def apply_if_finite(
     finite = all_finite(updates)
     in_a_row = jnp.where(finite, 0, _numerics.safe_increment(state.notfinite_count))
     apply = finite | (in_a_row > max_consecutive_errors)
-    new_updates, inner_state = jax.lax.cond(
+    new_updates, inner_state = _numerics.cond(
       apply,
       lambda: inner.update(updates, state.inner_state, params, **extra_args),
       lambda: (_tree.zero_updates(updates), state.inner_state),
@@ -134,7 +134,7 @@ def _conditionally(inner, should_transform_fn, forward_extra_args, otherwise, st
 
   def update_fn(updates, state, params=None, **extra_args):
     condition = should_transform_fn(state.step, **(extra_args if forward_extra_args else {}))
-    new_updates, inner_state = jax.lax.cond(
+    new_updates, inner_state = _numerics.cond(
       condition,
       lambda: inner.update(updates, state.inner_state, params, **extra_args),
       lambda: (otherwise(updates), state.inner_state),

@@ -178,7 +178,7 @@ class MultiSteps:
     def wait():
       return _tree.zero_updates(updates), state.inner_opt_state
 
-    new_updates, inner_state = jax.lax.cond(emit, step, wait)
+    new_updates, inner_state = _numerics.cond(emit, step, wait)
     keep = lambda new, old: _tree.where(skip, old, new)  # noqa: E731
     new_state = MultiStepsState(
       mini_step=jnp.where(skip, n, jnp.where(emit, 0, n + 1)).astype(jnp.int32),
