@@ -58,7 +58,7 @@ def shapes(quick: bool) -> dict:
   if quick:
     return {
       "one big leaf": {"w": (256, 256)},
-      "transformer-like": transformer_like(32, 6, 256),
+      "transformer-like": transformer_like(32, 2, 256),
       "many tiny leaves": {f"p{i:04d}": (100,) for i in range(100)},
     }
   return {
@@ -191,7 +191,7 @@ def measure(quick: bool, rounds: int, steps: int) -> dict:
 
 def heads_shape(quick: bool) -> tuple:
   """(heads, width) of `many_heads`."""
-  return (50, 100) if quick else (1000, 1000)
+  return (10, 100) if quick else (1000, 1000)
 
 
 def many_heads(quick: bool) -> tuple:
