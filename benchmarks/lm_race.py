@@ -490,7 +490,7 @@ def report(cache, budget, names, md, png):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--quick", action="store_true", help="the tiny model, a few steps, QUICK.methods only")
+  parser.add_argument("--quick", action="store_true", help="tiny model, few steps, QUICK.methods")
   parser.add_argument("--report", action="store_true", help="only rewrite table and plot")
   parser.add_argument("--only", nargs="*", help="race only these methods (adamw always)")
   parser.add_argument("--md", default=MD)
