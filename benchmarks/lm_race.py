@@ -144,11 +144,14 @@ RACERS = {
     3e-3,
   ),
   "kron": Racer(
-    "PSGD-Kron (layers unmerged, refit p to 0.1)",
+    "PSGD-Kron (layers unmerged, refit p to 0.1, factors start at 10 I)",
     lambda h, n: jon.kron(
-      cosine(h.lr, n), merge_small_dims=False, preconditioner_update_probability=kron_probability(n)
+      cosine(h.lr, n),
+      merge_small_dims=False,
+      preconditioner_update_probability=kron_probability(n),
+      preconditioner_init_scale=10.0,
     ),
-    1e-3,
+    1e-2,
   ),
   "schedule_free_adamw": Racer(
     "schedule-free AdamW",
