@@ -27,15 +27,21 @@ prints its validation curve.
 import argparse
 import dataclasses
 import functools
+import os
 import time
 from typing import Any
 from collections.abc import Callable
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+# Before numpy and jax load OpenBLAS: its LAPACK (eigh, QR, triangular solves) otherwise
+# starts threads of its own beside XLA's, which on a shared 2-core machine spin-waited a
+# 128 x 128 eigh from 4 ms to 250 ms (docs/lm_race.md, "Where the time went").
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import jaxopt_notes as jon
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jaxopt_notes as jon  # noqa: E402
 
 TRAIN_FRACTION = 0.9
 

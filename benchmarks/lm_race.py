@@ -33,6 +33,7 @@ import math
 import os
 import sys
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: see `lm`
 if __name__ == "__main__" and "--quick" in sys.argv:  # before jax is imported
   # the quick mode's runs are tiny: compiling without LLVM's optimisations is 3-4x faster
   os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
@@ -60,17 +61,24 @@ CACHE = os.path.join(HERE, "..", "docs", "benchmarks", "lm_race_runs.json")
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-  """Size of a race: the model, the steps, how often it is validated, the seeds."""
+  """Size of a race: the model, the steps, how often it is validated, the seeds, and
+  which methods run (``None``: every one of `RACERS`)."""
 
   config: lm.Config
   steps: int
   eval_every: int
   grid_points: int
   seeds: int
+  methods: tuple | None = None
 
 
 FULL = Budget(lm.Config(), steps=300, eval_every=10, grid_points=3, seeds=3)
-QUICK = Budget(lm.QUICK, steps=24, eval_every=4, grid_points=2, seeds=2)
+# A check of the machinery (grid, seeds, cache, table, plot) within a minute: compiling a
+# method's step is most of its cost, so only AdamW, one orthogonalising and one eigenbasis
+# method run (every optimizer's own step is checked by the registry tests).
+QUICK = Budget(
+  lm.QUICK, steps=24, eval_every=4, grid_points=2, seeds=2, methods=("adamw", "muon", "soap")
+)
 GRID_FACTOR = math.sqrt(10.0)  # neighbouring learning rates: half a decade apart
 MAX_EXTENSIONS = 3
 TARGETS = ("muon", "soap", "shampoo", "kron")  # always run on every seed
@@ -125,18 +133,25 @@ def _muon_like(alias):
 RACERS = {
   "adamw": Racer("AdamW", lambda h, n: jon.adamw(cosine(h.lr, n)), 3e-3),
   "muon": Racer("Muon (AdamW off the hidden matrices)", _muon_like(jon.muon), 3e-2),
-  "soap": Racer("SOAP", lambda h, n: jon.soap(cosine(h.lr, n)), 3e-3),
+  "soap": Racer(
+    "SOAP (published numerics)",
+    lambda h, n: jon.soap(cosine(h.lr, n), published=True),
+    3e-2,
+  ),
   "shampoo": Racer(
     "Shampoo (Adam graft, refresh every 20)",
     lambda h, n: jon.shampoo(cosine(h.lr, n), preconditioning_compute_steps=20),
     3e-3,
   ),
   "kron": Racer(
-    "PSGD-Kron (layers unmerged, refit p to 0.1)",
+    "PSGD-Kron (layers unmerged, refit p to 0.1, factors start at 10 I)",
     lambda h, n: jon.kron(
-      cosine(h.lr, n), merge_small_dims=False, preconditioner_update_probability=kron_probability(n)
+      cosine(h.lr, n),
+      merge_small_dims=False,
+      preconditioner_update_probability=kron_probability(n),
+      preconditioner_init_scale=10.0,
     ),
-    1e-3,
+    1e-2,
   ),
   "schedule_free_adamw": Racer(
     "schedule-free AdamW",
@@ -478,7 +493,7 @@ def report(cache, budget, names, md, png):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--quick", action="store_true", help="the tiny model, a few steps")
+  parser.add_argument("--quick", action="store_true", help="tiny model, few steps, QUICK.methods")
   parser.add_argument("--report", action="store_true", help="only rewrite table and plot")
   parser.add_argument("--only", nargs="*", help="race only these methods (adamw always)")
   parser.add_argument("--md", default=MD)
@@ -489,7 +504,7 @@ def main(argv=None):
   args = parser.parse_args(argv)
   budget = QUICK if args.quick else FULL
   cache_path = args.cache if args.cache is not None else (None if args.quick else CACHE)
-  names = [n for n in RACERS if hasattr(jon, n)]
+  names = [n for n in RACERS if hasattr(jon, n) and n in (budget.methods or RACERS)]
   if args.only:
     names = [n for n in names if n == "adamw" or n in args.only]
   if not args.quick:  # a resumed race reuses what it compiled (its compile times are kept)

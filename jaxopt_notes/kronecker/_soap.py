@@ -299,29 +299,31 @@ def scale_by_soap(
     nu = _tree.where(first, state.nu, nu)
     stats = per_leaf(new_stats, updates, state.stats)
 
+    def moved(bases):
+      """The first moment rotated from the old bases to ``bases`` (only where they change:
+      a step without a refresh skips these products)."""
+      return per_leaf(
+        lambda m, old, new: rotate(rotate(m, old, back=True), new), mu, state.bases, bases
+      )
+
     def exact():
       found = per_leaf(lambda g, s: eigen(s), updates, stats)
       bases = per_leaf(lambda g, f: f[0], updates, found)
       groups = per_leaf(lambda g, f: f[1], updates, found)
       if published:
-        return bases, state.groups, nu
-      return bases, groups, per_leaf(carried, nu, state.bases, bases, groups)
+        return bases, state.groups, nu, moved(bases)
+      return bases, groups, per_leaf(carried, nu, state.bases, bases, groups), moved(bases)
 
     def power():
       pairs = per_leaf(lambda v, s, q: refreshed(s, q, v), nu, stats, state.bases)
-      return (
-        per_leaf(lambda v, p: p[0], nu, pairs),
-        state.groups,
-        per_leaf(lambda v, p: p[1], nu, pairs),
-      )
+      bases = per_leaf(lambda v, p: p[0], nu, pairs)
+      return bases, state.groups, per_leaf(lambda v, p: p[1], nu, pairs), moved(bases)
 
     due = (t > 0) & (t % precondition_frequency == 0)
     branch = jnp.where(first, 0, jnp.where(due, 1, 2))
-    bases, groups, nu = _numerics.switch(
-      branch, [exact, power if published else exact, lambda: (state.bases, state.groups, nu)]
-    )
-    mu = per_leaf(
-      lambda m, old, new: rotate(rotate(m, old, back=True), new), mu, state.bases, bases
+    bases, groups, nu, mu = _numerics.switch(
+      branch,
+      [exact, power if published else exact, lambda: (state.bases, state.groups, nu, mu)],
     )
     # A select on the old moments: the new ones then keep their placement (sharding)
     # rather than whatever the rotations' einsums would give them.
