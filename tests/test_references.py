@@ -521,6 +521,20 @@ KRON_PROBES = [{k: RNG.normal(size=v.shape) for k, v in KRON_PARAMS.items()} for
 KRON_FITS = [True, True, False, True, False, False, True, True]
 
 
+def _kron_updates(transform, lr, wd):
+  """The updates of ``transform``, decoupled weight decay and the learning rate, jitted,
+  over the Kronecker gradient sequence."""
+  opt = jon.chain(transform, jon.add_decayed_weights(wd), jon.scale_by_learning_rate(lr))
+  params = jax.tree.map(jnp.asarray, KRON_PARAMS)
+  state, step = opt.init(params), jax.jit(opt.update)
+  ours = []
+  for g in KRON_GRADS:
+    u, state = step(jax.tree.map(jnp.asarray, g), state, params)
+    params = jon.apply_updates(params, u)
+    ours.append(u)
+  return ours
+
+
 @pytest.mark.parametrize("momentum_into", [True, False])
 def test_kron_matches_numpy_reference_with_given_probes(momentum_into):
   """PSGD-Kron with blocks, a diagonal dim, 1-D and scalar leaves, skipped fits.
@@ -551,18 +565,7 @@ def test_kron_matches_numpy_reference_with_given_probes(momentum_into):
     del key
     return uniforms[count], {k: probes[k][count].astype(like[k].dtype) for k in like}
 
-  opt = jon.chain(
-    _kron._scale_by_kron(_kron._Settings(**options), draw),
-    jon.add_decayed_weights(wd),
-    jon.scale_by_learning_rate(lr),
-  )
-  params = jax.tree.map(jnp.asarray, KRON_PARAMS)
-  state, step = opt.init(params), jax.jit(opt.update)
-  ours = []
-  for g in KRON_GRADS:
-    u, state = step(jax.tree.map(jnp.asarray, g), state, params)
-    params = jon.apply_updates(params, u)
-    ours.append(u)
+  ours = _kron_updates(_kron._scale_by_kron(_kron._Settings(**options), draw), lr, wd)
   for leaf in KRON_PARAMS:
     expected = ref.kron(
       [g[leaf] for g in KRON_GRADS],
@@ -625,18 +628,9 @@ def test_psgd_pro_matches_numpy_reference_with_given_probes(options):
     del key
     return {k: probes[k][count].astype(like[k].dtype) for k in like}
 
-  opt = jon.chain(
-    _psgd_pro._scale_by_psgd_pro(_psgd_pro._Settings(**settings), probe),
-    jon.add_decayed_weights(wd),
-    jon.scale_by_learning_rate(lr),
+  ours = _kron_updates(
+    _psgd_pro._scale_by_psgd_pro(_psgd_pro._Settings(**settings), probe), lr, wd
   )
-  params = jax.tree.map(jnp.asarray, KRON_PARAMS)
-  state, step = opt.init(params), jax.jit(opt.update)
-  ours = []
-  for g in KRON_GRADS:
-    u, state = step(jax.tree.map(jnp.asarray, g), state, params)
-    params = jon.apply_updates(params, u)
-    ours.append(u)
   for leaf in KRON_PARAMS:
     expected = ref.psgd_pro(
       [g[leaf] for g in KRON_GRADS],
