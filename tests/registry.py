@@ -1127,4 +1127,5 @@ EXPLICIT_AXES_UPDATE_UNSUPPORTED = {
   "adamuon": "Newton-Schulz matmuls over sharded axes",
   "dion": "QR and power-iteration matmuls over sharded axes",
   "kron": "blocks cut from sharded axes by reshapes; factors and gradients meet unaligned",
+  "psgd_pro": "as kron: factors spread by their own rule meet gradients sharded otherwise",
 }
