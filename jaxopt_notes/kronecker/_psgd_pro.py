@@ -53,6 +53,7 @@ instead (``published=True``). A block whose Gram matrix overflows keeps its fact
 """
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -72,7 +73,7 @@ Float = jax.typing.ArrayLike
 _MAX_ROTATION = 1 / 8  # the bound of the rotation step s (as described; published default)
 _MAX_ROTATION_PUBLISHED = 1 / 2  # the clamp of the published code
 # 0.999 ** (t - 1000) after 1000 steps at 1, floored at 0.03: the published schedule
-_DEFAULT_PROBABILITY = precond_update_prob_schedule(decay=0.0010005003335835335, flat_start=1000)
+_DEFAULT_PROBABILITY = precond_update_prob_schedule(decay=-math.log(0.999), flat_start=1000)
 
 
 @shared_args
@@ -165,7 +166,7 @@ def _fit(qs, bounds, h, lr, beta, iterations, max_step):
     target = h.size / q.shape[0]
     if q.ndim == 1:
       ell = _running_bound(jnp.max(c) + target, bound, beta)
-      q = q - lr * q * ((c - target) / ell).astype(q.dtype)
+      q = q - q * (lr * (c - target) / ell).astype(q.dtype)
     else:
       top = _top_singular_value(c, iterations)
       ell = _running_bound(top + target, bound, beta)
