@@ -183,6 +183,13 @@ RACERS = {
   ),
   "kl_shampoo": Racer("KL-Shampoo", lambda h, n: jon.kl_shampoo(cosine(h.lr, n)), 3e-3),
   "kl_soap": Racer("KL-SOAP", lambda h, n: jon.kl_soap(cosine(h.lr, n)), 3e-3),
+  "psgd_pro": Racer(
+    "PSGD-PRO (refit p to 0.1, as kron)",
+    lambda h, n: jon.psgd_pro(
+      cosine(h.lr, n), preconditioner_update_probability=kron_probability(n)
+    ),
+    1e-3,
+  ),
 }
 
 

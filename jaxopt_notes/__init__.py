@@ -91,6 +91,7 @@ from jaxopt_notes.kronecker import (
   splus,
   splus_eval_params,
 )
+from jaxopt_notes.kronecker import ScaleByPsgdProState, psgd_pro, scale_by_psgd_pro
 from jaxopt_notes.microbatching import microbatch
 from jaxopt_notes.optimizers._adadelta import ScaleByAdaDeltaState, adadelta, scale_by_adadelta
 from jaxopt_notes.optimizers._adafactor import FactoredState, adafactor, scale_by_factored_rms
@@ -589,6 +590,9 @@ __all__ = [
   "kl_soap",
   "scale_by_kl_shampoo",
   "scale_by_kl_soap",
+  "ScaleByPsgdProState",
+  "psgd_pro",
+  "scale_by_psgd_pro",
   "ScaleBySplusState",
   "scale_by_shape",
   "scale_by_splus",

@@ -1612,6 +1612,97 @@ def kron(
   return _steps(grads, param, values, step)
 
 
+def _power_norm(a, iterations):
+  """||A x|| with x from power steps x <- A^T A x / ||.||, started at A's largest row
+  (both divided by that row's norm first), as PSGD-PRO estimates a largest singular value."""
+  norms = np.linalg.norm(a, axis=1)
+  k = int(np.argmax(norms))
+  top = max(norms[k], float(np.finfo(np.float32).tiny))
+  a = a / top
+  x = a[k]
+  for _ in range(iterations):
+    y = a.T @ (a @ x)
+    x = y / max(np.linalg.norm(y), 1e-12)
+  return np.linalg.norm(a @ x) * top
+
+
+def psgd_pro(
+  grads,
+  param,
+  values,
+  lr,
+  probes,
+  fits,
+  b1=0.9,
+  precond_lr=0.1,
+  init_scale=1.0,
+  lower_bound_beta=0.9,
+  dampening=1e-9,
+  power_iterations=2,
+  max_size_triangular=2048,
+  min_ndim_triangular=2,
+  weight_decay=0.0,
+  momentum_into_precond_update=True,
+  published=False,
+):
+  """PSGD-PRO (Li 2024; HeavyBall's PSGDPRO) on one real leaf, no merging or blocks.
+  ``probes[t-1]`` is the probe V of step t, ``fits[t-1]`` whether step t refits.
+  Per factor: Q <- Q - eta (C Q - e Q) / ell (C the Gram matrix of the preconditioned
+  damped gradient, e = numel / d, ell a running bound of lambda_max(C) + e), then
+  Q <- Q + s R Q + s^2 / 2 R^2 Q, R = (Q^T - Q) / sigma_max, s = -tr(RQ) / tr(R^2 Q)
+  clipped to [0, s_max] (s_max where tr(R^2 Q) >= 0): 1/8, or 1/2 if ``published``.
+  Diagonal factors: q <- q - eta q (diag C - e) / ell, ell from max(diag C) + e."""
+  shape = np.shape(param) or (1,)
+  k = len(shape)
+  diag = [d == 1 or d > max_size_triangular or k < min_ndim_triangular for d in shape]
+  qs = [init_scale ** (1 / k) * (np.ones(d) if dg else np.eye(d)) for d, dg in zip(shape, diag)]
+  bounds = [0.0] * k
+  s_max = 0.5 if published else 0.125
+  m = np.zeros(shape)
+  eps32 = np.finfo(np.float32).eps
+
+  def precondition(x):
+    for j, q in enumerate(qs):
+      x = _mode(x, np.diag(q * q) if diag[j] else q.T @ q, j)
+    return x
+
+  def running(estimate, j):
+    bounds[j] = max(estimate, bounds[j] + (estimate - bounds[j]) * (1 - lower_bound_beta))
+    return bounds[j]
+
+  def step(t, g, p, f):
+    nonlocal m, qs
+    g = g.reshape(shape)
+    m = b1 * m + (1 - b1) * g
+    d = m / (1 - b1**t)
+    if fits[t - 1]:
+      if k > 1:
+        tops = [np.max(np.abs(q)) for q in qs]
+        mean = np.exp(np.mean(np.log(tops)))
+        qs = [q * mean / top for q, top in zip(qs, tops)]
+      target = d if momentum_into_precond_update else g
+      h = target + (dampening + eps32 * np.abs(target)) * np.reshape(probes[t - 1], shape)
+      pg = precondition(h)
+      for j, q in enumerate(qs):
+        c = _unfold_gram(pg, j)
+        e = pg.size / shape[j]
+        if diag[j]:
+          ell = running(np.max(np.diag(c)) + e, j)
+          qs[j] = q - precond_lr * q * (np.diag(c) - e) / ell
+          continue
+        ell = running(_power_norm(c, power_iterations) + e, j)
+        q = q - precond_lr * (c @ q - e * q) / ell
+        r = q.T - q
+        r = r / (_power_norm(r, power_iterations) + np.finfo(np.float64).smallest_normal)
+        c1, c2 = np.trace(r @ q), np.trace(r @ r @ q)
+        s = min(max(-c1 / c2, 0.0), s_max) if c2 < 0 else s_max
+        qs[j] = q + s * r @ q + s * s / 2 * r @ r @ q
+    out = precondition(d)
+    return -lr * (out.reshape(np.shape(p)) + weight_decay * p)
+
+  return _steps(grads, param, values, step)
+
+
 def dion(grads, param, values, lr, q0, mu=0.95, eps=1e-8, weight_decay=0.0, nesterov=True):
   """Ahn et al. 2025, algorithm 1 (single device) on X = W^T (fan_out x fan_in), its longer
   side first (a wide B is turned, as the authors' reference code turns it, so that the right

@@ -875,6 +875,49 @@ REGISTRY = [
     phase_equivariant=False,
     moment_dtypes={"mu_dtype": ("mu",)},
   ),
+  Entry(
+    "psgd_pro",
+    jon.psgd_pro,
+    {"preconditioner_update_probability": 0.9},
+    quadratic_lr=0.3,
+    # no cap on the update (unlike kron) and factors that start at the identity: the
+    # first steps are the raw momentum's until the fit scales P down
+    rosenbrock_lr=3e-3,
+    sweep={
+      "b1": 0.8,
+      "weight_decay": 1e-3,
+      "preconditioner_lr": 0.2,
+      "preconditioner_init_scale": 0.5,
+      # the steps that refit change where the running sum of p passes an integer (at
+      # 0.5: 0.5 + 0.5 on step 2); the finite difference is taken away from those points
+      "preconditioner_update_probability": 0.4,
+      "lower_bound_beta": 0.5,
+      "dampening": 1e-6,
+    },
+    invalid={
+      "b1": 1.5,
+      "preconditioner_lr": -0.1,
+      "preconditioner_init_scale": 0.0,
+      "preconditioner_update_probability": 1.5,
+      "lower_bound_beta": 2.0,
+      "dampening": -1.0,
+      "power_iterations": 1.5,
+      "memory_save_mode": "some_diag",
+    },
+    static=frozenset(
+      {
+        "max_size_triangular",
+        "min_ndim_triangular",
+        "power_iterations",
+        "target_merged_dim_size",
+        "block_size",
+      }
+    ),
+    per_leaf=True,
+    # its probes are drawn in the update, not turned with the problem
+    phase_equivariant=False,
+    moment_dtypes={"mu_dtype": ("mu",)},
+  ),
   # the shape scale of vectors (nonstandard_constant) at 1: signum on them
   Entry(
     "splus",
@@ -1023,6 +1066,7 @@ ALIASES = {
   "eve",
   "fromage",
   "kron",
+  "psgd_pro",
   "lamb",
   "laprop",
   "lars",
@@ -1083,4 +1127,5 @@ EXPLICIT_AXES_UPDATE_UNSUPPORTED = {
   "adamuon": "Newton-Schulz matmuls over sharded axes",
   "dion": "QR and power-iteration matmuls over sharded axes",
   "kron": "blocks cut from sharded axes by reshapes; factors and gradients meet unaligned",
+  "psgd_pro": "as kron: factors spread by their own rule meet gradients sharded otherwise",
 }

@@ -438,7 +438,7 @@ TREE_CASES = [
 
 # Optimizers whose references need more than a case above (a key, probes, noise):
 # each has its own test below.
-OWN_TESTS = {"kron", "noisy_sgd", "sophia"}
+OWN_TESTS = {"kron", "noisy_sgd", "sophia", "psgd_pro"}
 
 
 def _library_updates(opt, obj_fn=None):
@@ -521,6 +521,20 @@ KRON_PROBES = [{k: RNG.normal(size=v.shape) for k, v in KRON_PARAMS.items()} for
 KRON_FITS = [True, True, False, True, False, False, True, True]
 
 
+def _kron_updates(transform, lr, wd):
+  """The updates of ``transform``, decoupled weight decay and the learning rate, jitted,
+  over the Kronecker gradient sequence."""
+  opt = jon.chain(transform, jon.add_decayed_weights(wd), jon.scale_by_learning_rate(lr))
+  params = jax.tree.map(jnp.asarray, KRON_PARAMS)
+  state, step = opt.init(params), jax.jit(opt.update)
+  ours = []
+  for g in KRON_GRADS:
+    u, state = step(jax.tree.map(jnp.asarray, g), state, params)
+    params = jon.apply_updates(params, u)
+    ours.append(u)
+  return ours
+
+
 @pytest.mark.parametrize("momentum_into", [True, False])
 def test_kron_matches_numpy_reference_with_given_probes(momentum_into):
   """PSGD-Kron with blocks, a diagonal dim, 1-D and scalar leaves, skipped fits.
@@ -551,18 +565,7 @@ def test_kron_matches_numpy_reference_with_given_probes(momentum_into):
     del key
     return uniforms[count], {k: probes[k][count].astype(like[k].dtype) for k in like}
 
-  opt = jon.chain(
-    _kron._scale_by_kron(_kron._Settings(**options), draw),
-    jon.add_decayed_weights(wd),
-    jon.scale_by_learning_rate(lr),
-  )
-  params = jax.tree.map(jnp.asarray, KRON_PARAMS)
-  state, step = opt.init(params), jax.jit(opt.update)
-  ours = []
-  for g in KRON_GRADS:
-    u, state = step(jax.tree.map(jnp.asarray, g), state, params)
-    params = jon.apply_updates(params, u)
-    ours.append(u)
+  ours = _kron_updates(_kron._scale_by_kron(_kron._Settings(**options), draw), lr, wd)
   for leaf in KRON_PARAMS:
     expected = ref.kron(
       [g[leaf] for g in KRON_GRADS],
@@ -582,6 +585,73 @@ def test_kron_matches_numpy_reference_with_given_probes(momentum_into):
     for t, (u, e) in enumerate(zip(ours, expected)):
       np.testing.assert_allclose(
         u[leaf], e, rtol=1e-10, atol=1e-15, err_msg=f"kron, leaf {leaf}, step {t + 1}"
+      )
+
+
+PRO_PROBABILITIES = [1.0, 0.6, 0.3, 0.9, 0.2, 0.5, 1.0, 0.4]  # refits at steps 1, 4, 5, 7
+
+
+@pytest.mark.parametrize(
+  "options",
+  [
+    dict(momentum_into_precond_update=True),
+    # a fit step large enough for the Procrustes step to reach its bound (1/8; 1/2 published)
+    dict(momentum_into_precond_update=False, published=True, preconditioner_lr=3.0),
+    dict(preconditioner_lr=3.0),
+  ],
+  ids=["defaults", "published_raw_gradient", "bound_reached"],
+)
+def test_psgd_pro_matches_numpy_reference_with_given_probes(options):
+  """PSGD-PRO with dense and diagonal factors, 1-D and scalar leaves and steps that do not
+  refit: the probability schedule picks the steps by its running sum, the probes come in
+  through the internal hook ``probe(key, count, like)``."""
+  import inspect
+  from jaxopt_notes.kronecker import _psgd_pro
+
+  lr, wd = 0.05, 0.1
+  settings = {k: p.default for k, p in inspect.signature(jon.scale_by_psgd_pro).parameters.items()}
+  settings.update(
+    b1=0.8,
+    preconditioner_lr=0.3,
+    preconditioner_init_scale=2.0,
+    lower_bound_beta=0.7,
+    dampening=1e-3,
+    max_size_triangular=5,
+    preconditioner_update_probability=lambda t: jnp.asarray(PRO_PROBABILITIES)[t - 1],
+  )
+  settings.update(options)
+  sums = np.cumsum([0.0] + PRO_PROBABILITIES)
+  fits = [bool(np.floor(b) > np.floor(a)) for a, b in zip(sums[:-1], sums[1:])]
+  probes = {k: jnp.stack([p[k] for p in KRON_PROBES]) for k in KRON_PARAMS}
+
+  def probe(key, count, like):
+    del key
+    return {k: probes[k][count].astype(like[k].dtype) for k in like}
+
+  ours = _kron_updates(
+    _psgd_pro._scale_by_psgd_pro(_psgd_pro._Settings(**settings), probe), lr, wd
+  )
+  for leaf in KRON_PARAMS:
+    expected = ref.psgd_pro(
+      [g[leaf] for g in KRON_GRADS],
+      KRON_PARAMS[leaf],
+      LOSSES,
+      lr,
+      [p[leaf] for p in KRON_PROBES],
+      fits,
+      b1=0.8,
+      precond_lr=settings["preconditioner_lr"],
+      init_scale=2.0,
+      lower_bound_beta=0.7,
+      dampening=1e-3,
+      max_size_triangular=5,
+      weight_decay=wd,
+      momentum_into_precond_update=settings["momentum_into_precond_update"],
+      published=settings["published"],
+    )
+    for t, (u, e) in enumerate(zip(ours, expected)):
+      np.testing.assert_allclose(
+        u[leaf], e, rtol=1e-10, atol=1e-15, err_msg=f"psgd_pro, leaf {leaf}, step {t + 1}"
       )
 
 

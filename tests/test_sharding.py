@@ -80,12 +80,12 @@ KRONECKER_MESHES = os.path.join(HERE, "workers", "kronecker_meshes.py")
 
 
 def test_kronecker_optimizers_on_2_processes_agree_with_one_device():
-  """Shampoo, SOAP, PSGD-Kron and KL-Shampoo trained by 2 processes x 2 devices: each rank's
-  params after 6 float32 steps agree with one device's to 1e-4 relative, on
+  """Shampoo, SOAP, PSGD-Kron, KL-Shampoo and PSGD-PRO trained by 2 processes x 2 devices:
+  each rank's params after 6 float32 steps agree with one device's to 1e-4 relative, on
   rank-deficient and on full-rank factors (tests/multidevice/test_kronecker_meshes.py
   checks meshes of 1 to 8 devices in one process)."""
   results = multiprocess.launch([KRONECKER_MESHES], 2, 2, timeout=300)
   for r in results:
     assert (r["processes"], r["devices"]) == (2, 4), r
-    for name in ("shampoo", "soap", "kron", "kl_shampoo"):
+    for name in ("shampoo", "soap", "kron", "kl_shampoo", "psgd_pro"):
       assert max(r[name]) <= 1e-4, (name, r[name])

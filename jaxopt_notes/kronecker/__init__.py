@@ -1,10 +1,12 @@
-"""Kronecker-factored preconditioners: Shampoo, SOAP, PSGD-Kron, SPlus, KL-Shampoo, KL-SOAP.
+"""Kronecker-factored preconditioners: Shampoo, SOAP, PSGD-Kron, PSGD-PRO, SPlus,
+KL-Shampoo, KL-SOAP.
 
 Shampoo and SOAP keep, for each axis of a tensor, a factor that collects the Gram matrix
 of the gradient unfolded along that axis (`_factors`); Shampoo multiplies the
 gradient by inverse roots of the factors, SOAP runs Adam in their eigenbasis;
-PSGD-Kron fits triangular factors by a whitening criterion (`_kron`); SPlus takes
-the sign of the momentum in the factors' eigenbasis (`_splus`); KL-Shampoo and
+PSGD-Kron fits triangular factors by a whitening criterion (`_kron`), PSGD-PRO
+dense ones by the Procrustes rule (`_psgd_pro`; both on `_psgd`); SPlus takes the sign
+of the momentum in the factors' eigenbasis (`_splus`); KL-Shampoo and
 KL-SOAP fit the factors by KL minimisation, each whitened by the others (`_kl`).
 """
 
@@ -22,6 +24,7 @@ from jaxopt_notes.kronecker._kron import (
   precond_update_prob_schedule,
   scale_by_kron,
 )
+from jaxopt_notes.kronecker._psgd_pro import ScaleByPsgdProState, psgd_pro, scale_by_psgd_pro
 from jaxopt_notes.kronecker._shampoo import ScaleByShampooState, scale_by_shampoo, shampoo
 from jaxopt_notes.kronecker._soap import ScaleBySoapState, scale_by_soap, soap
 from jaxopt_notes.kronecker._splus import (
@@ -54,4 +57,7 @@ __all__ = [
   "kl_soap",
   "scale_by_kl_shampoo",
   "scale_by_kl_soap",
+  "ScaleByPsgdProState",
+  "psgd_pro",
+  "scale_by_psgd_pro",
 ]

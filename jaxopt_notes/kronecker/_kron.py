@@ -40,8 +40,6 @@ merging adjacent small dimensions (``merge_small_dims``) and cut into blocks of
 each block then has factors of its own.
 """
 
-import contextlib
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -51,13 +49,12 @@ import jax.numpy as jnp
 from jaxopt_notes import _moments, _numerics, _placement, _random, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes.kronecker import _factors
+from jaxopt_notes.kronecker import _factors, _psgd
 from jaxopt_notes.transforms._adding import add_decayed_weights
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
 
 Float = jax.typing.ArrayLike
-_MODES = (None, "one_diag", "smart_one_diag", "all_diag")
 _RMS_CAP = 1.1
 
 
@@ -142,137 +139,7 @@ class _Settings(NamedTuple):
   key: Any
 
 
-# ------------------------------------------------------------------ layout
-
-
-class _Layout(NamedTuple):
-  """How one param becomes a stack of equally shaped blocks (all static).
-
-  The param is reshaped to ``(scan, *merged dims)`` and cut by ``blocks``, whose
-  grid is ``(scan, *counts)`` and whose blocks are ``(1, *extents)``; the grid is
-  flattened into one stack axis, over which the factors are stacked too.
-  """
-
-  shape: tuple  # the param's shape
-  blocks: _factors.Blocks  # the cut of the param reshaped to (scan, *merged dims)
-  diag: tuple  # per merged dim: diagonal factor?
-
-  @property
-  def extents(self) -> tuple:
-    return self.blocks.sizes[1:]
-
-  @property
-  def stack(self) -> int:
-    return math.prod(self.blocks.counts)
-
-  def split(self, x: jax.Array) -> jax.Array:
-    """``(stack, *extents)``: each blocked dim padded to whole blocks, the blocks stacked."""
-    return self.blocks.split(x.reshape(self.blocks.shape)).reshape((self.stack,) + self.extents)
-
-  def merge(self, xb: jax.Array) -> jax.Array:
-    """The inverse of `split`."""
-    return self.blocks.merge(xb.reshape(self.blocks.counts + (1,) + self.extents)).reshape(
-      self.shape
-    )
-
-
-def _diagonal_dims(shape, max_size, min_ndim, mode) -> list:
-  diag = [mode == "all_diag"] * len(shape)
-  if mode in ("one_diag", "smart_one_diag") and shape:
-    order = sorted(range(len(shape)), key=lambda i: shape[i], reverse=True)
-    tie = len(shape) > 1 and shape[order[0]] == shape[order[1]]
-    diag[order[0]] = not (mode == "smart_one_diag" and tie)
-  return [
-    d or size == 1 or size > max_size or len(shape) < min_ndim for d, size in zip(diag, shape)
-  ]
-
-
-def _merge_limit(shape: tuple, target: int) -> int:
-  """The longest merged dim that ``merge_small_dims`` makes of ``shape``.
-
-  Neighbouring dims merge while their product stays within ``target`` and
-  within the longest dim of ``shape``, so merging never gives a factor larger
-  than the largest one the unmerged tensor has: a (64, 64) matrix keeps its two
-  64 x 64 factors rather than becoming one dim of 4096 cut into 8 blocks with a
-  512 x 512 factor each (2.1M factor entries for 4,096 params; 8,192 unmerged).
-  """
-  return min(target, max(shape))
-
-
-def _layout(shape, scanned, s: _Settings) -> _Layout:
-  scan = shape[0] if scanned else 1
-  layer = tuple(shape[1:] if scanned else shape) or (1,)
-  diag = _diagonal_dims(layer, s.max_size_triangular, s.min_ndim_triangular, s.memory_save_mode)
-  groups = (
-    _factors.merge_groups(layer, _merge_limit(layer, s.target_merged_dim_size))
-    if s.merge_small_dims
-    else [[i] for i in range(len(layer))]
-  )
-  merged = tuple(math.prod(layer[i] for i in g) for g in groups)
-  mdiag = tuple(all(diag[i] for i in g) for g in groups)
-  block = s.block_size if s.partition_grads_into_blocks else None
-  counts = tuple(
-    -(-d // block) if block and not dg and d > block else 1 for d, dg in zip(merged, mdiag)
-  )
-  extents = tuple(block if c > 1 else d for d, c in zip(merged, counts))
-  blocks = _factors.Blocks((scan,) + merged, (scan,) + counts, (1,) + extents)
-  return _Layout(tuple(shape), blocks, mdiag)
-
-
 # ------------------------------------------------------ one block's maths
-
-
-def _abs2(x):
-  """$|x|^2$, real (``x * x`` for a real ``x``)."""
-  return jnp.real(x * jnp.conj(x))
-
-
-def _solve_h(q, y):
-  """$Q^{-\\mathsf{H}} Y$ for an upper triangular ``q``."""
-  return jax.lax.linalg.triangular_solve(
-    q, y, left_side=True, lower=False, transpose_a=True, conjugate_a=True
-  )
-
-
-# XLA:CPU runs a batched triangular solve by splitting its batch over the intra-op thread
-# pool and blocking until the parts are done, so as many such solves at once as the pool
-# has threads wait on each other forever (docs/kron.md, "An XLA:CPU deadlock"). On CPU the
-# solves over a stack of blocks therefore run one block at a time.
-_solve_h_per_block = jax.custom_batching.sequential_vmap(_solve_h)
-
-
-def _times(x, q, i, inverse=False):
-  """``x`` times the factor ``q`` along axis ``i`` (``q^{-H}`` with ``inverse``)."""
-  if q.ndim == 1:
-    q = q.reshape([-1 if j == i else 1 for j in range(x.ndim)])
-    return x / jnp.conj(q) if inverse else x * q
-  if not inverse:
-    return _factors.along(x, [None] * i + [q], 0, precision=None)
-  moved = jnp.moveaxis(x, i, 0)
-  flat = jax.lax.platform_dependent(
-    q, moved.reshape(moved.shape[0], -1), cpu=_solve_h_per_block, default=_solve_h
-  )
-  return jnp.moveaxis(flat.reshape(moved.shape), 0, i)
-
-
-def _precondition(qs, g):
-  """$G \\times_i Q_i^\\mathsf{H} Q_i$ over every axis."""
-  for i, q in enumerate(qs):
-    if q.ndim == 1:
-      g = _times(g, _abs2(q).astype(q.dtype), i)
-    else:
-      g = _factors.along(
-        _times(g, q, i), [None] * i + [jnp.conj(q)], 0, transpose=True, precision=None
-      )
-  return g
-
-
-def _gram(x, i, diagonal):
-  """The mode-``i`` Gram matrix $X_{(i)} X_{(i)}^\\mathsf{H}$ (only its diagonal when
-  ``diagonal``)."""
-  if diagonal:
-    return jnp.sum(_abs2(jnp.moveaxis(x, i, 0).reshape(x.shape[i], -1)), axis=1)
-  return _factors.gram(x, i, 0, precision=None)
 
 
 def _norm_lower_bound(s):
@@ -280,47 +147,34 @@ def _norm_lower_bound(s):
   top = jnp.max(jnp.abs(s))
   safe = jnp.where(top > 0, top, 1)
   s = s / safe
-  v = s[:, jnp.argmax(jnp.sum(_abs2(s), axis=0))]
-  vv = jnp.sum(_abs2(v))
-  return top * jnp.sqrt(jnp.sum(_abs2(s @ v)) / jnp.where(vv > 0, vv, 1))
-
-
-def _safe(x):
-  return jnp.where(x > 0, x, 1)
+  v = s[:, jnp.argmax(jnp.sum(_factors.abs2(s), axis=0))]
+  vv = jnp.sum(_factors.abs2(v))
+  return top * jnp.sqrt(jnp.sum(_factors.abs2(s @ v)) / jnp.where(vv > 0, vv, 1))
 
 
 def _fit(qs, h, v, lr):
   """One fitting step of the factors ``qs`` of one block (see the module docstring)."""
   a, b = h, v
   for i, q in enumerate(qs):
-    a = _times(a, q, i)
-    b = _times(b, q, i, inverse=True)
+    a = _psgd.times(a, q, i)
+    b = _psgd.times(b, q, i, inverse=True)
   # A common scale leaves every step unchanged and keeps the Gram matrices finite.
-  scale = _safe(jnp.maximum(jnp.max(jnp.abs(a)), jnp.max(jnp.abs(b))))
+  scale = _psgd.safe(jnp.maximum(jnp.max(jnp.abs(a)), jnp.max(jnp.abs(b))))
   a, b = a / scale, b / scale
   new = []
   for i, q in enumerate(qs):
-    t1, t2 = _gram(a, i, q.ndim == 1), _gram(b, i, q.ndim == 1)
+    t1, t2 = _psgd.gram(a, i, q.ndim == 1), _psgd.gram(b, i, q.ndim == 1)
     if q.ndim == 1:
-      new.append(q - lr / _safe(jnp.max(jnp.abs(t1 + t2))) * (t1 - t2) * q)
+      new.append(q - lr / _psgd.safe(jnp.max(jnp.abs(t1 + t2))) * (t1 - t2) * q)
     else:
-      new.append(q - lr / _safe(_norm_lower_bound(t1 + t2)) * jnp.triu(t1 - t2) @ q)
+      new.append(q - lr / _psgd.safe(_norm_lower_bound(t1 + t2)) * jnp.triu(t1 - t2) @ q)
   return tuple(new)
-
-
-def _balance(qs):
-  """Rescales the factors to equal largest entries; their product is unchanged."""
-  if len(qs) < 2:
-    return qs
-  tops = jnp.stack([_safe(jnp.max(jnp.abs(q))) for q in qs])
-  mean = jnp.exp(jnp.mean(jnp.log(tops)))
-  return tuple(q * (mean / t).astype(q.dtype) for q, t in zip(qs, tops))
 
 
 def _rms_cap(u):
   """``u / max(1, rms(u) / 1.1)``, computed without overflow."""
-  top = _safe(jnp.max(jnp.abs(u)))
-  rms = top * jnp.sqrt(jnp.mean(_abs2(u / top)))
+  top = _psgd.safe(jnp.max(jnp.abs(u)))
+  rms = top * jnp.sqrt(jnp.mean(_factors.abs2(u / top)))
   return u / jnp.maximum(1, rms / _RMS_CAP)
 
 
@@ -334,71 +188,24 @@ def _draw(key, count, like):
   return jax.random.uniform(decide), _random.random_like(probe, like)
 
 
-def _mapper(lax_map, batch_size):
-  def over_stack(f, *xs):
-    if lax_map:
-      return jax.lax.map(lambda args: f(*args), xs, batch_size=batch_size)
-    return jax.vmap(f)(*xs)
-
-  return over_stack
-
-
-def _precision(name):
-  return contextlib.nullcontext() if name is None else jax.default_matmul_precision(name)
-
-
-def _compute_dtype(x, precond_dtype):
-  """The factors' dtype: ``precond_dtype`` (default: the leaf's, at least float32),
-  made complex for a complex leaf."""
-  dtype = _factors.stats_dtype(x) if precond_dtype is None else precond_dtype
-  return jnp.promote_types(dtype, jnp.complex64) if jnp.iscomplexobj(x) else dtype
-
-
 def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformation:
   """`scale_by_kron` with its randomness from ``draw(key, count, like) -> (uniform,
   probes)``: the hook through which tests hand in the probe vectors."""
   mu_dtype = _tree.canonical_dtype(s.mu_dtype)
   precond_dtype = _tree.canonical_dtype(s.precond_dtype)
   prob, b1 = s.preconditioner_update_probability, s.b1
-  over_stack = _mapper(s.lax_map_scanned_layers, s.lax_map_batch_size)
-
-  def layouts(tree):
-    scanned = s.scanned_layers
-    if scanned is None:
-      scanned = jax.tree.map(lambda _: False, tree)
-    return jax.tree.map(
-      lambda x, sc: None if _tree.is_frozen(x) else _layout(jnp.shape(x), bool(sc), s),
-      tree,
-      scanned,
-    )
+  over_stack = _psgd.mapper(s.lax_map_scanned_layers, s.lax_map_batch_size)
 
   def init_fn(params):
-    def factors(p, lay):
-      if lay is None:
-        return None
-      dtype = _compute_dtype(p, precond_dtype)
-      scale = jnp.asarray(s.preconditioner_init_scale, jnp.finfo(dtype).dtype)
-      scale = (scale ** (1 / len(lay.diag))).astype(dtype)
-      return tuple(
-        scale
-        * (
-          jnp.ones((lay.stack, e), dtype)
-          if dg
-          else jnp.broadcast_to(jnp.eye(e, dtype=dtype), (lay.stack, e, e))
-        )
-        for e, dg in zip(lay.extents, lay.diag)
-      )
-
-    key = (
-      s.key
-      if isinstance(s.key, jax.Array) and jnp.issubdtype(s.key.dtype, jax.dtypes.prng_key)
-      else jax.random.key(0 if s.key is None else s.key)
+    factors = lambda p, lay: _psgd.initial_factors(  # noqa: E731
+      p, lay, s.preconditioner_init_scale, precond_dtype
     )
+    key = _psgd.prng_key(s.key)
     return ScaleByKronState(
       count=_placement.zero_count(params),
       mu=_tree.zeros_like(params, dtype=mu_dtype),
       Qs_preconditioners=_factors.spread(
-        jax.tree.map(factors, params, layouts(params), is_leaf=_tree.is_none), params
+        jax.tree.map(factors, params, _psgd.layouts(params, s), is_leaf=_tree.is_none), params
       ),
       rng_key=_placement.replicate_like(key, params),
     )
@@ -408,8 +215,8 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
     count = _numerics.safe_increment(state.count)
     mu = _moments.update_moment(updates, state.mu, b1, 1)
     direction = _moments.bias_correction(mu, b1, count)
-    lays = layouts(updates)
-    work = _tree.map(lambda g: g.astype(_compute_dtype(g, precond_dtype)), direction)
+    lays = _psgd.layouts(updates, s)
+    work = _tree.map(lambda g: g.astype(_psgd.compute_dtype(g, precond_dtype)), direction)
     fit_in = (
       work
       if s.momentum_into_precond_update
@@ -425,11 +232,11 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
         if lay is None:
           return None
         h = g + damping.astype(g.dtype) * jnp.mean(jnp.abs(g)) * v
-        fit = lambda qs, h, v: _fit(_balance(qs), h, v, s.preconditioner_lr)  # noqa: E731
+        fit = lambda qs, h, v: _fit(_psgd.balance(qs), h, v, s.preconditioner_lr)  # noqa: E731
         new = over_stack(fit, qs, lay.split(h), lay.split(v))
         return tuple(_factors.sharded_like(n, q) for n, q in zip(new, qs))
 
-      with _precision(s.precond_update_precision):
+      with _psgd.precision(s.precond_update_precision):
         return jax.tree.map(one, fit_in, probes, qs_tree, lays, is_leaf=_tree.is_none)
 
     qs = _numerics.cond(uniform < p, fit_all, lambda q: q, state.Qs_preconditioners)
@@ -437,8 +244,8 @@ def _scale_by_kron(s: _Settings, draw: Callable = _draw) -> GradientTransformati
     def apply(g, qs, lay):
       if lay is None:
         return None
-      with _precision(s.precond_grads_precision):
-        out = over_stack(_precondition, qs, lay.split(g))
+      with _psgd.precision(s.precond_grads_precision):
+        out = over_stack(_psgd.precondition, qs, lay.split(g))
       return _rms_cap(lay.merge(out))
 
     out = jax.tree.map(apply, work, qs, lays, is_leaf=_tree.is_none)
@@ -464,7 +271,7 @@ def _check(owner: str, s: _Settings) -> None:
     _validate.check_positive_int(owner, name, getattr(s, name))
   if s.min_ndim_triangular != 0:
     _validate.check_positive_int(owner, "min_ndim_triangular", s.min_ndim_triangular)
-  _validate.check_choice(owner, "memory_save_mode", s.memory_save_mode, _MODES)
+  _validate.check_choice(owner, "memory_save_mode", s.memory_save_mode, _psgd.MODES)
 
 
 def scale_by_kron(

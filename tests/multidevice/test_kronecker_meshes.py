@@ -1,5 +1,5 @@
-"""Shampoo, SOAP, PSGD-Kron and KL-Shampoo give one device's params on meshes of 2, 4 and 8
-simulated devices, to 1e-4 relative after 6 float32 steps, on rank-deficient and
+"""Shampoo, SOAP, PSGD-Kron, KL-Shampoo and PSGD-PRO give one device's params on meshes of
+2, 4 and 8 simulated devices, to 1e-4 relative after 6 float32 steps, on rank-deficient and
 on full-rank Kronecker factors (run in its own process by test_sharding.py; the
 problem and the training are in tests/workers/kronecker_meshes.py, which
 test_sharding.py also runs as 2 processes x 2 devices).

@@ -1,4 +1,5 @@
-"""Shampoo, SOAP, PSGD-Kron and KL-Shampoo on several meshes: params after 6 float32 steps.
+"""Shampoo, SOAP, PSGD-Kron, KL-Shampoo and PSGD-PRO on several meshes: params after 6
+float32 steps.
 
 One problem, shared by tests/multidevice/test_kronecker_meshes.py (meshes of 1,
 2, 4 and 8 simulated devices in one process) and by this file run as a worker
@@ -31,6 +32,7 @@ OPTIMIZERS = {
   "soap": lambda: jon.soap(0.01),
   "kron": lambda: jon.kron(0.01),
   "kl_shampoo": lambda: jon.kl_shampoo(0.01),
+  "psgd_pro": lambda: jon.psgd_pro(0.01),
 }
 
 
