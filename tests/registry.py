@@ -685,7 +685,7 @@ REGISTRY = [
     rosenbrock_lr=0.1,
     sweep={"b1": 0.8, "b2": 0.99, "a": 1.0, "b": 2.0, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "b": -1.0},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "stable_adamw",
@@ -694,7 +694,7 @@ REGISTRY = [
     per_leaf=True,
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-6, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # spike clipping is a kink: the swept b2 and threshold keep the gradient test's stencil
   # on one side of it
@@ -706,7 +706,7 @@ REGISTRY = [
     static=frozenset({"reset_interval", "warmup_steps", "clip_delay"}),
     sweep={"b1": 0.8, "b2": 0.9, "eps": 1e-7, "threshold": 100.0, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "threshold": -1.0, "reset_interval": 0, "warmup_steps": -1},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "schedule_free_sgd",
@@ -744,7 +744,7 @@ REGISTRY = [
     rosenbrock_lr=0.03,
     sweep={**_ADAM_SWEEP, "weight_decay": 1e-3},
     invalid=_ADAM_INVALID,
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adopt",
@@ -756,7 +756,7 @@ REGISTRY = [
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-4},
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
     complex_refused="its default clip_value_fn clips to a real interval",
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "ademamix",
