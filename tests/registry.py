@@ -364,7 +364,7 @@ REGISTRY = [
     rosenbrock_constant=True,
     sweep=_ADAM_SWEEP,
     invalid=_ADAM_INVALID,
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "optimistic_adam_v2",
@@ -372,7 +372,7 @@ REGISTRY = [
     rosenbrock_lr=0.1,
     sweep={**_ADAM_SWEEP, "alpha": 0.7, "beta": 0.5},
     invalid=_ADAM_INVALID,
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "polyak_sgd",
@@ -620,7 +620,7 @@ REGISTRY = [
       "adam_weight_decay": 1e-3,
     },
     invalid={"b1": 1.5, "b2": -0.1, "adam_b2": 1.5},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adamuon",
@@ -639,7 +639,7 @@ REGISTRY = [
       "adam_weight_decay": 1e-3,
     },
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # Dion on the vectors too (as 1 x n matrices: a normalised step with error feedback),
   # so that the shared problems, which are vectors, exercise it
@@ -677,7 +677,7 @@ REGISTRY = [
       "gamma": 0.05,
     },
     invalid={"b1": 1.0, "b2": -0.1, "gamma": float("inf")},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adam_atan2",
@@ -765,7 +765,7 @@ REGISTRY = [
     rosenbrock_lr=0.03,
     sweep={**_ADAM_SWEEP, "b3": 0.95, "alpha": 2.0, "weight_decay": 1e-3},
     invalid={**_ADAM_INVALID, "b3": 1.5, "alpha": float("inf")},
-    moment_dtypes={"mu_dtype": ("m1", "m2")},
+    moment_dtypes={"mu_dtype": ("m1", "m2"), "nu_dtype": ("nu",)},
   ),
   Entry(
     "simplified_ademamix",
@@ -995,7 +995,7 @@ REGISTRY = [
       "update_interval": 0,
     },
     complex_refused="it clips each coordinate's m / h to the real interval [-1, 1]",
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
 ]
 

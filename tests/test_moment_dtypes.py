@@ -16,14 +16,16 @@ PARAMS = {
 WITH_DTYPES = [e for e in REGISTRY if e.moment_dtypes]
 
 
-def _field_dtypes(state):
-  """(state field, leaf dtype) of every param-shaped leaf: the field is the last named
+def _field_dtypes(state, named=()):
+  """(state field, leaf dtype) of every param-shaped float leaf, and of every float leaf of a
+  field in ``named`` (statistics kept per row or per column): the field is the last named
   attribute on the leaf's path."""
   shapes = {x.shape for x in jax.tree.leaves(PARAMS)}
   found = []
   for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
     names = [k.name for k in path if isinstance(k, jax.tree_util.GetAttrKey)]
-    if names and leaf.shape in shapes and jnp.issubdtype(leaf.dtype, jnp.floating):
+    ours = names and (leaf.shape in shapes or names[-1] in named)
+    if ours and jnp.issubdtype(leaf.dtype, jnp.floating):
       found.append((names[-1], leaf.dtype))
   return found
 
@@ -44,7 +46,7 @@ def test_moment_dtypes_follow_their_arguments(entry, dtype):
   opt = entry.make(0.01, **chosen)
   state = opt.init(PARAMS)
   fields = {f for names in entry.moment_dtypes.values() for f in names}
-  found = _field_dtypes(state)
+  found = _field_dtypes(state, fields)
   assert {f for f, _ in found} >= fields, found  # every named field is there
   for field, leaf_dtype in found:
     assert leaf_dtype == (dtype if field in fields else jnp.float32), (field, leaf_dtype)
@@ -57,7 +59,7 @@ def test_moment_dtypes_follow_their_arguments(entry, dtype):
 @pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)
 def test_each_dtype_argument_sets_only_its_fields(entry):
   for arg, fields in entry.moment_dtypes.items():
-    found = _field_dtypes(entry.make(0.01, **{arg: jnp.bfloat16}).init(PARAMS))
+    found = _field_dtypes(entry.make(0.01, **{arg: jnp.bfloat16}).init(PARAMS), fields)
     narrow = {f for f, d in found if d == jnp.bfloat16}
     assert narrow == set(fields), (arg, narrow)
 
@@ -69,7 +71,8 @@ def test_narrow_moments_step_close_to_wide_ones(entry):
   three steps (one compiled scan for both) stay finite and near the defaults', within 5% of
   how far the params moved plus bfloat16's rounding of a param-sized value (Schedule-Free
   keeps its iterate z in that dtype)."""
-  found = dict(_field_dtypes(entry.make(0.01).init(PARAMS)))
+  fields = [f for names in entry.moment_dtypes.values() for f in names]
+  found = dict(_field_dtypes(entry.make(0.01).init(PARAMS), fields))
   wide = {arg: found[fields[0]] for arg, fields in entry.moment_dtypes.items()}
   narrow = {arg: jnp.bfloat16 for arg in entry.moment_dtypes}
   programs = [
