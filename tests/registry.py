@@ -200,6 +200,7 @@ REGISTRY = [
     rosenbrock_steps=10000,
     sweep={"initial_accumulator_value": 0.2, "eps": 1e-5, "eps_root": 1e-6},
     invalid={"initial_accumulator_value": -0.1, "eps": -1.0},
+    moment_dtypes={"nu_dtype": ("sum_of_squares",)},
   ),
   Entry(
     "rmsprop",
@@ -208,6 +209,7 @@ REGISTRY = [
     rosenbrock_lr=0.01,
     sweep={"decay": 0.8, "eps": 1e-6, "eps_root": 1e-6, "initial_scale": 0.1},
     invalid={"decay": 2.0, "eps_root": -1.0},
+    moment_dtypes={"nu_dtype": ("nu",)},
   ),
   Entry(
     "rmsprop_centered_momentum",
@@ -218,6 +220,7 @@ REGISTRY = [
     lr_is_last=False,
     sweep={"decay": 0.8, "momentum": 0.6},
     invalid={"momentum": -0.5},
+    moment_dtypes={"mu_dtype": ("mu", "trace"), "nu_dtype": ("nu",)},
   ),
   Entry(
     "adadelta",
@@ -269,6 +272,7 @@ REGISTRY = [
     rosenbrock_lr=0.3,
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-6},
     invalid={"b2": 1.01},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adamaxw",
@@ -276,6 +280,7 @@ REGISTRY = [
     quadratic_lr=0.3,
     rosenbrock_lr=0.3,
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-6, "weight_decay": 1e-3},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "yogi",
@@ -287,6 +292,7 @@ REGISTRY = [
     optax_complex_differs="optax's alias starts the first moment at "
     "initial_accumulator_value (docs/migrating_from_optax.md); its "
     "zero start is compared in test_complex",
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "lion",
@@ -336,6 +342,7 @@ REGISTRY = [
     rosenbrock_constant=True,
     sweep={**_ADAM_SWEEP, "threshold": 4.5},
     invalid={**_ADAM_INVALID, "threshold": 3.0},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "eve",

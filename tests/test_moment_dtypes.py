@@ -1,7 +1,6 @@
 """The dtype arguments of the moments (``mu_dtype``, ``nu_dtype``, ...) set the dtypes of
 the state fields the registry names, keep them across steps, and change nothing else."""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,8 +65,8 @@ def test_each_dtype_argument_sets_only_its_fields(entry):
 
 @pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)
 def test_narrow_moments_step_close_to_wide_ones(entry):
-  """Every dtype argument set to the dtype its fields have by default traces to the defaults' program
-  (the same numbers bit for bit: the arguments add no cast of their own); set to bfloat16,
+  """Every dtype argument set to the dtype its fields have by default traces to the defaults'
+  program (the same numbers bit for bit: the arguments add no cast of their own); set to bfloat16,
   three steps (one compiled scan for both) stay finite and near the defaults', within 5% of
   how far the params moved plus bfloat16's rounding of a param-sized value (Schedule-Free
   keeps its iterate z in that dtype)."""

@@ -150,7 +150,9 @@ def scale_by_normuon(
   def init_fn(params):
     first = muon.init(params)
     specs = resolve_dimension_numbers(weight_dimension_numbers, params)
-    nu = per_matrix(_reduced_zeros, specs, _tree.zeros_like(params, _tree.canonical_dtype(nu_dtype)))
+    nu = per_matrix(
+      _reduced_zeros, specs, _tree.zeros_like(params, _tree.canonical_dtype(nu_dtype))
+    )
     return ScaleByNorMuonState(count=first.count, mu=first.mu, nu=nu, ns_coeffs=first.ns_coeffs)
 
   def update_fn(updates, state, params=None):

@@ -180,7 +180,11 @@ def scale_by_sophia(
     count = _numerics.safe_increment(state.count)
     mu = _moments.update_moment(updates, state.mu, b1, 1)
     mu_hat = _moments.bias_correction(mu, b1, count)
-    out = _tree.map(lambda m, h: m / jnp.maximum(gamma * h, eps), mu_hat, _moments.widened(state.nu, updates, nu_dtype))
+    out = _tree.map(
+      lambda m, h: m / jnp.maximum(gamma * h, eps),
+      mu_hat,
+      _moments.widened(state.nu, updates, nu_dtype),
+    )
     if clip_threshold is not None:
       if verbose:
         kept = _tree.sum(_tree.map(lambda u: jnp.sum(jnp.abs(u) < clip_threshold), out))
