@@ -231,6 +231,7 @@ REGISTRY = [
     sweep={"rho": 0.95, "eps_root": 1e-5, "eps": 1e-7, "weight_decay": 1e-3},
     invalid={"rho": 1.2, "eps": -0.1},
     optax_complex_differs="optax takes g * g for |g|^2 (its own tests skip complex params)",
+    moment_dtypes={"nu_dtype": ("e_g", "e_x")},
   ),
   Entry(
     "adam",
@@ -312,6 +313,7 @@ REGISTRY = [
     complex_tol=1e-5,
     sweep={**_ADAM_SWEEP, "weight_decay": 1e-3},
     invalid=_ADAM_INVALID,
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "lars",
@@ -350,6 +352,7 @@ REGISTRY = [
     rosenbrock_lr=0.03,
     sweep={**_ADAM_SWEEP, "b3": 0.99, "c": 5.0, "f_star": -0.1},
     invalid={**_ADAM_INVALID, "b3": 1.5, "c": 0.5},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # games, Polyak steps and learning-rate-free methods
   Entry(
@@ -528,6 +531,7 @@ REGISTRY = [
     rosenbrock_lr=0.01,
     sweep={"b1": 0.8, "b2": 0.5, "eps": 1e-5, "eps_root": 1e-6, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
+    moment_dtypes={"mu_dtype": ("mu",)},
   ),
   Entry(
     "adan",
@@ -536,6 +540,7 @@ REGISTRY = [
     rosenbrock_lr=0.1,
     sweep={"b1": 0.9, "b2": 0.9, "b3": 0.95, "eps": 1e-6, "eps_root": 1e-6, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b3": -0.1, "eps": -1.0},
+    moment_dtypes={"mu_dtype": ("m", "v"), "nu_dtype": ("n",)},
   ),
   # D-Adaptation, Prodigy and Mechanic (the betas tuple is swept in tests/test_dadapt.py)
   Entry(
@@ -975,6 +980,7 @@ REGISTRY = [
     invalid=_ADAM_INVALID,
     optax_complex_differs="it centres on another momentum than optax's, for real params too "
     "(test_optax_oracle)",
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "sophia",

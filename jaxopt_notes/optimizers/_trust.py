@@ -121,6 +121,9 @@ def lamb(
   eps_root: Float = 0.0,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """LAMB (module docstring). Reference: You et al., 2020, "Large Batch
   Optimization for Deep Learning: Training BERT in 76 minutes".
@@ -135,7 +138,7 @@ def lamb(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay=weight_decay, mask=mask),
     scale_by_trust_ratio(),
     scale_by_learning_rate(learning_rate),
