@@ -460,6 +460,7 @@ REGISTRY = [
     sweep={"decay_rate": 0.7, "eps": 1e-3, "clipping_threshold": 0.5},
     invalid={"decay_rate": -0.8, "eps": -1.0, "clipping_threshold": 0.0},
     optax_complex_differs=_ADAFACTOR_DECAY,
+    moment_dtypes={"factors_dtype": ("v_row", "v_col", "v")},
   ),
   Entry(
     "adafactor_momentum",
@@ -479,7 +480,7 @@ REGISTRY = [
     "its imaginary part",
     sweep={"momentum": 0.8, "weight_decay_rate": 1e-5},
     invalid={"momentum": 1.5},
-    moment_dtypes={"dtype_momentum": ("ema",)},
+    moment_dtypes={"dtype_momentum": ("ema",), "factors_dtype": ("v_row", "v_col", "v")},
   ),
   Entry(
     "sm3",
