@@ -942,6 +942,7 @@ REGISTRY = [
     # as soap: a factor whose null space has two dimensions or more gets a basis set
     # by rounding there; precondition only the shorter side, of full rank
     sharded_kwargs={"max_precond_dim": 4},
+    moment_dtypes={"mu_dtype": ("mu",)},
   ),
   Entry(
     "kl_soap",
@@ -969,6 +970,7 @@ REGISTRY = [
     # as published SOAP: the bases of a rank-deficient factor's null space are set by
     # rounding, which differs between meshes (docs/kl.md gives the size)
     other_mesh_tolerance={"rtol": 1e-2, "atol": 5e-3},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # ACProp and Sophia (SAM wraps two optimizers: tests/test_sam.py)
   Entry(
