@@ -95,6 +95,10 @@ class Entry:
   phase_equivariant: bool = True
   # dtype arguments of the moments -> the state fields each sets (tests/test_moment_dtypes.py)
   moment_dtypes: dict = dataclasses.field(default_factory=dict)
+  # how far a run with those moments in bfloat16 may stray from the default's, as a fraction
+  # of how far the params moved (beyond bfloat16's rounding of a param): more where a step
+  # takes the sign, or the leading singular vectors, of a quantity the rounding can turn
+  narrow_moments_tol: float = 0.05
 
   def make(
     self, learning_rate: Any = 0.01, factory: Callable | None = None, **overrides
@@ -676,6 +680,9 @@ REGISTRY = [
       "adam_weight_decay": 1e-3,
     },
     invalid={"mu": 1.5, "eps": -1.0, "rank": 0},
+    moment_dtypes={"mu_dtype": ("mu",)},
+    # its rank-r step follows the leading singular vectors of m + g, near-degenerate here
+    narrow_moments_tol=1.0,
   ),
   Entry(
     "mars_adamw",
@@ -833,6 +840,7 @@ REGISTRY = [
     static=frozenset(
       {"block_size", "skip_preconditioning_dim_size_gt", "skip_preconditioning_rank_lt"}
     ),
+    moment_dtypes={"mu_dtype": ("mu",), "nu_dtype": ("diagonal",)},
   ),
   Entry(
     "soap",
@@ -916,6 +924,9 @@ REGISTRY = [
     # a sign of a rotated coordinate that is zero in exact arithmetic (a rank-deficient
     # factor's null space) follows rounding, which differs between meshes (docs/splus.md)
     other_mesh_tolerance={"rtol": 1e-2, "atol": 1e-2},
+    moment_dtypes={"mu_dtype": ("mu",)},
+    # its steps are signs in the eigenbasis, of coordinates that can be near zero
+    narrow_moments_tol=1.0,
   ),
   Entry(
     "kl_shampoo",
