@@ -803,6 +803,7 @@ REGISTRY = [
     },
     invalid=_ADAM_INVALID,
     optax_complex_differs="optax takes g * g for |g|^2",
+    moment_dtypes={"mu_dtype": ("m",), "nu_dtype": ("n",)},
   ),
   Entry(
     "madgrad",

@@ -183,6 +183,9 @@ def scale_by_simplified_ademamix(
   alpha: ScalarOrSchedule = 0.0,
   eps: Float = 1e-8,
   eps_root: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Simplified AdEMAMix's direction; see `simplified_ademamix`.
 
@@ -195,10 +198,13 @@ def scale_by_simplified_ademamix(
   check_moments(
     "scale_by_simplified_ademamix", b1, b2, eps, eps_root, alpha=(alpha, _validate.FINITE)
   )
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
     return ScaleBySimplifiedAdEMAMixState(
-      t=_placement.zero_count(params), m=_tree.zeros_like(params), n=_tree.zeros_like(params)
+      t=_placement.zero_count(params),
+      m=_tree.zeros_like(params, mu_dtype),
+      n=_tree.zeros_like(params, nu_dtype),
     )
 
   def update_fn(updates, state, params=None):
@@ -225,6 +231,9 @@ def simplified_ademamix(
   eps_root: Float = 0.0,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Simplified AdEMAMix (module docstring).
 
@@ -237,7 +246,9 @@ def simplified_ademamix(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root),
+    scale_by_simplified_ademamix(
+      b1, b2, alpha, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    ),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )
