@@ -41,6 +41,9 @@ def _step(opt):
 @pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)
 @pytest.mark.parametrize("dtype", [jnp.bfloat16])
 def test_moment_dtypes_follow_their_arguments(entry, dtype):
+  """The named fields start in ``dtype``, the others in the params' float32 (that updates keep
+  them so: the scan of `test_narrow_moments_step_close_to_wide_ones`, whose carry must keep
+  its types)."""
   chosen = {arg: dtype for arg in entry.moment_dtypes}
   opt = entry.make(0.01, **chosen)
   state = opt.init(PARAMS)
@@ -49,10 +52,6 @@ def test_moment_dtypes_follow_their_arguments(entry, dtype):
   assert {f for f, _ in found} >= fields, found  # every named field is there
   for field, leaf_dtype in found:
     assert leaf_dtype == (dtype if field in fields else jnp.float32), (field, leaf_dtype)
-  after = jax.eval_shape(_step(opt), PARAMS, state)[1]
-  assert jax.tree.map(lambda x: (x.shape, x.dtype), after) == jax.tree.map(
-    lambda x: (x.shape, x.dtype), state
-  )
 
 
 @pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)
@@ -66,10 +65,11 @@ def test_each_dtype_argument_sets_only_its_fields(entry):
 @pytest.mark.parametrize("entry", WITH_DTYPES, ids=repr)
 def test_narrow_moments_step_close_to_wide_ones(entry):
   """Every dtype argument set to the dtype its fields have by default traces to the defaults'
-  program (the same numbers bit for bit: the arguments add no cast of their own); set to bfloat16,
-  three steps (one compiled scan for both) stay finite and near the defaults', within
-  ``narrow_moments_tol`` (5%) of how far the params moved plus bfloat16's rounding of a
-  param-sized value (Schedule-Free keeps its iterate z in that dtype)."""
+  program (the same numbers bit for bit: the arguments add no cast of their own). Set to
+  bfloat16, three steps (one compiled scan for both, whose carry keeps its dtypes) stay
+  finite and near the defaults': within ``narrow_moments_tol`` (5%) of how far the params
+  moved, plus bfloat16's rounding of a param-sized value (Schedule-Free keeps its iterate z
+  in that dtype)."""
   fields = [f for names in entry.moment_dtypes.values() for f in names]
   found = dict(_field_dtypes(entry.make(0.01).init(PARAMS), fields))
   wide = {arg: found[fields[0]] for arg, fields in entry.moment_dtypes.items()}
