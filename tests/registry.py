@@ -329,6 +329,7 @@ REGISTRY = [
     lr_is_last=False,
     sweep={"trust_coefficient": 0.5, "momentum": 0.8, "weight_decay": 1e-3, "eps": 1e-3},
     invalid={"momentum": 1.5, "trust_coefficient": -1.0},
+    moment_dtypes={"accumulator_dtype": ("trace",)},
   ),
   Entry(
     "adabelief",
@@ -441,6 +442,7 @@ REGISTRY = [
     sweep={**_ADAM_SWEEP, "lower_bound": -0.1, "weight_decay": 1e-3},
     invalid={**_ADAM_INVALID, "weight_decay": -1.0},
     optax_complex_differs="optax takes <g, x> complex, and g * g for |g|^2",
+    moment_dtypes={"mu_dtype": ("exp_avg",), "nu_dtype": ("exp_avg_sq",)},
   ),
   Entry(
     "dowg",
@@ -557,6 +559,7 @@ REGISTRY = [
     sweep={"eps": 1e-6, "estim_lr0": 1e-4, "weight_decay": 1e-3, "eps_root": 1e-6},
     invalid={"betas": (0.9, 1.5), "eps": -1.0, "estim_lr0": 0.0, "weight_decay": -1.0},
     optax_complex_differs="optax takes g * g for |g|^2 and <g, s> complex",
+    moment_dtypes={"mu_dtype": ("exp_avg",), "nu_dtype": ("exp_avg_sq",)},
   ),
   Entry(
     "prodigy",
@@ -573,6 +576,7 @@ REGISTRY = [
     },
     invalid={"betas": (-0.1, 0.999), "beta3": 1.5, "estim_lr0": -1.0, "estim_lr_coef": -1.0},
     optax_complex_differs="optax takes g * g for |g|^2 and <g, x0 - x> complex",
+    moment_dtypes={"mu_dtype": ("exp_avg",), "nu_dtype": ("exp_avg_sq",)},
   ),
   Entry(
     "mechanize",

@@ -201,6 +201,9 @@ def momo_adam(
   weight_decay: Float = 0.0,
   adapt_lower_bound: bool = False,
   eps_root: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """MoMo-Adam (module docstring); ``update`` needs the params and ``value=loss``.
 
@@ -224,8 +227,8 @@ def momo_adam(
 
   def init_fn(params):
     return MomoAdamState(
-      exp_avg=_tree.zeros_like(params),
-      exp_avg_sq=_tree.zeros_like(params),
+      exp_avg=_tree.zeros_like(params, _tree.canonical_dtype(mu_dtype)),
+      exp_avg_sq=_tree.zeros_like(params, _tree.canonical_dtype(nu_dtype)),
       **_scalars(params, lower_bound),
     )
 

@@ -82,6 +82,8 @@ def lars(
   trust_ratio_mask: Any = True,
   momentum: Float = 0.9,
   nesterov: bool = False,
+  *,
+  accumulator_dtype: Any = None,
 ) -> GradientTransformation:
   """LARS (module docstring). Reference: You, Gitman & Ginsburg, 2017, "Large
   Batch Training of Convolutional Networks".
@@ -108,7 +110,7 @@ def lars(
     add_decayed_weights(weight_decay, mask=weight_decay_mask),
     masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask),
     scale_by_learning_rate(learning_rate),
-    trace(decay=momentum, nesterov=nesterov),
+    trace(decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
   )
 
 
