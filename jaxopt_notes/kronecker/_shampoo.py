@@ -99,6 +99,7 @@ def _graft_direction(graft_type, g, v, count, b2, eps):
   return _numerics.rms_scale(g, v, eps, 0.0)
 
 
+@shared_args
 def scale_by_shampoo(
   b1: Float = 0.9,
   b2: Float = 0.999,

@@ -57,6 +57,7 @@ def scale_by_adadelta(
     eps: added outside both square roots (Zeiler has none there); >= 0.
     eps_root: Zeiler's $\\epsilon$, added inside both square roots; > 0 lets the first steps move
       (their numerator is $\\sqrt{\\epsilon_{root}}$).
+    nu_dtype: dtype in which both running means are stored; ``None`` keeps each param's dtype.
   """
   _validate.check(
     "scale_by_adadelta",

@@ -94,6 +94,7 @@ def factored_dims(shape: tuple, factored: bool, min_dim_size_to_factor: int):
   return second, largest
 
 
+@shared_args
 def scale_by_factored_rms(
   factored: bool = True,
   decay_rate: Float = 0.8,
