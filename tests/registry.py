@@ -432,6 +432,7 @@ REGISTRY = [
     lr_is_last=False,
     sweep={"beta": 0.8, "lower_bound": -0.1, "weight_decay": 1e-3},
     invalid={"beta": 1.5, "weight_decay": -1.0},
+    moment_dtypes={"mu_dtype": ("exp_avg",)},
   ),
   Entry(
     "momo_adam",
