@@ -164,17 +164,8 @@ def scale_by_rms(
     eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
     bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
   """
-  return _scale_by_rms_family(
-    "scale_by_rms",
-    False,
-    decay,
-    eps,
-    initial_scale,
-    eps_in_sqrt,
-    bias_correction,
-    eps_root,
-    nu_dtype=nu_dtype,
-  )
+  args = (decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root)
+  return _scale_by_rms_family("scale_by_rms", False, *args, nu_dtype=nu_dtype)
 
 
 @shared_args
@@ -197,18 +188,8 @@ def scale_by_stddev(
     eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
     bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
   """
-  return _scale_by_rms_family(
-    "scale_by_stddev",
-    True,
-    decay,
-    eps,
-    initial_scale,
-    eps_in_sqrt,
-    bias_correction,
-    eps_root,
-    mu_dtype,
-    nu_dtype,
-  )
+  args = (decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root)
+  return _scale_by_rms_family("scale_by_stddev", True, *args, mu_dtype, nu_dtype)
 
 
 @shared_args
