@@ -77,6 +77,12 @@ SHARED = types.MappingProxyType(
       "arguments), e.g. ``jnp.bfloat16``; ``None`` keeps each param's dtype. For "
       "8-bit or 4-bit moments wrap the optimizer in `low_bit_state`."
     ),
+    "factors_dtype": (
+      "dtype in which Adafactor's second-moment statistics (the row and column factors, "
+      "and the full moments of leaves not factored) are stored (keyword-only, after optax's "
+      "arguments), e.g. ``jnp.bfloat16``; ``None`` keeps each param's dtype (float32 for "
+      "float16 params). They are computed in at least float32 either way."
+    ),
     "accumulator_dtype": (
       "dtype in which the accumulator is stored; ``None`` keeps each param's dtype."
     ),

@@ -101,6 +101,15 @@ def check_moments(owner: str, b1=None, b2=None, eps=None, eps_root=None, **more)
   )
 
 
+def widened(moments: Any, like: Any, dtype: Any) -> Any:
+  """``moments`` ready to compute with: as stored when their dtype argument ``dtype`` is
+  ``None`` (the numbers of the wide state, bit for bit), else upcast to the wider of their
+  dtype and ``like``'s (a moment kept in ``jnp.bfloat16`` is read in the gradient's dtype)."""
+  if dtype is None:
+    return moments
+  return _tree.map(lambda m, g: m.astype(jnp.promote_types(m.dtype, g.dtype)), moments, like)
+
+
 def init_moments(state_class: type, params: Any, mu_dtype: Any = None, nu_dtype: Any = None) -> Any:
   """A zero ``state_class(count, mu, nu)``: the state of Adam and of its kin."""
   return state_class(

@@ -95,6 +95,10 @@ class Entry:
   phase_equivariant: bool = True
   # dtype arguments of the moments -> the state fields each sets (tests/test_moment_dtypes.py)
   moment_dtypes: dict = dataclasses.field(default_factory=dict)
+  # how far a run with those moments in bfloat16 may stray from the default's, as a fraction
+  # of how far the params moved (beyond bfloat16's rounding of a param): more where a step
+  # takes the sign, or the leading singular vectors, of a quantity the rounding can turn
+  narrow_moments_tol: float = 0.05
 
   def make(
     self, learning_rate: Any = 0.01, factory: Callable | None = None, **overrides
@@ -200,6 +204,7 @@ REGISTRY = [
     rosenbrock_steps=10000,
     sweep={"initial_accumulator_value": 0.2, "eps": 1e-5, "eps_root": 1e-6},
     invalid={"initial_accumulator_value": -0.1, "eps": -1.0},
+    moment_dtypes={"nu_dtype": ("sum_of_squares",)},
   ),
   Entry(
     "rmsprop",
@@ -208,6 +213,7 @@ REGISTRY = [
     rosenbrock_lr=0.01,
     sweep={"decay": 0.8, "eps": 1e-6, "eps_root": 1e-6, "initial_scale": 0.1},
     invalid={"decay": 2.0, "eps_root": -1.0},
+    moment_dtypes={"nu_dtype": ("nu",)},
   ),
   Entry(
     "rmsprop_centered_momentum",
@@ -218,6 +224,7 @@ REGISTRY = [
     lr_is_last=False,
     sweep={"decay": 0.8, "momentum": 0.6},
     invalid={"momentum": -0.5},
+    moment_dtypes={"mu_dtype": ("mu", "trace"), "nu_dtype": ("nu",)},
   ),
   Entry(
     "adadelta",
@@ -228,6 +235,7 @@ REGISTRY = [
     sweep={"rho": 0.95, "eps_root": 1e-5, "eps": 1e-7, "weight_decay": 1e-3},
     invalid={"rho": 1.2, "eps": -0.1},
     optax_complex_differs="optax takes g * g for |g|^2 (its own tests skip complex params)",
+    moment_dtypes={"nu_dtype": ("e_g", "e_x")},
   ),
   Entry(
     "adam",
@@ -269,6 +277,7 @@ REGISTRY = [
     rosenbrock_lr=0.3,
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-6},
     invalid={"b2": 1.01},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adamaxw",
@@ -276,6 +285,7 @@ REGISTRY = [
     quadratic_lr=0.3,
     rosenbrock_lr=0.3,
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-6, "weight_decay": 1e-3},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "yogi",
@@ -287,6 +297,7 @@ REGISTRY = [
     optax_complex_differs="optax's alias starts the first moment at "
     "initial_accumulator_value (docs/migrating_from_optax.md); its "
     "zero start is compared in test_complex",
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "lion",
@@ -306,6 +317,7 @@ REGISTRY = [
     complex_tol=1e-5,
     sweep={**_ADAM_SWEEP, "weight_decay": 1e-3},
     invalid=_ADAM_INVALID,
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "lars",
@@ -317,6 +329,7 @@ REGISTRY = [
     lr_is_last=False,
     sweep={"trust_coefficient": 0.5, "momentum": 0.8, "weight_decay": 1e-3, "eps": 1e-3},
     invalid={"momentum": 1.5, "trust_coefficient": -1.0},
+    moment_dtypes={"accumulator_dtype": ("trace",)},
   ),
   Entry(
     "adabelief",
@@ -336,6 +349,7 @@ REGISTRY = [
     rosenbrock_constant=True,
     sweep={**_ADAM_SWEEP, "threshold": 4.5},
     invalid={**_ADAM_INVALID, "threshold": 3.0},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "eve",
@@ -343,6 +357,7 @@ REGISTRY = [
     rosenbrock_lr=0.03,
     sweep={**_ADAM_SWEEP, "b3": 0.99, "c": 5.0, "f_star": -0.1},
     invalid={**_ADAM_INVALID, "b3": 1.5, "c": 0.5},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # games, Polyak steps and learning-rate-free methods
   Entry(
@@ -364,7 +379,7 @@ REGISTRY = [
     rosenbrock_constant=True,
     sweep=_ADAM_SWEEP,
     invalid=_ADAM_INVALID,
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "optimistic_adam_v2",
@@ -372,7 +387,7 @@ REGISTRY = [
     rosenbrock_lr=0.1,
     sweep={**_ADAM_SWEEP, "alpha": 0.7, "beta": 0.5},
     invalid=_ADAM_INVALID,
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "polyak_sgd",
@@ -417,6 +432,7 @@ REGISTRY = [
     lr_is_last=False,
     sweep={"beta": 0.8, "lower_bound": -0.1, "weight_decay": 1e-3},
     invalid={"beta": 1.5, "weight_decay": -1.0},
+    moment_dtypes={"mu_dtype": ("exp_avg",)},
   ),
   Entry(
     "momo_adam",
@@ -427,6 +443,7 @@ REGISTRY = [
     sweep={**_ADAM_SWEEP, "lower_bound": -0.1, "weight_decay": 1e-3},
     invalid={**_ADAM_INVALID, "weight_decay": -1.0},
     optax_complex_differs="optax takes <g, x> complex, and g * g for |g|^2",
+    moment_dtypes={"mu_dtype": ("exp_avg",), "nu_dtype": ("exp_avg_sq",)},
   ),
   Entry(
     "dowg",
@@ -450,6 +467,7 @@ REGISTRY = [
     sweep={"decay_rate": 0.7, "eps": 1e-3, "clipping_threshold": 0.5},
     invalid={"decay_rate": -0.8, "eps": -1.0, "clipping_threshold": 0.0},
     optax_complex_differs=_ADAFACTOR_DECAY,
+    moment_dtypes={"factors_dtype": ("v_row", "v_col", "v")},
   ),
   Entry(
     "adafactor_momentum",
@@ -469,7 +487,7 @@ REGISTRY = [
     "its imaginary part",
     sweep={"momentum": 0.8, "weight_decay_rate": 1e-5},
     invalid={"momentum": 1.5},
-    moment_dtypes={"dtype_momentum": ("ema",)},
+    moment_dtypes={"dtype_momentum": ("ema",), "factors_dtype": ("v_row", "v_col", "v")},
   ),
   Entry(
     "sm3",
@@ -521,6 +539,7 @@ REGISTRY = [
     rosenbrock_lr=0.01,
     sweep={"b1": 0.8, "b2": 0.5, "eps": 1e-5, "eps_root": 1e-6, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
+    moment_dtypes={"mu_dtype": ("mu",)},
   ),
   Entry(
     "adan",
@@ -529,6 +548,7 @@ REGISTRY = [
     rosenbrock_lr=0.1,
     sweep={"b1": 0.9, "b2": 0.9, "b3": 0.95, "eps": 1e-6, "eps_root": 1e-6, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b3": -0.1, "eps": -1.0},
+    moment_dtypes={"mu_dtype": ("m", "v"), "nu_dtype": ("n",)},
   ),
   # D-Adaptation, Prodigy and Mechanic (the betas tuple is swept in tests/test_dadapt.py)
   Entry(
@@ -540,6 +560,7 @@ REGISTRY = [
     sweep={"eps": 1e-6, "estim_lr0": 1e-4, "weight_decay": 1e-3, "eps_root": 1e-6},
     invalid={"betas": (0.9, 1.5), "eps": -1.0, "estim_lr0": 0.0, "weight_decay": -1.0},
     optax_complex_differs="optax takes g * g for |g|^2 and <g, s> complex",
+    moment_dtypes={"mu_dtype": ("exp_avg",), "nu_dtype": ("exp_avg_sq",)},
   ),
   Entry(
     "prodigy",
@@ -556,6 +577,7 @@ REGISTRY = [
     },
     invalid={"betas": (-0.1, 0.999), "beta3": 1.5, "estim_lr0": -1.0, "estim_lr_coef": -1.0},
     optax_complex_differs="optax takes g * g for |g|^2 and <g, x0 - x> complex",
+    moment_dtypes={"mu_dtype": ("exp_avg",), "nu_dtype": ("exp_avg_sq",)},
   ),
   Entry(
     "mechanize",
@@ -620,7 +642,7 @@ REGISTRY = [
       "adam_weight_decay": 1e-3,
     },
     invalid={"b1": 1.5, "b2": -0.1, "adam_b2": 1.5},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adamuon",
@@ -639,7 +661,7 @@ REGISTRY = [
       "adam_weight_decay": 1e-3,
     },
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # Dion on the vectors too (as 1 x n matrices: a normalised step with error feedback),
   # so that the shared problems, which are vectors, exercise it
@@ -663,6 +685,9 @@ REGISTRY = [
       "adam_weight_decay": 1e-3,
     },
     invalid={"mu": 1.5, "eps": -1.0, "rank": 0},
+    moment_dtypes={"mu_dtype": ("mu",)},
+    # its rank-r step follows the leading singular vectors of m + g, near-degenerate here
+    narrow_moments_tol=1.0,
   ),
   Entry(
     "mars_adamw",
@@ -677,7 +702,7 @@ REGISTRY = [
       "gamma": 0.05,
     },
     invalid={"b1": 1.0, "b2": -0.1, "gamma": float("inf")},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adam_atan2",
@@ -685,7 +710,7 @@ REGISTRY = [
     rosenbrock_lr=0.1,
     sweep={"b1": 0.8, "b2": 0.99, "a": 1.0, "b": 2.0, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "b": -1.0},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "stable_adamw",
@@ -694,7 +719,7 @@ REGISTRY = [
     per_leaf=True,
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-6, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # spike clipping is a kink: the swept b2 and threshold keep the gradient test's stencil
   # on one side of it
@@ -706,7 +731,7 @@ REGISTRY = [
     static=frozenset({"reset_interval", "warmup_steps", "clip_delay"}),
     sweep={"b1": 0.8, "b2": 0.9, "eps": 1e-7, "threshold": 100.0, "weight_decay": 1e-3},
     invalid={"b1": 1.5, "b2": -0.1, "threshold": -1.0, "reset_interval": 0, "warmup_steps": -1},
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "schedule_free_sgd",
@@ -744,7 +769,7 @@ REGISTRY = [
     rosenbrock_lr=0.03,
     sweep={**_ADAM_SWEEP, "weight_decay": 1e-3},
     invalid=_ADAM_INVALID,
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "adopt",
@@ -756,7 +781,7 @@ REGISTRY = [
     sweep={"b1": 0.8, "b2": 0.99, "eps": 1e-4},
     invalid={"b1": 1.5, "b2": -0.1, "eps": -1.0},
     complex_refused="its default clip_value_fn clips to a real interval",
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "ademamix",
@@ -765,7 +790,7 @@ REGISTRY = [
     rosenbrock_lr=0.03,
     sweep={**_ADAM_SWEEP, "b3": 0.95, "alpha": 2.0, "weight_decay": 1e-3},
     invalid={**_ADAM_INVALID, "b3": 1.5, "alpha": float("inf")},
-    moment_dtypes={"mu_dtype": ("m1", "m2")},
+    moment_dtypes={"mu_dtype": ("m1", "m2"), "nu_dtype": ("nu",)},
   ),
   Entry(
     "simplified_ademamix",
@@ -783,6 +808,7 @@ REGISTRY = [
     },
     invalid=_ADAM_INVALID,
     optax_complex_differs="optax takes g * g for |g|^2",
+    moment_dtypes={"mu_dtype": ("m",), "nu_dtype": ("n",)},
   ),
   Entry(
     "madgrad",
@@ -820,6 +846,7 @@ REGISTRY = [
     static=frozenset(
       {"block_size", "skip_preconditioning_dim_size_gt", "skip_preconditioning_rank_lt"}
     ),
+    moment_dtypes={"mu_dtype": ("mu",), "nu_dtype": ("diagonal",)},
   ),
   Entry(
     "soap",
@@ -946,6 +973,9 @@ REGISTRY = [
     # a sign of a rotated coordinate that is zero in exact arithmetic (a rank-deficient
     # factor's null space) follows rounding, which differs between meshes (docs/splus.md)
     other_mesh_tolerance={"rtol": 1e-2, "atol": 1e-2},
+    moment_dtypes={"mu_dtype": ("mu",)},
+    # its steps are signs in the eigenbasis, of coordinates that can be near zero
+    narrow_moments_tol=1.0,
   ),
   Entry(
     "kl_shampoo",
@@ -972,6 +1002,7 @@ REGISTRY = [
     # as soap: a factor whose null space has two dimensions or more gets a basis set
     # by rounding there; precondition only the shorter side, of full rank
     sharded_kwargs={"max_precond_dim": 4},
+    moment_dtypes={"mu_dtype": ("mu",)},
   ),
   Entry(
     "kl_soap",
@@ -999,6 +1030,7 @@ REGISTRY = [
     # as published SOAP: the bases of a rank-deficient factor's null space are set by
     # rounding, which differs between meshes (docs/kl.md gives the size)
     other_mesh_tolerance={"rtol": 1e-2, "atol": 5e-3},
+    moment_dtypes=_ADAM_DTYPES,
   ),
   # ACProp and Sophia (SAM wraps two optimizers: tests/test_sam.py)
   Entry(
@@ -1011,6 +1043,7 @@ REGISTRY = [
     invalid=_ADAM_INVALID,
     optax_complex_differs="it centres on another momentum than optax's, for real params too "
     "(test_optax_oracle)",
+    moment_dtypes=_ADAM_DTYPES,
   ),
   Entry(
     "sophia",
@@ -1038,7 +1071,7 @@ REGISTRY = [
       "update_interval": 0,
     },
     complex_refused="it clips each coordinate's m / h to the real interval [-1, 1]",
-    moment_dtypes={"mu_dtype": ("mu",)},
+    moment_dtypes=_ADAM_DTYPES,
   ),
 ]
 

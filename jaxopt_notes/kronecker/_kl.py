@@ -274,6 +274,8 @@ def _kl_transform(
   precondition_1d,
   max_clamp_value,
   adam,
+  mu_dtype=None,
+  nu_dtype=None,
 ):
   """The update of `scale_by_kl_shampoo` (``adam=False``) or `scale_by_kl_soap`."""
   _check(
@@ -283,9 +285,9 @@ def _kl_transform(
 
   def init_fn(params):
     stats, bases, eigenvalues = kl.init(params)
-    moments = dict(mu=_tree.zeros_like(params))
+    moments = dict(mu=_tree.zeros_like(params, _tree.canonical_dtype(mu_dtype)))
     if adam:
-      moments["nu"] = _tree.zeros_like(params)
+      moments["nu"] = _tree.zeros_like(params, _tree.canonical_dtype(nu_dtype))
     kind = ScaleByKlSoapState if adam else ScaleByKlShampooState
     return kind(
       count=_placement.zero_count(params),
@@ -391,6 +393,8 @@ def scale_by_kl_shampoo(
   merge_dims: bool = False,
   precondition_1d: bool = False,
   max_clamp_value: int | None = 4000,
+  *,
+  mu_dtype: Any = None,
 ) -> GradientTransformation:
   """KL-Shampoo's direction; see `kl_shampoo`.
 
@@ -421,6 +425,7 @@ def scale_by_kl_shampoo(
     precondition_1d,
     max_clamp_value,
     adam=False,
+    mu_dtype=mu_dtype,
   )
 
 
@@ -436,6 +441,9 @@ def scale_by_kl_soap(
   merge_dims: bool = False,
   precondition_1d: bool = False,
   max_clamp_value: int | None = 4000,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """KL-SOAP's direction; see `kl_soap`.
 
@@ -469,6 +477,8 @@ def scale_by_kl_soap(
     precondition_1d,
     max_clamp_value,
     adam=True,
+    mu_dtype=mu_dtype,
+    nu_dtype=nu_dtype,
   )
 
 
@@ -486,6 +496,8 @@ def kl_shampoo(
   precondition_1d: bool = False,
   max_clamp_value: int | None = 4000,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
 ) -> GradientTransformation:
   """KL-Shampoo: momentum whitened by Kronecker factors fitted by KL minimisation.
 
@@ -532,6 +544,7 @@ def kl_shampoo(
       merge_dims,
       precondition_1d,
       max_clamp_value,
+      mu_dtype=mu_dtype,
     ),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
@@ -553,6 +566,9 @@ def kl_soap(
   precondition_1d: bool = False,
   max_clamp_value: int | None = 4000,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """KL-SOAP: Adam in the eigenbases of Kronecker factors fitted by KL minimisation.
 
@@ -598,6 +614,8 @@ def kl_soap(
       merge_dims,
       precondition_1d,
       max_clamp_value,
+      mu_dtype=mu_dtype,
+      nu_dtype=nu_dtype,
     ),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),

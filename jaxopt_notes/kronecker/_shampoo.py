@@ -99,6 +99,7 @@ def _graft_direction(graft_type, g, v, count, b2, eps):
   return _numerics.rms_scale(g, v, eps, 0.0)
 
 
+@shared_args
 def scale_by_shampoo(
   b1: Float = 0.9,
   b2: Float = 0.999,
@@ -115,6 +116,9 @@ def scale_by_shampoo(
   relative_matrix_epsilon: bool = True,
   moving_average_for_momentum: bool = False,
   published: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Shampoo's direction with grafting and momentum; see `shampoo`.
 
@@ -148,6 +152,8 @@ def scale_by_shampoo(
       float64, below the default ``matrix_epsilon``), so that rounding (another
       mesh, another reduction order) moves the roots of a rank-deficient
       statistic by about $\\sqrt{\\varepsilon}$, not by percent.
+    nu_dtype: dtype in which the graft's second moment (``diagonal``) is stored; ``None``
+      keeps each param's dtype.
   """
   owner = "scale_by_shampoo"
   _validate.check(
@@ -181,6 +187,8 @@ def scale_by_shampoo(
     dtype = _factors.stats_dtype(x)
     return tuple(jnp.broadcast_to(fill(b, dtype), blocks.counts + (b, b)) for b in blocks.sizes)
 
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
+
   def init_fn(params):
     zeros = lambda b, dt: jnp.zeros((b, b), dt)  # noqa: E731
     eye = lambda b, dt: jnp.eye(b, dtype=dt)  # noqa: E731
@@ -188,8 +196,8 @@ def scale_by_shampoo(
       count=_placement.zero_count(params),
       stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
       preconds=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
-      diagonal=_tree.zeros_like(params) if graft_type in _DIAGONAL else None,
-      mu=_tree.zeros_like(params),
+      diagonal=_tree.zeros_like(params, nu_dtype) if graft_type in _DIAGONAL else None,
+      mu=_tree.zeros_like(params, mu_dtype),
     )
 
   def new_stats(g, stats):
@@ -293,6 +301,9 @@ def shampoo(
   moving_average_for_momentum: bool = False,
   mask: Any = None,
   published: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Shampoo with grafting, momentum and decoupled weight decay (module docstring).
 
@@ -335,6 +346,8 @@ def shampoo(
       relative_matrix_epsilon,
       moving_average_for_momentum,
       published,
+      mu_dtype=mu_dtype,
+      nu_dtype=nu_dtype,
     ),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),

@@ -81,6 +81,8 @@ def scale_by_splus(
   eps: Float = 1e-30,
   inverse_every: Any = 100,
   max_dim: int = 10000,
+  *,
+  mu_dtype: Any = None,
 ) -> GradientTransformation:
   """SPlus's direction $D_t$ and its average of the params; see `splus`.
 
@@ -115,7 +117,7 @@ def scale_by_splus(
     eye = lambda d, dt: jnp.eye(d, dtype=dt)  # noqa: E731
     return ScaleBySplusState(
       count=_placement.zero_count(params),
-      mu=_tree.zeros_like(params),
+      mu=_tree.zeros_like(params, _tree.canonical_dtype(mu_dtype)),
       params_ema=_tree.zeros_like(params),
       stats=_factors.spread(per_leaf(lambda x: factors(x, zeros), params), params),
       bases=_factors.spread(per_leaf(lambda x: factors(x, eye), params), params),
@@ -291,6 +293,8 @@ def splus(
   weight_decay: Float = 1e-2,
   mask: Any = None,
   max_dim: int = 10000,
+  *,
+  mu_dtype: Any = None,
 ) -> GradientTransformation:
   """SPlus: sign descent in Shampoo's eigenbasis, shape-scaled, with iterate averaging.
 
@@ -330,7 +334,7 @@ def splus(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_splus(b1, b2, ema_rate, eps, inverse_every, max_dim),
+    scale_by_splus(b1, b2, ema_rate, eps, inverse_every, max_dim, mu_dtype=mu_dtype),
     add_decayed_weights(weight_decay, mask),
     scale_by_shape(nonstandard_constant, nonstandard_strings, max_dim),
     scale_by_learning_rate(learning_rate),

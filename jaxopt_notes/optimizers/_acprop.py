@@ -39,18 +39,25 @@ from jaxopt_notes._docargs import shared_args
 
 @shared_args
 def scale_by_acprop(
-  b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-16, eps_root: Float = 1e-16
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-16,
+  eps_root: Float = 1e-16,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """ACProp's direction $g_t / (\\sqrt{\\hat s_{t-1}} + \\epsilon)$; see `acprop`.
 
   Args:
     b2: $\\beta_2$, the decay of $s_t$, the moving average of $(g_t - m_t)^2$, in [0, 1].
+    nu_dtype: dtype in which $s_t$ is stored; ``None`` keeps each param's dtype.
     eps_root: $\\epsilon_{root}$, added to the stored $s_t$ at every step (inside the square root),
       as in the paper's algorithm 2; >= 0.
   """
   check_moments("scale_by_acprop", b1, b2, eps, eps_root)
   # the moments are AdaBelief's: reuse its update and keep only the new state
-  belief = scale_by_belief(b1, b2, eps, eps_root)
+  belief = scale_by_belief(b1, b2, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -59,7 +66,7 @@ def scale_by_acprop(
     earlier = jnp.maximum(state.count, 1)
     nu_hat = _tree.map(
       lambda s: jnp.where(first, jnp.ones_like(s), s),
-      _moments.bias_correction(state.nu, b2, earlier),
+      _moments.bias_correction(_moments.widened(state.nu, updates, nu_dtype), b2, earlier),
     )
     out = _tree.map(lambda g, v: _numerics.rms_scale(g, v, eps, 0.0), updates, nu_hat)
     return _tree.cast_like(out, updates), new_state
@@ -76,6 +83,9 @@ def acprop(
   eps_root: Float = 1e-16,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """ACProp (module docstring); ``weight_decay`` is added to the step before the learning rate.
 
@@ -95,7 +105,7 @@ def acprop(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_acprop(b1, b2, eps, eps_root),
+    scale_by_acprop(b1, b2, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )

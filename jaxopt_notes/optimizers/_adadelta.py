@@ -47,6 +47,8 @@ def scale_by_adadelta(
   rho: jax.typing.ArrayLike = 0.9,
   eps: jax.typing.ArrayLike = 0.0,
   eps_root: jax.typing.ArrayLike = 1e-6,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adadelta's scaling $\\Delta_t$ (positive along the gradient); see `adadelta`.
 
@@ -55,6 +57,7 @@ def scale_by_adadelta(
     eps: added outside both square roots (Zeiler has none there); >= 0.
     eps_root: Zeiler's $\\epsilon$, added inside both square roots; > 0 lets the first steps move
       (their numerator is $\\sqrt{\\epsilon_{root}}$).
+    nu_dtype: dtype in which both running means are stored; ``None`` keeps each param's dtype.
   """
   _validate.check(
     "scale_by_adadelta",
@@ -64,7 +67,8 @@ def scale_by_adadelta(
   )
 
   def init_fn(params):
-    return ScaleByAdaDeltaState(e_g=_tree.zeros_like(params), e_x=_tree.zeros_like(params))
+    zeros = _tree.zeros_like(params, _tree.canonical_dtype(nu_dtype))
+    return ScaleByAdaDeltaState(e_g=zeros, e_x=zeros)
 
   def update_fn(updates, state, params=None):
     del params
@@ -75,7 +79,7 @@ def scale_by_adadelta(
       ),
       updates,
       e_g,
-      state.e_x,
+      _moments.widened(state.e_x, updates, nu_dtype),
     )
     e_x = _moments.update_moment_per_elem_norm(step, state.e_x, rho, 2)
     return _tree.cast_like(step, updates), ScaleByAdaDeltaState(
@@ -93,6 +97,8 @@ def adadelta(
   weight_decay: jax.typing.ArrayLike = 0.0,
   weight_decay_mask: Any = None,
   eps_root: jax.typing.ArrayLike = 1e-6,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adadelta; the update and the ``learning_rate=None`` rule are in the module docstring.
 
@@ -112,6 +118,6 @@ def adadelta(
   _validate.check("adadelta", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
     add_decayed_weights(weight_decay, mask=weight_decay_mask),
-    scale_by_adadelta(rho=rho, eps=eps, eps_root=eps_root),
+    scale_by_adadelta(rho=rho, eps=eps, eps_root=eps_root, nu_dtype=nu_dtype),
     scale_by_learning_rate(1.0 if learning_rate is None else learning_rate),
   )

@@ -94,6 +94,7 @@ def factored_dims(shape: tuple, factored: bool, min_dim_size_to_factor: int):
   return second, largest
 
 
+@shared_args
 def scale_by_factored_rms(
   factored: bool = True,
   decay_rate: Float = 0.8,
@@ -101,6 +102,8 @@ def scale_by_factored_rms(
   min_dim_size_to_factor: int = 128,
   epsilon: Float = 1e-30,
   decay_rate_fn: Callable = decay_rate_pow,
+  *,
+  factors_dtype: Any = None,
 ) -> GradientTransformation:
   """Adafactor's scaling $g_t / \\sqrt{\\hat V_t}$; see `adafactor`.
 
@@ -126,15 +129,17 @@ def scale_by_factored_rms(
     epsilon=(epsilon, _validate.NONNEGATIVE),
     min_dim_size_to_factor=(min_dim_size_to_factor, _validate.NONNEGATIVE),
   )
+  factors_dtype = _tree.canonical_dtype(factors_dtype)
+  stat_dtype = lambda p: _stat_dtype(p) if factors_dtype is None else factors_dtype  # noqa: E731
 
   def dims(x):
     return factored_dims(jnp.shape(x), factored, min_dim_size_to_factor)
 
   def placeholder(p):  # optax's one zero for an unused field, on every device of p's mesh
-    return _placement.replicate_like(jnp.zeros((1,), _stat_dtype(p)), p)
+    return _placement.replicate_like(jnp.zeros((1,), stat_dtype(p)), p)
 
   def init_one(p):
-    d, dtype = dims(p), _stat_dtype(p)
+    d, dtype = dims(p), stat_dtype(p)
     if d is None:
       return placeholder(p), placeholder(p), _tree.zeros_like(p, dtype)
     second, largest = d
@@ -210,6 +215,8 @@ def adafactor(
   eps: Float = 1e-30,
   factored: bool = True,
   weight_decay_mask: Any = None,
+  *,
+  factors_dtype: Any = None,
 ) -> GradientTransformation:
   """Adafactor (module docstring).
 
@@ -258,7 +265,11 @@ def adafactor(
     clipping_threshold=(clipping_threshold, _validate.POSITIVE_OR_INF),
     momentum=(momentum, _validate.UNIT),
   )
-  parts = [scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps)]
+  parts = [
+    scale_by_factored_rms(
+      factored, decay_rate, decay_offset, min_dim_size_to_factor, eps, factors_dtype=factors_dtype
+    )
+  ]
   if clipping_threshold is not None:
     parts.append(clip_by_block_rms(clipping_threshold))
   if learning_rate is not None:

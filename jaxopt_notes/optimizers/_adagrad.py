@@ -38,6 +38,8 @@ def scale_by_rss(
   initial_accumulator_value: jax.typing.ArrayLike = 0.1,
   eps: jax.typing.ArrayLike = 0.0,
   eps_root: jax.typing.ArrayLike = 1e-7,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """AdaGrad's scaling by the root of the summed squared gradients; see `adagrad`.
 
@@ -53,7 +55,8 @@ def scale_by_rss(
   )
 
   def init_fn(params):
-    return ScaleByRssState(sum_of_squares=_tree.full_like(params, initial_accumulator_value))
+    s = _tree.full_like(params, initial_accumulator_value, _tree.canonical_dtype(nu_dtype))
+    return ScaleByRssState(sum_of_squares=s)
 
   def update_fn(updates, state, params=None):
     del params
@@ -77,6 +80,8 @@ def adagrad(
   initial_accumulator_value: jax.typing.ArrayLike = 0.1,
   eps: jax.typing.ArrayLike = 0.0,
   eps_root: jax.typing.ArrayLike = 1e-7,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """AdaGrad; the update is in the module docstring.
 
@@ -99,6 +104,6 @@ def adagrad(
   """
   _validate.check("adagrad", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
-    scale_by_rss(initial_accumulator_value, eps=eps, eps_root=eps_root),
+    scale_by_rss(initial_accumulator_value, eps=eps, eps_root=eps_root, nu_dtype=nu_dtype),
     scale_by_learning_rate(learning_rate),
   )

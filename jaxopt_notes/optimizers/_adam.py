@@ -166,7 +166,12 @@ def scale_by_amsgrad(
 
 @shared_args
 def scale_by_adamax(
-  b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adamax's direction $\\hat m_t / u_t$; see `adamax`.
 
@@ -176,11 +181,10 @@ def scale_by_adamax(
     eps: added to $|g_t|$ inside the max, so that $u_t > 0$; >= 0.
   """
   check_moments("scale_by_adamax", b1, b2, eps)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return ScaleByAdamState(
-      count=_placement.zero_count(params), mu=_tree.zeros_like(params), nu=_tree.zeros_like(params)
-    )
+    return init_moments(ScaleByAdamState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -330,12 +334,21 @@ def amsgrad(
 
 @shared_args(like=scale_by_adamax)
 def adamax(
-  learning_rate: ScalarOrSchedule, b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
+  learning_rate: ScalarOrSchedule,
+  b1: Float = 0.9,
+  b2: Float = 0.999,
+  eps: Float = 1e-8,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adamax, Adam with the infinity norm (module docstring). Reference: Kingma &
   Ba, 2015, section 7.1.
   """
-  return chain(scale_by_adamax(b1, b2, eps), _lr("adamax", learning_rate))
+  return chain(
+    scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+    _lr("adamax", learning_rate),
+  )
 
 
 @shared_args
@@ -346,6 +359,9 @@ def adamaxw(
   eps: Float = 1e-8,
   weight_decay: Float = 1e-4,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adamax with decoupled weight decay.
 
@@ -355,7 +371,7 @@ def adamaxw(
     eps: added to $|g_t|$ inside the max, so that $u_t > 0$; >= 0.
   """
   return chain(
-    scale_by_adamax(b1, b2, eps),
+    scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay, mask),
     _lr("adamaxw", learning_rate, weight_decay),
   )

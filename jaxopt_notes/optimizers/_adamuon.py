@@ -77,6 +77,7 @@ def scale_by_adamuon(
   nesterov: bool = True,
   sign_momentum: bool = True,
   weight_dimension_numbers: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """AdaMuon's direction (rescaled to RMS 0.2) for every matrix leaf; see `adamuon`.
 
@@ -103,14 +104,14 @@ def scale_by_adamuon(
     owner, b1=(b1, _validate.UNIT), b2=(b2, _validate.UNIT), eps=(eps, _validate.NONNEGATIVE)
   )
   _validate.check_positive_int(owner, "ns_steps", ns_steps)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
   steps = ns_steps if isinstance(ns_steps, jax.core.Tracer) else int(ns_steps)
 
   def init_fn(params):
     return ScaleByAdaMuonState(
       count=_placement.zero_count(params),
       mu=_tree.zeros_like(params, dtype=mu_dtype),
-      nu=_tree.zeros_like(params),
+      nu=_tree.zeros_like(params, dtype=nu_dtype),
       ns_coeffs=_placement.replicate_like(jnp.asarray(ns_coeffs), params),
     )
 
@@ -162,6 +163,7 @@ def adamuon(
   adam_weight_decay: Float = 0.0,
   adam_learning_rate: ScalarOrSchedule | None = None,
   muon_weight_dimension_numbers: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """AdaMuon on the matrix leaves, AdamW on the others (module docstring).
 
@@ -204,6 +206,7 @@ def adamuon(
       nesterov=nesterov,
       sign_momentum=sign_momentum,
       weight_dimension_numbers=specs_of,
+      nu_dtype=nu_dtype,
     ),
     learning_rate,
     eps,
@@ -217,4 +220,5 @@ def adamuon(
     adam_weight_decay,
     adam_learning_rate,
     muon_weight_dimension_numbers,
+    nu_dtype=nu_dtype,
   )

@@ -57,7 +57,14 @@ class ScaleByAdanState(NamedTuple):
 
 @shared_args
 def scale_by_adan(
-  b1: Float = 0.98, b2: Float = 0.92, b3: Float = 0.99, eps: Float = 1e-8, eps_root: Float = 0.0
+  b1: Float = 0.98,
+  b2: Float = 0.92,
+  b3: Float = 0.99,
+  eps: Float = 1e-8,
+  eps_root: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adan's direction; see `adan`.
 
@@ -65,13 +72,19 @@ def scale_by_adan(
     b2: decay rate of $v_t$, the moving average of the gradient differences $g_t - g_{t-1}$, in
       [0, 1].
     b3: decay rate of $n_t$, the moving average of $(g_t + (1-\\beta_2)\\Delta_t)^2$, in [0, 1].
+    mu_dtype: dtype in which $m_t$ and $v_t$ are stored; ``None`` keeps each param's dtype.
+    nu_dtype: the same for $n_t$.
   """
   check_moments("scale_by_adan", b1, b2, eps, eps_root, b3=(b3, _validate.UNIT))
 
   def init_fn(params):
-    zeros = lambda: _tree.zeros_like(params)  # noqa: E731
+    zeros = lambda dtype=None: _tree.zeros_like(params, _tree.canonical_dtype(dtype))  # noqa: E731
     return ScaleByAdanState(
-      m=zeros(), v=zeros(), n=zeros(), g=zeros(), t=_placement.zero_count(params)
+      m=zeros(mu_dtype),
+      v=zeros(mu_dtype),
+      n=zeros(nu_dtype),
+      g=zeros(),
+      t=_placement.zero_count(params),
     )
 
   def update_fn(updates, state, params=None):
@@ -108,6 +121,9 @@ def adan(
   eps_root: Float = 1e-8,
   weight_decay: ScalarOrSchedule = 0.0,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adan (module docstring); ``mask`` limits the weight decay to selected leaves.
 
@@ -120,7 +136,7 @@ def adan(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_adan(b1, b2, b3, eps, eps_root),
+    scale_by_adan(b1, b2, b3, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )

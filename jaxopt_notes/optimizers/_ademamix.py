@@ -91,6 +91,8 @@ def scale_by_ademamix(
   eps: Float = 1e-8,
   eps_root: Float = 0.0,
   mu_dtype: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """AdEMAMix's direction; see `ademamix`.
 
@@ -110,7 +112,7 @@ def scale_by_ademamix(
     b3=(b3, _validate.UNIT),
     alpha=(alpha, _validate.FINITE),
   )
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
     count = _placement.zero_count(params)
@@ -119,7 +121,7 @@ def scale_by_ademamix(
       count_m2=count,
       m1=_tree.zeros_like(params, dtype=mu_dtype),
       m2=_tree.zeros_like(params, dtype=mu_dtype),
-      nu=_tree.zeros_like(params),
+      nu=_tree.zeros_like(params, dtype=nu_dtype),
     )
 
   def update_fn(updates, state, params=None):
@@ -154,6 +156,8 @@ def ademamix(
   mu_dtype: Any = None,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """AdEMAMix (module docstring).
 
@@ -166,7 +170,7 @@ def ademamix(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype),
+    scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )
@@ -179,6 +183,9 @@ def scale_by_simplified_ademamix(
   alpha: ScalarOrSchedule = 0.0,
   eps: Float = 1e-8,
   eps_root: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Simplified AdEMAMix's direction; see `simplified_ademamix`.
 
@@ -191,10 +198,13 @@ def scale_by_simplified_ademamix(
   check_moments(
     "scale_by_simplified_ademamix", b1, b2, eps, eps_root, alpha=(alpha, _validate.FINITE)
   )
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
     return ScaleBySimplifiedAdEMAMixState(
-      t=_placement.zero_count(params), m=_tree.zeros_like(params), n=_tree.zeros_like(params)
+      t=_placement.zero_count(params),
+      m=_tree.zeros_like(params, mu_dtype),
+      n=_tree.zeros_like(params, nu_dtype),
     )
 
   def update_fn(updates, state, params=None):
@@ -221,6 +231,9 @@ def simplified_ademamix(
   eps_root: Float = 0.0,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Simplified AdEMAMix (module docstring).
 
@@ -233,7 +246,9 @@ def simplified_ademamix(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root),
+    scale_by_simplified_ademamix(
+      b1, b2, alpha, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    ),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )

@@ -45,6 +45,7 @@ def scale_by_adopt(
   nesterov: bool = False,
   use_clipping: bool = True,
   clip_value_fn: Callable = _quarter_power,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """ADOPT's direction $m_t$ (a `ScaleByAdamState`, as in optax); see `adopt`.
 
@@ -57,7 +58,7 @@ def scale_by_adopt(
       default.
   """
   check_moments("scale_by_adopt", b1, b2, eps)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
     if use_clipping:
@@ -66,7 +67,7 @@ def scale_by_adopt(
         params,
         "`clip_value_fn` clips to a real interval (pass use_clipping=False for complex params)",
       )
-    return init_moments(ScaleByAdamState, params, mu_dtype)
+    return init_moments(ScaleByAdamState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -79,7 +80,7 @@ def scale_by_adopt(
       x = _numerics.safe_div(g, jnp.maximum(jnp.sqrt(v), eps))
       return x if bound is None else jnp.clip(x, -bound, bound)
 
-    direction = _tree.map(normalised, updates, state.nu)
+    direction = _tree.map(normalised, updates, _moments.widened(state.nu, updates, nu_dtype))
     mu = _moments.update_moment(direction, state.mu, b1_now, 1)
     out = _moments.update_moment(direction, mu, b1_now, 1) if nesterov else mu
     return _tree.cast_like(out, updates), ScaleByAdamState(
@@ -102,6 +103,7 @@ def adopt(
   nesterov: bool = False,
   use_clipping: bool = True,
   clip_value_fn: Callable = _quarter_power,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """ADOPT (module docstring).
 
@@ -118,6 +120,7 @@ def adopt(
       nesterov=nesterov,
       use_clipping=use_clipping,
       clip_value_fn=clip_value_fn,
+      nu_dtype=nu_dtype,
     ),
     scale_by_learning_rate(learning_rate),
   )

@@ -109,11 +109,11 @@ def _check(owner, learning_rate, betas, eps, estim_lr0, weight_decay, eps_root, 
   )
 
 
-def _init(params, estim_lr0):
+def _init(params, estim_lr0, mu_dtype, nu_dtype):
   """The moments and sums shaped like the params, and the scalars."""
   return dict(
-    exp_avg=_tree.zeros_like(params),
-    exp_avg_sq=_tree.zeros_like(params),
+    exp_avg=_tree.zeros_like(params, _tree.canonical_dtype(mu_dtype)),
+    exp_avg_sq=_tree.zeros_like(params, _tree.canonical_dtype(nu_dtype)),
     grad_sum=_tree.zeros_like(params),
     estim_lr=_placement.scalar_like(estim_lr0, params),
     numerator_weighted=_placement.scalar_like(0.0, params),
@@ -158,6 +158,9 @@ def dadapt_adamw(
   estim_lr0: Float = 1e-6,
   weight_decay: Float = 0.0,
   eps_root: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """D-Adapted AdamW (module docstring); ``update`` needs the params.
 
@@ -186,14 +189,16 @@ def dadapt_adamw(
   b1, b2 = betas
 
   def init_fn(params):
-    return DAdaptAdamWState(**_init(params, estim_lr0))
+    return DAdaptAdamWState(**_init(params, estim_lr0, mu_dtype, nu_dtype))
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
     lam, count = _step_size("dadapt_adamw", updates, state, params, learning_rate, betas)
     rho = jnp.sqrt(jnp.asarray(b2, lam.dtype))
     weighted = _tree.map(
-      lambda s, v: _numerics.rms_scale(s, v, eps, eps_root), state.grad_sum, state.exp_avg_sq
+      lambda s, v: _numerics.rms_scale(s, v, eps, eps_root),
+      state.grad_sum,
+      _moments.widened(state.exp_avg_sq, updates, nu_dtype),
     )
     numerator = rho * state.numerator_weighted + (1 - rho) * lam * _tree.inner(updates, weighted)
     exp_avg = _moments.update_moment(_tree.scale(lam, updates), state.exp_avg, b1, 1)
@@ -226,6 +231,9 @@ def prodigy(
   weight_decay: Float = 0.0,
   safeguard_warmup: bool = False,
   eps_root: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """Prodigy (module docstring); ``update`` needs the params.
 
@@ -264,7 +272,7 @@ def prodigy(
   b1, b2 = betas
 
   def init_fn(params):
-    return ProdigyState(params0=_tree.copy(params), **_init(params, estim_lr0))
+    return ProdigyState(params0=_tree.copy(params), **_init(params, estim_lr0, mu_dtype, nu_dtype))
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args

@@ -236,6 +236,7 @@ def dion(
   adam_weight_decay: Float = 0.0,
   adam_learning_rate: ScalarOrSchedule | None = None,
   muon_weight_dimension_numbers: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Dion on the matrix leaves, AdamW on the others (module docstring).
 
@@ -248,6 +249,7 @@ def dion(
     weight_decay: the matrices' decoupled weight decay $\\lambda$.
     weight_decay_mask: which matrices decay (a tree of booleans or a callable).
     mu_dtype: the momentum's dtype (``None``: the params').
+    nu_dtype: AdamW's second moment's dtype (``None``: the params').
     key: a PRNG key or an int seed for the random start of $Q$.
     nesterov: whether AdamW uses NAdam's look-ahead momentum.
     muon_weight_dimension_numbers: a tree (or prefix, or callable of the params)
@@ -285,4 +287,5 @@ def dion(
     adam_weight_decay,
     adam_learning_rate,
     muon_weight_dimension_numbers,
+    nu_dtype=nu_dtype,
   )

@@ -71,6 +71,9 @@ def scale_by_eve(
   eps: Float = 1e-8,
   eps_root: Float = 0.0,
   f_star: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """Eve's direction, divided by $\\tilde d_t$; see `eve`.
 
@@ -89,13 +92,14 @@ def scale_by_eve(
     c=(c, _validate.AT_LEAST_ONE),
     f_star=(f_star, _validate.FINITE),
   )
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
     real = jnp.result_type(float)
     return ScaleByEveState(
       count=_placement.zero_count(params),
-      mu=_tree.zeros_like(params),
-      nu=_tree.zeros_like(params),
+      mu=_tree.zeros_like(params, mu_dtype),
+      nu=_tree.zeros_like(params, nu_dtype),
       d=_placement.replicate_like(jnp.ones([], real), params),
       f_prev=_placement.replicate_like(jnp.zeros([], real), params),
     )
@@ -131,6 +135,9 @@ def eve(
   eps: Float = 1e-8,
   eps_root: Float = 0.0,
   f_star: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """Eve (module docstring); ``update`` needs ``value=loss``.
 
@@ -149,5 +156,6 @@ def eve(
   """
   _validate.check("eve", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
-    scale_by_eve(b1, b2, b3, c, eps, eps_root, f_star), scale_by_learning_rate(learning_rate)
+    scale_by_eve(b1, b2, b3, c, eps, eps_root, f_star, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+    scale_by_learning_rate(learning_rate),
   )

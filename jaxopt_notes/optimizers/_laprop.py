@@ -51,13 +51,15 @@ def scale_by_laprop(
   eps: Float = 1e-15,
   eps_root: Float = 0.0,
   mu_dtype: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """LaProp's direction $m_t / (1-\\beta_1^t)$; see `laprop`."""
   check_moments("scale_by_laprop", b1, b2, eps, eps_root)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return init_moments(ScaleByLaPropState, params, mu_dtype)
+    return init_moments(ScaleByLaPropState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -84,6 +86,8 @@ def laprop(
   mu_dtype: Any = None,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """LaProp (module docstring); ``weight_decay`` is decoupled, as in AdamW.
 
@@ -103,7 +107,7 @@ def laprop(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_laprop(b1, b2, eps, eps_root, mu_dtype),
+    scale_by_laprop(b1, b2, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )

@@ -136,6 +136,8 @@ def mars_adamw(
   mask: Any = None,
   gamma: Float = 0.025,
   per_leaf: bool = False,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """MARS-AdamW: `adamw` fed MARS's corrected, clipped gradient (module docstring).
 
@@ -162,7 +164,17 @@ def mars_adamw(
   Variance Reduction for Training Large Models".
   """
   return mars(
-    adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay=weight_decay, mask=mask),
+    adamw(
+      learning_rate,
+      b1,
+      b2,
+      eps,
+      eps_root,
+      mu_dtype,
+      weight_decay=weight_decay,
+      mask=mask,
+      nu_dtype=nu_dtype,
+    ),
     b1,
     gamma,
     per_leaf,

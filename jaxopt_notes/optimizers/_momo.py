@@ -128,6 +128,8 @@ def momo(
   lower_bound: Float = 0.0,
   weight_decay: Float = 0.0,
   adapt_lower_bound: bool = False,
+  *,
+  mu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """MoMo (module docstring); ``update`` needs the params and ``value=loss``.
 
@@ -157,7 +159,8 @@ def momo(
   _check("momo", learning_rate, lower_bound, weight_decay, beta=(beta, _validate.UNIT))
 
   def init_fn(params):
-    return MomoState(exp_avg=_tree.zeros_like(params), **_scalars(params, lower_bound))
+    exp_avg = _tree.zeros_like(params, _tree.canonical_dtype(mu_dtype))
+    return MomoState(exp_avg=exp_avg, **_scalars(params, lower_bound))
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del extra_args
@@ -201,6 +204,9 @@ def momo_adam(
   weight_decay: Float = 0.0,
   adapt_lower_bound: bool = False,
   eps_root: Float = 0.0,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """MoMo-Adam (module docstring); ``update`` needs the params and ``value=loss``.
 
@@ -224,8 +230,8 @@ def momo_adam(
 
   def init_fn(params):
     return MomoAdamState(
-      exp_avg=_tree.zeros_like(params),
-      exp_avg_sq=_tree.zeros_like(params),
+      exp_avg=_tree.zeros_like(params, _tree.canonical_dtype(mu_dtype)),
+      exp_avg_sq=_tree.zeros_like(params, _tree.canonical_dtype(nu_dtype)),
       **_scalars(params, lower_bound),
     )
 

@@ -114,6 +114,7 @@ def scale_by_normuon(
   nesterov: bool = True,
   rescale: str = "rms",
   weight_dimension_numbers: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """NorMuon's direction for every leaf; see `normuon` (shape factor included).
 
@@ -149,7 +150,9 @@ def scale_by_normuon(
   def init_fn(params):
     first = muon.init(params)
     specs = resolve_dimension_numbers(weight_dimension_numbers, params)
-    nu = per_matrix(_reduced_zeros, specs, _tree.zeros_like(params))
+    nu = per_matrix(
+      _reduced_zeros, specs, _tree.zeros_like(params, _tree.canonical_dtype(nu_dtype))
+    )
     return ScaleByNorMuonState(count=first.count, mu=first.mu, nu=nu, ns_coeffs=first.ns_coeffs)
 
   def update_fn(updates, state, params=None):
@@ -209,6 +212,7 @@ def normuon(
   adam_weight_decay: Float = 0.0,
   adam_learning_rate: ScalarOrSchedule | None = None,
   muon_weight_dimension_numbers: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """NorMuon on the matrix leaves, AdamW on the others (module docstring).
 
@@ -250,6 +254,7 @@ def normuon(
       nesterov=nesterov,
       rescale=rescale,
       weight_dimension_numbers=specs_of,
+      nu_dtype=nu_dtype,
     ),
     learning_rate,
     eps,
@@ -263,6 +268,7 @@ def normuon(
     adam_weight_decay,
     adam_learning_rate,
     muon_weight_dimension_numbers,
+    nu_dtype=nu_dtype,
   )
 
 
@@ -282,6 +288,7 @@ def matrices_and_adamw(
   adam_weight_decay: Float,
   adam_learning_rate: Any,
   muon_weight_dimension_numbers: Any,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """``scale``, weight decay and the learning rate on the matrices, AdamW on the rest.
 
@@ -296,6 +303,7 @@ def matrices_and_adamw(
     weight_decay: the matrices' decoupled weight decay.
     weight_decay_mask: which matrices decay.
     mu_dtype: AdamW's first moment's dtype.
+    nu_dtype: the second moments' dtype (``scale``'s and AdamW's).
     nesterov: whether AdamW uses NAdam's look-ahead.
     muon_weight_dimension_numbers: which leaves are matrices (see `split_matrices`).
 
@@ -329,6 +337,7 @@ def matrices_and_adamw(
       mu_dtype,
       weight_decay=adam_weight_decay,
       nesterov=nesterov,
+      nu_dtype=nu_dtype,
     ),
     muon_weight_dimension_numbers,
   )

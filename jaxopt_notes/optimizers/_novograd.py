@@ -123,6 +123,8 @@ def novograd(
   eps: Float = 1e-6,
   eps_root: Float = 0.0,
   weight_decay: ScalarOrSchedule = 0.0,
+  *,
+  mu_dtype: Any = None,
 ) -> GradientTransformation:
   """NovoGrad (module docstring).
 
@@ -131,5 +133,6 @@ def novograd(
   """
   _validate.check("novograd", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
-    scale_by_novograd(b1, b2, eps, eps_root, weight_decay), scale_by_learning_rate(learning_rate)
+    scale_by_novograd(b1, b2, eps, eps_root, weight_decay, mu_dtype),
+    scale_by_learning_rate(learning_rate),
   )

@@ -132,6 +132,7 @@ def optimistic_adam(
   mu_dtype: Any = None,
   *,
   nesterov: bool = True,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Optimistic Adam (module docstring); ``optimism`` defaults to ``learning_rate``.
 
@@ -163,7 +164,7 @@ def optimistic_adam(
   )
   optimism = learning_rate if optimism is None else optimism
   return chain(
-    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
     scale_by_optimistic_gradient(learning_rate, optimism),
     scale_by_learning_rate(1.0),
   )
@@ -181,6 +182,7 @@ def optimistic_adam_v2(
   eps_root: Float = 0.0,
   mu_dtype: Any = None,
   nesterov: bool = True,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Optimistic Adam with the extrapolation of `optimistic_gradient_descent` (module docstring).
 
@@ -195,7 +197,7 @@ def optimistic_adam_v2(
   """
   _validate.check("optimistic_adam_v2", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
-    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov),
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype=nu_dtype),
     scale_by_optimistic_gradient(alpha, beta),
     scale_by_learning_rate(learning_rate),
   )

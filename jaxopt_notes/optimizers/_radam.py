@@ -11,12 +11,14 @@ $\\hat m_t$
 alone; after it, $r_t \\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)$.
 """
 
+from typing import Any
+
 import jax.numpy as jnp
 
-from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
+from jaxopt_notes import _moments, _numerics, _tree, _validate
 from jaxopt_notes._base import GradientTransformation, ScalarOrSchedule
 from jaxopt_notes._combine import chain
-from jaxopt_notes._moments import Float, check_moments, debiased_first_moment
+from jaxopt_notes._moments import Float, check_moments, debiased_first_moment, init_moments
 from jaxopt_notes.optimizers._adam import ScaleByAdamState
 from jaxopt_notes.transforms._scaling import scale_by_learning_rate
 from jaxopt_notes._docargs import shared_args
@@ -34,6 +36,9 @@ def scale_by_radam(
   eps_root: Float = 0.0,
   threshold: Float = 5.0,
   nesterov: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """RAdam's direction; see `radam`.
 
@@ -42,11 +47,10 @@ def scale_by_radam(
       the step is the momentum $\\hat m_t$ alone.
   """
   check_moments("scale_by_radam", b1, b2, eps, eps_root, threshold=(threshold, _AT_LEAST_FOUR))
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return ScaleByAdamState(
-      count=_placement.zero_count(params), mu=_tree.zeros_like(params), nu=_tree.zeros_like(params)
-    )
+    return init_moments(ScaleByAdamState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -87,12 +91,17 @@ def radam(
   eps_root: Float = 0.0,
   threshold: Float = 5.0,
   nesterov: bool = False,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """RAdam (module docstring). Reference: Liu et al., 2020, "On the Variance of
   the Adaptive Learning Rate and Beyond".
   """
   _validate.check("radam", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
-    scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov),
+    scale_by_radam(
+      b1, b2, eps, eps_root, threshold, nesterov, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    ),
     scale_by_learning_rate(learning_rate),
   )

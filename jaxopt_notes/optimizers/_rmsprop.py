@@ -90,16 +90,25 @@ def _check(owner, decay, eps, eps_root, initial_scale):
 
 
 def _scale_by_rms_family(
-  owner: str, centered: bool, decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root
+  owner: str,
+  centered: bool,
+  decay,
+  eps,
+  initial_scale,
+  eps_in_sqrt,
+  bias_correction,
+  eps_root,
+  mu_dtype=None,
+  nu_dtype=None,
 ) -> GradientTransformation:
   """RMSProp's scaling, plain or centered, with or without bias correction."""
   _check(owner, decay, eps, eps_root, initial_scale)
   out_eps, in_eps = _roots(eps, eps_root, eps_in_sqrt)
 
   def init_fn(params):
-    fields = dict(nu=_tree.full_like(params, initial_scale))
+    fields = dict(nu=_tree.full_like(params, initial_scale, _tree.canonical_dtype(nu_dtype)))
     if centered:
-      fields["mu"] = _tree.zeros_like(params)
+      fields["mu"] = _tree.zeros_like(params, _tree.canonical_dtype(mu_dtype))
     if bias_correction:
       fields["count"] = _placement.zero_count(params)
     return _state_class(centered, bias_correction)(**fields)
@@ -144,6 +153,8 @@ def scale_by_rms(
   eps_in_sqrt: bool = False,
   bias_correction: bool = False,
   eps_root: jax.typing.ArrayLike = 1e-8,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """RMSProp's scaling by the root of the mean square; see `rmsprop`.
 
@@ -153,9 +164,8 @@ def scale_by_rms(
     eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
     bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
   """
-  return _scale_by_rms_family(
-    "scale_by_rms", False, decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root
-  )
+  args = (decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root)
+  return _scale_by_rms_family("scale_by_rms", False, *args, nu_dtype=nu_dtype)
 
 
 @shared_args
@@ -166,6 +176,9 @@ def scale_by_stddev(
   eps_in_sqrt: bool = False,
   bias_correction: bool = False,
   eps_root: jax.typing.ArrayLike = 1e-8,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Centered RMSProp's scaling by the root of the running variance; see `rmsprop`.
 
@@ -175,9 +188,8 @@ def scale_by_stddev(
     eps_in_sqrt: move ``eps`` under the square root as well (optax's spelling of the same setting).
     bias_correction: divide the moving averages by $1-\\rho^t$ (adds a step count to the state).
   """
-  return _scale_by_rms_family(
-    "scale_by_stddev", True, decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root
-  )
+  args = (decay, eps, initial_scale, eps_in_sqrt, bias_correction, eps_root)
+  return _scale_by_rms_family("scale_by_stddev", True, *args, mu_dtype, nu_dtype)
 
 
 @shared_args
@@ -192,6 +204,9 @@ def rmsprop(
   nesterov: bool = False,
   bias_correction: bool = False,
   eps_root: jax.typing.ArrayLike = 1e-8,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """RMSProp, optionally centered, with optional (Nesterov) momentum on the scaled step.
 
@@ -209,6 +224,8 @@ def rmsprop(
     momentum: decay rate of a momentum (`trace`) applied to the scaled step after the learning rate,
       in [0, 1]; ``None`` for none.
     nesterov: use Nesterov's form of that momentum.
+    mu_dtype: dtype in which the first moment (centered) and the momentum are stored; ``None``
+      keeps each param's dtype.
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -231,9 +248,13 @@ def rmsprop(
     eps_in_sqrt=eps_in_sqrt,
     bias_correction=bias_correction,
     eps_root=eps_root,
+    nu_dtype=nu_dtype,
+    **({"mu_dtype": mu_dtype} if centered else {}),
   )
   return chain(
     scaling,
     scale_by_learning_rate(learning_rate),
-    identity() if momentum is None else trace(decay=momentum, nesterov=nesterov),
+    identity()
+    if momentum is None
+    else trace(decay=momentum, nesterov=nesterov, accumulator_dtype=mu_dtype),
   )

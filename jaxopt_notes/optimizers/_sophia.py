@@ -134,6 +134,8 @@ def scale_by_sophia(
   mu_dtype: Any = None,
   verbose: bool = False,
   print_win_rate_every_n_steps: Any = 0,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """Sophia's clipped direction $u_t$; see `sophia`.
 
@@ -151,13 +153,14 @@ def scale_by_sophia(
     print_win_rate_every_n_steps: how often, in steps, ``verbose`` prints (a positive int when
       ``verbose``).
     mu_dtype: dtype in which the momentum $m_t$ is stored; ``None`` keeps each param's dtype.
+    nu_dtype: the same for the Hessian diagonal's average $h_t$ (keyword-only).
   """
   _check("scale_by_sophia", b1, b2, eps, gamma, clip_threshold, update_interval)
   if verbose:
     _validate.check_positive_int(
       "scale_by_sophia", "print_win_rate_every_n_steps", print_win_rate_every_n_steps
     )
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
   estimator = with_extra_args_support(hessian_diagonal_fn)
 
   def init_fn(params):
@@ -167,7 +170,7 @@ def scale_by_sophia(
     return SophiaState(
       count=_placement.zero_count(params),
       mu=_tree.zeros_like(params, mu_dtype),
-      nu=_tree.zeros_like(params),
+      nu=_tree.zeros_like(params, nu_dtype),
       hessian_fn_state=estimator.init(params),
     )
 
@@ -177,7 +180,11 @@ def scale_by_sophia(
     count = _numerics.safe_increment(state.count)
     mu = _moments.update_moment(updates, state.mu, b1, 1)
     mu_hat = _moments.bias_correction(mu, b1, count)
-    out = _tree.map(lambda m, h: m / jnp.maximum(gamma * h, eps), mu_hat, state.nu)
+    out = _tree.map(
+      lambda m, h: m / jnp.maximum(gamma * h, eps),
+      mu_hat,
+      _moments.widened(state.nu, updates, nu_dtype),
+    )
     if clip_threshold is not None:
       if verbose:
         kept = _tree.sum(_tree.map(lambda u: jnp.sum(jnp.abs(u) < clip_threshold), out))
@@ -222,6 +229,8 @@ def sophia(
   mu_dtype: Any = None,
   verbose: bool = False,
   print_win_rate_every_n_steps: Any = 0,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
   """Sophia (module docstring); ``weight_decay`` is decoupled, scaled by the learning rate.
 
@@ -260,6 +269,7 @@ def sophia(
       mu_dtype,
       verbose,
       print_win_rate_every_n_steps,
+      nu_dtype=nu_dtype,
     ),
     add_decayed_weights(weight_decay, weight_decay_mask),
     scale_by_learning_rate(learning_rate),

@@ -70,6 +70,8 @@ def scale_by_spam(
   warmup_steps: int = 150,
   clip_delay: int = 20,
   mu_dtype: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """SPAM's warmed-up Adam direction $w_t \\hat m_t / (\\sqrt{\\hat v_t} + \\epsilon)$; see `spam`.
 
@@ -87,10 +89,10 @@ def scale_by_spam(
   check_moments(owner, b1, b2, eps, threshold=(threshold, _validate.NONNEGATIVE))
   _validate.check_positive_int(owner, "reset_interval", reset_interval)
   _check_counts(owner, warmup_steps=warmup_steps, clip_delay=clip_delay)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return init_moments(ScaleBySpamState, params, mu_dtype)
+    return init_moments(ScaleBySpamState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -98,7 +100,8 @@ def scale_by_spam(
     k = count % reset_interval
     reset = k == 0
     mu = _tree.map(lambda m: jnp.where(reset, 0, m).astype(m.dtype), state.mu)
-    nu = _tree.map(lambda v: jnp.where(reset, 0, v).astype(v.dtype), state.nu)
+    nu = _moments.widened(state.nu, updates, nu_dtype)
+    nu = _tree.map(lambda v: jnp.where(reset, 0, v).astype(v.dtype), nu)
     clip = (count >= clip_delay) & (k >= clip_delay)
 
     def despike(g, v):
@@ -138,6 +141,8 @@ def spam(
   mu_dtype: Any = None,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """SPAM: Adam with momentum resets, spike clipping and warmups (module docstring).
 
@@ -167,7 +172,9 @@ def spam(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_spam(b1, b2, eps, threshold, reset_interval, warmup_steps, clip_delay, mu_dtype),
+    scale_by_spam(
+      b1, b2, eps, threshold, reset_interval, warmup_steps, clip_delay, mu_dtype, nu_dtype=nu_dtype
+    ),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )

@@ -52,6 +52,8 @@ def scale_by_adam_atan2(
   b: Float = 1.0,
   mu_dtype: Any = None,
   nesterov: bool = False,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adam-atan2's direction $a \\operatorname{atan2}(\\hat m_t, b\\sqrt{\\hat v_t})$ (`adam_atan2`).
 
@@ -66,10 +68,10 @@ def scale_by_adam_atan2(
   check_moments(
     "scale_by_adam_atan2", b1, b2, a=(a, _validate.FINITE), b=(b, _validate.NONNEGATIVE)
   )
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
-    return init_moments(ScaleByAdamState, params, mu_dtype)
+    return init_moments(ScaleByAdamState, params, mu_dtype, nu_dtype)
 
   def update_fn(updates, state, params=None):
     del params
@@ -106,6 +108,8 @@ def adam_atan2(
   weight_decay: Float = 0.0,
   mask: Any = None,
   nesterov: bool = False,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Adam-atan2: Adam with $\\operatorname{atan2}$ in place of the quotient (module docstring).
 
@@ -132,7 +136,7 @@ def adam_atan2(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_adam_atan2(b1, b2, a, b, mu_dtype, nesterov),
+    scale_by_adam_atan2(b1, b2, a, b, mu_dtype, nesterov, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate),
   )
@@ -170,6 +174,8 @@ def scale_by_stable_adamw(
   mu_dtype: Any = None,
   weight_decay: ScalarOrSchedule = 0.0,
   mask: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """StableAdamW's step, weight decay included, before the learning rate; see `stable_adamw`.
 
@@ -181,11 +187,11 @@ def scale_by_stable_adamw(
     The transform; its state is `ScaleByStableAdamWState`.
   """
   check_moments("scale_by_stable_adamw", b1, b2, eps)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
   decay = add_decayed_weights(weight_decay, mask)
 
   def init_fn(params):
-    first = init_moments(ScaleByAdamState, params, mu_dtype)
+    first = init_moments(ScaleByAdamState, params, mu_dtype, nu_dtype)
     return ScaleByStableAdamWState(
       count=first.count, mu=first.mu, nu=first.nu, decay_state=decay.init(params)
     )
@@ -218,6 +224,8 @@ def stable_adamw(
   mu_dtype: Any = None,
   weight_decay: ScalarOrSchedule = 1e-4,
   mask: Any = None,
+  *,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """StableAdamW: AdamW with its learning rate clipped per leaf (module docstring).
 
@@ -241,6 +249,6 @@ def stable_adamw(
   """
   _validate.check("stable_adamw", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
-    scale_by_stable_adamw(b1, b2, eps, mu_dtype, weight_decay, mask),
+    scale_by_stable_adamw(b1, b2, eps, mu_dtype, weight_decay, mask, nu_dtype=nu_dtype),
     scale_by_learning_rate(learning_rate),
   )

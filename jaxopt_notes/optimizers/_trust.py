@@ -82,6 +82,8 @@ def lars(
   trust_ratio_mask: Any = True,
   momentum: Float = 0.9,
   nesterov: bool = False,
+  *,
+  accumulator_dtype: Any = None,
 ) -> GradientTransformation:
   """LARS (module docstring). Reference: You, Gitman & Ginsburg, 2017, "Large
   Batch Training of Convolutional Networks".
@@ -108,7 +110,7 @@ def lars(
     add_decayed_weights(weight_decay, mask=weight_decay_mask),
     masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask),
     scale_by_learning_rate(learning_rate),
-    trace(decay=momentum, nesterov=nesterov),
+    trace(decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
   )
 
 
@@ -121,6 +123,9 @@ def lamb(
   eps_root: Float = 0.0,
   weight_decay: Float = 0.0,
   mask: Any = None,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """LAMB (module docstring). Reference: You et al., 2020, "Large Batch
   Optimization for Deep Learning: Training BERT in 76 minutes".
@@ -135,7 +140,7 @@ def lamb(
     weight_decay=(weight_decay, _validate.FINITE),
   )
   return chain(
-    scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
+    scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
     add_decayed_weights(weight_decay=weight_decay, mask=mask),
     scale_by_trust_ratio(),
     scale_by_learning_rate(learning_rate),

@@ -10,6 +10,8 @@ root). As in the paper, $m_0 = 0$ and $v_0$ is
 which biases the first steps; with ``initial_accumulator_value=0`` both agree.)
 """
 
+from typing import Any
+
 import jax.numpy as jnp
 
 from jaxopt_notes import _moments, _numerics, _placement, _tree, _validate
@@ -28,6 +30,9 @@ def scale_by_yogi(
   eps: Float = 1e-3,
   eps_root: Float = 0.0,
   initial_accumulator_value: Float = 1e-6,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Yogi's direction; see `yogi`.
 
@@ -44,12 +49,13 @@ def scale_by_yogi(
     eps_root,
     initial_accumulator_value=(initial_accumulator_value, _validate.NONNEGATIVE),
   )
+  mu_dtype, nu_dtype = _tree.canonical_dtype(mu_dtype), _tree.canonical_dtype(nu_dtype)
 
   def init_fn(params):
     return ScaleByAdamState(
       count=_placement.zero_count(params),
-      mu=_tree.zeros_like(params),
-      nu=_tree.full_like(params, initial_accumulator_value),
+      mu=_tree.zeros_like(params, dtype=mu_dtype),
+      nu=_tree.full_like(params, initial_accumulator_value, nu_dtype),
     )
 
   def update_fn(updates, state, params=None):
@@ -61,7 +67,7 @@ def scale_by_yogi(
       g2, v = _numerics.abs_sq(g), jnp.real(v)
       return jnp.where(v == g2, v, v - jnp.real((1 - b2) * jnp.sign(v - g2) * g * jnp.conj(g)))
 
-    nu = _tree.map(second, updates, state.nu)
+    nu = _tree.map(second, updates, _moments.widened(state.nu, updates, nu_dtype))
     count = _numerics.safe_increment(state.count)
     out = adam_direction(updates, mu, nu, count, b1, b2, eps, eps_root)
     return _tree.cast_like(out, updates), ScaleByAdamState(
@@ -79,12 +85,17 @@ def yogi(
   eps: Float = 1e-3,
   eps_root: Float = 0.0,
   initial_accumulator_value: Float = 1e-6,
+  *,
+  mu_dtype: Any = None,
+  nu_dtype: Any = None,
 ) -> GradientTransformation:
   """Yogi (module docstring). Reference: Zaheer et al., 2018, "Adaptive Methods
   for Nonconvex Optimization".
   """
   _validate.check("yogi", learning_rate=(learning_rate, _validate.FINITE))
   return chain(
-    scale_by_yogi(b1, b2, eps, eps_root, initial_accumulator_value),
+    scale_by_yogi(
+      b1, b2, eps, eps_root, initial_accumulator_value, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    ),
     scale_by_learning_rate(learning_rate),
   )
