@@ -287,7 +287,7 @@ def _scale_by_psgd_pro(s: _Settings, probe: Callable = _probe) -> GradientTransf
     refit = jnp.floor(total) > jnp.floor(state.probability_sum)
     current = (state.Qs_preconditioners, state.lower_bounds)
     if isinstance(refit, jax.core.Tracer):
-      qs, bounds = jax.lax.cond(refit, fit_all, lambda x: x, current)
+      qs, bounds = _numerics.cond(refit, fit_all, lambda x: x, current)
     else:  # run eagerly: no program with both branches to compile at every step
       qs, bounds = fit_all(current) if bool(refit) else current
 
