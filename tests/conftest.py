@@ -4,7 +4,13 @@ import os
 import subprocess
 import sys
 
-import jax
+# LAPACK calls (eigh, qr, cholesky: jax's CPU kernels and numpy's) go to OpenBLAS, whose
+# threads (one per core) spin beside XLA's pool and the other test workers: on 2 busy
+# cores a 128 x 128 eigh took 245 ms instead of 4. Set before numpy or jax loads; the
+# suite's workers and subprocesses inherit it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import jax  # noqa: E402
 
 # The suite compiles thousands of tiny programs that run for microseconds; most of
 # their compile time would go to optimising machine code: LLVM's passes, and the
