@@ -133,6 +133,9 @@ def step_times(d: int, layers: int, vocab: int, repeats: int, seed: int = 0) -> 
   for name, tx in {
     "adam": jon.adam(1e-3),
     "low_bit_state(adam), 8 bits": jon.low_bit_state(jon.adam(1e-3), bits=8),
+    "low_bit_state(adam), 8 bits, rounded to nearest": jon.low_bit_state(
+      jon.adam(1e-3), bits=8, stochastic=False
+    ),
     "low_bit_state(adam), 4 bits": jon.low_bit_state(jon.adam(1e-3), bits=4),
   }.items():
 
@@ -168,6 +171,9 @@ def quality_variants(lr_schedule):
     "float32 AdamW": dict(tx=adamw()),
     "8-bit AdamW": dict(tx=jon.low_bit_state(adamw(), bits=8, min_size=small)),
     "4-bit AdamW": dict(tx=jon.low_bit_state(adamw(), bits=4, min_size=small)),
+    "8-bit AdamW, rounded to nearest": dict(
+      tx=jon.low_bit_state(adamw(), bits=8, min_size=small, stochastic=False)
+    ),
     "bfloat16 params, stochastic rounding": dict(
       tx=adamw(mu_dtype=f32, nu_dtype=f32), params_dtype=BF16, apply_fn=_rounded
     ),
@@ -211,8 +217,78 @@ def lost_updates(lr_schedule, config, steps: int, seed: int = 0) -> float:
   return float(run(params))
 
 
-def quality(steps: int, seeds: int, config, lr: float) -> tuple[dict, dict, float]:
-  schedule = jon.warmup_cosine_decay_schedule(0.0, lr, max(steps // 20, 1), steps)
+def state_errors(lr_schedule, config, steps: int, seed: int = 0) -> dict:
+  """How far quantized AdamW states drift from the exact one on the same gradients.
+
+  One float32 AdamW run; beside it, each variant of `STATE_VARIANTS` keeps its own
+  quantized state, updated with the run's gradients at the run's params, so that
+  only the quantization (and what it accumulates over the steps) differs. Returns,
+  per variant, the mean over the last tenth of the steps of: the mean of
+  ``log(nu_quantized / nu)`` over the elements of the quantized leaves (its bias),
+  the mean of its absolute value, ``|mu_quantized - mu| / |mu|`` (norms over the
+  same leaves), and the cosine and the ratio of norms of the updates to the exact
+  run's.
+  """
+  small = 256
+  adamw = lambda: jon.adamw(lr_schedule, weight_decay=0.01)  # noqa: E731
+  variants = {
+    f"{bits}-bit, {name}": jon.low_bit_state(adamw(), bits=bits, min_size=small, stochastic=st)
+    for bits in (8, 4)
+    for name, st in (("stochastic rounding", True), ("rounded to nearest", False))
+  }
+  exact = adamw()
+  train_ids, _, vocab = lm.load_corpus()
+  params = lm.init_params(config, jax.random.key(seed), vocab)
+  starts = jnp.asarray(lm.batch_starts(len(train_ids), config, steps, seed), jnp.int32)
+  data, offsets = jnp.asarray(train_ids), jnp.arange(config.context + 1)
+  template = jax.eval_shape(exact.init, params)
+  big = lambda tree: [x.ravel() for x in jax.tree.leaves(tree) if x.size >= small]  # noqa: E731
+
+  def measure(ue, uq, se, sq, bits):
+    sq = jax.tree.map(
+      lambda t, s: (
+        jon.dequantize_blockwise(s, t.shape, bits) if isinstance(s, jon.QuantizedArray) else s
+      ),
+      template,
+      sq.inner_state,
+      is_leaf=lambda x: isinstance(x, jon.QuantizedArray),
+    )
+    (ve,), (vq,) = [jnp.concatenate(big(s[0].nu))[None] for s in (se, sq)]
+    (me,), (mq,) = [jnp.concatenate(big(s[0].mu))[None] for s in (se, sq)]
+    log_ratio = jnp.log(jnp.maximum(vq, 1e-30) / jnp.maximum(ve, 1e-30))
+    fe, fq = (jnp.concatenate([x.ravel() for x in jax.tree.leaves(u)]) for u in (ue, uq))
+    norm = jnp.linalg.norm
+    return jnp.stack(
+      [
+        jnp.mean(log_ratio),
+        jnp.mean(jnp.abs(log_ratio)),
+        norm(mq - me) / norm(me),
+        fe @ fq / (norm(fe) * norm(fq) + 1e-30),
+        norm(fq) / (norm(fe) + 1e-30),
+      ]
+    )
+
+  @jax.jit
+  def run(params):
+    def body(carry, start):
+      p, se, states = carry
+      g = jax.grad(lm.loss_fn)(p, data[start[:, None] + offsets], config)
+      ue, se = exact.update(g, se, p)
+      rows, new = [], []
+      for (name, tx), sq in zip(variants.items(), states):
+        uq, sq = tx.update(g, sq, p)
+        rows.append(measure(ue, uq, se, sq, int(name[0])))
+        new.append(sq)
+      return (jon.apply_updates(p, ue), se, new), jnp.stack(rows)
+
+    init = (params, exact.init(params), [tx.init(params) for tx in variants.values()])
+    return jax.lax.scan(body, init, starts)[1]
+
+  tail = np.asarray(run(params))[-max(steps // 10, 1) :].mean(axis=0)
+  return {name: tuple(float(v) for v in row) for name, row in zip(variants, tail)}
+
+
+def quality(schedule, steps: int, seeds: int, config) -> tuple[dict, dict, float]:
   finals, curves = {}, {}
   for name, spec in quality_variants(schedule).items():
     trainer = lm.Trainer(
@@ -256,7 +332,7 @@ def _table(header, rows) -> str:
   return "\n".join(lines)
 
 
-def report(mem, combos, times, finals, lost, config, steps, seeds, lr, tree) -> str:
+def report(mem, combos, times, finals, lost, errors, config, steps, seeds, lr, tree) -> str:
   f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
   parts = [
     f"Optimizer state, bytes a param ({tree}):",
@@ -303,6 +379,26 @@ def report(mem, combos, times, finals, lost, config, steps, seeds, lr, tree) -> 
     "unchanged.",
     "",
     "![Validation loss](images/low_bit_loss.png)",
+    "",
+    "How far the quantized state drifts from the exact one on the same gradients "
+    f"(seed 0: the float32 run's gradients at its params feed each quantized state too; "
+    f"means over the last {max(steps // 10, 1)} steps; nu and mu over the quantized "
+    "leaves):",
+    "",
+    _table(
+      [
+        "AdamW state",
+        "mean log(nu_q / nu)",
+        "mean abs log(nu_q / nu)",
+        "abs(mu_q - mu) / abs(mu)",
+        "cosine of updates",
+        "norm of updates / exact",
+      ],
+      [
+        (name, *(f"{v:+.3f}" if i == 0 else f"{v:.3f}" for i, v in enumerate(row)))
+        for name, row in errors.items()
+      ],
+    ),
   ]
   return "\n".join(parts)
 
@@ -326,8 +422,13 @@ def main(argv=None):
   times = step_times(*((64, 1, 512) if args.quick else (256, 4, 4096)), args.repeats)
   print(times, flush=True)
   config = lm.QUICK if args.quick else lm.Config()
-  finals, curves, lost = quality(args.steps, args.seeds, config, args.lr)
-  text = report(mem, combos, times, finals, lost, config, args.steps, args.seeds, args.lr, tree)
+  schedule = jon.warmup_cosine_decay_schedule(0.0, args.lr, max(args.steps // 20, 1), args.steps)
+  errors = state_errors(schedule, config, args.steps)
+  print(errors, flush=True)
+  finals, curves, lost = quality(schedule, args.steps, args.seeds, config)
+  text = report(
+    mem, combos, times, finals, lost, errors, config, args.steps, args.seeds, args.lr, tree
+  )
   print(text)
   if args.quick:
     return

@@ -7,17 +7,21 @@ import numpy as np
 import pytest
 
 import jaxopt_notes as jon
-from jaxopt_notes.transforms._low_bit import _levels
+from jaxopt_notes.transforms._low_bit import _MAPS
 from registry import REGISTRY
 
 BITS = pytest.mark.parametrize("bits", [8, 4])
 
 
 def _bound(bits, signed):
-  """(relative error bound above the smallest level, the smallest level)."""
-  magnitudes, per_octave = _levels(bits, signed)
-  r = 2.0 ** (1 / per_octave)
-  return (r - 1) / (r + 1), 2.0 ** (-(magnitudes - 1) / per_octave)
+  """(relative error bound where the map is a float, below that the linear step, both as
+  fractions of the value and of the block's scale)."""
+  fmt = _MAPS[bits, signed]
+  return (
+    2.0 ** -(fmt.mantissa + 1),
+    2.0 ** (1 - fmt.octaves),
+    2.0 ** (1 - fmt.octaves - fmt.mantissa),
+  )
 
 
 def _wide_range(seed, shape, signed, decades=(-12, 3)):
@@ -32,19 +36,17 @@ def _check_block(x, q, bits, dtype=jnp.float64):
   finite = np.isfinite(x)
   scale = np.max(np.abs(x[finite]), initial=0.0)
   signed = bool(np.any(x[finite] < 0))
-  rel, smallest = _bound(bits, signed)
-  rel += float(jnp.finfo(dtype).eps)
+  rel, floor, step = _bound(bits, signed)
+  eps = float(jnp.finfo(dtype).eps)
   a = np.abs(x[finite])
   err = np.abs(q[finite] - x[finite])
-  above = a >= smallest * scale
-  np.testing.assert_array_less(err[above], rel * a[above] * (1 + 1e-5) + 1e-300)
-  if signed:  # below the smallest level: 0 or the smallest level, whichever is nearer
-    assert np.all(
-      err[~above]
-      <= np.minimum(a[~above], smallest * scale - a[~above]) * (1 + 1e-5) + rel * smallest * scale
-    )
-  else:  # raised to the smallest level, never to zero
-    np.testing.assert_allclose(q[finite][~above & (a > 0)], smallest * scale, rtol=rel)
+  above = a >= floor * scale
+  np.testing.assert_array_less(err[above], (rel + eps) * a[above] * (1 + 1e-5) + 1e-300)
+  if signed:  # linear steps below: rounded to the nearer
+    assert np.all(err[~above] <= (step / 2 + eps) * scale * (1 + 1e-5))
+  else:  # the same, but a positive value is never rounded to zero
+    assert np.all(err[~above] <= (step + eps) * scale * (1 + 1e-5))
+    assert np.all(q[finite][a > 0] > 0)
   assert np.all(q[finite][a == 0] == 0)
   assert np.all(np.isnan(q[~finite]))
 
@@ -108,6 +110,28 @@ def test_non_finite_values_are_neither_hidden_nor_spread(bits):
     jon.dequantize_blockwise(jon.quantize_blockwise(jnp.asarray(clean), bits, 8), x.shape, bits)
   )
   np.testing.assert_array_equal(back[np.isfinite(x)], same[np.isfinite(x)])
+
+
+@BITS
+def test_stochastic_rounding_is_unbiased(bits):
+  """Each draw lands on one of the two levels around the element, and the mean over
+  seeds is the element."""
+  fmt = _MAPS[bits, False]
+  x = 2.0 ** np.random.default_rng(bits).uniform(1 - fmt.octaves, 0, (1, 64))
+  x[0, 0] = 1.0
+  quantize = jax.jit(jax.vmap(lambda seed: jon.quantize_blockwise(jnp.asarray(x), bits, 64, seed)))
+  draws = np.asarray(
+    jax.vmap(lambda q: jon.dequantize_blockwise(q, x.shape, bits))(quantize(jnp.arange(512)))
+  )[:, 0]
+  rel = 2.0 * _bound(bits, False)[0]  # one level
+  assert np.all(np.abs(draws - x) <= rel * x * (1 + 1e-6))
+  nearest = np.asarray(
+    jon.dequantize_blockwise(jon.quantize_blockwise(jnp.asarray(x), bits, 64), x.shape, bits)
+  )
+  assert np.mean(np.abs(nearest - x) / x) > 0.2 * rel / 2  # rounding to nearest errs...
+  mean = np.mean(draws, axis=0)
+  assert np.all(np.abs(mean - x) <= 4 * rel / np.sqrt(512) * x)  # ...the mean of draws does not
+  assert abs(np.mean((mean - x) / x)) < 0.3 * rel / np.sqrt(512)
 
 
 def test_bad_arguments_are_named():
@@ -223,6 +247,39 @@ def test_adam_with_low_bit_state_follows_adam(bits):
   low = _quadratic_run(jon.low_bit_state(jon.adam(1e-2), bits=bits, min_size=1), 150)
   assert full < 0.01 * 274.3
   assert low < (1.15 if bits == 8 else 1.3) * full, (full, low)
+
+
+@pytest.mark.parametrize("stochastic", [True, False])
+def test_second_moment_follows_a_drifting_exact_one(stochastic):
+  """Adam's second moment in 8 bits against the exact one, its gradients' scales drifting
+  up or down by up to e^2 over 300 steps: rounded to nearest, the increments of 0.1% a
+  step are lost and the stored moment lags (25% too high on average); rounded
+  stochastically, it follows."""
+  n, steps = 512, 300
+  rng = np.random.default_rng(0)
+  sigma = jnp.asarray(10 ** rng.uniform(-2, 0, n), jnp.float32)
+  drift = jnp.asarray(rng.uniform(-2, 2, n), jnp.float32)
+  exact = jon.scale_by_adam()
+  low = jon.low_bit_state(jon.scale_by_adam(), bits=8, min_size=1, stochastic=stochastic)
+
+  def body(carry, t):
+    g = (
+      sigma
+      * jnp.exp(drift * t / steps)
+      * jax.random.normal(jax.random.fold_in(jax.random.key(0), t), (n,))
+    )
+    return (exact.update(g, carry[0])[1], low.update(g, carry[1])[1]), None
+
+  x = jnp.zeros(n)
+  run = jax.jit(lambda: jax.lax.scan(body, (exact.init(x), low.init(x)), jnp.arange(steps))[0])
+  full, quantized = run()
+  log_ratio = np.log(
+    np.asarray(jon.dequantize_blockwise(quantized.inner_state.nu, (n,), 8) / full.nu)
+  )
+  if stochastic:
+    assert abs(np.mean(log_ratio)) < 0.05 and np.mean(np.abs(log_ratio)) < 0.2
+  else:
+    assert np.mean(log_ratio) > 0.15
 
 
 @pytest.mark.parametrize("via", ["flax", "orbax"])

@@ -2,34 +2,45 @@
 
 Each large param-shaped float leaf of an optimizer's state is cut into blocks of
 ``block_size`` consecutive elements along its last axis. A block keeps one scale,
-$s = \\max_i |x_i|$ over its finite elements, and one code per element: the
-index of the level nearest (by value) to $x_i / s$ in a logarithmic map
+$s = \\max_i |x_i|$ over its finite elements, and one code per element for
+$|x_i| / s \\in [0, 1]$ in a small floating-point map with $m$ mantissa bits and
+$F$ octaves below 1,
 
 $$
-\\pm 2^{-k / p},\\quad k = 0, \\dots, L - 1,\\qquad \\text{plus } 0
-\\text{ and one code for a non-finite value.}
+2^{e}\\left(1 + \\tfrac{j}{2^m}\\right),\\quad e = -F + 1, \\dots, -1,\\ j < 2^m,
+\\qquad \\text{then } 1, \\text{ and the linear steps } j\\, 2^{1 - F - m}
+\\text{ below } 2^{1 - F},
 $$
 
-A block holding a negative value uses the signed map ($L$ magnitudes per sign), a
-block of non-negative values the unsigned map ($2L$ magnitudes, finer): the first
-moment of Adam gets the first, its second moment the second. With 8 bits,
-$p = 8$ levels per factor of two (127 signed, 254 unsigned magnitudes, down to
-$2^{-15.75}$ and $2^{-31.6}$ of the block's largest); with 4 bits, 7 signed
-magnitudes at $p = 2$ (down to $2^{-3}$) and 14 unsigned ones at $p = 1$ (down to
-$2^{-13}$). Rounding to the nearest level errs by at most
-$(2^{1/p} - 1) / (2^{1/p} + 1)$ of the value (4.3% with 8 bits; 17% and 33% with 4)
-down to the smallest level. A linear map would
-send the small second moments of a block to zero, and their steps
-$m / (\\sqrt{v} + \\epsilon)$ to $m / \\epsilon$; here a positive value below the
-smallest level is raised to it (its step shrinks instead) in the unsigned map,
-and rounded to the nearer of 0 and the smallest level in the signed one.
+plus one code for a non-finite value. A block holding a negative value uses the
+signed map (a sign bit and the magnitude), a block of non-negative values the
+unsigned map (one bit more of mantissa or range): the first moment of Adam gets the
+first, its second moment the second. With 8 bits the signed map has $m = 3$,
+$F = 15$ (121 magnitudes, down to $2^{-17}$ of the block's largest) and the unsigned
+one $m = 4$, $F = 15$ (241 magnitudes, down to $2^{-18}$); with 4 bits, $m = 1$ and
+$F = 3$ (0, 1/8, 1/4, 3/8, 1/2, 3/4, 1) signed, $F = 7$ (down to $2^{-7}$) unsigned. Codes
+are the bits of the float32 (float64) ratio with its low mantissa bits dropped: no
+logarithm, table or search. Rounded to nearest, an element errs by at most
+$2^{-m-1}$ of its value above $2^{1 - F}$ of the scale, by half a linear step
+below. A linear map would send the small second moments of a block to zero, and
+their steps $m / (\\sqrt{v} + \\epsilon)$ to $m / \\epsilon$: in the unsigned map a
+positive value is never rounded to zero.
+
+Rounding to nearest is biased inside a running average: Adam adds
+$(1 - \\beta_2) g^2$ to its second moment each step, about 0.1% of it, far below
+half a step of any 8-bit map, so each increment is rounded away and the stored
+moment lags the exact one (docs/low_bit.md measures it on a language model).
+`low_bit_state` therefore rounds stochastically by default: up with the
+probability that makes the expected stored value the exact one, so that
+increments add up on average. The draws are a hash of the state's update count and
+the element's index: reproducible, with no key to carry.
 
 A NaN or an infinity decodes as NaN at its own position: it is neither hidden
 nor spread, and the block's other elements are scaled by their finite maximum.
 
 The design follows the blockwise dynamic quantization of Dettmers et al., 2022,
 "8-bit Optimizers via Block-wise Quantization", and the 4-bit states of Li, Chen
-& Zhu, 2023, "Memory Efficient Optimizers with 4-bit States"; its map is our own.
+& Zhu, 2023, "Memory Efficient Optimizers with 4-bit States"; its maps are our own.
 """
 
 import functools
@@ -69,33 +80,88 @@ class LowBitState(NamedTuple):
   Attributes:
     inner_state: the wrapped optimizer's state, its large param-shaped float leaves stored as
       `QuantizedArray`.
+    count: uint32 scalar, the updates so far: it seeds the draws of stochastic rounding.
   """
 
   inner_state: Any
+  count: jax.Array
 
 
-def _levels(bits: int, signed: bool) -> tuple[int, int]:
-  """(magnitudes per sign, levels per factor of two) of a map."""
-  per_octave = 8 if bits == 8 else (2 if signed else 1)
-  magnitudes = 2 ** (bits - 1) - 1 if signed else 2**bits - 2
-  return magnitudes, per_octave
+class _Map(NamedTuple):
+  """A map of magnitudes in [0, 1]: a small float relative to the block's scale, with
+  ``mantissa`` bits, exponents ``-octaves + 1 ... 0`` and linear steps below ``2**(1 - octaves)``
+  (code ``c`` stands for ``c * 2**(1 - octaves - mantissa)`` there, for
+  ``2**((c >> mantissa) - octaves) * (1 + (c & (2**mantissa - 1)) / 2**mantissa)`` above;
+  the largest code, ``octaves << mantissa``, for 1)."""
+
+  mantissa: int
+  octaves: int
 
 
-def _table(bits: int, signed: bool) -> np.ndarray:
-  """The value of every code, as a fraction of the block's scale."""
-  magnitudes, per_octave = _levels(bits, signed)
-  levels = 2.0 ** (-np.arange(magnitudes) / per_octave)
-  parts = [[0.0], levels, [np.nan]] + ([-levels] if signed else [])
-  return np.concatenate(parts)
+# (bits, signed) -> map of the magnitudes; a signed code's top bit is its sign
+_MAPS = {
+  (8, True): _Map(3, 15),  # 121 magnitudes, 8 steps an octave, down to 2**-17
+  (8, False): _Map(4, 15),  # 241 magnitudes, 16 steps an octave, down to 2**-18
+  (4, True): _Map(1, 3),  # 7 magnitudes: 0, 1/8, 1/4, 3/8, 1/2, 3/4, 1
+  (4, False): _Map(1, 7),  # 15 magnitudes: 0, 2**-7, 2**-6, 1.5 * 2**-6, ..., 1.5 / 2, 1
+}
 
 
-def _index(depth: jax.Array, bits: int, signed: bool) -> jax.Array:
-  """Index of the nearest level (by value) to ``|x| = scale * 2**-depth``, clipped to the
-  map: rounding ``depth * p`` up past ``c`` instead of 1/2, where the level halfway in
-  value sits, rounds to the nearer level by value with one logarithm and no division."""
-  magnitudes, per_octave = _levels(bits, signed)
-  shift = 1 + per_octave * math.log2((1 + 2.0 ** (-1 / per_octave)) / 2)
-  return jnp.minimum(jnp.floor(depth * per_octave + shift), magnitudes - 1).astype(jnp.int32)
+def _nan_code(bits: int, signed: bool) -> int:
+  """The code of a non-finite value: the signed map's negative zero, the unsigned map's last."""
+  return 2 ** (bits - 1) if signed else 2**bits - 1
+
+
+def _float_layout(dtype) -> tuple[Any, int, int]:
+  """(integer dtype of the same width, mantissa bits, exponent bias) of float32 or float64."""
+  info = jnp.finfo(dtype)
+  return (jnp.int64 if info.bits == 64 else jnp.int32), info.nmant, -info.minexp + 1
+
+
+def _encode(r: jax.Array, mantissa, octaves, dither: jax.Array | None) -> jax.Array:
+  """Magnitude codes (int32) of ratios ``r`` in [0, 1] (float32 or float64) in the map
+  ``_Map(mantissa, octaves)`` (ints, or int arrays broadcasting against ``r``): the level
+  below or the one above ``r``, the nearer by value, or, given ``dither`` (uniform uint32
+  draws shaped like ``r``), the one above with the probability that makes the expected
+  level ``r`` (unbiased stochastic rounding)."""
+  itype, nmant, bias = _float_layout(r.dtype)
+  mantissa, octaves = jnp.asarray(mantissa, itype), jnp.asarray(octaves, itype)
+  drop = nmant - mantissa
+  if dither is None:
+    add, below = jnp.left_shift(jnp.ones((), itype), drop - 1), 0.5
+  elif nmant - 32 < 0:  # float32: the top bits of the draw fill the dropped ones
+    add = jnp.right_shift(dither, (32 - drop).astype(jnp.uint32)).astype(itype)
+    below = dither.astype(r.dtype) * 2.0**-32
+  else:
+    add = jnp.left_shift(dither.astype(itype), drop - 32)
+    below = dither.astype(r.dtype) * 2.0**-32
+  # above the linear range: drop the low mantissa bits of r (carrying into its exponent)
+  bits = jax.lax.bitcast_convert_type(r, itype)
+  normal = jnp.right_shift(bits - jnp.left_shift(bias - octaves, nmant) + add, drop)
+  step = jnp.exp2((octaves - 1 + mantissa).astype(r.dtype))  # linear levels a unit of r
+  linear = jnp.floor(r * step + below).astype(itype)
+  return jnp.where(r * step < jnp.left_shift(1, mantissa), linear, normal).astype(jnp.int32)
+
+
+def _decode(code: jax.Array, mantissa, octaves, dtype) -> jax.Array:
+  """The ratios in [0, 1] that magnitude codes (int32) stand for, in ``dtype`` (float32 or
+  float64); ``mantissa`` and ``octaves`` as for `_encode`."""
+  itype, nmant, bias = _float_layout(dtype)
+  mantissa, octaves = jnp.asarray(mantissa, itype), jnp.asarray(octaves, itype)
+  code = code.astype(itype)
+  bits = jnp.left_shift(code, nmant - mantissa) + jnp.left_shift(bias - octaves, nmant)
+  linear = code.astype(dtype) * jnp.exp2((1 - octaves - mantissa).astype(dtype))
+  normal = jax.lax.bitcast_convert_type(bits, dtype)
+  return jnp.where(code < jnp.left_shift(1, mantissa), linear, normal)
+
+
+def _hash(x: jax.Array) -> jax.Array:
+  """32 well-mixed bits of each uint32 (the finalizer of MurmurHash3)."""
+  x = x ^ (x >> 16)
+  x = x * np.uint32(0x85EBCA6B)
+  x = x ^ (x >> 13)
+  x = x * np.uint32(0xC2B2AE35)
+  return x ^ (x >> 16)
 
 
 def _blocked(shape: tuple[int, ...], block_size: int) -> tuple[tuple[int, ...], int]:
@@ -122,7 +188,7 @@ def _check(bits: int, block_size: int | None) -> int:
 
 @functools.partial(jax.jit, static_argnames=("bits", "block_size"))
 def quantize_blockwise(
-  x: jax.Array, bits: int = 8, block_size: int | None = None
+  x: jax.Array, bits: int = 8, block_size: int | None = None, seed: jax.Array | None = None
 ) -> QuantizedArray:
   """Quantizes a real float array blockwise to 8 or 4 bits (module docstring).
 
@@ -135,10 +201,15 @@ def quantize_blockwise(
     bits: 8 or 4 bits a code.
     block_size: elements a block (one scale each); None: 256 with 8 bits, 128 with
       4 (an even number with 4 bits, whose codes are packed two a byte).
+    seed: None: round each element to the nearer of its two neighbouring levels;
+      an integer (uint32, may be traced): round up with the probability that makes
+      the expected level the element, the draws a hash of ``seed`` and the
+      element's index (the same seed gives the same codes).
 
   Returns:
     A `QuantizedArray`; `dequantize_blockwise` with ``x``'s shape and the same
-    ``bits`` gives ``x`` back within the bound of the module docstring.
+    ``bits`` gives ``x`` back within the bound of the module docstring (twice it,
+    one level, when ``stochastic``).
 
   Examples:
     >>> import jax.numpy as jnp, jaxopt_notes as jon
@@ -153,32 +224,37 @@ def quantize_blockwise(
     raise ValueError(f"quantize_blockwise: x must be a real float array, got {x.dtype}")
   lead, row = _blocked(x.shape, block_size)
   x = x.reshape(*lead, row)
-  pad = -row % block_size
-  if pad:
-    x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)])
+  if row % block_size:
+    x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, -row % block_size)])
   x = x.reshape(*x.shape[:-1], x.shape[-1] // block_size, block_size)
   finite = jnp.isfinite(x)
   magnitude = jnp.where(finite, jnp.abs(x), 0)
   scale = jnp.max(magnitude, axis=-1)
-  signed = jnp.any(finite & (x < 0), axis=-1)
-  # log2(scale / |x|) as a difference of logarithms: no division, which would flush to
-  # zero (1 / scale subnormal) for a scale near the dtype's largest value
+  signed = jnp.min(jnp.where(finite, x, 0), axis=-1) < 0
   wide = jnp.promote_types(x.dtype, jnp.float32)
-  depth = jnp.log2(scale.astype(wide))[..., None] - jnp.log2(magnitude.astype(wide))
-  positive, negative = finite & (x > 0), finite & (x < 0)
-  s_magnitudes, s_octave = _levels(bits, True)
-  k = _index(depth, bits, True)
-  s_code = jnp.where(positive, 1 + k, jnp.where(negative, s_magnitudes + 2 + k, 0))
-  # below half the smallest level of the signed map: zero
-  s_code = jnp.where(depth > (s_magnitudes - 1) / s_octave + 1, 0, s_code)
-  u_code = jnp.where(positive, 1 + _index(depth, bits, False), 0)
-  codes = jnp.where(signed[..., None], s_code, u_code)
-  codes = jnp.where(
-    finite, codes, jnp.where(signed[..., None], s_magnitudes + 1, 2**bits - 1)
-  ).astype(jnp.uint8)
+  # |x| / scale, both brought near 1 by a power of two first: XLA divides by multiplying
+  # with the reciprocal, which is flushed to zero for a scale near the largest float
+  top = jnp.finfo(wide).maxexp - 2
+  shift = jnp.where(
+    scale > 2.0**top, 2.0 ** -(top // 2), jnp.where(scale < 2.0**-top, 2.0 ** (top // 2), 1)
+  )
+  scaled = (jnp.where(scale > 0, scale, 1) * shift).astype(wide)[..., None]
+  ratio = (magnitude.astype(wide) * shift.astype(wide)[..., None]) / scaled
+  dither = None
+  if seed is not None:
+    index = jnp.arange(x.size, dtype=jnp.uint32).reshape(x.shape)
+    dither = _hash(index * np.uint32(0x9E3779B9) + _hash(jnp.asarray(seed, jnp.uint32)))
+  s, u = _MAPS[bits, True], _MAPS[bits, False]
+  per_block = lambda a, b: jnp.where(signed, a, b)[..., None]  # noqa: E731
+  code = _encode(ratio, per_block(s.mantissa, u.mantissa), per_block(s.octaves, u.octaves), dither)
+  # a positive value in an unsigned block is never rounded to zero (its step would blow up)
+  code = jnp.where(signed[..., None], code, jnp.maximum(code, ratio > 0))
+  code = jnp.where(signed[..., None] & (x < 0) & (code > 0), code | 2 ** (bits - 1), code)
+  code = jnp.where(finite, code, per_block(_nan_code(bits, True), _nan_code(bits, False)))
+  code = code.astype(jnp.uint8)
   if bits == 4:
-    codes = codes[..., 0::2] | (codes[..., 1::2] << 4)
-  return QuantizedArray(codes=codes, scale=scale, signed=signed)
+    code = code[..., 0::2] | (code[..., 1::2] << 4)
+  return QuantizedArray(codes=code, scale=scale, signed=signed)
 
 
 @functools.partial(jax.jit, static_argnames=("shape", "bits"))
@@ -195,20 +271,32 @@ def dequantize_blockwise(q: QuantizedArray, shape: tuple[int, ...], bits: int = 
     the quantized value was not finite.
   """
   _check(bits, None)
-  codes = q.codes
+  code = q.codes
   if bits == 4:
-    codes = jnp.stack([codes & 15, codes >> 4], axis=-1).reshape(*codes.shape[:-1], -1)
+    code = jnp.stack([code & 15, code >> 4], axis=-1).reshape(*code.shape[:-1], -1)
+  code = code.astype(jnp.int32)
   dtype = q.scale.dtype
   wide = jnp.promote_types(dtype, jnp.float32)  # one rounding to a narrow dtype, at the end
-  index = codes.astype(jnp.int32) + jnp.where(q.signed, 0, 2**bits)[..., None]
-  table = jnp.asarray(np.concatenate([_table(bits, True), _table(bits, False)]), wide)
-  x = (table[index] * q.scale.astype(wide)[..., None]).astype(dtype)
+  signed = q.signed[..., None]
+  s, u = _MAPS[bits, True], _MAPS[bits, False]
+  magnitude = jnp.where(signed, code & (2 ** (bits - 1) - 1), code)
+  per_block = lambda a, b: jnp.where(signed, a, b)  # noqa: E731
+  ratio = _decode(
+    magnitude, per_block(s.mantissa, u.mantissa), per_block(s.octaves, u.octaves), wide
+  )
+  ratio = jnp.where(signed & (code >= 2 ** (bits - 1)), -ratio, ratio)
+  ratio = jnp.where(code == per_block(_nan_code(bits, True), _nan_code(bits, False)), np.nan, ratio)
+  x = (ratio * q.scale.astype(wide)[..., None]).astype(dtype)
   lead, row = _blocked(tuple(shape), x.shape[-1])
   return x.reshape(*lead, -1)[..., :row].reshape(shape)
 
 
 def low_bit_state(
-  inner: GradientTransformation, bits: int = 8, block_size: int | None = None, min_size: int = 4096
+  inner: GradientTransformation,
+  bits: int = 8,
+  block_size: int | None = None,
+  min_size: int = 4096,
+  stochastic: bool = True,
 ) -> GradientTransformationExtraArgs:
   """Keeps ``inner``'s moments in 8 or 4 bits (module docstring).
 
@@ -230,6 +318,9 @@ def low_bit_state(
     block_size: elements sharing one scale; None: 256 with 8 bits, 128 with 4 (an
       even number with 4 bits).
     min_size: leaves of fewer elements stay at full precision.
+    stochastic: round the new state stochastically (unbiased, module docstring);
+      False rounds to nearest, which loses the small increments of running
+      averages.
 
   Returns:
     A transform with ``inner``'s updates (up to the quantization of its state),
@@ -269,7 +360,9 @@ def low_bit_state(
     return jax.tree.map(one, state)
 
   def init_fn(params):
-    return LowBitState(inner_state=compress(inner.init(params), params))
+    return LowBitState(
+      inner_state=compress(inner.init(params), params), count=jnp.zeros([], jnp.uint32)
+    )
 
   def update_fn(updates, state, params=None, **extra_args):
     template = jax.eval_shape(inner.init, updates)
@@ -279,13 +372,15 @@ def low_bit_state(
       state.inner_state,
     )
     updates, inner_state = inner.update(updates, inner_state, params, **extra_args)
-    inner_state = jax.tree.map(
-      lambda new, old: (
-        quantize_blockwise(new, bits, block_size) if isinstance(old, QuantizedArray) else new
-      ),
-      inner_state,
-      state.inner_state,
-    )
-    return updates, LowBitState(inner_state=inner_state)
+    new, treedef = jax.tree.flatten(inner_state)
+    old = treedef.flatten_up_to(state.inner_state)
+    base = state.count * np.uint32(len(new))
+    new = [
+      quantize_blockwise(x, bits, block_size, seed=base + i if stochastic else None)
+      if isinstance(o, QuantizedArray)
+      else x
+      for i, (x, o) in enumerate(zip(new, old))
+    ]
+    return updates, LowBitState(treedef.unflatten(new), state.count + np.uint32(1))
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
