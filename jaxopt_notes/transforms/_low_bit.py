@@ -128,19 +128,19 @@ def _encode(r: jax.Array, mantissa, octaves, dither: jax.Array | None) -> jax.Ar
   mantissa, octaves = jnp.asarray(mantissa, itype), jnp.asarray(octaves, itype)
   drop = nmant - mantissa
   if dither is None:
-    add, below = jnp.left_shift(jnp.ones((), itype), drop - 1), 0.5
+    add = jnp.left_shift(jnp.ones((), itype), drop - 1)
   elif nmant - 32 < 0:  # float32: the top bits of the draw fill the dropped ones
     add = jnp.right_shift(dither, (32 - drop).astype(jnp.uint32)).astype(itype)
-    below = dither.astype(r.dtype) * 2.0**-32
   else:
     add = jnp.left_shift(dither.astype(itype), drop - 32)
-    below = dither.astype(r.dtype) * 2.0**-32
-  # above the linear range: drop the low mantissa bits of r (carrying into its exponent)
-  bits = jax.lax.bitcast_convert_type(r, itype)
-  normal = jnp.right_shift(bits - jnp.left_shift(bias - octaves, nmant) + add, drop)
-  step = jnp.exp2((octaves - 1 + mantissa).astype(r.dtype))  # linear levels a unit of r
-  linear = jnp.floor(r * step + below).astype(itype)
-  return jnp.where(r * step < jnp.left_shift(1, mantissa), linear, normal).astype(jnp.int32)
+  # below lo = 2**(1 - octaves) the levels are linear: r + lo has lo's exponent and r / lo
+  # as its mantissa, so the codes of both ranges are the bits of a float with its low
+  # mantissa bits dropped (carrying into the exponent)
+  lo = jax.lax.bitcast_convert_type(jnp.left_shift(bias + 1 - octaves, nmant), r.dtype)
+  small = r < lo
+  bits = jax.lax.bitcast_convert_type(jnp.where(small, r + lo, r), itype)
+  bits = bits - jnp.left_shift(bias - octaves + small.astype(itype), nmant)
+  return jnp.right_shift(bits + add, drop).astype(jnp.int32)
 
 
 def _decode(code: jax.Array, mantissa, octaves, dtype) -> jax.Array:
@@ -149,10 +149,13 @@ def _decode(code: jax.Array, mantissa, octaves, dtype) -> jax.Array:
   itype, nmant, bias = _float_layout(dtype)
   mantissa, octaves = jnp.asarray(mantissa, itype), jnp.asarray(octaves, itype)
   code = code.astype(itype)
-  bits = jnp.left_shift(code, nmant - mantissa) + jnp.left_shift(bias - octaves, nmant)
-  linear = code.astype(dtype) * jnp.exp2((1 - octaves - mantissa).astype(dtype))
-  normal = jax.lax.bitcast_convert_type(bits, dtype)
-  return jnp.where(code < jnp.left_shift(1, mantissa), linear, normal)
+  small = code < jnp.left_shift(1, mantissa)  # linear levels: lo's float with the code's
+  # mantissa, less lo (exact)
+  exponent = bias - octaves + small.astype(itype)
+  bits = jnp.left_shift(code, nmant - mantissa) + jnp.left_shift(exponent, nmant)
+  value = jax.lax.bitcast_convert_type(bits, dtype)
+  lo = jax.lax.bitcast_convert_type(jnp.left_shift(bias + 1 - octaves, nmant), dtype)
+  return jnp.where(small, value - lo, value)
 
 
 def _hash(x: jax.Array) -> jax.Array:
@@ -184,6 +187,28 @@ def _check(bits: int, block_size: int | None) -> int:
       f"{' (even with 4 bits)' if bits == 4 else ''}, got {block_size!r}"
     )
   return block_size
+
+
+def _scale_and_sign(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Each block's largest finite ``|x|`` and whether it holds a negative finite value.
+
+  The reductions read ``x`` itself, so that XLA computes an ``x`` made by a fused
+  producer (the new moment of an optimizer) once, into memory, rather than in every
+  pass that reads it; blocks holding a NaN or an infinity take the masked reductions,
+  which run only when there is one."""
+  top, bottom = jnp.max(x, axis=-1), jnp.min(x, axis=-1)
+  scale = jnp.maximum(top, -bottom)
+
+  def masked(x):
+    finite = jnp.isfinite(x)
+    return (
+      jnp.max(jnp.where(finite, jnp.abs(x), 0), axis=-1),
+      jnp.min(jnp.where(finite, x, 0), axis=-1) < 0,
+    )
+
+  return jax.lax.cond(
+    jnp.all(jnp.isfinite(scale)), lambda x: (scale, bottom < 0), masked, x
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("bits", "block_size"))
@@ -229,8 +254,7 @@ def quantize_blockwise(
   x = x.reshape(*x.shape[:-1], x.shape[-1] // block_size, block_size)
   finite = jnp.isfinite(x)
   magnitude = jnp.where(finite, jnp.abs(x), 0)
-  scale = jnp.max(magnitude, axis=-1)
-  signed = jnp.min(jnp.where(finite, x, 0), axis=-1) < 0
+  scale, signed = _scale_and_sign(x)
   wide = jnp.promote_types(x.dtype, jnp.float32)
   # |x| / scale, both brought near 1 by a power of two first: XLA divides by multiplying
   # with the reciprocal, which is flushed to zero for a scale near the largest float
