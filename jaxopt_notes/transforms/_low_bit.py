@@ -32,8 +32,9 @@ half a step of any 8-bit map, so each increment is rounded away and the stored
 moment lags the exact one (docs/low_bit.md measures it on a language model).
 `low_bit_state` therefore rounds stochastically by default: up with the
 probability that makes the expected stored value the exact one, so that
-increments add up on average. The draws are a hash of the state's update count and
-the element's index: reproducible, with no key to carry.
+increments add up on average. The draws are the element's index times the golden
+ratio (in 32-bit fixed point) plus a hash of the state's update count: reproducible,
+with no key to carry.
 
 A NaN or an infinity decodes as NaN at its own position: it is neither hidden
 nor spread, and the block's other elements are scaled by their finite maximum.
@@ -228,8 +229,8 @@ def quantize_blockwise(
       4 (an even number with 4 bits, whose codes are packed two a byte).
     seed: None: round each element to the nearer of its two neighbouring levels;
       an integer (uint32, may be traced): round up with the probability that makes
-      the expected level the element, the draws a hash of ``seed`` and the
-      element's index (the same seed gives the same codes).
+      the expected level the element, the draws a hash of ``seed`` plus a
+      multiple of the element's index (the same seed gives the same codes).
 
   Returns:
     A `QuantizedArray`; `dequantize_blockwise` with ``x``'s shape and the same
@@ -267,7 +268,9 @@ def quantize_blockwise(
   dither = None
   if seed is not None:
     index = jnp.arange(x.size, dtype=jnp.uint32).reshape(x.shape)
-    dither = _hash(index * np.uint32(0x9E3779B9) + _hash(jnp.asarray(seed, jnp.uint32)))
+    # a Weyl sequence over the elements, offset by a hash of the seed: each element's
+    # draw is uniform over seeds, and a block's draws spread evenly; one multiply an element
+    dither = index * np.uint32(0x9E3779B9) + _hash(jnp.asarray(seed, jnp.uint32))
   s, u = _MAPS[bits, True], _MAPS[bits, False]
   per_block = lambda a, b: jnp.where(signed, a, b)[..., None]  # noqa: E731
   code = _encode(ratio, per_block(s.mantissa, u.mantissa), per_block(s.octaves, u.octaves), dither)
