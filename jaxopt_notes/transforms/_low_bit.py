@@ -193,11 +193,17 @@ def _check(bits: int, block_size: int | None) -> int:
 def _scale_and_sign(x: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Each block's largest finite ``|x|`` and whether it holds a negative finite value.
 
-  The reductions read ``x`` itself, so that XLA computes an ``x`` made by a fused
-  producer (the new moment of an optimizer) once, into memory, rather than in every
-  pass that reads it; blocks holding a NaN or an infinity take the masked reductions,
-  which run only when there is one."""
-  top, bottom = jnp.max(x, axis=-1), jnp.min(x, axis=-1)
+  One pass takes the max and the min of ``x`` itself: XLA fuses an ``x`` made by an
+  elementwise producer (the new moment of an optimizer) into it, where masked inputs
+  were written out, one array a reduction, with the producer recomputed in each;
+  blocks holding a NaN or an infinity take the masked reductions, which run only when
+  there is one."""
+  top, bottom = jax.lax.reduce(
+    (x, x),
+    (np.array(-np.inf, x.dtype), np.array(np.inf, x.dtype)),
+    lambda a, b: (jnp.maximum(a[0], b[0]), jnp.minimum(a[1], b[1])),
+    (x.ndim - 1,),
+  )
   scale = jnp.maximum(top, -bottom)
 
   def masked(x):
