@@ -190,32 +190,21 @@ def _check(bits: int, block_size: int | None) -> int:
   return block_size
 
 
-def _scale_and_sign(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _scale_and_sign(x: jax.Array, finite: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Each block's largest finite ``|x|`` and whether it holds a negative finite value.
 
-  One pass takes the max and the min of ``x`` itself: XLA fuses an ``x`` made by an
-  elementwise producer (the new moment of an optimizer) into it, where masked inputs
-  were written out, one array a reduction, with the producer recomputed in each;
-  blocks holding a NaN or an infinity take the masked reductions, which run only when
-  there is one."""
+  One variadic reduction takes the max and the min of the finite values: XLA fuses it
+  with an elementwise producer of ``x`` (the new moment of an optimizer), where a
+  reduction of ``|x|`` and one of ``x`` had each written ``x`` out first, with the
+  producer recomputed for each."""
+  clean = jnp.where(finite, x, 0)
   top, bottom = jax.lax.reduce(
-    (x, x),
+    (clean, clean),
     (np.array(-np.inf, x.dtype), np.array(np.inf, x.dtype)),
     lambda a, b: (jnp.maximum(a[0], b[0]), jnp.minimum(a[1], b[1])),
     (x.ndim - 1,),
   )
-  scale = jnp.maximum(top, -bottom)
-
-  def masked(x):
-    finite = jnp.isfinite(x)
-    return (
-      jnp.max(jnp.where(finite, jnp.abs(x), 0), axis=-1),
-      jnp.min(jnp.where(finite, x, 0), axis=-1) < 0,
-    )
-
-  return jax.lax.cond(
-    jnp.all(jnp.isfinite(scale)), lambda x: (scale, bottom < 0), masked, x
-  )
+  return jnp.maximum(top, -bottom), bottom < 0
 
 
 @functools.partial(jax.jit, static_argnames=("bits", "block_size"))
@@ -261,7 +250,7 @@ def quantize_blockwise(
   x = x.reshape(*x.shape[:-1], x.shape[-1] // block_size, block_size)
   finite = jnp.isfinite(x)
   magnitude = jnp.where(finite, jnp.abs(x), 0)
-  scale, signed = _scale_and_sign(x)
+  scale, signed = _scale_and_sign(x, finite)
   wide = jnp.promote_types(x.dtype, jnp.float32)
   # |x| / scale, both brought near 1 by a power of two first: XLA divides by multiplying
   # with the reciprocal, which is flushed to zero for a scale near the largest float
