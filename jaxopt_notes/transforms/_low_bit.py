@@ -32,8 +32,9 @@ half a step of any 8-bit map, so each increment is rounded away and the stored
 moment lags the exact one (docs/low_bit.md measures it on a language model).
 `low_bit_state` therefore rounds stochastically by default: up with the
 probability that makes the expected stored value the exact one, so that
-increments add up on average. The draws are a hash of the state's update count and
-the element's index: reproducible, with no key to carry.
+increments add up on average. The draws are the element's index times the golden
+ratio (in 32-bit fixed point) plus a hash of the state's update count: reproducible,
+with no key to carry.
 
 A NaN or an infinity decodes as NaN at its own position: it is neither hidden
 nor spread, and the block's other elements are scaled by their finite maximum.
@@ -128,19 +129,19 @@ def _encode(r: jax.Array, mantissa, octaves, dither: jax.Array | None) -> jax.Ar
   mantissa, octaves = jnp.asarray(mantissa, itype), jnp.asarray(octaves, itype)
   drop = nmant - mantissa
   if dither is None:
-    add, below = jnp.left_shift(jnp.ones((), itype), drop - 1), 0.5
+    add = jnp.left_shift(jnp.ones((), itype), drop - 1)
   elif nmant - 32 < 0:  # float32: the top bits of the draw fill the dropped ones
     add = jnp.right_shift(dither, (32 - drop).astype(jnp.uint32)).astype(itype)
-    below = dither.astype(r.dtype) * 2.0**-32
   else:
     add = jnp.left_shift(dither.astype(itype), drop - 32)
-    below = dither.astype(r.dtype) * 2.0**-32
-  # above the linear range: drop the low mantissa bits of r (carrying into its exponent)
-  bits = jax.lax.bitcast_convert_type(r, itype)
-  normal = jnp.right_shift(bits - jnp.left_shift(bias - octaves, nmant) + add, drop)
-  step = jnp.exp2((octaves - 1 + mantissa).astype(r.dtype))  # linear levels a unit of r
-  linear = jnp.floor(r * step + below).astype(itype)
-  return jnp.where(r * step < jnp.left_shift(1, mantissa), linear, normal).astype(jnp.int32)
+  # below lo = 2**(1 - octaves) the levels are linear: r + lo has lo's exponent and r / lo
+  # as its mantissa, so the codes of both ranges are the bits of a float with its low
+  # mantissa bits dropped (carrying into the exponent)
+  lo = jax.lax.bitcast_convert_type(jnp.left_shift(bias + 1 - octaves, nmant), r.dtype)
+  small = r < lo
+  bits = jax.lax.bitcast_convert_type(jnp.where(small, r + lo, r), itype)
+  bits = bits - jnp.left_shift(bias - octaves + small.astype(itype), nmant)
+  return jnp.right_shift(bits + add, drop).astype(jnp.int32)
 
 
 def _decode(code: jax.Array, mantissa, octaves, dtype) -> jax.Array:
@@ -149,10 +150,13 @@ def _decode(code: jax.Array, mantissa, octaves, dtype) -> jax.Array:
   itype, nmant, bias = _float_layout(dtype)
   mantissa, octaves = jnp.asarray(mantissa, itype), jnp.asarray(octaves, itype)
   code = code.astype(itype)
-  bits = jnp.left_shift(code, nmant - mantissa) + jnp.left_shift(bias - octaves, nmant)
-  linear = code.astype(dtype) * jnp.exp2((1 - octaves - mantissa).astype(dtype))
-  normal = jax.lax.bitcast_convert_type(bits, dtype)
-  return jnp.where(code < jnp.left_shift(1, mantissa), linear, normal)
+  small = code < jnp.left_shift(1, mantissa)  # linear levels: lo's float with the code's
+  # mantissa, less lo (exact)
+  exponent = bias - octaves + small.astype(itype)
+  bits = jnp.left_shift(code, nmant - mantissa) + jnp.left_shift(exponent, nmant)
+  value = jax.lax.bitcast_convert_type(bits, dtype)
+  lo = jax.lax.bitcast_convert_type(jnp.left_shift(bias + 1 - octaves, nmant), dtype)
+  return jnp.where(small, value - lo, value)
 
 
 def _hash(x: jax.Array) -> jax.Array:
@@ -186,6 +190,23 @@ def _check(bits: int, block_size: int | None) -> int:
   return block_size
 
 
+def _scale_and_sign(x: jax.Array, finite: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Each block's largest finite ``|x|`` and whether it holds a negative finite value.
+
+  One variadic reduction takes the max and the min of the finite values: XLA fuses it
+  with an elementwise producer of ``x`` (the new moment of an optimizer), where a
+  reduction of ``|x|`` and one of ``x`` had each written ``x`` out first, with the
+  producer recomputed for each."""
+  clean = jnp.where(finite, x, 0)
+  top, bottom = jax.lax.reduce(
+    (clean, clean),
+    (np.array(-np.inf, x.dtype), np.array(np.inf, x.dtype)),
+    lambda a, b: (jnp.maximum(a[0], b[0]), jnp.minimum(a[1], b[1])),
+    (x.ndim - 1,),
+  )
+  return jnp.maximum(top, -bottom), bottom < 0
+
+
 @functools.partial(jax.jit, static_argnames=("bits", "block_size"))
 def quantize_blockwise(
   x: jax.Array, bits: int = 8, block_size: int | None = None, seed: jax.Array | None = None
@@ -203,8 +224,8 @@ def quantize_blockwise(
       4 (an even number with 4 bits, whose codes are packed two a byte).
     seed: None: round each element to the nearer of its two neighbouring levels;
       an integer (uint32, may be traced): round up with the probability that makes
-      the expected level the element, the draws a hash of ``seed`` and the
-      element's index (the same seed gives the same codes).
+      the expected level the element, the draws a hash of ``seed`` plus a
+      multiple of the element's index (the same seed gives the same codes).
 
   Returns:
     A `QuantizedArray`; `dequantize_blockwise` with ``x``'s shape and the same
@@ -229,8 +250,7 @@ def quantize_blockwise(
   x = x.reshape(*x.shape[:-1], x.shape[-1] // block_size, block_size)
   finite = jnp.isfinite(x)
   magnitude = jnp.where(finite, jnp.abs(x), 0)
-  scale = jnp.max(magnitude, axis=-1)
-  signed = jnp.min(jnp.where(finite, x, 0), axis=-1) < 0
+  scale, signed = _scale_and_sign(x, finite)
   wide = jnp.promote_types(x.dtype, jnp.float32)
   # |x| / scale, both brought near 1 by a power of two first: XLA divides by multiplying
   # with the reciprocal, which is flushed to zero for a scale near the largest float
@@ -243,7 +263,9 @@ def quantize_blockwise(
   dither = None
   if seed is not None:
     index = jnp.arange(x.size, dtype=jnp.uint32).reshape(x.shape)
-    dither = _hash(index * np.uint32(0x9E3779B9) + _hash(jnp.asarray(seed, jnp.uint32)))
+    # a Weyl sequence over the elements, offset by a hash of the seed: each element's
+    # draw is uniform over seeds, and a block's draws spread evenly; one multiply an element
+    dither = index * np.uint32(0x9E3779B9) + _hash(jnp.asarray(seed, jnp.uint32))
   s, u = _MAPS[bits, True], _MAPS[bits, False]
   per_block = lambda a, b: jnp.where(signed, a, b)[..., None]  # noqa: E731
   code = _encode(ratio, per_block(s.mantissa, u.mantissa), per_block(s.octaves, u.octaves), dither)
