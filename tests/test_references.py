@@ -628,9 +628,7 @@ def test_psgd_pro_matches_numpy_reference_with_given_probes(options):
     del key
     return {k: probes[k][count].astype(like[k].dtype) for k in like}
 
-  ours = _kron_updates(
-    _psgd_pro._scale_by_psgd_pro(_psgd_pro._Settings(**settings), probe), lr, wd
-  )
+  ours = _kron_updates(_psgd_pro._scale_by_psgd_pro(_psgd_pro._Settings(**settings), probe), lr, wd)
   for leaf in KRON_PARAMS:
     expected = ref.psgd_pro(
       [g[leaf] for g in KRON_GRADS],

@@ -280,9 +280,11 @@ def _scale_by_psgd_pro(s: _Settings, probe: Callable = _probe) -> GradientTransf
 
       qs_tree, bounds_tree = qs_and_bounds
       both = jax.tree.map(one, fit_in, probes, qs_tree, bounds_tree, lays, is_leaf=_tree.is_none)
-      return tuple(
-        jax.tree.map(lambda _, pair: pair[k], fit_in, both, is_leaf=_tree.is_none) for k in (0, 1)
-      )
+
+      def pick(k):
+        return jax.tree.map(lambda _, pair: pair[k], fit_in, both, is_leaf=_tree.is_none)
+
+      return pick(0), pick(1)
 
     refit = jnp.floor(total) > jnp.floor(state.probability_sum)
     current = (state.Qs_preconditioners, state.lower_bounds)
