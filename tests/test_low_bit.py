@@ -53,6 +53,31 @@ def _check_block(x, q, bits, dtype=jnp.float64):
 
 @BITS
 @pytest.mark.parametrize("signed", [True, False])
+def test_every_code_reads_back_as_its_level(bits, signed):
+  """Each code against the levels that define the map (numpy, float64): linear steps
+  ``c 2**(1 - F - m)`` below ``2**m``, then ``2**((c >> m) - F) (1 + (c mod 2**m) / 2**m)``,
+  the signed map's top bit a sign, and the last code NaN."""
+  fmt = _MAPS[bits, signed]
+  mag = np.arange(2 ** (bits - 1) if signed else 2**bits)
+  m, f = fmt.mantissa, fmt.octaves
+  levels = np.where(
+    mag < 2**m,
+    mag * 2.0 ** (1 - f - m),
+    2.0 ** ((mag >> m) - f) * (1 + (mag & (2**m - 1)) / 2**m),
+  )
+  expected = np.concatenate([levels, -levels]) if signed else levels
+  expected[-1] = np.nan
+  codes = np.arange(2**bits, dtype=np.uint8)
+  if bits == 4:
+    codes = codes[0::2] | (codes[1::2] << 4)
+  q = jon.QuantizedArray(
+    codes=jnp.asarray(codes)[None], scale=jnp.ones(1, jnp.float64), signed=jnp.array([signed])
+  )
+  np.testing.assert_array_equal(jon.dequantize_blockwise(q, (2**bits,), bits), expected)
+
+
+@BITS
+@pytest.mark.parametrize("signed", [True, False])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64, jnp.bfloat16])
 def test_round_trip_error_is_bounded_in_every_block(bits, signed, dtype):
   block = 16

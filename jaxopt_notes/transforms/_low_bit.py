@@ -20,11 +20,12 @@ $F = 15$ (121 magnitudes, down to $2^{-17}$ of the block's largest) and the unsi
 one $m = 4$, $F = 15$ (241 magnitudes, down to $2^{-18}$); with 4 bits, $m = 1$ and
 $F = 3$ (0, 1/8, 1/4, 3/8, 1/2, 3/4, 1) signed, $F = 7$ (down to $2^{-7}$) unsigned. Codes
 are the bits of the float32 (float64) ratio with its low mantissa bits dropped: no
-logarithm, table or search. Rounded to nearest, an element errs by at most
-$2^{-m-1}$ of its value above $2^{1 - F}$ of the scale, by half a linear step
-below. A linear map would send the small second moments of a block to zero, and
-their steps $m / (\\sqrt{v} + \\epsilon)$ to $m / \\epsilon$: in the unsigned map a
-positive value is never rounded to zero.
+logarithm, table or search; they are read back as float16 numbers (`_decode`).
+Rounded to nearest, an element errs by at most $2^{-m-1}$ of its value above
+$2^{1 - F}$ of the scale, by half a linear step below. A linear map would send
+the small second moments of a block to zero, and their steps
+$m / (\\sqrt{v} + \\epsilon)$ to $m / \\epsilon$: in the unsigned map a positive value
+is never rounded to zero.
 
 Rounding to nearest is biased inside a running average: Adam adds
 $(1 - \\beta_2) g^2$ to its second moment each step, about 0.1% of it, far below
@@ -108,9 +109,10 @@ _MAPS = {
 }
 
 
-def _nan_code(bits: int, signed: bool) -> int:
-  """The code of a non-finite value: the signed map's negative zero, the unsigned map's last."""
-  return 2 ** (bits - 1) if signed else 2**bits - 1
+def _nan_code(bits: int) -> int:
+  """The code of a non-finite value in either map: all ones, past the largest level (in the
+  signed map, the negative of a magnitude past it)."""
+  return 2**bits - 1
 
 
 def _float_layout(dtype) -> tuple[Any, int, int]:
@@ -144,19 +146,29 @@ def _encode(r: jax.Array, mantissa, octaves, dither: jax.Array | None) -> jax.Ar
   return jnp.right_shift(bits + add, drop).astype(jnp.int32)
 
 
-def _decode(code: jax.Array, mantissa, octaves, dtype) -> jax.Array:
-  """The ratios in [0, 1] that magnitude codes (int32) stand for, in ``dtype`` (float32 or
-  float64); ``mantissa`` and ``octaves`` as for `_encode`."""
-  itype, nmant, bias = _float_layout(dtype)
-  mantissa, octaves = jnp.asarray(mantissa, itype), jnp.asarray(octaves, itype)
-  code = code.astype(itype)
-  small = code < jnp.left_shift(1, mantissa)  # linear levels: lo's float with the code's
-  # mantissa, less lo (exact)
-  exponent = bias - octaves + small.astype(itype)
-  bits = jnp.left_shift(code, nmant - mantissa) + jnp.left_shift(exponent, nmant)
-  value = jax.lax.bitcast_convert_type(bits, dtype)
-  lo = jax.lax.bitcast_convert_type(jnp.left_shift(bias + 1 - octaves, nmant), dtype)
-  return jnp.where(small, value - lo, value)
+def _decode(code: jax.Array, signed: jax.Array, bits: int, dtype) -> jax.Array:
+  """The signed ratios in [-1, 1] that codes (uint8, one a stored element) stand for, in
+  ``dtype``; ``signed`` says, per element, which map the code is in.
+
+  A map's level ``c`` is exactly the float16 whose bits are ``c`` shifted left by
+  ``10 - mantissa``, times ``2**(15 - octaves)``: the linear levels are float16's subnormals,
+  the others its normal numbers (the largest level, ``octaves << mantissa``, is the float16
+  ``2**(octaves - 15)``, so 1). A code is thus read back with one float16-to-float
+  conversion (one instruction where the hardware converts float16) rather than by assembling
+  a float from its fields. A non-finite value's code reads back as NaN."""
+  s, u = _MAPS[bits, True], _MAPS[bits, False]
+  c = code.astype(jnp.uint16)
+  half = jnp.where(
+    signed,
+    ((c & (2 ** (bits - 1) - 1)) << (10 - s.mantissa)) | ((c >> (bits - 1)) << 15),
+    c << (10 - u.mantissa),
+  )
+  ratio = jax.lax.bitcast_convert_type(half, jnp.float16).astype(dtype)
+  if s.octaves != 15 or u.octaves != 15:
+    ratio = ratio * jnp.where(signed, 2.0 ** (15 - s.octaves), 2.0 ** (15 - u.octaves)).astype(
+      dtype
+    )
+  return jnp.where(code == _nan_code(bits), np.nan, ratio)
 
 
 def _hash(x: jax.Array) -> jax.Array:
@@ -271,8 +283,8 @@ def quantize_blockwise(
   code = _encode(ratio, per_block(s.mantissa, u.mantissa), per_block(s.octaves, u.octaves), dither)
   # a positive value in an unsigned block is never rounded to zero (its step would blow up)
   code = jnp.where(signed[..., None], code, jnp.maximum(code, ratio > 0))
-  code = jnp.where(signed[..., None] & (x < 0) & (code > 0), code | 2 ** (bits - 1), code)
-  code = jnp.where(finite, code, per_block(_nan_code(bits, True), _nan_code(bits, False)))
+  code = code | jnp.where(signed[..., None] & (x < 0), 2 ** (bits - 1), 0)
+  code = jnp.where(finite, code, _nan_code(bits))
   code = code.astype(jnp.uint8)
   if bits == 4:
     code = code[..., 0::2] | (code[..., 1::2] << 4)
@@ -296,18 +308,9 @@ def dequantize_blockwise(q: QuantizedArray, shape: tuple[int, ...], bits: int = 
   code = q.codes
   if bits == 4:
     code = jnp.stack([code & 15, code >> 4], axis=-1).reshape(*code.shape[:-1], -1)
-  code = code.astype(jnp.int32)
   dtype = q.scale.dtype
   wide = jnp.promote_types(dtype, jnp.float32)  # one rounding to a narrow dtype, at the end
-  signed = q.signed[..., None]
-  s, u = _MAPS[bits, True], _MAPS[bits, False]
-  magnitude = jnp.where(signed, code & (2 ** (bits - 1) - 1), code)
-  per_block = lambda a, b: jnp.where(signed, a, b)  # noqa: E731
-  ratio = _decode(
-    magnitude, per_block(s.mantissa, u.mantissa), per_block(s.octaves, u.octaves), wide
-  )
-  ratio = jnp.where(signed & (code >= 2 ** (bits - 1)), -ratio, ratio)
-  ratio = jnp.where(code == per_block(_nan_code(bits, True), _nan_code(bits, False)), np.nan, ratio)
+  ratio = _decode(code, q.signed[..., None], bits, wide)
   x = (ratio * q.scale.astype(wide)[..., None]).astype(dtype)
   lead, row = _blocked(tuple(shape), x.shape[-1])
   return x.reshape(*lead, -1)[..., :row].reshape(shape)
