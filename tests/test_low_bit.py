@@ -339,3 +339,21 @@ def test_vmap_over_stacked_params_equals_each_run():
   both = jax.jit(jax.vmap(run))(stacked)
   second = jax.jit(run)(jax.tree.map(lambda x: 2 * x, PARAMS))
   chex.assert_trees_all_close(jax.tree.map(lambda x: x[1], both), second, rtol=1e-6)
+
+
+def test_bfloat16_moments_are_updated_in_float32():
+  """With bfloat16 params Adam's second moment grows by about (1 - b2) g**2 a step, below
+  half a unit in bfloat16's last place long before it reaches g**2: updated in bfloat16 it
+  stalls (at 0.5 here); the state keeps float32 scales and the moment reaches 1 - b2**t."""
+  params = jnp.zeros((16, 256), jnp.bfloat16)
+  opt = jon.low_bit_state(jon.adam(1e-3), bits=8)
+  grads = jnp.ones_like(params)
+
+  def body(state, _):
+    return opt.update(grads, state, params)[1], None
+
+  state = jax.jit(lambda s: jax.lax.scan(body, s, None, length=1000)[0])(opt.init(params))
+  nu = state.inner_state[0].nu
+  assert nu.scale.dtype == jnp.float32
+  v = jon.dequantize_blockwise(nu, params.shape, 8)
+  np.testing.assert_allclose(np.asarray(v), 1 - 0.999**1000, rtol=1e-3)

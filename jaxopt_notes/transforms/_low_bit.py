@@ -66,7 +66,8 @@ class QuantizedArray(NamedTuple):
 
   Attributes:
     codes: uint8 codes, shaped ``(..., blocks, block_size)``; two codes a byte with 4 bits.
-    scale: each block's largest finite ``|x|``, shaped ``(..., blocks)``, in the array's dtype.
+    scale: each block's largest finite ``|x|``, shaped ``(..., blocks)``, in the array's dtype
+      (`low_bit_state` quantizes narrower leaves as float32).
     signed: bool ``(..., blocks)``: whether the block holds a negative value (and so uses
       the signed map).
   """
@@ -178,6 +179,11 @@ def _hash(x: jax.Array) -> jax.Array:
   x = x ^ (x >> 13)
   x = x * np.uint32(0xC2B2AE35)
   return x ^ (x >> 16)
+
+
+def _wide(dtype):
+  """The dtype a quantized state leaf of ``dtype`` is kept and computed in: float32 at least."""
+  return jnp.promote_types(dtype, jnp.float32)
 
 
 def _blocked(shape: tuple[int, ...], block_size: int) -> tuple[tuple[int, ...], int]:
@@ -327,11 +333,13 @@ def low_bit_state(
 
   The state leaves of ``inner`` shaped like a param, of a real float dtype and of at
   least ``min_size`` elements are stored as a `QuantizedArray`; ``update``
-  dequantizes them (to their own dtype), runs ``inner.update`` and quantizes the
-  new values. Step counters, small leaves (biases, norms) and state not shaped
-  like a param (Adafactor's factors, Kronecker factors) stay as they are.
-  A state of N quantized elements takes N bytes with 8 bits (N / 2 with 4) plus
-  5 bytes a block: Adam's two moments cost 2.04 (1.08) bytes a param instead of 8.
+  dequantizes them (to float32 at least: a bfloat16 moment is updated in float32,
+  so that increments below its precision reach the stochastic rounding instead of
+  being rounded away first), runs ``inner.update`` and quantizes the new values.
+  Step counters, small leaves (biases, norms) and state not shaped like a param
+  (Adafactor's factors, Kronecker factors) stay as they are. A state of N quantized
+  elements takes N bytes with 8 bits (N / 2 with 4) plus 5 bytes a block (float32
+  scales): Adam's two moments cost 2.04 (1.08) bytes a param instead of 8.
 
   Blocks run along the last axis: when that axis is sharded, choose
   ``block_size`` dividing its length per device so that no block straddles
@@ -379,7 +387,7 @@ def low_bit_state(
         and jnp.shape(x) in shapes
         and math.prod(jnp.shape(x)) >= min_size
       ):
-        return quantize_blockwise(x, bits, block_size)
+        return quantize_blockwise(x.astype(_wide(x.dtype)), bits, block_size)
       return x
 
     return jax.tree.map(one, state)
@@ -401,7 +409,9 @@ def low_bit_state(
     old = treedef.flatten_up_to(state.inner_state)
     base = state.count * np.uint32(len(new))
     new = [
-      quantize_blockwise(x, bits, block_size, seed=base + i if stochastic else None)
+      quantize_blockwise(
+        x.astype(o.scale.dtype), bits, block_size, seed=base + i if stochastic else None
+      )
       if isinstance(o, QuantizedArray)
       else x
       for i, (x, o) in enumerate(zip(new, old))
