@@ -9,7 +9,7 @@ import pytest
 
 import jaxopt_notes as jon
 from registry import REGISTRY
-from test_conformance import GRADS, PARAMS, _rollout
+from test_conformance import GRADS, PARAMS, _rollout, _scanned_rollout
 
 NAN_GRADS = {"w": jnp.array([jnp.nan, 1.0, 0.0]), "b": jnp.array(0.1, jnp.float64)}
 
@@ -37,7 +37,7 @@ WRAPPERS = {
 def test_every_optimizer_inside_every_wrapper(entry):
   """Same updates as the bare optimizer in each wrapper, under jit and vmap, with a stable state.
 
-  The bare optimizer and all its wrappers run 3 steps in one jitted program,
+  The bare optimizer and all its wrappers run 3 scanned steps in one jitted program,
   vmapped over two learning rates, so each optimizer compiles once.
   """
   wrappers = dict(WRAPPERS, bare=lambda opt: opt)
@@ -50,7 +50,7 @@ def test_every_optimizer_inside_every_wrapper(entry):
     runs = {}
     for name, wrap in wrappers.items():
       opt = wrap(entry.make(lr))
-      outs, state = _rollout(opt, opt.update, grads=GRADS[:3])
+      outs, state = _scanned_rollout(opt, grads=GRADS[:3])
       runs[name] = outs, opt.init(PARAMS), state
     return runs
 
