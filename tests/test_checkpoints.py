@@ -99,17 +99,26 @@ def _savez_round_trip(state, template):
   return _unbits(template, jax.tree.unflatten(jax.tree.structure(template), leaves))
 
 
+ROUND_TRIPS = {"flax_bytes": _flax_round_trip, "numpy_savez": _savez_round_trip}
+
+
 @NAMES
-@pytest.mark.parametrize("via", ["flax_bytes", "numpy_savez"])
-def test_resumed_training_continues_bitwise(name, via):
+def test_resumed_training_continues_bitwise(name):
+  """Through each of `ROUND_TRIPS` the state comes back bitwise, and 3 steps from it end
+  bitwise where the run that never stopped does. One jitted step serves every run (a
+  compilation costs far more than the steps); a failing round trip is named, and does not
+  keep the other from being checked."""
   opt = OPTIMIZERS[name]()
   step = _stepper(opt)
-  template = opt.init(PARAMS)
-  straight = _train(step, PARAMS, template, 6)
-
-  params, state = _train(step, PARAMS, template, 3)
-  restore = _flax_round_trip if via == "flax_bytes" else _savez_round_trip
-  restored = restore(state, opt.init(PARAMS))
-  _assert_bitwise_equal(restored, state)
-  resumed = _train(step, jax.tree.map(jnp.copy, params), restored, 3)
-  _assert_bitwise_equal(resumed, straight)
+  params, state = _train(step, PARAMS, opt.init(PARAMS), 3)
+  straight = _train(step, params, state, 3)
+  failed = {}
+  for via, restore in ROUND_TRIPS.items():
+    try:
+      restored = restore(state, opt.init(PARAMS))
+      _assert_bitwise_equal(restored, state)
+      resumed = _train(step, jax.tree.map(jnp.copy, params), restored, 3)
+      _assert_bitwise_equal(resumed, straight)
+    except AssertionError as e:
+      failed[via] = str(e)
+  assert not failed, failed

@@ -89,10 +89,21 @@ def disagreement(got, alone):
   return max(rel[k] for k in RANK_DEFICIENT), max(rel[k] for k in FULL_RANK)
 
 
+def _alone():
+  """Every optimizer's params trained on one device: by process 0 alone, which hands them
+  to the others (each process training the same one-device runs paid their compilations
+  again)."""
+  if jax.process_index() == 0:
+    with jax.default_device(jax.local_devices()[0]):
+      alone = {name: train(name) for name in OPTIMIZERS}
+  else:
+    alone = {name: {k: np.zeros(s, np.float32) for k, s in SHAPES.items()} for name in OPTIMIZERS}
+  return jax.tree.map(np.asarray, multihost_utils.broadcast_one_to_all(alone))
+
+
 def main():
   mesh = jax.make_mesh((jax.device_count(),), ("d",), axis_types=(jax.sharding.AxisType.Auto,))
-  with jax.default_device(jax.local_devices()[0]):
-    alone = {name: train(name) for name in OPTIMIZERS}
+  alone = _alone()
   multiprocess.report(
     {
       "processes": jax.process_count(),
