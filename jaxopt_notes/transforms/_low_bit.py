@@ -165,10 +165,9 @@ def _decode(code: jax.Array, signed: jax.Array, bits: int, dtype) -> jax.Array:
     c << (10 - u.mantissa),
   )
   ratio = jax.lax.bitcast_convert_type(half, jnp.float16).astype(dtype)
-  if s.octaves != 15 or u.octaves != 15:
-    ratio = ratio * jnp.where(signed, 2.0 ** (15 - s.octaves), 2.0 ** (15 - u.octaves)).astype(
-      dtype
-    )
+  if s.octaves != 15 or u.octaves != 15:  # 4 bits: fewer octaves than float16's 15
+    factor = jnp.where(signed, 2.0 ** (15 - s.octaves), 2.0 ** (15 - u.octaves))
+    ratio = ratio * factor.astype(dtype)
   return jnp.where(code == _nan_code(bits), np.nan, ratio)
 
 
