@@ -443,12 +443,6 @@ def main(argv=None):
   args = parser.parse_args(argv)
   if args.quick:
     args.steps, args.seeds, args.repeats = 20, 1, 3
-  tree_args = (768, 12, 50257)
-  tree = "GPT-2-small-like: d_model 768, 12 blocks, vocabulary 50257"
-  params = transformer_tree(*tree_args)
-  mem, combos = memory_rows(params), combination_rows(params)
-  for row in mem + combos:
-    print(row, flush=True)
   timed_tree = (64, 1, 512) if args.quick else (256, 4, 4096)
   if args.times_only:
     text = times_text(step_times(*timed_tree, args.repeats), timed_tree)
@@ -456,6 +450,12 @@ def main(argv=None):
     if not args.quick:
       _write(TIMES_BEGIN, TIMES_END, text)
     return
+  tree_args = (768, 12, 50257)
+  tree = "GPT-2-small-like: d_model 768, 12 blocks, vocabulary 50257"
+  params = transformer_tree(*tree_args)
+  mem, combos = memory_rows(params), combination_rows(params)
+  for row in mem + combos:
+    print(row, flush=True)
   times = step_times(*timed_tree, args.repeats)
   print(times, flush=True)
   config = lm.QUICK if args.quick else lm.Config()

@@ -268,7 +268,7 @@ def quantize_blockwise(
   finite = jnp.isfinite(x)
   magnitude = jnp.where(finite, jnp.abs(x), 0)
   scale, signed = _scale_and_sign(x, finite)
-  wide = jnp.promote_types(x.dtype, jnp.float32)
+  wide = _wide(x.dtype)
   # |x| / scale, both brought near 1 by a power of two first: XLA divides by multiplying
   # with the reciprocal, which is flushed to zero for a scale near the largest float
   top = jnp.finfo(wide).maxexp - 2
@@ -314,7 +314,7 @@ def dequantize_blockwise(q: QuantizedArray, shape: tuple[int, ...], bits: int = 
   if bits == 4:
     code = jnp.stack([code & 15, code >> 4], axis=-1).reshape(*code.shape[:-1], -1)
   dtype = q.scale.dtype
-  wide = jnp.promote_types(dtype, jnp.float32)  # one rounding to a narrow dtype, at the end
+  wide = _wide(dtype)  # one rounding to a narrow dtype, at the end
   ratio = _decode(code, q.signed[..., None], bits, wide)
   x = (ratio * q.scale.astype(wide)[..., None]).astype(dtype)
   lead, row = _blocked(tuple(shape), x.shape[-1])
