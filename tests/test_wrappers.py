@@ -56,8 +56,11 @@ def test_every_optimizer_inside_every_wrapper(entry):
 
   runs = jax.jit(jax.vmap(run))(jnp.array([0.01, 0.03]))
   expected = runs.pop("bare")[0]
+  # Rounding differences scale with the updates: some optimizers (D-Adaptation's
+  # first steps) move by 1e-12 or less, so the absolute tolerance follows the largest.
+  atol = 1e-13 * max(float(jnp.max(jnp.abs(u))) for u in jax.tree.leaves(expected))
   for name, (got, state0, state) in runs.items():
-    chex.assert_trees_all_close(got, expected, rtol=1e-12, atol=1e-15, custom_message=name)
+    chex.assert_trees_all_close(got, expected, rtol=1e-12, atol=atol, custom_message=name)
     chex.assert_trees_all_equal_shapes_and_dtypes(state0, state, custom_message=name)
 
 
