@@ -16,6 +16,16 @@ import jax.numpy as jnp
 import jaxopt_notes as jon
 
 
+def atol_for(updates, relative: float) -> float:
+  """An absolute tolerance of ``relative`` times the largest ``|u|`` of ``updates``.
+
+  Rounding differences scale with the updates, and some optimizers' first updates
+  are 1e-8 (dog, prodigy, dadapt_adamw, mechanize): a fixed 1e-15 would let a
+  relative error of 1e-7 pass there.
+  """
+  return relative * max(float(jnp.max(jnp.abs(u))) for u in jax.tree.leaves(updates))
+
+
 def cosine(peak: float, steps: int) -> Callable:
   """Cosine decay from ``peak`` to 0 over ``steps`` (a plain test-side schedule)."""
   return lambda t: peak * 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(t, steps) / steps))

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 import jaxopt_notes as jon
-from registry import REGISTRY
+from registry import REGISTRY, atol_for
 from test_conformance import GRADS, PARAMS, _rollout, _scanned_rollout
 
 NAN_GRADS = {"w": jnp.array([jnp.nan, 1.0, 0.0]), "b": jnp.array(0.1, jnp.float64)}
@@ -56,9 +56,7 @@ def test_every_optimizer_inside_every_wrapper(entry):
 
   runs = jax.jit(jax.vmap(run))(jnp.array([0.01, 0.03]))
   expected = runs.pop("bare")[0]
-  # Rounding differences scale with the updates: some optimizers (D-Adaptation's
-  # first steps) move by 1e-12 or less, so the absolute tolerance follows the largest.
-  atol = 1e-13 * max(float(jnp.max(jnp.abs(u))) for u in jax.tree.leaves(expected))
+  atol = atol_for(expected, 1e-13)
   for name, (got, state0, state) in runs.items():
     chex.assert_trees_all_close(got, expected, rtol=1e-12, atol=atol, custom_message=name)
     chex.assert_trees_all_equal_shapes_and_dtypes(state0, state, custom_message=name)
@@ -507,7 +505,9 @@ def test_cautious_keeps_the_downhill_components_of_every_optimizer(entry):
       keep = np.asarray(e[k]) * np.asarray(g[k]) < 0
       fraction = keep.mean()
       want = np.where(keep, np.asarray(e[k]) / fraction, 0.0) if fraction else np.zeros_like(keep)
-      np.testing.assert_allclose(u[k], want, rtol=1e-12, atol=1e-15, err_msg=f"{entry.name} {k}")
+      np.testing.assert_allclose(
+        u[k], want, rtol=1e-12, atol=atol_for(expected, 1e-13), err_msg=f"{entry.name} {k}"
+      )
 
 
 def test_cautious_sgd_is_sgd_and_a_climbing_leaf_gets_zero():
