@@ -500,14 +500,13 @@ def test_cautious_keeps_the_downhill_components_of_every_optimizer(entry):
     lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
   )
   chex.assert_trees_all_close(raw(state.inner_state), raw(bare_state), rtol=1e-14)
+  atol = atol_for(expected, 1e-13)
   for u, e, g in zip(got, expected, GRADS):
     for k in PARAMS:
       keep = np.asarray(e[k]) * np.asarray(g[k]) < 0
       fraction = keep.mean()
       want = np.where(keep, np.asarray(e[k]) / fraction, 0.0) if fraction else np.zeros_like(keep)
-      np.testing.assert_allclose(
-        u[k], want, rtol=1e-12, atol=atol_for(expected, 1e-13), err_msg=f"{entry.name} {k}"
-      )
+      np.testing.assert_allclose(u[k], want, rtol=1e-12, atol=atol, err_msg=f"{entry.name} {k}")
 
 
 def test_cautious_sgd_is_sgd_and_a_climbing_leaf_gets_zero():
