@@ -16,14 +16,16 @@ import jax.numpy as jnp
 import jaxopt_notes as jon
 
 
-def atol_for(updates, relative: float) -> float:
-  """An absolute tolerance of ``relative`` times the largest ``|u|`` of ``updates``.
+def atol_for(updates, relative: float, at_most: float) -> float:
+  """An absolute tolerance: ``relative`` times the largest ``|u|`` of ``updates``, at most
+  ``at_most``.
 
   Rounding differences scale with the updates, and some optimizers' first updates
   are 1e-8 (dog, prodigy, dadapt_adamw, mechanize): a fixed 1e-15 would let a
-  relative error of 1e-7 pass there.
+  relative error of 1e-7 pass there, while larger updates keep the fixed bound.
   """
-  return relative * max(float(jnp.max(jnp.abs(u))) for u in jax.tree.leaves(updates))
+  largest = max(float(jnp.max(jnp.abs(u))) for u in jax.tree.leaves(updates))
+  return min(at_most, relative * largest)
 
 
 def cosine(peak: float, steps: int) -> Callable:

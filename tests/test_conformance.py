@@ -151,7 +151,7 @@ def test_learning_rate_and_every_numeric_hyperparameter_can_be_traced(entry):
   stacked = {k: jnp.array([lane[k] for lane in lanes]) for k in defaults}
   swept = jax.jit(jax.vmap(lambda hyper: _scanned_rollout(make(hyper))[0]))(stacked)
   for i, lane in enumerate(lanes):
-    rtol, relative = (1e-10, 1e-12) if i <= len(RATES) else (1e-9, 1e-11)
+    rtol, relative, atol = (1e-10, 1e-12, 1e-14) if i <= len(RATES) else (1e-9, 1e-11, 1e-13)
     opt = make(lane)
     want = _rollout(opt, opt.update)[0]
     chex.assert_trees_all_close(
@@ -159,7 +159,7 @@ def test_learning_rate_and_every_numeric_hyperparameter_can_be_traced(entry):
       want,
       custom_message=str(lane),
       rtol=rtol,
-      atol=atol_for(want, relative),
+      atol=atol_for(want, relative, atol),
     )
 
 

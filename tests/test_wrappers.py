@@ -56,7 +56,7 @@ def test_every_optimizer_inside_every_wrapper(entry):
 
   runs = jax.jit(jax.vmap(run))(jnp.array([0.01, 0.03]))
   expected = runs.pop("bare")[0]
-  atol = atol_for(expected, 1e-13)
+  atol = atol_for(expected, 1e-13, 1e-15)
   for name, (got, state0, state) in runs.items():
     chex.assert_trees_all_close(got, expected, rtol=1e-12, atol=atol, custom_message=name)
     chex.assert_trees_all_equal_shapes_and_dtypes(state0, state, custom_message=name)
@@ -500,7 +500,7 @@ def test_cautious_keeps_the_downhill_components_of_every_optimizer(entry):
     lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
   )
   chex.assert_trees_all_close(raw(state.inner_state), raw(bare_state), rtol=1e-14)
-  atol = atol_for(expected, 1e-13)
+  atol = atol_for(expected, 1e-13, 1e-15)
   for u, e, g in zip(got, expected, GRADS):
     for k in PARAMS:
       keep = np.asarray(e[k]) * np.asarray(g[k]) < 0
